@@ -1,0 +1,201 @@
+using System.Buffers.Binary;
+using Replicator.Core.Blocks;
+using Replicator.Core.Vm;
+
+namespace Replicator.Core.Guest;
+
+/// <summary>
+/// A guest whose state is known byte for byte at every checkpoint: it dirties RAM pages at a set
+/// rate, issues writes of varied size (some on top of recent ones, so overlapping writes are in
+/// flight together), write-zeroes, trims, flushes and FUA writes, and keeps a model of its disk
+/// built from the requests that completed, in the order they completed. Overlapping requests are
+/// serialised by the write filter, so completion order is the order the disk applied them.
+/// </summary>
+public sealed class SyntheticGuest : IVirtualMachine
+{
+    private const int RecentWrites = 8;
+
+    private readonly SyntheticGuestOptions _options;
+    private readonly Random _random;
+    private readonly byte[] _disk;
+    private readonly byte[] _ram;
+    private readonly bool[] _dirtyPages;
+    private readonly byte[] _cpu = new byte[64];
+    private readonly long[] _recentOffsets = new long[RecentWrites];
+    private readonly SortedDictionary<long, GuestCheckpoint> _checkpoints = new();
+    private long _nextRequestId = 1;
+    private int _recentCount;
+
+    public SyntheticGuest(SyntheticGuestOptions options, ReadOnlySpan<byte> initialDisk = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _ = options.Geometry; // validates disk and request sizes
+        _options = options;
+        _random = new Random(options.Seed);
+        _disk = new byte[options.DiskBytes];
+        initialDisk.CopyTo(_disk);
+        _ram = new byte[(long)options.RamPages * options.PageSize];
+        _random.NextBytes(_ram);
+
+        // Everything is dirty at the start: the first checkpoint carries the whole RAM.
+        _dirtyPages = new bool[options.RamPages];
+        Array.Fill(_dirtyPages, true);
+    }
+
+    public SyntheticGuestOptions Options => _options;
+
+    public bool IsPaused { get; private set; }
+
+    public long RequestsIssued => _nextRequestId - 1;
+
+    /// <summary>The disk as the guest believes it is: every completed request applied in completion order.</summary>
+    public ReadOnlySpan<byte> Disk => _disk;
+
+    public ReadOnlySpan<byte> Ram => _ram;
+
+    public IReadOnlyCollection<long> CheckpointEpochs => _checkpoints.Keys;
+
+    /// <summary>Makes up the next request and dirties RAM at the configured rate. Not called while paused.</summary>
+    public GuestRequest NextRequest()
+    {
+        if (IsPaused)
+        {
+            throw new InvalidOperationException("a paused guest issues no requests");
+        }
+
+        DirtyRam(_options.PagesDirtiedPerRequest);
+        long id = _nextRequestId++;
+        double roll = _random.NextDouble();
+        if (roll < _options.FlushProbability)
+        {
+            return new GuestRequest(id, BlockRequest.Flush(), []);
+        }
+
+        (long offset, int length) = PickRange();
+        roll -= _options.FlushProbability;
+        if (roll < _options.WriteZeroesProbability)
+        {
+            return new GuestRequest(id, BlockRequest.Zeroes(offset, length, _random.NextDouble() < _options.FuaProbability), []);
+        }
+
+        roll -= _options.WriteZeroesProbability;
+        if (roll < _options.TrimProbability)
+        {
+            return new GuestRequest(id, BlockRequest.Trim(offset, length), []);
+        }
+
+        byte[] payload = new byte[length];
+        _random.NextBytes(payload);
+        return new GuestRequest(id, BlockRequest.Write(offset, length, _random.NextDouble() < _options.FuaProbability), payload);
+    }
+
+    /// <summary>The write filter completed a request: fold it into the model if it succeeded.</summary>
+    public void OnCompleted(in GuestRequest request, RequestStatus status)
+    {
+        if (status != RequestStatus.Ok)
+        {
+            return;
+        }
+
+        BlockRequest r = request.Request;
+        Span<byte> target = r.ChangesData ? _disk.AsSpan(checked((int)r.Offset), r.Length) : default;
+        switch (r.Op)
+        {
+            case BlockOp.Write:
+                request.Payload.CopyTo(target);
+                break;
+            case BlockOp.WriteZeroes or BlockOp.Trim:
+                target.Clear();
+                break;
+        }
+    }
+
+    /// <summary>Dirties <paramref name="pages"/> random RAM pages (a few bytes each, so changes are real).</summary>
+    public void DirtyRam(int pages)
+    {
+        for (int i = 0; i < pages; i++)
+        {
+            int page = _random.Next(_options.RamPages);
+            int at = page * _options.PageSize + _random.Next(_options.PageSize - 8);
+            BinaryPrimitives.WriteInt64LittleEndian(_ram.AsSpan(at), _random.NextInt64());
+            _dirtyPages[page] = true;
+        }
+    }
+
+    public void Pause() => IsPaused = true;
+
+    public void ResumeExecution() => IsPaused = false;
+
+    /// <summary>Captures the pages dirtied since the last capture and records the guest's whole state at this checkpoint.</summary>
+    public VmSnapshot CaptureChanges(long epoch)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(_cpu, epoch);
+        BinaryPrimitives.WriteInt64LittleEndian(_cpu.AsSpan(8), _nextRequestId);
+        BinaryPrimitives.WriteUInt64LittleEndian(_cpu.AsSpan(16), GuestCheckpoint.Hash(_ram));
+
+        var pages = new List<VmPage>();
+        for (int page = 0; page < _dirtyPages.Length; page++)
+        {
+            if (_dirtyPages[page])
+            {
+                pages.Add(new VmPage(page, _ram.AsSpan(page * _options.PageSize, _options.PageSize).ToArray()));
+                _dirtyPages[page] = false;
+            }
+        }
+
+        _checkpoints[epoch] = new GuestCheckpoint(epoch, GuestCheckpoint.Hash(_disk), GuestCheckpoint.Hash(_ram), _cpu.ToArray(), _disk.ToArray(), _ram.ToArray());
+        ForgetOldCopies();
+        return new VmSnapshot(epoch, _cpu.ToArray(), pages);
+    }
+
+    /// <summary>Takes over the RAM and vCPU state of a checkpoint (the guest resumed on the promoted node).</summary>
+    public void Restore(VmState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Ram.Length != _ram.Length)
+        {
+            throw new ArgumentException($"VM state holds {state.Ram.Length} bytes of RAM, the guest has {_ram.Length}", nameof(state));
+        }
+
+        state.Ram.CopyTo(_ram);
+        state.CpuState.CopyTo(_cpu.AsSpan());
+        Array.Fill(_dirtyPages, true);
+    }
+
+    /// <summary>The recorded state at a checkpoint, or null if none was captured for that epoch.</summary>
+    public GuestCheckpoint? ExpectedAt(long epoch) => _checkpoints.GetValueOrDefault(epoch);
+
+    private (long Offset, int Length) PickRange()
+    {
+        int maxSectorsLog2 = System.Numerics.BitOperations.Log2((uint)(_options.MaxWriteBytes / BlockGeometry.SectorSize));
+        int length = BlockGeometry.SectorSize << _random.Next(maxSectorsLog2 + 1);
+        long sectors = _options.DiskBytes / BlockGeometry.SectorSize;
+        long offset;
+        if (_recentCount > 0 && _random.NextDouble() < _options.OverlapProbability)
+        {
+            // Land on or near a recent write so the two overlap.
+            long anchor = _recentOffsets[_random.Next(Math.Min(_recentCount, RecentWrites))];
+            offset = anchor + (_random.Next(-4, 5) * BlockGeometry.SectorSize);
+        }
+        else
+        {
+            offset = _random.NextInt64(sectors) * BlockGeometry.SectorSize;
+        }
+
+        offset = Math.Clamp(offset, 0, _options.DiskBytes - length);
+        _recentOffsets[_recentCount++ % RecentWrites] = offset;
+        return (offset, length);
+    }
+
+    private void ForgetOldCopies()
+    {
+        int excess = _checkpoints.Count - _options.RetainedCheckpoints;
+        foreach (GuestCheckpoint old in _checkpoints.Values.Take(Math.Max(0, excess)).ToList())
+        {
+            if (old.Disk is not null)
+            {
+                _checkpoints[old.Epoch] = old with { Disk = null, Ram = null };
+            }
+        }
+    }
+}

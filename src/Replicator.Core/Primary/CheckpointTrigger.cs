@@ -1,0 +1,14 @@
+namespace Replicator.Core.Primary;
+
+/// <summary>Why a checkpoint was asked for.</summary>
+public enum CheckpointTrigger
+{
+    /// <summary>The epoch interval elapsed.</summary>
+    Interval,
+
+    /// <summary>An operator or a test asked for one and waits for its acknowledgement.</summary>
+    Explicit,
+
+    /// <summary>The secondary's buffer nears its bound: close the epoch early so it can commit and drain.</summary>
+    BufferPressure,
+}

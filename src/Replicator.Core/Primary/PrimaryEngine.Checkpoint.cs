@@ -1,0 +1,125 @@
+using Replicator.Core.Epochs;
+using Replicator.Core.Vm;
+
+namespace Replicator.Core.Primary;
+
+/// <summary>The checkpoint coordinator: stop admitting, drain, capture, close the epoch, resume.</summary>
+public sealed partial class PrimaryEngine
+{
+    /// <summary>
+    /// Asks for a checkpoint. Returns the epoch whose acknowledgement covers every request completed
+    /// before this call (wait for <see cref="IPrimaryActions.CheckpointCommitted"/> of it or later),
+    /// or <see cref="NoCheckpoint"/> when replication is degraded.
+    /// </summary>
+    public long RequestCheckpoint(CheckpointTrigger trigger)
+    {
+        if (IsDegraded)
+        {
+            return NoCheckpoint;
+        }
+
+        if (Phase != PrimaryPhase.Running)
+        {
+            // The epoch being closed already holds every request completed so far.
+            return CurrentEpoch;
+        }
+
+        if (_unacknowledged.Count >= _options.MaxUnacknowledgedCheckpoints)
+        {
+            // Starts when an acknowledgement makes room; until then the guest runs on in this epoch.
+            _checkpointWanted = true;
+            return CurrentEpoch;
+        }
+
+        StartCheckpoint();
+        return CurrentEpoch;
+    }
+
+    /// <summary>The VM state capture asked for by <see cref="IPrimaryActions.CaptureVmState"/> is done.</summary>
+    public void OnVmCaptured(long epoch, VmSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (Phase != PrimaryPhase.Capturing || epoch != CurrentEpoch || snapshot.Epoch != epoch)
+        {
+            throw new InvalidOperationException($"capture of epoch {epoch} reported while the primary is {Phase} in epoch {CurrentEpoch}");
+        }
+
+        if (IsDegraded)
+        {
+            ResumeAfterCheckpoint();
+            return;
+        }
+
+        var checkpoint = new CheckpointRecord(epoch, _epochFirstSequence, _nextSequence - 1, _digest.Value, snapshot, snapshot.ComputeDigest());
+        _unacknowledged.Enqueue(epoch);
+        CurrentEpoch++;
+        _epochFirstSequence = _nextSequence;
+        _digest.Reset();
+        _epochBufferBytes = 0;
+        _actions.SendCheckpoint(checkpoint);
+        ResumeAfterCheckpoint();
+    }
+
+    /// <summary>
+    /// The secondary committed <paramref name="epoch"/>. Acknowledgements are cumulative: epochs
+    /// commit in order, so this covers every earlier epoch too.
+    /// </summary>
+    public void OnCheckpointAcknowledged(long epoch)
+    {
+        if (IsDegraded || epoch <= LastAcknowledgedEpoch)
+        {
+            return;
+        }
+
+        if (!_unacknowledged.Contains(epoch))
+        {
+            Degrade($"the secondary acknowledged epoch {epoch}, which was never sent");
+            return;
+        }
+
+        while (_unacknowledged.TryPeek(out long oldest) && oldest <= epoch)
+        {
+            _unacknowledged.Dequeue();
+        }
+
+        LastAcknowledgedEpoch = epoch;
+        _outputs.ReleaseThrough(epoch, _actions);
+        _actions.CheckpointCommitted(epoch);
+        if (_checkpointWanted && Phase == PrimaryPhase.Running)
+        {
+            _checkpointWanted = false;
+            StartCheckpoint();
+        }
+    }
+
+    private void StartCheckpoint()
+    {
+        Phase = PrimaryPhase.Draining;
+        _checkpointWanted = false;
+        LastCheckpointStarted = CurrentEpoch;
+        _actions.PauseGuest();
+        if (_inFlight.Count == 0)
+        {
+            BeginCapture();
+        }
+    }
+
+    private void BeginCapture()
+    {
+        if (IsDegraded)
+        {
+            ResumeAfterCheckpoint();
+            return;
+        }
+
+        Phase = PrimaryPhase.Capturing;
+        _actions.CaptureVmState(CurrentEpoch);
+    }
+
+    private void ResumeAfterCheckpoint()
+    {
+        Phase = PrimaryPhase.Running;
+        _actions.ResumeGuest();
+        AdmitQueued();
+    }
+}

@@ -1,0 +1,238 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Vm;
+
+namespace Replicator.Core.Primary;
+
+/// <summary>
+/// The primary's state machine: the write filter (sequence numbers, overlap ordering, mirroring)
+/// and the checkpoint coordinator (drain, capture, close the epoch, resume, output commit).
+/// Events come in through the public methods; actions go out through <see cref="IPrimaryActions"/>.
+/// Single-threaded by contract: the driver delivers one event at a time.
+/// </summary>
+public sealed partial class PrimaryEngine
+{
+    /// <summary>Returned by <see cref="RequestCheckpoint"/> when no checkpoint can be taken (degraded).</summary>
+    public const long NoCheckpoint = -1;
+
+    private readonly PrimaryOptions _options;
+    private readonly IPrimaryActions _actions;
+    private readonly Dictionary<long, InFlightRequest> _inFlight = new(256);
+    private readonly HashSet<long> _knownRequestIds = new(256);
+    private readonly Queue<QueuedRequest> _admissionQueue = new();
+    private readonly OverlapTracker _overlaps = new();
+    private readonly OutputGate _outputs = new();
+    private readonly DirtyRegionMap _dirtyRegions;
+    private readonly Queue<long> _unacknowledged = new();
+    private readonly List<long> _nowIssuable = new(16);
+    private EpochDigest _digest;
+    private long _epochFirstSequence = 1;
+    private long _nextSequence = 1;
+    private long _epochBufferBytes;
+    private long _credit;
+    private bool _checkpointWanted;
+
+    public PrimaryEngine(PrimaryOptions options, IPrimaryActions actions)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(actions);
+        options.Validate();
+        _options = options;
+        _actions = actions;
+        _credit = options.SecondaryBufferBytes;
+        _dirtyRegions = new DirtyRegionMap(options.Geometry.DiskBytes, options.DirtyRegionBytes);
+    }
+
+    /// <summary>The epoch that admitted requests join.</summary>
+    public long CurrentEpoch { get; private set; } = 1;
+
+    /// <summary>The last epoch whose checkpoint was started (0 before the first).</summary>
+    public long LastCheckpointStarted { get; private set; }
+
+    /// <summary>The last epoch the secondary acknowledged as committed (0 before the first).</summary>
+    public long LastAcknowledgedEpoch { get; private set; }
+
+    public PrimaryPhase Phase { get; private set; } = PrimaryPhase.Running;
+
+    /// <summary>Why replication stopped, or null while the secondary follows.</summary>
+    public string? DegradedReason { get; private set; }
+
+    public bool IsDegraded => DegradedReason is not null;
+
+    public int InFlightCount => _inFlight.Count;
+
+    public int QueuedCount => _admissionQueue.Count;
+
+    public int UnacknowledgedCheckpoints => _unacknowledged.Count;
+
+    public int HeldOutputs => _outputs.HeldCount;
+
+    /// <summary>Bytes the primary may still send before the secondary's buffer would be full.</summary>
+    public long CreditAvailable => _credit;
+
+    /// <summary>
+    /// A guest request arrives. Returns null when it is taken (admitted now, or queued while a
+    /// checkpoint drains or the secondary's buffer is full), or the reason it was refused, in
+    /// which case the guest has already been told <see cref="RequestStatus.Invalid"/>.
+    /// The core keeps <paramref name="payload"/> until it completes the request.
+    /// </summary>
+    public string? Submit(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload)
+    {
+        string? invalid = _options.Geometry.Validate(request, payload.Length);
+        if (invalid is not null)
+        {
+            _actions.CompleteGuest(requestId, RequestStatus.Invalid);
+            return invalid;
+        }
+
+        if (!_knownRequestIds.Add(requestId))
+        {
+            throw new InvalidOperationException($"request id {requestId} is already in flight");
+        }
+
+        if (Phase == PrimaryPhase.Running && _admissionQueue.Count == 0 && HasCreditFor(request))
+        {
+            Admit(requestId, request, payload);
+        }
+        else
+        {
+            _admissionQueue.Enqueue(new QueuedRequest(requestId, request, payload));
+            RelieveBufferPressure();
+        }
+
+        return null;
+    }
+
+    /// <summary>The primary's own disk finished a request issued by <see cref="IPrimaryActions.IssueLocal"/>.</summary>
+    public void OnLocalCompleted(long requestId, bool succeeded)
+    {
+        if (!_inFlight.Remove(requestId, out InFlightRequest done))
+        {
+            throw new InvalidOperationException($"completion for request {requestId}, which is not in flight");
+        }
+
+        _knownRequestIds.Remove(requestId);
+        if (done.Request.ChangesData)
+        {
+            _overlaps.Complete(requestId, _nowIssuable);
+            if (!succeeded)
+            {
+                _dirtyRegions.MarkDiverged(done.Request.Offset, done.Request.Length);
+            }
+        }
+
+        if (!IsDegraded)
+        {
+            Mirror(done, succeeded);
+        }
+
+        _actions.CompleteGuest(requestId, succeeded ? RequestStatus.Ok : RequestStatus.IoError);
+
+        foreach (long id in _nowIssuable)
+        {
+            InFlightRequest next = _inFlight[id];
+            _actions.IssueLocal(id, next.Request, next.Payload);
+        }
+
+        _nowIssuable.Clear();
+        if (Phase == PrimaryPhase.Draining && _inFlight.Count == 0)
+        {
+            BeginCapture();
+        }
+    }
+
+    /// <summary>The secondary freed this many bytes of its buffer (applied or discarded records).</summary>
+    public void OnCreditReturned(long bytes)
+    {
+        if (IsDegraded)
+        {
+            return;
+        }
+
+        if (bytes <= 0 || _credit + bytes > _options.SecondaryBufferBytes)
+        {
+            Degrade($"the secondary returned {bytes} bytes of credit, more than it was given");
+            return;
+        }
+
+        _credit += bytes;
+        AdmitQueued();
+    }
+
+    private bool HasCreditFor(in BlockRequest request) =>
+        IsDegraded || _credit >= request.PayloadLength + MirrorRecord.RecordOverheadBytes;
+
+    private void Admit(long requestId, in BlockRequest request, ReadOnlyMemory<byte> payload)
+    {
+        long sequence = _nextSequence++;
+        if (!IsDegraded)
+        {
+            long cost = request.PayloadLength + MirrorRecord.RecordOverheadBytes;
+            _credit -= cost;
+            _epochBufferBytes += cost;
+        }
+
+        if (request.ChangesData)
+        {
+            _dirtyRegions.Mark(request.Offset, request.Length, CurrentEpoch);
+        }
+
+        _inFlight.Add(requestId, new InFlightRequest(sequence, CurrentEpoch, request, payload));
+        if (!request.ChangesData || _overlaps.Add(requestId, sequence, request))
+        {
+            _actions.IssueLocal(requestId, request, payload);
+        }
+
+        if (Phase == PrimaryPhase.Running && !IsDegraded && _epochBufferBytes >= _options.EarlyCheckpointFraction * _options.SecondaryBufferBytes)
+        {
+            RequestCheckpoint(CheckpointTrigger.BufferPressure);
+        }
+    }
+
+    private void Mirror(in InFlightRequest done, bool succeeded)
+    {
+        MirrorRecord record;
+        if (succeeded)
+        {
+            record = new MirrorRecord(done.Epoch, done.Sequence, done.Request, done.Payload);
+        }
+        else
+        {
+            // The sequence number still travels, so the secondary sees no gap; the payload's share
+            // of the credit comes back at once because the skipped record carries none.
+            record = new MirrorRecord(done.Epoch, done.Sequence, new BlockRequest(BlockOp.Skipped, done.Request.Offset, done.Request.Length), default);
+            _credit += done.Request.PayloadLength;
+            _epochBufferBytes -= done.Request.PayloadLength;
+        }
+
+        _digest.Add(record);
+        _actions.SendMirror(record);
+    }
+
+    private void AdmitQueued()
+    {
+        while (Phase == PrimaryPhase.Running && _admissionQueue.TryPeek(out QueuedRequest next) && HasCreditFor(next.Request))
+        {
+            _admissionQueue.Dequeue();
+            Admit(next.RequestId, next.Request, next.Payload);
+        }
+
+        RelieveBufferPressure();
+    }
+
+    /// <summary>
+    /// Requests wait for buffer credit: close the epoch so it can commit on the secondary and its
+    /// bytes drain into the image, which returns the credit. An empty epoch frees nothing.
+    /// </summary>
+    private void RelieveBufferPressure()
+    {
+        if (_admissionQueue.Count > 0 && Phase == PrimaryPhase.Running && !IsDegraded && _epochBufferBytes > 0)
+        {
+            RequestCheckpoint(CheckpointTrigger.BufferPressure);
+        }
+    }
+
+    private readonly record struct InFlightRequest(long Sequence, long Epoch, BlockRequest Request, ReadOnlyMemory<byte> Payload);
+
+    private readonly record struct QueuedRequest(long RequestId, BlockRequest Request, ReadOnlyMemory<byte> Payload);
+}

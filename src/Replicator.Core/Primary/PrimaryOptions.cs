@@ -1,0 +1,52 @@
+using Replicator.Core.Blocks;
+
+namespace Replicator.Core.Primary;
+
+/// <summary>Settings of the primary's state machine. Validated when the engine is built.</summary>
+public sealed record PrimaryOptions
+{
+    public required BlockGeometry Geometry { get; init; }
+
+    /// <summary>
+    /// The secondary's buffer bound in bytes, learned at the handshake. The primary never has more
+    /// than this outstanding (credit), so the secondary never has to drop or refuse a write.
+    /// </summary>
+    public required long SecondaryBufferBytes { get; init; }
+
+    /// <summary>Checkpoints sent and not yet acknowledged; at the limit the next one waits.</summary>
+    public int MaxUnacknowledgedCheckpoints { get; init; } = 4;
+
+    /// <summary>Close the epoch early once it alone holds this share of the secondary's buffer.</summary>
+    public double EarlyCheckpointFraction { get; init; } = 0.5;
+
+    /// <summary>Granularity of the map of regions the secondary may lack (for resync after degradation).</summary>
+    public int DirtyRegionBytes { get; init; } = 1 << 20;
+
+    public DegradedOutputPolicy DegradedOutputPolicy { get; init; } = DegradedOutputPolicy.ReleaseUnprotected;
+
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Geometry);
+        long largestRecord = Geometry.MaxRequestBytes + Epochs.MirrorRecord.RecordOverheadBytes;
+        if (SecondaryBufferBytes < 2 * largestRecord)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SecondaryBufferBytes), SecondaryBufferBytes,
+                $"the secondary's buffer must hold at least two of the largest records ({2 * largestRecord} bytes), or an epoch could never close");
+        }
+
+        if (MaxUnacknowledgedCheckpoints < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxUnacknowledgedCheckpoints), MaxUnacknowledgedCheckpoints, "must be at least 1");
+        }
+
+        if (EarlyCheckpointFraction is <= 0 or > 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(EarlyCheckpointFraction), EarlyCheckpointFraction, "must be in (0, 1]");
+        }
+
+        if (DirtyRegionBytes < BlockGeometry.SectorSize || DirtyRegionBytes % BlockGeometry.SectorSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DirtyRegionBytes), DirtyRegionBytes, "must be a multiple of the sector size");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.Runtime.InteropServices;
+using Replicator.Core.Epochs;
+
+namespace Replicator.Core.Secondary;
+
+/// <summary>
+/// The secondary's buffer for one epoch: its records, its checkpoint once it arrives, and the
+/// running digest. Records are appended as they arrive (in any order) and sorted by sequence
+/// number once, when the epoch is sealed. After sealing the log is read-only.
+/// </summary>
+public sealed class EpochLog
+{
+    private readonly List<BufferedRecord> _records = new(64);
+    private EpochDigest _digest;
+    private long _maxSequence = long.MinValue;
+    private bool _inOrder = true;
+
+    internal EpochLog(long epoch) => Epoch = epoch;
+
+    public long Epoch { get; }
+
+    /// <summary>The checkpoint that closes this epoch, once it arrived.</summary>
+    public CheckpointRecord? Checkpoint { get; private set; }
+
+    public int Count => _records.Count;
+
+    /// <summary>What the epoch costs in the buffer bound.</summary>
+    public long BufferBytes { get; private set; }
+
+    /// <summary>The records; in sequence order once the epoch is sealed.</summary>
+    public ReadOnlySpan<BufferedRecord> Records => CollectionsMarshal.AsSpan(_records);
+
+    internal ulong Digest => _digest.Value;
+
+    /// <summary>Every sequence number the checkpoint names has arrived (and nothing else could have been added).</summary>
+    internal bool IsComplete => Checkpoint is not null && _records.Count == Checkpoint.RecordCount;
+
+    internal AddResult Add(in MirrorRecord record, IDisposable? owner)
+    {
+        if (Checkpoint is not null && (record.Sequence < Checkpoint.FirstSequence || record.Sequence > Checkpoint.LastSequence))
+        {
+            return AddResult.OutOfRange;
+        }
+
+        if (record.Sequence <= _maxSequence)
+        {
+            // Rare: a retransmission or a reordered arrival. Look for the same number.
+            foreach (BufferedRecord held in _records)
+            {
+                if (held.Record.Sequence == record.Sequence)
+                {
+                    return EpochDigest.RecordHash(held.Record) == EpochDigest.RecordHash(record) ? AddResult.Duplicate : AddResult.Conflict;
+                }
+            }
+
+            _inOrder = false;
+        }
+        else
+        {
+            _maxSequence = record.Sequence;
+        }
+
+        _records.Add(new BufferedRecord(record, owner));
+        _digest.Add(record);
+        BufferBytes += record.BufferCost;
+        return AddResult.Added;
+    }
+
+    /// <summary>Sets the checkpoint; false when a record already held lies outside the range it names.</summary>
+    internal bool SetCheckpoint(CheckpointRecord checkpoint)
+    {
+        Checkpoint = checkpoint;
+        foreach (BufferedRecord held in _records)
+        {
+            if (held.Record.Sequence < checkpoint.FirstSequence || held.Record.Sequence > checkpoint.LastSequence)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    internal void Seal()
+    {
+        if (!_inOrder)
+        {
+            _records.Sort(static (a, b) => a.Record.Sequence.CompareTo(b.Record.Sequence));
+            _inOrder = true;
+        }
+    }
+
+    /// <summary>Returns every pooled payload to its owner. The log is empty afterwards.</summary>
+    internal void Release()
+    {
+        foreach (BufferedRecord held in _records)
+        {
+            held.PayloadOwner?.Dispose();
+        }
+
+        _records.Clear();
+        BufferBytes = 0;
+    }
+
+    internal enum AddResult
+    {
+        Added,
+        Duplicate,
+        Conflict,
+        OutOfRange,
+    }
+}

@@ -1,0 +1,45 @@
+using Replicator.Core.Epochs;
+using Replicator.Core.Vm;
+
+namespace Replicator.Core.Secondary;
+
+/// <summary>
+/// What the secondary's state machine asks of the world. Calls only queue work and never call
+/// back into the engine. Image and journal actions run one after another in the order given:
+/// a flush completes, and a FUA write is durable, before the next action starts.
+/// </summary>
+public interface ISecondaryActions
+{
+    /// <summary>
+    /// Write the sealed epoch (its records in sequence order and its snapshot) to the journal and
+    /// make it durable, then report <see cref="SecondaryEngine.OnEpochPersisted"/>. This is the commit point.
+    /// </summary>
+    void PersistEpoch(EpochLog epoch);
+
+    /// <summary>Tell the primary that this epoch (and every earlier one) is committed.</summary>
+    void AcknowledgeEpoch(long epoch);
+
+    /// <summary>Write one record (write, write-zeroes or trim) into the image; with FUA it is durable when done.</summary>
+    void WriteImage(in MirrorRecord record);
+
+    /// <summary>Make every image write issued so far durable.</summary>
+    void FlushImage();
+
+    /// <summary>Apply the checkpoint's VM state changes to the stored VM state.</summary>
+    void ApplyVmSnapshot(VmSnapshot snapshot);
+
+    /// <summary>
+    /// Record durably that the image and VM state now hold this epoch, release its journal space,
+    /// then report <see cref="SecondaryEngine.OnApplied"/>.
+    /// </summary>
+    void MarkApplied(long epoch, long lastSequence);
+
+    /// <summary>Give the primary back this much buffer credit: the bytes left the secondary's RAM.</summary>
+    void ReturnCredit(long bytes);
+
+    /// <summary>An epoch was refused and will never commit; tell the primary and the operator why.</summary>
+    void RejectEpoch(long epoch, string reason);
+
+    /// <summary>Failover is complete: the image and VM state hold checkpoint <paramref name="epoch"/>, crash-consistent and durable.</summary>
+    void Promoted(long epoch);
+}

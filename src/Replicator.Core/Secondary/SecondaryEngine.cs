@@ -1,0 +1,235 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+
+namespace Replicator.Core.Secondary;
+
+/// <summary>
+/// The secondary's state machine: the RAM block buffer (records by epoch, bounded), the committer
+/// (seal a complete and verified epoch, journal it, acknowledge, apply it with its barriers) and
+/// failover. Events come in through the public methods; actions go out through
+/// <see cref="ISecondaryActions"/>. Single-threaded by contract.
+/// </summary>
+public sealed partial class SecondaryEngine
+{
+    private readonly SecondaryOptions _options;
+    private readonly ISecondaryActions _actions;
+    private readonly Dictionary<long, EpochLog> _open = new();
+    private long _lastSealedEpoch;
+    private long _lastSealedSequence;
+
+    /// <param name="options">Geometry and buffer bound.</param>
+    /// <param name="actions">Where the engine's actions go.</param>
+    /// <param name="appliedEpoch">The checkpoint the image and VM state already hold (0 for a fresh pair).</param>
+    /// <param name="appliedLastSequence">The last sequence number of that checkpoint (0 for a fresh pair).</param>
+    public SecondaryEngine(SecondaryOptions options, ISecondaryActions actions, long appliedEpoch = 0, long appliedLastSequence = 0)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(actions);
+        options.Validate();
+        _options = options;
+        _actions = actions;
+        LastAppliedEpoch = LastCommittedEpoch = _lastSealedEpoch = appliedEpoch;
+        _lastSealedSequence = appliedLastSequence;
+    }
+
+    public SecondaryPhase Phase { get; private set; } = SecondaryPhase.Replicating;
+
+    /// <summary>The last epoch whose journal entry is durable and that was acknowledged.</summary>
+    public long LastCommittedEpoch { get; private set; }
+
+    /// <summary>The last epoch written into the image and VM state and recorded as such.</summary>
+    public long LastAppliedEpoch { get; private set; }
+
+    /// <summary>Why the stream stalled, when it did.</summary>
+    public string? StallReason { get; private set; }
+
+    /// <summary>Bytes held now in open, sealed and committed-but-unapplied epochs; never above the bound.</summary>
+    public long BufferedBytes { get; private set; }
+
+    public long BufferCapacityBytes => _options.BufferCapacityBytes;
+
+    /// <summary>The highest buffer occupancy seen.</summary>
+    public long PeakBufferedBytes { get; private set; }
+
+    public int OpenEpochCount => _open.Count;
+
+    /// <summary>A mirrored record arrived. <paramref name="payloadOwner"/>, if any, is disposed when the record leaves the buffer.</summary>
+    public MirrorOutcome OnMirror(in MirrorRecord record, IDisposable? payloadOwner = null)
+    {
+        MirrorOutcome outcome = Receive(record, payloadOwner);
+        if (outcome != MirrorOutcome.Buffered)
+        {
+            payloadOwner?.Dispose();
+        }
+
+        return outcome;
+    }
+
+    /// <summary>The checkpoint closing an epoch arrived (perhaps before some of the epoch's records).</summary>
+    public MirrorOutcome OnCheckpoint(CheckpointRecord checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        if (Phase != SecondaryPhase.Replicating)
+        {
+            return MirrorOutcome.Refused;
+        }
+
+        if (checkpoint.Epoch <= _lastSealedEpoch)
+        {
+            // A retransmission after a reconnect: say again how far this node got.
+            if (LastCommittedEpoch > 0)
+            {
+                _actions.AcknowledgeEpoch(LastCommittedEpoch);
+            }
+
+            return MirrorOutcome.Stale;
+        }
+
+        string? bad = checkpoint.Epoch > _lastSealedEpoch + _options.MaxOpenEpochs ? $"epoch is more than {_options.MaxOpenEpochs} ahead of the last sealed epoch {_lastSealedEpoch}"
+            : checkpoint.LastSequence < checkpoint.FirstSequence - 1 ? $"sequence range {checkpoint.FirstSequence}..{checkpoint.LastSequence} is inverted"
+            : checkpoint.Snapshot.Epoch != checkpoint.Epoch ? $"carries the snapshot of epoch {checkpoint.Snapshot.Epoch}"
+            : null;
+        if (bad is not null)
+        {
+            Stall(checkpoint.Epoch, $"checkpoint {bad}");
+            return MirrorOutcome.Rejected;
+        }
+
+        EpochLog log = OpenLog(checkpoint.Epoch);
+        if (log.Checkpoint is not null)
+        {
+            if (log.Checkpoint == checkpoint)
+            {
+                return MirrorOutcome.Duplicate;
+            }
+
+            Stall(checkpoint.Epoch, "a second, different checkpoint for the epoch");
+            return MirrorOutcome.Rejected;
+        }
+
+        if (!log.SetCheckpoint(checkpoint))
+        {
+            Stall(checkpoint.Epoch, $"a record outside the checkpoint's sequence range {checkpoint.FirstSequence}..{checkpoint.LastSequence}");
+            return MirrorOutcome.Rejected;
+        }
+
+        SealCompleteEpochs();
+        return MirrorOutcome.Buffered;
+    }
+
+    private MirrorOutcome Receive(in MirrorRecord record, IDisposable? payloadOwner)
+    {
+        if (Phase != SecondaryPhase.Replicating)
+        {
+            return MirrorOutcome.Refused;
+        }
+
+        if (record.Epoch <= _lastSealedEpoch)
+        {
+            return MirrorOutcome.Stale;
+        }
+
+        string? bad = record.Epoch > _lastSealedEpoch + _options.MaxOpenEpochs ? $"epoch is more than {_options.MaxOpenEpochs} ahead of the last sealed epoch {_lastSealedEpoch}"
+            : record.Request.Op == BlockOp.Skipped ? (record.Payload.IsEmpty ? null : "a skipped sequence number carries a payload")
+            : _options.Geometry.Validate(record.Request, record.Payload.Length);
+        if (bad is not null)
+        {
+            Stall(record.Epoch, $"record {record.Sequence}: {bad}");
+            return MirrorOutcome.Rejected;
+        }
+
+        if (BufferedBytes + record.BufferCost > _options.BufferCapacityBytes)
+        {
+            Stall(record.Epoch, $"record {record.Sequence} would take the buffer past its bound of {_options.BufferCapacityBytes} bytes: the primary sent beyond its credit");
+            return MirrorOutcome.Rejected;
+        }
+
+        EpochLog log = OpenLog(record.Epoch);
+        switch (log.Add(record, payloadOwner))
+        {
+            case EpochLog.AddResult.Duplicate:
+                return MirrorOutcome.Duplicate;
+            case EpochLog.AddResult.Conflict:
+                Stall(record.Epoch, $"two different records with sequence number {record.Sequence}");
+                return MirrorOutcome.Rejected;
+            case EpochLog.AddResult.OutOfRange:
+                Stall(record.Epoch, $"record {record.Sequence} lies outside the checkpoint's sequence range");
+                return MirrorOutcome.Rejected;
+        }
+
+        BufferedBytes += record.BufferCost;
+        PeakBufferedBytes = Math.Max(PeakBufferedBytes, BufferedBytes);
+        SealCompleteEpochs();
+        return MirrorOutcome.Buffered;
+    }
+
+    private EpochLog OpenLog(long epoch)
+    {
+        if (!_open.TryGetValue(epoch, out EpochLog? log))
+        {
+            log = new EpochLog(epoch);
+            _open.Add(epoch, log);
+        }
+
+        return log;
+    }
+
+    /// <summary>
+    /// Seals, in epoch order, every next epoch that is complete and verified, and sends it to the
+    /// journal. I3: an epoch with a missing record never gets here; one that arrives whole but
+    /// does not match its digest, or does not follow on from the previous epoch, is refused.
+    /// </summary>
+    private void SealCompleteEpochs()
+    {
+        while (Phase == SecondaryPhase.Replicating && _open.TryGetValue(_lastSealedEpoch + 1, out EpochLog? log) && log.IsComplete)
+        {
+            CheckpointRecord checkpoint = log.Checkpoint!;
+            string? bad = checkpoint.FirstSequence != _lastSealedSequence + 1 ? $"sequence gap: epoch starts at {checkpoint.FirstSequence}, the previous one ended at {_lastSealedSequence}"
+                : log.Digest != checkpoint.Digest ? $"digest mismatch: records sum to {log.Digest:x16}, the checkpoint says {checkpoint.Digest:x16}"
+                : checkpoint.Snapshot.ComputeDigest() != checkpoint.SnapshotDigest ? "the VM snapshot does not match its digest"
+                : null;
+            if (bad is not null)
+            {
+                Stall(log.Epoch, bad);
+                return;
+            }
+
+            log.Seal();
+            _open.Remove(log.Epoch);
+            _lastSealedEpoch = log.Epoch;
+            _lastSealedSequence = checkpoint.LastSequence;
+            Persist(log);
+        }
+    }
+
+    /// <summary>Refuses an epoch: nothing from it or after it commits, and the primary is told.</summary>
+    private void Stall(long epoch, string reason)
+    {
+        Phase = SecondaryPhase.Stalled;
+        StallReason = $"epoch {epoch}: {reason}";
+        DiscardOpenEpochs(returnCredit: false);
+        _actions.RejectEpoch(epoch, reason);
+    }
+
+    private void DiscardOpenEpochs(bool returnCredit)
+    {
+        long freed = 0;
+        foreach (EpochLog log in _open.Values)
+        {
+            freed += log.BufferBytes;
+            log.Release();
+        }
+
+        _open.Clear();
+        Free(freed, returnCredit);
+    }
+
+    private void Free(long bytes, bool returnCredit)
+    {
+        BufferedBytes -= bytes;
+        if (returnCredit && bytes > 0)
+        {
+            _actions.ReturnCredit(bytes);
+        }
+    }
+}

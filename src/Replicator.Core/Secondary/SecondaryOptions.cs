@@ -1,0 +1,25 @@
+using Replicator.Core.Blocks;
+
+namespace Replicator.Core.Secondary;
+
+/// <summary>Settings of the secondary's state machine.</summary>
+public sealed record SecondaryOptions
+{
+    public required BlockGeometry Geometry { get; init; }
+
+    /// <summary>
+    /// The RAM block buffer's bound: bytes of records (payload plus per-record overhead) held in
+    /// open and committed-but-unapplied epochs. Told to the primary, which never sends beyond it.
+    /// </summary>
+    public required long BufferCapacityBytes { get; init; }
+
+    /// <summary>Open epochs beyond the last sealed one that may hold records; more is a protocol error.</summary>
+    public int MaxOpenEpochs { get; init; } = 64;
+
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Geometry);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BufferCapacityBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxOpenEpochs);
+    }
+}

@@ -1,0 +1,20 @@
+namespace Replicator.Core.Vm;
+
+/// <summary>
+/// The guest as the checkpoint sees it. A hypervisor adapter or the synthetic guest implements it;
+/// the runtime calls it when the core asks (pause, capture, resume) and on failover (restore).
+/// </summary>
+public interface IVirtualMachine
+{
+    /// <summary>Stops the vCPUs: the guest issues no new requests and produces no output until resumed.</summary>
+    void Pause();
+
+    /// <summary>Restarts the vCPUs after a checkpoint.</summary>
+    void ResumeExecution();
+
+    /// <summary>Captures the state changed since the previous capture (everything, the first time).</summary>
+    VmSnapshot CaptureChanges(long epoch);
+
+    /// <summary>Replaces the whole VM state with the state of one checkpoint, on the node taking over.</summary>
+    void Restore(VmState state);
+}
