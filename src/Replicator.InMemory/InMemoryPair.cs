@@ -233,6 +233,9 @@ public sealed partial class InMemoryPair
     {
         PrimaryCrashed = true;
         _toPrimary.Clear();
+
+        // Whatever was already on the wire arrives before heartbeats time out and promotion starts.
+        RunUntil(() => _toSecondary.Count == 0 || SecondaryDown);
         Secondary.Promote();
         RunUntil(() => Secondary.Phase == SecondaryPhase.Promoted);
         if (Secondary.Phase != SecondaryPhase.Promoted)
