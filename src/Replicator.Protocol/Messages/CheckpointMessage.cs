@@ -1,0 +1,67 @@
+using MessagePack;
+using Replicator.Core.Epochs;
+using Replicator.Core.Vm;
+
+namespace Replicator.Protocol.Messages;
+
+/// <summary>The wire form of a <see cref="CheckpointRecord"/>: the epoch's range and digests, and the VM snapshot.</summary>
+[MessagePackObject]
+public sealed partial class CheckpointMessage
+{
+    [Key(0)]
+    public long Epoch { get; set; }
+
+    [Key(1)]
+    public long FirstSequence { get; set; }
+
+    [Key(2)]
+    public long LastSequence { get; set; }
+
+    [Key(3)]
+    public ulong Digest { get; set; }
+
+    [Key(4)]
+    public ulong SnapshotDigest { get; set; }
+
+    [Key(5)]
+    public byte[] CpuState { get; set; } = [];
+
+    [Key(6)]
+    public long[] PageIndexes { get; set; } = [];
+
+    [Key(7)]
+    public byte[][] PageData { get; set; } = [];
+
+    public static CheckpointMessage From(CheckpointRecord checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return new CheckpointMessage
+        {
+            Epoch = checkpoint.Epoch,
+            FirstSequence = checkpoint.FirstSequence,
+            LastSequence = checkpoint.LastSequence,
+            Digest = checkpoint.Digest,
+            SnapshotDigest = checkpoint.SnapshotDigest,
+            CpuState = checkpoint.Snapshot.CpuState,
+            PageIndexes = checkpoint.Snapshot.Pages.Select(p => p.Index).ToArray(),
+            PageData = checkpoint.Snapshot.Pages.Select(p => p.Data).ToArray(),
+        };
+    }
+
+    /// <summary>Back to the core's record; a malformed message is a protocol violation.</summary>
+    public CheckpointRecord ToRecord()
+    {
+        if (PageIndexes.Length != PageData.Length)
+        {
+            throw new Framing.ProtocolViolationException($"checkpoint {Epoch}: {PageIndexes.Length} page indexes but {PageData.Length} pages");
+        }
+
+        var pages = new VmPage[PageIndexes.Length];
+        for (int i = 0; i < pages.Length; i++)
+        {
+            pages[i] = new VmPage(PageIndexes[i], PageData[i]);
+        }
+
+        return new CheckpointRecord(Epoch, FirstSequence, LastSequence, Digest, new VmSnapshot(Epoch, CpuState, pages), SnapshotDigest);
+    }
+}

@@ -1,0 +1,24 @@
+using MessagePack;
+
+namespace Replicator.Protocol.Messages;
+
+/// <summary>The secondary's answer to an accepted hello: its buffer bound (the primary's credit) and how far it got.</summary>
+[MessagePackObject]
+public sealed partial class WelcomeMessage
+{
+    [Key(0)]
+    public int ProtocolVersion { get; set; }
+
+    [Key(1)]
+    public PairIdentity Identity { get; set; } = new();
+
+    [Key(2)]
+    public long BufferCapacityBytes { get; set; }
+
+    /// <summary>The last epoch committed on the secondary: the checkpoint its image holds.</summary>
+    [Key(3)]
+    public long LastCommittedEpoch { get; set; }
+
+    [Key(4)]
+    public long LastCommittedSequence { get; set; }
+}
