@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using MessagePack;
+using Microsoft.Win32.SafeHandles;
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Runtime.Storage;
+
+/// <summary>
+/// The secondary's commit journal: each committed epoch appended whole and made durable with one
+/// fdatasync — that write is the commit point. Entries already applied to the image are released;
+/// at start-up the whole entries are read back and a torn tail is cut off.
+/// <code>
+/// entry: offset size field
+///         0     4    magic 0x4A4C5052 ("RPLJ")
+///         4     4    body length
+///         8     8    epoch
+///        16     4    CRC-32C of the body
+///        20     4    format version (1)
+///        24     n    body: u32 checkpoint length, checkpoint (MessagePack), then per record
+///                    its 32-byte mirror header and payload, in sequence order
+/// </code>
+/// </summary>
+public sealed class EpochJournal : IDisposable
+{
+    public const uint Magic = 0x4A4C5052;
+    public const int HeaderSize = 24;
+    private const int FormatVersion = 1;
+
+    /// <summary>Above this size the journal is rewritten without its applied entries.</summary>
+    private const long CompactAboveBytes = 64L << 20;
+
+    private readonly string _path;
+    private readonly FrameChecksum _checksum = new();
+    private readonly ArrayBufferWriter<byte> _checkpointBody = new(4096);
+    private readonly ArrayBufferWriter<byte> _body = new(1 << 20);
+    private readonly List<(long Epoch, long Offset, int Length)> _entries = new();
+    private SafeFileHandle _handle;
+    private long _end;
+
+    private EpochJournal(string path, SafeFileHandle handle)
+    {
+        _path = path;
+        _handle = handle;
+    }
+
+    public long Length => _end;
+
+    /// <summary>Opens (or creates) the journal and returns the whole entries it holds, in order.</summary>
+    public static EpochJournal Open(string path, out List<JournalEntry> entries)
+    {
+        var journal = new EpochJournal(path, File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite));
+        entries = journal.ReadWholeEntries();
+        return journal;
+    }
+
+    /// <summary>Appends a sealed epoch and makes it durable. Throws IOException (full disk, I/O error): then nothing is committed.</summary>
+    public void Append(EpochLog epoch)
+    {
+        ArgumentNullException.ThrowIfNull(epoch);
+        _checkpointBody.ResetWrittenCount();
+        MessagePackSerializer.Serialize(_checkpointBody, CheckpointMessage.From(epoch.Checkpoint!), ControlCodec.Options);
+        _body.ResetWrittenCount();
+        BinaryPrimitives.WriteInt32LittleEndian(_body.GetSpan(4), _checkpointBody.WrittenCount);
+        _body.Advance(4);
+        _body.Write(_checkpointBody.WrittenSpan);
+        foreach (BufferedRecord held in epoch.Records)
+        {
+            Span<byte> target = _body.GetSpan(MirrorHeader.Size + held.Record.Payload.Length);
+            MirrorHeader.Write(held.Record, target);
+            held.Record.Payload.Span.CopyTo(target[MirrorHeader.Size..]);
+            _body.Advance(MirrorHeader.Size + held.Record.Payload.Length);
+        }
+
+        ReadOnlySpan<byte> body = _body.WrittenSpan;
+
+        Span<byte> header = stackalloc byte[HeaderSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], body.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(header[8..], epoch.Epoch);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], _checksum.Compute(default, body));
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], FormatVersion);
+
+        RandomAccess.Write(_handle, header, _end);
+        RandomAccess.Write(_handle, body, _end + HeaderSize);
+        Durability.DataSync(_handle);
+        _entries.Add((epoch.Epoch, _end, HeaderSize + body.Length));
+        _end += HeaderSize + body.Length;
+    }
+
+    /// <summary>
+    /// Forgets entries up to <paramref name="appliedEpoch"/>, which the image and the state record
+    /// now hold. Call only after that state record is durable: a crash before the journal shrinks
+    /// leaves entries that recovery skips as already applied.
+    /// </summary>
+    public void Release(long appliedEpoch)
+    {
+        _entries.RemoveAll(e => e.Epoch <= appliedEpoch);
+        if (_entries.Count == 0)
+        {
+            RandomAccess.SetLength(_handle, 0);
+            Durability.DataSync(_handle);
+            _end = 0;
+        }
+        else if (_end > CompactAboveBytes)
+        {
+            Compact();
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    private void Compact()
+    {
+        string temporary = _path + ".compact";
+        long offset = 0;
+        var kept = new List<(long Epoch, long Offset, int Length)>();
+        using (SafeFileHandle target = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write))
+        {
+            foreach ((long epoch, long from, int length) in _entries)
+            {
+                byte[] entry = new byte[length];
+                RandomAccess.Read(_handle, entry, from);
+                RandomAccess.Write(target, entry, offset);
+                kept.Add((epoch, offset, length));
+                offset += length;
+            }
+
+            Durability.DataSync(target);
+        }
+
+        _handle.Dispose();
+        File.Move(temporary, _path, overwrite: true);
+        Durability.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
+        _handle = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite);
+        _entries.Clear();
+        _entries.AddRange(kept);
+        _end = offset;
+    }
+
+    private List<JournalEntry> ReadWholeEntries()
+    {
+        var entries = new List<JournalEntry>();
+        long length = RandomAccess.GetLength(_handle);
+        long offset = 0;
+        byte[] header = new byte[HeaderSize];
+        while (offset + HeaderSize <= length)
+        {
+            RandomAccess.Read(_handle, header, offset);
+            uint magic = BinaryPrimitives.ReadUInt32LittleEndian(header);
+            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
+            long epoch = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
+            uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(16));
+            if (magic != Magic || bodyLength < 4 || offset + HeaderSize + bodyLength > length)
+            {
+                break; // a torn or never-completed append: not committed
+            }
+
+            byte[] body = new byte[bodyLength];
+            RandomAccess.Read(_handle, body, offset + HeaderSize);
+            if (_checksum.Compute(default, body) != checksum)
+            {
+                break;
+            }
+
+            entries.Add(ParseBody(epoch, body));
+            _entries.Add((epoch, offset, HeaderSize + bodyLength));
+            offset += HeaderSize + bodyLength;
+        }
+
+        if (offset < length)
+        {
+            // Cut the tail so the next append lands right after the last whole entry.
+            RandomAccess.SetLength(_handle, offset);
+            Durability.DataSync(_handle);
+        }
+
+        _end = offset;
+        return entries;
+    }
+
+    private static JournalEntry ParseBody(long epoch, byte[] body)
+    {
+        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body);
+        CheckpointRecord checkpoint = MessagePackSerializer.Deserialize<CheckpointMessage>(body.AsMemory(4, checkpointLength), ControlCodec.Options).ToRecord();
+        if (checkpoint.Epoch != epoch)
+        {
+            throw new InvalidDataException($"journal entry for epoch {epoch} holds the checkpoint of epoch {checkpoint.Epoch}");
+        }
+
+        var records = new List<MirrorRecord>((int)checkpoint.RecordCount);
+        int at = 4 + checkpointLength;
+        while (at < body.Length)
+        {
+            string? bad = MirrorHeader.TryRead(body.AsSpan(at, MirrorHeader.Size), out long recordEpoch, out long sequence, out var request);
+            if (bad is not null || recordEpoch != epoch)
+            {
+                throw new InvalidDataException($"journal entry for epoch {epoch} holds a bad record: {bad ?? $"epoch {recordEpoch}"}");
+            }
+
+            at += MirrorHeader.Size;
+            records.Add(new MirrorRecord(recordEpoch, sequence, request, body.AsMemory(at, request.PayloadLength)));
+            at += request.PayloadLength;
+        }
+
+        return new JournalEntry(checkpoint, records);
+    }
+}

@@ -1,0 +1,6 @@
+using Replicator.Core.Epochs;
+
+namespace Replicator.Runtime.Storage;
+
+/// <summary>One committed epoch as read back from the journal: its checkpoint and records in sequence order.</summary>
+public sealed record JournalEntry(CheckpointRecord Checkpoint, IReadOnlyList<MirrorRecord> Records);
