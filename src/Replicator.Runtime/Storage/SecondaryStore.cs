@@ -1,0 +1,138 @@
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+
+namespace Replicator.Runtime.Storage;
+
+/// <summary>
+/// Everything the secondary keeps on disk, and the storage half of its actions: the image, the
+/// RAM image (one page per snapshot page), the commit journal, and the state record naming the
+/// checkpoint image and RAM hold. The driver calls these one at a time, in the order the engine
+/// asked for them.
+/// </summary>
+public sealed class SecondaryStore : IDisposable
+{
+    private readonly NodeStateStore _states;
+    private byte[] _pendingCpu = [];
+
+    private SecondaryStore(ImageFile image, ImageFile ram, int pageSize, EpochJournal journal, NodeStateStore states, NodeState state, List<JournalEntry> unapplied)
+    {
+        Image = image;
+        Ram = ram;
+        PageSize = pageSize;
+        Journal = journal;
+        _states = states;
+        State = state;
+        Unapplied = unapplied;
+    }
+
+    public ImageFile Image { get; }
+
+    public ImageFile Ram { get; }
+
+    public int PageSize { get; }
+
+    public EpochJournal Journal { get; }
+
+    /// <summary>The durable state record: which checkpoint image and RAM image hold.</summary>
+    public NodeState State { get; private set; }
+
+    /// <summary>Committed epochs found in the journal at start-up that the image does not hold yet, in order.</summary>
+    public IReadOnlyList<JournalEntry> Unapplied { get; }
+
+    /// <summary>
+    /// Opens the secondary's storage. The state directory is created on first use, with a RAM image
+    /// of <paramref name="ramBytes"/> and a state record for <paramref name="pairId"/>; later opens
+    /// must name the same pair.
+    /// </summary>
+    public static SecondaryStore Open(string imagePath, string stateDirectory, string pairId, long ramBytes, int pageSize)
+    {
+        Directory.CreateDirectory(stateDirectory);
+        var states = new NodeStateStore(stateDirectory);
+        NodeState state = states.Load() ?? new NodeState { PairId = pairId, Role = "secondary" };
+        if (!string.Equals(state.PairId, pairId, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"state directory {stateDirectory} belongs to pair '{state.PairId}', not '{pairId}'");
+        }
+
+        string ramPath = Path.Combine(stateDirectory, "ram.img");
+        ImageFile image = ImageFile.Open(imagePath);
+        ImageFile ram = File.Exists(ramPath) ? ImageFile.Open(ramPath) : ImageFile.Create(ramPath, ramBytes);
+        if (ram.Size != ramBytes)
+        {
+            image.Dispose();
+            ram.Dispose();
+            throw new InvalidDataException($"RAM image {ramPath} is {ram.Size} bytes; the guest has {ramBytes}");
+        }
+
+        states.Save(state);
+        EpochJournal journal = EpochJournal.Open(Path.Combine(stateDirectory, "journal.bin"), out List<JournalEntry> entries);
+        entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
+        return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
+    }
+
+    /// <summary>Builds a secondary engine that continues from this storage, replaying the unapplied journal entries.</summary>
+    public SecondaryEngine CreateEngine(SecondaryOptions options, ISecondaryActions actions)
+    {
+        var engine = new SecondaryEngine(options, actions, State.AppliedEpoch, State.AppliedLastSequence);
+        foreach (JournalEntry entry in Unapplied)
+        {
+            engine.RecoverCommittedEpoch(entry.Checkpoint, entry.Records);
+        }
+
+        return engine;
+    }
+
+    public void Persist(EpochLog epoch) => Journal.Append(epoch);
+
+    public void WriteImage(in MirrorRecord record) => Image.Apply(record.Request, record.Payload.Span);
+
+    public void FlushImage() => Image.Flush();
+
+    public void ApplyVmSnapshot(VmSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        foreach (VmPage page in snapshot.Pages)
+        {
+            Ram.Write(page.Index * PageSize, page.Data);
+        }
+
+        _pendingCpu = snapshot.CpuState;
+    }
+
+    /// <summary>Records durably that image and RAM hold <paramref name="epoch"/>, then releases its journal space.</summary>
+    public void MarkApplied(long epoch, long lastSequence)
+    {
+        Ram.Flush();
+        State = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu };
+        _states.Save(State);
+        Journal.Release(epoch);
+    }
+
+    /// <summary>The VM state the RAM image and state record hold: the checkpoint failover resumes from.</summary>
+    public VmState LoadVmState()
+    {
+        var state = new VmState(Ram.Size, PageSize);
+        var pages = new VmPage[Ram.Size / PageSize];
+        for (long i = 0; i < pages.Length; i++)
+        {
+            byte[] data = new byte[PageSize];
+            Ram.Read(i * PageSize, data);
+            pages[i] = new VmPage(i, data);
+        }
+
+        if (State.AppliedEpoch > 0)
+        {
+            state.Apply(new VmSnapshot(State.AppliedEpoch, State.CpuState, pages));
+        }
+
+        return state;
+    }
+
+    public void Dispose()
+    {
+        Image.Dispose();
+        Ram.Dispose();
+        Journal.Dispose();
+    }
+}

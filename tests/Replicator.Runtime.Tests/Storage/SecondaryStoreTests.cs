@@ -1,0 +1,172 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+using Replicator.Runtime.Storage;
+
+namespace Replicator.Runtime.Tests.Storage;
+
+/// <summary>The secondary's files under the real engine: commit, apply, crash, recover.</summary>
+public sealed class SecondaryStoreTests : IDisposable
+{
+    private const int PageSize = 4096;
+    private const long RamBytes = 8 * PageSize;
+    private static readonly BlockGeometry Geometry = new(256 * 1024, 64 * 1024);
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("replicator-store-").FullName;
+
+    private string ImagePath => Path.Combine(_directory, "disk.img");
+
+    private string StateDirectory => Path.Combine(_directory, "state");
+
+    public SecondaryStoreTests() => ImageFile.Create(ImagePath, Geometry.DiskBytes).Dispose();
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private (SecondaryStore Store, StorePump Pump) Open()
+    {
+        SecondaryStore store = SecondaryStore.Open(ImagePath, StateDirectory, "pair-1", RamBytes, PageSize);
+        var pump = new StorePump(store);
+        pump.Engine = store.CreateEngine(new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20 }, pump);
+        return (store, pump);
+    }
+
+    private static MirrorRecord Write(long epoch, long sequence, long offset, byte fill) =>
+        new(epoch, sequence, BlockRequest.Write(offset, 4096), Enumerable.Repeat(fill, 4096).ToArray());
+
+    private static void Send(SecondaryEngine engine, long epoch, long first, params MirrorRecord[] records)
+    {
+        var digest = default(EpochDigest);
+        foreach (MirrorRecord record in records)
+        {
+            engine.OnMirror(record);
+            digest.Add(record);
+        }
+
+        var snapshot = new VmSnapshot(epoch, [(byte)epoch], [new VmPage(epoch % 8, Enumerable.Repeat((byte)(0x40 + epoch), PageSize).ToArray())]);
+        engine.OnCheckpoint(new CheckpointRecord(epoch, first, first + records.Length - 1, digest.Value, snapshot, snapshot.ComputeDigest()));
+    }
+
+    private byte ImageByteAt(long offset)
+    {
+        using ImageFile image = ImageFile.Open(ImagePath, readOnly: true);
+        byte[] one = new byte[512];
+        image.Read(offset, one);
+        return one[0];
+    }
+
+    [Fact]
+    public void Committed_epochs_reach_the_image_the_RAM_image_and_the_state_record_and_the_journal_empties()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xA1), Write(1, 2, 8192, 0xA2));
+            Send(pump.Engine, 2, 3, Write(2, 3, 0, 0xB1));
+            pump.Run();
+
+            Assert.Equal([1L, 2], pump.Acks);
+            Assert.Equal(2, store.State.AppliedEpoch);
+            Assert.Equal(3, store.State.AppliedLastSequence);
+            Assert.Equal(0, store.Journal.Length);
+            VmState vm = store.LoadVmState();
+            Assert.Equal(2, vm.Epoch);
+            Assert.Equal([(byte)2], vm.CpuState);
+            Assert.Equal(0x42, vm.Ram[2 * PageSize]);
+        }
+
+        Assert.Equal(0xB1, ImageByteAt(0));
+        Assert.Equal(0xA2, ImageByteAt(8192));
+        Assert.Equal(2, new NodeStateStore(StateDirectory).Load()!.AppliedEpoch);
+    }
+
+    [Fact]
+    public void A_crash_after_the_commit_but_before_the_apply_is_recovered_from_the_journal()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xA1));
+            Send(pump.Engine, 2, 2, Write(2, 2, 4096, 0xB1));
+
+            // Journal epoch 1, acknowledge it, then die before any image write.
+            pump.Run(limit: 1);
+            Assert.Equal([1L], pump.Acks);
+        }
+
+        Assert.Equal(0, ImageByteAt(0));
+        (store, pump) = Open();
+        using (store)
+        {
+            Assert.Single(store.Unapplied);
+            Assert.Equal(1, pump.Engine.LastCommittedEpoch);
+            pump.Run();
+            Assert.Equal(1, store.State.AppliedEpoch);
+        }
+
+        Assert.Equal(0xA1, ImageByteAt(0));
+        Assert.Equal(0, ImageByteAt(4096)); // epoch 2 was never committed: gone with the crash
+    }
+
+    [Fact]
+    public void A_torn_journal_tail_is_not_committed_and_is_cut_off()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xA1));
+            Send(pump.Engine, 2, 2, Write(2, 2, 0, 0xB1));
+            pump.Run(limit: 1); // epoch 1 journalled; a crash strikes while epoch 2's entry is half written
+        }
+
+        string journal = Path.Combine(StateDirectory, "journal.bin");
+        long whole = new FileInfo(journal).Length;
+        File.AppendAllText(journal, "half an entry");
+
+        (store, pump) = Open();
+        using (store)
+        {
+            Assert.Equal(whole, store.Journal.Length);
+            Assert.Equal(whole, new FileInfo(journal).Length);
+        }
+    }
+
+    [Fact]
+    public void A_damaged_journal_entry_ends_recovery_there()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xA1));
+            pump.Run(limit: 1);
+        }
+
+        string journal = Path.Combine(StateDirectory, "journal.bin");
+        byte[] bytes = File.ReadAllBytes(journal);
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(journal, bytes);
+
+        (store, _) = Open();
+        using (store)
+        {
+            Assert.Empty(store.Unapplied);
+            Assert.Equal(0, store.Journal.Length);
+        }
+    }
+
+    [Fact]
+    public void A_state_directory_of_another_pair_is_refused()
+    {
+        Open().Store.Dispose();
+        var e = Assert.Throws<InvalidDataException>(() => SecondaryStore.Open(ImagePath, StateDirectory, "pair-2", RamBytes, PageSize));
+        Assert.Contains("belongs to pair 'pair-1'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_image_whose_size_is_not_whole_sectors_is_refused()
+    {
+        string odd = Path.Combine(_directory, "odd.img");
+        File.WriteAllBytes(odd, new byte[1000]);
+        Assert.Throws<InvalidDataException>(() => ImageFile.Open(odd));
+    }
+}
