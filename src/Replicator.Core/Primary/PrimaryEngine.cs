@@ -26,8 +26,8 @@ public sealed partial class PrimaryEngine
     private readonly Queue<long> _unacknowledged = new();
     private readonly List<long> _nowIssuable = new(16);
     private EpochDigest _digest;
-    private long _epochFirstSequence = 1;
-    private long _nextSequence = 1;
+    private long _epochFirstSequence;
+    private long _nextSequence;
     private long _epochBufferBytes;
     private long _credit;
     private bool _checkpointWanted;
@@ -40,11 +40,14 @@ public sealed partial class PrimaryEngine
         _options = options;
         _actions = actions;
         _credit = options.SecondaryBufferBytes;
+        CurrentEpoch = options.FirstEpoch;
+        LastAcknowledgedEpoch = LastCheckpointStarted = options.FirstEpoch - 1;
+        _epochFirstSequence = _nextSequence = options.FirstSequence;
         _dirtyRegions = new DirtyRegionMap(options.Geometry.DiskBytes, options.DirtyRegionBytes);
     }
 
     /// <summary>The epoch that admitted requests join.</summary>
-    public long CurrentEpoch { get; private set; } = 1;
+    public long CurrentEpoch { get; private set; }
 
     /// <summary>The last epoch whose checkpoint was started (0 before the first).</summary>
     public long LastCheckpointStarted { get; private set; }

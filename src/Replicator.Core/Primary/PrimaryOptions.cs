@@ -22,6 +22,14 @@ public sealed record PrimaryOptions
     /// <summary>Granularity of the map of regions the secondary may lack (for resync after degradation).</summary>
     public int DirtyRegionBytes { get; init; } = 1 << 20;
 
+    /// <summary>
+    /// Where replication resumes: the epoch after the one the secondary holds, and the sequence
+    /// number after that epoch's last. Both 1 for a fresh pair.
+    /// </summary>
+    public long FirstEpoch { get; init; } = 1;
+
+    public long FirstSequence { get; init; } = 1;
+
     public DegradedOutputPolicy DegradedOutputPolicy { get; init; } = DegradedOutputPolicy.ReleaseUnprotected;
 
     public void Validate()
@@ -32,6 +40,11 @@ public sealed record PrimaryOptions
         {
             throw new ArgumentOutOfRangeException(nameof(SecondaryBufferBytes), SecondaryBufferBytes,
                 $"the secondary's buffer must hold at least two of the largest records ({2 * largestRecord} bytes), or an epoch could never close");
+        }
+
+        if (FirstEpoch < 1 || FirstSequence < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FirstEpoch), $"replication must start at epoch and sequence number 1 or later, not {FirstEpoch}/{FirstSequence}");
         }
 
         if (MaxUnacknowledgedCheckpoints < 1)

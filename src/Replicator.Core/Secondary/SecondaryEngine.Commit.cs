@@ -23,6 +23,7 @@ public sealed partial class SecondaryEngine
 
         _persisting.Dequeue();
         LastCommittedEpoch = epoch;
+        LastCommittedSequence = log.Checkpoint!.LastSequence;
         _committed.Enqueue(log);
 
         // I1/I5: the acknowledgement leaves only now, after the commit point.
@@ -105,7 +106,7 @@ public sealed partial class SecondaryEngine
         log.Seal();
         BufferedBytes += log.BufferBytes;
         _lastSealedEpoch = LastCommittedEpoch = checkpoint.Epoch;
-        _lastSealedSequence = checkpoint.LastSequence;
+        _lastSealedSequence = LastCommittedSequence = checkpoint.LastSequence;
         _committed.Enqueue(log);
         ApplyNextCommitted();
     }

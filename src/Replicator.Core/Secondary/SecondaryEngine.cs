@@ -29,13 +29,16 @@ public sealed partial class SecondaryEngine
         _options = options;
         _actions = actions;
         LastAppliedEpoch = LastCommittedEpoch = _lastSealedEpoch = appliedEpoch;
-        _lastSealedSequence = appliedLastSequence;
+        LastCommittedSequence = _lastSealedSequence = appliedLastSequence;
     }
 
     public SecondaryPhase Phase { get; private set; } = SecondaryPhase.Replicating;
 
     /// <summary>The last epoch whose journal entry is durable and that was acknowledged.</summary>
     public long LastCommittedEpoch { get; private set; }
+
+    /// <summary>The last sequence number of <see cref="LastCommittedEpoch"/>: where the primary's next epoch must start.</summary>
+    public long LastCommittedSequence { get; private set; }
 
     /// <summary>The last epoch written into the image and VM state and recorded as such.</summary>
     public long LastAppliedEpoch { get; private set; }

@@ -109,6 +109,16 @@ public sealed class SecondaryStore : IDisposable
         Journal.Release(epoch);
     }
 
+    /// <summary>
+    /// Records that this node took over: a new generation (so the old primary, still at the old
+    /// one, is refused if it comes back: I6) and the primary role.
+    /// </summary>
+    public void MarkPromoted()
+    {
+        State = State with { Generation = State.Generation + 1, Role = "primary" };
+        _states.Save(State);
+    }
+
     /// <summary>The VM state the RAM image and state record hold: the checkpoint failover resumes from.</summary>
     public VmState LoadVmState()
     {

@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Replicator.Core.Epochs;
+using Replicator.Protocol.Framing;
+
+namespace Replicator.Runtime.Links;
+
+/// <summary>
+/// One TCP connection between primary and secondary, as frames. Sending appends the frame to a
+/// pending batch under a lock and wakes the send loop, which writes everything gathered since its
+/// last write in one socket call: small frames batch themselves under load and go out at once when
+/// idle. Receiving cuts frames out of a pooled buffer and hands each to the caller, who must copy
+/// what it keeps before returning.
+/// </summary>
+/// <remarks>
+/// The pending batch is bounded by the replication credit: mirrors never exceed the secondary's
+/// buffer bound in flight, and control frames are small and few.
+/// </remarks>
+public sealed class FrameConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly FrameReader _reader;
+    private readonly FrameWriter _writer = new();
+    private readonly Lock _sendLock = new();
+    private readonly Channel<bool> _sendSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly CancellationTokenSource _closed = new();
+    private readonly TimeProvider _time;
+    private ArrayBufferWriter<byte> _pending = new(256 * 1024);
+    private ArrayBufferWriter<byte> _sending = new(256 * 1024);
+    private readonly byte[] _receiveBuffer;
+    private Task _sendLoop = Task.CompletedTask;
+    private int _filled;
+
+    public FrameConnection(Socket socket, int maxBodyLength, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        _socket = socket;
+        _socket.NoDelay = true;
+        _reader = new FrameReader(maxBodyLength);
+        _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(256 * 1024, 2 * (maxBodyLength + FrameHeader.Size)));
+        _time = time;
+        LastReceived = time.GetTimestamp();
+    }
+
+    public string RemoteEndPoint => _socket.RemoteEndPoint?.ToString() ?? "?";
+
+    /// <summary>When a frame last arrived (a <see cref="TimeProvider"/> timestamp): what heartbeat timeouts watch.</summary>
+    public long LastReceived { get; private set; }
+
+    public long BytesSent { get; private set; }
+
+    public bool IsClosed => _closed.IsCancellationRequested;
+
+    public void StartSending() => _sendLoop = SendLoopAsync();
+
+    public void SendMirror(in MirrorRecord record)
+    {
+        lock (_sendLock)
+        {
+            _writer.WriteMirror(_pending, record);
+        }
+
+        _sendSignal.Writer.TryWrite(true);
+    }
+
+    public void SendControl<T>(FrameType type, T message)
+    {
+        lock (_sendLock)
+        {
+            _writer.WriteControl(_pending, type, message);
+        }
+
+        _sendSignal.Writer.TryWrite(true);
+    }
+
+    /// <summary>Reads one frame synchronously from the socket (handshake use); null if the peer closed.</summary>
+    public async Task<T?> ReceiveOneAsync<T>(Func<Frame, T> decode, CancellationToken cancellation)
+        where T : class
+    {
+        T? result = null;
+        await ReceiveAsync(frame => { result = decode(frame); return false; }, cancellation).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>
+    /// Receives frames and passes each to <paramref name="handle"/> until it returns false, the peer
+    /// closes, or the connection is closed. A bad frame throws <see cref="ProtocolViolationException"/>.
+    /// </summary>
+    public async Task ReceiveAsync(Func<Frame, bool> handle, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _closed.Token);
+        while (true)
+        {
+            var sequence = new ReadOnlySequence<byte>(_receiveBuffer, 0, _filled);
+            bool more = true;
+            while (more && _reader.TryRead(ref sequence, out Frame frame))
+            {
+                LastReceived = _time.GetTimestamp();
+                more = handle(frame);
+            }
+
+            // Bytes behind the last frame taken stay at the front of the buffer for the next call.
+            int consumed = _filled - (int)sequence.Length;
+            Buffer.BlockCopy(_receiveBuffer, consumed, _receiveBuffer, 0, _filled - consumed);
+            _filled -= consumed;
+            if (!more)
+            {
+                return;
+            }
+
+            int read = await _socket.ReceiveAsync(_receiveBuffer.AsMemory(_filled), SocketFlags.None, linked.Token).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+
+            _filled += read;
+        }
+    }
+
+    /// <summary>Sends a last <c>Error</c> frame (best effort) and closes.</summary>
+    public async Task CloseAsync(string? reason)
+    {
+        if (reason is not null && !IsClosed)
+        {
+            SendControl(FrameType.Error, new Protocol.Messages.ErrorMessage { Reason = reason });
+            _sendSignal.Writer.TryComplete();
+            try
+            {
+                await _sendLoop.WaitAsync(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The peer may be gone already; the reason is logged by the caller either way.
+            }
+        }
+
+        await _closed.CancelAsync().ConfigureAwait(false);
+        _sendSignal.Writer.TryComplete();
+        _socket.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync(null).ConfigureAwait(false);
+        await _sendLoop.ConfigureAwait(false);
+        _closed.Dispose();
+        ArrayPool<byte>.Shared.Return(_receiveBuffer);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            while (await _sendSignal.Reader.WaitToReadAsync(_closed.Token).ConfigureAwait(false))
+            {
+                _sendSignal.Reader.TryRead(out _);
+                lock (_sendLock)
+                {
+                    (_pending, _sending) = (_sending, _pending);
+                }
+
+                if (_sending.WrittenCount > 0)
+                {
+                    await _socket.SendAsync(_sending.WrittenMemory, SocketFlags.None, _closed.Token).ConfigureAwait(false);
+                    BytesSent += _sending.WrittenCount;
+                    _sending.ResetWrittenCount();
+                }
+            }
+
+            // Completed: flush whatever is left (the closing Error frame).
+            lock (_sendLock)
+            {
+                (_pending, _sending) = (_sending, _pending);
+            }
+
+            if (_sending.WrittenCount > 0)
+            {
+                await _socket.SendAsync(_sending.WrittenMemory, SocketFlags.None, _closed.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            await _closed.CancelAsync().ConfigureAwait(false);
+        }
+    }
+}

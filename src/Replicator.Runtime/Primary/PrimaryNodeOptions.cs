@@ -1,0 +1,73 @@
+using System.Net;
+
+namespace Replicator.Runtime.Primary;
+
+/// <summary>What a primary node needs to run. Validated by <see cref="Validate"/> before anything opens.</summary>
+public sealed record PrimaryNodeOptions
+{
+    public required string ImagePath { get; init; }
+
+    public required string StateDirectory { get; init; }
+
+    public required IPEndPoint Peer { get; init; }
+
+    public required string PairId { get; init; }
+
+    public int BlockSize { get; init; } = 4096;
+
+    public int MaxRequestBytes { get; init; } = 1 << 20;
+
+    public TimeSpan EpochInterval { get; init; } = TimeSpan.FromMilliseconds(25);
+
+    public long RamBytes { get; init; } = 16L << 20;
+
+    public int PageSize { get; init; } = 4096;
+
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Local I/O requests run at once on the image (the guest's queue depth reaches the disk).</summary>
+    public int LocalIoWorkers { get; init; } = 4;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!File.Exists(ImagePath))
+        {
+            problems.Add($"image {ImagePath} does not exist");
+        }
+
+        if (string.IsNullOrWhiteSpace(PairId))
+        {
+            problems.Add("a pair id is required");
+        }
+
+        if (EpochInterval < TimeSpan.FromMilliseconds(1))
+        {
+            problems.Add($"epoch interval {EpochInterval.TotalMilliseconds} ms must be at least 1 ms");
+        }
+
+        if (MaxRequestBytes < BlockSize || MaxRequestBytes % 512 != 0)
+        {
+            problems.Add($"largest request {MaxRequestBytes} must be a multiple of 512 and at least the block size {BlockSize}");
+        }
+
+        if (PageSize < 512 || RamBytes <= 0 || RamBytes % PageSize != 0)
+        {
+            problems.Add($"RAM size {RamBytes} must be a positive multiple of the page size {PageSize}");
+        }
+
+        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatTimeout <= HeartbeatInterval)
+        {
+            problems.Add($"heartbeat timeout {HeartbeatTimeout} must be longer than the interval {HeartbeatInterval}");
+        }
+
+        if (LocalIoWorkers < 1)
+        {
+            problems.Add("at least one local I/O worker is needed");
+        }
+
+        return problems;
+    }
+}

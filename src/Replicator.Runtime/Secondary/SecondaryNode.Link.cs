@@ -1,0 +1,104 @@
+using System.Buffers;
+using Replicator.Core.Epochs;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+using Replicator.Runtime.Links;
+
+namespace Replicator.Runtime.Secondary;
+
+/// <summary>The link: handshake, then frames into events. A bad frame closes the link and commits nothing of it.</summary>
+public sealed partial class SecondaryNode
+{
+    private async Task ServeLinkAsync(FrameConnection connection)
+    {
+        string? closeReason = null;
+        try
+        {
+            HelloMessage? hello = await connection.ReceiveOneAsync(f => ControlCodec.Decode<HelloMessage>(f, FrameType.Hello), _stopping.Token)
+                .WaitAsync(_options.HeartbeatTimeout, _time, _stopping.Token).ConfigureAwait(false);
+            if (hello is null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+
+            PairIdentity local = LocalIdentity();
+            string? refusal = Handshake.Check(hello.ProtocolVersion, hello.Identity, local)
+                ?? (_link is { IsClosed: false } ? $"a primary is already connected from {_link.RemoteEndPoint}" : null)
+                ?? (_engine!.Phase is Core.Secondary.SecondaryPhase.Promoting or Core.Secondary.SecondaryPhase.Promoted ? "this node has been promoted: it follows no primary any more" : null);
+            if (refusal is not null)
+            {
+                Log.HandshakeRefused(_log, connection.RemoteEndPoint, refusal);
+                await connection.CloseAsync(refusal).ConfigureAwait(false);
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+
+            _link = connection;
+            connection.SendControl(FrameType.Welcome, new WelcomeMessage
+            {
+                ProtocolVersion = Handshake.ProtocolVersion,
+                Identity = local,
+                BufferCapacityBytes = _options.BufferCapacityBytes,
+                LastCommittedEpoch = _engine!.LastCommittedEpoch,
+                LastCommittedSequence = _engine.LastCommittedSequence,
+            });
+            Log.PrimaryConnected(_log, connection.RemoteEndPoint, hello.Identity.ToString());
+            await connection.ReceiveAsync(OnFrame, _stopping.Token).ConfigureAwait(false);
+            closeReason = "the primary closed the link";
+        }
+        catch (ProtocolViolationException e)
+        {
+            closeReason = e.Message;
+            Log.ProtocolViolation(_log, connection.RemoteEndPoint, e.Message);
+            await connection.CloseAsync(e.Message).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            closeReason = "no hello within the heartbeat timeout";
+            await connection.CloseAsync(closeReason).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            closeReason = e.Message;
+        }
+
+        if (ReferenceEquals(_link, connection))
+        {
+            Post(new SecondaryEvent(SecondaryEventKind.LinkClosed, Reason: closeReason));
+        }
+
+        await connection.CloseAsync(null).ConfigureAwait(false);
+    }
+
+    private PairIdentity LocalIdentity() => new()
+    {
+        PairId = _options.PairId,
+        ImageBytes = _store!.Image.Size,
+        BlockSize = _options.BlockSize,
+        Generation = _store.State.Generation,
+    };
+
+    /// <summary>Runs on the receive loop: decode, copy what is kept into pooled memory, and hand it to the engine's loop.</summary>
+    private bool OnFrame(Frame frame)
+    {
+        switch (frame.Type)
+        {
+            case FrameType.Mirror:
+                MirrorRecord record = MirrorDecoder.Decode(frame, MemoryPool<byte>.Shared, out IMemoryOwner<byte>? owner);
+                Post(new SecondaryEvent(SecondaryEventKind.Mirror, record, owner));
+                return true;
+            case FrameType.Checkpoint:
+                CheckpointRecord checkpoint = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord();
+                Post(new SecondaryEvent(SecondaryEventKind.Checkpoint, Checkpoint: checkpoint));
+                return true;
+            case FrameType.Heartbeat:
+                return true;
+            case FrameType.Error:
+                Log.PeerError(_log, ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error).Reason);
+                return false;
+            default:
+                throw new ProtocolViolationException($"frame {frame.Header.LinkSequence}: a primary does not send {frame.Type}");
+        }
+    }
+}

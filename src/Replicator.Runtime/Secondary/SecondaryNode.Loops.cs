@@ -1,0 +1,134 @@
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+using Replicator.Runtime.Storage;
+
+namespace Replicator.Runtime.Secondary;
+
+/// <summary>The engine's event loop, the storage loop, and the engine's actions.</summary>
+public sealed partial class SecondaryNode
+{
+    private async Task EventLoopAsync()
+    {
+        SecondaryEngine engine = _engine!;
+        await foreach (SecondaryEvent e in _events.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            switch (e.Kind)
+            {
+                case SecondaryEventKind.Mirror:
+                    engine.OnMirror(e.Record, e.Owner);
+                    break;
+                case SecondaryEventKind.Checkpoint:
+                    engine.OnCheckpoint(e.Checkpoint!);
+                    break;
+                case SecondaryEventKind.Persisted:
+                    engine.OnEpochPersisted(e.Epoch);
+                    break;
+                case SecondaryEventKind.PersistFailed:
+                    engine.OnPersistFailed(e.Epoch, e.Reason!);
+                    break;
+                case SecondaryEventKind.Applied:
+                    engine.OnApplied(e.Epoch);
+                    break;
+                case SecondaryEventKind.StorageFailed:
+                    Log.StorageFailed(_log, e.Reason!);
+                    _promoted.TrySetException(new IOException(e.Reason));
+                    return;
+                case SecondaryEventKind.Promote:
+                    Log.Promoting(_log, e.Reason!, engine.LastCommittedEpoch);
+                    if (_link is { } link)
+                    {
+                        await link.CloseAsync("the secondary is being promoted").ConfigureAwait(false);
+                    }
+
+                    engine.Promote();
+                    break;
+                case SecondaryEventKind.LinkClosed:
+                    Log.PrimaryLost(_log, e.Reason ?? "link closed");
+                    _link = null;
+                    break;
+            }
+        }
+    }
+
+    private async Task StorageLoopAsync()
+    {
+        SecondaryStore store = _store!;
+        await foreach (StorageOperation op in _storage.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                switch (op.Kind)
+                {
+                    case StorageOperationKind.Persist:
+                        try
+                        {
+                            store.Persist(op.Epoch!);
+                            Post(new SecondaryEvent(SecondaryEventKind.Persisted, Epoch: op.Epoch!.Epoch));
+                        }
+                        catch (IOException e)
+                        {
+                            Post(new SecondaryEvent(SecondaryEventKind.PersistFailed, Epoch: op.Epoch!.Epoch, Reason: e.Message));
+                        }
+
+                        break;
+                    case StorageOperationKind.WriteImage:
+                        store.WriteImage(op.Record);
+                        break;
+                    case StorageOperationKind.FlushImage:
+                        store.FlushImage();
+                        break;
+                    case StorageOperationKind.ApplyVm:
+                        store.ApplyVmSnapshot(op.Snapshot!);
+                        break;
+                    case StorageOperationKind.MarkApplied:
+                        store.MarkApplied(op.Number, op.LastSequence);
+                        Post(new SecondaryEvent(SecondaryEventKind.Applied, Epoch: op.Number));
+                        break;
+                }
+            }
+            catch (IOException e)
+            {
+                // The image or RAM image failed under a committed epoch: it is still safe in the
+                // journal, but this node cannot go on applying. Stop loudly.
+                Post(new SecondaryEvent(SecondaryEventKind.StorageFailed, Reason: $"applying to {store.Image.Path} failed: {e.Message}"));
+                return;
+            }
+        }
+    }
+
+    /// <summary>The engine's actions: storage work goes to the storage loop, messages to the link.</summary>
+    private sealed class Actions(SecondaryNode node) : ISecondaryActions
+    {
+        public void PersistEpoch(EpochLog epoch) => Store(new StorageOperation(StorageOperationKind.Persist, Epoch: epoch));
+
+        public void AcknowledgeEpoch(long epoch) => node._link?.SendControl(FrameType.Ack, new AckMessage { Epoch = epoch });
+
+        public void WriteImage(in MirrorRecord record) => Store(new StorageOperation(StorageOperationKind.WriteImage, record));
+
+        public void FlushImage() => Store(new StorageOperation(StorageOperationKind.FlushImage));
+
+        public void ApplyVmSnapshot(VmSnapshot snapshot) => Store(new StorageOperation(StorageOperationKind.ApplyVm, Snapshot: snapshot));
+
+        public void MarkApplied(long epoch, long lastSequence) => Store(new StorageOperation(StorageOperationKind.MarkApplied, Number: epoch, LastSequence: lastSequence));
+
+        public void ReturnCredit(long bytes) => node._link?.SendControl(FrameType.Credit, new CreditMessage { Bytes = bytes });
+
+        public void RejectEpoch(long epoch, string reason)
+        {
+            Log.EpochRejected(node._log, epoch, reason);
+            node._link?.SendControl(FrameType.Reject, new RejectMessage { Epoch = epoch, Reason = reason });
+        }
+
+        public void Promoted(long epoch)
+        {
+            node._store!.MarkPromoted();
+            Log.Promoted(node._log, epoch, node._store.State.Generation);
+            node._promoted.TrySetResult(epoch);
+        }
+
+        private void Store(in StorageOperation op) => node._storage.Writer.TryWrite(op);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net;
+
+namespace Replicator.Runtime.Secondary;
+
+/// <summary>What a secondary node needs to run. Validated by <see cref="Validate"/> before anything opens.</summary>
+public sealed record SecondaryNodeOptions
+{
+    public required string ImagePath { get; init; }
+
+    public required string StateDirectory { get; init; }
+
+    public required IPEndPoint Listen { get; init; }
+
+    public required string PairId { get; init; }
+
+    public int BlockSize { get; init; } = 4096;
+
+    public int MaxRequestBytes { get; init; } = 1 << 20;
+
+    public long BufferCapacityBytes { get; init; } = 256L << 20;
+
+    public long RamBytes { get; init; } = 16L << 20;
+
+    public int PageSize { get; init; } = 4096;
+
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
+    public bool AutoFailover { get; init; }
+
+    /// <summary>Every problem with the options, or an empty list.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!File.Exists(ImagePath))
+        {
+            problems.Add($"image {ImagePath} does not exist");
+        }
+
+        if (string.IsNullOrWhiteSpace(PairId))
+        {
+            problems.Add("a pair id is required");
+        }
+
+        if (BlockSize < 512 || (BlockSize & (BlockSize - 1)) != 0)
+        {
+            problems.Add($"block size {BlockSize} must be a power of two of at least 512");
+        }
+
+        if (MaxRequestBytes < BlockSize || MaxRequestBytes % 512 != 0)
+        {
+            problems.Add($"largest request {MaxRequestBytes} must be a multiple of 512 and at least the block size");
+        }
+
+        if (BufferCapacityBytes < 4L * MaxRequestBytes)
+        {
+            problems.Add($"buffer bound {BufferCapacityBytes} must hold at least four of the largest requests ({4L * MaxRequestBytes} bytes)");
+        }
+
+        if (PageSize < 512 || RamBytes <= 0 || RamBytes % PageSize != 0)
+        {
+            problems.Add($"RAM size {RamBytes} must be a positive multiple of the page size {PageSize}");
+        }
+
+        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatTimeout <= HeartbeatInterval)
+        {
+            problems.Add($"heartbeat timeout {HeartbeatTimeout} must be longer than the interval {HeartbeatInterval}");
+        }
+
+        return problems;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Guest;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+using Replicator.Runtime.Guest;
+using Replicator.Runtime.Primary;
+using Replicator.Runtime.Secondary;
+using Replicator.Runtime.Storage;
+
+namespace Replicator.Runtime.Tests;
+
+/// <summary>
+/// Both nodes in one process over real TCP on 127.0.0.1 with real image files. Time is a
+/// FakeTimeProvider that never advances, so only explicit checkpoints happen: the run is driven
+/// by events, not by the clock.
+/// </summary>
+public sealed class PairOverTcpTests : IAsyncDisposable
+{
+    private const long DiskBytes = 1 << 20;
+    private const int PageSize = 4096;
+    private const int RamPages = 64;
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("replicator-pair-").FullName;
+    private readonly FakeTimeProvider _time = new();
+    private readonly List<IAsyncDisposable> _nodes = new();
+
+    public PairOverTcpTests()
+    {
+        ImageFile.Create(Path.Combine(_directory, "primary.img"), DiskBytes).Dispose();
+        ImageFile.Create(Path.Combine(_directory, "secondary.img"), DiskBytes).Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IAsyncDisposable node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private async Task<SecondaryNode> StartSecondary(string pairId = "pair-1")
+    {
+        var node = new SecondaryNode(
+            new SecondaryNodeOptions
+            {
+                ImagePath = Path.Combine(_directory, "secondary.img"),
+                StateDirectory = Path.Combine(_directory, "secondary-state"),
+                Listen = new IPEndPoint(IPAddress.Loopback, 0),
+                PairId = pairId,
+                MaxRequestBytes = 64 * 1024,
+                BufferCapacityBytes = 1 << 20,
+                RamBytes = RamPages * PageSize,
+                PageSize = PageSize,
+            },
+            NullLogger<SecondaryNode>.Instance,
+            _time);
+        _nodes.Add(node);
+        await node.StartAsync(CancellationToken.None);
+        return node;
+    }
+
+    private async Task<PrimaryNode> StartPrimary(SecondaryNode secondary, SyntheticGuestRunner guest, string pairId = "pair-1", string image = "primary.img")
+    {
+        var node = new PrimaryNode(
+            new PrimaryNodeOptions
+            {
+                ImagePath = Path.Combine(_directory, image),
+                StateDirectory = Path.Combine(_directory, "primary-state"),
+                Peer = secondary.LocalEndPoint!,
+                PairId = pairId,
+                MaxRequestBytes = 64 * 1024,
+                RamBytes = RamPages * PageSize,
+                PageSize = PageSize,
+            },
+            guest,
+            NullLogger<PrimaryNode>.Instance,
+            _time);
+        await node.StartAsync(CancellationToken.None);
+        _nodes.Insert(0, node);
+        return node;
+    }
+
+    private static SyntheticGuestRunner NewGuest(int seed) => new(new SyntheticGuest(new SyntheticGuestOptions
+    {
+        Seed = seed, DiskBytes = DiskBytes, RamPages = RamPages, PageSize = PageSize, MaxWriteBytes = 64 * 1024,
+    }));
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Checkpoints_commit_over_TCP_and_failover_holds_the_last_one_byte_for_byte(int seed)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        SecondaryNode secondary = await StartSecondary();
+        SyntheticGuestRunner guest = NewGuest(seed);
+        PrimaryNode primary = await StartPrimary(secondary, guest);
+
+        long last = 0;
+        for (int round = 0; round < 4; round++)
+        {
+            await guest.RunAsync(primary, 300, queueDepth: 8, timeout.Token);
+            last = await primary.CheckpointAsync().WaitAsync(timeout.Token);
+        }
+
+        // More writes after the explicit checkpoint (early checkpoints may still close epochs
+        // under buffer pressure); the guest is idle in an open epoch when the primary is lost.
+        await guest.RunAsync(primary, 200, queueDepth: 8, timeout.Token);
+        PrimaryStatus before = primary.Status;
+        Assert.Null(before.Degraded);
+        Assert.Equal("Running", before.Phase);
+
+        long promoted = await secondary.PromoteAsync().WaitAsync(timeout.Token);
+        Assert.InRange(promoted, last, before.CurrentEpoch - 1);
+        await DisposeNodes();
+
+        GuestCheckpoint expected = guest.Guest.ExpectedAt(promoted)!;
+        byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
+        byte[] ram = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary-state", "ram.img"));
+        NodeState state = new NodeStateStore(Path.Combine(_directory, "secondary-state")).Load()!;
+        Assert.Null(expected.Compare(image, ram, state.CpuState));
+        Assert.Equal(promoted, state.AppliedEpoch);
+        Assert.Equal(1, state.Generation);
+    }
+
+    [Theory]
+    [InlineData("pair-2", "primary.img", "wrong pair")]
+    [InlineData("pair-1", "small.img", "image size differs")]
+    public async Task A_primary_of_another_pair_or_size_is_refused_with_the_reason(string pairId, string image, string reason)
+    {
+        ImageFile.Create(Path.Combine(_directory, "small.img"), DiskBytes / 2).Dispose();
+        SecondaryNode secondary = await StartSecondary();
+
+        var e = await Assert.ThrowsAsync<HandshakeRefusedException>(() => StartPrimary(secondary, NewGuest(1), pairId, image));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_corrupted_frame_closes_the_link_and_nothing_of_it_is_committed()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        SecondaryNode secondary = await StartSecondary();
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(secondary.LocalEndPoint!, timeout.Token);
+
+        var writer = new FrameWriter();
+        var output = new ArrayBufferWriter<byte>();
+        writer.WriteControl(output, FrameType.Hello, new HelloMessage
+        {
+            ProtocolVersion = Handshake.ProtocolVersion,
+            Identity = new PairIdentity { PairId = "pair-1", ImageBytes = DiskBytes, BlockSize = 4096 },
+        });
+        var write = new MirrorRecord(1, 1, BlockRequest.Write(0, 4096), Enumerable.Repeat((byte)0xEE, 4096).ToArray());
+        int mirrorStart = output.WrittenCount;
+        writer.WriteMirror(output, write);
+        var digest = default(EpochDigest);
+        digest.Add(write);
+        var snapshot = new Core.Vm.VmSnapshot(1, [], []);
+        writer.WriteControl(output, FrameType.Checkpoint, CheckpointMessage.From(new CheckpointRecord(1, 1, 1, digest.Value, snapshot, snapshot.ComputeDigest())));
+        byte[] bytes = output.WrittenSpan.ToArray();
+        bytes[mirrorStart + FrameHeader.Size + MirrorHeader.Size + 100] ^= 0x01; // one bit of the payload
+
+        await socket.SendAsync(bytes, SocketFlags.None, timeout.Token);
+        byte[] received = await ReadUntilClosed(socket, timeout.Token);
+
+        // The secondary answered Welcome, then an Error naming the damage, then closed.
+        Assert.Contains("checksum", System.Text.Encoding.UTF8.GetString(received), StringComparison.Ordinal);
+        Assert.Equal(0, secondary.Status.LastCommittedEpoch);
+        long promoted = await secondary.PromoteAsync().WaitAsync(timeout.Token);
+        Assert.Equal(0, promoted);
+        await DisposeNodes();
+        byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
+        Assert.All(image, b => Assert.Equal(0, b));
+    }
+
+    private static async Task<byte[]> ReadUntilClosed(Socket socket, CancellationToken cancellation)
+    {
+        var all = new List<byte>();
+        byte[] buffer = new byte[4096];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellation)) > 0)
+        {
+            all.AddRange(buffer.AsSpan(0, read).ToArray());
+        }
+
+        return all.ToArray();
+    }
+
+    private async Task DisposeNodes()
+    {
+        foreach (IAsyncDisposable node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        _nodes.Clear();
+    }
+}
