@@ -9,6 +9,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# The end-to-end tests drive real NBD clients (qemu-io, nbdsh, nbdinfo): install them if missing.
+if ! bash scripts/install-test-deps.sh; then
+  echo "could not install the NBD clients the end-to-end tests need"
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+
 if ! dotnet build Replicator.sln -c Release 2>&1 | tee "$log" | grep -E "error|warn|Build succeeded|Time Elapsed"; then
   :
 fi

@@ -1,17 +1,29 @@
 using Replicator.Cli;
+using Replicator.Cli.Commands;
 
 return args switch
 {
     ["demo", .. var rest] => DemoCommand.Run(rest, Console.Out),
+    [("primary" or "secondary") and var role, .. var rest] => await DaemonCommand.RunAsync(role, rest),
+    [("checkpoint" or "failover" or "status") and var command, .. var rest] => await ControlCommand.RunAsync(command, rest),
     ["--help" or "-h" or "help"] => Usage(Console.Out, 0),
     _ => Usage(Console.Error, 2),
 };
 
 static int Usage(TextWriter to, int exitCode)
 {
-    to.WriteLine("usage: replicator demo [--seed N] [--requests N]");
-    to.WriteLine();
-    to.WriteLine("  demo   run a protected guest on an in-process primary/secondary pair, kill the");
-    to.WriteLine("         primary at a random point, fail over, and verify the result (I1, I2, I5)");
+    to.WriteLine("""
+        usage:
+          replicator secondary --image PATH --listen HOST:PORT --state-dir DIR [--nbd HOST:PORT] [--auto-failover]
+          replicator primary   --image PATH --peer HOST:PORT --nbd HOST:PORT --state-dir DIR [--epoch-ms N]
+          replicator checkpoint --state-dir DIR      take a checkpoint now, wait for the secondary's ack
+          replicator failover   --state-dir DIR      promote the secondary now
+          replicator status     --state-dir DIR [--json]
+          replicator demo [--seed N] [--requests N]
+
+        common options: --pair-id ID, --buffer-mb N, --ram-kb N, --max-request-kb N,
+                        --heartbeat-ms N, --heartbeat-timeout-ms N
+        settings also come from appsettings.json and REPLICATOR__Replicator__<Name> variables.
+        """);
     return exitCode;
 }

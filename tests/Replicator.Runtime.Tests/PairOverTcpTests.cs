@@ -143,6 +143,18 @@ public sealed class PairOverTcpTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_primary_of_another_image_size_is_fatal_for_the_secondary_too()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        ImageFile.Create(Path.Combine(_directory, "small.img"), DiskBytes / 2).Dispose();
+        SecondaryNode secondary = await StartSecondary();
+
+        await Assert.ThrowsAsync<HandshakeRefusedException>(() => StartPrimary(secondary, NewGuest(1), image: "small.img"));
+        string reason = await secondary.Fatal.WaitAsync(timeout.Token);
+        Assert.Contains("image size differs", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_corrupted_frame_closes_the_link_and_nothing_of_it_is_committed()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));

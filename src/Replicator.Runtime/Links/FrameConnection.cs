@@ -37,13 +37,15 @@ public sealed class FrameConnection : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(socket);
         _socket = socket;
         _socket.NoDelay = true;
+        RemoteEndPoint = socket.RemoteEndPoint?.ToString() ?? "?";
         _reader = new FrameReader(maxBodyLength);
         _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(256 * 1024, 2 * (maxBodyLength + FrameHeader.Size)));
         _time = time;
         LastReceived = time.GetTimestamp();
     }
 
-    public string RemoteEndPoint => _socket.RemoteEndPoint?.ToString() ?? "?";
+    /// <summary>Who is on the other end; kept from the start, since a closed socket no longer says.</summary>
+    public string RemoteEndPoint { get; }
 
     /// <summary>When a frame last arrived (a <see cref="TimeProvider"/> timestamp): what heartbeat timeouts watch.</summary>
     public long LastReceived { get; private set; }

@@ -134,6 +134,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         _heartbeat = _time.CreateTimer(_ => OnHeartbeatTick(), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
     }
 
+    /// <summary>Reads the primary's own image (what the guest sees).</summary>
+    public void Read(long offset, Span<byte> destination) => _image!.Read(offset, destination);
+
     /// <summary>A guest request. Returns its id; <paramref name="completion"/> completes when the local disk finished it.</summary>
     public long Submit(BlockRequest request, ReadOnlyMemory<byte> payload, TaskCompletionSource<RequestStatus> completion)
     {

@@ -11,6 +11,20 @@ public sealed partial class SecondaryNode
 {
     private async Task ServeLinkAsync(FrameConnection connection)
     {
+        try
+        {
+            await ServeLinkCoreAsync(connection).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A link's task runs unobserved: anything unexpected is logged, never lost.
+            Log.LinkFailed(_log, connection.RemoteEndPoint, e.ToString());
+            throw;
+        }
+    }
+
+    private async Task ServeLinkCoreAsync(FrameConnection connection)
+    {
         string? closeReason = null;
         try
         {
@@ -23,7 +37,8 @@ public sealed partial class SecondaryNode
             }
 
             PairIdentity local = LocalIdentity();
-            string? refusal = Handshake.Check(hello.ProtocolVersion, hello.Identity, local)
+            string? mismatch = Handshake.Check(hello.ProtocolVersion, hello.Identity, local);
+            string? refusal = mismatch
                 ?? (_link is { IsClosed: false } ? $"a primary is already connected from {_link.RemoteEndPoint}" : null)
                 ?? (_engine!.Phase is Core.Secondary.SecondaryPhase.Promoting or Core.Secondary.SecondaryPhase.Promoted ? "this node has been promoted: it follows no primary any more" : null);
             if (refusal is not null)
@@ -31,6 +46,11 @@ public sealed partial class SecondaryNode
                 Log.HandshakeRefused(_log, connection.RemoteEndPoint, refusal);
                 await connection.CloseAsync(refusal).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
+                if (mismatch is not null && !mismatch.StartsWith("stale generation", StringComparison.Ordinal))
+                {
+                    _fatal.TrySetResult($"refused a primary from {connection.RemoteEndPoint}: {mismatch}");
+                }
+
                 return;
             }
 

@@ -39,6 +39,9 @@ public sealed partial class SecondaryNode
         [LoggerMessage(11, LogLevel.Warning, "promoted: image and VM state hold checkpoint {Epoch}; now generation {Generation}")]
         public static partial void Promoted(ILogger logger, long epoch, long generation);
 
+        [LoggerMessage(13, LogLevel.Error, "the link from {EndPoint} failed unexpectedly: {Error}")]
+        public static partial void LinkFailed(ILogger logger, string endPoint, string error);
+
         [LoggerMessage(12, LogLevel.Critical, "storage failed: {Reason}")]
         public static partial void StorageFailed(ILogger logger, string reason);
     }

@@ -34,7 +34,7 @@ public sealed partial class SecondaryNode
                     break;
                 case SecondaryEventKind.StorageFailed:
                     Log.StorageFailed(_log, e.Reason!);
-                    _promoted.TrySetException(new IOException(e.Reason));
+                    _fatal.TrySetResult(e.Reason!);
                     return;
                 case SecondaryEventKind.Promote:
                     Log.Promoting(_log, e.Reason!, engine.LastCommittedEpoch);

@@ -22,6 +22,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private readonly Channel<SecondaryEvent> _events = Channel.CreateUnbounded<SecondaryEvent>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<StorageOperation> _storage = Channel.CreateUnbounded<StorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TaskCompletionSource<long> _promoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Actions _actions;
     private SecondaryStore? _store;
@@ -43,6 +44,13 @@ public sealed partial class SecondaryNode : IAsyncDisposable
 
     /// <summary>Completes with the checkpoint the node holds once it is promoted.</summary>
     public Task<long> Promotion => _promoted.Task;
+
+    /// <summary>
+    /// Completes with a reason when the node must not go on: a primary of a different pair, image
+    /// size, block size or protocol version asked to replicate here — a misconfigured pair that an
+    /// operator has to fix — or storage failed.
+    /// </summary>
+    public Task<string> Fatal => _fatal.Task;
 
     public SecondaryStatus Status => new(
         _engine?.Phase.ToString() ?? "starting",

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the real NBD clients the end-to-end tests of Replicator.Nbd drive: qemu-io (qemu-utils),
+# nbdinfo (libnbd-bin) and nbdsh (python3-libnbd). Idempotent: does nothing when all three are
+# present, else runs apt-get update once and installs the three packages. Needs root (or sudo).
+set -euo pipefail
+
+required=(qemu-io nbdsh nbdinfo)
+packages=(qemu-utils libnbd-bin python3-libnbd)
+
+# nbdsh is a Python script: look in /usr/bin first so a virtualenv's python does not shadow the
+# system one that has the libnbd module.
+missing=()
+for tool in "${required[@]}"; do
+  if ! PATH="/usr/bin:/usr/sbin:$PATH" command -v "$tool" >/dev/null 2>&1; then
+    missing+=("$tool")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-test-deps: ${required[*]} already installed; nothing to do"
+  exit 0
+fi
+
+echo "install-test-deps: missing ${missing[*]}; installing ${packages[*]}"
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo_cmd=(sudo)
+  else
+    echo "install-test-deps: not root and no sudo; install ${packages[*]} by hand" >&2
+    exit 1
+  fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
+
+for tool in "${required[@]}"; do
+  if ! PATH="/usr/bin:/usr/sbin:$PATH" command -v "$tool" >/dev/null 2>&1; then
+    echo "install-test-deps: $tool is still missing after installing ${packages[*]}" >&2
+    exit 1
+  fi
+done
+echo "install-test-deps: installed ${packages[*]}"

@@ -1,0 +1,147 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Replicator.Cli.Hosting;
+using Replicator.Runtime.Primary;
+using Replicator.Runtime.Secondary;
+
+namespace Replicator.Cli.Commands;
+
+/// <summary><c>replicator primary|secondary ...</c>: a daemon under the generic host (configuration, logging, SIGTERM).</summary>
+internal static class DaemonCommand
+{
+    public static async Task<int> RunAsync(string role, string[] args)
+    {
+        HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = Environments.Production,
+        });
+        builder.Configuration.AddEnvironmentVariables("REPLICATOR__");
+        builder.Configuration.AddCommandLine(WithFlagValues(args), NodeSettings.Switches.ToDictionary());
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+
+        NodeSettings settings = builder.Configuration.GetSection("Replicator").Get<NodeSettings>() ?? new NodeSettings();
+        var problems = new List<string>();
+        if (role == "secondary")
+        {
+            SecondaryNodeOptions? options = SecondaryOptions(settings, problems);
+            IPEndPoint? nbd = settings.Nbd is null ? null : NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            if (!Report(role, problems))
+            {
+                return 2;
+            }
+
+            builder.Services.AddHostedService(s => new SecondaryDaemon(options!, nbd, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
+        }
+        else
+        {
+            PrimaryNodeOptions? options = PrimaryOptions(settings, problems);
+            IPEndPoint? nbd = NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            if (!Report(role, problems))
+            {
+                return 2;
+            }
+
+            builder.Services.AddHostedService(s => new PrimaryDaemon(options!, nbd!, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
+        }
+
+        using IHost host = builder.Build();
+        await host.RunAsync().ConfigureAwait(false);
+        return Environment.ExitCode;
+    }
+
+    private static SecondaryNodeOptions? SecondaryOptions(NodeSettings s, List<string> problems)
+    {
+        IPEndPoint? listen = NodeSettings.ParseEndPoint(s.Listen, "listen", problems);
+        Require(s.Image, "image PATH", problems);
+        Require(s.StateDir, "state-dir DIR", problems);
+        if (listen is null || problems.Count > 0)
+        {
+            return null;
+        }
+
+        var options = new SecondaryNodeOptions
+        {
+            ImagePath = s.Image!,
+            StateDirectory = s.StateDir!,
+            Listen = listen,
+            PairId = s.PairId,
+            MaxRequestBytes = s.MaxRequestKb * 1024,
+            BufferCapacityBytes = s.BufferMb << 20,
+            RamBytes = s.RamKb << 10,
+            HeartbeatInterval = TimeSpan.FromMilliseconds(s.HeartbeatMs),
+            HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),
+            AutoFailover = s.AutoFailover,
+        };
+        problems.AddRange(options.Validate());
+        return options;
+    }
+
+    private static PrimaryNodeOptions? PrimaryOptions(NodeSettings s, List<string> problems)
+    {
+        IPEndPoint? peer = NodeSettings.ParseEndPoint(s.Peer, "peer", problems);
+        Require(s.Image, "image PATH", problems);
+        Require(s.StateDir, "state-dir DIR", problems);
+        if (peer is null || problems.Count > 0)
+        {
+            return null;
+        }
+
+        var options = new PrimaryNodeOptions
+        {
+            ImagePath = s.Image!,
+            StateDirectory = s.StateDir!,
+            Peer = peer,
+            PairId = s.PairId,
+            MaxRequestBytes = s.MaxRequestKb * 1024,
+            EpochInterval = TimeSpan.FromMilliseconds(s.EpochMs),
+            RamBytes = s.RamKb << 10,
+            HeartbeatInterval = TimeSpan.FromMilliseconds(s.HeartbeatMs),
+            HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),
+        };
+        problems.AddRange(options.Validate());
+        return options;
+    }
+
+    private static void Require(string? value, string what, List<string> problems)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            problems.Add($"--{what} is required");
+        }
+    }
+
+    private static bool Report(string role, List<string> problems)
+    {
+        foreach (string problem in problems)
+        {
+            Console.Error.WriteLine($"replicator {role}: {problem}");
+        }
+
+        return problems.Count == 0;
+    }
+
+    /// <summary>Lets <c>--auto-failover</c> stand alone as a flag; the configuration reader wants a value after every switch.</summary>
+    private static string[] WithFlagValues(string[] args)
+    {
+        var result = new List<string>(args.Length + 1);
+        for (int i = 0; i < args.Length; i++)
+        {
+            result.Add(args[i]);
+            if (args[i] == "--auto-failover" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            {
+                result.Add("true");
+            }
+        }
+
+        return result.ToArray();
+    }
+}

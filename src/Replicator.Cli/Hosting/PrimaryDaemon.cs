@@ -1,0 +1,69 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Replicator.Nbd;
+using Replicator.Runtime.Control;
+using Replicator.Runtime.Guest;
+using Replicator.Runtime.Primary;
+
+namespace Replicator.Cli.Hosting;
+
+/// <summary>
+/// <c>replicator primary</c>: connects to the secondary, exports the protected disk over NBD
+/// (every client write goes through the write filter), and serves its control socket.
+/// </summary>
+internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoint nbd, ILoggerFactory loggers, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    private readonly ILogger _log = loggers.CreateLogger("replicator.primary");
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        PrimaryNode node = new(options, new DiskOnlyVirtualMachine(), loggers.CreateLogger<PrimaryNode>(), TimeProvider.System);
+        NbdServer? server = null;
+        try
+        {
+            await node.StartAsync(stoppingToken).ConfigureAwait(false);
+            server = new NbdServer(new ReplicatedNbdBackend(node, options.MaxRequestBytes), new NbdServerOptions { EndPoint = nbd }, loggers.CreateLogger<NbdServer>());
+            server.Start();
+            Log.Serving(_log, server.LocalEndPoint.ToString(), options.Peer.ToString());
+            await using ControlServer control = ControlServer.Start(options.StateDirectory, async (command, cancel) => command switch
+            {
+                "status" => JsonSerializer.SerializeToNode(new { role = "primary", status = node.Status, nbd = server.LocalEndPoint.ToString() }),
+                "checkpoint" => JsonSerializer.SerializeToNode(new { acknowledged = await node.CheckpointAsync().WaitAsync(cancel).ConfigureAwait(false) }),
+                _ => throw new InvalidOperationException($"a primary does not know '{command}' (status, checkpoint)"),
+            });
+
+            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is HandshakeRefusedException or IOException or InvalidOperationException or InvalidDataException or UnauthorizedAccessException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            Log.Failed(_log, e.Message);
+            Console.Error.WriteLine($"replicator primary: {e.Message}");
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await node.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "exporting the protected disk over NBD on {EndPoint}, replicating to {Peer}")]
+        public static partial void Serving(ILogger logger, string endPoint, string peer);
+
+        [LoggerMessage(2, LogLevel.Critical, "primary stopped: {Reason}")]
+        public static partial void Failed(ILogger logger, string reason);
+    }
+}

@@ -1,0 +1,48 @@
+using Replicator.Core.Blocks;
+using Replicator.Nbd;
+using Replicator.Nbd.Protocol;
+using Replicator.Runtime.Primary;
+
+namespace Replicator.Cli.Hosting;
+
+/// <summary>
+/// Puts the primary's write filter behind the NBD export: every write, write-zeroes, trim and
+/// flush a client sends becomes a guest request of the primary engine (sequenced, mirrored, drained
+/// at checkpoints); reads come straight from the primary's image.
+/// </summary>
+public sealed class ReplicatedNbdBackend(PrimaryNode node, int maxRequestBytes) : INbdBackend
+{
+    public long Size => node.ImageBytes;
+
+    public int MaxRequestBytes => maxRequestBytes;
+
+    public bool IsReadOnly => false;
+
+    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        node.Read(offset, destination.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken) =>
+        SubmitAsync(BlockRequest.Write(offset, data.Length, fua), data);
+
+    public ValueTask WriteZeroesAsync(long offset, int length, bool fua, CancellationToken cancellationToken) =>
+        SubmitAsync(BlockRequest.Zeroes(offset, length, fua), default);
+
+    public ValueTask TrimAsync(long offset, int length, CancellationToken cancellationToken) =>
+        SubmitAsync(BlockRequest.Trim(offset, length), default);
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => SubmitAsync(BlockRequest.Flush(), default);
+
+    private async ValueTask SubmitAsync(BlockRequest request, ReadOnlyMemory<byte> payload)
+    {
+        var completion = new TaskCompletionSource<RequestStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        node.Submit(request, payload, completion);
+        RequestStatus status = await completion.Task.ConfigureAwait(false);
+        if (status != RequestStatus.Ok)
+        {
+            throw new NbdBackendException(status == RequestStatus.Invalid ? NbdError.Invalid : NbdError.IoError, $"{request.Op} at {request.Offset}+{request.Length}: {status}");
+        }
+    }
+}

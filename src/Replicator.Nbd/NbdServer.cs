@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Replicator.Nbd.Logging;
+using Replicator.Nbd.Server;
+
+namespace Replicator.Nbd;
+
+/// <summary>
+/// An NBD server (fixed newstyle handshake, simple replies) exporting one <see cref="INbdBackend"/>
+/// under one name to any number of connections. A client's mistake fails that request, or at worst
+/// closes that client's connection; it never touches the others.
+/// </summary>
+/// <example>
+/// <code>
+/// using var image = FileNbdBackend.Open("disk.img");
+/// await using var server = new NbdServer(image, new NbdServerOptions { EndPoint = new(IPAddress.Loopback, 0), ExportName = "disk" }, logger);
+/// server.Start();
+/// // qemu-io -f raw nbd://127.0.0.1:{server.LocalEndPoint.Port}/disk
+/// await server.StopAsync();
+/// </code>
+/// </example>
+public sealed class NbdServer : IAsyncDisposable
+{
+    private readonly INbdBackend _backend;
+    private readonly NbdServerOptions _options;
+    private readonly NbdExport _export;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
+    private readonly object _lifecycle = new();
+    private Socket? _listener;
+    private IPEndPoint? _localEndPoint;
+    private Task _acceptLoop = Task.CompletedTask;
+    private Task? _stopped;
+    private long _lastConnectionId;
+
+    /// <summary>Checks the backend's geometry and the options; nothing listens until <see cref="Start"/>.</summary>
+    public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        _backend = backend;
+        _options = options ?? new NbdServerOptions();
+        ArgumentNullException.ThrowIfNull(_options.EndPoint);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightRequests);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightBytes);
+        _export = new NbdExport(backend, _options);
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Where the server listens (with the real port when the options asked for port 0). Valid after <see cref="Start"/>.</summary>
+    public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("the server has not been started");
+
+    /// <summary>Connections currently open, in handshake or transmission.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Binds, listens and starts accepting connections; returns once the port is bound.</summary>
+    public void Start()
+    {
+        lock (_lifecycle)
+        {
+            if (_listener is not null || _stopped is not null)
+            {
+                throw new InvalidOperationException("an NBD server starts once");
+            }
+
+            var listener = new Socket(_options.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                listener.Bind(_options.EndPoint);
+                listener.Listen(128);
+            }
+            catch
+            {
+                listener.Dispose();
+                throw;
+            }
+
+            _listener = listener;
+            _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
+            _logger.Listening(_localEndPoint, _export.Name, _export.Size, _export.Flags);
+            _acceptLoop = AcceptAsync(listener);
+        }
+    }
+
+    /// <summary>
+    /// Stops accepting, stops reading new requests, lets every request already received finish and
+    /// reply, then closes the connections. If <paramref name="cancellationToken"/> fires first, the
+    /// remaining connections are aborted (their pending replies are dropped).
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_lifecycle)
+        {
+            _stopped ??= StopCoreAsync(cancellationToken);
+            return _stopped;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_listener is null)
+        {
+            return;
+        }
+
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        NbdConnection[] connections = [.. _connections.Values];
+        _logger.Stopping(LocalEndPoint, connections.Length);
+        Task all = Task.WhenAll(connections.Select(connection => connection.Completion));
+        try
+        {
+            await all.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _logger.StopAborted(LocalEndPoint);
+            foreach (NbdConnection connection in connections)
+            {
+                connection.Abort();
+            }
+
+            await all.ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptAsync(Socket listener)
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (_stopping.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                continue; // the client gave up before it was accepted
+            }
+            catch (SocketException ex)
+            {
+                _logger.AcceptFailed(ex);
+                return;
+            }
+
+            // Replies are whole messages written at once; Nagle would only hold them back.
+            client.NoDelay = true;
+            long id = Interlocked.Increment(ref _lastConnectionId);
+            var connection = new NbdConnection(id, client, _backend, _export, _options, _logger);
+            _connections[id] = connection;
+            connection.Completion = RunConnectionAsync(id, connection);
+        }
+    }
+
+    private async Task RunConnectionAsync(long id, NbdConnection connection)
+    {
+        try
+        {
+            // Off the accept loop at once: the handshake's first write may complete synchronously.
+            await Task.Yield();
+            await connection.RunAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _connections.TryRemove(id, out _);
+            connection.Dispose();
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using System.Net;
+
+namespace Replicator.Nbd;
+
+/// <summary>How an <see cref="NbdServer"/> listens and what it calls its one export.</summary>
+public sealed class NbdServerOptions
+{
+    /// <summary>Where to listen; port 0 picks a free port (see <see cref="NbdServer.LocalEndPoint"/>). Default: loopback, the IANA NBD port 10809.</summary>
+    public IPEndPoint EndPoint { get; init; } = new(IPAddress.Loopback, 10809);
+
+    /// <summary>The export's name. Clients may also ask for the default (empty) name and get this export.</summary>
+    public string ExportName { get; init; } = "";
+
+    /// <summary>Shown by NBD_OPT_LIST and NBD_INFO_DESCRIPTION; none when null.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>Export read-only even when the backend takes writes.</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Requests one connection may have in flight before the server stops reading from it.</summary>
+    public int MaxInFlightRequests { get; init; } = 64;
+
+    /// <summary>
+    /// Payload bytes (read and write buffers) one connection may hold before the server stops reading
+    /// from it. A single request larger than this still runs, alone.
+    /// </summary>
+    public long MaxInFlightBytes { get; init; } = 64L << 20;
+}

@@ -1,0 +1,253 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Replicator.Nbd.Logging;
+using Replicator.Nbd.Protocol;
+
+namespace Replicator.Nbd.Server;
+
+/// <summary>
+/// The transmission phase of one connection. The receive loop reads requests and hands each to the
+/// backend without waiting for earlier ones; each reply (header and any read data, in one pooled
+/// buffer) goes out as one write under the send lock, in whatever order the backend finishes.
+/// </summary>
+internal sealed class NbdTransmission : IDisposable
+{
+    /// <summary>
+    /// An oversized write's payload is read and discarded up to this length, so the client gets
+    /// EINVAL and the stream stays in step; the protocol asks servers to treat anything shorter than
+    /// 32 MiB as an honest mistake. Longer ones close the connection.
+    /// </summary>
+    public const uint MaxSkippedPayload = 32 << 20;
+
+    private const int SkipChunkBytes = 64 << 10;
+    private const int HeaderSize = NbdSimpleReply.HeaderSize;
+
+    private readonly long _connectionId;
+    private readonly Stream _input;
+    private readonly Stream _output;
+    private readonly INbdBackend _backend;
+    private readonly NbdExport _export;
+    private readonly NbdRequestValidator _validator;
+    private readonly InFlightBudget _budget;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _abort;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+
+    public NbdTransmission(
+        long connectionId,
+        Stream input,
+        Stream output,
+        INbdBackend backend,
+        NbdExport export,
+        InFlightBudget budget,
+        ILogger logger,
+        CancellationTokenSource abort)
+    {
+        _connectionId = connectionId;
+        _input = input;
+        _output = output;
+        _backend = backend;
+        _export = export;
+        _validator = new NbdRequestValidator(export.Size, export.MaximumBlockSize, export.ReadOnly);
+        _budget = budget;
+        _logger = logger;
+        _abort = abort;
+    }
+
+    /// <summary>Receives requests until the client disconnects; returns why it stopped. Throws on a protocol violation.</summary>
+    public async Task<string> ReceiveAsync(CancellationToken cancellationToken)
+    {
+        byte[] header = new byte[NbdRequest.Size];
+        while (true)
+        {
+            await _input.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
+            if (!NbdRequest.TryRead(header, out NbdRequest request, out uint magic))
+            {
+                throw new NbdProtocolViolationException($"request magic 0x{magic:x8} is not 0x{NbdMagic.Request:x8}: the stream is out of step");
+            }
+
+            if (request.Command == NbdCommand.Disconnect)
+            {
+                return "the client sent NBD_CMD_DISC";
+            }
+
+            await ReceiveOneAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Call only once idle: replies in flight hold the send lock.</summary>
+    public void Dispose() => _sendLock.Dispose();
+
+    /// <summary>Completes when every received request has been answered (or abandoned on abort).</summary>
+    public Task WhenIdleAsync(CancellationToken cancellationToken) => _budget.WhenIdleAsync(cancellationToken);
+
+    private async Task ReceiveOneAsync(NbdRequest request, CancellationToken cancellationToken)
+    {
+        NbdError error = _validator.Validate(request);
+        bool isWrite = request.Command == NbdCommand.Write;
+        if (isWrite && request.Length > (uint)_export.MaximumBlockSize)
+        {
+            // Refused already (EINVAL or EPERM); its payload still has to come off the wire.
+            if (request.Length > MaxSkippedPayload)
+            {
+                throw new NbdProtocolViolationException($"a write of {request.Length} bytes is far beyond the {_export.MaximumBlockSize}-byte maximum");
+            }
+
+            await SkipAsync(request.Length, cancellationToken).ConfigureAwait(false);
+            isWrite = false;
+        }
+
+        // One buffer per request: the reply header, then the write payload or the read data.
+        int dataBytes = isWrite || (request.Command == NbdCommand.Read && error == NbdError.None) ? (int)request.Length : 0;
+        int bufferBytes = HeaderSize + dataBytes;
+        await _budget.EnterAsync(bufferBytes, cancellationToken).ConfigureAwait(false);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferBytes);
+        try
+        {
+            if (isWrite)
+            {
+                await _input.ReadExactlyAsync(buffer.AsMemory(HeaderSize, dataBytes), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _budget.Exit(bufferBytes);
+            throw;
+        }
+
+        // Not awaited: the next request is read while this one runs. It reports its own failures.
+        _ = ProcessAsync(request, error, buffer, bufferBytes);
+    }
+
+    private async Task ProcessAsync(NbdRequest request, NbdError error, byte[] buffer, int bufferBytes)
+    {
+        try
+        {
+            if (error == NbdError.None)
+            {
+                error = await ExecuteAsync(request, buffer).ConfigureAwait(false);
+            }
+            else
+            {
+                _logger.Refused(_connectionId, request.Command, request.Offset, request.Length, request.Flags, error);
+            }
+
+            int replyBytes = HeaderSize + (request.Command == NbdCommand.Read && error == NbdError.None ? (int)request.Length : 0);
+            NbdSimpleReply.WriteHeader(buffer, error, request.Handle);
+            await SendAsync(buffer.AsMemory(0, replyBytes)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away or the connection was aborted: nothing more can be sent on it.
+            if (!_abort.IsCancellationRequested)
+            {
+                _logger.SendFailed(_connectionId, ex);
+                await _abort.CancelAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _budget.Exit(bufferBytes);
+        }
+    }
+
+    private async Task<NbdError> ExecuteAsync(NbdRequest request, byte[] buffer)
+    {
+        long offset = (long)request.Offset;
+        bool fua = request.Flags.HasFlag(NbdCommandFlags.Fua);
+        CancellationToken abort = _abort.Token;
+        try
+        {
+            switch (request.Command)
+            {
+                case NbdCommand.Read:
+                    await _backend.ReadAsync(offset, buffer.AsMemory(HeaderSize, (int)request.Length), abort).ConfigureAwait(false);
+                    break;
+                case NbdCommand.Write:
+                    await _backend.WriteAsync(offset, buffer.AsMemory(HeaderSize, (int)request.Length), fua, abort).ConfigureAwait(false);
+                    break;
+                case NbdCommand.WriteZeroes:
+                    // NO_HOLE needs nothing: the backend's zeroes are always allocated.
+                    await _backend.WriteZeroesAsync(offset, (int)request.Length, fua, abort).ConfigureAwait(false);
+                    break;
+                case NbdCommand.Trim:
+                    await TrimAsync(offset, request.Length, fua, abort).ConfigureAwait(false);
+                    break;
+                case NbdCommand.Flush:
+                    await _backend.FlushAsync(abort).ConfigureAwait(false);
+                    break;
+                default:
+                    return NbdError.Invalid; // the validator lets no other command through
+            }
+
+            return NbdError.None;
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            return NbdError.Shutdown;
+        }
+        catch (NbdBackendException ex)
+        {
+            _logger.BackendFailed(_connectionId, request.Command, request.Offset, request.Length, ex.Error, ex);
+            return ex.Error;
+        }
+#pragma warning disable CA1031 // Any backend failure is that request's EIO; the connection and server stay up.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.BackendFailed(_connectionId, request.Command, request.Offset, request.Length, NbdError.IoError, ex);
+            return NbdError.IoError;
+        }
+    }
+
+    /// <summary>A trim may exceed the backend's largest request (the protocol allows it): split it.</summary>
+    private async Task TrimAsync(long offset, uint length, bool fua, CancellationToken cancellationToken)
+    {
+        long end = offset + length;
+        while (offset < end)
+        {
+            int chunk = (int)Math.Min(end - offset, _export.MaximumBlockSize);
+            await _backend.TrimAsync(offset, chunk, cancellationToken).ConfigureAwait(false);
+            offset += chunk;
+        }
+
+        if (fua)
+        {
+            await _backend.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendAsync(ReadOnlyMemory<byte> reply)
+    {
+        await _sendLock.WaitAsync(_abort.Token).ConfigureAwait(false);
+        try
+        {
+            await _output.WriteAsync(reply, _abort.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task SkipAsync(uint length, CancellationToken cancellationToken)
+    {
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(SkipChunkBytes);
+        try
+        {
+            while (length > 0)
+            {
+                int chunk = (int)Math.Min(length, (uint)scratch.Length);
+                await _input.ReadExactlyAsync(scratch.AsMemory(0, chunk), cancellationToken).ConfigureAwait(false);
+                length -= (uint)chunk;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Text.Json.Nodes;
+
+namespace Replicator.EndToEnd.Tests;
+
+/// <summary>
+/// A secondary and a primary daemon as separate processes on 127.0.0.1, each with its own image
+/// file and state directory; optionally a proxy on the link between them. Interval checkpoints are
+/// set far beyond a test's length, so only the test's explicit checkpoints happen.
+/// </summary>
+internal sealed class DaemonPair : IAsyncDisposable
+{
+    public const long ImageBytes = 16L << 20;
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("replicator-e2e-").FullName;
+
+    public string PrimaryImage => Path.Combine(_directory, "primary.img");
+
+    public string SecondaryImage => Path.Combine(_directory, "secondary.img");
+
+    public string PrimaryState => Path.Combine(_directory, "primary-state");
+
+    public string SecondaryState => Path.Combine(_directory, "secondary-state");
+
+    public int PrimaryNbd { get; } = ReplicatorProcess.FreePort();
+
+    public int SecondaryNbd { get; } = ReplicatorProcess.FreePort();
+
+    public int SecondaryPort { get; } = ReplicatorProcess.FreePort();
+
+    public ReplicatorProcess? Primary { get; private set; }
+
+    public ReplicatorProcess? Secondary { get; private set; }
+
+    public TcpProxy? Proxy { get; private set; }
+
+    public string PrimaryUri => $"nbd://127.0.0.1:{PrimaryNbd}/";
+
+    public string SecondaryUri => $"nbd://127.0.0.1:{SecondaryNbd}/";
+
+    public static async Task<DaemonPair> StartAsync(bool withProxy = false)
+    {
+        var pair = new DaemonPair();
+        pair.CreateImages(ImageBytes, ImageBytes);
+        pair.StartSecondary();
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        if (withProxy)
+        {
+            pair.Proxy = new TcpProxy(pair.SecondaryPort);
+        }
+
+        pair.StartPrimary();
+        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        return pair;
+    }
+
+    /// <summary>Both images start as the same bytes (a byte copy), as the pair's initial state.</summary>
+    public void CreateImages(long primaryBytes, long secondaryBytes)
+    {
+        byte[] initial = new byte[Math.Max(primaryBytes, secondaryBytes)];
+        new Random(42).NextBytes(initial.AsSpan(0, (int)Math.Min(initial.Length, 1 << 20)));
+        File.WriteAllBytes(PrimaryImage, initial.AsSpan(0, (int)primaryBytes).ToArray());
+        File.WriteAllBytes(SecondaryImage, initial.AsSpan(0, (int)secondaryBytes).ToArray());
+    }
+
+    public void StartSecondary() => Secondary = ReplicatorProcess.Start(
+        "secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}");
+
+    public void StartPrimary() => Primary = ReplicatorProcess.Start(
+        "primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",
+        "--state-dir", PrimaryState, "--epoch-ms", "3600000");
+
+    public async Task<long> CheckpointAsync()
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync("checkpoint", "--state-dir", PrimaryState);
+        Assert.True(code == 0, $"checkpoint failed: {output}");
+        return JsonNode.Parse(output)!["acknowledged"]!.GetValue<long>();
+    }
+
+    public async Task<long> FailoverAsync()
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync("failover", "--state-dir", SecondaryState);
+        Assert.True(code == 0, $"failover failed: {output}\n{Secondary?.Output}");
+        long epoch = JsonNode.Parse(output)!["epoch"]!.GetValue<long>();
+        await Secondary!.WaitForOutputAsync("serving the image over NBD");
+        return epoch;
+    }
+
+    public static async Task<JsonNode> StatusAsync(string stateDirectory)
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync("status", "--state-dir", stateDirectory, "--json");
+        Assert.True(code == 0, $"status failed: {output}");
+        return JsonNode.Parse(output)!;
+    }
+
+    /// <summary>Asks the primary's status until replication is reported degraded (bounded: each ask is a process start).</summary>
+    public async Task<string> WaitUntilDegradedAsync()
+    {
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            string? degraded = (await StatusAsync(PrimaryState))["status"]?["Degraded"]?.GetValue<string>();
+            if (degraded is not null)
+            {
+                return degraded;
+            }
+        }
+
+        throw new InvalidOperationException("the primary never reported the secondary lost");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Primary is not null)
+        {
+            await Primary.DisposeAsync();
+        }
+
+        if (Secondary is not null)
+        {
+            await Secondary.DisposeAsync();
+        }
+
+        if (Proxy is not null)
+        {
+            await Proxy.DisposeAsync();
+        }
+
+        Directory.Delete(_directory, recursive: true);
+    }
+}

@@ -1,0 +1,78 @@
+namespace Replicator.EndToEnd.Tests;
+
+/// <summary>The pair as an operator runs it: real daemons, real TCP, real NBD clients.</summary>
+public class FailoverTests
+{
+    [Fact]
+    public async Task After_SIGKILL_of_the_primary_failover_serves_exactly_the_last_committed_checkpoint()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        // Writes (FUA, qemu-io's default), write-zeroes at 2 MiB and a trim at 8 MiB + 64 KiB, flushes.
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x11 0 4M", "write -P 0x22 8M 1M", "flush");
+        (int code, string output) = await Tool.RunAsync("nbdsh", "-u", pair.PrimaryUri, "-c", "h.zero(1048576, 2097152)", "-c", "h.trim(65536, 8454144)", "-c", "h.flush()");
+        Assert.True(code == 0, output);
+        long epoch = await pair.CheckpointAsync();
+        byte[] atCheckpoint = await File.ReadAllBytesAsync(pair.PrimaryImage);
+
+        // Written after the checkpoint and never checkpointed: must not survive the failover.
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x33 0 1M", "write -P 0x44 12M 64k");
+        pair.Primary!.Kill();
+        long promoted = await pair.FailoverAsync();
+
+        Assert.Equal(epoch, promoted);
+        await Tool.QemuIo(pair.SecondaryUri, "read -P 0x11 0 2M", "read -P 0 2M 1M", "read -P 0x22 8M 64k", "read -P 0 8256k 64k", "read -P 0x22 8320k 704k");
+        byte[] promotedImage = await File.ReadAllBytesAsync(pair.SecondaryImage);
+        Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage), "the promoted image differs from the primary's image at the last checkpoint");
+    }
+
+    [Fact]
+    public async Task Killing_the_secondary_leaves_the_primary_serving_and_losing_nothing()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x51 0 2M");
+        await pair.CheckpointAsync();
+        pair.Secondary!.Kill();
+
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x52 2M 2M", "flush");
+        string degraded = await pair.WaitUntilDegradedAsync();
+        Assert.False(string.IsNullOrEmpty(degraded));
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x53 4M 1M", "read -P 0x51 0 2M", "read -P 0x52 2M 2M", "read -P 0x53 4M 1M");
+        Assert.False(pair.Primary!.HasExited);
+    }
+
+    [Fact]
+    public async Task A_link_cut_mid_epoch_degrades_the_primary_and_failover_lands_on_the_last_checkpoint()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync(withProxy: true);
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x61 0 2M", "flush");
+        long epoch = await pair.CheckpointAsync();
+        byte[] atCheckpoint = await File.ReadAllBytesAsync(pair.PrimaryImage);
+
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x62 0 1M");
+        pair.Proxy!.Cut();
+        await pair.WaitUntilDegradedAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x63 1M 1M", "read -P 0x62 0 1M");
+
+        Assert.Equal(epoch, await pair.FailoverAsync());
+        byte[] promotedImage = await File.ReadAllBytesAsync(pair.SecondaryImage);
+        Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage));
+    }
+
+    [Fact]
+    public async Task A_corrupted_frame_is_refused_and_nothing_of_it_is_committed()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync(withProxy: true);
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x71 0 1M", "flush");
+        long epoch = await pair.CheckpointAsync();
+        byte[] atCheckpoint = await File.ReadAllBytesAsync(pair.PrimaryImage);
+
+        pair.Proxy!.CorruptNextDataChunk();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x72 0 1M", "flush");
+        await pair.Secondary!.WaitForOutputAsync("the frame was damaged");
+        await pair.WaitUntilDegradedAsync();
+
+        Assert.Equal(epoch, await pair.FailoverAsync());
+        byte[] promotedImage = await File.ReadAllBytesAsync(pair.SecondaryImage);
+        Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage));
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Replicator.EndToEnd.Tests;
+
+/// <summary>One <c>replicator</c> daemon or command as a separate process, with its output kept for assertions.</summary>
+internal sealed class ReplicatorProcess : IAsyncDisposable
+{
+    private static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "replicator.dll");
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly List<(string Text, TaskCompletionSource Seen)> _waits = new();
+
+    private ReplicatorProcess(Process process) => _process = process;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public static ReplicatorProcess Start(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Dll);
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = new ReplicatorProcess(new Process { StartInfo = start });
+        process._process.OutputDataReceived += (_, e) => process.OnLine(e.Data);
+        process._process.ErrorDataReceived += (_, e) => process.OnLine(e.Data);
+        process._process.Start();
+        process._process.BeginOutputReadLine();
+        process._process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Runs a short command (checkpoint, failover, status) to its end.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
+    {
+        await using ReplicatorProcess process = Start(arguments);
+        int code = await process.WaitForExitAsync();
+        return (code, process.Output);
+    }
+
+    /// <summary>Waits until the output contains <paramref name="text"/>; fails if the process exits first or after two minutes.</summary>
+    public async Task WaitForOutputAsync(string text)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            if (_output.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            _waits.Add((text, seen));
+        }
+
+        Task exited = _process.WaitForExitAsync();
+        Task first = await Task.WhenAny(seen.Task, exited).WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(first == seen.Task, $"the process exited before printing '{text}':\n{Output}");
+    }
+
+    public async Task<int> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        _process.WaitForExit(); // drains the redirected output
+        return _process.ExitCode;
+    }
+
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>A port on 127.0.0.1 that was free a moment ago.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+            string all = _output.ToString();
+            foreach ((string text, TaskCompletionSource seen) in _waits.Where(w => all.Contains(w.Text, StringComparison.Ordinal)).ToList())
+            {
+                seen.TrySetResult();
+                _waits.Remove((text, seen));
+            }
+        }
+    }
+}
