@@ -1,9 +1,10 @@
-using Replicator.Cli;
 using Replicator.Cli.Commands;
 
 return args switch
 {
-    ["demo", .. var rest] => DemoCommand.Run(rest, Console.Out),
+    ["demo", "--in-process", .. var rest] => InProcessDemoCommand.Run(rest, Console.Out),
+    ["demo", .. var rest] => await DemoCommand.RunAsync(rest, Console.Out),
+    ["demo-primary", .. var rest] => await DemoPrimaryCommand.RunAsync(rest),
     [("primary" or "secondary") and var role, .. var rest] => await DaemonCommand.RunAsync(role, rest),
     [("checkpoint" or "failover" or "status") and var command, .. var rest] => await ControlCommand.RunAsync(command, rest),
     ["--help" or "-h" or "help"] => Usage(Console.Out, 0),
@@ -19,7 +20,8 @@ static int Usage(TextWriter to, int exitCode)
           replicator checkpoint --state-dir DIR      take a checkpoint now, wait for the secondary's ack
           replicator failover   --state-dir DIR      promote the secondary now
           replicator status     --state-dir DIR [--json]
-          replicator demo [--seed N] [--requests N]
+          replicator demo [--seed N]                 the main job: a pair of processes, SIGKILL, failover, verdict
+          replicator demo --in-process [--seed N] [--requests N]   the same story on the core alone
 
         common options: --pair-id ID, --buffer-mb N, --ram-kb N, --max-request-kb N,
                         --heartbeat-ms N, --heartbeat-timeout-ms N

@@ -143,7 +143,9 @@ public sealed class SyntheticGuest : IVirtualMachine
             }
         }
 
-        _checkpoints[epoch] = new GuestCheckpoint(epoch, GuestCheckpoint.Hash(_disk), GuestCheckpoint.Hash(_ram), _cpu.ToArray(), _disk.ToArray(), _ram.ToArray());
+        // Whole copies only when asked to keep some: a long run at 40 Hz keeps hashes alone.
+        bool keepCopy = _options.RetainedCheckpoints > 0;
+        _checkpoints[epoch] = new GuestCheckpoint(epoch, GuestCheckpoint.Hash(_disk), GuestCheckpoint.Hash(_ram), _cpu.ToArray(), keepCopy ? _disk.ToArray() : null, keepCopy ? _ram.ToArray() : null);
         ForgetOldCopies();
         return new VmSnapshot(epoch, _cpu.ToArray(), pages);
     }

@@ -18,6 +18,9 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest) : IVirtualMachine
 
     public SyntheticGuest Guest => guest;
 
+    /// <summary>Called (under the guest's lock) with the guest's own record of each checkpoint as it is captured.</summary>
+    public Action<GuestCheckpoint>? Captured { get; set; }
+
     public void Pause()
     {
         lock (_lock)
@@ -40,7 +43,9 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest) : IVirtualMachine
     {
         lock (_lock)
         {
-            return guest.CaptureChanges(epoch);
+            VmSnapshot snapshot = guest.CaptureChanges(epoch);
+            Captured?.Invoke(guest.ExpectedAt(epoch)!);
+            return snapshot;
         }
     }
 

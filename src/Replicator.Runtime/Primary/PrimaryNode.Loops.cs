@@ -145,18 +145,42 @@ public sealed partial class PrimaryNode
             }
         }
 
-        public void PauseGuest() => node._vm.Pause();
+        public void PauseGuest()
+        {
+            node._checkpointStarts.Enqueue((node._engine!.CurrentEpoch, node._time.GetTimestamp()));
+            node._vm.Pause();
+        }
 
         public void CaptureVmState(long epoch) =>
             node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: node._vm.CaptureChanges(epoch)));
 
-        public void ResumeGuest() => node._vm.ResumeExecution();
+        public void ResumeGuest()
+        {
+            node._vm.ResumeExecution();
+            if (node._checkpointStarts.Count > 0)
+            {
+                // The newest started checkpoint is the one resuming; keep its pause with it.
+                var started = node._checkpointStarts.Last();
+                node._resumedAt[started.Epoch] = node._time.GetTimestamp();
+            }
+        }
 
         public void SendCheckpoint(CheckpointRecord checkpoint) =>
             node._link?.SendControl(FrameType.Checkpoint, CheckpointMessage.From(checkpoint));
 
         public void CheckpointCommitted(long epoch)
         {
+            long now = node._time.GetTimestamp();
+            while (node._checkpointStarts.TryPeek(out var started) && started.Epoch <= epoch)
+            {
+                node._checkpointStarts.Dequeue();
+                node._resumedAt.Remove(started.Epoch, out long resumed);
+                node.CheckpointCompleted?.Invoke(new CheckpointTiming(
+                    started.Epoch,
+                    node._time.GetElapsedTime(started.Start, resumed == 0 ? now : resumed),
+                    node._time.GetElapsedTime(started.Start, now)));
+            }
+
             node._checkpointWaiters.RemoveAll(w =>
             {
                 bool done = w.Epoch <= epoch;

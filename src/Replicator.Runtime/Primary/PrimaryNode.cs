@@ -26,6 +26,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private readonly Channel<PrimaryEvent> _localIo = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly Dictionary<long, TaskCompletionSource<RequestStatus>> _completions = new();
     private readonly List<(long Epoch, TaskCompletionSource<long> Waiter)> _checkpointWaiters = new();
+    private readonly Queue<(long Epoch, long Start)> _checkpointStarts = new();
+    private readonly Dictionary<long, long> _resumedAt = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Actions _actions;
     private ImageFile? _image;
@@ -53,6 +55,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     public Action<object?, RequestStatus>? GuestRequestCompleted { get; set; }
 
     public long ImageBytes => _image?.Size ?? 0;
+
+    /// <summary>Called on the engine's loop when a checkpoint is acknowledged, with its pause and commit latency.</summary>
+    public Action<CheckpointTiming>? CheckpointCompleted { get; set; }
 
     public PrimaryStatus Status
     {

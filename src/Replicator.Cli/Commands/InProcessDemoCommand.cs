@@ -3,14 +3,14 @@ using System.Globalization;
 using Replicator.Core.Guest;
 using Replicator.InMemory;
 
-namespace Replicator.Cli;
+namespace Replicator.Cli.Commands;
 
 /// <summary>
 /// The main job on embedded defaults: the synthetic guest on a primary/secondary pair driven by
 /// the deterministic core in one process, checkpoints throughout, the primary killed at a random
 /// step, failover, and a verdict on the invariants. The seed is printed so a run replays exactly.
 /// </summary>
-internal static class DemoCommand
+internal static class InProcessDemoCommand
 {
     public static int Run(string[] args, TextWriter output)
     {
@@ -59,7 +59,7 @@ internal static class DemoCommand
         string F(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
 
         output.WriteLine("Replicator demo: in-process pair on the deterministic core");
-        output.WriteLine($"  seed                 {seed}  (replay: replicator demo --seed {seed} --requests {requests})");
+        output.WriteLine($"  seed                 {seed}  (replay: replicator demo --in-process --seed {seed} --requests {requests})");
         output.WriteLine($"  guest                {options.Guest.DiskBytes >> 20} MiB disk, {options.Guest.RamPages * options.Guest.PageSize >> 10} KiB RAM, {F(pair.Guest.RequestsIssued)} requests issued");
         output.WriteLine($"  mirrored             {pair.MirroredPayloadBytes / (1024.0 * 1024):F1} MiB of payload");
         output.WriteLine($"  epochs committed     {F(outcome.PrimaryLastAcknowledged)} acknowledged to the primary, {F(pair.Secondary.LastCommittedEpoch)} on the secondary");

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Replicator.Core.Guest;
+using Replicator.Runtime.Control;
+
+namespace Replicator.Cli.Commands;
+
+/// <summary>
+/// <c>replicator demo</c>, the main job on embedded defaults: a secondary and a primary as separate
+/// processes over TCP on 127.0.0.1, the synthetic guest writing through the primary, checkpoints
+/// at 40 Hz, the primary killed (SIGKILL) at a random moment, failover, and the promoted image and
+/// VM state judged against the guest's own record of that checkpoint (I1, I2).
+/// </summary>
+internal static class DemoCommand
+{
+    private const long DiskBytes = 16L << 20;
+    private const long RamKb = 2048;
+    private const int EpochMs = 25;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    {
+        int seed = Environment.TickCount & 0x7fffffff;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--seed" && i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out seed))
+            {
+                i++;
+                continue;
+            }
+
+            Console.Error.WriteLine($"demo: unknown or malformed option '{args[i]}' (expected --seed N, or --in-process)");
+            return 2;
+        }
+
+        string directory = Directory.CreateTempSubdirectory("replicator-demo-").FullName;
+        try
+        {
+            return await RunInAsync(directory, seed, output).ConfigureAwait(false);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<int> RunInAsync(string directory, int seed, TextWriter output)
+    {
+        var random = new Random(seed);
+        string primaryImage = Path.Combine(directory, "primary.img"), secondaryImage = Path.Combine(directory, "secondary.img");
+        byte[] initial = new byte[DiskBytes];
+        random.NextBytes(initial);
+        await File.WriteAllBytesAsync(primaryImage, initial).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(secondaryImage, initial).ConfigureAwait(false);
+        string secondaryState = Path.Combine(directory, "secondary-state");
+        int port = FreePort();
+
+        output.WriteLine($"Replicator demo: seed {seed}; a {DiskBytes >> 20} MiB disk and {RamKb / 1024} MiB of RAM, checkpoints every {EpochMs} ms, in {directory}");
+        (Process secondary, Task secondaryReady) = Start(output, "listening for the primary", "secondary", "--image", secondaryImage, "--listen", $"127.0.0.1:{port}", "--state-dir", secondaryState,
+            "--pair-id", "demo", "--ram-kb", $"{RamKb}", "--max-request-kb", $"{DemoArguments.MaxRequestBytes / 1024}", "--buffer-mb", "64");
+        using Process secondaryProcess = secondary;
+        await secondaryReady.WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
+        (Process primary, Task primaryReady) = Start(output, "demo-primary running", "demo-primary", "--image", primaryImage, "--peer", $"127.0.0.1:{port}", "--state-dir", Path.Combine(directory, "primary-state"),
+            "--seed", $"{seed}", "--epoch-ms", $"{EpochMs}", "--ram-kb", $"{RamKb}", "--out", directory);
+        using Process primaryProcess = primary;
+        try
+        {
+            await primaryReady.WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
+            int runMs = random.Next(2_000, 4_000);
+            output.WriteLine($"  running the guest for {runMs} ms, then killing the primary (SIGKILL)");
+            await Task.Delay(runMs).ConfigureAwait(false);
+
+            var failover = Stopwatch.StartNew();
+            primary.Kill();
+            await primary.WaitForExitAsync().ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            JsonNode? promoted = await ControlClient.SendAsync(secondaryState, "failover", timeout.Token).ConfigureAwait(false);
+            failover.Stop();
+            long epoch = promoted!["epoch"]!.GetValue<long>();
+
+            return Judge(directory, secondaryImage, secondaryState, epoch, failover.Elapsed, output);
+        }
+        finally
+        {
+            Stop(primary);
+            Stop(secondary);
+        }
+    }
+
+    private static int Judge(string directory, string secondaryImage, string secondaryState, long epoch, TimeSpan failoverTime, TextWriter output)
+    {
+        Dictionary<long, string[]> expected = File.ReadAllLines(Path.Combine(directory, "expected.log"))
+            .Select(l => l.Split(' ')).Where(p => p.Length == 4).ToDictionary(p => long.Parse(p[0], CultureInfo.InvariantCulture));
+        var timings = File.ReadAllLines(Path.Combine(directory, "timings.log")).Select(l => l.Split(' ')).Where(p => p.Length == 3)
+            .Select(p => (Epoch: long.Parse(p[0], CultureInfo.InvariantCulture), PauseUs: double.Parse(p[1], CultureInfo.InvariantCulture), CommitUs: double.Parse(p[2], CultureInfo.InvariantCulture)))
+            .ToList();
+        long lastAcknowledged = timings.Count == 0 ? 0 : timings.Max(t => t.Epoch);
+        long lastStarted = expected.Count == 0 ? 0 : expected.Keys.Max();
+
+        var problems = new List<string>();
+        if (epoch < lastAcknowledged || epoch > lastStarted)
+        {
+            problems.Add($"I2: failover landed on epoch {epoch}, outside [{lastAcknowledged}, {lastStarted}]");
+        }
+
+        if (!expected.TryGetValue(epoch, out string[]? record))
+        {
+            problems.Add($"I2: the guest has no record of checkpoint {epoch}");
+        }
+        else
+        {
+            string disk = GuestCheckpoint.Hash(File.ReadAllBytes(secondaryImage)).ToString("x16", CultureInfo.InvariantCulture);
+            string ram = GuestCheckpoint.Hash(File.ReadAllBytes(Path.Combine(secondaryState, "ram.img"))).ToString("x16", CultureInfo.InvariantCulture);
+            string cpu = Convert.ToHexString(JsonNode.Parse(File.ReadAllText(Path.Combine(secondaryState, "state.json")))!["CpuState"]!.Deserialize<byte[]>()!);
+            if (disk != record[1])
+            {
+                problems.Add($"I1/I2: the promoted image (hash {disk}) is not the guest's disk at checkpoint {epoch} ({record[1]})");
+            }
+
+            if (ram != record[2] || cpu != record[3])
+            {
+                problems.Add($"I1/I2: the promoted VM state is not the guest's at checkpoint {epoch}");
+            }
+        }
+
+        output.WriteLine($"  epochs committed     {lastAcknowledged} acknowledged to the primary; {lastStarted} checkpoints captured");
+        output.WriteLine($"  commit latency       p50 {Percentile(timings.Select(t => t.CommitUs), 0.50) / 1000:F2} ms, p99 {Percentile(timings.Select(t => t.CommitUs), 0.99) / 1000:F2} ms (checkpoint start → ack)");
+        output.WriteLine($"  guest pause          p50 {Percentile(timings.Select(t => t.PauseUs), 0.50) / 1000:F2} ms, p99 {Percentile(timings.Select(t => t.PauseUs), 0.99) / 1000:F2} ms per checkpoint (drain + capture)");
+        output.WriteLine($"  failover             {failoverTime.TotalMilliseconds:F0} ms from SIGKILL to promoted, on checkpoint {epoch} (allowed {lastAcknowledged}..{lastStarted})");
+        output.WriteLine($"  image and VM state   {(problems.Count == 0 ? "equal the guest's own record of that checkpoint, byte for byte (by hash)" : "DIFFER")}");
+        foreach (string problem in problems)
+        {
+            output.WriteLine($"  problem: {problem}");
+        }
+
+        bool pass = problems.Count == 0 && lastAcknowledged > 0;
+        output.WriteLine($"verdict: {(pass ? "PASS" : "FAIL")}");
+        return pass ? 0 : 1;
+    }
+
+    private static double Percentile(IEnumerable<double> values, double p)
+    {
+        double[] sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    }
+
+    /// <summary>Starts a child; the task completes when it prints <paramref name="ready"/>, and fails if it exits first.</summary>
+    private static (Process Process, Task Ready) Start(TextWriter output, string ready, params string[] arguments)
+    {
+        var readySeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(DemoCommand).Assembly.Location);
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process = new() { StartInfo = start, EnableRaisingEvents = true };
+        string role = arguments[0];
+        void OnLine(string? line)
+        {
+            if (line?.Contains(ready, StringComparison.Ordinal) == true)
+            {
+                readySeen.TrySetResult();
+            }
+
+            Echo(output, role, line);
+        }
+
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.Exited += (_, _) => readySeen.TrySetException(new InvalidOperationException($"replicator {role} exited before it was ready"));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, readySeen.Task);
+    }
+
+    private static void Echo(TextWriter output, string role, string? line)
+    {
+        // Only what an operator should see: warnings and worse from the daemons.
+        if (line is not null && (line.Contains(" warn:", StringComparison.Ordinal) || line.Contains(" fail:", StringComparison.Ordinal) || line.Contains(" crit:", StringComparison.Ordinal) || line.StartsWith("replicator", StringComparison.Ordinal) || line.StartsWith("Unhandled", StringComparison.Ordinal)))
+        {
+            lock (output)
+            {
+                output.WriteLine($"  [{role}] {line}");
+            }
+        }
+    }
+
+    private static void Stop(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
