@@ -75,4 +75,29 @@ public class FailoverTests
         byte[] promotedImage = await File.ReadAllBytesAsync(pair.SecondaryImage);
         Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage));
     }
+
+    [Fact]
+    public async Task A_primary_stopped_by_SIGTERM_restarts_where_it_left_off_and_one_killed_is_refused()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x81 0 1M");
+        await pair.Primary!.TerminateAsync();
+        Assert.Equal(0, await pair.Primary.WaitForExitAsync());
+        Assert.Contains("stopped cleanly after a last checkpoint", pair.Primary.Output, StringComparison.Ordinal);
+
+        // Restarted after a clean stop: the pair goes on, and what was written before is committed.
+        await pair.Primary.DisposeAsync();
+        pair.StartPrimary();
+        await pair.Primary.WaitForOutputAsync("exporting the protected disk over NBD");
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x82 1M 1M", "read -P 0x81 0 1M");
+        await pair.CheckpointAsync();
+
+        // Killed: nothing says the images are equal any more, so a restart is refused.
+        pair.Primary.Kill();
+        await pair.Primary.WaitForExitAsync();
+        await pair.Primary.DisposeAsync();
+        pair.StartPrimary();
+        Assert.NotEqual(0, await pair.Primary.WaitForExitAsync());
+        Assert.Contains("the images may differ", pair.Primary.Output, StringComparison.Ordinal);
+    }
 }

@@ -85,6 +85,13 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
 
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>Asks the process to stop as an init system would (SIGTERM).</summary>
+    public async Task TerminateAsync()
+    {
+        (int code, string output) = await Tool.RunAsync("kill", "-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(code == 0, output);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -39,6 +39,22 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoi
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            // SIGTERM: stop taking NBD requests, then a last checkpoint so the pair can restart.
+            if (server is not null)
+            {
+                await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            try
+            {
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await node.StopCleanlyAsync(limit.Token).ConfigureAwait(false);
+                Log.StoppedCleanly(_log);
+            }
+            catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+            {
+                Log.NotClean(_log, e.Message);
+            }
         }
         catch (Exception e) when (e is HandshakeRefusedException or IOException or InvalidOperationException or InvalidDataException or UnauthorizedAccessException or System.Net.Sockets.SocketException or TimeoutException)
         {
@@ -65,5 +81,11 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoi
 
         [LoggerMessage(2, LogLevel.Critical, "primary stopped: {Reason}")]
         public static partial void Failed(ILogger logger, string reason);
+
+        [LoggerMessage(3, LogLevel.Information, "stopped cleanly after a last checkpoint: the pair can start again from it")]
+        public static partial void StoppedCleanly(ILogger logger);
+
+        [LoggerMessage(4, LogLevel.Warning, "stopped without a last checkpoint ({Reason}): the secondary's image must be copied afresh before the pair runs again")]
+        public static partial void NotClean(ILogger logger, string reason);
     }
 }

@@ -5,8 +5,10 @@ namespace Replicator.Core.Secondary;
 
 /// <summary>
 /// What the secondary's state machine asks of the world. Calls only queue work and never call
-/// back into the engine. Image and journal actions run one after another in the order given:
-/// a flush completes, and a FUA write is durable, before the next action starts.
+/// back into the engine. Image actions run one after another in the order given (a flush
+/// completes, and a FUA write is durable, before the next starts); journal appends run in the
+/// order given too, and may overlap the image actions, since an epoch's image actions are only
+/// asked for once its journal entry is durable.
 /// </summary>
 public interface ISecondaryActions
 {

@@ -37,6 +37,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private ITimer? _heartbeat;
     private Task _loops = Task.CompletedTask;
     private long _nextRequestId;
+    private NodeStateStore? _states;
+    private NodeState? _state;
 
     public PrimaryNode(PrimaryNodeOptions options, IVirtualMachine vm, ILogger<PrimaryNode> log, TimeProvider time)
     {
@@ -108,7 +110,12 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             throw new HandshakeRefusedException($"the secondary at {_options.Peer} refused this primary: {reason}");
         }
 
-        string? mismatch = Handshake.Check(welcome.ProtocolVersion, welcome.Identity, identity);
+        // The pair may only go on where both images are known equal: a fresh pair (both at 0), or
+        // a primary that stopped cleanly after a final checkpoint the secondary holds.
+        string? mismatch = Handshake.Check(welcome.ProtocolVersion, welcome.Identity, identity)
+            ?? (welcome.LastCommittedEpoch != state.AppliedEpoch
+                ? $"the secondary holds checkpoint {welcome.LastCommittedEpoch} but this primary was last known equal to it at checkpoint {(state.AppliedEpoch < 0 ? "none (it did not stop cleanly)" : state.AppliedEpoch.ToString(System.Globalization.CultureInfo.InvariantCulture))}: the images may differ; make the secondary's image a fresh copy of the primary's"
+                : null);
         if (mismatch is not null)
         {
             await link.CloseAsync(mismatch).ConfigureAwait(false);
@@ -116,6 +123,10 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             throw new HandshakeRefusedException($"the secondary at {_options.Peer} is not this pair's: {mismatch}");
         }
 
+        // Until a clean stop says otherwise, the images are not known to be equal.
+        _states = states;
+        _state = state with { AppliedEpoch = -1 };
+        states.Save(_state);
         _link = link;
         _engine = new PrimaryEngine(
             new PrimaryOptions
@@ -156,6 +167,20 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         var waiter = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(new PrimaryEvent(PrimaryEventKind.CheckpointRequested, CheckpointWaiter: waiter));
         return waiter.Task;
+    }
+
+    /// <summary>
+    /// A clean stop: takes a last checkpoint and, once the secondary acknowledged it, records that
+    /// both images are equal at it, so the pair may start again from there. Call with the guest
+    /// quiet (no requests being submitted).
+    /// </summary>
+    public async Task StopCleanlyAsync(CancellationToken cancellation)
+    {
+        // No interval checkpoint may follow the last one: the secondary must end where the record says.
+        _epochTimer?.Dispose();
+        long requested = await CheckpointAsync().WaitAsync(cancellation).ConfigureAwait(false);
+        long epoch = Math.Max(requested, _engine!.LastAcknowledgedEpoch);
+        _states!.Save(_state! with { AppliedEpoch = epoch });
     }
 
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
@@ -53,10 +54,10 @@ public sealed partial class SecondaryNode
         }
     }
 
-    private async Task StorageLoopAsync()
+    private async Task StorageLoopAsync(ChannelReader<StorageOperation> operations)
     {
         SecondaryStore store = _store!;
-        await foreach (StorageOperation op in _storage.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (StorageOperation op in operations.ReadAllAsync().ConfigureAwait(false))
         {
             try
             {
@@ -102,7 +103,7 @@ public sealed partial class SecondaryNode
     /// <summary>The engine's actions: storage work goes to the storage loop, messages to the link.</summary>
     private sealed class Actions(SecondaryNode node) : ISecondaryActions
     {
-        public void PersistEpoch(EpochLog epoch) => Store(new StorageOperation(StorageOperationKind.Persist, Epoch: epoch));
+        public void PersistEpoch(EpochLog epoch) => node._journal.Writer.TryWrite(new StorageOperation(StorageOperationKind.Persist, Epoch: epoch));
 
         public void AcknowledgeEpoch(long epoch) => node._link?.SendControl(FrameType.Ack, new AckMessage { Epoch = epoch });
 

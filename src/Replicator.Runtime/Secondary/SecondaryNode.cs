@@ -21,6 +21,10 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Channel<SecondaryEvent> _events = Channel.CreateUnbounded<SecondaryEvent>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<StorageOperation> _storage = Channel.CreateUnbounded<StorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    // Journal appends (the commit point, on the acknowledgement's path) run apart from applying
+    // earlier epochs to the image, so a slow apply never delays a commit.
+    private readonly Channel<StorageOperation> _journal = Channel.CreateUnbounded<StorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TaskCompletionSource<long> _promoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
@@ -77,7 +81,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         _listener.Start();
         Log.Listening(_log, LocalEndPoint!.ToString());
         _heartbeat = _time.CreateTimer(_ => OnHeartbeatTick(), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
-        _loops = Task.WhenAll(EventLoopAsync(), StorageLoopAsync(), AcceptLoopAsync());
+        _loops = Task.WhenAll(EventLoopAsync(), StorageLoopAsync(_storage.Reader), StorageLoopAsync(_journal.Reader), AcceptLoopAsync());
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -95,6 +99,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         _listener?.Stop();
         _events.Writer.TryComplete();
         _storage.Writer.TryComplete();
+        _journal.Writer.TryComplete();
         if (_link is not null)
         {
             await _link.CloseAsync(null).ConfigureAwait(false);

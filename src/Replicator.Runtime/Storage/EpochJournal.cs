@@ -30,8 +30,15 @@ public sealed class EpochJournal : IDisposable
     public const int HeaderSize = 24;
     private const int FormatVersion = 1;
 
-    /// <summary>Above this size the journal is rewritten without its applied entries.</summary>
+    /// <summary>
+    /// The journal is rewritten without its applied entries once they take at least this much and
+    /// at least half the file: each byte is then copied a bounded number of times however far the
+    /// apply lags behind the commits.
+    /// </summary>
     private const long CompactAboveBytes = 64L << 20;
+
+    // Append runs on the journal writer while Release runs on the image applier.
+    private readonly Lock _lock = new();
 
     private readonly string _path;
     private readonly FrameChecksum _checksum = new();
@@ -47,7 +54,16 @@ public sealed class EpochJournal : IDisposable
         _handle = handle;
     }
 
-    public long Length => _end;
+    public long Length
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _end;
+            }
+        }
+    }
 
     /// <summary>Opens (or creates) the journal and returns the whole entries it holds, in order.</summary>
     public static EpochJournal Open(string path, out List<JournalEntry> entries)
@@ -61,6 +77,14 @@ public sealed class EpochJournal : IDisposable
     public void Append(EpochLog epoch)
     {
         ArgumentNullException.ThrowIfNull(epoch);
+        lock (_lock)
+        {
+            AppendLocked(epoch);
+        }
+    }
+
+    private void AppendLocked(EpochLog epoch)
+    {
         _checkpointBody.ResetWrittenCount();
         MessagePackSerializer.Serialize(_checkpointBody, CheckpointMessage.From(epoch.Checkpoint!), ControlCodec.Options);
         _body.ResetWrittenCount();
@@ -98,16 +122,20 @@ public sealed class EpochJournal : IDisposable
     /// </summary>
     public void Release(long appliedEpoch)
     {
-        _entries.RemoveAll(e => e.Epoch <= appliedEpoch);
-        if (_entries.Count == 0)
+        lock (_lock)
         {
-            RandomAccess.SetLength(_handle, 0);
-            Durability.DataSync(_handle);
-            _end = 0;
-        }
-        else if (_end > CompactAboveBytes)
-        {
-            Compact();
+            _entries.RemoveAll(e => e.Epoch <= appliedEpoch);
+            long deadPrefix = _entries.Count == 0 ? _end : _entries[0].Offset;
+            if (_entries.Count == 0)
+            {
+                RandomAccess.SetLength(_handle, 0);
+                Durability.DataSync(_handle);
+                _end = 0;
+            }
+            else if (deadPrefix >= CompactAboveBytes && deadPrefix >= _end / 2)
+            {
+                Compact();
+            }
         }
     }
 
