@@ -37,11 +37,11 @@ internal sealed class DaemonPair : IAsyncDisposable
 
     public string SecondaryUri => $"nbd://127.0.0.1:{SecondaryNbd}/";
 
-    public static async Task<DaemonPair> StartAsync(bool withProxy = false)
+    public static async Task<DaemonPair> StartAsync(bool withProxy = false, params string[] secondaryOptions)
     {
         var pair = new DaemonPair();
         pair.CreateImages(ImageBytes, ImageBytes);
-        pair.StartSecondary();
+        pair.StartSecondary(secondaryOptions);
         await pair.Secondary!.WaitForOutputAsync("listening for the primary");
         if (withProxy)
         {
@@ -62,8 +62,8 @@ internal sealed class DaemonPair : IAsyncDisposable
         File.WriteAllBytes(SecondaryImage, initial.AsSpan(0, (int)secondaryBytes).ToArray());
     }
 
-    public void StartSecondary() => Secondary = ReplicatorProcess.Start(
-        "secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}");
+    public void StartSecondary(params string[] options) => Secondary = ReplicatorProcess.Start(
+        ["secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}", .. options]);
 
     public void StartPrimary() => Primary = ReplicatorProcess.Start(
         "primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",

@@ -42,6 +42,11 @@ public sealed partial class SecondaryEngine
     /// </summary>
     public void OnPersistFailed(long epoch, string reason)
     {
+        if (!_persisting.TryPeek(out EpochLog? first) || first.Epoch != epoch)
+        {
+            return; // already refused with an earlier failure
+        }
+
         long freed = 0;
         while (_persisting.TryDequeue(out EpochLog? log))
         {

@@ -190,7 +190,7 @@ public sealed partial class SecondaryEngine
             string? bad = checkpoint.FirstSequence != _lastSealedSequence + 1 ? $"sequence gap: epoch starts at {checkpoint.FirstSequence}, the previous one ended at {_lastSealedSequence}"
                 : log.Digest != checkpoint.Digest ? $"digest mismatch: records sum to {log.Digest:x16}, the checkpoint says {checkpoint.Digest:x16}"
                 : checkpoint.Snapshot.ComputeDigest() != checkpoint.SnapshotDigest ? "the VM snapshot does not match its digest"
-                : null;
+                : SnapshotMisfit(checkpoint.Snapshot);
             if (bad is not null)
             {
                 Stall(log.Epoch, bad);
@@ -203,6 +203,25 @@ public sealed partial class SecondaryEngine
             _lastSealedSequence = checkpoint.LastSequence;
             Persist(log);
         }
+    }
+
+    /// <summary>Null when every page of the snapshot fits this node's RAM store; checked before commit, so a misfit is never acknowledged.</summary>
+    private string? SnapshotMisfit(Vm.VmSnapshot snapshot)
+    {
+        if (_options.VmPageCount == 0)
+        {
+            return null;
+        }
+
+        foreach (Vm.VmPage page in snapshot.Pages)
+        {
+            if (page.Index < 0 || page.Index >= _options.VmPageCount || page.Data.Length != _options.VmPageSize)
+            {
+                return $"the VM snapshot's page {page.Index} ({page.Data.Length} bytes) does not fit this node's {_options.VmPageCount} pages of {_options.VmPageSize} bytes";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Refuses an epoch: nothing from it or after it commits, and the primary is told.</summary>

@@ -16,6 +16,11 @@ public sealed record SecondaryOptions
     /// <summary>Open epochs beyond the last sealed one that may hold records; more is a protocol error.</summary>
     public int MaxOpenEpochs { get; init; } = 64;
 
+    /// <summary>The guest RAM this node stores, in pages of <see cref="VmPageSize"/> bytes; snapshots that do not fit are refused before commit. 0: not checked.</summary>
+    public long VmPageCount { get; init; }
+
+    public int VmPageSize { get; init; } = 4096;
+
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Geometry);

@@ -51,6 +51,11 @@ public sealed partial class CheckpointMessage
     /// <summary>Back to the core's record; a malformed message is a protocol violation.</summary>
     public CheckpointRecord ToRecord()
     {
+        if (CpuState is null || PageIndexes is null || PageData is null || PageData.Any(p => p is null))
+        {
+            throw new Framing.ProtocolViolationException($"checkpoint {Epoch}: a field is missing");
+        }
+
         if (PageIndexes.Length != PageData.Length)
         {
             throw new Framing.ProtocolViolationException($"checkpoint {Epoch}: {PageIndexes.Length} page indexes but {PageData.Length} pages");

@@ -71,8 +71,9 @@ public sealed partial class PrimaryNode
             {
                 _image!.Apply(io.Request, io.Payload.Span);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or ObjectDisposedException)
             {
+                // Any failure of the local disk fails this request only; the drain must not hang on it.
                 Log.LocalIoFailed(_log, io.Request.Op.ToString(), io.Request.Offset, io.Request.Length, e.Message);
                 ok = false;
             }

@@ -33,34 +33,10 @@ public sealed record PrimaryNodeOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (!File.Exists(ImagePath))
-        {
-            problems.Add($"image {ImagePath} does not exist");
-        }
-
-        if (string.IsNullOrWhiteSpace(PairId))
-        {
-            problems.Add("a pair id is required");
-        }
-
+        NodeOptionChecks.Common(problems, ImagePath, PairId, BlockSize, MaxRequestBytes, RamBytes, PageSize, HeartbeatInterval, HeartbeatTimeout);
         if (EpochInterval < TimeSpan.FromMilliseconds(1))
         {
             problems.Add($"epoch interval {EpochInterval.TotalMilliseconds} ms must be at least 1 ms");
-        }
-
-        if (MaxRequestBytes < BlockSize || MaxRequestBytes % 512 != 0)
-        {
-            problems.Add($"largest request {MaxRequestBytes} must be a multiple of 512 and at least the block size {BlockSize}");
-        }
-
-        if (PageSize < 512 || RamBytes <= 0 || RamBytes % PageSize != 0)
-        {
-            problems.Add($"RAM size {RamBytes} must be a positive multiple of the page size {PageSize}");
-        }
-
-        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatTimeout <= HeartbeatInterval)
-        {
-            problems.Add($"heartbeat timeout {HeartbeatTimeout} must be longer than the interval {HeartbeatInterval}");
         }
 
         if (LocalIoWorkers < 1)

@@ -28,7 +28,7 @@ public sealed partial class SecondaryNode
         string? closeReason = null;
         try
         {
-            HelloMessage? hello = await connection.ReceiveOneAsync(f => ControlCodec.Decode<HelloMessage>(f, FrameType.Hello), _stopping.Token)
+            HelloMessage? hello = await connection.ReceiveOneAsync(DecodeHello, _stopping.Token)
                 .WaitAsync(_options.HeartbeatTimeout, _time, _stopping.Token).ConfigureAwait(false);
             if (hello is null)
             {
@@ -54,7 +54,13 @@ public sealed partial class SecondaryNode
                 return;
             }
 
-            _link = connection;
+            if (Interlocked.CompareExchange(ref _link, connection, null) is { } other)
+            {
+                await connection.CloseAsync($"a primary is already connected from {other.RemoteEndPoint}").ConfigureAwait(false);
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+
             connection.SendControl(FrameType.Welcome, new WelcomeMessage
             {
                 ProtocolVersion = Handshake.ProtocolVersion,
@@ -83,12 +89,19 @@ public sealed partial class SecondaryNode
             closeReason = e.Message;
         }
 
-        if (ReferenceEquals(_link, connection))
+        if (Interlocked.CompareExchange(ref _link, null, connection) == connection)
         {
+            Interlocked.Exchange(ref _lastPrimaryContact, connection.LastReceived);
             Post(new SecondaryEvent(SecondaryEventKind.LinkClosed, Reason: closeReason));
         }
 
         await connection.CloseAsync(null).ConfigureAwait(false);
+    }
+
+    private static HelloMessage DecodeHello(Frame frame)
+    {
+        HelloMessage hello = ControlCodec.Decode<HelloMessage>(frame, FrameType.Hello);
+        return hello.Identity?.PairId is null ? throw new ProtocolViolationException("the hello carries no pair identity") : hello;
     }
 
     private PairIdentity LocalIdentity() => new()
@@ -101,6 +114,19 @@ public sealed partial class SecondaryNode
 
     /// <summary>Runs on the receive loop: decode, copy what is kept into pooled memory, and hand it to the engine's loop.</summary>
     private bool OnFrame(Frame frame)
+    {
+        try
+        {
+            return HandleFrame(frame);
+        }
+        catch (Exception e) when (e is not ProtocolViolationException)
+        {
+            // Whatever a peer's bytes make the decoders throw is bad input: close this link, nothing else.
+            throw new ProtocolViolationException($"frame {frame.Header.LinkSequence} ({frame.Type}) is malformed: {e.Message}", e);
+        }
+    }
+
+    private bool HandleFrame(Frame frame)
     {
         switch (frame.Type)
         {

@@ -48,7 +48,6 @@ public sealed partial class SecondaryNode
                     break;
                 case SecondaryEventKind.LinkClosed:
                     Log.PrimaryLost(_log, e.Reason ?? "link closed");
-                    _link = null;
                     break;
             }
         }
@@ -57,6 +56,7 @@ public sealed partial class SecondaryNode
     private async Task StorageLoopAsync(ChannelReader<StorageOperation> operations)
     {
         SecondaryStore store = _store!;
+        bool journalFailed = false;
         await foreach (StorageOperation op in operations.ReadAllAsync().ConfigureAwait(false))
         {
             try
@@ -64,6 +64,13 @@ public sealed partial class SecondaryNode
                 switch (op.Kind)
                 {
                     case StorageOperationKind.Persist:
+                        // After one failed append nothing later may land in the journal: it would
+                        // follow a gap. The engine has already refused those epochs.
+                        if (journalFailed)
+                        {
+                            break;
+                        }
+
                         try
                         {
                             store.Persist(op.Epoch!);
@@ -71,6 +78,7 @@ public sealed partial class SecondaryNode
                         }
                         catch (IOException e)
                         {
+                            journalFailed = true;
                             Post(new SecondaryEvent(SecondaryEventKind.PersistFailed, Epoch: op.Epoch!.Epoch, Reason: e.Message));
                         }
 
@@ -90,7 +98,7 @@ public sealed partial class SecondaryNode
                         break;
                 }
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or ObjectDisposedException or InvalidOperationException)
             {
                 // The image or RAM image failed under a committed epoch: it is still safe in the
                 // journal, but this node cannot go on applying. Stop loudly.

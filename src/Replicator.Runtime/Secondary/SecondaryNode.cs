@@ -35,6 +35,8 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private FrameConnection? _link;
     private ITimer? _heartbeat;
     private Task _loops = Task.CompletedTask;
+    private long _lastPrimaryContact;
+    private int _autoFailoverStarted;
 
     public SecondaryNode(SecondaryNodeOptions options, ILogger<SecondaryNode> log, TimeProvider time)
     {
@@ -74,7 +76,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
 
         _store = SecondaryStore.Open(_options.ImagePath, _options.StateDirectory, _options.PairId, _options.RamBytes, _options.PageSize);
         var geometry = new BlockGeometry(_store.Image.Size, _options.MaxRequestBytes);
-        _engine = _store.CreateEngine(new SecondaryOptions { Geometry = geometry, BufferCapacityBytes = _options.BufferCapacityBytes }, _actions);
+        _engine = _store.CreateEngine(new SecondaryOptions { Geometry = geometry, BufferCapacityBytes = _options.BufferCapacityBytes, VmPageCount = _options.RamBytes / _options.PageSize, VmPageSize = _options.PageSize }, _actions);
         Log.Started(_log, _options.ImagePath, _store.State.AppliedEpoch, _store.Unapplied.Count);
 
         _listener = new TcpListener(_options.Listen);
@@ -124,18 +126,23 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         FrameConnection? link = _link;
         if (link is null || link.IsClosed)
         {
+            // The primary is gone (its connection reset, or it never came back): once it has been
+            // silent for the timeout, take over if allowed to.
+            long lastContact = Interlocked.Read(ref _lastPrimaryContact);
+            if (_options.AutoFailover && lastContact != 0 && _time.GetElapsedTime(lastContact) > _options.HeartbeatTimeout
+                && Interlocked.Exchange(ref _autoFailoverStarted, 1) == 0)
+            {
+                Post(new SecondaryEvent(SecondaryEventKind.Promote, Reason: $"no primary for {_options.HeartbeatTimeout.TotalMilliseconds} ms"));
+            }
+
             return;
         }
 
+        Interlocked.Exchange(ref _lastPrimaryContact, link.LastReceived);
         if (_time.GetElapsedTime(link.LastReceived) > _options.HeartbeatTimeout)
         {
             Log.HeartbeatTimeout(_log, link.RemoteEndPoint, _options.HeartbeatTimeout.TotalMilliseconds);
             _ = link.CloseAsync("heartbeat timeout");
-            if (_options.AutoFailover)
-            {
-                Post(new SecondaryEvent(SecondaryEventKind.Promote, Reason: "heartbeat timeout"));
-            }
-
             return;
         }
 

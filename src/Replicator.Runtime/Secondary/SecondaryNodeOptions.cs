@@ -34,39 +34,10 @@ public sealed record SecondaryNodeOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (!File.Exists(ImagePath))
-        {
-            problems.Add($"image {ImagePath} does not exist");
-        }
-
-        if (string.IsNullOrWhiteSpace(PairId))
-        {
-            problems.Add("a pair id is required");
-        }
-
-        if (BlockSize < 512 || (BlockSize & (BlockSize - 1)) != 0)
-        {
-            problems.Add($"block size {BlockSize} must be a power of two of at least 512");
-        }
-
-        if (MaxRequestBytes < BlockSize || MaxRequestBytes % 512 != 0)
-        {
-            problems.Add($"largest request {MaxRequestBytes} must be a multiple of 512 and at least the block size");
-        }
-
+        NodeOptionChecks.Common(problems, ImagePath, PairId, BlockSize, MaxRequestBytes, RamBytes, PageSize, HeartbeatInterval, HeartbeatTimeout);
         if (BufferCapacityBytes < 4L * MaxRequestBytes)
         {
             problems.Add($"buffer bound {BufferCapacityBytes} must hold at least four of the largest requests ({4L * MaxRequestBytes} bytes)");
-        }
-
-        if (PageSize < 512 || RamBytes <= 0 || RamBytes % PageSize != 0)
-        {
-            problems.Add($"RAM size {RamBytes} must be a positive multiple of the page size {PageSize}");
-        }
-
-        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatTimeout <= HeartbeatInterval)
-        {
-            problems.Add($"heartbeat timeout {HeartbeatTimeout} must be longer than the interval {HeartbeatInterval}");
         }
 
         return problems;

@@ -68,7 +68,14 @@ public sealed class EpochJournal : IDisposable
     /// <summary>Opens (or creates) the journal and returns the whole entries it holds, in order.</summary>
     public static EpochJournal Open(string path, out List<JournalEntry> entries)
     {
+        bool created = !File.Exists(path);
         var journal = new EpochJournal(path, File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite));
+        if (created)
+        {
+            // The file's name must survive a power cut too, or acknowledged epochs vanish with it.
+            Durability.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        }
+
         entries = journal.ReadWholeEntries();
         return journal;
     }
@@ -161,12 +168,19 @@ public sealed class EpochJournal : IDisposable
         }
 
         _handle.Dispose();
-        File.Move(temporary, _path, overwrite: true);
-        Durability.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
-        _handle = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite);
-        _entries.Clear();
-        _entries.AddRange(kept);
-        _end = offset;
+        try
+        {
+            File.Move(temporary, _path, overwrite: true);
+            _entries.Clear();
+            _entries.AddRange(kept);
+            _end = offset;
+            Durability.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
+        }
+        finally
+        {
+            // Whether or not the rename happened, the journal stays open: the old file, or the new.
+            _handle = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite);
+        }
     }
 
     private List<JournalEntry> ReadWholeEntries()

@@ -118,6 +118,21 @@ public class EpochBufferTests
     }
 
     [Fact]
+    public void A_snapshot_that_does_not_fit_the_RAM_store_is_refused_before_commit()
+    {
+        var secondary = new SecondaryEngine(new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20, VmPageCount = 1, VmPageSize = 4096 }, _actions);
+        MirrorRecord a = Write(1, 1, 0, 0xA);
+        var snapshot = new Core.Vm.VmSnapshot(1, [], [new Core.Vm.VmPage(5, new byte[4096])]);
+        var digest = default(EpochDigest);
+        digest.Add(a);
+        secondary.OnMirror(a);
+        secondary.OnCheckpoint(new CheckpointRecord(1, 1, 1, digest.Value, snapshot, snapshot.ComputeDigest()));
+
+        Assert.Empty(_actions.Persisted);
+        Assert.Contains("does not fit", _actions.Rejections.Single().Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_record_beyond_the_checkpoint_range_is_rejected()
     {
         MirrorRecord a = Write(1, 1, 0, 0xA);
