@@ -116,6 +116,12 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             ?? (welcome.LastCommittedEpoch != state.AppliedEpoch
                 ? $"the secondary holds checkpoint {welcome.LastCommittedEpoch} but this primary was last known equal to it at checkpoint {(state.AppliedEpoch < 0 ? "none (it did not stop cleanly)" : state.AppliedEpoch.ToString(System.Globalization.CultureInfo.InvariantCulture))}: the images may differ; make the secondary's image a fresh copy of the primary's"
                 : null);
+        long smallestCredit = 2L * (_options.MaxRequestBytes + Core.Epochs.MirrorRecord.RecordOverheadBytes);
+        if (mismatch is null && welcome.BufferCapacityBytes < smallestCredit)
+        {
+            mismatch = $"the secondary has only {welcome.BufferCapacityBytes} bytes of buffer free (at least {smallestCredit} needed): it is still draining an earlier session; start again shortly";
+        }
+
         if (mismatch is not null)
         {
             await link.CloseAsync(mismatch).ConfigureAwait(false);

@@ -4,7 +4,14 @@ using Replicator.Core.Epochs;
 namespace Replicator.Runtime.Secondary;
 
 /// <summary>One event for the secondary's loop. A struct, so queueing a mirrored write allocates nothing.</summary>
-internal readonly record struct SecondaryEvent(SecondaryEventKind Kind, MirrorRecord Record = default, IMemoryOwner<byte>? Owner = null, CheckpointRecord? Checkpoint = null, long Epoch = 0, string? Reason = null);
+internal readonly record struct SecondaryEvent(
+    SecondaryEventKind Kind,
+    MirrorRecord Record = default,
+    IMemoryOwner<byte>? Owner = null,
+    CheckpointRecord? Checkpoint = null,
+    long Epoch = 0,
+    string? Reason = null,
+    TaskCompletionSource<Protocol.Messages.WelcomeMessage>? Welcome = null);
 
 internal enum SecondaryEventKind
 {
@@ -16,4 +23,5 @@ internal enum SecondaryEventKind
     StorageFailed,
     Promote,
     LinkClosed,
+    Welcome,
 }

@@ -61,14 +61,12 @@ public sealed partial class SecondaryNode
                 return;
             }
 
-            connection.SendControl(FrameType.Welcome, new WelcomeMessage
-            {
-                ProtocolVersion = Handshake.ProtocolVersion,
-                Identity = local,
-                BufferCapacityBytes = _options.BufferCapacityBytes,
-                LastCommittedEpoch = _engine!.LastCommittedEpoch,
-                LastCommittedSequence = _engine.LastCommittedSequence,
-            });
+            // The engine's state is read on its own loop, so epoch, sequence and free space agree.
+            var welcome = new TaskCompletionSource<WelcomeMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Post(new SecondaryEvent(SecondaryEventKind.Welcome, Welcome: welcome));
+            WelcomeMessage answer = await welcome.Task.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            answer.Identity = local;
+            connection.SendControl(FrameType.Welcome, answer);
             Log.PrimaryConnected(_log, connection.RemoteEndPoint, hello.Identity.ToString());
             await connection.ReceiveAsync(OnFrame, _stopping.Token).ConfigureAwait(false);
             closeReason = "the primary closed the link";
@@ -95,7 +93,7 @@ public sealed partial class SecondaryNode
             Post(new SecondaryEvent(SecondaryEventKind.LinkClosed, Reason: closeReason));
         }
 
-        await connection.CloseAsync(null).ConfigureAwait(false);
+        await connection.DisposeAsync().ConfigureAwait(false);
     }
 
     private static HelloMessage DecodeHello(Frame frame)

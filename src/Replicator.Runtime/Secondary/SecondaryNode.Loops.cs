@@ -19,7 +19,12 @@ public sealed partial class SecondaryNode
             switch (e.Kind)
             {
                 case SecondaryEventKind.Mirror:
-                    engine.OnMirror(e.Record, e.Owner);
+                    long cost = e.Record.BufferCost;
+                    if (engine.OnMirror(e.Record, e.Owner) == MirrorOutcome.Buffered)
+                    {
+                        _creditOwed += cost;
+                    }
+
                     break;
                 case SecondaryEventKind.Checkpoint:
                     engine.OnCheckpoint(e.Checkpoint!);
@@ -45,6 +50,18 @@ public sealed partial class SecondaryNode
                     }
 
                     engine.Promote();
+                    break;
+                case SecondaryEventKind.Welcome:
+                    // A new primary gets as credit only the space free now, and is given back only
+                    // what it itself used: epochs of an earlier session drain without returning credit.
+                    _creditOwed = 0;
+                    e.Welcome!.TrySetResult(new WelcomeMessage
+                    {
+                        ProtocolVersion = Handshake.ProtocolVersion,
+                        BufferCapacityBytes = _options.BufferCapacityBytes - engine.BufferedBytes,
+                        LastCommittedEpoch = engine.LastCommittedEpoch,
+                        LastCommittedSequence = engine.LastCommittedSequence,
+                    });
                     break;
                 case SecondaryEventKind.LinkClosed:
                     Log.PrimaryLost(_log, e.Reason ?? "link closed");
@@ -123,7 +140,15 @@ public sealed partial class SecondaryNode
 
         public void MarkApplied(long epoch, long lastSequence) => Store(new StorageOperation(StorageOperationKind.MarkApplied, Number: epoch, LastSequence: lastSequence));
 
-        public void ReturnCredit(long bytes) => node._link?.SendControl(FrameType.Credit, new CreditMessage { Bytes = bytes });
+        public void ReturnCredit(long bytes)
+        {
+            long owed = Math.Min(bytes, node._creditOwed);
+            node._creditOwed -= owed;
+            if (owed > 0)
+            {
+                node._link?.SendControl(FrameType.Credit, new CreditMessage { Bytes = owed });
+            }
+        }
 
         public void RejectEpoch(long epoch, string reason)
         {

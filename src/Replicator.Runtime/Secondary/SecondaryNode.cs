@@ -36,6 +36,9 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private ITimer? _heartbeat;
     private Task _loops = Task.CompletedTask;
     private long _lastPrimaryContact;
+
+    // Buffer bytes charged by the current primary's records and not yet given back (event loop only).
+    private long _creditOwed;
     private int _autoFailoverStarted;
 
     public SecondaryNode(SecondaryNodeOptions options, ILogger<SecondaryNode> log, TimeProvider time)
