@@ -21,8 +21,6 @@ public sealed partial class InMemoryPair
 
         public int PendingWork => _work.Count;
 
-        public List<long> PromotedEpochs { get; } = new();
-
         public void DoNext()
         {
             Work work = _work.Dequeue();
@@ -84,7 +82,10 @@ public sealed partial class InMemoryPair
 
         public void RejectEpoch(long epoch, string reason) => pair._toPrimary.Enqueue(new PairMessage.Rejected(epoch, reason));
 
-        public void Promoted(long epoch) => PromotedEpochs.Add(epoch);
+        public void Promoted(long epoch)
+        {
+            // The pair reads the outcome from the engine's phase and applied epoch.
+        }
 
         /// <summary>Writes the epoch to the journal (durable at once in this model): the commit point.</summary>
         private void Persist(EpochLog log)

@@ -83,8 +83,6 @@ public sealed partial class InMemoryPair
 
     public IReadOnlyList<long> ReleasedOutputs => _primarySide.Released;
 
-    public int PromotedEpochReports => _secondarySide.PromotedEpochs.Count;
-
     /// <summary>Bytes that crossed the link towards the secondary (payloads only).</summary>
     public long MirroredPayloadBytes { get; private set; }
 

@@ -35,13 +35,6 @@ public sealed class MemoryDisk
     /// <summary>What a reader sees now.</summary>
     public ReadOnlySpan<byte> Contents => _visible;
 
-    /// <summary>Sectors whose latest contents would not survive a power cut.</summary>
-    public int VolatileSectors => _cached.Count;
-
-    public int Writes { get; private set; }
-
-    public int Flushes { get; private set; }
-
     public void Read(long offset, Span<byte> destination)
     {
         CheckRange(offset, destination.Length);
@@ -51,7 +44,6 @@ public sealed class MemoryDisk
     public void Write(long offset, ReadOnlySpan<byte> data, bool fua)
     {
         CheckRange(offset, data.Length);
-        Writes++;
         data.CopyTo(_visible.AsSpan((int)offset));
         for (int at = 0; at < data.Length; at += Sector)
         {
@@ -96,7 +88,6 @@ public sealed class MemoryDisk
 
     public void Flush()
     {
-        Flushes++;
         foreach (long sector in _cached.Keys)
         {
             _visible.AsSpan((int)(sector * Sector), Sector).CopyTo(_durable.AsSpan((int)(sector * Sector)));

@@ -53,8 +53,6 @@ public sealed class SyntheticGuest : IVirtualMachine
 
     public ReadOnlySpan<byte> Ram => _ram;
 
-    public IReadOnlyCollection<long> CheckpointEpochs => _checkpoints.Keys;
-
     /// <summary>Makes up the next request and dirties RAM at the configured rate. Not called while paused.</summary>
     public GuestRequest NextRequest()
     {

@@ -16,8 +16,6 @@ internal sealed class DirtyRegionMap
         _lastWrittenEpoch = new long[(diskBytes + regionBytes - 1) / regionBytes];
     }
 
-    public int RegionBytes => _regionBytes;
-
     public void Mark(long offset, int length, long epoch)
     {
         long first = offset / _regionBytes;

@@ -15,10 +15,10 @@ internal sealed class OverlapTracker
     public int Count => _active.Count;
 
     /// <summary>Tracks a data request; returns true when it may be issued now.</summary>
-    public bool Add(long requestId, long sequence, in BlockRequest request)
+    public bool Add(long requestId, in BlockRequest request)
     {
         bool blocked = OverlapsEarlier(request.Offset, request.End, _active.Count);
-        _active.Add(new Entry(requestId, sequence, request.Offset, request.End, !blocked));
+        _active.Add(new Entry(requestId, request.Offset, request.End, !blocked));
         return !blocked;
     }
 
@@ -73,5 +73,5 @@ internal sealed class OverlapTracker
         return false;
     }
 
-    private readonly record struct Entry(long RequestId, long Sequence, long Offset, long End, bool Issued);
+    private readonly record struct Entry(long RequestId, long Offset, long End, bool Issued);
 }

@@ -181,7 +181,7 @@ public sealed partial class PrimaryEngine
         }
 
         _inFlight.Add(requestId, new InFlightRequest(sequence, CurrentEpoch, request, payload));
-        if (!request.ChangesData || _overlaps.Add(requestId, sequence, request))
+        if (!request.ChangesData || _overlaps.Add(requestId, request))
         {
             _actions.IssueLocal(requestId, request, payload);
         }

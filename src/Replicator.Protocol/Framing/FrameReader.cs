@@ -21,8 +21,6 @@ public sealed class FrameReader
 
     public int MaxBodyLength { get; }
 
-    public long FramesRead { get; private set; }
-
     /// <summary>
     /// Takes one whole frame off the front of <paramref name="buffer"/>; false when more bytes are
     /// needed. Throws <see cref="ProtocolViolationException"/> for a bad frame.
@@ -76,7 +74,6 @@ public sealed class FrameReader
         }
 
         _expectedSequence++;
-        FramesRead++;
         frame = new Frame(header, body);
         buffer = buffer.Slice(FrameHeader.Size + header.BodyLength);
         return true;

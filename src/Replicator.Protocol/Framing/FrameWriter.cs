@@ -16,8 +16,6 @@ public sealed class FrameWriter
     private readonly ArrayBufferWriter<byte> _controlBody = new(256);
     private uint _nextSequence;
 
-    public long FramesWritten => _nextSequence;
-
     /// <summary>Writes a control message (MessagePack body).</summary>
     public void WriteControl<T>(IBufferWriter<byte> output, FrameType type, T message)
     {

@@ -50,8 +50,6 @@ public sealed class FrameConnection : IAsyncDisposable
     /// <summary>When a frame last arrived (a <see cref="TimeProvider"/> timestamp): what heartbeat timeouts watch.</summary>
     public long LastReceived { get; private set; }
 
-    public long BytesSent { get; private set; }
-
     public bool IsClosed => _closed.IsCancellationRequested;
 
     public void StartSending() => _sendLoop = SendLoopAsync();
@@ -167,7 +165,6 @@ public sealed class FrameConnection : IAsyncDisposable
                 if (_sending.WrittenCount > 0)
                 {
                     await _socket.SendAsync(_sending.WrittenMemory, SocketFlags.None, _closed.Token).ConfigureAwait(false);
-                    BytesSent += _sending.WrittenCount;
                     _sending.ResetWrittenCount();
                 }
             }

@@ -23,6 +23,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly Channel<PrimaryEvent> _events = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleReader = true });
+    // Requests issued to the local disk: the event struct reused for its id, request and payload.
     private readonly Channel<PrimaryEvent> _localIo = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly Dictionary<long, TaskCompletionSource<RequestStatus>> _completions = new();
     private readonly List<(long Epoch, TaskCompletionSource<long> Waiter)> _checkpointWaiters = new();
