@@ -1,4 +1,5 @@
 using Replicator.Core.Epochs;
+using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 
 namespace Replicator.Core.Primary;
@@ -83,7 +84,7 @@ public sealed partial class PrimaryEngine
         }
 
         LastAcknowledgedEpoch = epoch;
-        _outputs.ReleaseThrough(epoch, _actions);
+        _outputs.ReleaseThrough(_options.Plant == PlantedBug.EarlyOutput ? epoch + 1 : epoch, _actions);
         _actions.CheckpointCommitted(epoch);
         if (_checkpointWanted && Phase == PrimaryPhase.Running)
         {
@@ -98,7 +99,7 @@ public sealed partial class PrimaryEngine
         _checkpointWanted = false;
         LastCheckpointStarted = CurrentEpoch;
         _actions.PauseGuest();
-        if (_inFlight.Count == 0)
+        if (_inFlight.Count == 0 || _options.Plant == PlantedBug.SkipDrain)
         {
             BeginCapture();
         }

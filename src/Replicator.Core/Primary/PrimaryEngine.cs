@@ -1,5 +1,6 @@
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
+using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 
 namespace Replicator.Core.Primary;
@@ -181,7 +182,7 @@ public sealed partial class PrimaryEngine
         }
 
         _inFlight.Add(requestId, new InFlightRequest(sequence, CurrentEpoch, request, payload));
-        if (!request.ChangesData || _overlaps.Add(requestId, request))
+        if (!request.ChangesData || _options.Plant == PlantedBug.NoOverlapOrder || _overlaps.Add(requestId, request))
         {
             _actions.IssueLocal(requestId, request, payload);
         }

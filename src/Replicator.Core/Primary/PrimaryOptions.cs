@@ -1,4 +1,5 @@
 using Replicator.Core.Blocks;
+using Replicator.Core.Testing;
 
 namespace Replicator.Core.Primary;
 
@@ -31,6 +32,9 @@ public sealed record PrimaryOptions
     public long FirstSequence { get; init; } = 1;
 
     public DegradedOutputPolicy DegradedOutputPolicy { get; init; } = DegradedOutputPolicy.ReleaseUnprotected;
+
+    /// <summary>A deliberate defect for the simulator's checkers to catch; never set outside tests.</summary>
+    public PlantedBug Plant { get; init; }
 
     public void Validate()
     {

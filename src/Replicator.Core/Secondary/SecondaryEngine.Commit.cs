@@ -1,5 +1,6 @@
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
+using Replicator.Core.Testing;
 
 namespace Replicator.Core.Secondary;
 
@@ -27,7 +28,7 @@ public sealed partial class SecondaryEngine
         _committed.Enqueue(log);
 
         // I1/I5: the acknowledgement leaves only now, after the commit point.
-        if (Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled)
+        if (Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled && _options.Plant != PlantedBug.AckBeforeCommit)
         {
             _actions.AcknowledgeEpoch(epoch);
         }
@@ -119,6 +120,11 @@ public sealed partial class SecondaryEngine
     private void Persist(EpochLog log)
     {
         _persisting.Enqueue(log);
+        if (_options.Plant == PlantedBug.AckBeforeCommit)
+        {
+            _actions.AcknowledgeEpoch(log.Epoch);
+        }
+
         _actions.PersistEpoch(log);
     }
 
@@ -140,10 +146,13 @@ public sealed partial class SecondaryEngine
         {
             switch (held.Record.Request.Op)
             {
+                case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim when _options.Plant == PlantedBug.IgnoreBarriers:
+                    _actions.WriteImage(held.Record with { Request = held.Record.Request with { Fua = false } });
+                    break;
                 case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim:
                     _actions.WriteImage(held.Record);
                     break;
-                case BlockOp.Flush:
+                case BlockOp.Flush when _options.Plant != PlantedBug.IgnoreBarriers:
                     _actions.FlushImage();
                     break;
             }

@@ -1,4 +1,5 @@
 using Replicator.Core.Blocks;
+using Replicator.Core.Testing;
 
 namespace Replicator.Core.Secondary;
 
@@ -20,6 +21,9 @@ public sealed record SecondaryOptions
     public long VmPageCount { get; init; }
 
     public int VmPageSize { get; init; } = 4096;
+
+    /// <summary>A deliberate defect for the simulator's checkers to catch; never set outside tests.</summary>
+    public PlantedBug Plant { get; init; }
 
     public void Validate()
     {

@@ -1,0 +1,32 @@
+namespace Replicator.Core.Testing;
+
+/// <summary>
+/// Deliberate defects that the simulator (and tests) switch on, one at a time, to show that their
+/// checkers catch a core that breaks an invariant. The daemons never set one: no setting, switch
+/// or environment variable reaches them. Each names the rule it breaks.
+/// </summary>
+public enum PlantedBug
+{
+    None,
+
+    /// <summary>The primary captures the VM state without waiting for the requests in flight (breaks I1).</summary>
+    SkipDrain,
+
+    /// <summary>The secondary seals an epoch once its checkpoint arrived, missing records or not, and skips the digest (breaks I3).</summary>
+    CommitWithGap,
+
+    /// <summary>The secondary applies an epoch without the flushes the primary recorded (breaks I4).</summary>
+    IgnoreBarriers,
+
+    /// <summary>The secondary acknowledges an epoch when it is sealed, before its journal entry is durable (breaks I2/I5).</summary>
+    AckBeforeCommit,
+
+    /// <summary>The primary releases output one epoch before it is acknowledged (breaks I5).</summary>
+    EarlyOutput,
+
+    /// <summary>Failover throws away committed epochs not yet applied to the image (breaks I2).</summary>
+    DiscardCommitted,
+
+    /// <summary>The primary issues overlapping writes at once, so the order the secondary applies may differ from the primary's disk (breaks I1).</summary>
+    NoOverlapOrder,
+}
