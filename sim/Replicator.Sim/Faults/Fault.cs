@@ -1,0 +1,74 @@
+namespace Replicator.Sim.Faults;
+
+/// <summary>One injected fault: what, when (virtual µs from the start), and its parameters.</summary>
+internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Variant = 0)
+{
+    public override string ToString() => Kind switch
+    {
+        FaultKind.PrimaryCrash => $"{At / 1000.0:F3} ms primary crash ({(PrimaryCrashPoint)Variant})",
+        FaultKind.SecondaryPowerCut => $"{At / 1000.0:F3} ms secondary power cut ({(SecondaryCutPoint)Variant}), restart after {Duration / 1000.0:F3} ms",
+        FaultKind.PrimaryPause => $"{At / 1000.0:F3} ms primary paused for {Duration / 1000.0:F3} ms",
+        FaultKind.FailoverCommand => $"{At / 1000.0:F3} ms operator fails over",
+        FaultKind.Partition => $"{At / 1000.0:F3} ms partition {(PartitionDirection)Variant} for {Duration / 1000.0:F3} ms",
+        FaultKind.ConnectionReset => $"{At / 1000.0:F3} ms connection reset",
+        FaultKind.CorruptFrame => $"{At / 1000.0:F3} ms next frame {(Variant == 0 ? "to the secondary" : "to the primary")} corrupted",
+        FaultKind.NetworkDelaySpike => $"{At / 1000.0:F3} ms network delay spike of {Variant} µs for {Duration / 1000.0:F3} ms",
+        FaultKind.DiskErrors => $"{At / 1000.0:F3} ms {(DiskId)(Variant / 10)} {(DiskFailure)(Variant % 10)} errors for {Duration / 1000.0:F3} ms",
+        FaultKind.DiskFull => $"{At / 1000.0:F3} ms {(DiskId)Variant} full for {Duration / 1000.0:F3} ms",
+        FaultKind.DiskLatencySpike => $"{At / 1000.0:F3} ms {(DiskId)Variant} slow for {Duration / 1000.0:F3} ms",
+        _ => $"{At / 1000.0:F3} ms {Kind}",
+    };
+}
+
+internal enum FaultKind
+{
+    PrimaryCrash,
+    SecondaryPowerCut,
+    PrimaryPause,
+    FailoverCommand,
+    Partition,
+    ConnectionReset,
+    CorruptFrame,
+    NetworkDelaySpike,
+    DiskErrors,
+    DiskFull,
+    DiskLatencySpike,
+}
+
+/// <summary>Where in the checkpoint cycle a primary crash lands: it waits for that point once due.</summary>
+internal enum PrimaryCrashPoint
+{
+    MidEpoch,
+    DuringDrain,
+    AfterCheckpointSent,
+    AfterAcknowledgement,
+}
+
+/// <summary>Where in the commit cycle a secondary power cut lands.</summary>
+internal enum SecondaryCutPoint
+{
+    Anywhere,
+    DuringJournalWrite,
+    DuringApply,
+}
+
+internal enum PartitionDirection
+{
+    ToSecondary,
+    ToPrimary,
+    BothWays,
+}
+
+internal enum DiskId
+{
+    PrimaryImage,
+    SecondaryImage,
+    SecondaryJournal,
+}
+
+internal enum DiskFailure
+{
+    Read,
+    Write,
+    Flush,
+}

@@ -1,0 +1,57 @@
+using Replicator.Sim.Runs;
+
+namespace Replicator.Sim.Faults;
+
+/// <summary>
+/// Draws a run's fault schedule. Each seed has its own rates: some seeds are calm, some see one
+/// fault, some a storm. Faults fall in the first 60% of the run, so the rest shows the pair
+/// recovering (liveness) before the final failover.
+/// </summary>
+internal static class FaultPlanner
+{
+    private static readonly FaultKind[] Kinds = Enum.GetValues<FaultKind>();
+
+    public static IReadOnlyList<Fault> Draw(Random r, Scenario s)
+    {
+        // A fifth of the seeds run without faults: the planted bugs must show up in calm worlds too.
+        int count = r.NextDouble() < 0.2 ? 0 : r.Next(1, 7);
+        double[] weights = Kinds.Select(_ => r.NextDouble()).ToArray();
+        var faults = new List<Fault>(count);
+        for (int i = 0; i < count; i++)
+        {
+            FaultKind kind = Pick(r, weights);
+            long at = (long)(s.DurationUs * (0.05 + 0.55 * r.NextDouble()));
+            faults.Add(kind switch
+            {
+                FaultKind.PrimaryCrash => new Fault(kind, at, Variant: r.Next(4)),
+                FaultKind.SecondaryPowerCut => new Fault(kind, at, Duration: r.Next(1, 50) * 1000L, Variant: r.Next(3)),
+                FaultKind.PrimaryPause => new Fault(kind, at, Duration: r.NextDouble() < 0.5 ? s.HeartbeatTimeoutUs * 2 : r.Next(1, 20) * 1000L),
+                FaultKind.Partition => new Fault(kind, at, Duration: r.Next(1, 60) * 1000L, Variant: r.Next(3)),
+                FaultKind.CorruptFrame => new Fault(kind, at, Variant: r.Next(2)),
+                FaultKind.NetworkDelaySpike => new Fault(kind, at, Duration: r.Next(1, 30) * 1000L, Variant: r.Next(1, 20) * 1000),
+                FaultKind.DiskErrors => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: (r.Next(3) * 10) + r.Next(3)),
+                FaultKind.DiskFull => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(3)),
+                FaultKind.DiskLatencySpike => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(3)),
+                _ => new Fault(kind, at),
+            });
+        }
+
+        faults.Sort((a, b) => a.At.CompareTo(b.At));
+        return faults;
+    }
+
+    private static FaultKind Pick(Random r, double[] weights)
+    {
+        double roll = r.NextDouble() * weights.Sum();
+        for (int i = 0; i < weights.Length; i++)
+        {
+            roll -= weights[i];
+            if (roll <= 0)
+            {
+                return Kinds[i];
+            }
+        }
+
+        return Kinds[^1];
+    }
+}

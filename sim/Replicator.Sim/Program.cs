@@ -1,0 +1,3 @@
+using Replicator.Sim;
+
+return SimulatorCommand.Run(args, Console.Out);

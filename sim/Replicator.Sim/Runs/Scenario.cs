@@ -1,0 +1,64 @@
+using Replicator.Core.Guest;
+using Replicator.Core.Testing;
+using Replicator.Sim.Faults;
+using Replicator.Sim.Network;
+using Replicator.Sim.Storage;
+
+namespace Replicator.Sim.Runs;
+
+/// <summary>
+/// Everything one run is made of, drawn from its seed: the workload, the network, the disks, the
+/// pair's settings and the fault schedule. Shrinking edits a scenario (fewer faults, a shorter
+/// run) and runs it again with the same seed.
+/// </summary>
+internal sealed record Scenario
+{
+    public required long Seed { get; init; }
+
+    public required long DurationUs { get; init; }
+
+    public required long EpochUs { get; init; }
+
+    public required SyntheticGuestOptions Guest { get; init; }
+
+    public required int QueueDepth { get; init; }
+
+    /// <summary>Mean time between the guest's requests while it runs.</summary>
+    public required long ThinkUs { get; init; }
+
+    public required double OutputProbability { get; init; }
+
+    public required long SecondaryBufferBytes { get; init; }
+
+    public required int MaxUnacknowledgedCheckpoints { get; init; }
+
+    public required long CaptureUs { get; init; }
+
+    public required NetworkProfile Network { get; init; }
+
+    public required DiskProfile PrimaryDisk { get; init; }
+
+    public required DiskProfile SecondaryDisk { get; init; }
+
+    public required DiskProfile JournalDisk { get; init; }
+
+    public required long HeartbeatUs { get; init; }
+
+    public required long HeartbeatTimeoutUs { get; init; }
+
+    public required bool AutoFailover { get; init; }
+
+    public required IReadOnlyList<Fault> Faults { get; init; }
+
+    public PlantedBug Plant { get; init; }
+
+    /// <summary>How long a healthy pair may go without committing an epoch once no fault is active (liveness).</summary>
+    public long LivenessBoundUs =>
+        8 * EpochUs + 20 * (Network.LatencyUs + Network.JitterUs + Network.RetransmitTimeoutUs)
+        + (long)(3 * SecondaryBufferBytes / Network.BytesPerUs) + 50_000;
+
+    public string Describe() =>
+        $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
+        $"buffer {SecondaryBufferBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+}

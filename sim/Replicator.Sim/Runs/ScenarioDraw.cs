@@ -1,0 +1,78 @@
+using Replicator.Core.Guest;
+using Replicator.Core.Testing;
+using Replicator.Sim.Faults;
+using Replicator.Sim.Network;
+using Replicator.Sim.Storage;
+using Replicator.Sim.World;
+
+namespace Replicator.Sim.Runs;
+
+/// <summary>Draws a scenario from a seed: wide ranges, so that seeds cover calm and hostile worlds alike.</summary>
+internal static class ScenarioDraw
+{
+    public static Scenario FromSeed(long seed, PlantedBug plant = PlantedBug.None)
+    {
+        Random r = SeedSplitter.For(seed, "scenario");
+        long epochUs = r.Next(4, 40) * 1000L;
+        long durationUs = Math.Max(r.Next(150, 500) * 1000L, 12 * epochUs);
+        int maxWrite = 512 << r.Next(2, 7); // 2 KiB .. 32 KiB
+        long diskBytes = 64L * 1024 << r.Next(0, 3); // 64 .. 256 KiB
+        long latency = (long)Math.Pow(10, 1.3 + r.NextDouble() * 2); // 20 µs .. 2 ms
+        var network = new NetworkProfile
+        {
+            Mode = r.NextDouble() < 0.3 ? LinkMode.Datagram : LinkMode.Stream,
+            LatencyUs = latency,
+            JitterUs = (long)(latency * r.NextDouble() * 2),
+            BytesPerUs = Math.Pow(10, 1 + r.NextDouble() * 2.5), // 10 MB/s .. 3 GB/s
+            LossRate = r.NextDouble() < 0.5 ? 0 : r.NextDouble() * 0.05,
+            DuplicateRate = r.NextDouble() < 0.5 ? 0 : r.NextDouble() * 0.05,
+            CorruptionRate = r.NextDouble() < 0.8 ? 0 : r.NextDouble() * 0.002,
+        };
+        long heartbeat = r.Next(1, 6) * 1000L;
+        var scenario = new Scenario
+        {
+            Seed = seed,
+            DurationUs = durationUs,
+            EpochUs = epochUs,
+            Guest = new SyntheticGuestOptions
+            {
+                Seed = SeedSplitter.DeriveSeed(seed, "guest"),
+                DiskBytes = diskBytes,
+                MaxWriteBytes = maxWrite,
+                PageSize = 1024,
+                RamPages = r.Next(8, 48),
+                PagesDirtiedPerRequest = r.Next(0, 3),
+                OverlapProbability = r.NextDouble() * 0.5,
+                FlushProbability = r.NextDouble() * 0.15,
+                FuaProbability = r.NextDouble() * 0.15,
+                WriteZeroesProbability = r.NextDouble() * 0.08,
+                TrimProbability = r.NextDouble() * 0.08,
+                RetainedCheckpoints = 4,
+            },
+            QueueDepth = r.Next(1, 17),
+            ThinkUs = r.Next(10, 400),
+            OutputProbability = 0.2,
+            SecondaryBufferBytes = (maxWrite + 64L) * r.Next(3, 65),
+            MaxUnacknowledgedCheckpoints = r.Next(1, 9),
+            CaptureUs = r.Next(10, 500),
+            Network = network,
+            PrimaryDisk = DrawDisk(r),
+            SecondaryDisk = DrawDisk(r),
+            JournalDisk = DrawDisk(r),
+            HeartbeatUs = heartbeat,
+            HeartbeatTimeoutUs = heartbeat * r.Next(4, 11),
+            AutoFailover = r.NextDouble() < 0.5,
+            Faults = [],
+            Plant = plant,
+        };
+        return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
+    }
+
+    private static DiskProfile DrawDisk(Random r) => new()
+    {
+        WriteUs = r.Next(2, 200),
+        UsPerKiB = r.NextDouble() * 2,
+        FlushUs = r.Next(20, 2000),
+        JitterUs = r.Next(0, 300),
+    };
+}

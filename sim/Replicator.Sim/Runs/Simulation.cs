@@ -1,0 +1,30 @@
+using Replicator.Sim.World;
+
+namespace Replicator.Sim.Runs;
+
+/// <summary>Runs one scenario in a fresh world.</summary>
+internal static class Simulation
+{
+    public static RunResult Run(Scenario scenario, bool keepTrace = false)
+    {
+        try
+        {
+            return new SimWorld(scenario, keepTrace).Run();
+        }
+        catch (Exception e)
+        {
+            // Whatever throws (a core engine refusing what the world did, or a fault in the world
+            // itself) is a finding like any violation, reported with its seed rather than ending the batch.
+            return new RunResult(scenario, [$"the run threw: {e.GetType().Name}: {e.Message}"], 0, 0, 0, 0, [], e.ToString());
+        }
+    }
+
+    /// <summary>Runs the scenario twice: the two runs must leave the same trace.</summary>
+    public static string? CheckDeterminism(Scenario scenario)
+    {
+        RunResult first = Run(scenario);
+        RunResult second = Run(scenario);
+        return first.TraceHash == second.TraceHash && first.Events == second.Events ? null
+            : $"determinism: seed {scenario.Seed} ran twice gave traces {first.TraceHash:x16} ({first.Events} events) and {second.TraceHash:x16} ({second.Events} events)";
+    }
+}

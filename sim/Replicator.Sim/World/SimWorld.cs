@@ -1,0 +1,232 @@
+using Replicator.Core.Guest;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+using Replicator.Protocol.Framing;
+using Replicator.Sim.Checks;
+using Replicator.Sim.Faults;
+using Replicator.Sim.Network;
+using Replicator.Sim.Nodes;
+using Replicator.Sim.Runs;
+using Replicator.Sim.Storage;
+
+namespace Replicator.Sim.World;
+
+/// <summary>
+/// One simulated world for one scenario: clock, random sources, network, disks, the two hosts,
+/// the fault schedule and the checkers. <see cref="Run"/> plays the scenario to its end, fails
+/// over, and reports every violation found.
+/// </summary>
+internal sealed class SimWorld
+{
+    private (long Epoch, byte[] Image, VmState Vm)? _promotion;
+    private long _faultActiveUntil;
+    private long _healthySince = -1;
+    private bool _livenessFailed;
+
+    public SimWorld(Scenario scenario, bool keepTrace)
+    {
+        Scenario = scenario;
+        Clock = new SimScheduler();
+        Trace = new Trace(Clock, keepTrace);
+        Random = new SimRandom(scenario.Seed);
+        Guest = new SyntheticGuest(scenario.Guest);
+        byte[] initial = Guest.Disk.ToArray();
+        Checker = new Checker(Clock, Trace, Guest, initial);
+        Faults = new DiskFaults(Random.DiskFaults);
+        int largestSnapshot = scenario.Guest.RamPages * (scenario.Guest.PageSize + 16) + 4096;
+        int maxBody = Math.Max(scenario.Guest.MaxWriteBytes + MirrorHeader.Size, largestSnapshot);
+        Network = new SimNetwork(Clock, scenario.Network, Random.Network, Trace, Checker.Fail, maxBody);
+        Primary = new SimPrimary(this, new SimDisk(DiskId.PrimaryImage, Clock, scenario.PrimaryDisk, Faults, Random.PrimaryDisk, initial));
+        Secondary = new SimSecondary(
+            this,
+            new SimDisk(DiskId.SecondaryImage, Clock, scenario.SecondaryDisk, Faults, Random.SecondaryDisk, initial),
+            new SimJournal(Clock, scenario.JournalDisk, Faults, Random.Journal));
+        Network.Primary = Primary;
+        Network.Secondary = Secondary;
+    }
+
+    public Scenario Scenario { get; }
+
+    public SimScheduler Clock { get; }
+
+    public Trace Trace { get; }
+
+    public SimRandom Random { get; }
+
+    public SyntheticGuest Guest { get; }
+
+    public Checker Checker { get; }
+
+    public DiskFaults Faults { get; }
+
+    public SimNetwork Network { get; }
+
+    public SimPrimary Primary { get; }
+
+    public SimSecondary Secondary { get; }
+
+    /// <summary>Both hosts up, linked, replicating, and no fault in effect: the state in which epochs must keep committing.</summary>
+    public bool Healthy =>
+        !Primary.Crashed && !Primary.IsPaused && !Primary.Engine.IsDegraded && Primary.LinkOpen
+        && !Secondary.Down && Secondary.LinkOpen && Secondary.Engine.Phase == SecondaryPhase.Replicating;
+
+    public RunResult Run()
+    {
+        SimConnection link = Network.Connect();
+        Primary.Start(link);
+        Secondary.Start(link);
+        foreach (Fault fault in Scenario.Faults)
+        {
+            Clock.At(fault.At, () => Inject(fault));
+        }
+
+        Clock.After(Scenario.EpochUs, LivenessTick);
+        Clock.RunUntil(Scenario.DurationUs);
+        FailOverAtTheEnd();
+        return new RunResult(Scenario, Checker.Violations, Clock.EventsRun, Clock.Now, Trace.Hash, Checker.Commits, Trace.Lines, Summary());
+    }
+
+    /// <summary>The promoted node reports the checkpoint it holds; I2 is judged at the end, against everything the old primary saw.</summary>
+    public void Promoted(long epoch, ReadOnlySpan<byte> image, VmState vm)
+    {
+        _promotion ??= (epoch, image.ToArray(), vm.Clone());
+        Trace.Event("promoted", epoch);
+    }
+
+    /// <summary>An epoch refused by the secondary: legitimate only when its journal failed; anything else is a bug showing.</summary>
+    public void EpochRejected(string reason)
+    {
+        if (!reason.StartsWith("journal write failed", StringComparison.Ordinal))
+        {
+            Checker.Fail($"the secondary refused an epoch: {reason}");
+        }
+    }
+
+    private void Inject(Fault fault)
+    {
+        Trace.Event("fault", (long)fault.Kind, fault.Variant);
+        Trace.Note(fault.ToString);
+        long now = Clock.Now;
+        long until = now + fault.Duration;
+        switch (fault.Kind)
+        {
+            case FaultKind.PrimaryCrash:
+                Primary.CrashAt((PrimaryCrashPoint)fault.Variant);
+                break;
+            case FaultKind.SecondaryPowerCut:
+                Secondary.PowerCutAt((SecondaryCutPoint)fault.Variant, fault.Duration);
+                break;
+            case FaultKind.PrimaryPause:
+                Primary.Pause(fault.Duration);
+                break;
+            case FaultKind.FailoverCommand:
+                Secondary.Promote("the operator asked for failover");
+                break;
+            case FaultKind.Partition:
+                Network.Partition(now, until, (PartitionDirection)fault.Variant);
+                break;
+            case FaultKind.ConnectionReset:
+                if (Network.Current is { } connection)
+                {
+                    Network.Close(connection, "connection reset by the network");
+                }
+
+                break;
+            case FaultKind.CorruptFrame:
+                Network.CorruptNext(toSecondary: fault.Variant == 0);
+                break;
+            case FaultKind.NetworkDelaySpike:
+                Network.DelaySpike(now, until, fault.Variant);
+                break;
+            case FaultKind.DiskErrors:
+                Faults.Errors((DiskId)(fault.Variant / 10), (DiskFailure)(fault.Variant % 10), now, until);
+                break;
+            case FaultKind.DiskFull:
+                Faults.Full((DiskId)fault.Variant, now, until);
+                break;
+            case FaultKind.DiskLatencySpike:
+                Faults.Slow((DiskId)fault.Variant, now, until);
+                break;
+        }
+
+        _faultActiveUntil = Math.Max(_faultActiveUntil, until + Scenario.HeartbeatTimeoutUs);
+    }
+
+    /// <summary>Liveness: while healthy and free of faults, the pair commits at least once per bound.</summary>
+    private void LivenessTick()
+    {
+        long now = Clock.Now;
+        if (!Healthy)
+        {
+            _healthySince = -1;
+        }
+        else
+        {
+            if (_healthySince < 0)
+            {
+                _healthySince = now;
+            }
+
+            long since = Math.Max(Math.Max(Checker.LastCommitAt, _faultActiveUntil), _healthySince);
+            if (!_livenessFailed && now - since > Scenario.LivenessBoundUs)
+            {
+                _livenessFailed = true;
+                Checker.Fail($"liveness: a healthy pair committed nothing for {(now - since) / 1000.0:F1} ms (bound {Scenario.LivenessBoundUs / 1000.0:F1} ms); last commit at {Checker.LastCommitAt / 1000.0:F1} ms");
+            }
+        }
+
+        Clock.After(Scenario.EpochUs, LivenessTick);
+    }
+
+    /// <summary>
+    /// Every run ends with the primary dying and the secondary taking over, so I2 is checked on
+    /// every seed: the promoted node must hold exactly one checkpoint the primary started, no older
+    /// than the last one it saw acknowledged.
+    /// </summary>
+    private void FailOverAtTheEnd()
+    {
+        if (!Primary.Crashed)
+        {
+            Primary.Crash(processKilled: Random.Faults.NextDouble() < 0.5);
+        }
+
+        // Power comes back to a secondary that was down (or goes down yet, for a cut already due);
+        // it recovers from its journal, and the operator promotes it once it is up.
+        Clock.After(0, Secondary.Restart);
+        Clock.After(Scenario.HeartbeatTimeoutUs, PromoteWhenUp);
+        long deadline = Clock.Now + 60_000_000;
+        Clock.RunUntil(deadline, () => _promotion is not null);
+        if (_promotion is not { } promotion)
+        {
+            Checker.Fail($"failover did not complete: the secondary is {(Secondary.Down ? "down" : Secondary.Engine.Phase.ToString())}");
+            return;
+        }
+
+        Checker.Failover(promotion.Epoch, promotion.Image, promotion.Vm, Primary.Engine.LastAcknowledgedEpoch, Primary.Engine.LastCheckpointStarted, Primary.HighestProtectedOutputEpoch);
+        Secondary.CheckUnchangedSincePromotion();
+    }
+
+    private void PromoteWhenUp()
+    {
+        if (_promotion is not null)
+        {
+            return;
+        }
+
+        if (Secondary.Down)
+        {
+            Clock.After(0, Secondary.Restart);
+        }
+        else
+        {
+            Secondary.Promote("final failover");
+        }
+
+        Clock.After(Scenario.HeartbeatTimeoutUs, PromoteWhenUp);
+    }
+
+    private string Summary() =>
+        $"{Checker.Commits} commits, failover to epoch {_promotion?.Epoch ?? -1} (acknowledged {Primary.Engine.LastAcknowledgedEpoch}, started {Primary.Engine.LastCheckpointStarted}), " +
+        $"{Guest.RequestsIssued} guest requests, {Network.BytesToSecondary / 1024} KiB to the secondary, {Network.PacketsLost} lost / {Network.PacketsDuplicated} duplicated packets, " +
+        $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {Secondary.Engine.PeakBufferedBytes / 1024} KiB";
+}
