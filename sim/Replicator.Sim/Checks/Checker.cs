@@ -16,12 +16,15 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
     private readonly byte[] _initialDisk = initialDisk.ToArray();
     private readonly Dictionary<long, (long First, long Last, ulong Digest)> _sent = new();
     private readonly List<string> _violations = new();
-    private long _historyThrough;
 
     public IReadOnlyList<string> Violations => _violations;
 
-    /// <summary>The committed epochs' requests in commit order: what a secondary crash state must be legal for (I4).</summary>
-    public CrashHistory CommittedHistory { get; } = new(initialDisk);
+    /// <summary>
+    /// The committed epochs' requests in the order the secondary applies them, replays after a
+    /// restart included, with the barriers the primary recorded: what a secondary crash state must
+    /// be legal for (I4).
+    /// </summary>
+    public CrashHistory ApplyHistory { get; } = new(initialDisk);
 
     public long Commits { get; private set; }
 
@@ -36,21 +39,6 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
 
         trace.Event("VIOLATION", _violations.Count);
         trace.Note(() => $"VIOLATION {violation}");
-    }
-
-    /// <summary>Adds a committed epoch's requests to the history, once: an epoch found in the journal at recovery may be new to it.</summary>
-    public void RecordCommitted(long epoch, IReadOnlyList<MirrorRecord> records)
-    {
-        if (epoch <= _historyThrough)
-        {
-            return;
-        }
-
-        _historyThrough = epoch;
-        foreach (MirrorRecord r in records)
-        {
-            CommittedHistory.Record(r.Request, r.Payload.Span);
-        }
     }
 
     public void CheckpointSent(CheckpointRecord checkpoint) =>
@@ -89,10 +77,10 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
         }
     }
 
-    /// <summary>I4: right after a power cut the secondary's raw image is a legal crash state of the committed history.</summary>
+    /// <summary>I4: right after a power cut the secondary's raw image is a legal crash state of the committed history as applied.</summary>
     public void SecondaryImageAfterPowerCut(ReadOnlySpan<byte> image)
     {
-        string? bad = CommittedHistory.CheckLegal(image);
+        string? bad = ApplyHistory.CheckLegal(image);
         if (bad is not null)
         {
             Fail($"I4: after a power cut the secondary's image is no legal crash state: {bad}");

@@ -7,6 +7,7 @@ internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Var
     {
         FaultKind.PrimaryCrash => $"{At / 1000.0:F3} ms primary crash ({(PrimaryCrashPoint)Variant})",
         FaultKind.SecondaryPowerCut => $"{At / 1000.0:F3} ms secondary power cut ({(SecondaryCutPoint)Variant}), restart after {Duration / 1000.0:F3} ms",
+        FaultKind.SecondaryCrash => $"{At / 1000.0:F3} ms secondary process killed, restart after {Duration / 1000.0:F3} ms",
         FaultKind.PrimaryPause => $"{At / 1000.0:F3} ms primary paused for {Duration / 1000.0:F3} ms",
         FaultKind.FailoverCommand => $"{At / 1000.0:F3} ms operator fails over",
         FaultKind.Partition => $"{At / 1000.0:F3} ms partition {(PartitionDirection)Variant} for {Duration / 1000.0:F3} ms",
@@ -24,6 +25,7 @@ internal enum FaultKind
 {
     PrimaryCrash,
     SecondaryPowerCut,
+    SecondaryCrash,
     PrimaryPause,
     FailoverCommand,
     Partition,

@@ -49,9 +49,17 @@ internal sealed partial class SimSecondary
         _world.Clock.After(_restartAfter, Restart);
     }
 
+    /// <summary>The daemon's process is killed: its socket closes, the disks keep their caches, it is restarted after <paramref name="restartAfter"/>.</summary>
+    public void Kill(long restartAfter) => FailStop("the process was killed", restartAfter);
+
     /// <summary>The daemon stops on a storage error it cannot get past (as the real one exits): its socket closes; the disks keep their caches.</summary>
-    private void FailStop(string reason)
+    private void FailStop(string reason, long? restartAfter = null)
     {
+        if (Down || IsPromoted)
+        {
+            return;
+        }
+
         _world.Trace.Event("secondary failed", Engine.LastCommittedEpoch);
         _world.Trace.Note(() => $"secondary stopped: {reason}");
         Down = true;
@@ -63,7 +71,7 @@ internal sealed partial class SimSecondary
         }
 
         LoseProcess();
-        _world.Clock.After(_world.Random.Faults.Next(1, 20) * 1000L, Restart);
+        _world.Clock.After(restartAfter ?? _world.Random.Faults.Next(1, 20) * 1000L, Restart);
     }
 
     private void LoseProcess()
@@ -96,11 +104,12 @@ internal sealed partial class SimSecondary
         _link = null;
         Journal.SyncOnRecovery();
         Engine = new SecondaryEngine(_options, this, _durable.Epoch, _durable.LastSequence);
+        _historyCursor = default;
         foreach (var entry in Journal.Entries)
         {
             if (entry.Checkpoint.Epoch > _durable.Epoch)
             {
-                _world.Checker.RecordCommitted(entry.Checkpoint.Epoch, entry.Records);
+                _applyRecords[entry.Checkpoint.Epoch] = entry.Records.ToList();
                 Engine.RecoverCommittedEpoch(entry.Checkpoint, entry.Records);
             }
         }
@@ -155,6 +164,7 @@ internal sealed partial class SimSecondary
             case WorkKind.Write:
                 MirrorRecord record = work.Record;
                 ReadOnlyMemory<byte> payload = record.Payload.ToArray();
+                RecordAppliedThrough(record.Epoch, record.Sequence);
                 TriggerCut(SecondaryCutPoint.DuringApply);
                 Image.Submit(record.Request, payload, ok =>
                 {
@@ -189,6 +199,7 @@ internal sealed partial class SimSecondary
             case WorkKind.MarkApplied:
                 long epoch = work.Record.Epoch;
                 long lastSequence = work.Record.Sequence;
+                RecordAppliedThrough(epoch, long.MaxValue);
                 // The state record: write a new file, sync it, rename it over the old one, sync the directory.
                 _world.Clock.After(2 * _world.Scenario.SecondaryDisk.FlushUs, () =>
                 {
@@ -199,6 +210,7 @@ internal sealed partial class SimSecondary
 
                     _durable = (epoch, lastSequence, Vm.Clone());
                     Journal.Compact(epoch);
+                    _applyRecords.Remove(epoch);
                     Engine.OnApplied(epoch);
                     CheckRecovered();
                     RunNext();

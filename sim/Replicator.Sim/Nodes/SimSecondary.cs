@@ -25,6 +25,8 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
     private readonly SimWorld _world;
     private readonly SecondaryOptions _options;
     private readonly Queue<Work> _work = new();
+    private readonly Dictionary<long, List<MirrorRecord>> _applyRecords = new();
+    private (long Epoch, int Index) _historyCursor;
     private (long Epoch, long LastSequence, VmState Vm) _durable;
     private LinkSender? _link;
     private bool _working;
@@ -210,7 +212,7 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
                 return;
             }
 
-            _world.Checker.RecordCommitted(checkpoint.Epoch, records);
+            _applyRecords[checkpoint.Epoch] = records;
             Engine.OnEpochPersisted(checkpoint.Epoch);
             _world.Checker.Committed(checkpoint, records, CommittedDisk(), CommittedVm());
         });
@@ -251,8 +253,40 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
 
     public void ApplyVmSnapshot(VmSnapshot snapshot) => Enqueue(new Work(WorkKind.ApplyVm, default, snapshot));
 
-    public void MarkApplied(long epoch, long lastSequence) =>
+    public void MarkApplied(long epoch, long lastSequence)
+    {
         Enqueue(new Work(WorkKind.MarkApplied, new MirrorRecord(epoch, lastSequence, default, default), null));
+    }
+
+    /// <summary>
+    /// Adds to the apply history the epoch's records up to this one, as the primary recorded them:
+    /// its flushes as barriers and its FUA flags, whatever the image is actually given. Called as
+    /// the apply worker reaches each write, so the history holds what the image was given so far.
+    /// </summary>
+    private void RecordAppliedThrough(long epoch, long sequence)
+    {
+        if (_historyCursor.Epoch != epoch)
+        {
+            _historyCursor = (epoch, 0);
+        }
+
+        if (!_applyRecords.TryGetValue(epoch, out List<MirrorRecord>? records))
+        {
+            return;
+        }
+
+        int index = _historyCursor.Index;
+        for (; index < records.Count && records[index].Sequence <= sequence; index++)
+        {
+            MirrorRecord r = records[index];
+            if (r.Request.Op == BlockOp.Flush || r.Request.ChangesData)
+            {
+                _world.Checker.ApplyHistory.Record(r.Request, r.Payload.Span);
+            }
+        }
+
+        _historyCursor = (epoch, index);
+    }
 
     public void Promoted(long epoch)
     {

@@ -116,6 +116,9 @@ internal sealed class SimWorld
             case FaultKind.SecondaryPowerCut:
                 Secondary.PowerCutAt((SecondaryCutPoint)fault.Variant, fault.Duration);
                 break;
+            case FaultKind.SecondaryCrash:
+                Secondary.Kill(fault.Duration);
+                break;
             case FaultKind.PrimaryPause:
                 Primary.Pause(fault.Duration);
                 break;
