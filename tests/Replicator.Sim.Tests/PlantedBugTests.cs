@@ -1,0 +1,56 @@
+using Replicator.Core.Testing;
+using Replicator.Sim.Runs;
+
+namespace Replicator.Sim.Tests;
+
+/// <summary>
+/// Each planted bug in the core is caught, by the checker of the invariant it breaks, within a
+/// bounded number of seeds. Without a plant the same seeds pass (<see cref="SeedBatchTests"/> runs them).
+/// </summary>
+public class PlantedBugTests
+{
+    private const int SeedBound = 100;
+
+    [Theory]
+    [InlineData(PlantedBug.SkipDrain, new[] { "I1", "refused an epoch" })]
+    [InlineData(PlantedBug.CommitWithGap, new[] { "I3" })]
+    [InlineData(PlantedBug.IgnoreBarriers, new[] { "I4" })]
+    [InlineData(PlantedBug.AckBeforeCommit, new[] { "I5", "I2" })]
+    [InlineData(PlantedBug.EarlyOutput, new[] { "I5" })]
+    [InlineData(PlantedBug.DiscardCommitted, new[] { "I2" })]
+    [InlineData(PlantedBug.NoOverlapOrder, new[] { "I1" })]
+    public void A_planted_bug_is_caught_by_its_checker_within_a_bounded_number_of_seeds(PlantedBug plant, string[] expectedCheckers)
+    {
+        RunResult? caught = null;
+        for (long seed = 1; seed <= SeedBound && caught is null; seed++)
+        {
+            RunResult result = Simulation.Run(ScenarioDraw.FromSeed(seed, plant));
+            if (!result.Passed)
+            {
+                caught = result;
+            }
+        }
+
+        Assert.True(caught is not null, $"{plant} was not caught in {SeedBound} seeds");
+        Assert.Contains(caught.Violations, v => expectedCheckers.Any(c => v.Contains(c, StringComparison.Ordinal)));
+
+        // The bug, not the world, failed that seed: without the plant it passes.
+        RunResult clean = Simulation.Run(ScenarioDraw.FromSeed(caught.Scenario.Seed));
+        Assert.True(clean.Passed, string.Join("; ", clean.Violations));
+    }
+
+    [Fact]
+    public void A_failing_seed_shrinks_to_a_case_that_still_fails_and_is_no_larger()
+    {
+        Scenario scenario = ScenarioDraw.FromSeed(20, PlantedBug.IgnoreBarriers);
+        RunResult failing = Simulation.Run(scenario);
+        Assert.False(failing.Passed);
+
+        RunResult shrunk = Shrinker.Shrink(failing);
+
+        Assert.False(shrunk.Passed);
+        Assert.True(shrunk.Scenario.Faults.Count <= scenario.Faults.Count);
+        Assert.True(shrunk.Scenario.DurationUs <= scenario.DurationUs);
+        Assert.True(shrunk.Scenario.Faults.Count < scenario.Faults.Count || shrunk.Scenario.DurationUs < scenario.DurationUs, "nothing was shrunk");
+    }
+}

@@ -1,0 +1,43 @@
+namespace Replicator.Sim.Tests;
+
+public class SimulatorCommandTests
+{
+    [Fact]
+    public void Replaying_a_seed_prints_its_scenario_trace_and_verdict()
+    {
+        var output = new StringWriter();
+        int exit = SimulatorCommand.Run(["--seed", "7", "--trace"], output);
+
+        string text = output.ToString();
+        Assert.Equal(0, exit);
+        Assert.StartsWith("seed 7:", text, StringComparison.Ordinal);
+        Assert.Contains(" ms  commit ", text, StringComparison.Ordinal);
+        Assert.EndsWith($"seeds: 1 passed, 0 failed{Environment.NewLine}", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_planted_bug_fails_the_batch_and_prints_the_failing_seed_and_its_replay()
+    {
+        var output = new StringWriter();
+        int exit = SimulatorCommand.Run(["--seeds", "3", "--plant", "early-output"], output);
+
+        string text = output.ToString();
+        Assert.Equal(1, exit);
+        Assert.Contains("failing seed: seed 1:", text, StringComparison.Ordinal);
+        Assert.Contains("shrunk to: seed 1:", text, StringComparison.Ordinal);
+        Assert.Contains("--seed 1 --trace --plant early-output", text, StringComparison.Ordinal);
+        Assert.Contains("events/s", text, StringComparison.Ordinal);
+        Assert.Matches(@"seeds: \d passed, [1-3] failed", text);
+    }
+
+    [Theory]
+    [InlineData("--plant", "no-such-bug")]
+    [InlineData("--seeds", "zero")]
+    [InlineData("--bogus")]
+    public void Bad_arguments_exit_2_with_the_usage(params string[] args)
+    {
+        var output = new StringWriter();
+        Assert.Equal(2, SimulatorCommand.Run(args, output));
+        Assert.Contains("usage:", output.ToString(), StringComparison.Ordinal);
+    }
+}
