@@ -164,12 +164,13 @@ internal sealed partial class SimSecondary
             case WorkKind.Write:
                 MirrorRecord record = work.Record;
                 ReadOnlyMemory<byte> payload = record.Payload.ToArray();
-                RecordAppliedThrough(record.Epoch, record.Sequence);
                 TriggerCut(SecondaryCutPoint.DuringApply);
                 Image.Submit(record.Request, payload, ok =>
                 {
                     if (ok)
                     {
+                        // Into the history once it happened: a write that failed never did.
+                        RecordAppliedThrough(record.Epoch, record.Sequence);
                         Then();
                     }
                     else

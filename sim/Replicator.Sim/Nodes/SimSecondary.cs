@@ -261,7 +261,7 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
     /// <summary>
     /// Adds to the apply history the epoch's records up to this one, as the primary recorded them:
     /// its flushes as barriers and its FUA flags, whatever the image is actually given. Called as
-    /// the apply worker reaches each write, so the history holds what the image was given so far.
+    /// each write completes, so the history holds what the image was given so far.
     /// </summary>
     private void RecordAppliedThrough(long epoch, long sequence)
     {
