@@ -35,6 +35,7 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
     private SecondaryCutPoint? _cutWhen;
     private long _restartAfter;
     private ulong _imageHashAtPromotion;
+    private byte[]? _committedDisk;
 
     public SimSecondary(SimWorld world, SimDisk image, SimJournal journal)
     {
@@ -307,9 +308,11 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
     /// <summary>The committed state right now: the image with the committed-but-unapplied epochs laid over it, and the VM state likewise.</summary>
     private byte[] CommittedDisk()
     {
-        byte[] disk = Image.Memory.Contents.ToArray();
-        Engine.OverlayCommitted(0, disk);
-        return disk;
+        // One buffer for the run: a disk-sized copy per commit would land on the large object heap.
+        _committedDisk ??= new byte[Image.Memory.Size];
+        Image.Memory.Contents.CopyTo(_committedDisk);
+        Engine.OverlayCommitted(0, _committedDisk);
+        return _committedDisk;
     }
 
     private VmState CommittedVm()

@@ -47,7 +47,7 @@ internal static class ScenarioDraw
                 FuaProbability = r.NextDouble() * 0.15,
                 WriteZeroesProbability = r.NextDouble() * 0.08,
                 TrimProbability = r.NextDouble() * 0.08,
-                RetainedCheckpoints = 4,
+                RetainedCheckpoints = 0,
             },
             QueueDepth = r.Next(1, 17),
             ThinkUs = r.Next(10, 400),

@@ -9,7 +9,10 @@ internal static class Simulation
     {
         try
         {
-            return new SimWorld(scenario, keepTrace).Run();
+            // Whole copies of the guest's past states only serve a readable trace ("first differs at
+            // byte ..."); a batch compares hashes and spares the large copies.
+            Scenario run = scenario with { Guest = scenario.Guest with { RetainedCheckpoints = keepTrace ? 4 : 0 } };
+            return new SimWorld(run, keepTrace).Run() with { Scenario = scenario };
         }
         catch (Exception e)
         {
