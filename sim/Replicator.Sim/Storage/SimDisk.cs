@@ -53,8 +53,14 @@ internal sealed class SimDisk
 
             if (fails)
             {
-                // A failed write leaves its range as it was; a failed flush makes nothing durable.
+                // A failed write leaves its range as it was. After a failed flush nothing is known
+                // of what reached the medium: each cached sector ends as any version it had.
                 Failures++;
+                if (isFlush)
+                {
+                    Memory.PowerCut(_random);
+                }
+
                 done(false);
                 return;
             }
