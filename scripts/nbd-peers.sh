@@ -1,47 +1,197 @@
 #!/usr/bin/env bash
-# Measures the NBD data path with one client (fio's nbd engine) on one file, in one run:
-# Replicator's primary export (replication on, to a secondary on 127.0.0.1) beside qemu-nbd and
-# nbdkit's file plugin serving the same image. Prints one line per server and job.
-# Needs fio, qemu-utils and nbdkit (apt-get install fio qemu-utils nbdkit). Bounded: each job runs
-# RUNTIME seconds (default 5). Usage: scripts/nbd-peers.sh [RUNTIME]
+# The NBD data path against its peers: one client (fio's nbd engine), one image file, one run.
+# Servers, one after another on the same preallocated file:
+#   replicator, replicated    the primary's export, every write mirrored to a secondary on 127.0.0.1
+#   replicator, unreplicated  the primary's export with replication off, if `replicator primary`
+#                             offers a switch for it (looked up in its --help); else skipped, with why
+#   replicator NBD, file      our NBD server straight over the file, no write filter (a promoted secondary)
+#   qemu-nbd, nbdkit file, nbd-server
+# Jobs: 4 KiB random writes at depth 1 and 32, 1 MiB sequential writes at depth 8, 4 KiB random
+# writes each followed by a flush (fio fsync=1, which the nbd engine sends as NBD_CMD_FLUSH).
+# Prints one table (IOPS, MB/s, p99 completion latency per server and job), then the replicated
+# export's IOPS as a ratio to every other row.
+#
+# Usage: scripts/nbd-peers.sh [RUNTIME]   RUNTIME: seconds per job (default 5), after RAMP seconds
+#        of warm-up (default 1). SIZE_MB: image size (default 1024). Installs fio, nbdkit,
+#        nbd-server and qemu-utils with apt-get when missing (needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runtime=${1:-5}
+ramp=${RAMP:-1}
+size_mb=${SIZE_MB:-1024}
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
+cleanup() { [ -s "$work/nbd-server.pid" ] && pids+=("$(cat "$work/nbd-server.pid")"); stop_servers; rm -rf "$work"; }
 trap cleanup EXIT
+
+# --- tools ---------------------------------------------------------------------------------
+declare -A package_of=([fio]=fio [nbdkit]=nbdkit [nbd-server]=nbd-server [qemu-nbd]=qemu-utils)
+missing=()
+for tool in "${!package_of[@]}"; do
+  PATH="/usr/bin:/usr/sbin:$PATH" command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "nbd-peers: installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export PATH="/usr/bin:/usr/sbin:$PATH"
 
 dotnet build src/Replicator.Cli -c Release -v q -nologo >/dev/null
 replicator=(dotnet src/Replicator.Cli/bin/Release/net10.0/replicator.dll)
-truncate -s 1G "$work/disk.img"
-cp --sparse=always "$work/disk.img" "$work/secondary.img"
 
-wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+# Preallocated, written images: no server pays for first-touch block allocation the others skip.
+dd if=/dev/zero of="$work/disk.img" bs=4M count=$((size_mb / 4)) status=none
+cp "$work/disk.img" "$work/secondary.img"
 
-run_jobs() { # name port
-  local name=$1 port=$2
-  for job in "randwrite 4k 1" "randwrite 4k 32" "write 1M 8"; do
-    set -- $job
-    out=$(fio --name=peer --ioengine=nbd --uri="nbd://127.0.0.1:$port/" --rw="$1" --bs="$2" --iodepth="$3" \
-      --size=1G --runtime="$runtime" --time_based --output-format=json 2>/dev/null)
-    python3 -c 'import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]["write"]; print("%-28s %-10s bs=%-3s qd=%-3s %9.0f IOPS %8.1f MB/s  p99 %8.1f us" % (sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], j["iops"], j["bw_bytes"]/1e6, j["clat_ns"]["percentile"]["99.000000"]/1000))' \
-      "$name" "$1" "$2" "$3" <<<"$out"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 400); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+
+results="$work/results.tsv"
+: >"$results"
+jobs=("randwrite 4k 1 0" "randwrite 4k 32 0" "write 1M 8 0" "randwrite 4k 1 1")
+
+run_jobs() { # NAME URI
+  local name=$1 uri=$2
+  for job in "${jobs[@]}"; do
+    read -r rw bs depth flush <<<"$job"
+    local label="$rw $bs qd$depth" out
+    [ "$flush" = 1 ] && label="$label +flush"
+    if ! out=$(fio --name=peer --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$depth" --fsync="$flush" \
+        --size="${size_mb}M" --ramp_time="$ramp" --runtime="$runtime" --time_based --output-format=json 2>"$work/fio.err"); then
+      printf '%s\t%s\tfailed: %s\n' "$name" "$label" "$(tail -n 1 "$work/fio.err")" >>"$results"
+      continue
+    fi
+    python3 -c '
+import json, sys
+text = sys.stdin.read()
+job = json.loads(text[text.index("{"):])["jobs"][0]
+w, s = job["write"], job.get("sync", {})
+p99 = lambda lat: lat.get("percentile", {}).get("99.000000", 0) / 1000
+flush = "\t%.1f" % p99(s["lat_ns"]) if s.get("total_ios") else "\t"
+print("%s\t%s\t%.0f\t%.1f\t%.1f%s" % (sys.argv[1], sys.argv[2], w["iops"], w["bw_bytes"] / 1e6, p99(w["clat_ns"]), flush))
+' "$name" "$label" <<<"$out" >>"$results"
   done
 }
 
-# Replicator: secondary, then primary exporting the protected disk (replication on).
-"${replicator[@]}" secondary --image "$work/secondary.img" --listen 127.0.0.1:17700 --state-dir "$work/s" --buffer-mb 256 >"$work/s.log" 2>&1 &
-pids+=($!); wait_port 17700
-"${replicator[@]}" primary --image "$work/disk.img" --peer 127.0.0.1:17700 --nbd 127.0.0.1:17809 --state-dir "$work/p" --epoch-ms 25 >"$work/p.log" 2>&1 &
-pids+=($!); wait_port 17809
-run_jobs "replicator (replicated)" 17809
-"${replicator[@]}" status --state-dir "$work/p" | sed 's/^/    /' | grep -E "LastAcknowledgedEpoch|Degraded" || true
-kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+skip() { for job in "${jobs[@]}"; do read -r rw bs depth flush <<<"$job"; l="$rw $bs qd$depth"; [ "$flush" = 1 ] && l="$l +flush"; printf '%s\t%s\tskipped: %s\n' "$1" "$l" "$2" >>"$results"; done; }
 
-qemu-nbd -f raw -b 127.0.0.1 -p 17810 -t "$work/disk.img" & pids+=($!); wait_port 17810
-run_jobs "qemu-nbd" 17810
-kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+# --- replicator, replicated ----------------------------------------------------------------
+sport=$(free_port); pport=$(free_port)
+"${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" --buffer-mb 256 >"$work/s.log" 2>&1 &
+pids+=($!); wait_port "$sport"
+"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 >"$work/p.log" 2>&1 &
+pids+=($!); wait_port "$pport"
+run_jobs "replicator, replicated" "nbd://127.0.0.1:$pport/"
+status=$("${replicator[@]}" status --state-dir "$work/p" --json 2>&1 || true)
+stop_servers
+replication_note=$(python3 -c '
+import json, sys
+try:
+    s = json.loads(sys.argv[1])["status"]
+except Exception:
+    print("status unavailable: " + sys.argv[1][:200]); sys.exit()
+degraded = s.get("Degraded")
+acked = s.get("LastAcknowledgedEpoch")
+print(("DEGRADED during the run: %s" % degraded) if degraded else "replication stayed on; last acknowledged epoch %s" % acked)
+' "$status")
 
-nbdkit -f -i 127.0.0.1 -p 17811 file file="$work/disk.img" & pids+=($!); wait_port 17811
-run_jobs "nbdkit file" 17811
+# --- replicator, unreplicated (needs a switch on the primary) ---------------------------------
+help=$( { timeout 20 "${replicator[@]}" --help; timeout 20 "${replicator[@]}" primary --help; } 2>&1 || true)
+unreplicated=()
+for flag in --no-replication --unreplicated --standalone; do
+  if grep -q -- "$flag\b" <<<"$help"; then unreplicated=("$flag"); break; fi
+done
+if [ "${#unreplicated[@]}" -eq 0 ] && grep -qE -- "--replication (on\|off|off\|on)" <<<"$help"; then unreplicated=(--replication off); fi
+if [ "${#unreplicated[@]}" -gt 0 ]; then
+  pport=$(free_port)
+  "${replicator[@]}" primary --image "$work/disk.img" "${unreplicated[@]}" --nbd "127.0.0.1:$pport" --state-dir "$work/p-off" >"$work/p-off.log" 2>&1 &
+  pids+=($!)
+  if wait_port "$pport"; then
+    run_jobs "replicator, unreplicated" "nbd://127.0.0.1:$pport/"
+  else
+    skip "replicator, unreplicated" "primary ${unreplicated[*]} did not serve: $(tail -n 1 "$work/p-off.log")"
+  fi
+  stop_servers
+else
+  skip "replicator, unreplicated" "replicator primary has no switch to export without a secondary (none of --no-replication, --unreplicated, --standalone, --replication off in its --help)"
+fi
+
+# --- replicator NBD server over the file (a secondary promoted at once serves its image) ----
+cp "$work/disk.img" "$work/promoted.img"
+sport=$(free_port); nport=$(free_port)
+"${replicator[@]}" secondary --image "$work/promoted.img" --listen "127.0.0.1:$sport" --nbd "127.0.0.1:$nport" --state-dir "$work/f" >"$work/f.log" 2>&1 &
+pids+=($!); wait_port "$sport"
+if "${replicator[@]}" failover --state-dir "$work/f" >"$work/failover.log" 2>&1 && wait_port "$nport"; then
+  run_jobs "replicator NBD, file" "nbd://127.0.0.1:$nport/"
+else
+  skip "replicator NBD, file" "the promoted secondary did not serve: $(tail -n 1 "$work/failover.log")"
+fi
+stop_servers
+rm -f "$work/promoted.img"
+
+# --- peers on the same file ------------------------------------------------------------------
+port=$(free_port)
+qemu-nbd -f raw -b 127.0.0.1 -p "$port" -t "$work/disk.img" 2>"$work/qemu-nbd.log" & pids+=($!); wait_port "$port"
+run_jobs "qemu-nbd" "nbd://127.0.0.1:$port/"
+stop_servers
+
+port=$(free_port)
+nbdkit -f -i 127.0.0.1 -p "$port" file file="$work/disk.img" 2>"$work/nbdkit.log" & pids+=($!); wait_port "$port"
+run_jobs "nbdkit file" "nbd://127.0.0.1:$port/"
+stop_servers
+
+port=$(free_port)
+cat >"$work/nbd-server.conf" <<EOF
+[generic]
+    listenaddr = 127.0.0.1
+    port = $port
+    allowlist = false
+[disk]
+    exportname = $work/disk.img
+    flush = true
+    fua = true
+    trim = true
+EOF
+# As a daemon, forking one child per connection. Not in the foreground (-d): that serves a single
+# connection and exits, and fio's nbd engine opens two per job (one to learn the size).
+wait_file() { for _ in $(seq 1 400); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
+if nbd-server -C "$work/nbd-server.conf" -p "$work/nbd-server.pid" 2>"$work/nbd-server.log" && wait_file "$work/nbd-server.pid" && wait_port "$port"; then
+  run_jobs "nbd-server" "nbd://127.0.0.1:$port/disk"
+else
+  skip "nbd-server" "did not serve: $(tail -n 1 "$work/nbd-server.log")"
+fi
+pids+=("$(cat "$work/nbd-server.pid" 2>/dev/null)") && rm -f "$work/nbd-server.pid"
+stop_servers
+
+# --- the table ---------------------------------------------------------------------------------
+echo
+echo "fio $(fio --version) nbd engine; ${runtime}s per job after ${ramp}s warm-up; ${size_mb} MiB preallocated image; $(nproc) CPUs"
+echo "replicated run: $replication_note"
+python3 - "$results" <<'EOF'
+import sys
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
+print("%-26s %-24s %9s %9s %11s %13s" % ("server", "job", "IOPS", "MB/s", "p99 us", "p99 flush us"))
+for r in rows:
+    if len(r) == 3:
+        print("%-26s %-24s %s" % (r[0], r[1], r[2]))
+    else:
+        print("%-26s %-24s %9s %9s %11s %13s" % (r[0], r[1], r[2], r[3], r[4], r[5] or "-"))
+
+ours = "replicator, replicated"
+iops = {(r[0], r[1]): float(r[2]) for r in rows if len(r) == 6}
+servers = [s for s in dict.fromkeys(r[0] for r in rows) if s != ours]
+jobs = list(dict.fromkeys(r[1] for r in rows))
+print()
+print("IOPS of %s / IOPS of each other row (1.00 = equal; above 1 = ours faster)" % ours)
+print("%-24s" % "job" + "".join("  %s" % s for s in servers))
+for job in jobs:
+    cells = []
+    for s in servers:
+        a, b = iops.get((ours, job)), iops.get((s, job))
+        cells.append("  %*s" % (len(s), "%.2f" % (a / b) if a and b else "-"))
+    print("%-24s" % job + "".join(cells))
+EOF

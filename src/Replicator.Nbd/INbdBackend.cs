@@ -19,7 +19,10 @@ public interface INbdBackend
     /// <summary>Bytes in the export; a multiple of 512.</summary>
     long Size { get; }
 
-    /// <summary>The largest read, write or write-zeroes the backend takes in one call; advertised as the maximum block size.</summary>
+    /// <summary>
+    /// The largest read, write, write-zeroes or trim the backend takes in one call; advertised as the
+    /// maximum block size. The server splits longer write-zeroes and trims into calls of at most this.
+    /// </summary>
     int MaxRequestBytes { get; }
 
     /// <summary>True when the backend takes no changes: the export is advertised read-only and writes fail with EPERM.</summary>

@@ -54,8 +54,9 @@ internal sealed class NbdRequestValidator
             return NbdError.Invalid;
         }
 
-        // The maximum binds reads, writes and write-zeroes; a trim may be longer (the server splits it).
-        if (request.Length > _maximum && request.Command != NbdCommand.Trim)
+        // The maximum binds the requests whose length travels as data (reads and writes). A trim or
+        // write-zeroes may be longer, as the protocol allows: the server splits it into pieces.
+        if (request.Length > _maximum && (request.Command is NbdCommand.Read or NbdCommand.Write))
         {
             return NbdError.Invalid;
         }

@@ -171,7 +171,7 @@ internal sealed class NbdTransmission : IDisposable
                     break;
                 case NbdCommand.WriteZeroes:
                     // NO_HOLE needs nothing: the backend's zeroes are always allocated.
-                    await _backend.WriteZeroesAsync(offset, (int)request.Length, fua, abort).ConfigureAwait(false);
+                    await WriteZeroesAsync(offset, request.Length, fua, abort).ConfigureAwait(false);
                     break;
                 case NbdCommand.Trim:
                     await TrimAsync(offset, request.Length, fua, abort).ConfigureAwait(false);
@@ -203,15 +203,34 @@ internal sealed class NbdTransmission : IDisposable
         }
     }
 
-    /// <summary>A trim may exceed the backend's largest request (the protocol allows it): split it.</summary>
+    /// <summary>
+    /// A write-zeroes may exceed the backend's largest request (no payload travels with it): split
+    /// it. FUA goes with every piece, so each piece is durable before the one reply is sent.
+    /// </summary>
+    private ValueTask WriteZeroesAsync(long offset, uint length, bool fua, CancellationToken cancellationToken) =>
+        length <= (uint)_export.MaximumBlockSize
+            ? _backend.WriteZeroesAsync(offset, (int)length, fua, cancellationToken)
+            : new ValueTask(SplitWriteZeroesAsync(offset, length, fua, cancellationToken));
+
+    // Separate from the caller so that only a split request pays for the lambda's closure.
+    private Task SplitWriteZeroesAsync(long offset, uint length, bool fua, CancellationToken cancellationToken) =>
+        RangeSplitter.RunAsync(offset, length, _export.MaximumBlockSize, (pieceOffset, pieceLength) =>
+            _backend.WriteZeroesAsync(pieceOffset, pieceLength, fua, cancellationToken));
+
+    /// <summary>
+    /// A trim may exceed the backend's largest request too: split it. The backend's trim takes no
+    /// FUA (the replica models a trim as zeroes, and the write filter refuses FUA on one), so FUA
+    /// becomes one flush once every piece has finished.
+    /// </summary>
     private async Task TrimAsync(long offset, uint length, bool fua, CancellationToken cancellationToken)
     {
-        long end = offset + length;
-        while (offset < end)
+        if (length <= (uint)_export.MaximumBlockSize)
         {
-            int chunk = (int)Math.Min(end - offset, _export.MaximumBlockSize);
-            await _backend.TrimAsync(offset, chunk, cancellationToken).ConfigureAwait(false);
-            offset += chunk;
+            await _backend.TrimAsync(offset, (int)length, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await SplitTrimAsync(offset, length, cancellationToken).ConfigureAwait(false);
         }
 
         if (fua)
@@ -219,6 +238,10 @@ internal sealed class NbdTransmission : IDisposable
             await _backend.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private Task SplitTrimAsync(long offset, uint length, CancellationToken cancellationToken) =>
+        RangeSplitter.RunAsync(offset, length, _export.MaximumBlockSize, (pieceOffset, pieceLength) =>
+            _backend.TrimAsync(pieceOffset, pieceLength, cancellationToken));
 
     private async Task SendAsync(ReadOnlyMemory<byte> reply)
     {

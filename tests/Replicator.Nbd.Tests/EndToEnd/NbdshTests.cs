@@ -32,6 +32,30 @@ public class NbdshTests
     }
 
     [Fact]
+    public async Task A_zero_longer_than_the_maximum_block_size_is_accepted_and_zeroes_the_whole_range()
+    {
+        const int max = 64 << 10;
+        using var image = new TempImage(Size);
+        using FileNbdBackend backend = FileNbdBackend.Open(image.Path, maxRequestBytes: max);
+        await using TestServer server = TestServer.Start(backend);
+
+        ToolResult run = await ClientTools.RunAsync("nbdsh", "-u", server.Uri(), "-c", """
+            for i in range(8):
+                h.pwrite(b"\xaa" * (64 << 10), i << 16)
+            print("max", h.get_block_size(nbd.SIZE_MAXIMUM))
+            h.zero(296 << 10, 4 << 10, nbd.CMD_FLAG_FUA)
+            h.trim(128 << 10, 300 << 10)
+            data = b"".join(h.pread(64 << 10, i << 16) for i in range(8))
+            print("zeroes", data[(4 << 10):(428 << 10)] == bytes(424 << 10), "kept", data[:(4 << 10)] == b"\xaa" * (4 << 10), data[(428 << 10):] == b"\xaa" * (84 << 10))
+            """);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($"max {max}", run.Output, StringComparison.Ordinal);
+        Assert.Contains("zeroes True kept True True", run.Output, StringComparison.Ordinal);
+        Assert.True(backend.FlushesToDisk >= 5, $"{backend.FlushesToDisk} flushes for a FUA zero split into 5 pieces");
+    }
+
+    [Fact]
     public async Task Out_of_range_and_misaligned_requests_get_errors_and_the_connection_keeps_serving()
     {
         using var image = new TempImage(Size);

@@ -39,7 +39,8 @@ public class RequestTests
     [InlineData(NbdCommand.Write, NbdCommandFlags.None, 512, 1000, NbdError.Invalid)] // misaligned, payload still consumed
     [InlineData(NbdCommand.Read, NbdCommandFlags.None, 0, Max + 512, NbdError.Invalid)] // above the maximum
     [InlineData(NbdCommand.Write, NbdCommandFlags.None, 0, Max + 512, NbdError.Invalid)] // above the maximum, payload skipped
-    [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.None, 0, Max + 512, NbdError.Invalid)]
+    [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.None, Size - Max, (2 * Max) + 512, NbdError.NoSpace)] // long, and straddles the end: refused whole
+    [InlineData(NbdCommand.Trim, NbdCommandFlags.None, Size - Max, (2 * Max) + 512, NbdError.Invalid)] // long, and straddles the end: refused whole
     [InlineData(NbdCommand.Read, NbdCommandFlags.None, 0, 0, NbdError.Invalid)] // empty
     [InlineData(NbdCommand.Flush, NbdCommandFlags.None, 512, 0, NbdError.Invalid)] // a flush has no range
     [InlineData(NbdCommand.Cache, NbdCommandFlags.None, 0, 512, NbdError.Invalid)] // not advertised
@@ -109,6 +110,55 @@ public class RequestTests
         Assert.Equal(NbdError.None, (await client.RequestAsync(NbdCommand.Trim, 4096, (3 * Max) + 512)).Error);
 
         Assert.Equal([$"trim 4096+{Max}", $"trim {4096 + Max}+{Max}", $"trim {4096 + (2 * Max)}+{Max}", $"trim {4096 + (3 * Max)}+512"], backend.Calls);
+    }
+
+    [Theory]
+    [InlineData(NbdCommandFlags.Fua, " fua")]
+    [InlineData(NbdCommandFlags.NoHole, "")]
+    public async Task A_write_zeroes_longer_than_the_maximum_is_split_and_every_piece_keeps_FUA(NbdCommandFlags flags, string fua)
+    {
+        var backend = new MemoryBackend(Size, Max);
+        backend.Data.AsSpan().Fill(0xff);
+        await using TestServer server = TestServer.Start(backend);
+        await using NbdTestClient client = await NbdTestClient.ConnectAndGoAsync(server.EndPoint, "disk");
+
+        Assert.Equal(NbdError.None, (await client.RequestAsync(NbdCommand.WriteZeroes, 4096, (3 * Max) + 512, flags)).Error);
+
+        Assert.Equal([$"zeroes 4096+{Max}{fua}", $"zeroes {4096 + Max}+{Max}{fua}", $"zeroes {4096 + (2 * Max)}+{Max}{fua}", $"zeroes {4096 + (3 * Max)}+512{fua}"], backend.Calls);
+        Assert.All(backend.Data.AsSpan(4096, (3 * Max) + 512).ToArray(), b => Assert.Equal(0, b));
+        Assert.Equal(0xff, backend.Data[4095]);
+        Assert.Equal(0xff, backend.Data[4096 + (3 * Max) + 512]);
+    }
+
+    [Fact]
+    public async Task A_trim_longer_than_the_maximum_with_FUA_flushes_once_after_every_piece()
+    {
+        var backend = new MemoryBackend(Size, Max);
+        await using TestServer server = TestServer.Start(backend);
+        await using NbdTestClient client = await NbdTestClient.ConnectAndGoAsync(server.EndPoint, "disk");
+
+        Assert.Equal(NbdError.None, (await client.RequestAsync(NbdCommand.Trim, 0, 2 * Max, NbdCommandFlags.Fua)).Error);
+
+        Assert.Equal([$"trim 0+{Max}", $"trim {Max}+{Max}", "flush"], backend.Calls);
+    }
+
+    [Theory]
+    [InlineData(NbdCommand.WriteZeroes, "zeroes")]
+    [InlineData(NbdCommand.Trim, "trim")]
+    public async Task A_failed_piece_fails_the_whole_split_request_with_its_error_and_the_connection_keeps_serving(NbdCommand command, string call)
+    {
+        var backend = new MemoryBackend(Size, Max)
+        {
+            Fault = c => c.StartsWith($"{call} {Max}+", StringComparison.Ordinal) ? new NbdBackendException(NbdError.NoSpace, "thin pool full") : null,
+        };
+        await using TestServer server = TestServer.Start(backend);
+        await using NbdTestClient client = await NbdTestClient.ConnectAndGoAsync(server.EndPoint, "disk");
+
+        Assert.Equal(NbdError.NoSpace, (await client.RequestAsync(command, 0, 3 * Max, NbdCommandFlags.Fua)).Error);
+        Assert.DoesNotContain("flush", backend.Calls); // a trim's FUA flush is only for a trim that succeeded
+
+        Assert.Equal(NbdError.None, (await client.RequestAsync(NbdCommand.Read, 0, 512)).Error);
+        Assert.True(server.Log.Contains(LogLevel.Error, "failed in the backend"), server.Log.ToString());
     }
 
     [Fact]

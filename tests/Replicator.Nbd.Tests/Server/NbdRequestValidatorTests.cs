@@ -14,6 +14,8 @@ public class NbdRequestValidatorTests
     [InlineData(NbdCommand.Write, NbdCommandFlags.Fua, 512, 4096, NbdError.None)]
     [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.Fua | NbdCommandFlags.NoHole, 0, Max, NbdError.None)]
     [InlineData(NbdCommand.Trim, NbdCommandFlags.None, 0, Size, NbdError.None)] // trims are not bound by the maximum
+    [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.Fua, 0, Size, NbdError.None)] // nor are write-zeroes: no payload
+    [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.None, 512, Size, NbdError.NoSpace)] // long and past the end: refused whole
     [InlineData(NbdCommand.Flush, NbdCommandFlags.Fua, 0, 0, NbdError.None)]
     [InlineData(NbdCommand.Read, NbdCommandFlags.None, Size, 512, NbdError.Invalid)]
     [InlineData(NbdCommand.Write, NbdCommandFlags.None, Size, 512, NbdError.NoSpace)]
