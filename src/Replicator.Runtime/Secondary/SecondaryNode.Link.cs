@@ -134,7 +134,7 @@ public sealed partial class SecondaryNode
                 return true;
             case FrameType.Checkpoint:
                 CheckpointRecord checkpoint = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord();
-                Post(new SecondaryEvent(SecondaryEventKind.Checkpoint, Checkpoint: checkpoint));
+                Post(new SecondaryEvent(SecondaryEventKind.Checkpoint, Checkpoint: checkpoint, Stamps: new EpochStamps(Received: _time.GetTimestamp())));
                 return true;
             case FrameType.Heartbeat:
                 return true;
