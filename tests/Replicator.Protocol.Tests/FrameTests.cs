@@ -46,9 +46,9 @@ public class FrameTests
     {
         byte[] bytes = Encode((w, o) => w.WriteControl(o, FrameType.Ack, new AckMessage { Epoch = 7 }));
 
-        // magic "RP", type 5, flags 0, body length 2, link sequence 0, CRC-32C (checked against an
-        // independent bitwise implementation); body: MessagePack fixarray(1), 7.
-        Assert.Equal("5250050002000000000000006D6DD1AA9107", Convert.ToHexString(bytes));
+        // magic "RP", type 5, flags 0, body length 3, link sequence 0, CRC-32C (checked against an
+        // independent bitwise implementation); body: MessagePack fixarray(2), 7, nil (no timings).
+        Assert.Equal("525005000300000000000000FB4CEB329207C0", Convert.ToHexString(bytes));
     }
 
     [Fact]

@@ -93,6 +93,67 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         Seed = seed, DiskBytes = DiskBytes, RamPages = RamPages, PageSize = PageSize, MaxWriteBytes = 64 * 1024,
     }));
 
+    [Fact]
+    public async Task Each_acknowledged_checkpoint_reports_its_phases_with_the_secondary_s_timings()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        SecondaryNode secondary = await StartSecondary();
+        SyntheticGuestRunner guest = NewGuest(3);
+        PrimaryNode primary = await StartPrimary(secondary, guest);
+        var timings = new List<CheckpointTiming>();
+        primary.CheckpointCompleted = t => { lock (timings) { timings.Add(t); } };
+
+        await guest.RunAsync(primary, 200, queueDepth: 8, timeout.Token);
+        long epoch = await primary.CheckpointAsync().WaitAsync(timeout.Token);
+
+        CheckpointTiming last;
+        lock (timings)
+        {
+            last = timings.Single(t => t.Epoch == epoch);
+            Assert.Contains(timings, t => t.Secondary?.BufferPeakBytes > 0);
+        }
+
+        // Durations come from the injected clock, which stands still here: present, and zero.
+        Assert.NotNull(last.Secondary);
+        Assert.Equal(0, last.Secondary.JournalFlushMicroseconds);
+        Assert.True(last.Commit >= last.Drain + last.Capture + last.Link, "the phases lie within the commit");
+        Assert.True(primary.LinkBytesSent > 0);
+        Assert.True(guest.RequestsCompleted >= 200);
+    }
+
+    [Fact]
+    public async Task An_unreplicated_primary_serves_the_guest_with_no_secondary_and_says_it_is_unprotected()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        SyntheticGuestRunner guest = NewGuest(4);
+        var node = new PrimaryNode(
+            new PrimaryNodeOptions
+            {
+                ImagePath = Path.Combine(_directory, "primary.img"),
+                StateDirectory = Path.Combine(_directory, "unreplicated-state"),
+                Peer = new IPEndPoint(IPAddress.Loopback, 1), // never contacted
+                Unreplicated = true,
+                PairId = "pair-1",
+                MaxRequestBytes = 64 * 1024,
+                RamBytes = RamPages * PageSize,
+                PageSize = PageSize,
+            },
+            guest,
+            NullLogger<PrimaryNode>.Instance,
+            _time);
+        await node.StartAsync(timeout.Token);
+        _nodes.Insert(0, node);
+
+        await guest.RunAsync(node, 300, queueDepth: 8, timeout.Token);
+
+        Assert.Equal(guest.Guest.Disk.ToArray(), await File.ReadAllBytesAsync(Path.Combine(_directory, "primary.img"), timeout.Token));
+        PrimaryStatus status = node.Status;
+        Assert.Equal(PrimaryNode.UnreplicatedReason, status.Degraded);
+        Assert.Equal("none (replication off)", status.Link);
+        Assert.Equal(0, node.LinkBytesSent);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => node.CheckpointAsync().WaitAsync(timeout.Token));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

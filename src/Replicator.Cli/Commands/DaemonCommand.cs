@@ -87,7 +87,13 @@ internal static class DaemonCommand
 
     private static PrimaryNodeOptions? PrimaryOptions(NodeSettings s, List<string> problems)
     {
-        IPEndPoint? peer = NodeSettings.ParseEndPoint(s.Peer, "peer", problems);
+        // Without replication there is no peer to name: a placeholder that is never contacted.
+        IPEndPoint? peer = s.NoReplication ? new IPEndPoint(IPAddress.Loopback, 0) : NodeSettings.ParseEndPoint(s.Peer, "peer", problems);
+        if (s.NoReplication && !string.IsNullOrWhiteSpace(s.Peer))
+        {
+            problems.Add("--no-replication runs without a secondary: drop --peer, or drop --no-replication");
+        }
+
         Require(s.Image, "image PATH", problems);
         Require(s.StateDir, "state-dir DIR", problems);
         if (peer is null || problems.Count > 0)
@@ -100,6 +106,7 @@ internal static class DaemonCommand
             ImagePath = s.Image!,
             StateDirectory = s.StateDir!,
             Peer = peer,
+            Unreplicated = s.NoReplication,
             PairId = s.PairId,
             MaxRequestBytes = s.MaxRequestKb * 1024,
             EpochInterval = TimeSpan.FromMilliseconds(s.EpochMs),
@@ -129,14 +136,14 @@ internal static class DaemonCommand
         return problems.Count == 0;
     }
 
-    /// <summary>Lets <c>--auto-failover</c> stand alone as a flag; the configuration reader wants a value after every switch.</summary>
+    /// <summary>Lets <c>--auto-failover</c> and <c>--no-replication</c> stand alone as flags; the configuration reader wants a value after every switch.</summary>
     private static string[] WithFlagValues(string[] args)
     {
         var result = new List<string>(args.Length + 1);
         for (int i = 0; i < args.Length; i++)
         {
             result.Add(args[i]);
-            if (args[i] == "--auto-failover" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            if (args[i] is "--auto-failover" or "--no-replication" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
             {
                 result.Add("true");
             }

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Replicator.Core.Guest;
@@ -56,14 +54,14 @@ internal static class DemoCommand
         await File.WriteAllBytesAsync(primaryImage, initial).ConfigureAwait(false);
         await File.WriteAllBytesAsync(secondaryImage, initial).ConfigureAwait(false);
         string secondaryState = Path.Combine(directory, "secondary-state");
-        int port = FreePort();
+        int port = ChildProcess.FreePort();
 
         output.WriteLine($"Replicator demo: seed {seed}; a {DiskBytes >> 20} MiB disk and {RamKb / 1024} MiB of RAM, checkpoints every {EpochMs} ms, in {directory}");
-        (Process secondary, Task secondaryReady) = Start(output, "listening for the primary", "secondary", "--image", secondaryImage, "--listen", $"127.0.0.1:{port}", "--state-dir", secondaryState,
+        (Process secondary, Task secondaryReady) = ChildProcess.Start(output, "listening for the primary", null, "secondary", "--image", secondaryImage, "--listen", $"127.0.0.1:{port}", "--state-dir", secondaryState,
             "--pair-id", "demo", "--ram-kb", $"{RamKb}", "--max-request-kb", $"{DemoArguments.MaxRequestBytes / 1024}", "--buffer-mb", "64");
         using Process secondaryProcess = secondary;
         await secondaryReady.WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
-        (Process primary, Task primaryReady) = Start(output, "demo-primary running", "demo-primary", "--image", primaryImage, "--peer", $"127.0.0.1:{port}", "--state-dir", Path.Combine(directory, "primary-state"),
+        (Process primary, Task primaryReady) = ChildProcess.Start(output, "demo-primary running", null, "demo-primary", "--image", primaryImage, "--peer", $"127.0.0.1:{port}", "--state-dir", Path.Combine(directory, "primary-state"),
             "--seed", $"{seed}", "--epoch-ms", $"{EpochMs}", "--ram-kb", $"{RamKb}", "--out", directory);
         using Process primaryProcess = primary;
         try
@@ -85,8 +83,8 @@ internal static class DemoCommand
         }
         finally
         {
-            Stop(primary);
-            Stop(secondary);
+            ChildProcess.Stop(primary);
+            ChildProcess.Stop(secondary);
         }
     }
 
@@ -145,65 +143,5 @@ internal static class DemoCommand
     {
         double[] sorted = values.Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
-    }
-
-    /// <summary>Starts a child; the task completes when it prints <paramref name="ready"/>, and fails if it exits first.</summary>
-    private static (Process Process, Task Ready) Start(TextWriter output, string ready, params string[] arguments)
-    {
-        var readySeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(typeof(DemoCommand).Assembly.Location);
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process = new() { StartInfo = start, EnableRaisingEvents = true };
-        string role = arguments[0];
-        void OnLine(string? line)
-        {
-            if (line?.Contains(ready, StringComparison.Ordinal) == true)
-            {
-                readySeen.TrySetResult();
-            }
-
-            Echo(output, role, line);
-        }
-
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.Exited += (_, _) => readySeen.TrySetException(new InvalidOperationException($"replicator {role} exited before it was ready"));
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return (process, readySeen.Task);
-    }
-
-    private static void Echo(TextWriter output, string role, string? line)
-    {
-        // Only what an operator should see: warnings and worse from the daemons.
-        if (line is not null && (line.Contains(" warn:", StringComparison.Ordinal) || line.Contains(" fail:", StringComparison.Ordinal) || line.Contains(" crit:", StringComparison.Ordinal) || line.StartsWith("replicator", StringComparison.Ordinal) || line.StartsWith("Unhandled", StringComparison.Ordinal)))
-        {
-            lock (output)
-            {
-                output.WriteLine($"  [{role}] {line}");
-            }
-        }
-    }
-
-    private static void Stop(Process process)
-    {
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

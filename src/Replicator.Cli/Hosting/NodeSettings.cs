@@ -35,6 +35,9 @@ public sealed class NodeSettings
 
     public bool AutoFailover { get; set; }
 
+    /// <summary>Primary only: run with no secondary (replication off, the guest unprotected).</summary>
+    public bool NoReplication { get; set; }
+
     /// <summary>The command-line switches, as the command lines spell them.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -51,6 +54,7 @@ public sealed class NodeSettings
         ["--heartbeat-ms"] = "Replicator:HeartbeatMs",
         ["--heartbeat-timeout-ms"] = "Replicator:HeartbeatTimeoutMs",
         ["--auto-failover"] = "Replicator:AutoFailover",
+        ["--no-replication"] = "Replicator:NoReplication",
     };
 
     /// <summary>Parses HOST:PORT (an IP address); adds a problem and returns null when it is not one.</summary>

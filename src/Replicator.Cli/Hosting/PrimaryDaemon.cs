@@ -27,7 +27,7 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoi
             await node.StartAsync(stoppingToken).ConfigureAwait(false);
             server = new NbdServer(new ReplicatedNbdBackend(node, options.MaxRequestBytes), new NbdServerOptions { EndPoint = nbd }, loggers.CreateLogger<NbdServer>());
             server.Start();
-            Log.Serving(_log, server.LocalEndPoint.ToString(), options.Peer.ToString());
+            Log.Serving(_log, server.LocalEndPoint.ToString(), options.Unreplicated ? "nowhere (replication off)" : options.Peer.ToString());
             await using ControlServer control = ControlServer.Start(options.StateDirectory, async (command, cancel) => command switch
             {
                 "status" => JsonSerializer.SerializeToNode(new { role = "primary", status = node.Status, nbd = server.LocalEndPoint.ToString() }),

@@ -15,6 +15,9 @@ public sealed class SyntheticGuest : IVirtualMachine
 {
     private const int RecentWrites = 8;
 
+    // A load generator's payloads per size: enough distinct bytes that copying them is not a cache-hot loop.
+    private const int PayloadBytesPerSize = 8 << 20;
+
     private readonly SyntheticGuestOptions _options;
     private readonly Random _random;
     private readonly byte[] _disk;
@@ -23,17 +26,29 @@ public sealed class SyntheticGuest : IVirtualMachine
     private readonly byte[] _cpu = new byte[64];
     private readonly long[] _recentOffsets = new long[RecentWrites];
     private readonly SortedDictionary<long, GuestCheckpoint> _checkpoints = new();
+    private readonly Dictionary<int, byte[][]> _payloads = new();
     private long _nextRequestId = 1;
     private int _recentCount;
+    private double _pagesOwed;
+    private int _nextDirtyPage;
 
     public SyntheticGuest(SyntheticGuestOptions options, ReadOnlySpan<byte> initialDisk = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         _ = options.Geometry; // validates disk and request sizes
+        if (options.FixedWriteBytes != 0 && (options.FixedWriteBytes < BlockGeometry.SectorSize || options.FixedWriteBytes > options.MaxWriteBytes || !int.IsPow2(options.FixedWriteBytes / BlockGeometry.SectorSize) || options.FixedWriteBytes % BlockGeometry.SectorSize != 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.FixedWriteBytes, $"a fixed write size must be a power of two times {BlockGeometry.SectorSize} bytes, at most {options.MaxWriteBytes}");
+        }
+
         _options = options;
         _random = new Random(options.Seed);
-        _disk = new byte[options.DiskBytes];
-        initialDisk.CopyTo(_disk);
+        _disk = options.KeepsRecord ? new byte[options.DiskBytes] : [];
+        if (options.KeepsRecord)
+        {
+            initialDisk.CopyTo(_disk);
+        }
+
         _ram = new byte[(long)options.RamPages * options.PageSize];
         _random.NextBytes(_ram);
 
@@ -61,7 +76,10 @@ public sealed class SyntheticGuest : IVirtualMachine
             throw new InvalidOperationException("a paused guest issues no requests");
         }
 
-        DirtyRam(_options.PagesDirtiedPerRequest);
+        _pagesOwed += _options.PagesDirtiedPerRequest;
+        int pages = (int)_pagesOwed;
+        _pagesOwed -= pages;
+        DirtyRam(pages);
         long id = _nextRequestId++;
         double roll = _random.NextDouble();
         if (roll < _options.FlushProbability)
@@ -82,15 +100,24 @@ public sealed class SyntheticGuest : IVirtualMachine
             return new GuestRequest(id, BlockRequest.Trim(offset, length), []);
         }
 
-        byte[] payload = new byte[length];
-        _random.NextBytes(payload);
+        byte[] payload;
+        if (_options.KeepsRecord)
+        {
+            payload = new byte[length];
+            _random.NextBytes(payload);
+        }
+        else
+        {
+            payload = MadePayload(length);
+        }
+
         return new GuestRequest(id, BlockRequest.Write(offset, length, _random.NextDouble() < _options.FuaProbability), payload);
     }
 
     /// <summary>The write filter completed a request: fold it into the model if it succeeded.</summary>
     public void OnCompleted(in GuestRequest request, RequestStatus status)
     {
-        if (status != RequestStatus.Ok)
+        if (status != RequestStatus.Ok || !_options.KeepsRecord)
         {
             return;
         }
@@ -113,7 +140,7 @@ public sealed class SyntheticGuest : IVirtualMachine
     {
         for (int i = 0; i < pages; i++)
         {
-            int page = _random.Next(_options.RamPages);
+            int page = _options.KeepsRecord ? _random.Next(_options.RamPages) : _nextDirtyPage++ % _options.RamPages;
             int at = page * _options.PageSize + _random.Next(_options.PageSize - 8);
             BinaryPrimitives.WriteInt64LittleEndian(_ram.AsSpan(at), _random.NextInt64());
             _dirtyPages[page] = true;
@@ -129,7 +156,7 @@ public sealed class SyntheticGuest : IVirtualMachine
     {
         BinaryPrimitives.WriteInt64LittleEndian(_cpu, epoch);
         BinaryPrimitives.WriteInt64LittleEndian(_cpu.AsSpan(8), _nextRequestId);
-        BinaryPrimitives.WriteUInt64LittleEndian(_cpu.AsSpan(16), GuestCheckpoint.Hash(_ram));
+        BinaryPrimitives.WriteUInt64LittleEndian(_cpu.AsSpan(16), _options.KeepsRecord ? GuestCheckpoint.Hash(_ram) : 0);
 
         var pages = new List<VmPage>();
         for (int page = 0; page < _dirtyPages.Length; page++)
@@ -141,10 +168,14 @@ public sealed class SyntheticGuest : IVirtualMachine
             }
         }
 
-        // Whole copies only when asked to keep some: a long run at 40 Hz keeps hashes alone.
-        bool keepCopy = _options.RetainedCheckpoints > 0;
-        _checkpoints[epoch] = new GuestCheckpoint(epoch, GuestCheckpoint.Hash(_disk), GuestCheckpoint.Hash(_ram), _cpu.ToArray(), keepCopy ? _disk.ToArray() : null, keepCopy ? _ram.ToArray() : null);
-        ForgetOldCopies();
+        if (_options.KeepsRecord)
+        {
+            // Whole copies only when asked to keep some: a long run at 40 Hz keeps hashes alone.
+            bool keepCopy = _options.RetainedCheckpoints > 0;
+            _checkpoints[epoch] = new GuestCheckpoint(epoch, GuestCheckpoint.Hash(_disk), GuestCheckpoint.Hash(_ram), _cpu.ToArray(), keepCopy ? _disk.ToArray() : null, keepCopy ? _ram.ToArray() : null);
+            ForgetOldCopies();
+        }
+
         return new VmSnapshot(epoch, _cpu.ToArray(), pages);
     }
 
@@ -165,10 +196,28 @@ public sealed class SyntheticGuest : IVirtualMachine
     /// <summary>The recorded state at a checkpoint, or null if none was captured for that epoch.</summary>
     public GuestCheckpoint? ExpectedAt(long epoch) => _checkpoints.GetValueOrDefault(epoch);
 
+    /// <summary>One of the payloads of this size made up front (read-only: several writes may share one at once).</summary>
+    private byte[] MadePayload(int length)
+    {
+        if (!_payloads.TryGetValue(length, out byte[][]? made))
+        {
+            made = new byte[Math.Max(4, PayloadBytesPerSize / length)][];
+            for (int i = 0; i < made.Length; i++)
+            {
+                made[i] = new byte[length];
+                _random.NextBytes(made[i]);
+            }
+
+            _payloads[length] = made;
+        }
+
+        return made[_random.Next(made.Length)];
+    }
+
     private (long Offset, int Length) PickRange()
     {
         int maxSectorsLog2 = System.Numerics.BitOperations.Log2((uint)(_options.MaxWriteBytes / BlockGeometry.SectorSize));
-        int length = BlockGeometry.SectorSize << _random.Next(maxSectorsLog2 + 1);
+        int length = _options.FixedWriteBytes != 0 ? _options.FixedWriteBytes : BlockGeometry.SectorSize << _random.Next(maxSectorsLog2 + 1);
         long sectors = _options.DiskBytes / BlockGeometry.SectorSize;
         long offset;
         if (_recentCount > 0 && _random.NextDouble() < _options.OverlapProbability)
@@ -183,6 +232,12 @@ public sealed class SyntheticGuest : IVirtualMachine
         }
 
         offset = Math.Clamp(offset, 0, _options.DiskBytes - length);
+        if (_options.FixedWriteBytes != 0)
+        {
+            // Fixed-size writes land aligned to their size, as a file system's blocks do.
+            offset -= offset % _options.FixedWriteBytes;
+        }
+
         _recentOffsets[_recentCount++ % RecentWrites] = offset;
         return (offset, length);
     }

@@ -13,8 +13,20 @@ public sealed record SyntheticGuestOptions
 
     public int RamPages { get; init; } = 64;
 
-    /// <summary>RAM pages dirtied per disk request issued: the guest's RAM dirty rate.</summary>
-    public int PagesDirtiedPerRequest { get; init; } = 1;
+    /// <summary>RAM pages dirtied per disk request issued: the guest's RAM dirty rate. A fraction accumulates (0.25: one page every fourth request).</summary>
+    public double PagesDirtiedPerRequest { get; init; } = 1;
+
+    /// <summary>Every write (and write-zeroes, trim) this many bytes, a power of two times the sector size up to <see cref="MaxWriteBytes"/>; 0: sizes vary from one sector up to it.</summary>
+    public int FixedWriteBytes { get; init; }
+
+    /// <summary>
+    /// Whether the guest keeps its own record to judge a replica by: a model of its disk and the
+    /// hashes (or copies) of each checkpoint. Without it the guest is a load generator whose own
+    /// cost per request is near nothing, so a benchmark measures the replicator rather than the
+    /// guest: writes reuse payloads made up front, nothing is hashed, and RAM pages are dirtied in
+    /// turn (each one distinct until RAM wraps around), so a dirty rate means that many pages.
+    /// </summary>
+    public bool KeepsRecord { get; init; } = true;
 
     /// <summary>The largest write, a power of two times the sector size; sizes vary from one sector up to it.</summary>
     public int MaxWriteBytes { get; init; } = 64 * 1024;

@@ -31,6 +31,7 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly byte[] _receiveBuffer;
     private Task _sendLoop = Task.CompletedTask;
     private int _filled;
+    private long _bytesSent;
 
     public FrameConnection(Socket socket, int maxBodyLength, TimeProvider time)
     {
@@ -51,6 +52,9 @@ public sealed class FrameConnection : IAsyncDisposable
     public long LastReceived { get; private set; }
 
     public bool IsClosed => _closed.IsCancellationRequested;
+
+    /// <summary>Bytes written to the socket so far, frame headers included: what the link carried.</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
 
     public void StartSending() => _sendLoop = SendLoopAsync();
 
@@ -165,6 +169,7 @@ public sealed class FrameConnection : IAsyncDisposable
                 if (_sending.WrittenCount > 0)
                 {
                     await _socket.SendAsync(_sending.WrittenMemory, SocketFlags.None, _closed.Token).ConfigureAwait(false);
+                    Interlocked.Add(ref _bytesSent, _sending.WrittenCount);
                     _sending.ResetWrittenCount();
                 }
             }

@@ -13,7 +13,8 @@ internal readonly record struct PrimaryEvent(
     bool Succeeded = false,
     VmSnapshot? Snapshot = null,
     string? Reason = null,
-    TaskCompletionSource<long>? CheckpointWaiter = null);
+    TaskCompletionSource<long>? CheckpointWaiter = null,
+    Protocol.Messages.AckTimings? AckTimings = null);
 
 internal enum PrimaryEventKind
 {

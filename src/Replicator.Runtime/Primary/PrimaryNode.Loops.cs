@@ -32,6 +32,7 @@ public sealed partial class PrimaryNode
                     engine.OnVmCaptured(e.Snapshot!.Epoch, e.Snapshot);
                     break;
                 case PrimaryEventKind.Acknowledged:
+                    NoteAckTimings(e.Id, e.AckTimings);
                     engine.OnCheckpointAcknowledged(e.Id);
                     break;
                 case PrimaryEventKind.CreditReturned:
@@ -111,7 +112,8 @@ public sealed partial class PrimaryNode
         switch (frame.Type)
         {
             case FrameType.Ack:
-                Post(new PrimaryEvent(PrimaryEventKind.Acknowledged, ControlCodec.Decode<AckMessage>(frame, FrameType.Ack).Epoch));
+                AckMessage ack = ControlCodec.Decode<AckMessage>(frame, FrameType.Ack);
+                Post(new PrimaryEvent(PrimaryEventKind.Acknowledged, ack.Epoch, AckTimings: ack.Timings));
                 return true;
             case FrameType.Credit:
                 Post(new PrimaryEvent(PrimaryEventKind.CreditReturned, ControlCodec.Decode<CreditMessage>(frame, FrameType.Credit).Bytes));
@@ -152,8 +154,11 @@ public sealed partial class PrimaryNode
             node._vm.Pause();
         }
 
-        public void CaptureVmState(long epoch) =>
+        public void CaptureVmState(long epoch)
+        {
+            node.NoteDrained(epoch);
             node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: node._vm.CaptureChanges(epoch)));
+        }
 
         public void ResumeGuest()
         {
@@ -166,8 +171,11 @@ public sealed partial class PrimaryNode
             }
         }
 
-        public void SendCheckpoint(CheckpointRecord checkpoint) =>
+        public void SendCheckpoint(CheckpointRecord checkpoint)
+        {
             node._link?.SendControl(FrameType.Checkpoint, CheckpointMessage.From(checkpoint));
+            node.NoteHandedToLink(checkpoint.Epoch);
+        }
 
         public void CheckpointCommitted(long epoch)
         {
@@ -176,10 +184,10 @@ public sealed partial class PrimaryNode
             {
                 node._checkpointStarts.Dequeue();
                 node._resumedAt.Remove(started.Epoch, out long resumed);
-                node.CheckpointCompleted?.Invoke(new CheckpointTiming(
+                node.CheckpointCompleted?.Invoke(node.WithPhases(new CheckpointTiming(
                     started.Epoch,
                     node._time.GetElapsedTime(started.Start, resumed == 0 ? now : resumed),
-                    node._time.GetElapsedTime(started.Start, now)));
+                    node._time.GetElapsedTime(started.Start, now)), started.Start));
             }
 
             node._checkpointWaiters.RemoveAll(w =>
@@ -202,7 +210,11 @@ public sealed partial class PrimaryNode
 
         public void SecondaryDegraded(string reason)
         {
-            Log.Degraded(node._log, reason);
+            if (!node._options.Unreplicated)
+            {
+                Log.Degraded(node._log, reason);
+            }
+
             foreach ((long _, TaskCompletionSource<long> waiter) in node._checkpointWaiters)
             {
                 waiter.TrySetException(new InvalidOperationException($"replication is degraded: {reason}"));

@@ -70,7 +70,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             return new PrimaryStatus(
                 e?.Phase.ToString() ?? "starting", e?.CurrentEpoch ?? 0, e?.LastAcknowledgedEpoch ?? 0, e?.UnacknowledgedCheckpoints ?? 0,
                 e?.InFlightCount ?? 0, e?.QueuedCount ?? 0, e?.CreditAvailable ?? 0,
-                _link is { IsClosed: false } ? $"connected to {_link.RemoteEndPoint}" : "secondary lost", e?.DegradedReason);
+                _link is { IsClosed: false } ? $"connected to {_link.RemoteEndPoint}" : _options.Unreplicated ? "none (replication off)" : "secondary lost", e?.DegradedReason);
         }
     }
 
@@ -93,6 +93,11 @@ public sealed partial class PrimaryNode : IAsyncDisposable
 
         states.Save(state);
         _image = ImageFile.Open(_options.ImagePath);
+        if (_options.Unreplicated)
+        {
+            StartUnreplicated(states, state);
+            return;
+        }
 
         var socket = new Socket(_options.Peer.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(_options.Peer, cancellation).ConfigureAwait(false);

@@ -11,6 +11,13 @@ public sealed record PrimaryNodeOptions
 
     public required IPEndPoint Peer { get; init; }
 
+    /// <summary>
+    /// Run the write filter with no secondary: the same engine and local I/O path, with replication
+    /// off from the start (reported as degraded: the guest is unprotected). <see cref="Peer"/> is
+    /// not contacted. For baselines and for serving a disk that does not need protection.
+    /// </summary>
+    public bool Unreplicated { get; init; }
+
     public required string PairId { get; init; }
 
     public int BlockSize { get; init; } = 4096;

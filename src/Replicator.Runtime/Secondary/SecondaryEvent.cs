@@ -11,7 +11,8 @@ internal readonly record struct SecondaryEvent(
     CheckpointRecord? Checkpoint = null,
     long Epoch = 0,
     string? Reason = null,
-    TaskCompletionSource<Protocol.Messages.WelcomeMessage>? Welcome = null);
+    TaskCompletionSource<Protocol.Messages.WelcomeMessage>? Welcome = null,
+    EpochStamps Stamps = default);
 
 internal enum SecondaryEventKind
 {

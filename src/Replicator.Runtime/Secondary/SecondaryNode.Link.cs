@@ -67,6 +67,7 @@ public sealed partial class SecondaryNode
             WelcomeMessage answer = await welcome.Task.WaitAsync(_stopping.Token).ConfigureAwait(false);
             answer.Identity = local;
             connection.SendControl(FrameType.Welcome, answer);
+            Volatile.Write(ref _welcomed, connection);
             Log.PrimaryConnected(_log, connection.RemoteEndPoint, hello.Identity.ToString());
             await connection.ReceiveAsync(OnFrame, _stopping.Token).ConfigureAwait(false);
             closeReason = "the primary closed the link";
@@ -134,7 +135,7 @@ public sealed partial class SecondaryNode
                 return true;
             case FrameType.Checkpoint:
                 CheckpointRecord checkpoint = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord();
-                Post(new SecondaryEvent(SecondaryEventKind.Checkpoint, Checkpoint: checkpoint));
+                Post(new SecondaryEvent(SecondaryEventKind.Checkpoint, Checkpoint: checkpoint, Stamps: new EpochStamps(Received: _time.GetTimestamp())));
                 return true;
             case FrameType.Heartbeat:
                 return true;

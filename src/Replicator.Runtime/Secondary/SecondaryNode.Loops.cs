@@ -23,19 +23,23 @@ public sealed partial class SecondaryNode
                     if (engine.OnMirror(e.Record, e.Owner) == MirrorOutcome.Buffered)
                     {
                         _creditOwed += cost;
+                        NoteBuffered(engine.BufferedBytes);
                     }
 
                     break;
                 case SecondaryEventKind.Checkpoint:
+                    NoteCheckpointReceived(e.Checkpoint!.Epoch, e.Stamps);
                     engine.OnCheckpoint(e.Checkpoint!);
                     break;
                 case SecondaryEventKind.Persisted:
+                    NotePersisted(e.Epoch, e.Stamps);
                     engine.OnEpochPersisted(e.Epoch);
                     break;
                 case SecondaryEventKind.PersistFailed:
                     engine.OnPersistFailed(e.Epoch, e.Reason!);
                     break;
                 case SecondaryEventKind.Applied:
+                    NoteApplied(e.Epoch, e.Stamps);
                     engine.OnApplied(e.Epoch);
                     break;
                 case SecondaryEventKind.StorageFailed:
@@ -55,6 +59,7 @@ public sealed partial class SecondaryNode
                     // A new primary gets as credit only the space free now, and is given back only
                     // what it itself used: epochs of an earlier session drain without returning credit.
                     _creditOwed = 0;
+                    ForgetStamps();
                     e.Welcome!.TrySetResult(new WelcomeMessage
                     {
                         ProtocolVersion = Handshake.ProtocolVersion,
@@ -74,6 +79,7 @@ public sealed partial class SecondaryNode
     {
         SecondaryStore store = _store!;
         bool journalFailed = false;
+        long applyStarted = 0; // when the epoch being applied got its first storage action
         await foreach (StorageOperation op in operations.ReadAllAsync().ConfigureAwait(false))
         {
             try
@@ -90,8 +96,10 @@ public sealed partial class SecondaryNode
 
                         try
                         {
-                            store.Persist(op.Epoch!);
-                            Post(new SecondaryEvent(SecondaryEventKind.Persisted, Epoch: op.Epoch!.Epoch));
+                            long started = _time.GetTimestamp();
+                            long written = store.Persist(op.Epoch!, _time);
+                            var stamps = new EpochStamps(JournalStarted: started, JournalWritten: written, JournalSynced: _time.GetTimestamp());
+                            Post(new SecondaryEvent(SecondaryEventKind.Persisted, Epoch: op.Epoch!.Epoch, Stamps: stamps));
                         }
                         catch (IOException e)
                         {
@@ -101,17 +109,22 @@ public sealed partial class SecondaryNode
 
                         break;
                     case StorageOperationKind.WriteImage:
+                        applyStarted = applyStarted == 0 ? _time.GetTimestamp() : applyStarted;
                         store.WriteImage(op.Record);
                         break;
                     case StorageOperationKind.FlushImage:
+                        applyStarted = applyStarted == 0 ? _time.GetTimestamp() : applyStarted;
                         store.FlushImage();
                         break;
                     case StorageOperationKind.ApplyVm:
+                        applyStarted = applyStarted == 0 ? _time.GetTimestamp() : applyStarted;
                         store.ApplyVmSnapshot(op.Snapshot!);
                         break;
                     case StorageOperationKind.MarkApplied:
+                        applyStarted = applyStarted == 0 ? _time.GetTimestamp() : applyStarted;
                         store.MarkApplied(op.Number, op.LastSequence);
-                        Post(new SecondaryEvent(SecondaryEventKind.Applied, Epoch: op.Number));
+                        Post(new SecondaryEvent(SecondaryEventKind.Applied, Epoch: op.Number, Stamps: new EpochStamps(ApplyStarted: applyStarted, ApplyEnded: _time.GetTimestamp())));
+                        applyStarted = 0;
                         break;
                 }
             }
@@ -130,7 +143,7 @@ public sealed partial class SecondaryNode
     {
         public void PersistEpoch(EpochLog epoch) => node._journal.Writer.TryWrite(new StorageOperation(StorageOperationKind.Persist, Epoch: epoch));
 
-        public void AcknowledgeEpoch(long epoch) => node._link?.SendControl(FrameType.Ack, new AckMessage { Epoch = epoch });
+        public void AcknowledgeEpoch(long epoch) => node._link?.SendControl(FrameType.Ack, new AckMessage { Epoch = epoch, Timings = node.TakeAckTimings(epoch) });
 
         public void WriteImage(in MirrorRecord record) => Store(new StorageOperation(StorageOperationKind.WriteImage, record));
 

@@ -33,6 +33,9 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private SecondaryEngine? _engine;
     private TcpListener? _listener;
     private FrameConnection? _link;
+
+    // The link that has been sent its Welcome: nothing else may go out on a link before it.
+    private FrameConnection? _welcomed;
     private ITimer? _heartbeat;
     private Task _loops = Task.CompletedTask;
     private long _lastPrimaryContact;
@@ -149,7 +152,10 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             return;
         }
 
-        link.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine?.LastCommittedEpoch ?? 0 });
+        if (Volatile.Read(ref _welcomed) == link)
+        {
+            link.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine?.LastCommittedEpoch ?? 0 });
+        }
     }
 
     private async Task AcceptLoopAsync()

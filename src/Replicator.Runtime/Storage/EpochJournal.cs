@@ -81,16 +81,22 @@ public sealed class EpochJournal : IDisposable
     }
 
     /// <summary>Appends a sealed epoch and makes it durable. Throws IOException (full disk, I/O error): then nothing is committed.</summary>
-    public void Append(EpochLog epoch)
+    public void Append(EpochLog epoch) => Append(epoch, null);
+
+    /// <summary>
+    /// As <see cref="Append(EpochLog)"/>, and returns when (a <paramref name="time"/> timestamp) the
+    /// entry was in the file and its fdatasync began, so the commit can be split into write and flush.
+    /// </summary>
+    public long Append(EpochLog epoch, TimeProvider? time)
     {
         ArgumentNullException.ThrowIfNull(epoch);
         lock (_lock)
         {
-            AppendLocked(epoch);
+            return AppendLocked(epoch, time);
         }
     }
 
-    private void AppendLocked(EpochLog epoch)
+    private long AppendLocked(EpochLog epoch, TimeProvider? time)
     {
         _checkpointBody.ResetWrittenCount();
         MessagePackSerializer.Serialize(_checkpointBody, CheckpointMessage.From(epoch.Checkpoint!), ControlCodec.Options);
@@ -117,9 +123,11 @@ public sealed class EpochJournal : IDisposable
 
         RandomAccess.Write(_handle, header, _end);
         RandomAccess.Write(_handle, body, _end + HeaderSize);
+        long written = time?.GetTimestamp() ?? 0;
         Durability.DataSync(_handle);
         _entries.Add((epoch.Epoch, _end, HeaderSize + body.Length));
         _end += HeaderSize + body.Length;
+        return written;
     }
 
     /// <summary>

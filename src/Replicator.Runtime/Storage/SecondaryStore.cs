@@ -85,6 +85,9 @@ public sealed class SecondaryStore : IDisposable
 
     public void Persist(EpochLog epoch) => Journal.Append(epoch);
 
+    /// <summary>As <see cref="Persist(EpochLog)"/>; returns the timestamp between the journal write and its flush.</summary>
+    public long Persist(EpochLog epoch, TimeProvider time) => Journal.Append(epoch, time);
+
     public void WriteImage(in MirrorRecord record) => Image.Apply(record.Request, record.Payload.Span);
 
     public void FlushImage() => Image.Flush();

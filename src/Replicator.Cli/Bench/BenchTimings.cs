@@ -1,0 +1,20 @@
+namespace Replicator.Cli.Bench;
+
+/// <summary>
+/// How long each run of a configuration lasts. The paced run is long enough for a few hundred
+/// checkpoints at short epochs and at least 150 at 100 ms (so p99 rests on more than one sample);
+/// the quick sweep trades that for finishing in under a minute.
+/// </summary>
+internal sealed record BenchTimings(int WarmUpMs, int PacedMs, int ClosedMs)
+{
+    /// <summary>Both primaries' runs together: warm-up, paced and closed loop replicated; warm-up and closed loop unreplicated.</summary>
+    public int TotalMs => (2 * WarmUpMs) + PacedMs + (2 * ClosedMs);
+
+    public static BenchTimings For(BenchConfiguration configuration, bool quick)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return quick
+            ? new BenchTimings(500, 2_000, 1_000)
+            : new BenchTimings(1_000, Math.Max(5_000, 150 * configuration.EpochMs), 3_000);
+    }
+}
