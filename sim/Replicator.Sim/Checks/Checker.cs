@@ -24,7 +24,7 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
     /// restart included, with the barriers the primary recorded: what a secondary crash state must
     /// be legal for (I4).
     /// </summary>
-    public CrashHistory ApplyHistory { get; } = new(initialDisk);
+    public CrashHistory ApplyHistory { get; private set; } = new(initialDisk);
 
     public long Commits { get; private set; }
 
@@ -86,6 +86,12 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
             Fail($"I4: after a power cut the secondary's image is no legal crash state: {bad}");
         }
     }
+
+    /// <summary>
+    /// The image's cache was resolved (a power cut, or a failed flush after which nothing is known):
+    /// what it holds now is all there is, and later crash states are judged from it.
+    /// </summary>
+    public void RebaseHistory(ReadOnlySpan<byte> image) => ApplyHistory = new CrashHistory(image);
 
     /// <summary>I4 with a journal: once recovery has replayed the journal, image and VM state are exactly a committed checkpoint.</summary>
     public void RecoveredTo(long epoch, ReadOnlySpan<byte> image, VmState vm)

@@ -45,6 +45,7 @@ internal sealed partial class SimSecondary
         Image.PowerCut(_world.Random.PowerCuts);
         Journal.PowerCut(_world.Random.PowerCuts);
         _world.Checker.SecondaryImageAfterPowerCut(Image.Memory.Contents);
+        _world.Checker.RebaseHistory(Image.Memory.Contents);
         LoseProcess();
         _world.Clock.After(_restartAfter, Restart);
     }
@@ -189,6 +190,7 @@ internal sealed partial class SimSecondary
                     else
                     {
                         // After a failed flush nothing is known about what reached the disk.
+                        _world.Checker.RebaseHistory(Image.Memory.Contents);
                         FailStop("flushing the image failed");
                     }
                 });
