@@ -12,7 +12,10 @@ namespace Replicator.Runtime.Storage;
 /// <summary>
 /// The secondary's commit journal: each committed epoch appended whole and made durable with one
 /// fdatasync — that write is the commit point. Entries already applied to the image are released;
-/// at start-up the whole entries are read back and a torn tail is cut off.
+/// once all are, the next append starts again at the front, overwriting blocks the file already
+/// has (an append into fresh blocks makes its fdatasync commit their allocation too, several times
+/// slower). At start-up the whole entries are read back, in increasing epoch order: an older entry
+/// left behind the last one by that reuse, or a torn tail, ends them.
 /// <code>
 /// entry: offset size field
 ///         0     4    magic 0x4A4C5052 ("RPLJ")
@@ -143,8 +146,8 @@ public sealed class EpochJournal : IDisposable
             long deadPrefix = _entries.Count == 0 ? _end : _entries[0].Offset;
             if (_entries.Count == 0)
             {
-                RandomAccess.SetLength(_handle, 0);
-                Durability.DataSync(_handle);
+                // Reuse the file from the front; what lies behind the next entries is older than
+                // them (and applied), which is how recovery tells where they end.
                 _end = 0;
             }
             else if (deadPrefix >= CompactAboveBytes && deadPrefix >= _end / 2)
@@ -197,6 +200,7 @@ public sealed class EpochJournal : IDisposable
         long length = RandomAccess.GetLength(_handle);
         long offset = 0;
         byte[] header = new byte[HeaderSize];
+        long lastEpoch = long.MinValue;
         while (offset + HeaderSize <= length)
         {
             RandomAccess.Read(_handle, header, offset);
@@ -209,6 +213,11 @@ public sealed class EpochJournal : IDisposable
                 break; // a torn or never-completed append: not committed
             }
 
+            if (epoch <= lastEpoch)
+            {
+                break; // an entry from before the file was reused from the front: applied long ago
+            }
+
             byte[] body = new byte[bodyLength];
             RandomAccess.Read(_handle, body, offset + HeaderSize);
             if (_checksum.Compute(default, body) != checksum)
@@ -218,12 +227,14 @@ public sealed class EpochJournal : IDisposable
 
             entries.Add(ParseBody(epoch, body));
             _entries.Add((epoch, offset, HeaderSize + bodyLength));
+            lastEpoch = epoch;
             offset += HeaderSize + bodyLength;
         }
 
         if (offset < length)
         {
-            // Cut the tail so the next append lands right after the last whole entry.
+            // Cut the tail (a torn append, or older entries) so the next append lands right after
+            // the last whole entry and nothing older can follow it.
             RandomAccess.SetLength(_handle, offset);
             Durability.DataSync(_handle);
         }

@@ -109,6 +109,38 @@ public sealed class SecondaryStoreTests : IDisposable
     }
 
     [Fact]
+    public void Once_everything_is_applied_the_journal_is_reused_from_the_front_and_older_entries_behind_new_ones_are_not_recovered()
+    {
+        string journal = Path.Combine(StateDirectory, "journal.bin");
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xA1), Write(1, 2, 8192, 0xA2), Write(1, 3, 16384, 0xA3));
+            pump.Run();
+            long highWater = new FileInfo(journal).Length;
+            Assert.True(highWater > 0);
+            Assert.Equal(0, store.Journal.Length);
+
+            // Epoch 2 is smaller than epoch 1 was: it lands at the front, epoch 1's tail behind it.
+            Send(pump.Engine, 2, 4, Write(2, 4, 4096, 0xB1));
+            pump.Run(limit: 1); // journalled and acknowledged, then a crash before the apply
+            Assert.Equal(highWater, new FileInfo(journal).Length);
+        }
+
+        (store, pump) = Open();
+        using (store)
+        {
+            Assert.Equal(2, Assert.Single(store.Unapplied).Checkpoint.Epoch);
+            Assert.Equal(2, pump.Engine.LastCommittedEpoch);
+            pump.Run();
+            Assert.Equal(2, store.State.AppliedEpoch);
+        }
+
+        Assert.Equal(0xB1, ImageByteAt(4096));
+        Assert.Equal(0xA3, ImageByteAt(16384));
+    }
+
+    [Fact]
     public void A_torn_journal_tail_is_not_committed_and_is_cut_off()
     {
         (SecondaryStore store, StorePump pump) = Open();
