@@ -200,6 +200,15 @@ public sealed partial class PrimaryNode
             // hypervisor adapter would release the packets held under this id here.
         }
 
+        // The node does not reconnect yet, so the engine never starts a resync here.
+        public void SendResyncStart(ResyncPlan plan) => throw new NotSupportedException("this node does not resync yet");
+
+        public void ReadForResync(long readId, long offset, int length) => throw new NotSupportedException("this node does not resync yet");
+
+        public void CaptureWholeVmState(long epoch) => throw new NotSupportedException("this node does not resync yet");
+
+        public void PairProtected(long epoch) => throw new NotSupportedException("this node does not resync yet");
+
         public void SecondaryDegraded(string reason)
         {
             Log.Degraded(node._log, reason);
