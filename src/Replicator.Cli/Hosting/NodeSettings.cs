@@ -35,6 +35,9 @@ public sealed class NodeSettings
 
     public bool AutoFailover { get; set; }
 
+    /// <summary>Primary: first wait before reconnecting to a lost secondary (doubling up to 32 times); 0 never reconnects.</summary>
+    public int ReconnectMs { get; set; } = 250;
+
     /// <summary>The command-line switches, as the command lines spell them.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -51,6 +54,7 @@ public sealed class NodeSettings
         ["--heartbeat-ms"] = "Replicator:HeartbeatMs",
         ["--heartbeat-timeout-ms"] = "Replicator:HeartbeatTimeoutMs",
         ["--auto-failover"] = "Replicator:AutoFailover",
+        ["--reconnect-ms"] = "Replicator:ReconnectMs",
     };
 
     /// <summary>Parses HOST:PORT (an IP address); adds a problem and returns null when it is not one.</summary>

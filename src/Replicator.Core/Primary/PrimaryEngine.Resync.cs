@@ -161,6 +161,11 @@ public sealed partial class PrimaryEngine
         }
 
         _actions.SendResyncStart(new ResyncPlan(start.Epoch, CurrentEpoch, _nextSequence, _resyncRegions.Count, ResyncBytesLeft));
+        if (!HasResyncWorkLeft)
+        {
+            // Nothing to copy (nothing was written since): the first checkpoint alone protects the pair.
+            RequestCheckpoint(CheckpointTrigger.ResyncCopied);
+        }
     }
 
     /// <summary>The stream ended: regions not yet copied stay unknown in the map for the next resync.</summary>
@@ -223,7 +228,14 @@ public sealed partial class PrimaryEngine
                 _actions.ReadForResync(readId, request.Offset, request.Length);
             }
 
-            CloseEpochIfLarge();
+            if (!HasResyncWorkLeft)
+            {
+                RequestCheckpoint(CheckpointTrigger.ResyncCopied);
+            }
+            else
+            {
+                CloseEpochIfLarge();
+            }
         }
     }
 

@@ -13,7 +13,10 @@ internal readonly record struct PrimaryEvent(
     bool Succeeded = false,
     VmSnapshot? Snapshot = null,
     string? Reason = null,
-    TaskCompletionSource<long>? CheckpointWaiter = null);
+    TaskCompletionSource<long>? CheckpointWaiter = null,
+    Links.FrameConnection? Link = null,
+    Protocol.Messages.WelcomeMessage? Welcome = null,
+    TaskCompletionSource<string?>? Decision = null);
 
 internal enum PrimaryEventKind
 {
@@ -26,4 +29,13 @@ internal enum PrimaryEventKind
     LinkLost,
     IntervalElapsed,
     CheckpointRequested,
+    HeartbeatDue,
+    ResyncRead,
+    ResyncReadCompleted,
+
+    /// <summary>A new link shook hands; the loop decides whether to resync over it (<see cref="PrimaryEvent.Decision"/>).</summary>
+    Reconnected,
+
+    /// <summary>The secondary said it will never follow this primary again.</summary>
+    Fenced,
 }

@@ -11,7 +11,10 @@ internal readonly record struct SecondaryEvent(
     CheckpointRecord? Checkpoint = null,
     long Epoch = 0,
     string? Reason = null,
-    TaskCompletionSource<Protocol.Messages.WelcomeMessage>? Welcome = null);
+    TaskCompletionSource<Protocol.Messages.WelcomeMessage>? Welcome = null,
+    Protocol.Messages.ResyncStartMessage? ResyncStart = null,
+    Links.FrameConnection? Link = null,
+    TaskCompletionSource<string?>? Answer = null);
 
 internal enum SecondaryEventKind
 {
@@ -24,4 +27,5 @@ internal enum SecondaryEventKind
     Promote,
     LinkClosed,
     Welcome,
+    ResyncStart,
 }

@@ -93,18 +93,20 @@ public class ResyncTests
     [Fact]
     public void A_guest_write_overlapping_a_resync_read_waits_for_it_and_follows_it_in_the_sequence()
     {
+        _primary = NewPrimary(readsInFlight: 1);
         Write(1, 0, 0xA);
+        Write(2, 3 * Region, 0xC);              // a second region keeps the resync (and the epoch) open
         _primary.OnSecondaryLost("link cut");
         _primary.BeginResync(0, 0, Bound);
         (long readId, _, _) = Assert.Single(Reads());
         _actions.ClearReceivedCalls();
 
-        _primary.Submit(2, BlockRequest.Write(4096, 4096), Filled(4096, 0xB));
-        Assert.DoesNotContain(2L, _actions.Issued());
+        _primary.Submit(3, BlockRequest.Write(4096, 4096), Filled(4096, 0xB));
+        Assert.DoesNotContain(3L, _actions.Issued());
 
         _primary.OnResyncReadCompleted(readId, true, Filled(Region, 0xA));
-        Assert.Contains(2L, _actions.Issued());
-        _primary.OnLocalCompleted(2, true);
+        Assert.Contains(3L, _actions.Issued());
+        _primary.OnLocalCompleted(3, true);
 
         List<MirrorRecord> mirrors = _actions.Mirrors();
         Assert.Equal([(BlockOp.Write, 0L, Region), (BlockOp.Write, 4096L, 4096)], mirrors.Select(m => (m.Request.Op, m.Request.Offset, m.Request.Length)));
@@ -206,23 +208,23 @@ public class ResyncTests
     }
 
     [Fact]
-    public void Losing_the_link_mid_resync_keeps_the_uncopied_regions_even_when_the_guest_writes_into_them()
+    public void Losing_the_link_mid_resync_keeps_every_region_not_yet_committed_for_the_next_one()
     {
         _primary = NewPrimary(readsInFlight: 1);
         Write(1, 2 * Region, 0xA);
         Write(2, 5 * Region, 0xB);
+        Write(3, 7 * Region, 0xC);
         _primary.OnSecondaryLost("link cut");
         _primary.BeginResync(0, 0, Bound);
 
         long first = _primary.RequestCheckpoint(CheckpointTrigger.Explicit);
-        CompleteReads(0xA);                     // region 2 copied; region 5 not yet started
+        CompleteReads(0xA);                     // region 2 copied in the first epoch
         _primary.OnVmCaptured(first, new VmSnapshot(first, [], []));
         _primary.OnCheckpointAcknowledged(first);
-        Write(3, 5 * Region, 0xC, complete: false);
-        Write(4, 9 * Region, 0xD);
+        Write(4, 9 * Region, 0xD);              // region 5 is being read, region 7 waits its turn
         _primary.OnSecondaryLost("link cut again");
 
-        Assert.Equal([5L, 9], _primary.RegionsSecondaryMayLack());
+        Assert.Equal([5L, 7, 9], _primary.RegionsSecondaryMayLack());
     }
 
     [Fact]
@@ -274,8 +276,35 @@ public class ResyncTests
 
         _primary.OnLocalCompleted(1, true);
 
-        Assert.Equal(PrimaryPhase.Running, _primary.Phase);
         Assert.Equal(2, Plan().FirstEpoch);
         Assert.Single(Reads());
+    }
+
+    [Fact]
+    public void With_nothing_to_copy_the_first_epoch_is_closed_at_once_and_its_acknowledgement_protects()
+    {
+        Write(1, 0, 0xA);
+        CloseEpoch();
+        _primary.OnSecondaryLost("link cut");   // the acknowledgement of epoch 1 was lost with the link
+
+        _primary.BeginResync(1, 1, Bound);
+        Assert.Equal(0, Plan().Regions);
+        _actions.Received(1).CaptureWholeVmState(Plan().FirstEpoch);
+        _primary.OnVmCaptured(Plan().FirstEpoch, new VmSnapshot(Plan().FirstEpoch, [], []));
+        _primary.OnCheckpointAcknowledged(Plan().FirstEpoch);
+
+        Assert.Equal(PrimaryReplication.Protected, _primary.Replication);
+    }
+
+    [Fact]
+    public void Once_the_last_copy_is_admitted_its_epoch_is_closed_without_waiting_for_the_interval()
+    {
+        Write(1, 0, 0xA);
+        _primary.OnSecondaryLost("link cut");
+        _primary.BeginResync(0, 0, Bound);
+
+        Assert.Equal(PrimaryPhase.Draining, _primary.Phase);
+        CompleteReads(0xA);
+        _actions.Received(1).CaptureWholeVmState(Plan().FirstEpoch);
     }
 }
