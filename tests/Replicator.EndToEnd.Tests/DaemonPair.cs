@@ -88,6 +88,17 @@ internal sealed class DaemonPair : IAsyncDisposable
         return epoch;
     }
 
+    /// <summary>The whole disk as an NBD client reads it through an export (qemu-img convert into a file).</summary>
+    public async Task<byte[]> ReadThroughNbdAsync(string uri)
+    {
+        string copy = Path.Combine(_directory, $"read-{Guid.NewGuid():N}.img");
+        (int code, string output) = await Tool.RunAsync("qemu-img", "convert", "-f", "raw", "-O", "raw", uri, copy);
+        Assert.True(code == 0, $"qemu-img convert {uri} failed: {output}");
+        byte[] bytes = await File.ReadAllBytesAsync(copy);
+        File.Delete(copy);
+        return bytes;
+    }
+
     public static async Task<JsonNode> StatusAsync(string stateDirectory)
     {
         (int code, string output) = await ReplicatorProcess.RunAsync("status", "--state-dir", stateDirectory, "--json");

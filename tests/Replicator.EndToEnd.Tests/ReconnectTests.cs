@@ -32,8 +32,8 @@ public class ReconnectTests
 
         Assert.Equal(epoch, await pair.FailoverAsync());
         await Tool.QemuIo(pair.SecondaryUri, "read -P 0x62 0 1M", "read -P 0x61 1M 1M", "read -P 0x63 4M 1M", "read -P 0x64 12M 64k");
-        byte[] promotedImage = await File.ReadAllBytesAsync(pair.SecondaryImage);
-        Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage), "the promoted image differs from the primary's image at the last checkpoint");
+        byte[] served = await pair.ReadThroughNbdAsync(pair.SecondaryUri);
+        Assert.True(atCheckpoint.AsSpan().SequenceEqual(served), "the promoted node serves an image that differs from the primary's at the last checkpoint");
     }
 
     [Fact]
@@ -54,8 +54,8 @@ public class ReconnectTests
         byte[] atCheckpoint = await File.ReadAllBytesAsync(pair.PrimaryImage);
         pair.Primary.Kill();
         Assert.Equal(epoch, await pair.FailoverAsync());
-        byte[] promotedImage = await File.ReadAllBytesAsync(pair.SecondaryImage);
-        Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage), "the promoted image differs from the primary's image at the last checkpoint");
+        byte[] served = await pair.ReadThroughNbdAsync(pair.SecondaryUri);
+        Assert.True(atCheckpoint.AsSpan().SequenceEqual(served), "the promoted node serves an image that differs from the primary's at the last checkpoint");
     }
 
     [Fact]
