@@ -19,7 +19,7 @@ static int Usage(TextWriter to, int exitCode)
     to.WriteLine("""
         usage:
           replicator secondary --image PATH --listen HOST:PORT --state-dir DIR [--nbd HOST:PORT] [--auto-failover]
-          replicator primary   --image PATH --peer HOST:PORT --nbd HOST:PORT --state-dir DIR [--epoch-ms N]
+          replicator primary   --image PATH --peer HOST:PORT --nbd HOST:PORT --state-dir DIR [--epoch-ms N] [--reconnect-ms N]
           replicator primary   --image PATH --no-replication --nbd HOST:PORT --state-dir DIR   (unprotected: no secondary)
           replicator checkpoint --state-dir DIR      take a checkpoint now, wait for the secondary's ack
           replicator failover   --state-dir DIR      promote the secondary now

@@ -105,5 +105,14 @@ public sealed partial class InMemoryPair
         }
 
         public void SecondaryDegraded(string reason) => DegradedReason ??= reason;
+
+        // The in-memory pair never reconnects a lost secondary, so no resync ever starts here.
+        public void SendResyncStart(ResyncPlan plan) => throw new NotSupportedException("the in-memory pair does not resync");
+
+        public void ReadForResync(long readId, long offset, int length) => throw new NotSupportedException("the in-memory pair does not resync");
+
+        public void CaptureWholeVmState(long epoch) => throw new NotSupportedException("the in-memory pair does not resync");
+
+        public void PairProtected(long epoch) => throw new NotSupportedException("the in-memory pair does not resync");
     }
 }

@@ -37,7 +37,10 @@ internal sealed class DaemonPair : IAsyncDisposable
 
     public string SecondaryUri => $"nbd://127.0.0.1:{SecondaryNbd}/";
 
-    public static async Task<DaemonPair> StartAsync(bool withProxy = false, params string[] secondaryOptions)
+    public static Task<DaemonPair> StartAsync(bool withProxy = false, params string[] secondaryOptions) =>
+        StartAsync(withProxy, secondaryOptions, []);
+
+    public static async Task<DaemonPair> StartAsync(bool withProxy, string[] secondaryOptions, string[] primaryOptions)
     {
         var pair = new DaemonPair();
         pair.CreateImages(ImageBytes, ImageBytes);
@@ -48,7 +51,7 @@ internal sealed class DaemonPair : IAsyncDisposable
             pair.Proxy = new TcpProxy(pair.SecondaryPort);
         }
 
-        pair.StartPrimary();
+        pair.StartPrimary(primaryOptions);
         await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
         return pair;
     }
@@ -65,9 +68,9 @@ internal sealed class DaemonPair : IAsyncDisposable
     public void StartSecondary(params string[] options) => Secondary = ReplicatorProcess.Start(
         ["secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}", .. options]);
 
-    public void StartPrimary() => Primary = ReplicatorProcess.Start(
-        "primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",
-        "--state-dir", PrimaryState, "--epoch-ms", "3600000");
+    public void StartPrimary(params string[] options) => Primary = ReplicatorProcess.Start(
+        ["primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",
+        "--state-dir", PrimaryState, "--epoch-ms", "3600000", .. options]);
 
     public async Task<long> CheckpointAsync()
     {
@@ -83,6 +86,17 @@ internal sealed class DaemonPair : IAsyncDisposable
         long epoch = JsonNode.Parse(output)!["epoch"]!.GetValue<long>();
         await Secondary!.WaitForOutputAsync("serving the image over NBD");
         return epoch;
+    }
+
+    /// <summary>The whole disk as an NBD client reads it through an export (qemu-img convert into a file).</summary>
+    public async Task<byte[]> ReadThroughNbdAsync(string uri)
+    {
+        string copy = Path.Combine(_directory, $"read-{Guid.NewGuid():N}.img");
+        (int code, string output) = await Tool.RunAsync("qemu-img", "convert", "-f", "raw", "-O", "raw", uri, copy);
+        Assert.True(code == 0, $"qemu-img convert {uri} failed: {output}");
+        byte[] bytes = await File.ReadAllBytesAsync(copy);
+        File.Delete(copy);
+        return bytes;
     }
 
     public static async Task<JsonNode> StatusAsync(string stateDirectory)

@@ -4,17 +4,18 @@ using System.Net.Sockets;
 namespace Replicator.EndToEnd.Tests;
 
 /// <summary>
-/// A forwarding proxy on 127.0.0.1 between primary and secondary, so a test can cut the link or
-/// damage one byte of what the primary sends, as a bad network would.
+/// A forwarding proxy on 127.0.0.1 between primary and secondary, so a test can cut the link (and
+/// heal it), or damage one byte of what the primary sends, as a bad network would.
 /// </summary>
 internal sealed class TcpProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly IPEndPoint _target;
-    private readonly CancellationTokenSource _cut = new();
+    private readonly CancellationTokenSource _stopping = new();
     private readonly List<Socket> _sockets = new();
     private readonly Task _accept;
     private int _corruptArmed;
+    private volatile bool _down;
 
     public TcpProxy(int targetPort)
     {
@@ -28,21 +29,30 @@ internal sealed class TcpProxy : IAsyncDisposable
     /// <summary>Flips one bit in the next chunk the primary sends that is large enough to carry block data.</summary>
     public void CorruptNextDataChunk() => Interlocked.Exchange(ref _corruptArmed, 1);
 
-    /// <summary>Cuts every connection at once, as a pulled cable would.</summary>
+    /// <summary>
+    /// Cuts every connection at once, as a pulled cable would; until <see cref="Heal"/>, new
+    /// connections are closed as soon as they arrive.
+    /// </summary>
     public void Cut()
     {
-        _cut.Cancel();
+        _down = true;
         lock (_sockets)
         {
             foreach (Socket socket in _sockets)
             {
                 socket.Dispose();
             }
+
+            _sockets.Clear();
         }
     }
 
+    /// <summary>The cable is back: new connections go through again.</summary>
+    public void Heal() => _down = false;
+
     public async ValueTask DisposeAsync()
     {
+        _stopping.Cancel();
         Cut();
         _listener.Stop();
         try
@@ -53,16 +63,33 @@ internal sealed class TcpProxy : IAsyncDisposable
         {
         }
 
-        _cut.Dispose();
+        _stopping.Dispose();
     }
 
     private async Task AcceptAsync()
     {
-        while (!_cut.IsCancellationRequested)
+        while (!_stopping.IsCancellationRequested)
         {
-            Socket client = await _listener.AcceptSocketAsync(_cut.Token);
+            Socket client = await _listener.AcceptSocketAsync(_stopping.Token);
+            if (_down)
+            {
+                client.Dispose();
+                continue;
+            }
+
             var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await server.ConnectAsync(_target, _cut.Token);
+            try
+            {
+                await server.ConnectAsync(_target, _stopping.Token);
+            }
+            catch (SocketException)
+            {
+                // The secondary is down: the primary sees its connection closed and tries again later.
+                client.Dispose();
+                server.Dispose();
+                continue;
+            }
+
             lock (_sockets)
             {
                 _sockets.Add(client);
@@ -80,14 +107,14 @@ internal sealed class TcpProxy : IAsyncDisposable
         try
         {
             int read;
-            while ((read = await from.ReceiveAsync(buffer, SocketFlags.None, _cut.Token)) > 0)
+            while ((read = await from.ReceiveAsync(buffer, SocketFlags.None, _stopping.Token)) > 0)
             {
                 if (fromPrimary && read > 1024 && Interlocked.Exchange(ref _corruptArmed, 0) == 1)
                 {
                     buffer[read - 1] ^= 0x01;
                 }
 
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _cut.Token);
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stopping.Token);
             }
 
             to.Shutdown(SocketShutdown.Send);

@@ -91,6 +91,31 @@ public class FrameTests
     }
 
     [Fact]
+    public void A_checkpoint_keeps_its_resync_marks_and_one_without_them_reads_as_none()
+    {
+        var snapshot = new VmSnapshot(5, [], []);
+        var sent = new CheckpointRecord(5, 10, 20, 1, snapshot, snapshot.ComputeDigest()) { StartsResync = true, ResyncPending = true };
+        Frame frame = Assert.Single(ReadAll(Encode((w, o) => w.WriteControl(o, FrameType.Checkpoint, CheckpointMessage.From(sent)))));
+        CheckpointRecord received = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord();
+        Assert.True(received.StartsResync && received.ResyncPending);
+
+        // A journal entry written before the marks existed: an array of the first eight keys only.
+        byte[] old = MessagePack.MessagePackSerializer.Serialize(new object[] { 5L, 10L, 20L, 1UL, snapshot.ComputeDigest(), Array.Empty<byte>(), Array.Empty<long>(), Array.Empty<byte[]>() });
+        CheckpointRecord legacy = MessagePack.MessagePackSerializer.Deserialize<CheckpointMessage>(old, ControlCodec.Options).ToRecord();
+        Assert.False(legacy.StartsResync || legacy.ResyncPending);
+    }
+
+    [Fact]
+    public void A_resync_start_round_trips()
+    {
+        var sent = new ResyncStartMessage { BaseEpoch = 7, FirstEpoch = 12, FirstSequence = 345, Regions = 3, Bytes = 3 << 20 };
+        Frame frame = Assert.Single(ReadAll(Encode((w, o) => w.WriteControl(o, FrameType.ResyncStart, sent))));
+
+        ResyncStartMessage received = ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart);
+        Assert.Equal((7L, 12L, 345L, 3, 3L << 20), (received.BaseEpoch, received.FirstEpoch, received.FirstSequence, received.Regions, received.Bytes));
+    }
+
+    [Fact]
     public void Frames_split_across_reads_are_reassembled()
     {
         var writer = new FrameWriter();

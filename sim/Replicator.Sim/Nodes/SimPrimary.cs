@@ -16,7 +16,7 @@ namespace Replicator.Sim.Nodes;
 /// simulated disk, the link, and the timers the daemon runs (epoch interval, heartbeats). While
 /// paused it does nothing; events due meanwhile wait for it to wake. Once crashed it is gone.
 /// </summary>
-internal sealed class SimPrimary : IPrimaryActions, ILinkEndpoint
+internal sealed partial class SimPrimary : IPrimaryActions, ILinkEndpoint
 {
     private readonly SimWorld _world;
     private readonly Dictionary<long, GuestRequest> _requests = new();
@@ -193,9 +193,15 @@ internal sealed class SimPrimary : IPrimaryActions, ILinkEndpoint
 
     private void Receive(SimConnection connection, Frame frame)
     {
+        if (_pending is not null && connection == _pending.Connection)
+        {
+            ReceiveHandshake(connection, frame);
+            return;
+        }
+
         if (_link is null || connection != _link.Connection || !connection.IsOpen)
         {
-            return;
+            return; // a link already retired: its stream ended
         }
 
         _lastHeardAt = _world.Clock.Now;
@@ -228,7 +234,12 @@ internal sealed class SimPrimary : IPrimaryActions, ILinkEndpoint
 
     public void OnClosed(SimConnection connection, string reason) => OnHost(() =>
     {
-        if (_link is not null && connection == _link.Connection)
+        if (_pending is not null && connection == _pending.Connection)
+        {
+            _pending = null;
+            ScheduleReconnect();
+        }
+        else if (_link is not null && connection == _link.Connection)
         {
             Engine.OnSecondaryLost($"link closed: {reason}");
         }
@@ -299,6 +310,8 @@ internal sealed class SimPrimary : IPrimaryActions, ILinkEndpoint
     {
         _world.Trace.Event("degraded", Engine.CurrentEpoch);
         _world.Trace.Note(() => $"primary degraded: {reason}");
+        LinkSender? retired = _link;
+        _world.Clock.After(0, () => OnHost(() => RetireLink(retired)));
     }
 
     /// <summary>A crash due at a point of the cycle happens right after the action that marks it, before anything else.</summary>

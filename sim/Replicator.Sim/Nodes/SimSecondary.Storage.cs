@@ -103,19 +103,22 @@ internal sealed partial class SimSecondary
 
         Down = false;
         _link = null;
+        _pendingLink = null;
         Journal.SyncOnRecovery();
-        Engine = new SecondaryEngine(_options, this, _durable.Epoch, _durable.LastSequence);
+        Engine = new SecondaryEngine(_options, this, _durable.Epoch, _durable.LastSequence, _durable.MidResync);
         _historyCursor = default;
         foreach (var entry in Journal.Entries)
         {
             if (entry.Checkpoint.Epoch > _durable.Epoch)
             {
                 _applyRecords[entry.Checkpoint.Epoch] = entry.Records.ToList();
+                _midResync[entry.Checkpoint.Epoch] = entry.Checkpoint.ResyncPending;
                 Engine.RecoverCommittedEpoch(entry.Checkpoint, entry.Records);
             }
         }
 
         _recoveringTo = Engine.LastCommittedEpoch;
+        _recoveringMidResync = Engine.CommittedMidResync;
         _world.Trace.Event("secondary restarted", _durable.Epoch, _recoveringTo);
         CheckRecovered();
         _world.Clock.After(_world.Scenario.HeartbeatUs, HeartbeatTick);
@@ -125,7 +128,7 @@ internal sealed partial class SimSecondary
     {
         if (_recoveringTo >= 0 && Engine.LastAppliedEpoch == _recoveringTo)
         {
-            _world.Checker.RecoveredTo(_recoveringTo, Image.Memory.Contents, Vm);
+            _world.Checker.RecoveredTo(_recoveringTo, Image.Memory.Contents, Vm, _recoveringMidResync);
             _recoveringTo = -1;
         }
     }
@@ -190,7 +193,6 @@ internal sealed partial class SimSecondary
                     else
                     {
                         // After a failed flush nothing is known about what reached the disk.
-                        _world.Checker.RebaseHistory(Image.Memory.Contents);
                         FailStop("flushing the image failed");
                     }
                 });
@@ -211,9 +213,11 @@ internal sealed partial class SimSecondary
                         return;
                     }
 
-                    _durable = (epoch, lastSequence, Vm.Clone());
+                    // The state record keeps whether the epoch left the image mid-resync, as the daemon's does.
+                    _durable = (epoch, lastSequence, Vm.Clone(), _midResync.GetValueOrDefault(epoch));
                     Journal.Compact(epoch);
                     _applyRecords.Remove(epoch);
+                    _midResync.Remove(epoch);
                     Engine.OnApplied(epoch);
                     CheckRecovered();
                     RunNext();

@@ -27,11 +27,14 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
     private readonly Queue<Work> _work = new();
     private readonly Dictionary<long, List<MirrorRecord>> _applyRecords = new();
     private (long Epoch, int Index) _historyCursor;
-    private (long Epoch, long LastSequence, VmState Vm) _durable;
+    private (long Epoch, long LastSequence, VmState Vm, bool MidResync) _durable;
+    private readonly Dictionary<long, bool> _midResync = new();
     private LinkSender? _link;
+    private long _creditOwed;
     private bool _working;
     private long _lastHeardAt;
     private long _recoveringTo = -1;
+    private bool _recoveringMidResync;
     private SecondaryCutPoint? _cutWhen;
     private long _restartAfter;
     private ulong _imageHashAtPromotion;
@@ -52,7 +55,7 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
             Plant = scenario.Plant,
         };
         Vm = new VmState((long)scenario.Guest.RamPages * scenario.Guest.PageSize, scenario.Guest.PageSize);
-        _durable = (0, 0, Vm.Clone());
+        _durable = (0, 0, Vm.Clone(), false);
         Engine = new SecondaryEngine(_options, this);
     }
 
@@ -86,22 +89,37 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
         _world.Clock.After(_world.Scenario.HeartbeatUs, HeartbeatTick);
     }
 
-    /// <summary>Promotes this node (an operator's command, or heartbeats stopped with auto-failover on): the old primary is cut off first (I6).</summary>
-    public void Promote(string reason)
+    /// <summary>
+    /// Promotes this node (an operator's command, or heartbeats stopped with auto-failover on): the
+    /// old primary is cut off first (I6). Returns why not, when the engine refuses: an image in the
+    /// middle of a resync holds no checkpoint to take over from.
+    /// </summary>
+    public string? Promote(string reason)
     {
         if (Down || Engine.Phase is SecondaryPhase.Promoting or SecondaryPhase.Promoted)
         {
-            return;
+            return null;
+        }
+
+        string? refusal = Engine.Promote();
+        if (refusal is not null)
+        {
+            _world.Trace.Event("promotion refused", Engine.LastCommittedEpoch);
+            _world.Trace.Note(() => $"secondary refused promotion ({reason}): {refusal}");
+            return refusal;
         }
 
         _world.Trace.Event("promote", Engine.LastCommittedEpoch);
         _world.Trace.Note(() => $"secondary promoted: {reason}");
-        if (_link is not null)
+        foreach (LinkSender? link in new[] { _link, _pendingLink })
         {
-            _world.Network.Close(_link.Connection, "the secondary is being promoted", this);
+            if (link is not null)
+            {
+                _world.Network.Close(link.Connection, "the secondary is being promoted", this);
+            }
         }
 
-        Engine.Promote();
+        return null;
     }
 
     private void HeartbeatTick()
@@ -126,15 +144,23 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
 
     public void OnClosed(SimConnection connection, string reason)
     {
-        if (_link is not null && connection == _link.Connection && !Down)
+        if (_pendingLink is not null && connection == _pendingLink.Connection)
+        {
+            _pendingLink = null;
+        }
+        else if (_link is not null && connection == _link.Connection && !Down)
         {
             PrimaryLost();
         }
     }
 
-    /// <summary>With auto-failover on, a primary gone for the heartbeat timeout means promotion.</summary>
+    /// <summary>
+    /// The link to the primary is gone: its open epochs can never complete, so they go (the daemon
+    /// does the same). With auto-failover on, a primary gone for the heartbeat timeout means promotion.
+    /// </summary>
     private void PrimaryLost()
     {
+        Engine.OnPrimaryLost();
         if (_world.Scenario.AutoFailover)
         {
             _world.Clock.After(_world.Scenario.HeartbeatTimeoutUs, () =>
@@ -149,6 +175,12 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
 
     public void OnFrame(SimConnection connection, in Frame frame)
     {
+        if (!Down && _pendingLink is not null && connection == _pendingLink.Connection)
+        {
+            ReceiveHello(connection, frame);
+            return;
+        }
+
         if (Down || _link is null || connection != _link.Connection)
         {
             return;
@@ -162,12 +194,29 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
             {
                 case FrameType.Mirror:
                     MirrorRecord record = MirrorDecoder.Decode(frame, MemoryPool<byte>.Shared, out IMemoryOwner<byte>? owner);
+                    long cost = record.BufferCost;
                     outcome = Engine.OnMirror(record, owner);
+                    if (outcome == MirrorOutcome.Buffered)
+                    {
+                        _creditOwed += cost;
+                    }
+
                     break;
                 case FrameType.Checkpoint:
                     outcome = Engine.OnCheckpoint(ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord());
                     break;
                 case FrameType.Heartbeat:
+                    return;
+                case FrameType.ResyncStart:
+                    ResyncStartMessage start = ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart);
+                    string? refusal = Engine.OnResyncStart(start.BaseEpoch, start.FirstEpoch, start.FirstSequence);
+                    _world.Trace.Event("resync accepted", start.FirstEpoch, refusal is null ? 1 : 0);
+                    if (refusal is not null)
+                    {
+                        _link.Control(FrameType.Error, new ErrorMessage { Reason = refusal });
+                        throw new ProtocolViolationException($"resync refused: {refusal}");
+                    }
+
                     return;
                 default:
                     throw new ProtocolViolationException($"unexpected {frame.Type} frame from the primary");
@@ -214,6 +263,7 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
             }
 
             _applyRecords[checkpoint.Epoch] = records;
+            _midResync[checkpoint.Epoch] = checkpoint.ResyncPending;
             Engine.OnEpochPersisted(checkpoint.Epoch);
             _world.Checker.Committed(checkpoint, records, CommittedDisk(), CommittedVm());
         });
@@ -229,11 +279,17 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
         }
     }
 
+    /// <summary>
+    /// Credit goes back only up to what the current primary's records took: epochs of an earlier
+    /// link drain without returning credit to a primary that never spent it (as the daemon does).
+    /// </summary>
     public void ReturnCredit(long bytes)
     {
-        if (LinkOpen)
+        long owed = Math.Min(bytes, _creditOwed);
+        _creditOwed -= owed;
+        if (owed > 0 && LinkOpen)
         {
-            _link!.Control(FrameType.Credit, new CreditMessage { Bytes = bytes });
+            _link!.Control(FrameType.Credit, new CreditMessage { Bytes = owed });
         }
     }
 

@@ -48,6 +48,9 @@ internal sealed record Scenario
 
     public required bool AutoFailover { get; init; }
 
+    /// <summary>The primary's first wait before reconnecting to a lost secondary; it doubles up to 32 times while attempts fail.</summary>
+    public required long ReconnectUs { get; init; }
+
     public required IReadOnlyList<Fault> Faults { get; init; }
 
     public PlantedBug Plant { get; init; }
@@ -55,10 +58,11 @@ internal sealed record Scenario
     /// <summary>How long a healthy pair may go without committing an epoch once no fault is active (liveness).</summary>
     public long LivenessBoundUs =>
         8 * EpochUs + 20 * (Network.LatencyUs + Network.JitterUs + Network.RetransmitTimeoutUs)
-        + (long)(3 * SecondaryBufferBytes / Network.BytesPerUs) + 50_000;
+        + (long)(3 * SecondaryBufferBytes / Network.BytesPerUs) + 50_000
+        + 64 * ReconnectUs + 4 * HeartbeatTimeoutUs + (long)(4 * Guest.DiskBytes / Network.BytesPerUs);
 
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
         $"buffer {SecondaryBufferBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
-        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

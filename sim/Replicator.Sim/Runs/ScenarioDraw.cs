@@ -64,6 +64,7 @@ internal static class ScenarioDraw
             AutoFailover = r.NextDouble() < 0.5,
             Faults = [],
             Plant = plant,
+            ReconnectUs = r.Next(1, 21) * 1000L,
         };
         return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
     }

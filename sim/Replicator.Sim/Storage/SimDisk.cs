@@ -53,14 +53,10 @@ internal sealed class SimDisk
 
             if (fails)
             {
-                // A failed write leaves its range as it was. After a failed flush nothing is known
-                // of what reached the medium: each cached sector ends as any version it had.
+                // A failed write leaves its range as it was; a failed flush makes nothing durable,
+                // so what reached the medium is unknown until the next flush that succeeds (what a
+                // reader sees does not change: the data is still in the cache).
                 Failures++;
-                if (isFlush)
-                {
-                    Memory.PowerCut(_random);
-                }
-
                 done(false);
                 return;
             }
@@ -75,6 +71,31 @@ internal sealed class SimDisk
             }
 
             done(true);
+        });
+    }
+
+    /// <summary>Reads a range; <paramref name="done"/> gets whether it succeeded and, if so, the bytes as they are when the read completes.</summary>
+    public void Read(long offset, int length, Action<bool, byte[]> done)
+    {
+        long now = _clock.Now;
+        bool fails = _faults.Fails(Id, DiskFailure.Read, now);
+        long latency = _profile.WriteUs + (long)(length / 1024.0 * _profile.UsPerKiB) + _random.NextInt64(_profile.JitterUs + 1) + _faults.ExtraLatency(Id, now);
+        int generation = _generation;
+        _clock.After(latency, () =>
+        {
+            if (generation != _generation)
+            {
+                return;
+            }
+
+            if (fails)
+            {
+                Failures++;
+                done(false, []);
+                return;
+            }
+
+            done(true, Memory.Contents.Slice((int)offset, length).ToArray());
         });
     }
 

@@ -25,6 +25,9 @@ internal sealed class SimJournal(SimScheduler clock, DiskProfile profile, DiskFa
 
     public long Failures { get; private set; }
 
+    /// <summary>An append failed: nothing more lands until the node restarts.</summary>
+    public bool HasFailed => _failed;
+
     public void Append(CheckpointRecord checkpoint, List<MirrorRecord> records, long bytes, Action<bool> done)
     {
         long now = clock.Now;

@@ -22,6 +22,7 @@ internal sealed class SimWorld
     private long _faultActiveUntil;
     private long _healthySince = -1;
     private bool _livenessFailed;
+    private string? _failoverRefused;
 
     public SimWorld(Scenario scenario, bool keepTrace)
     {
@@ -65,10 +66,14 @@ internal sealed class SimWorld
 
     public SimSecondary Secondary { get; }
 
-    /// <summary>Both hosts up, linked, replicating, and no fault in effect: the state in which epochs must keep committing.</summary>
-    public bool Healthy =>
-        !Primary.Crashed && !Primary.IsPaused && !Primary.Engine.IsDegraded && Primary.LinkOpen
-        && !Secondary.Down && Secondary.LinkOpen && Secondary.Engine.Phase == SecondaryPhase.Replicating;
+    /// <summary>
+    /// Both hosts up and still a pair — the primary not fenced, the secondary not promoted and its
+    /// journal working — so that, once faults stop, reconnection and resync must bring commits back.
+    /// </summary>
+    public bool ShouldCommit =>
+        !Primary.Crashed && !Primary.IsPaused && !Primary.Fenced
+        && !Secondary.Down && !Secondary.Journal.HasFailed
+        && Secondary.Engine.Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled;
 
     public RunResult Run()
     {
@@ -155,11 +160,11 @@ internal sealed class SimWorld
         _faultActiveUntil = Math.Max(_faultActiveUntil, until + Scenario.HeartbeatTimeoutUs);
     }
 
-    /// <summary>Liveness: while healthy and free of faults, the pair commits at least once per bound.</summary>
+    /// <summary>Liveness: while both hosts are up as a pair and no fault is in effect, an epoch commits at least once per bound.</summary>
     private void LivenessTick()
     {
         long now = Clock.Now;
-        if (!Healthy)
+        if (!ShouldCommit)
         {
             _healthySince = -1;
         }
@@ -174,7 +179,7 @@ internal sealed class SimWorld
             if (!_livenessFailed && now - since > Scenario.LivenessBoundUs)
             {
                 _livenessFailed = true;
-                Checker.Fail($"liveness: a healthy pair committed nothing for {(now - since) / 1000.0:F1} ms (bound {Scenario.LivenessBoundUs / 1000.0:F1} ms); last commit at {Checker.LastCommitAt / 1000.0:F1} ms");
+                Checker.Fail($"liveness: a pair with both hosts up committed nothing for {(now - since) / 1000.0:F1} ms (bound {Scenario.LivenessBoundUs / 1000.0:F1} ms); last commit at {Checker.LastCommitAt / 1000.0:F1} ms");
             }
         }
 
@@ -198,7 +203,13 @@ internal sealed class SimWorld
         Clock.After(0, Secondary.Restart);
         Clock.After(Scenario.HeartbeatTimeoutUs, PromoteWhenUp);
         long deadline = Clock.Now + 60_000_000;
-        Clock.RunUntil(deadline, () => _promotion is not null);
+        Clock.RunUntil(deadline, () => _promotion is not null || _failoverRefused is not null);
+        if (_failoverRefused is not null)
+        {
+            Trace.Note(() => $"no failover: {_failoverRefused}");
+            return;
+        }
+
         if (_promotion is not { } promotion)
         {
             Checker.Fail($"failover did not complete: the secondary is {(Secondary.Down ? "down" : Secondary.Engine.Phase.ToString())}");
@@ -211,7 +222,7 @@ internal sealed class SimWorld
 
     private void PromoteWhenUp()
     {
-        if (_promotion is not null)
+        if (_promotion is not null || _failoverRefused is not null)
         {
             return;
         }
@@ -220,9 +231,16 @@ internal sealed class SimWorld
         {
             Clock.After(0, Secondary.Restart);
         }
-        else
+        else if (Secondary.Promote("final failover") is { } refusal)
         {
-            Secondary.Promote("final failover");
+            // Only an image left mid-resync may refuse: it holds no checkpoint at all.
+            _failoverRefused = refusal;
+            if (!Secondary.Engine.IsResyncing)
+            {
+                Checker.Fail($"the secondary refused failover without being mid-resync: {refusal}");
+            }
+
+            return;
         }
 
         Clock.After(Scenario.HeartbeatTimeoutUs, PromoteWhenUp);

@@ -113,6 +113,7 @@ internal static class DaemonCommand
             RamBytes = s.RamKb << 10,
             HeartbeatInterval = TimeSpan.FromMilliseconds(s.HeartbeatMs),
             HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),
+            ReconnectDelay = TimeSpan.FromMilliseconds(s.ReconnectMs),
         };
         problems.AddRange(options.Validate());
         return options;

@@ -38,6 +38,9 @@ public sealed class NodeSettings
     /// <summary>Primary only: run with no secondary (replication off, the guest unprotected).</summary>
     public bool NoReplication { get; set; }
 
+    /// <summary>Primary: first wait before reconnecting to a lost secondary (doubling up to 32 times); 0 never reconnects.</summary>
+    public int ReconnectMs { get; set; } = 250;
+
     /// <summary>The command-line switches, as the command lines spell them.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -55,6 +58,7 @@ public sealed class NodeSettings
         ["--heartbeat-timeout-ms"] = "Replicator:HeartbeatTimeoutMs",
         ["--auto-failover"] = "Replicator:AutoFailover",
         ["--no-replication"] = "Replicator:NoReplication",
+        ["--reconnect-ms"] = "Replicator:ReconnectMs",
     };
 
     /// <summary>Parses HOST:PORT (an IP address); adds a problem and returns null when it is not one.</summary>

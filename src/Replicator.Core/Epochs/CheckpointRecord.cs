@@ -11,4 +11,18 @@ namespace Replicator.Core.Epochs;
 public sealed record CheckpointRecord(long Epoch, long FirstSequence, long LastSequence, ulong Digest, VmSnapshot Snapshot, ulong SnapshotDigest)
 {
     public long RecordCount => LastSequence - FirstSequence + 1;
+
+    /// <summary>
+    /// The first epoch after a resync start: it follows the secondary's last committed epoch with a
+    /// jump in epoch and sequence numbers that the resync start announced. Kept in the journal, so
+    /// a replay after a crash accepts the jump too.
+    /// </summary>
+    public bool StartsResync { get; init; }
+
+    /// <summary>
+    /// A resync is still copying regions when this epoch closes: once it is applied the secondary's
+    /// image is no checkpoint of the primary (some regions are newer, some older), so it must not
+    /// be promoted from it. The epoch that completes the resync carries false.
+    /// </summary>
+    public bool ResyncPending { get; init; }
 }

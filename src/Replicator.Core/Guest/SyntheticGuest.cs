@@ -179,6 +179,13 @@ public sealed class SyntheticGuest : IVirtualMachine
         return new VmSnapshot(epoch, _cpu.ToArray(), pages);
     }
 
+    /// <summary>Captures every page, as the base for a secondary being resynced.</summary>
+    public VmSnapshot CaptureAll(long epoch)
+    {
+        Array.Fill(_dirtyPages, true);
+        return CaptureChanges(epoch);
+    }
+
     /// <summary>Takes over the RAM and vCPU state of a checkpoint (the guest resumed on the promoted node).</summary>
     public void Restore(VmState state)
     {

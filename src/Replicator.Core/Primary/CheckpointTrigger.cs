@@ -11,4 +11,7 @@ public enum CheckpointTrigger
 
     /// <summary>The secondary's buffer nears its bound: close the epoch early so it can commit and drain.</summary>
     BufferPressure,
+
+    /// <summary>The resync's last copy is in this epoch: close it, so the pair is protected without waiting for the interval.</summary>
+    ResyncCopied,
 }

@@ -5,24 +5,37 @@ namespace Replicator.Core.Primary;
 /// may lack is one written in an epoch after the last acknowledged one: exactly what a resync
 /// must copy after the secondary was lost. One array store per request, no allocation.
 /// </summary>
+/// <remarks>
+/// <see cref="Unknown"/> marks a region the secondary may lack whatever it acknowledges: a local
+/// write failed there, or a resync has yet to copy it. Only <see cref="MarkCopied"/> clears it, so
+/// a guest write into such a region never makes it look clean.
+/// </remarks>
 internal sealed class DirtyRegionMap
 {
+    private const long Unknown = long.MaxValue;
+
     private readonly long[] _lastWrittenEpoch;
-    private readonly int _regionBytes;
+    private readonly long _diskBytes;
 
     public DirtyRegionMap(long diskBytes, int regionBytes)
     {
-        _regionBytes = regionBytes;
+        _diskBytes = diskBytes;
+        RegionBytes = regionBytes;
         _lastWrittenEpoch = new long[(diskBytes + regionBytes - 1) / regionBytes];
     }
 
+    public int RegionBytes { get; }
+
     public void Mark(long offset, int length, long epoch)
     {
-        long first = offset / _regionBytes;
-        long last = (offset + Math.Max(length, 1) - 1) / _regionBytes;
+        long first = offset / RegionBytes;
+        long last = (offset + Math.Max(length, 1) - 1) / RegionBytes;
         for (long r = first; r <= last; r++)
         {
-            _lastWrittenEpoch[r] = epoch;
+            if (_lastWrittenEpoch[r] != Unknown)
+            {
+                _lastWrittenEpoch[r] = epoch;
+            }
         }
     }
 
@@ -30,7 +43,28 @@ internal sealed class DirtyRegionMap
     /// Marks a range whose contents the primary no longer knows (its local write failed): the
     /// replica's copy may differ whatever is acknowledged later, so it stays dirty until a resync.
     /// </summary>
-    public void MarkDiverged(long offset, int length) => Mark(offset, length, long.MaxValue);
+    public void MarkDiverged(long offset, int length)
+    {
+        long first = offset / RegionBytes;
+        long last = (offset + Math.Max(length, 1) - 1) / RegionBytes;
+        for (long r = first; r <= last; r++)
+        {
+            _lastWrittenEpoch[r] = Unknown;
+        }
+    }
+
+    /// <summary>A resync will copy the region: until it has, no acknowledgement makes it clean.</summary>
+    public void MarkPending(long region) => _lastWrittenEpoch[region] = Unknown;
+
+    /// <summary>The whole region was sent in <paramref name="epoch"/> or earlier: the secondary has it once that epoch commits.</summary>
+    public void MarkCopied(long region, long epoch) => _lastWrittenEpoch[region] = epoch;
+
+    /// <summary>The byte range a region covers (the last one may be short).</summary>
+    public (long Offset, long Length) RangeOf(long region)
+    {
+        long offset = region * RegionBytes;
+        return (offset, Math.Min(RegionBytes, _diskBytes - offset));
+    }
 
     /// <summary>The regions written after <paramref name="acknowledgedEpoch"/>: what the secondary may lack.</summary>
     public IEnumerable<long> RegionsNewerThan(long acknowledgedEpoch)

@@ -45,4 +45,28 @@ public interface IPrimaryActions
 
     /// <summary>Replication stopped: the secondary no longer follows. The guest keeps running on the primary.</summary>
     void SecondaryDegraded(string reason);
+
+    /// <summary>
+    /// A resync begins on the new link: tell the secondary (before any record of the plan's first
+    /// epoch) where the new stream of epochs and sequence numbers starts.
+    /// </summary>
+    void SendResyncStart(ResyncPlan plan);
+
+    /// <summary>
+    /// Read this range of the primary's own disk for the resync and report
+    /// <see cref="PrimaryEngine.OnResyncReadCompleted"/> with the bytes read.
+    /// </summary>
+    void ReadForResync(long readId, long offset, int length);
+
+    /// <summary>
+    /// Like <see cref="CaptureVmState"/>, but the whole VM state (every page): the first checkpoint
+    /// after a resync start, since the secondary may lack changes captured in epochs it never committed.
+    /// </summary>
+    void CaptureWholeVmState(long epoch);
+
+    /// <summary>
+    /// The resync is complete and acknowledged: the secondary's committed image and VM state equal the
+    /// primary's at <paramref name="epoch"/> (I7). The pair is protected again.
+    /// </summary>
+    void PairProtected(long epoch);
 }

@@ -10,11 +10,12 @@ public sealed partial class PrimaryEngine
     /// <summary>
     /// Asks for a checkpoint. Returns the epoch whose acknowledgement covers every request completed
     /// before this call (wait for <see cref="IPrimaryActions.CheckpointCommitted"/> of it or later),
-    /// or <see cref="NoCheckpoint"/> when replication is degraded.
+    /// or <see cref="NoCheckpoint"/> when nothing is mirrored (degraded). During a resync checkpoints
+    /// go on as usual; the acknowledgement then means committed, not yet protected.
     /// </summary>
     public long RequestCheckpoint(CheckpointTrigger trigger)
     {
-        if (IsDegraded)
+        if (!_mirroring)
         {
             return NoCheckpoint;
         }
@@ -45,13 +46,25 @@ public sealed partial class PrimaryEngine
             throw new InvalidOperationException($"capture of epoch {epoch} reported while the primary is {Phase} in epoch {CurrentEpoch}");
         }
 
-        if (IsDegraded)
+        if (!_mirroring)
         {
             ResumeAfterCheckpoint();
             return;
         }
 
-        var checkpoint = new CheckpointRecord(epoch, _epochFirstSequence, _nextSequence - 1, _digest.Value, snapshot, snapshot.ComputeDigest());
+        // Drained, so every resync read admitted so far is in this epoch or an earlier one.
+        bool resyncPending = Replication == PrimaryReplication.Resyncing && HasResyncWorkLeft;
+        var checkpoint = new CheckpointRecord(epoch, _epochFirstSequence, _nextSequence - 1, _digest.Value, snapshot, snapshot.ComputeDigest())
+        {
+            StartsResync = epoch == _resyncFirstEpoch,
+            ResyncPending = resyncPending,
+        };
+        if (Replication == PrimaryReplication.Resyncing && !resyncPending && _protectedFromEpoch == 0)
+        {
+            _protectedFromEpoch = epoch;
+        }
+
+        _lastCheckpointSent = epoch;
         _unacknowledged.Enqueue(epoch);
         CurrentEpoch++;
         _epochFirstSequence = _nextSequence;
@@ -67,7 +80,7 @@ public sealed partial class PrimaryEngine
     /// </summary>
     public void OnCheckpointAcknowledged(long epoch)
     {
-        if (IsDegraded || epoch <= LastAcknowledgedEpoch)
+        if (!_mirroring || epoch <= LastAcknowledgedEpoch)
         {
             return;
         }
@@ -84,7 +97,14 @@ public sealed partial class PrimaryEngine
         }
 
         LastAcknowledgedEpoch = epoch;
-        _outputs.ReleaseThrough(_options.Plant == PlantedBug.EarlyOutput ? epoch + 1 : epoch, _actions);
+        CompleteResyncIfAcknowledged(epoch);
+
+        // I5: during a resync a committed epoch is not yet a protected one; held output waits for protection.
+        if (Replication == PrimaryReplication.Protected)
+        {
+            _outputs.ReleaseThrough(_options.Plant == PlantedBug.EarlyOutput ? epoch + 1 : epoch, _actions);
+        }
+
         _actions.CheckpointCommitted(epoch);
         if (_checkpointWanted && Phase == PrimaryPhase.Running)
         {
@@ -107,20 +127,34 @@ public sealed partial class PrimaryEngine
 
     private void BeginCapture()
     {
-        if (IsDegraded)
+        if (!_mirroring)
         {
             ResumeAfterCheckpoint();
             return;
         }
 
         Phase = PrimaryPhase.Capturing;
-        _actions.CaptureVmState(CurrentEpoch);
+        if (_wholeCaptureDue)
+        {
+            _wholeCaptureDue = false;
+            _actions.CaptureWholeVmState(CurrentEpoch);
+        }
+        else
+        {
+            _actions.CaptureVmState(CurrentEpoch);
+        }
     }
 
     private void ResumeAfterCheckpoint()
     {
         Phase = PrimaryPhase.Running;
         _actions.ResumeGuest();
+        if (_waitingResync is not null)
+        {
+            // A resync asked for while a checkpoint of the lost link was ending starts now, between epochs.
+            StartResync();
+        }
+
         AdmitQueued();
     }
 }

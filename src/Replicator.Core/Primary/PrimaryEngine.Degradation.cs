@@ -39,14 +39,20 @@ public sealed partial class PrimaryEngine
 
     private void Degrade(string reason)
     {
-        if (IsDegraded)
+        _waitingResync = null;
+        if (!_mirroring)
         {
             return;
         }
 
         // A mirror that fails is never ignored: from here on writes are local only, the region map
-        // remembers what the secondary lacks, and the operator is told.
+        // remembers what the secondary lacks, and the operator is told. Requests in flight now
+        // belong to the ended stream and are never mirrored (see OnLocalCompleted).
+        _mirroring = false;
+        _session++;
+        Replication = PrimaryReplication.Degraded;
         DegradedReason = reason;
+        StopResync();
         _checkpointWanted = false;
         _unacknowledged.Clear();
         _actions.SecondaryDegraded(reason);

@@ -31,6 +31,8 @@ public sealed partial class PrimaryEngine
     private long _nextSequence;
     private long _epochBufferBytes;
     private long _credit;
+    private long _creditLimit;
+    private long _lastCheckpointSent;
     private bool _checkpointWanted;
 
     public PrimaryEngine(PrimaryOptions options, IPrimaryActions actions)
@@ -40,9 +42,9 @@ public sealed partial class PrimaryEngine
         options.Validate();
         _options = options;
         _actions = actions;
-        _credit = options.SecondaryBufferBytes;
+        _credit = _creditLimit = options.SecondaryBufferBytes;
         CurrentEpoch = options.FirstEpoch;
-        LastAcknowledgedEpoch = LastCheckpointStarted = options.FirstEpoch - 1;
+        LastAcknowledgedEpoch = LastCheckpointStarted = _lastCheckpointSent = options.FirstEpoch - 1;
         _epochFirstSequence = _nextSequence = options.FirstSequence;
         _dirtyRegions = new DirtyRegionMap(options.Geometry.DiskBytes, options.DirtyRegionBytes);
     }
@@ -58,9 +60,10 @@ public sealed partial class PrimaryEngine
 
     public PrimaryPhase Phase { get; private set; } = PrimaryPhase.Running;
 
-    /// <summary>Why replication stopped, or null while the secondary follows.</summary>
+    /// <summary>Why replication stopped, or null while the pair is protected (it stays set during a resync).</summary>
     public string? DegradedReason { get; private set; }
 
+    /// <summary>The pair is not protected: the secondary lacks, or may lack, something the primary holds.</summary>
     public bool IsDegraded => DegradedReason is not null;
 
     public int InFlightCount => _inFlight.Count;
@@ -78,10 +81,12 @@ public sealed partial class PrimaryEngine
     /// A guest request arrives. Returns null when it is taken (admitted now, or queued while a
     /// checkpoint drains or the secondary's buffer is full), or the reason it was refused, in
     /// which case the guest has already been told <see cref="RequestStatus.Invalid"/>.
-    /// The core keeps <paramref name="payload"/> until it completes the request.
+    /// The core keeps <paramref name="payload"/> until it completes the request. Request ids are
+    /// the driver's, zero or more: negative ones are the engine's own resync reads.
     /// </summary>
     public string? Submit(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(requestId);
         string? invalid = _options.Geometry.Validate(request, payload.Length);
         if (invalid is not null)
         {
@@ -110,7 +115,7 @@ public sealed partial class PrimaryEngine
     /// <summary>The primary's own disk finished a request issued by <see cref="IPrimaryActions.IssueLocal"/>.</summary>
     public void OnLocalCompleted(long requestId, bool succeeded)
     {
-        if (!_inFlight.Remove(requestId, out InFlightRequest done))
+        if (requestId < 0 || !_inFlight.Remove(requestId, out InFlightRequest done))
         {
             throw new InvalidOperationException($"completion for request {requestId}, which is not in flight");
         }
@@ -125,20 +130,15 @@ public sealed partial class PrimaryEngine
             }
         }
 
-        if (!IsDegraded)
+        // A request admitted before the link was lost (or while it was down) has no place in the
+        // current stream: the dirty-region map already holds its range for the resync.
+        if (_mirroring && done.Session == _session)
         {
             Mirror(done, succeeded);
         }
 
         _actions.CompleteGuest(requestId, succeeded ? RequestStatus.Ok : RequestStatus.IoError);
-
-        foreach (long id in _nowIssuable)
-        {
-            InFlightRequest next = _inFlight[id];
-            _actions.IssueLocal(id, next.Request, next.Payload);
-        }
-
-        _nowIssuable.Clear();
+        IssueNowIssuable();
         if (Phase == PrimaryPhase.Draining && _inFlight.Count == 0)
         {
             BeginCapture();
@@ -148,12 +148,12 @@ public sealed partial class PrimaryEngine
     /// <summary>The secondary freed this many bytes of its buffer (applied or discarded records).</summary>
     public void OnCreditReturned(long bytes)
     {
-        if (IsDegraded)
+        if (!_mirroring)
         {
             return;
         }
 
-        if (bytes <= 0 || _credit + bytes > _options.SecondaryBufferBytes)
+        if (bytes <= 0 || _credit + bytes > _creditLimit)
         {
             Degrade($"the secondary returned {bytes} bytes of credit, more than it was given");
             return;
@@ -164,12 +164,12 @@ public sealed partial class PrimaryEngine
     }
 
     private bool HasCreditFor(in BlockRequest request) =>
-        IsDegraded || _credit >= request.PayloadLength + MirrorRecord.RecordOverheadBytes;
+        !_mirroring || _credit >= request.PayloadLength + MirrorRecord.RecordOverheadBytes;
 
     private void Admit(long requestId, in BlockRequest request, ReadOnlyMemory<byte> payload)
     {
         long sequence = _nextSequence++;
-        if (!IsDegraded)
+        if (_mirroring)
         {
             long cost = request.PayloadLength + MirrorRecord.RecordOverheadBytes;
             _credit -= cost;
@@ -181,16 +181,41 @@ public sealed partial class PrimaryEngine
             _dirtyRegions.Mark(request.Offset, request.Length, CurrentEpoch);
         }
 
-        _inFlight.Add(requestId, new InFlightRequest(sequence, CurrentEpoch, request, payload));
+        _inFlight.Add(requestId, new InFlightRequest(sequence, CurrentEpoch, request, payload, _session));
         if (!request.ChangesData || _options.Plant == PlantedBug.NoOverlapOrder || _overlaps.Add(requestId, request))
         {
             _actions.IssueLocal(requestId, request, payload);
         }
 
-        if (Phase == PrimaryPhase.Running && !IsDegraded && _epochBufferBytes >= _options.EarlyCheckpointFraction * _options.SecondaryBufferBytes)
+        CloseEpochIfLarge();
+    }
+
+    /// <summary>An epoch is closed early once it alone holds its share of the secondary's buffer, so an epoch always fits.</summary>
+    private void CloseEpochIfLarge()
+    {
+        if (Phase == PrimaryPhase.Running && _mirroring && _epochBufferBytes >= _options.EarlyCheckpointFraction * _creditLimit)
         {
             RequestCheckpoint(CheckpointTrigger.BufferPressure);
         }
+    }
+
+    /// <summary>Issues the requests (and resync reads) whose overlap with an earlier one just cleared.</summary>
+    private void IssueNowIssuable()
+    {
+        foreach (long id in _nowIssuable)
+        {
+            InFlightRequest next = _inFlight[id];
+            if (next.IsResyncRead)
+            {
+                _actions.ReadForResync(id, next.Request.Offset, next.Request.Length);
+            }
+            else
+            {
+                _actions.IssueLocal(id, next.Request, next.Payload);
+            }
+        }
+
+        _nowIssuable.Clear();
     }
 
     private void Mirror(in InFlightRequest done, bool succeeded)
@@ -221,6 +246,7 @@ public sealed partial class PrimaryEngine
             Admit(next.RequestId, next.Request, next.Payload);
         }
 
+        AdmitResyncReads();
         RelieveBufferPressure();
     }
 
@@ -230,13 +256,15 @@ public sealed partial class PrimaryEngine
     /// </summary>
     private void RelieveBufferPressure()
     {
-        if (_admissionQueue.Count > 0 && Phase == PrimaryPhase.Running && !IsDegraded && _epochBufferBytes > 0)
+        if (_admissionQueue.Count > 0 && Phase == PrimaryPhase.Running && _mirroring && _epochBufferBytes > 0)
         {
             RequestCheckpoint(CheckpointTrigger.BufferPressure);
         }
     }
 
-    private readonly record struct InFlightRequest(long Sequence, long Epoch, BlockRequest Request, ReadOnlyMemory<byte> Payload);
+    // Session: the stream it was admitted into; only the current one's requests are mirrored.
+    // IsResyncRead: a read of the primary's disk for the resync, mirrored as a write of what it read.
+    private readonly record struct InFlightRequest(long Sequence, long Epoch, BlockRequest Request, ReadOnlyMemory<byte> Payload, long Session, bool IsResyncRead = false);
 
     private readonly record struct QueuedRequest(long RequestId, BlockRequest Request, ReadOnlyMemory<byte> Payload);
 }

@@ -31,6 +31,12 @@ public sealed record PrimaryOptions
 
     public long FirstSequence { get; init; } = 1;
 
+    /// <summary>
+    /// Resync reads of the primary's disk in flight at once: enough to keep the link busy, few
+    /// enough that the guest's own requests still find the disk free.
+    /// </summary>
+    public int MaxResyncReadsInFlight { get; init; } = 4;
+
     public DegradedOutputPolicy DegradedOutputPolicy { get; init; } = DegradedOutputPolicy.ReleaseUnprotected;
 
     /// <summary>A deliberate defect for the simulator's checkers to catch; never set outside tests.</summary>
@@ -54,6 +60,11 @@ public sealed record PrimaryOptions
         if (MaxUnacknowledgedCheckpoints < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxUnacknowledgedCheckpoints), MaxUnacknowledgedCheckpoints, "must be at least 1");
+        }
+
+        if (MaxResyncReadsInFlight < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxResyncReadsInFlight), MaxResyncReadsInFlight, "must be at least 1");
         }
 
         if (EarlyCheckpointFraction is <= 0 or > 1)

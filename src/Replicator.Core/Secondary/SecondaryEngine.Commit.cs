@@ -25,6 +25,12 @@ public sealed partial class SecondaryEngine
         _persisting.Dequeue();
         LastCommittedEpoch = epoch;
         LastCommittedSequence = log.Checkpoint!.LastSequence;
+        CommittedMidResync = log.Checkpoint.ResyncPending;
+        if (!CommittedMidResync)
+        {
+            _resyncRunning = false;
+        }
+
         _committed.Enqueue(log);
 
         // I1/I5: the acknowledgement leaves only now, after the commit point.
@@ -56,6 +62,8 @@ public sealed partial class SecondaryEngine
         }
 
         Free(freed, returnCredit: false);
+        _journalFailed = true;
+        _lastSealedMidResync = CommittedMidResync;
         if (Phase == SecondaryPhase.Replicating)
         {
             Stall(epoch, $"journal write failed: {reason}");
@@ -90,7 +98,12 @@ public sealed partial class SecondaryEngine
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(records);
-        if (checkpoint.Epoch != _lastSealedEpoch + 1 || checkpoint.FirstSequence != _lastSealedSequence + 1 || records.Count != checkpoint.RecordCount)
+        // The first epoch of a resync was checked against the resync start before it was journalled:
+        // the jump it makes is the one that start announced.
+        bool follows = checkpoint.StartsResync
+            ? checkpoint.Epoch > _lastSealedEpoch && checkpoint.FirstSequence > _lastSealedSequence
+            : checkpoint.Epoch == _lastSealedEpoch + 1 && checkpoint.FirstSequence == _lastSealedSequence + 1;
+        if (!follows || records.Count != checkpoint.RecordCount)
         {
             throw new InvalidOperationException($"journal entry for epoch {checkpoint.Epoch} does not follow epoch {_lastSealedEpoch} ending at sequence {_lastSealedSequence}");
         }
@@ -113,6 +126,7 @@ public sealed partial class SecondaryEngine
         BufferedBytes += log.BufferBytes;
         _lastSealedEpoch = LastCommittedEpoch = checkpoint.Epoch;
         _lastSealedSequence = LastCommittedSequence = checkpoint.LastSequence;
+        _lastSealedMidResync = CommittedMidResync = checkpoint.ResyncPending;
         _committed.Enqueue(log);
         ApplyNextCommitted();
     }

@@ -11,13 +11,20 @@ public sealed partial class SecondaryEngine
     /// Promote this node (heartbeats stopped, or an operator said so). Incomplete epochs are
     /// discarded; committed ones drain into the image with their flushes; then
     /// <see cref="ISecondaryActions.Promoted"/> names the one checkpoint image and VM state hold (I2).
-    /// From now on nothing from the old primary is taken (I6).
+    /// From now on nothing from the old primary is taken (I6). Returns null when promoting, or why
+    /// this node must not take over: in the middle of a resync its image is no checkpoint at all.
     /// </summary>
-    public void Promote()
+    public string? Promote()
     {
         if (Phase is SecondaryPhase.Promoting or SecondaryPhase.Promoted)
         {
-            return;
+            return null;
+        }
+
+        if (_lastSealedMidResync)
+        {
+            // Sealed epochs commit during promotion, so the last sealed one is where it would land.
+            return $"the image is in the middle of a resync (epoch {_lastSealedEpoch} left it with some regions newer than others): it holds no checkpoint to take over from";
         }
 
         Phase = SecondaryPhase.Promoting;
@@ -28,6 +35,7 @@ public sealed partial class SecondaryEngine
         }
 
         CompletePromotionIfDrained();
+        return null;
     }
 
     /// <summary>

@@ -22,7 +22,8 @@ public sealed partial class SecondaryEngine
     /// <param name="actions">Where the engine's actions go.</param>
     /// <param name="appliedEpoch">The checkpoint the image and VM state already hold (0 for a fresh pair).</param>
     /// <param name="appliedLastSequence">The last sequence number of that checkpoint (0 for a fresh pair).</param>
-    public SecondaryEngine(SecondaryOptions options, ISecondaryActions actions, long appliedEpoch = 0, long appliedLastSequence = 0)
+    /// <param name="appliedMidResync">The image was left mid-resync by that epoch: it is no checkpoint (see <see cref="CheckpointRecord.ResyncPending"/>).</param>
+    public SecondaryEngine(SecondaryOptions options, ISecondaryActions actions, long appliedEpoch = 0, long appliedLastSequence = 0, bool appliedMidResync = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(actions);
@@ -31,6 +32,7 @@ public sealed partial class SecondaryEngine
         _actions = actions;
         LastAppliedEpoch = LastCommittedEpoch = _lastSealedEpoch = appliedEpoch;
         LastCommittedSequence = _lastSealedSequence = appliedLastSequence;
+        CommittedMidResync = _lastSealedMidResync = appliedMidResync;
     }
 
     public SecondaryPhase Phase { get; private set; } = SecondaryPhase.Replicating;
@@ -189,6 +191,7 @@ public sealed partial class SecondaryEngine
         {
             CheckpointRecord checkpoint = log.Checkpoint!;
             string? bad = checkpoint.FirstSequence != _lastSealedSequence + 1 ? $"sequence gap: epoch starts at {checkpoint.FirstSequence}, the previous one ended at {_lastSealedSequence}"
+                : checkpoint.StartsResync != (log.Epoch == _resyncFirstEpoch) ? (checkpoint.StartsResync ? "the checkpoint says a resync starts here, but no resync start announced this epoch" : "the first epoch after the resync start does not say so")
                 : log.Digest != checkpoint.Digest && _options.Plant != PlantedBug.CommitWithGap ? $"digest mismatch: records sum to {log.Digest:x16}, the checkpoint says {checkpoint.Digest:x16}"
                 : checkpoint.Snapshot.ComputeDigest() != checkpoint.SnapshotDigest ? "the VM snapshot does not match its digest"
                 : SnapshotMisfit(checkpoint.Snapshot);
@@ -202,6 +205,7 @@ public sealed partial class SecondaryEngine
             _open.Remove(log.Epoch);
             _lastSealedEpoch = log.Epoch;
             _lastSealedSequence = checkpoint.LastSequence;
+            _lastSealedMidResync = checkpoint.ResyncPending;
             Persist(log);
         }
     }

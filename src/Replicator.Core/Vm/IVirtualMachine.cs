@@ -15,6 +15,12 @@ public interface IVirtualMachine
     /// <summary>Captures the state changed since the previous capture (everything, the first time).</summary>
     VmSnapshot CaptureChanges(long epoch);
 
+    /// <summary>
+    /// Captures the whole state (every RAM page and the vCPU state), for a node that may lack any
+    /// change since some earlier checkpoint (after a resync); later captures continue from this one.
+    /// </summary>
+    VmSnapshot CaptureAll(long epoch);
+
     /// <summary>Replaces the whole VM state with the state of one checkpoint, on the node taking over.</summary>
     void Restore(VmState state);
 }

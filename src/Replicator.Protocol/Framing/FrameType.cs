@@ -29,4 +29,7 @@ public enum FrameType : byte
 
     /// <summary>Either way, last frame before closing: why the link is being closed.</summary>
     Error = 9,
+
+    /// <summary>Primary → secondary, first after <see cref="Welcome"/> on a link that resyncs: where the new stream begins.</summary>
+    ResyncStart = 10,
 }

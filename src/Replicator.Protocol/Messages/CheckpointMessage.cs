@@ -32,6 +32,12 @@ public sealed partial class CheckpointMessage
     [Key(7)]
     public byte[][] PageData { get; set; } = [];
 
+    [Key(8)]
+    public bool StartsResync { get; set; }
+
+    [Key(9)]
+    public bool ResyncPending { get; set; }
+
     public static CheckpointMessage From(CheckpointRecord checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -45,6 +51,8 @@ public sealed partial class CheckpointMessage
             CpuState = checkpoint.Snapshot.CpuState,
             PageIndexes = checkpoint.Snapshot.Pages.Select(p => p.Index).ToArray(),
             PageData = checkpoint.Snapshot.Pages.Select(p => p.Data).ToArray(),
+            StartsResync = checkpoint.StartsResync,
+            ResyncPending = checkpoint.ResyncPending,
         };
     }
 
@@ -67,6 +75,10 @@ public sealed partial class CheckpointMessage
             pages[i] = new VmPage(PageIndexes[i], PageData[i]);
         }
 
-        return new CheckpointRecord(Epoch, FirstSequence, LastSequence, Digest, new VmSnapshot(Epoch, CpuState, pages), SnapshotDigest);
+        return new CheckpointRecord(Epoch, FirstSequence, LastSequence, Digest, new VmSnapshot(Epoch, CpuState, pages), SnapshotDigest)
+        {
+            StartsResync = StartsResync,
+            ResyncPending = ResyncPending,
+        };
     }
 }

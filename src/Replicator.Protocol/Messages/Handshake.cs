@@ -3,7 +3,8 @@ namespace Replicator.Protocol.Messages;
 /// <summary>The checks both sides make on the other's identity before anything else crosses the link.</summary>
 public static class Handshake
 {
-    public const int ProtocolVersion = 1;
+    /// <summary>2: resync (the ResyncStart frame, the checkpoint's resync marks, Welcome's role, Error's fence).</summary>
+    public const int ProtocolVersion = 2;
 
     /// <summary>
     /// Null when a peer claiming <paramref name="peer"/> (speaking <paramref name="peerVersion"/>)

@@ -21,4 +21,8 @@ public sealed partial class WelcomeMessage
 
     [Key(4)]
     public long LastCommittedSequence { get; set; }
+
+    /// <summary>What the node is: "secondary"; the primary never resyncs into anything else (I6).</summary>
+    [Key(5)]
+    public string Role { get; set; } = string.Empty;
 }

@@ -18,6 +18,8 @@ public sealed class DiskOnlyVirtualMachine : IVirtualMachine
 
     public VmSnapshot CaptureChanges(long epoch) => new(epoch, [], []);
 
+    public VmSnapshot CaptureAll(long epoch) => new(epoch, [], []);
+
     public void Restore(VmState state)
     {
     }

@@ -70,6 +70,16 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest, TimeProvider? tim
         }
     }
 
+    public VmSnapshot CaptureAll(long epoch)
+    {
+        lock (_lock)
+        {
+            VmSnapshot snapshot = guest.CaptureAll(epoch);
+            Captured?.Invoke(guest.ExpectedAt(epoch)!);
+            return snapshot;
+        }
+    }
+
     public void Restore(VmState state)
     {
         lock (_lock)

@@ -32,6 +32,7 @@ public sealed class FrameConnection : IAsyncDisposable
     private Task _sendLoop = Task.CompletedTask;
     private int _filled;
     private long _bytesSent;
+    private int _disposed;
 
     public FrameConnection(Socket socket, int maxBodyLength, TimeProvider time)
     {
@@ -124,12 +125,16 @@ public sealed class FrameConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a last <c>Error</c> frame (best effort) and closes.</summary>
-    public async Task CloseAsync(string? reason)
+    /// <summary>
+    /// Sends a last <c>Error</c> frame (best effort) and closes. <paramref name="fenced"/> tells a
+    /// primary that this node will never follow it again (see <see cref="Protocol.Messages.ErrorMessage.Fenced"/>).
+    /// Safe to call at any time, also after <see cref="DisposeAsync"/>.
+    /// </summary>
+    public async Task CloseAsync(string? reason, bool fenced = false)
     {
         if (reason is not null && !IsClosed)
         {
-            SendControl(FrameType.Error, new Protocol.Messages.ErrorMessage { Reason = reason });
+            SendControl(FrameType.Error, new Protocol.Messages.ErrorMessage { Reason = reason, Fenced = fenced });
             _sendSignal.Writer.TryComplete();
             try
             {
@@ -141,13 +146,27 @@ public sealed class FrameConnection : IAsyncDisposable
             }
         }
 
-        await _closed.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _closed.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed already: a heartbeat or a peer's error raced the owner's disposal; it is closed.
+        }
+
         _sendSignal.Writer.TryComplete();
         _socket.Dispose();
     }
 
+    /// <summary>Closes and returns the receive buffer to its pool; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await CloseAsync(null).ConfigureAwait(false);
         await _sendLoop.ConfigureAwait(false);
         _closed.Dispose();

@@ -16,4 +16,10 @@ public sealed class HandshakeRefusedException : Exception
         : base(message, innerException)
     {
     }
+
+    public HandshakeRefusedException(string message, bool fenced)
+        : base(message) => Fenced = fenced;
+
+    /// <summary>The secondary was promoted or its generation moved on: never try it again (I6).</summary>
+    public bool Fenced { get; }
 }

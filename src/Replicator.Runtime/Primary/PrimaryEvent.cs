@@ -14,7 +14,10 @@ internal readonly record struct PrimaryEvent(
     VmSnapshot? Snapshot = null,
     string? Reason = null,
     TaskCompletionSource<long>? CheckpointWaiter = null,
-    Protocol.Messages.AckTimings? AckTimings = null);
+    Protocol.Messages.AckTimings? AckTimings = null,
+    Links.FrameConnection? Link = null,
+    Protocol.Messages.WelcomeMessage? Welcome = null,
+    TaskCompletionSource<string?>? Decision = null);
 
 internal enum PrimaryEventKind
 {
@@ -27,4 +30,13 @@ internal enum PrimaryEventKind
     LinkLost,
     IntervalElapsed,
     CheckpointRequested,
+    HeartbeatDue,
+    ResyncRead,
+    ResyncReadCompleted,
+
+    /// <summary>A new link shook hands; the loop decides whether to resync over it (<see cref="PrimaryEvent.Decision"/>).</summary>
+    Reconnected,
+
+    /// <summary>The secondary said it will never follow this primary again.</summary>
+    Fenced,
 }

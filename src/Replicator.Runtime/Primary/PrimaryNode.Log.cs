@@ -20,5 +20,29 @@ public sealed partial class PrimaryNode
 
         [LoggerMessage(5, LogLevel.Critical, "replication degraded, the guest runs unprotected: {Reason}")]
         public static partial void Degraded(ILogger logger, string reason);
+
+        [LoggerMessage(6, LogLevel.Information, "reconnecting to the secondary at {Peer}: attempt {Attempt} in {DelayMs} ms")]
+        public static partial void Reconnecting(ILogger logger, string peer, int attempt, double delayMs);
+
+        [LoggerMessage(7, LogLevel.Warning, "reconnect attempt {Attempt} failed: {Reason}")]
+        public static partial void ReconnectFailed(ILogger logger, int attempt, string reason);
+
+        [LoggerMessage(8, LogLevel.Critical, "not resyncing and no longer reconnecting, replication stays degraded (I6, one primary): {Reason}")]
+        public static partial void Fenced(ILogger logger, string reason);
+
+        [LoggerMessage(9, LogLevel.Warning, "the secondary's answer rules out a resync for now: {Reason}")]
+        public static partial void ResyncRefused(ILogger logger, string reason);
+
+        [LoggerMessage(10, LogLevel.Information, "reconnected to the secondary at {Peer}: it holds checkpoint {Epoch}, buffer free {BufferBytes} bytes")]
+        public static partial void Reconnected(ILogger logger, string peer, long epoch, long bufferBytes);
+
+        [LoggerMessage(11, LogLevel.Warning, "resync started from checkpoint {BaseEpoch}: {Regions} regions ({Bytes} bytes) to copy while the guest runs; the new stream begins at epoch {FirstEpoch}")]
+        public static partial void ResyncStarted(ILogger logger, long baseEpoch, int regions, long bytes, long firstEpoch);
+
+        [LoggerMessage(12, LogLevel.Warning, "resync complete: the pair is protected again at checkpoint {Epoch}")]
+        public static partial void ProtectedAgain(ILogger logger, long epoch);
+
+        [LoggerMessage(13, LogLevel.Error, "reading the local image for the resync at {Offset}+{Length} failed: {Reason}")]
+        public static partial void ResyncReadFailed(ILogger logger, long offset, int length, string reason);
     }
 }

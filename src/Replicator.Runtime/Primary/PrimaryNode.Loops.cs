@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Primary;
@@ -31,18 +33,39 @@ public sealed partial class PrimaryNode
                 case PrimaryEventKind.VmCaptured:
                     engine.OnVmCaptured(e.Snapshot!.Epoch, e.Snapshot);
                     break;
-                case PrimaryEventKind.Acknowledged:
+                // Frames from a link already retired belong to a stream that ended: they are dropped.
+                case PrimaryEventKind.Acknowledged when e.Link == _link:
                     NoteAckTimings(e.Id, e.AckTimings);
                     engine.OnCheckpointAcknowledged(e.Id);
                     break;
-                case PrimaryEventKind.CreditReturned:
+                case PrimaryEventKind.CreditReturned when e.Link == _link:
                     engine.OnCreditReturned(e.Id);
                     break;
-                case PrimaryEventKind.Rejected:
+                case PrimaryEventKind.Rejected when e.Link == _link:
                     engine.OnEpochRejected(e.Id, e.Reason!);
                     break;
+                case PrimaryEventKind.Fenced when e.Link == _link:
+                    FenceOff(e.Reason!);
+                    break;
                 case PrimaryEventKind.LinkLost:
-                    engine.OnSecondaryLost(e.Reason!);
+                    OnLinkLost(e.Link!, e.Reason!);
+
+                    // Its receive loop has ended and the link is retired: nothing uses it any more.
+                    _ = e.Link!.DisposeAsync().AsTask();
+                    break;
+                case PrimaryEventKind.HeartbeatDue:
+                    OnHeartbeatDue();
+                    break;
+                case PrimaryEventKind.Reconnected:
+                    OnReconnected(e);
+                    break;
+                case PrimaryEventKind.ResyncReadCompleted:
+                    engine.OnResyncReadCompleted(e.Id, e.Succeeded, e.Payload);
+                    if (MemoryMarshal.TryGetArray(e.Payload, out ArraySegment<byte> buffer))
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer.Array!);
+                    }
+
                     break;
                 case PrimaryEventKind.IntervalElapsed:
                     engine.RequestCheckpoint(CheckpointTrigger.Interval);
@@ -67,6 +90,12 @@ public sealed partial class PrimaryNode
     {
         await foreach (PrimaryEvent io in _localIo.Reader.ReadAllAsync().ConfigureAwait(false))
         {
+            if (io.Kind == PrimaryEventKind.ResyncRead)
+            {
+                ReadForResync(io);
+                continue;
+            }
+
             bool ok = true;
             try
             {
@@ -83,12 +112,31 @@ public sealed partial class PrimaryNode
         }
     }
 
+    /// <summary>On a local I/O worker: the resync's read of the primary's own disk, into a pooled buffer the event loop returns.</summary>
+    private void ReadForResync(in PrimaryEvent io)
+    {
+        int length = io.Request.Length;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        bool ok = true;
+        try
+        {
+            _image!.Read(io.Request.Offset, buffer.AsSpan(0, length));
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            Log.ResyncReadFailed(_log, io.Request.Offset, length, e.Message);
+            ok = false;
+        }
+
+        Post(new PrimaryEvent(PrimaryEventKind.ResyncReadCompleted, io.Id, io.Request, buffer.AsMemory(0, length), Succeeded: ok));
+    }
+
     private async Task ReceiveLoopAsync(FrameConnection link)
     {
         string reason = "the secondary closed the link";
         try
         {
-            await link.ReceiveAsync(OnFrame, _stopping.Token).ConfigureAwait(false);
+            await link.ReceiveAsync(frame => OnFrame(frame, link), _stopping.Token).ConfigureAwait(false);
         }
         catch (ProtocolViolationException e)
         {
@@ -103,29 +151,35 @@ public sealed partial class PrimaryNode
 
         if (!_stopping.IsCancellationRequested)
         {
-            Post(new PrimaryEvent(PrimaryEventKind.LinkLost, Reason: reason));
+            Post(new PrimaryEvent(PrimaryEventKind.LinkLost, Reason: reason, Link: link));
         }
     }
 
-    private bool OnFrame(Frame frame)
+    private bool OnFrame(Frame frame, FrameConnection link)
     {
         switch (frame.Type)
         {
             case FrameType.Ack:
                 AckMessage ack = ControlCodec.Decode<AckMessage>(frame, FrameType.Ack);
-                Post(new PrimaryEvent(PrimaryEventKind.Acknowledged, ack.Epoch, AckTimings: ack.Timings));
+                Post(new PrimaryEvent(PrimaryEventKind.Acknowledged, ack.Epoch, AckTimings: ack.Timings, Link: link));
                 return true;
             case FrameType.Credit:
-                Post(new PrimaryEvent(PrimaryEventKind.CreditReturned, ControlCodec.Decode<CreditMessage>(frame, FrameType.Credit).Bytes));
+                Post(new PrimaryEvent(PrimaryEventKind.CreditReturned, ControlCodec.Decode<CreditMessage>(frame, FrameType.Credit).Bytes, Link: link));
                 return true;
             case FrameType.Reject:
                 RejectMessage reject = ControlCodec.Decode<RejectMessage>(frame, FrameType.Reject);
-                Post(new PrimaryEvent(PrimaryEventKind.Rejected, reject.Epoch, Reason: reject.Reason));
+                Post(new PrimaryEvent(PrimaryEventKind.Rejected, reject.Epoch, Reason: reject.Reason, Link: link));
                 return true;
             case FrameType.Heartbeat:
                 return true;
             case FrameType.Error:
-                throw new ProtocolViolationException($"the secondary closed the link: {ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error).Reason}");
+                ErrorMessage error = ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error);
+                if (error.Fenced)
+                {
+                    Post(new PrimaryEvent(PrimaryEventKind.Fenced, Reason: $"the secondary at {link.RemoteEndPoint} will not follow this primary again: {error.Reason}", Link: link));
+                }
+
+                throw new ProtocolViolationException($"the secondary closed the link: {error.Reason}");
             default:
                 throw new ProtocolViolationException($"frame {frame.Header.LinkSequence}: a secondary does not send {frame.Type}");
         }
@@ -160,6 +214,9 @@ public sealed partial class PrimaryNode
             node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: node._vm.CaptureChanges(epoch)));
         }
 
+        public void CaptureWholeVmState(long epoch) =>
+            node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: node._vm.CaptureAll(epoch)));
+
         public void ResumeGuest()
         {
             node._vm.ResumeExecution();
@@ -190,6 +247,12 @@ public sealed partial class PrimaryNode
                     node._time.GetElapsedTime(started.Start, now)), started.Start));
             }
 
+            // During a resync an acknowledgement is a commit, not yet protection: waiters wait for both.
+            if (node._engine!.Replication != PrimaryReplication.Protected)
+            {
+                return;
+            }
+
             node._checkpointWaiters.RemoveAll(w =>
             {
                 bool done = w.Epoch <= epoch;
@@ -208,6 +271,29 @@ public sealed partial class PrimaryNode
             // hypervisor adapter would release the packets held under this id here.
         }
 
+        public void SendResyncStart(ResyncPlan plan)
+        {
+            Log.ResyncStarted(node._log, plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
+            node._link?.SendControl(FrameType.ResyncStart, new ResyncStartMessage
+            {
+                BaseEpoch = plan.BaseEpoch,
+                FirstEpoch = plan.FirstEpoch,
+                FirstSequence = plan.FirstSequence,
+                Regions = plan.Regions,
+                Bytes = plan.Bytes,
+            });
+        }
+
+        public void ReadForResync(long readId, long offset, int length) =>
+            node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.ResyncRead, readId, BlockRequest.Write(offset, length)));
+
+        public void PairProtected(long epoch)
+        {
+            Log.ProtectedAgain(node._log, epoch);
+            node.OnProtectedAgain();
+            node.ReplicationChanged?.Invoke(PrimaryReplication.Protected, null);
+        }
+
         public void SecondaryDegraded(string reason)
         {
             if (!node._options.Unreplicated)
@@ -221,6 +307,12 @@ public sealed partial class PrimaryNode
             }
 
             node._checkpointWaiters.Clear();
+
+            // Checkpoints of the ended stream will never be acknowledged: their timings would lie.
+            node._checkpointStarts.Clear();
+            node._resumedAt.Clear();
+            node.RetireLink(reason);
+            node.ReplicationChanged?.Invoke(PrimaryReplication.Degraded, reason);
         }
     }
 }

@@ -36,7 +36,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private FrameConnection? _link;
     private ITimer? _epochTimer;
     private ITimer? _heartbeat;
+    private PairIdentity? _identity;
     private Task _loops = Task.CompletedTask;
+    private Task _receiveLoop = Task.CompletedTask;
     private long _nextRequestId;
     private NodeStateStore? _states;
     private NodeState? _state;
@@ -62,6 +64,15 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     /// <summary>Called on the engine's loop when a checkpoint is acknowledged, with its pause and commit latency.</summary>
     public Action<CheckpointTiming>? CheckpointCompleted { get; set; }
 
+    /// <summary>
+    /// Called on the engine's loop when replication changes: degraded (with the reason), resyncing
+    /// over a new link, protected again (the resync acknowledged).
+    /// </summary>
+    public Action<PrimaryReplication, string?>? ReplicationChanged { get; set; }
+
+    /// <summary>Called once if the secondary turns out to have been promoted: the primary then stays degraded and stops reconnecting (I6).</summary>
+    public Action<string>? FencedOff { get; set; }
+
     public PrimaryStatus Status
     {
         get
@@ -70,7 +81,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             return new PrimaryStatus(
                 e?.Phase.ToString() ?? "starting", e?.CurrentEpoch ?? 0, e?.LastAcknowledgedEpoch ?? 0, e?.UnacknowledgedCheckpoints ?? 0,
                 e?.InFlightCount ?? 0, e?.QueuedCount ?? 0, e?.CreditAvailable ?? 0,
-                _link is { IsClosed: false } ? $"connected to {_link.RemoteEndPoint}" : _options.Unreplicated ? "none (replication off)" : "secondary lost", e?.DegradedReason);
+                LinkState, e?.DegradedReason, e?.Replication.ToString() ?? "starting", Volatile.Read(ref _reconnectAttempts),
+                e?.ResyncBytesLeft ?? 0, e?.ResyncRegionsLeft ?? 0);
         }
     }
 
@@ -99,37 +111,14 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             return;
         }
 
-        var socket = new Socket(_options.Peer.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(_options.Peer, cancellation).ConfigureAwait(false);
-        var link = new FrameConnection(socket, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
-        link.StartSending();
-        var identity = new PairIdentity { PairId = _options.PairId, ImageBytes = _image.Size, BlockSize = _options.BlockSize, Generation = state.Generation };
-        link.SendControl(FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity });
-
-        object? answer = await link.ReceiveOneAsync<object>(
-            f => f.Type == FrameType.Error ? ControlCodec.Decode<ErrorMessage>(f, FrameType.Error) : ControlCodec.Decode<WelcomeMessage>(f, FrameType.Welcome),
-            cancellation).WaitAsync(_options.HeartbeatTimeout, _time, cancellation).ConfigureAwait(false);
-        if (answer is not WelcomeMessage welcome)
-        {
-            string reason = answer is ErrorMessage error ? error.Reason : "the secondary closed the link during the handshake";
-            await link.DisposeAsync().ConfigureAwait(false);
-            throw new HandshakeRefusedException($"the secondary at {_options.Peer} refused this primary: {reason}");
-        }
+        _identity = new PairIdentity { PairId = _options.PairId, ImageBytes = _image.Size, BlockSize = _options.BlockSize, Generation = state.Generation };
+        (FrameConnection link, WelcomeMessage welcome) = await HandshakeAsync(cancellation).ConfigureAwait(false);
 
         // The pair may only go on where both images are known equal: a fresh pair (both at 0), or
         // a primary that stopped cleanly after a final checkpoint the secondary holds.
-        string? mismatch = Handshake.Check(welcome.ProtocolVersion, welcome.Identity, identity)
-            ?? (welcome.LastCommittedEpoch != state.AppliedEpoch
-                ? $"the secondary holds checkpoint {welcome.LastCommittedEpoch} but this primary was last known equal to it at checkpoint {(state.AppliedEpoch < 0 ? "none (it did not stop cleanly)" : state.AppliedEpoch.ToString(System.Globalization.CultureInfo.InvariantCulture))}: the images may differ; make the secondary's image a fresh copy of the primary's"
-                : null);
-        long smallestCredit = 2L * (_options.MaxRequestBytes + Core.Epochs.MirrorRecord.RecordOverheadBytes);
-        if (mismatch is null && welcome.BufferCapacityBytes < smallestCredit)
+        if (welcome.LastCommittedEpoch != state.AppliedEpoch)
         {
-            mismatch = $"the secondary has only {welcome.BufferCapacityBytes} bytes of buffer free (at least {smallestCredit} needed): it is still draining an earlier session; start again shortly";
-        }
-
-        if (mismatch is not null)
-        {
+            string mismatch = $"the secondary holds checkpoint {welcome.LastCommittedEpoch} but this primary was last known equal to it at checkpoint {(state.AppliedEpoch < 0 ? "none (it did not stop cleanly)" : state.AppliedEpoch.ToString(System.Globalization.CultureInfo.InvariantCulture))}: the images may differ; make the secondary's image a fresh copy of the primary's";
             await link.CloseAsync(mismatch).ConfigureAwait(false);
             await link.DisposeAsync().ConfigureAwait(false);
             throw new HandshakeRefusedException($"the secondary at {_options.Peer} is not this pair's: {mismatch}");
@@ -151,15 +140,16 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             _actions);
         Log.Connected(_log, _options.Peer.ToString(), welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
 
-        var loops = new List<Task> { EventLoopAsync(), ReceiveLoopAsync(link) };
+        var loops = new List<Task> { EventLoopAsync() };
         for (int i = 0; i < _options.LocalIoWorkers; i++)
         {
             loops.Add(LocalIoLoopAsync());
         }
 
         _loops = Task.WhenAll(loops);
+        _receiveLoop = ReceiveLoopAsync(link);
         _epochTimer = _time.CreateTimer(_ => Post(new PrimaryEvent(PrimaryEventKind.IntervalElapsed)), null, _options.EpochInterval, _options.EpochInterval);
-        _heartbeat = _time.CreateTimer(_ => OnHeartbeatTick(), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        _heartbeat = _time.CreateTimer(_ => Post(new PrimaryEvent(PrimaryEventKind.HeartbeatDue)), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
     }
 
     /// <summary>Reads the primary's own image (what the guest sees).</summary>
@@ -202,22 +192,23 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         _heartbeat?.Dispose();
         _events.Writer.TryComplete();
         _localIo.Writer.TryComplete();
-        if (_link is not null)
+        FrameConnection? link = _link;
+        if (link is not null)
         {
-            await _link.CloseAsync(null).ConfigureAwait(false);
+            await link.CloseAsync(null).ConfigureAwait(false);
         }
 
         try
         {
-            await _loops.ConfigureAwait(false);
+            await Task.WhenAll(_loops, _receiveLoop, _reconnect).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
 
-        if (_link is not null)
+        if (link is not null)
         {
-            await _link.DisposeAsync().ConfigureAwait(false);
+            await link.DisposeAsync().ConfigureAwait(false);
         }
 
         _image?.Dispose();
@@ -226,21 +217,61 @@ public sealed partial class PrimaryNode : IAsyncDisposable
 
     private void Post(in PrimaryEvent e) => _events.Writer.TryWrite(e);
 
-    private void OnHeartbeatTick()
+    /// <summary>
+    /// Connects to the secondary and shakes hands: the hello, then its welcome (what it holds) or its
+    /// refusal. Returns the link, ready to carry the stream; throws <see cref="HandshakeRefusedException"/>
+    /// (fenced when the secondary was promoted or moved to a newer generation) or a socket error.
+    /// </summary>
+    private async Task<(FrameConnection Link, WelcomeMessage Welcome)> HandshakeAsync(CancellationToken cancellation)
     {
-        FrameConnection? link = _link;
-        if (link is null || link.IsClosed)
+        var socket = new Socket(_options.Peer.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
         {
-            return;
+            await socket.ConnectAsync(_options.Peer, cancellation).AsTask().WaitAsync(_options.HeartbeatTimeout, _time, cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
         }
 
-        if (_time.GetElapsedTime(link.LastReceived) > _options.HeartbeatTimeout)
+        var link = new FrameConnection(socket, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
+        link.StartSending();
+        try
         {
-            _ = link.CloseAsync("heartbeat timeout");
-            Post(new PrimaryEvent(PrimaryEventKind.LinkLost, Reason: $"no frame from the secondary for {_options.HeartbeatTimeout.TotalMilliseconds} ms"));
-            return;
-        }
+            PairIdentity identity = _identity!;
+            link.SendControl(FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity });
+            object? answer = await link.ReceiveOneAsync<object>(
+                f => f.Type == FrameType.Error ? ControlCodec.Decode<ErrorMessage>(f, FrameType.Error) : ControlCodec.Decode<WelcomeMessage>(f, FrameType.Welcome),
+                cancellation).WaitAsync(_options.HeartbeatTimeout, _time, cancellation).ConfigureAwait(false);
+            if (answer is not WelcomeMessage welcome)
+            {
+                ErrorMessage? error = answer as ErrorMessage;
+                throw new HandshakeRefusedException($"the secondary at {_options.Peer} refused this primary: {error?.Reason ?? "it closed the link during the handshake"}", error?.Fenced ?? false);
+            }
 
-        link.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine?.CurrentEpoch ?? 0 });
+            // I6: only a secondary of this very generation is ever written to.
+            bool fenced = welcome.Identity.Generation > identity.Generation || !string.Equals(welcome.Role, "secondary", StringComparison.Ordinal);
+            string? mismatch = Handshake.Check(welcome.ProtocolVersion, welcome.Identity, identity)
+                ?? (fenced ? $"it is a {welcome.Role} at generation {welcome.Identity.Generation}, this primary at {identity.Generation}: it was promoted" : null);
+            long smallestCredit = 2L * (_options.MaxRequestBytes + Core.Epochs.MirrorRecord.RecordOverheadBytes);
+            if (mismatch is null && welcome.BufferCapacityBytes < smallestCredit)
+            {
+                mismatch = $"the secondary has only {welcome.BufferCapacityBytes} bytes of buffer free (at least {smallestCredit} needed): it is still draining an earlier session; start again shortly";
+            }
+
+            if (mismatch is not null)
+            {
+                await link.CloseAsync(mismatch).ConfigureAwait(false);
+                throw new HandshakeRefusedException($"the secondary at {_options.Peer} is not this pair's: {mismatch}", fenced);
+            }
+
+            return (link, welcome);
+        }
+        catch
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 }

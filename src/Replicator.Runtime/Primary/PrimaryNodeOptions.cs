@@ -34,6 +34,14 @@ public sealed record PrimaryNodeOptions
 
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The first wait before reconnecting to a lost secondary; each failed attempt doubles it, up to
+    /// 32 times this. Zero: never reconnect (the primary stays degraded until restarted).
+    /// </summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public TimeSpan ReconnectMaxDelay => ReconnectDelay * 32;
+
     /// <summary>Local I/O requests run at once on the image (the guest's queue depth reaches the disk).</summary>
     public int LocalIoWorkers { get; init; } = 4;
 
@@ -44,6 +52,11 @@ public sealed record PrimaryNodeOptions
         if (EpochInterval < TimeSpan.FromMilliseconds(1))
         {
             problems.Add($"epoch interval {EpochInterval.TotalMilliseconds} ms must be at least 1 ms");
+        }
+
+        if (ReconnectDelay < TimeSpan.Zero)
+        {
+            problems.Add($"reconnect delay {ReconnectDelay.TotalMilliseconds} ms must be 0 (never) or more");
         }
 
         if (LocalIoWorkers < 1)

@@ -1,4 +1,10 @@
 namespace Replicator.Runtime.Primary;
 
-/// <summary>What <c>replicator status</c> shows for a primary.</summary>
-public sealed record PrimaryStatus(string Phase, long CurrentEpoch, long LastAcknowledgedEpoch, int UnacknowledgedCheckpoints, int InFlight, int Queued, long CreditAvailable, string Link, string? Degraded);
+/// <summary>
+/// What <c>replicator status</c> shows for a primary. <see cref="Replication"/> is Protected,
+/// Degraded or Resyncing; <see cref="ReconnectAttempts"/> counts attempts since the pair was last
+/// protected; the resync fields say what the running resync has still to read from the primary's disk.
+/// </summary>
+public sealed record PrimaryStatus(
+    string Phase, long CurrentEpoch, long LastAcknowledgedEpoch, int UnacknowledgedCheckpoints, int InFlight, int Queued, long CreditAvailable, string Link, string? Degraded,
+    string Replication = "Protected", int ReconnectAttempts = 0, long ResyncBytesLeft = 0, int ResyncRegionsLeft = 0);

@@ -12,7 +12,10 @@ internal readonly record struct SecondaryEvent(
     long Epoch = 0,
     string? Reason = null,
     TaskCompletionSource<Protocol.Messages.WelcomeMessage>? Welcome = null,
-    EpochStamps Stamps = default);
+    EpochStamps Stamps = default,
+    Protocol.Messages.ResyncStartMessage? ResyncStart = null,
+    Links.FrameConnection? Link = null,
+    TaskCompletionSource<string?>? Answer = null);
 
 internal enum SecondaryEventKind
 {
@@ -25,4 +28,5 @@ internal enum SecondaryEventKind
     Promote,
     LinkClosed,
     Welcome,
+    ResyncStart,
 }

@@ -38,13 +38,18 @@ public sealed partial class SecondaryNode
 
             PairIdentity local = LocalIdentity();
             string? mismatch = Handshake.Check(hello.ProtocolVersion, hello.Identity, local);
-            string? refusal = mismatch
-                ?? (_link is { IsClosed: false } ? $"a primary is already connected from {_link.RemoteEndPoint}" : null)
-                ?? (_engine!.Phase is Core.Secondary.SecondaryPhase.Promoting or Core.Secondary.SecondaryPhase.Promoted ? "this node has been promoted: it follows no primary any more" : null);
+
+            // I6: a node that took over never follows the old primary again, and tells it so (fenced).
+            string? promoted = _engine!.Phase is Core.Secondary.SecondaryPhase.Promoting or Core.Secondary.SecondaryPhase.Promoted || _store!.State.Role != "secondary"
+                ? "this node has been promoted: it follows no primary any more"
+                : null;
+            string? refusal = mismatch ?? promoted
+                ?? (_link is { IsClosed: false } ? $"a primary is already connected from {_link.RemoteEndPoint}" : null);
+            bool fenced = mismatch is null ? promoted is not null : mismatch.StartsWith("stale generation", StringComparison.Ordinal);
             if (refusal is not null)
             {
                 Log.HandshakeRefused(_log, connection.RemoteEndPoint, refusal);
-                await connection.CloseAsync(refusal).ConfigureAwait(false);
+                await connection.CloseAsync(refusal, fenced).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
                 if (mismatch is not null && !mismatch.StartsWith("stale generation", StringComparison.Ordinal))
                 {
@@ -62,14 +67,12 @@ public sealed partial class SecondaryNode
             }
 
             // The engine's state is read on its own loop, so epoch, sequence and free space agree.
+            // The loop sends it, so nothing of the loop's (acknowledgements, credit) can precede it.
             var welcome = new TaskCompletionSource<WelcomeMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Post(new SecondaryEvent(SecondaryEventKind.Welcome, Welcome: welcome));
-            WelcomeMessage answer = await welcome.Task.WaitAsync(_stopping.Token).ConfigureAwait(false);
-            answer.Identity = local;
-            connection.SendControl(FrameType.Welcome, answer);
-            Volatile.Write(ref _welcomed, connection);
+            Post(new SecondaryEvent(SecondaryEventKind.Welcome, Welcome: welcome, Link: connection));
+            await welcome.Task.WaitAsync(_stopping.Token).ConfigureAwait(false);
             Log.PrimaryConnected(_log, connection.RemoteEndPoint, hello.Identity.ToString());
-            await connection.ReceiveAsync(OnFrame, _stopping.Token).ConfigureAwait(false);
+            await connection.ReceiveAsync(frame => OnFrame(frame, connection), _stopping.Token).ConfigureAwait(false);
             closeReason = "the primary closed the link";
         }
         catch (ProtocolViolationException e)
@@ -88,10 +91,13 @@ public sealed partial class SecondaryNode
             closeReason = e.Message;
         }
 
-        if (Interlocked.CompareExchange(ref _link, null, connection) == connection)
+        // Only this task replaces its own link, so checking then clearing is safe; the event goes out
+        // first, so a new primary's welcome always follows this link's last events on the loop.
+        if (Volatile.Read(ref _link) == connection)
         {
             Interlocked.Exchange(ref _lastPrimaryContact, connection.LastReceived);
             Post(new SecondaryEvent(SecondaryEventKind.LinkClosed, Reason: closeReason));
+            Interlocked.Exchange(ref _link, null);
         }
 
         await connection.DisposeAsync().ConfigureAwait(false);
@@ -112,11 +118,11 @@ public sealed partial class SecondaryNode
     };
 
     /// <summary>Runs on the receive loop: decode, copy what is kept into pooled memory, and hand it to the engine's loop.</summary>
-    private bool OnFrame(Frame frame)
+    private bool OnFrame(Frame frame, FrameConnection connection)
     {
         try
         {
-            return HandleFrame(frame);
+            return HandleFrame(frame, connection);
         }
         catch (Exception e) when (e is not ProtocolViolationException)
         {
@@ -125,10 +131,13 @@ public sealed partial class SecondaryNode
         }
     }
 
-    private bool HandleFrame(Frame frame)
+    private bool HandleFrame(Frame frame, FrameConnection connection)
     {
         switch (frame.Type)
         {
+            case FrameType.ResyncStart:
+                Post(new SecondaryEvent(SecondaryEventKind.ResyncStart, ResyncStart: ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart), Link: connection));
+                return true;
             case FrameType.Mirror:
                 MirrorRecord record = MirrorDecoder.Decode(frame, MemoryPool<byte>.Shared, out IMemoryOwner<byte>? owner);
                 Post(new SecondaryEvent(SecondaryEventKind.Mirror, record, owner));

@@ -44,5 +44,17 @@ public sealed partial class SecondaryNode
 
         [LoggerMessage(12, LogLevel.Critical, "storage failed: {Reason}")]
         public static partial void StorageFailed(ILogger logger, string reason);
+
+        [LoggerMessage(14, LogLevel.Error, "not promoting ({Reason}): {Refusal}")]
+        public static partial void NotPromoting(ILogger logger, string reason, string refusal);
+
+        [LoggerMessage(15, LogLevel.Warning, "resync from checkpoint {BaseEpoch} started: {Regions} regions ({Bytes} bytes) to receive; the image holds no checkpoint until it completes; the new stream begins at epoch {FirstEpoch}")]
+        public static partial void ResyncStarted(ILogger logger, long baseEpoch, int regions, long bytes, long firstEpoch);
+
+        [LoggerMessage(16, LogLevel.Error, "refused the primary's resync: {Reason}")]
+        public static partial void ResyncRefused(ILogger logger, string reason);
+
+        [LoggerMessage(17, LogLevel.Warning, "resync complete: the image holds checkpoint {Epoch}, equal to the primary's")]
+        public static partial void ResyncComplete(ILogger logger, long epoch);
     }
 }

@@ -33,10 +33,18 @@ public sealed partial class SecondaryNode
                     break;
                 case SecondaryEventKind.Persisted:
                     NotePersisted(e.Epoch, e.Stamps);
+                    bool wasResyncing = engine.IsResyncing;
                     engine.OnEpochPersisted(e.Epoch);
+                    if (wasResyncing && !engine.IsResyncing)
+                    {
+                        Log.ResyncComplete(_log, e.Epoch);
+                    }
+
+                    AnswerWaitingWelcome();
                     break;
                 case SecondaryEventKind.PersistFailed:
                     engine.OnPersistFailed(e.Epoch, e.Reason!);
+                    AnswerWaitingWelcome();
                     break;
                 case SecondaryEventKind.Applied:
                     NoteApplied(e.Epoch, e.Stamps);
@@ -47,29 +55,35 @@ public sealed partial class SecondaryNode
                     _fatal.TrySetResult(e.Reason!);
                     return;
                 case SecondaryEventKind.Promote:
-                    Log.Promoting(_log, e.Reason!, engine.LastCommittedEpoch);
-                    if (_link is { } link)
+                    if (engine.Promote() is { } refused)
                     {
-                        await link.CloseAsync("the secondary is being promoted").ConfigureAwait(false);
+                        Log.NotPromoting(_log, e.Reason!, refused);
+                        e.Answer?.TrySetResult(refused);
+                        break;
                     }
 
-                    engine.Promote();
+                    Log.Promoting(_log, e.Reason!, engine.LastCommittedEpoch);
+                    e.Answer?.TrySetResult(null);
+                    if (_link is { } link)
+                    {
+                        // I6: the old primary must know this node will never follow it again.
+                        await link.CloseAsync("the secondary is being promoted", fenced: true).ConfigureAwait(false);
+                    }
+
                     break;
                 case SecondaryEventKind.Welcome:
-                    // A new primary gets as credit only the space free now, and is given back only
-                    // what it itself used: epochs of an earlier session drain without returning credit.
-                    _creditOwed = 0;
-                    ForgetStamps();
-                    e.Welcome!.TrySetResult(new WelcomeMessage
-                    {
-                        ProtocolVersion = Handshake.ProtocolVersion,
-                        BufferCapacityBytes = _options.BufferCapacityBytes - engine.BufferedBytes,
-                        LastCommittedEpoch = engine.LastCommittedEpoch,
-                        LastCommittedSequence = engine.LastCommittedSequence,
-                    });
+                    // The welcome says what this node holds: with an epoch still being journalled that
+                    // would change under the primary's feet, so it waits for the journal.
+                    _welcomeWaiting = (e.Welcome!, e.Link!);
+                    AnswerWaitingWelcome();
+                    break;
+                case SecondaryEventKind.ResyncStart:
+                    OnResyncStart(e.ResyncStart!, e.Link!);
                     break;
                 case SecondaryEventKind.LinkClosed:
                     Log.PrimaryLost(_log, e.Reason ?? "link closed");
+                    Volatile.Write(ref _welcomed, null);
+                    engine.OnPrimaryLost();
                     break;
             }
         }
@@ -143,7 +157,7 @@ public sealed partial class SecondaryNode
     {
         public void PersistEpoch(EpochLog epoch) => node._journal.Writer.TryWrite(new StorageOperation(StorageOperationKind.Persist, Epoch: epoch));
 
-        public void AcknowledgeEpoch(long epoch) => node._link?.SendControl(FrameType.Ack, new AckMessage { Epoch = epoch, Timings = node.TakeAckTimings(epoch) });
+        public void AcknowledgeEpoch(long epoch) => node._welcomed?.SendControl(FrameType.Ack, new AckMessage { Epoch = epoch, Timings = node.TakeAckTimings(epoch) });
 
         public void WriteImage(in MirrorRecord record) => Store(new StorageOperation(StorageOperationKind.WriteImage, record));
 
@@ -159,14 +173,14 @@ public sealed partial class SecondaryNode
             node._creditOwed -= owed;
             if (owed > 0)
             {
-                node._link?.SendControl(FrameType.Credit, new CreditMessage { Bytes = owed });
+                node._welcomed?.SendControl(FrameType.Credit, new CreditMessage { Bytes = owed });
             }
         }
 
         public void RejectEpoch(long epoch, string reason)
         {
             Log.EpochRejected(node._log, epoch, reason);
-            node._link?.SendControl(FrameType.Reject, new RejectMessage { Epoch = epoch, Reason = reason });
+            node._welcomed?.SendControl(FrameType.Reject, new RejectMessage { Epoch = epoch, Reason = reason });
         }
 
         public void Promoted(long epoch)

@@ -34,8 +34,6 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private TcpListener? _listener;
     private FrameConnection? _link;
 
-    // The link that has been sent its Welcome: nothing else may go out on a link before it.
-    private FrameConnection? _welcomed;
     private ITimer? _heartbeat;
     private Task _loops = Task.CompletedTask;
     private long _lastPrimaryContact;
@@ -70,7 +68,10 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         _engine?.LastAppliedEpoch ?? 0,
         _engine?.BufferedBytes ?? 0,
         _options.BufferCapacityBytes,
-        _link is { IsClosed: false } ? $"connected to {_link.RemoteEndPoint}" : "no primary");
+        _link is { IsClosed: false } ? $"connected to {_link.RemoteEndPoint}" : "no primary",
+        _engine is not { IsResyncing: true } engine ? null
+            : engine.CommittedMidResync ? "in progress: the image is mid-resync and holds no checkpoint until it completes"
+            : "started: nothing of it is committed yet");
 
     public async Task StartAsync(CancellationToken cancellation)
     {
@@ -93,11 +94,16 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
-    /// <summary>Failover now: discard incomplete epochs, drain committed ones, and report the checkpoint held.</summary>
-    public Task<long> PromoteAsync()
+    /// <summary>
+    /// Failover now: discard incomplete epochs, drain committed ones, and report the checkpoint held.
+    /// Fails with the reason when this node must not take over (its image is mid-resync).
+    /// </summary>
+    public async Task<long> PromoteAsync()
     {
-        _events.Writer.TryWrite(new SecondaryEvent(SecondaryEventKind.Promote, Reason: "operator"));
-        return _promoted.Task;
+        var answer = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _events.Writer.TryWrite(new SecondaryEvent(SecondaryEventKind.Promote, Reason: "operator", Answer: answer));
+        string? refused = await answer.Task.ConfigureAwait(false);
+        return refused is null ? await _promoted.Task.ConfigureAwait(false) : throw new InvalidOperationException($"not promoted: {refused}");
     }
 
     public async ValueTask DisposeAsync()
@@ -152,6 +158,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             return;
         }
 
+        // Nothing goes out on a link before its welcome.
         if (Volatile.Read(ref _welcomed) == link)
         {
             link.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine?.LastCommittedEpoch ?? 0 });

@@ -21,5 +21,11 @@ public sealed record NodeState
 
     public long AppliedLastSequence { get; init; }
 
+    /// <summary>
+    /// The applied epoch left the image mid-resync: some regions are newer than others, so the image
+    /// is no checkpoint and the node must not be promoted until a later epoch completes the resync.
+    /// </summary>
+    public bool MidResync { get; init; }
+
     public byte[] CpuState { get; init; } = [];
 }

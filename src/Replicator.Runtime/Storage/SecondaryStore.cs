@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
@@ -13,6 +14,10 @@ namespace Replicator.Runtime.Storage;
 public sealed class SecondaryStore : IDisposable
 {
     private readonly NodeStateStore _states;
+
+    // Whether each journalled epoch leaves the image mid-resync: written by the journal worker,
+    // read by the apply worker when the epoch's state record is written.
+    private readonly ConcurrentDictionary<long, bool> _midResync = new();
     private byte[] _pendingCpu = [];
 
     private SecondaryStore(ImageFile image, ImageFile ram, int pageSize, EpochJournal journal, NodeStateStore states, NodeState state, List<JournalEntry> unapplied)
@@ -24,6 +29,10 @@ public sealed class SecondaryStore : IDisposable
         _states = states;
         State = state;
         Unapplied = unapplied;
+        foreach (JournalEntry entry in unapplied)
+        {
+            _midResync[entry.Checkpoint.Epoch] = entry.Checkpoint.ResyncPending;
+        }
     }
 
     public ImageFile Image { get; }
@@ -74,7 +83,7 @@ public sealed class SecondaryStore : IDisposable
     /// <summary>Builds a secondary engine that continues from this storage, replaying the unapplied journal entries.</summary>
     public SecondaryEngine CreateEngine(SecondaryOptions options, ISecondaryActions actions)
     {
-        var engine = new SecondaryEngine(options, actions, State.AppliedEpoch, State.AppliedLastSequence);
+        var engine = new SecondaryEngine(options, actions, State.AppliedEpoch, State.AppliedLastSequence, State.MidResync);
         foreach (JournalEntry entry in Unapplied)
         {
             engine.RecoverCommittedEpoch(entry.Checkpoint, entry.Records);
@@ -83,7 +92,12 @@ public sealed class SecondaryStore : IDisposable
         return engine;
     }
 
-    public void Persist(EpochLog epoch) => Journal.Append(epoch);
+    public void Persist(EpochLog epoch)
+    {
+        ArgumentNullException.ThrowIfNull(epoch);
+        _midResync[epoch.Epoch] = epoch.Checkpoint!.ResyncPending;
+        Journal.Append(epoch);
+    }
 
     /// <summary>As <see cref="Persist(EpochLog)"/>; returns the timestamp between the journal write and its flush.</summary>
     public long Persist(EpochLog epoch, TimeProvider time) => Journal.Append(epoch, time);
@@ -107,7 +121,8 @@ public sealed class SecondaryStore : IDisposable
     public void MarkApplied(long epoch, long lastSequence)
     {
         Ram.Flush();
-        State = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu };
+        _midResync.TryRemove(epoch, out bool midResync);
+        State = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync };
         _states.Save(State);
         Journal.Release(epoch);
     }

@@ -51,4 +51,15 @@ internal sealed class NoOpPrimaryActions : IPrimaryActions
 
     public void SecondaryDegraded(string reason) =>
         throw new InvalidOperationException($"the benchmark's primary degraded: {reason}");
+
+    // The benchmarks never lose the secondary, so no resync ever starts.
+    public void SendResyncStart(ResyncPlan plan) => throw new InvalidOperationException("the benchmark's primary began a resync");
+
+    public void ReadForResync(long readId, long offset, int length) => throw new InvalidOperationException("the benchmark's primary began a resync");
+
+    public void CaptureWholeVmState(long epoch) => throw new InvalidOperationException("the benchmark's primary began a resync");
+
+    public void PairProtected(long epoch)
+    {
+    }
 }

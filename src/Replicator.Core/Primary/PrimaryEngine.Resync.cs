@@ -1,0 +1,257 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+
+namespace Replicator.Core.Primary;
+
+/// <summary>
+/// Resync (I7): after a new link to the secondary is up, mirror again and copy from the primary's
+/// own disk every region the secondary may lack, while the guest keeps running, until both are equal.
+/// </summary>
+/// <remarks>
+/// A resync read is admitted like a guest write: it takes the next sequence number in the current
+/// epoch, is charged credit, and joins the overlap tracker. A guest write admitted before it that
+/// overlaps is on the disk before the read starts; one admitted after it waits until the read is
+/// done. So the record's bytes are the disk at its place in the sequence, and a secondary applying
+/// in sequence order ends equal to the primary (see design.md, "Resync").
+/// </remarks>
+public sealed partial class PrimaryEngine
+{
+    private readonly Queue<long> _resyncRegions = new();
+
+    // Every change of stream (a loss, a resync start) moves to a new session; a request is mirrored
+    // only if it was admitted in the current one.
+    private long _session;
+    private bool _mirroring = true;
+    private ResyncRequest? _waitingResync;
+    private bool _wholeCaptureDue;
+    private long _resyncFirstEpoch;
+    private long _protectedFromEpoch;
+    private long _resyncRegion = -1;
+    private long _resyncRegionOffset;
+    private int _resyncReadsInFlight;
+    private long _nextResyncReadId = -1;
+
+    /// <summary>Whether the secondary follows: protected, degraded, or resyncing.</summary>
+    public PrimaryReplication Replication { get; private set; } = PrimaryReplication.Protected;
+
+    /// <summary>Bytes the running resync has still to read (not yet admitted).</summary>
+    public long ResyncBytesLeft { get; private set; }
+
+    /// <summary>Regions the running resync has not yet finished admitting.</summary>
+    public int ResyncRegionsLeft => _resyncRegions.Count + (_resyncRegion >= 0 ? 1 : 0);
+
+    private bool HasResyncWorkLeft => ResyncRegionsLeft > 0;
+
+    /// <summary>
+    /// A new link to the secondary is up and it holds checkpoint <paramref name="secondaryEpoch"/>
+    /// (ending at <paramref name="secondaryLastSequence"/>) with <paramref name="secondaryBufferBytes"/>
+    /// of buffer free. Returns null when the resync is under way (it starts at once, or between
+    /// epochs if a checkpoint of the lost link is still ending), otherwise why the primary must not
+    /// resync into that secondary — the engine then stays degraded.
+    /// </summary>
+    public string? BeginResync(long secondaryEpoch, long secondaryLastSequence, long secondaryBufferBytes)
+    {
+        if (_mirroring || _waitingResync is not null)
+        {
+            throw new InvalidOperationException("a resync begins only after the secondary was lost");
+        }
+
+        long smallest = 2L * (_options.Geometry.MaxRequestBytes + MirrorRecord.RecordOverheadBytes);
+        string? refusal = secondaryEpoch < _options.FirstEpoch - 1
+                ? $"the secondary holds checkpoint {secondaryEpoch}, older than where this primary began tracking changes (checkpoint {_options.FirstEpoch - 1}): its image must be copied afresh"
+            : secondaryEpoch > _lastCheckpointSent || secondaryLastSequence >= _nextSequence
+                ? $"the secondary holds checkpoint {secondaryEpoch} (sequence {secondaryLastSequence}), which this primary never sent (its last was {_lastCheckpointSent}): the images have different histories"
+            : secondaryEpoch < LastAcknowledgedEpoch
+                ? $"the secondary holds checkpoint {secondaryEpoch} but had acknowledged {LastAcknowledgedEpoch}: it lost committed checkpoints, so its storage cannot be trusted"
+            : secondaryBufferBytes < smallest
+                ? $"the secondary offers {secondaryBufferBytes} bytes of buffer, less than two of the largest records ({smallest})"
+            : null;
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        _waitingResync = new ResyncRequest(secondaryEpoch, secondaryBufferBytes);
+        if (Phase == PrimaryPhase.Running)
+        {
+            StartResync();
+            AdmitQueued();
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The read asked for by <see cref="IPrimaryActions.ReadForResync"/> finished. <paramref name="data"/>
+    /// is lent for this call only: the engine passes it to <see cref="IPrimaryActions.SendMirror"/>,
+    /// which must copy what it keeps.
+    /// </summary>
+    public void OnResyncReadCompleted(long readId, bool succeeded, ReadOnlyMemory<byte> data)
+    {
+        if (!_inFlight.Remove(readId, out InFlightRequest read) || !read.IsResyncRead)
+        {
+            throw new InvalidOperationException($"resync read {readId} reported done, but it is not in flight");
+        }
+
+        _resyncReadsInFlight--;
+        _overlaps.Complete(readId, _nowIssuable);
+        if (_mirroring && read.Session == _session)
+        {
+            if (succeeded && data.Length == read.Request.Length)
+            {
+                var record = new MirrorRecord(read.Epoch, read.Sequence, read.Request, data);
+                _digest.Add(record);
+                _actions.SendMirror(record);
+            }
+            else
+            {
+                // The region cannot be copied now; it stays unknown in the map for the next attempt.
+                _dirtyRegions.MarkPending(read.Request.Offset / _dirtyRegions.RegionBytes);
+                Degrade($"the primary's disk could not be read for the resync at {read.Request.Offset}+{read.Request.Length}");
+            }
+        }
+
+        IssueNowIssuable();
+        if (Phase == PrimaryPhase.Draining && _inFlight.Count == 0)
+        {
+            BeginCapture();
+        }
+        else
+        {
+            AdmitResyncReads();
+        }
+    }
+
+    private void StartResync()
+    {
+        ResyncRequest start = _waitingResync!.Value;
+        _waitingResync = null;
+
+        // A fresh epoch number starts the new stream: no frame ever carried it, so nothing of the
+        // lost link can be mistaken for part of it. Requests admitted until now stay in the old one.
+        _session++;
+        _mirroring = true;
+        Replication = PrimaryReplication.Resyncing;
+        CurrentEpoch++;
+        _resyncFirstEpoch = CurrentEpoch;
+        _epochFirstSequence = _nextSequence;
+        _digest.Reset();
+        _epochBufferBytes = 0;
+        _credit = _creditLimit = start.BufferBytes;
+        _unacknowledged.Clear();
+        _checkpointWanted = false;
+        _protectedFromEpoch = 0;
+        _wholeCaptureDue = true;
+        if (start.Epoch > LastAcknowledgedEpoch)
+        {
+            // Acknowledgements were lost with the link: the secondary did commit these epochs.
+            LastAcknowledgedEpoch = start.Epoch;
+            if (_options.DegradedOutputPolicy == DegradedOutputPolicy.Hold)
+            {
+                _outputs.ReleaseThrough(start.Epoch, _actions);
+            }
+        }
+
+        // Until a region is copied, no acknowledgement may make it look clean.
+        foreach (long region in _dirtyRegions.RegionsNewerThan(start.Epoch).ToList())
+        {
+            _dirtyRegions.MarkPending(region);
+            _resyncRegions.Enqueue(region);
+            ResyncBytesLeft += _dirtyRegions.RangeOf(region).Length;
+        }
+
+        _actions.SendResyncStart(new ResyncPlan(start.Epoch, CurrentEpoch, _nextSequence, _resyncRegions.Count, ResyncBytesLeft));
+        if (!HasResyncWorkLeft)
+        {
+            // Nothing to copy (nothing was written since): the first checkpoint alone protects the pair.
+            RequestCheckpoint(CheckpointTrigger.ResyncCopied);
+        }
+    }
+
+    /// <summary>The stream ended: regions not yet copied stay unknown in the map for the next resync.</summary>
+    private void StopResync()
+    {
+        _resyncRegions.Clear();
+        _resyncRegion = -1;
+        _resyncRegionOffset = 0;
+        ResyncBytesLeft = 0;
+        _protectedFromEpoch = 0;
+        _wholeCaptureDue = false;
+    }
+
+    /// <summary>
+    /// Admits resync reads while the epoch is open, no guest request waits (the guest goes first),
+    /// few enough reads are in flight, and credit allows. A region is marked copied in the epoch
+    /// of its last read: when that epoch commits, the secondary holds all of it.
+    /// </summary>
+    private void AdmitResyncReads()
+    {
+        while (Phase == PrimaryPhase.Running && Replication == PrimaryReplication.Resyncing && _admissionQueue.Count == 0
+            && _resyncReadsInFlight < _options.MaxResyncReadsInFlight && HasResyncWorkLeft)
+        {
+            if (_resyncRegion < 0)
+            {
+                _resyncRegion = _resyncRegions.Dequeue();
+                _resyncRegionOffset = 0;
+            }
+
+            (long regionOffset, long regionLength) = _dirtyRegions.RangeOf(_resyncRegion);
+            int length = (int)Math.Min(_options.Geometry.MaxRequestBytes, regionLength - _resyncRegionOffset);
+            long cost = length + MirrorRecord.RecordOverheadBytes;
+            if (_credit < cost)
+            {
+                // Wait for credit; closing the epoch lets the secondary commit and drain it.
+                if (_epochBufferBytes > 0)
+                {
+                    RequestCheckpoint(CheckpointTrigger.BufferPressure);
+                }
+
+                return;
+            }
+
+            var request = BlockRequest.Write(regionOffset + _resyncRegionOffset, length);
+            _resyncRegionOffset += length;
+            ResyncBytesLeft -= length;
+            if (_resyncRegionOffset == regionLength)
+            {
+                _dirtyRegions.MarkCopied(_resyncRegion, CurrentEpoch);
+                _resyncRegion = -1;
+            }
+
+            long readId = _nextResyncReadId--;
+            _credit -= cost;
+            _epochBufferBytes += cost;
+            _resyncReadsInFlight++;
+            _inFlight.Add(readId, new InFlightRequest(_nextSequence++, CurrentEpoch, request, default, _session, IsResyncRead: true));
+            if (_overlaps.Add(readId, request))
+            {
+                _actions.ReadForResync(readId, request.Offset, request.Length);
+            }
+
+            if (!HasResyncWorkLeft)
+            {
+                RequestCheckpoint(CheckpointTrigger.ResyncCopied);
+            }
+            else
+            {
+                CloseEpochIfLarge();
+            }
+        }
+    }
+
+    /// <summary>The acknowledgement of the epoch that held the last resync read makes the pair protected again.</summary>
+    private void CompleteResyncIfAcknowledged(long epoch)
+    {
+        if (Replication != PrimaryReplication.Resyncing || _protectedFromEpoch == 0 || epoch < _protectedFromEpoch)
+        {
+            return;
+        }
+
+        Replication = PrimaryReplication.Protected;
+        DegradedReason = null;
+        _protectedFromEpoch = 0;
+        _actions.PairProtected(epoch);
+    }
+
+    private readonly record struct ResyncRequest(long Epoch, long BufferBytes);
+}

@@ -1,0 +1,170 @@
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Tests.Support;
+using static Replicator.Core.Tests.Support.Records;
+
+namespace Replicator.Core.Tests.Secondary;
+
+/// <summary>
+/// The secondary's side of a resync: only an explicit resync start lets the numbers jump (I3 stays
+/// whole otherwise), a promoted node refuses it (I6), and an image mid-resync is never promoted (I2).
+/// </summary>
+public class ResyncStartTests
+{
+    private readonly RecordingSecondaryActions _actions = new();
+    private readonly SecondaryEngine _secondary;
+
+    public ResyncStartTests()
+    {
+        _secondary = new SecondaryEngine(new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20 }, _actions);
+        CommitEpoch(1, 1, 0xA);
+    }
+
+    private void CommitEpoch(long epoch, long sequence, byte fill, bool startsResync = false, bool resyncPending = false)
+    {
+        MirrorRecord write = Write(epoch, sequence, 0, fill);
+        _secondary.OnMirror(write);
+        _secondary.OnCheckpoint(CheckpointFor(epoch, sequence, sequence, write) with { StartsResync = startsResync, ResyncPending = resyncPending });
+        _secondary.OnEpochPersisted(epoch);
+    }
+
+    [Fact]
+    public void After_a_resync_start_the_new_stream_commits_despite_its_jump_in_numbers()
+    {
+        _secondary.OnPrimaryLost();
+        Assert.Null(_secondary.OnResyncStart(baseEpoch: 1, firstEpoch: 5, firstSequence: 10));
+
+        CommitEpoch(5, 10, 0xB, startsResync: true);
+
+        Assert.Equal(5, _secondary.LastCommittedEpoch);
+        Assert.Equal([1L, 5], _actions.Acks);
+        Assert.Empty(_actions.Rejections);
+    }
+
+    [Fact]
+    public void Without_a_resync_start_the_same_jump_is_refused()
+    {
+        MirrorRecord write = Write(2, 10, 0, 0xB);
+        _secondary.OnMirror(write);
+        _secondary.OnCheckpoint(CheckpointFor(2, 10, 10, write));
+
+        Assert.Equal(SecondaryPhase.Stalled, _secondary.Phase);
+        Assert.Contains("sequence gap", Assert.Single(_actions.Rejections).Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Only_the_first_epoch_after_a_resync_start_says_it_starts_the_resync(bool announced, bool marked)
+    {
+        long first = 2;
+        if (announced)
+        {
+            _secondary.OnPrimaryLost();
+            _secondary.OnResyncStart(1, 5, 10);
+            first = 5;
+        }
+
+        MirrorRecord write = Write(first, announced ? 10 : 2, 0, 0xB);
+        _secondary.OnMirror(write);
+        _secondary.OnCheckpoint(CheckpointFor(first, write.Sequence, write.Sequence, write) with { StartsResync = marked });
+
+        Assert.Equal(1, _secondary.LastCommittedEpoch);
+        Assert.Contains("resync", Assert.Single(_actions.Rejections).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_promoted_node_refuses_a_resync_start()
+    {
+        _secondary.Promote();
+
+        Assert.Contains("promoted", _secondary.OnResyncStart(1, 5, 10), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_resync_start_from_a_checkpoint_this_node_does_not_hold_or_while_it_still_commits_is_refused()
+    {
+        Assert.Contains("holds 1", _secondary.OnResyncStart(0, 5, 10), StringComparison.Ordinal);
+
+        MirrorRecord write = Write(2, 2, 0, 0xB);
+        _secondary.OnMirror(write);
+        _secondary.OnCheckpoint(CheckpointFor(2, 2, 2, write));   // sealed, journal write under way
+        Assert.Contains("being committed", _secondary.OnResyncStart(1, 5, 10), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_resync_start_lifts_a_stall()
+    {
+        MirrorRecord bad = Write(2, 2, 0, 0xB);
+        _secondary.OnMirror(bad);
+        _secondary.OnCheckpoint(CheckpointFor(2, 2, 2, Write(2, 2, 0, 0xC)));   // digest mismatch
+        Assert.Equal(SecondaryPhase.Stalled, _secondary.Phase);
+
+        Assert.Null(_secondary.OnResyncStart(1, 5, 10));
+        Assert.Equal(SecondaryPhase.Replicating, _secondary.Phase);
+        Assert.Null(_secondary.StallReason);
+        CommitEpoch(5, 10, 0xD, startsResync: true);
+        Assert.Equal(5, _secondary.LastCommittedEpoch);
+    }
+
+    [Fact]
+    public void Losing_the_primary_discards_the_open_epochs_and_frees_their_buffer()
+    {
+        _secondary.OnMirror(Write(2, 2, 0, 0xB));
+        Assert.True(_secondary.BufferedBytes > 0);
+        _secondary.OnApplied(1);
+
+        _secondary.OnPrimaryLost();
+
+        Assert.Equal(0, _secondary.BufferedBytes);
+        Assert.Equal(0, _secondary.OpenEpochCount);
+    }
+
+    [Fact]
+    public void Promotion_is_refused_while_the_image_is_mid_resync_and_lands_on_the_epoch_that_completed_it()
+    {
+        _secondary.OnPrimaryLost();
+        _secondary.OnResyncStart(1, 5, 10);
+        Assert.True(_secondary.IsResyncing);
+
+        CommitEpoch(5, 10, 0xB, startsResync: true, resyncPending: true);
+        Assert.Contains("middle of a resync", _secondary.Promote(), StringComparison.Ordinal);
+        Assert.Equal(SecondaryPhase.Replicating, _secondary.Phase);
+
+        CommitEpoch(6, 11, 0xC);
+        Assert.False(_secondary.IsResyncing);
+        Assert.Null(_secondary.Promote());
+        _secondary.OnApplied(1);
+        _secondary.OnApplied(5);
+        _secondary.OnApplied(6);
+        Assert.Equal([6L], _actions.Promotions);
+    }
+
+    [Fact]
+    public void Before_any_resync_epoch_is_sealed_promotion_still_lands_on_the_checkpoint_held()
+    {
+        _secondary.OnPrimaryLost();
+        _secondary.OnResyncStart(1, 5, 10);
+
+        Assert.Null(_secondary.Promote());
+        _secondary.OnApplied(1);
+        Assert.Equal([1L], _actions.Promotions);
+    }
+
+    [Fact]
+    public void A_journal_replay_accepts_the_jump_only_where_a_resync_started()
+    {
+        var options = new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20 };
+        MirrorRecord write = Write(5, 10, 0, 0xB);
+        CheckpointRecord jump = CheckpointFor(5, 10, 10, write);
+
+        var replayed = new SecondaryEngine(options, new RecordingSecondaryActions(), appliedEpoch: 1, appliedLastSequence: 1);
+        replayed.RecoverCommittedEpoch(jump with { StartsResync = true, ResyncPending = true }, [write]);
+        Assert.Equal(5, replayed.LastCommittedEpoch);
+        Assert.True(replayed.CommittedMidResync);
+        Assert.NotNull(replayed.Promote());
+
+        var refused = new SecondaryEngine(options, new RecordingSecondaryActions(), appliedEpoch: 1, appliedLastSequence: 1);
+        Assert.Throws<InvalidOperationException>(() => refused.RecoverCommittedEpoch(jump, [write]));
+    }
+}
