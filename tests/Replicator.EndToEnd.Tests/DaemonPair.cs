@@ -1,3 +1,5 @@
+using System.Net;
+using Replicator.Testing;
 using System.Text.Json.Nodes;
 
 namespace Replicator.EndToEnd.Tests;
@@ -48,7 +50,7 @@ internal sealed class DaemonPair : IAsyncDisposable
         await pair.Secondary!.WaitForOutputAsync("listening for the primary");
         if (withProxy)
         {
-            pair.Proxy = new TcpProxy(pair.SecondaryPort);
+            pair.Proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, pair.SecondaryPort));
         }
 
         pair.StartPrimary(primaryOptions);

@@ -7,7 +7,7 @@ using Replicator.Runtime.Guest;
 using Replicator.Runtime.Primary;
 using Replicator.Runtime.Secondary;
 using Replicator.Runtime.Storage;
-using Replicator.Runtime.Tests.Support;
+using Replicator.Testing;
 
 namespace Replicator.Runtime.Tests;
 
@@ -52,7 +52,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
     public async Task A_cut_mid_epoch_heals_by_a_resync_under_load_and_failover_then_holds_the_last_checkpoint(int seed)
     {
         SecondaryNode secondary = await StartSecondary();
-        await using var proxy = new LinkProxy(secondary.LocalEndPoint!);
+        await using var proxy = new TcpProxy(secondary.LocalEndPoint!);
         SyntheticGuestRunner guest = NewGuest(seed);
         PrimaryNode primary = await StartPrimary(proxy.EndPoint, guest);
         Task<string?> degraded = Next(primary, PrimaryReplication.Degraded);
@@ -86,7 +86,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
     public async Task A_secondary_restarted_with_nothing_committed_lost_is_resynced_and_protects_again()
     {
         SecondaryNode secondary = await StartSecondary();
-        await using var proxy = new LinkProxy(secondary.LocalEndPoint!);
+        await using var proxy = new TcpProxy(secondary.LocalEndPoint!);
         SyntheticGuestRunner guest = NewGuest(3);
         PrimaryNode primary = await StartPrimary(proxy.EndPoint, guest);
         Task<string?> degraded = Next(primary, PrimaryReplication.Degraded);
@@ -113,7 +113,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
     public async Task A_secondary_promoted_meanwhile_fences_the_primary_which_stays_degraded_and_stops_trying()
     {
         SecondaryNode secondary = await StartSecondary();
-        await using var proxy = new LinkProxy(secondary.LocalEndPoint!);
+        await using var proxy = new TcpProxy(secondary.LocalEndPoint!);
         SyntheticGuestRunner guest = NewGuest(4);
         PrimaryNode primary = await StartPrimary(proxy.EndPoint, guest);
         Task<string?> degraded = Next(primary, PrimaryReplication.Degraded);

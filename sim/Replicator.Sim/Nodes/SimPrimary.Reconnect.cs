@@ -22,14 +22,7 @@ internal sealed partial class SimPrimary
     public void SendResyncStart(ResyncPlan plan)
     {
         _world.Trace.Event("resync start", plan.FirstEpoch, plan.Bytes);
-        _link?.Control(FrameType.ResyncStart, new ResyncStartMessage
-        {
-            BaseEpoch = plan.BaseEpoch,
-            FirstEpoch = plan.FirstEpoch,
-            FirstSequence = plan.FirstSequence,
-            Regions = plan.Regions,
-            Bytes = plan.Bytes,
-        });
+        _link?.Control(FrameType.ResyncStart, ResyncStartMessage.From(plan));
     }
 
     public void ReadForResync(long readId, long offset, int length) =>

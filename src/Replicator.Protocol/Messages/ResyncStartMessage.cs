@@ -1,4 +1,5 @@
 using MessagePack;
+using Replicator.Core.Primary;
 
 namespace Replicator.Protocol.Messages;
 
@@ -26,4 +27,18 @@ public sealed partial class ResyncStartMessage
 
     [Key(4)]
     public long Bytes { get; set; }
+
+    /// <summary>The wire form of the engine's plan.</summary>
+    public static ResyncStartMessage From(ResyncPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return new ResyncStartMessage
+        {
+            BaseEpoch = plan.BaseEpoch,
+            FirstEpoch = plan.FirstEpoch,
+            FirstSequence = plan.FirstSequence,
+            Regions = plan.Regions,
+            Bytes = plan.Bytes,
+        };
+    }
 }

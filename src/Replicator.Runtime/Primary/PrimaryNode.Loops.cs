@@ -274,14 +274,7 @@ public sealed partial class PrimaryNode
         public void SendResyncStart(ResyncPlan plan)
         {
             Log.ResyncStarted(node._log, plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
-            node._link?.SendControl(FrameType.ResyncStart, new ResyncStartMessage
-            {
-                BaseEpoch = plan.BaseEpoch,
-                FirstEpoch = plan.FirstEpoch,
-                FirstSequence = plan.FirstSequence,
-                Regions = plan.Regions,
-                Bytes = plan.Bytes,
-            });
+            node._link?.SendControl(FrameType.ResyncStart, ResyncStartMessage.From(plan));
         }
 
         public void ReadForResync(long readId, long offset, int length) =>

@@ -1,30 +1,35 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Replicator.EndToEnd.Tests;
+namespace Replicator.Testing;
 
 /// <summary>
 /// A forwarding proxy on 127.0.0.1 between primary and secondary, so a test can cut the link (and
-/// heal it), or damage one byte of what the primary sends, as a bad network would.
+/// heal it), point it at a restarted secondary, or damage one byte of what the primary sends, as a
+/// bad network would. Shared by the runtime and end-to-end tests (linked into both).
 /// </summary>
 internal sealed class TcpProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly IPEndPoint _target;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Socket> _sockets = new();
     private readonly Task _accept;
     private int _corruptArmed;
     private volatile bool _down;
 
-    public TcpProxy(int targetPort)
+    public TcpProxy(IPEndPoint target)
     {
-        _target = new IPEndPoint(IPAddress.Loopback, targetPort);
+        Target = target;
         _listener.Start();
         _accept = AcceptAsync();
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
+
+    public int Port => EndPoint.Port;
+
+    /// <summary>Where new connections go.</summary>
+    public IPEndPoint Target { get; set; }
 
     /// <summary>Flips one bit in the next chunk the primary sends that is large enough to carry block data.</summary>
     public void CorruptNextDataChunk() => Interlocked.Exchange(ref _corruptArmed, 1);
@@ -80,7 +85,7 @@ internal sealed class TcpProxy : IAsyncDisposable
             var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                await server.ConnectAsync(_target, _stopping.Token);
+                await server.ConnectAsync(Target, _stopping.Token);
             }
             catch (SocketException)
             {
