@@ -17,7 +17,7 @@ public sealed class EpochLog
 
     internal EpochLog(long epoch) => Epoch = epoch;
 
-    public long Epoch { get; }
+    public long Epoch { get; private set; }
 
     /// <summary>The checkpoint that closes this epoch, once it arrived.</summary>
     public CheckpointRecord? Checkpoint { get; private set; }
@@ -100,6 +100,20 @@ public sealed class EpochLog
 
         _records.Clear();
         BufferBytes = 0;
+    }
+
+    /// <summary>
+    /// Takes a released log up again for another epoch, keeping its record list's capacity: in
+    /// steady state buffering a write then allocates nothing.
+    /// </summary>
+    internal EpochLog Reuse(long epoch)
+    {
+        Epoch = epoch;
+        Checkpoint = null;
+        _digest = default;
+        _maxSequence = long.MinValue;
+        _inOrder = true;
+        return this;
     }
 
     internal enum AddResult

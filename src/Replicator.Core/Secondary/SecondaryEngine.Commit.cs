@@ -85,6 +85,7 @@ public sealed partial class SecondaryEngine
         LastAppliedEpoch = epoch;
         long freed = log.BufferBytes;
         log.Release();
+        Recycle(log);
         Free(freed, returnCredit: Phase == SecondaryPhase.Replicating);
         ApplyNextCommitted();
         CompletePromotionIfDrained();

@@ -57,6 +57,11 @@ public sealed partial class SecondaryEngine
     /// <summary>The highest buffer occupancy seen.</summary>
     public long PeakBufferedBytes { get; private set; }
 
+    // Enough for the epochs in flight at a steady pace (open, journalled, applying) without holding
+    // on to many large record lists after a burst.
+    private const int SpareLogs = 8;
+    private readonly Stack<EpochLog> _spareLogs = new();
+
     public int OpenEpochCount => _open.Count;
 
     /// <summary>A mirrored record arrived. <paramref name="payloadOwner"/>, if any, is disposed when the record leaves the buffer.</summary>
@@ -173,7 +178,7 @@ public sealed partial class SecondaryEngine
     {
         if (!_open.TryGetValue(epoch, out EpochLog? log))
         {
-            log = new EpochLog(epoch);
+            log = _spareLogs.TryPop(out EpochLog? spare) ? spare.Reuse(epoch) : new EpochLog(epoch);
             _open.Add(epoch, log);
         }
 
@@ -247,10 +252,23 @@ public sealed partial class SecondaryEngine
         {
             freed += log.BufferBytes;
             log.Release();
+            Recycle(log);
         }
 
         _open.Clear();
         Free(freed, returnCredit);
+    }
+
+    /// <summary>
+    /// Keeps a released log for a later epoch. Only logs no action holds any more come here: open
+    /// ones (never handed out) and applied ones (their journal write and image writes are done).
+    /// </summary>
+    private void Recycle(EpochLog log)
+    {
+        if (_spareLogs.Count < SpareLogs)
+        {
+            _spareLogs.Push(log);
+        }
     }
 
     private void Free(long bytes, bool returnCredit)
