@@ -46,6 +46,9 @@ public class MirrorFrameBenchmarks
         return _output.WrittenCount;
     }
 
+    // The pool the secondary's link decodes into.
+    private static readonly PayloadPool Payloads = new();
+
     [Benchmark]
     public long DecodeMirror()
     {
@@ -56,7 +59,7 @@ public class MirrorFrameBenchmarks
             throw new InvalidOperationException("the encoded frame did not decode");
         }
 
-        MirrorRecord record = MirrorDecoder.Decode(frame, MemoryPool<byte>.Shared, out IMemoryOwner<byte>? owner);
+        MirrorRecord record = MirrorDecoder.Decode(frame, Payloads, out IMemoryOwner<byte>? owner);
         owner?.Dispose();
         return record.Sequence;
     }

@@ -24,6 +24,7 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
 {
     private readonly SimWorld _world;
     private readonly SecondaryOptions _options;
+    private static readonly PayloadPool Payloads = new();
     private readonly Queue<Work> _work = new();
     private readonly Dictionary<long, List<MirrorRecord>> _applyRecords = new();
     private (long Epoch, int Index) _historyCursor;
@@ -193,7 +194,7 @@ internal sealed partial class SimSecondary : ISecondaryActions, ILinkEndpoint
             switch (frame.Type)
             {
                 case FrameType.Mirror:
-                    MirrorRecord record = MirrorDecoder.Decode(frame, MemoryPool<byte>.Shared, out IMemoryOwner<byte>? owner);
+                    MirrorRecord record = MirrorDecoder.Decode(frame, Payloads, out IMemoryOwner<byte>? owner);
                     long cost = record.BufferCost;
                     outcome = Engine.OnMirror(record, owner);
                     if (outcome == MirrorOutcome.Buffered)

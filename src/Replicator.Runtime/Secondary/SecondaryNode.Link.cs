@@ -131,6 +131,9 @@ public sealed partial class SecondaryNode
         }
     }
 
+    // Payloads live from their frame until their epoch is applied; their owners are reused too.
+    private static readonly PayloadPool ReceivedPayloads = new();
+
     private bool HandleFrame(Frame frame, FrameConnection connection)
     {
         switch (frame.Type)
@@ -139,7 +142,7 @@ public sealed partial class SecondaryNode
                 Post(new SecondaryEvent(SecondaryEventKind.ResyncStart, ResyncStart: ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart), Link: connection));
                 return true;
             case FrameType.Mirror:
-                MirrorRecord record = MirrorDecoder.Decode(frame, MemoryPool<byte>.Shared, out IMemoryOwner<byte>? owner);
+                MirrorRecord record = MirrorDecoder.Decode(frame, ReceivedPayloads, out IMemoryOwner<byte>? owner);
                 Post(new SecondaryEvent(SecondaryEventKind.Mirror, record, owner));
                 return true;
             case FrameType.Checkpoint:
