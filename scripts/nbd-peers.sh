@@ -2,8 +2,8 @@
 # The NBD data path against its peers: one client (fio's nbd engine), one image file, one run.
 # Servers, one after another on the same preallocated file:
 #   replicator, replicated    the primary's export, every write mirrored to a secondary on 127.0.0.1
-#   replicator, unreplicated  the primary's export with replication off, if `replicator primary`
-#                             offers a switch for it (looked up in its --help); else skipped, with why
+#   replicator, unreplicated  the primary's export with replication off (`primary --no-replication`):
+#                             the same write filter and local path, no secondary
 #   replicator NBD, file      our NBD server straight over the file, no write filter (a promoted secondary)
 #   qemu-nbd, nbdkit file, nbd-server
 # Jobs: 4 KiB random writes at depth 1 and 32, 1 MiB sequential writes at depth 8, 4 KiB random
@@ -99,26 +99,16 @@ acked = s.get("LastAcknowledgedEpoch")
 print(("DEGRADED during the run: %s" % degraded) if degraded else "replication stayed on; last acknowledged epoch %s" % acked)
 ' "$status")
 
-# --- replicator, unreplicated (needs a switch on the primary) ---------------------------------
-help=$( { timeout 20 "${replicator[@]}" --help; timeout 20 "${replicator[@]}" primary --help; } 2>&1 || true)
-unreplicated=()
-for flag in --no-replication --unreplicated --standalone; do
-  if grep -q -- "$flag\b" <<<"$help"; then unreplicated=("$flag"); break; fi
-done
-if [ "${#unreplicated[@]}" -eq 0 ] && grep -qE -- "--replication (on\|off|off\|on)" <<<"$help"; then unreplicated=(--replication off); fi
-if [ "${#unreplicated[@]}" -gt 0 ]; then
-  pport=$(free_port)
-  "${replicator[@]}" primary --image "$work/disk.img" "${unreplicated[@]}" --nbd "127.0.0.1:$pport" --state-dir "$work/p-off" >"$work/p-off.log" 2>&1 &
-  pids+=($!)
-  if wait_port "$pport"; then
-    run_jobs "replicator, unreplicated" "nbd://127.0.0.1:$pport/"
-  else
-    skip "replicator, unreplicated" "primary ${unreplicated[*]} did not serve: $(tail -n 1 "$work/p-off.log")"
-  fi
-  stop_servers
+# --- replicator, unreplicated: the same export and write filter, no secondary ------------------
+pport=$(free_port)
+"${replicator[@]}" primary --image "$work/disk.img" --no-replication --nbd "127.0.0.1:$pport" --state-dir "$work/p-off" >"$work/p-off.log" 2>&1 &
+pids+=($!)
+if wait_port "$pport"; then
+  run_jobs "replicator, unreplicated" "nbd://127.0.0.1:$pport/"
 else
-  skip "replicator, unreplicated" "replicator primary has no switch to export without a secondary (none of --no-replication, --unreplicated, --standalone, --replication off in its --help)"
+  skip "replicator, unreplicated" "primary --no-replication did not serve: $(tail -n 1 "$work/p-off.log")"
 fi
+stop_servers
 
 # --- replicator NBD server over the file (a secondary promoted at once serves its image) ----
 cp "$work/disk.img" "$work/promoted.img"
