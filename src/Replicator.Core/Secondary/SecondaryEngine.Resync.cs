@@ -58,13 +58,16 @@ public sealed partial class SecondaryEngine
             return refusal;
         }
 
-        DiscardOpenEpochs(returnCredit: false);
+        // Epochs before the new stream's first are the old stream's and can never complete. The new
+        // stream's numbers were never used before, so records of it that overtook this start are kept.
+        DiscardOpenEpochsBefore(firstEpoch);
         Phase = SecondaryPhase.Replicating;
         StallReason = null;
         _lastSealedEpoch = firstEpoch - 1;
         _lastSealedSequence = firstSequence - 1;
         _resyncFirstEpoch = firstEpoch;
         _resyncRunning = true;
+        SealCompleteEpochs();
         return null;
     }
 }

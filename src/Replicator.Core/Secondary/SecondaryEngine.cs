@@ -80,7 +80,7 @@ public sealed partial class SecondaryEngine
     public MirrorOutcome OnCheckpoint(CheckpointRecord checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        if (Phase != SecondaryPhase.Replicating)
+        if (!TakesFrames)
         {
             return MirrorOutcome.Refused;
         }
@@ -128,9 +128,17 @@ public sealed partial class SecondaryEngine
         return MirrorOutcome.Buffered;
     }
 
+    /// <summary>
+    /// Records and checkpoints are taken while replicating, and while stalled too: a stalled node
+    /// seals nothing, but what a new stream sends ahead of its resync start (a transport that
+    /// reorders frames may deliver it first) must be there when the start arrives. A promoted node
+    /// takes nothing from any primary (I6).
+    /// </summary>
+    private bool TakesFrames => Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled;
+
     private MirrorOutcome Receive(in MirrorRecord record, IDisposable? payloadOwner)
     {
-        if (Phase != SecondaryPhase.Replicating)
+        if (!TakesFrames)
         {
             return MirrorOutcome.Refused;
         }
@@ -257,6 +265,20 @@ public sealed partial class SecondaryEngine
 
         _open.Clear();
         Free(freed, returnCredit);
+    }
+
+    private void DiscardOpenEpochsBefore(long epoch)
+    {
+        long freed = 0;
+        foreach (EpochLog log in _open.Values.Where(l => l.Epoch < epoch).ToList())
+        {
+            freed += log.BufferBytes;
+            _open.Remove(log.Epoch);
+            log.Release();
+            Recycle(log);
+        }
+
+        Free(freed, returnCredit: false);
     }
 
     /// <summary>

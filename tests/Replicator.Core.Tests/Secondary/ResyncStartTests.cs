@@ -41,6 +41,35 @@ public class ResyncStartTests
         Assert.Empty(_actions.Rejections);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Records_and_checkpoint_of_the_new_stream_that_overtake_its_resync_start_are_kept_and_commit(bool stalledFirst)
+    {
+        if (stalledFirst)
+        {
+            // A gap the old stream left: the node refuses it and stalls until a resync.
+            MirrorRecord gap = Write(2, 10, 0, 0xC);
+            _secondary.OnMirror(gap);
+            _secondary.OnCheckpoint(CheckpointFor(2, 10, 10, gap));
+            Assert.Equal(SecondaryPhase.Stalled, _secondary.Phase);
+        }
+
+        // A stale record of the old stream, then the new stream's first epoch, all ahead of the start.
+        _secondary.OnMirror(Write(3, 11, 4096, 0xD));
+        MirrorRecord early = Write(5, 20, 0, 0xB);
+        Assert.Equal(MirrorOutcome.Buffered, _secondary.OnMirror(early));
+        _secondary.OnCheckpoint(CheckpointFor(5, 20, 20, early) with { StartsResync = true });
+
+        Assert.Null(_secondary.OnResyncStart(baseEpoch: 1, firstEpoch: 5, firstSequence: 20));
+        _secondary.OnEpochPersisted(5);
+
+        Assert.Equal(5, _secondary.LastCommittedEpoch);
+        Assert.Equal(SecondaryPhase.Replicating, _secondary.Phase);
+        // Epoch 1 (committed, not applied here) and epoch 5 are held; the old stream's epoch 3 went.
+        Assert.Equal(2 * early.BufferCost, _secondary.BufferedBytes);
+    }
+
     [Fact]
     public void Without_a_resync_start_the_same_jump_is_refused()
     {
