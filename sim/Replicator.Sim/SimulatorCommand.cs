@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Replicator.Sim.Runs;
 
 namespace Replicator.Sim;
@@ -21,9 +20,29 @@ internal static class SimulatorCommand
             return Replay(arguments, output);
         }
 
-        BatchReport report = Batch.Run(arguments, seed => { });
+        BatchReport report = Batch.Run(arguments, ProgressTo(Console.Error, arguments.Seeds));
         Print(report, arguments, output);
         return report.Failures.Count == 0 && report.DeterminismFailures.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>A long batch says how far it got every tenth of the way (on standard error, apart from the report).</summary>
+    private static Action<long> ProgressTo(TextWriter progress, long seeds)
+    {
+        if (seeds < 10_000)
+        {
+            return _ => { };
+        }
+
+        long done = 0;
+        long step = seeds / 10;
+        return _ =>
+        {
+            long now = Interlocked.Increment(ref done);
+            if (now % step == 0)
+            {
+                progress.WriteLine($"  {now * 100 / seeds}% ({now:N0} of {seeds:N0} seeds)");
+            }
+        };
     }
 
     private static int Replay(SimulatorArguments arguments, TextWriter output)

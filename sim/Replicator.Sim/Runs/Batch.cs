@@ -20,6 +20,7 @@ internal sealed record BatchReport(
 /// <summary>Runs seeds on every core; each seed's run depends on nothing but the seed, so the order they finish in does not matter.</summary>
 internal static class Batch
 {
+    /// <summary>Runs the seeds; <paramref name="progress"/> is told of each finished seed, from any thread.</summary>
     public static BatchReport Run(SimulatorArguments arguments, Action<long> progress)
     {
         var failures = new ConcurrentBag<RunResult>();
