@@ -55,7 +55,7 @@ internal sealed record Scenario
 
     public PlantedBug Plant { get; init; }
 
-    /// <summary>How long a healthy pair may go without committing an epoch once no fault is active (liveness).</summary>
+    /// <summary>How long a pair with both hosts up may go without committing an epoch once no fault is active (liveness).</summary>
     public long LivenessBoundUs =>
         8 * EpochUs + 20 * (Network.LatencyUs + Network.JitterUs + Network.RetransmitTimeoutUs)
         + (long)(3 * SecondaryBufferBytes / Network.BytesPerUs) + 50_000

@@ -20,7 +20,7 @@ internal sealed class SimWorld
 {
     private (long Epoch, byte[] Image, VmState Vm)? _promotion;
     private long _faultActiveUntil;
-    private long _healthySince = -1;
+    private long _pairUpSince = -1;
     private bool _livenessFailed;
     private string? _failoverRefused;
 
@@ -166,16 +166,16 @@ internal sealed class SimWorld
         long now = Clock.Now;
         if (!ShouldCommit)
         {
-            _healthySince = -1;
+            _pairUpSince = -1;
         }
         else
         {
-            if (_healthySince < 0)
+            if (_pairUpSince < 0)
             {
-                _healthySince = now;
+                _pairUpSince = now;
             }
 
-            long since = Math.Max(Math.Max(Checker.LastCommitAt, _faultActiveUntil), _healthySince);
+            long since = Math.Max(Math.Max(Checker.LastCommitAt, _faultActiveUntil), _pairUpSince);
             if (!_livenessFailed && now - since > Scenario.LivenessBoundUs)
             {
                 _livenessFailed = true;
