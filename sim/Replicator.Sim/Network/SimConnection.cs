@@ -14,10 +14,6 @@ internal sealed class SimConnection(int id)
 
     public HashSet<uint> CorruptedToPrimary { get; } = new();
 
-    public uint NextToSecondary { get; set; }
-
-    public uint NextToPrimary { get; set; }
-
     public bool Close(string reason)
     {
         if (!IsOpen)

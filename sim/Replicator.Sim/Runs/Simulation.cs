@@ -21,13 +21,4 @@ internal static class Simulation
             return new RunResult(scenario, [$"the run threw: {e.GetType().Name}: {e.Message}"], 0, 0, 0, 0, [], e.ToString());
         }
     }
-
-    /// <summary>Runs the scenario twice: the two runs must leave the same trace.</summary>
-    public static string? CheckDeterminism(Scenario scenario)
-    {
-        RunResult first = Run(scenario);
-        RunResult second = Run(scenario);
-        return first.TraceHash == second.TraceHash && first.Events == second.Events ? null
-            : $"determinism: seed {scenario.Seed} ran twice gave traces {first.TraceHash:x16} ({first.Events} events) and {second.TraceHash:x16} ({second.Events} events)";
-    }
 }

@@ -14,8 +14,6 @@ internal sealed class SimScheduler
 
     public long EventsRun { get; private set; }
 
-    public int Pending => _queue.Count;
-
     public void At(long time, Action action) => _queue.Enqueue(action, (Math.Max(time, Now), _order++));
 
     public void After(long delay, Action action) => At(Now + Math.Max(0, delay), action);

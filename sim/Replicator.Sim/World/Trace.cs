@@ -14,8 +14,6 @@ internal sealed class Trace(SimScheduler clock, bool keepLines)
 
     public IReadOnlyList<string> Lines => _lines;
 
-    public bool KeepsLines => keepLines;
-
     public ulong Hash => _hash.GetCurrentHashAsUInt64();
 
     public void Event(string what, long a = 0, long b = 0)
