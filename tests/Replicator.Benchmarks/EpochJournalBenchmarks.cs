@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Replicator.Hosts.Storage;
 using Replicator.Benchmarks.Support;
 using Replicator.Core.Secondary;
 using Replicator.Runtime.Storage;
@@ -28,7 +29,7 @@ public class EpochJournalBenchmarks
     {
         string root = Environment.GetEnvironmentVariable("REPLICATOR_BENCH_DIR") is { Length: > 0 } dir ? dir : Path.GetTempPath();
         _directory = Directory.CreateDirectory(Path.Combine(root, $"replicator-journal-bench-{Environment.ProcessId}"));
-        _journal = EpochJournal.Open(Path.Combine(_directory.FullName, "journal"), out _);
+        _journal = EpochJournal.Open(new FileStorageDirectory(_directory.FullName), out _);
 
         // A sealed epoch, held as the engine hands it to the journal (never reported persisted, so never released).
         var records = new SyntheticEpochs(4096);

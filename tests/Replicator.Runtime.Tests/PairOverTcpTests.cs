@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Replicator.Hosts.Storage;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Guest;
@@ -185,7 +186,7 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         GuestCheckpoint expected = guest.Guest.ExpectedAt(promoted)!;
         byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
         byte[] ram = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary-state", "ram.img"));
-        NodeState state = new NodeStateStore(Path.Combine(_directory, "secondary-state")).Load()!;
+        NodeState state = new NodeStateStore(new FileStorageDirectory(Path.Combine(_directory, "secondary-state"))).Load()!;
         Assert.Null(expected.Compare(image, ram, state.CpuState));
         Assert.Equal(promoted, state.AppliedEpoch);
         Assert.Equal(1, state.Generation);
@@ -228,7 +229,7 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         writer.WriteControl(output, FrameType.Hello, new HelloMessage
         {
             ProtocolVersion = Handshake.ProtocolVersion,
-            Identity = new PairIdentity { PairId = "pair-1", ImageBytes = DiskBytes, BlockSize = 4096 },
+            Identity = new PairIdentity { PairId = "pair-1", ImageBytes = DiskBytes, BlockSize = 4096, MaxRequestBytes = 64 * 1024 },
         });
         var write = new MirrorRecord(1, 1, BlockRequest.Write(0, 4096), Enumerable.Repeat((byte)0xEE, 4096).ToArray());
         int mirrorStart = output.WrittenCount;

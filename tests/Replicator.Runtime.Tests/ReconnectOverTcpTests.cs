@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Replicator.Hosts.Storage;
 using Replicator.Core.Guest;
 using Replicator.Core.Primary;
 using Replicator.Runtime.Guest;
@@ -172,7 +173,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
         GuestCheckpoint expected = guest.Guest.ExpectedAt(promoted)!;
         byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
         byte[] ram = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary-state", "ram.img"));
-        NodeState state = new NodeStateStore(Path.Combine(_directory, "secondary-state")).Load()!;
+        NodeState state = new NodeStateStore(new FileStorageDirectory(Path.Combine(_directory, "secondary-state"))).Load()!;
         Assert.Null(expected.Compare(image, ram, state.CpuState));
         Assert.True(primaryImage.AsSpan().SequenceEqual(image), "the promoted image differs from the primary's (the guest was idle since the last checkpoint)");
         Assert.False(state.MidResync);

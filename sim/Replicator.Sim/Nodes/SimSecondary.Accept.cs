@@ -66,7 +66,7 @@ internal sealed partial class SimSecondary
             BufferCapacityBytes = Engine.BufferCapacityBytes - Engine.BufferedBytes,
             LastCommittedEpoch = Engine.LastCommittedEpoch,
             LastCommittedSequence = Engine.LastCommittedSequence,
-            Role = "secondary",
+            Role = NodeRole.Secondary,
         });
         _pendingLink = null;
         _link = pending;

@@ -22,5 +22,9 @@ public sealed partial class PairIdentity
     [Key(3)]
     public long Generation { get; set; }
 
-    public override string ToString() => $"pair {PairId}, {ImageBytes} bytes in {BlockSize}-byte blocks, generation {Generation}";
+    /// <summary>The largest request either side accepts: a record larger than the peer's bound could never be buffered there.</summary>
+    [Key(4)]
+    public int MaxRequestBytes { get; set; }
+
+    public override string ToString() => $"pair {PairId}, {ImageBytes} bytes in {BlockSize}-byte blocks (requests up to {MaxRequestBytes}), generation {Generation}";
 }

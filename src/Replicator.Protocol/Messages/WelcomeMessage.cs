@@ -22,7 +22,7 @@ public sealed partial class WelcomeMessage
     [Key(4)]
     public long LastCommittedSequence { get; set; }
 
-    /// <summary>What the node is: "secondary"; the primary never resyncs into anything else (I6).</summary>
+    /// <summary>What the node is: a primary resyncs into nothing but a <see cref="NodeRole.Secondary"/> (I6).</summary>
     [Key(5)]
-    public string Role { get; set; } = string.Empty;
+    public NodeRole Role { get; set; }
 }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Primary;
+using Replicator.Core.Storage;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 using Replicator.Runtime.Links;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Replicator.Hosts.Storage;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Primary;

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Replicator.Hosts.Storage;
 using Replicator.Core.Blocks;
 using Replicator.Core.Primary;
 using Replicator.Core.Vm;
@@ -95,9 +96,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             throw new InvalidOperationException("primary options are invalid: " + string.Join("; ", problems));
         }
 
-        Directory.CreateDirectory(_options.StateDirectory);
-        var states = new NodeStateStore(_options.StateDirectory);
-        NodeState state = states.Load() ?? new NodeState { PairId = _options.PairId, Role = "primary" };
+        var states = new NodeStateStore(new FileStorageDirectory(_options.StateDirectory));
+        NodeState state = states.Load() ?? new NodeState { PairId = _options.PairId, Role = NodeRole.Primary };
         if (!string.Equals(state.PairId, _options.PairId, StringComparison.Ordinal))
         {
             throw new InvalidDataException($"state directory {_options.StateDirectory} belongs to pair '{state.PairId}', not '{_options.PairId}'");
@@ -111,7 +111,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             return;
         }
 
-        _identity = new PairIdentity { PairId = _options.PairId, ImageBytes = _image.Size, BlockSize = _options.BlockSize, Generation = state.Generation };
+        _identity = new PairIdentity { PairId = _options.PairId, ImageBytes = _image.Size, BlockSize = _options.BlockSize, MaxRequestBytes = _options.MaxRequestBytes, Generation = state.Generation };
         (FrameConnection link, WelcomeMessage welcome) = await HandshakeAsync(cancellation).ConfigureAwait(false);
 
         // The pair may only go on where both images are known equal: a fresh pair (both at 0), or
@@ -251,9 +251,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             }
 
             // I6: only a secondary of this very generation is ever written to.
-            bool fenced = welcome.Identity.Generation > identity.Generation || !string.Equals(welcome.Role, "secondary", StringComparison.Ordinal);
-            string? mismatch = Handshake.Check(welcome.ProtocolVersion, welcome.Identity, identity)
-                ?? (fenced ? $"it is a {welcome.Role} at generation {welcome.Identity.Generation}, this primary at {identity.Generation}: it was promoted" : null);
+            HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, identity);
+            bool fenced = verdict.Outcome == HandshakeOutcome.Fenced;
+            string? mismatch = verdict.Reason;
             long smallestCredit = 2L * (_options.MaxRequestBytes + Core.Epochs.MirrorRecord.RecordOverheadBytes);
             if (mismatch is null && welcome.BufferCapacityBytes < smallestCredit)
             {

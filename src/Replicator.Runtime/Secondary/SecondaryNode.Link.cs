@@ -37,23 +37,24 @@ public sealed partial class SecondaryNode
             }
 
             PairIdentity local = LocalIdentity();
-            string? mismatch = Handshake.Check(hello.ProtocolVersion, hello.Identity, local);
+            HandshakeVerdict verdict = Handshake.Check(hello.ProtocolVersion, hello.Identity, local);
 
             // I6: a node that took over never follows the old primary again, and tells it so (fenced).
-            string? promoted = _engine!.Phase is Core.Secondary.SecondaryPhase.Promoting or Core.Secondary.SecondaryPhase.Promoted || _store!.State.Role != "secondary"
-                ? "this node has been promoted: it follows no primary any more"
-                : null;
-            string? refusal = mismatch ?? promoted
+            if (verdict.IsAccepted && (_engine!.Phase is Core.Secondary.SecondaryPhase.Promoting or Core.Secondary.SecondaryPhase.Promoted || _store!.State.Role != NodeRole.Secondary))
+            {
+                verdict = HandshakeVerdict.Fenced("this node has been promoted: it follows no primary any more");
+            }
+
+            string? refusal = verdict.Reason
                 ?? (_link is { IsClosed: false } ? $"a primary is already connected from {_link.RemoteEndPoint}" : null);
-            bool fenced = mismatch is null ? promoted is not null : mismatch.StartsWith("stale generation", StringComparison.Ordinal);
             if (refusal is not null)
             {
                 Log.HandshakeRefused(_log, connection.RemoteEndPoint, refusal);
-                await connection.CloseAsync(refusal, fenced).ConfigureAwait(false);
+                await connection.CloseAsync(refusal, verdict.Outcome == HandshakeOutcome.Fenced).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
-                if (mismatch is not null && !mismatch.StartsWith("stale generation", StringComparison.Ordinal))
+                if (verdict.Outcome == HandshakeOutcome.Incompatible)
                 {
-                    _fatal.TrySetResult($"refused a primary from {connection.RemoteEndPoint}: {mismatch}");
+                    _fatal.TrySetResult($"refused a primary from {connection.RemoteEndPoint}: {refusal}");
                 }
 
                 return;
@@ -114,6 +115,7 @@ public sealed partial class SecondaryNode
         PairId = _options.PairId,
         ImageBytes = _store!.Image.Size,
         BlockSize = _options.BlockSize,
+        MaxRequestBytes = _options.MaxRequestBytes,
         Generation = _store.State.Generation,
     };
 

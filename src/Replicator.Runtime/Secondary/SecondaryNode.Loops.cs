@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Replicator.Hosts.Storage;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
@@ -146,7 +147,7 @@ public sealed partial class SecondaryNode
             {
                 // The image or RAM image failed under a committed epoch: it is still safe in the
                 // journal, but this node cannot go on applying. Stop loudly.
-                Post(new SecondaryEvent(SecondaryEventKind.StorageFailed, Reason: $"applying to {store.Image.Path} failed: {e.Message}"));
+                Post(new SecondaryEvent(SecondaryEventKind.StorageFailed, Reason: $"applying to {store.Image.Name} failed: {e.Message}"));
                 return;
             }
         }

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Replicator.Hosts.Storage;
 using Replicator.Core.Blocks;
 using Replicator.Core.Secondary;
 using Replicator.Protocol.Framing;
@@ -81,7 +82,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             throw new InvalidOperationException("secondary options are invalid: " + string.Join("; ", problems));
         }
 
-        _store = SecondaryStore.Open(_options.ImagePath, _options.StateDirectory, _options.PairId, _options.RamBytes, _options.PageSize);
+        _store = SecondaryStore.Open(ImageFile.Open(_options.ImagePath), new FileStorageDirectory(_options.StateDirectory), _options.PairId, _options.RamBytes, _options.PageSize);
         var geometry = new BlockGeometry(_store.Image.Size, _options.MaxRequestBytes);
         _engine = _store.CreateEngine(new SecondaryOptions { Geometry = geometry, BufferCapacityBytes = _options.BufferCapacityBytes, VmPageCount = _options.RamBytes / _options.PageSize, VmPageSize = _options.PageSize }, _actions);
         Log.Started(_log, _options.ImagePath, _store.State.AppliedEpoch, _store.Unapplied.Count);

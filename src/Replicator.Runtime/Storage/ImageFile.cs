@@ -1,29 +1,37 @@
 using Microsoft.Win32.SafeHandles;
 using Replicator.Core.Blocks;
+using Replicator.Core.Storage;
 
 namespace Replicator.Runtime.Storage;
 
 /// <summary>
-/// A raw disk image (or RAM image) file, read and written at offsets with pread/pwrite, flushed
-/// with fdatasync. Thread-safe for concurrent non-overlapping I/O, as the OS is.
+/// A file read and written at offsets with pread/pwrite and flushed with fdatasync: a disk image or
+/// RAM image (fixed size, a multiple of the sector), or a growable file such as the journal (see
+/// <see cref="OpenGrowable"/>). Thread-safe for concurrent non-overlapping I/O, as the OS is.
 /// </summary>
-public sealed class ImageFile : IDisposable
+public sealed class ImageFile : IBlockDevice
 {
-    private static readonly byte[] Zeroes = new byte[64 * 1024];
+    /// <summary>Files holding guest data or state are the owner's alone.</summary>
+    internal const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly SafeFileHandle _handle;
+    private readonly bool _growable;
+    private long _size;
 
-    private ImageFile(string path, SafeFileHandle handle, long size, bool readOnly)
+    private ImageFile(string path, SafeFileHandle handle, long size, bool readOnly, bool growable = false)
     {
         Path = path;
         _handle = handle;
-        Size = size;
+        _size = size;
         ReadOnly = readOnly;
+        _growable = growable;
     }
 
     public string Path { get; }
 
-    public long Size { get; }
+    public string Name => Path;
+
+    public long Size => Volatile.Read(ref _size);
 
     public bool ReadOnly { get; }
 
@@ -46,15 +54,44 @@ public sealed class ImageFile : IDisposable
         return new ImageFile(path, handle, size, readOnly);
     }
 
-    /// <summary>Creates (or replaces) a sparse image of the given size, full of zeroes.</summary>
+    /// <summary>Creates (or replaces) a sparse image of the given size, full of zeroes, readable by its owner only.</summary>
     public static ImageFile Create(string path, long size)
     {
-        using (SafeFileHandle handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite))
+        using (SafeFileHandle handle = CreateHandle(path, FileMode.Create))
         {
             RandomAccess.SetLength(handle, size);
         }
 
         return Open(path);
+    }
+
+    /// <summary>
+    /// Opens (creating it when <paramref name="create"/>, owner-only) a file of any length that writes
+    /// past its end extend: the journal, the state record.
+    /// </summary>
+    public static ImageFile OpenGrowable(string path, bool create)
+    {
+        SafeFileHandle handle = create ? CreateHandle(path, FileMode.Create) : File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        return new ImageFile(path, handle, RandomAccess.GetLength(handle), readOnly: false, growable: true);
+    }
+
+    private static SafeFileHandle CreateHandle(string path, FileMode mode)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return File.OpenHandle(path, mode, FileAccess.ReadWrite);
+        }
+
+        // Created owner-only from the first instant (never world-readable under a loose umask), and
+        // a file that existed already loses any wider mode it had.
+        if (!File.Exists(path))
+        {
+            using var created = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly });
+        }
+
+        SafeFileHandle handle = File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.Read);
+        File.SetUnixFileMode(handle, OwnerOnly);
+        return handle;
     }
 
     public void Read(long offset, Span<byte> destination)
@@ -75,43 +112,42 @@ public sealed class ImageFile : IDisposable
 
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
+        if (_growable)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(offset);
+            RandomAccess.Write(_handle, data, offset);
+            InterlockedMax(ref _size, offset + data.Length);
+            return;
+        }
+
         CheckRange(offset, data.Length);
         RandomAccess.Write(_handle, data, offset);
     }
 
-    public void WriteZeroes(long offset, int length)
+    /// <summary>Cuts or extends a growable file; durable with the next <see cref="Flush"/>.</summary>
+    public void SetSize(long size)
     {
-        CheckRange(offset, length);
-        while (length > 0)
+        if (!_growable)
         {
-            int chunk = Math.Min(length, Zeroes.Length);
-            RandomAccess.Write(_handle, Zeroes.AsSpan(0, chunk), offset);
-            offset += chunk;
-            length -= chunk;
+            throw new InvalidOperationException($"{Path} is an image of fixed size {Size}: it is never resized");
         }
+
+        RandomAccess.SetLength(_handle, size);
+        Volatile.Write(ref _size, size);
     }
 
-    /// <summary>Applies one data request (write, write-zeroes, trim as zeroes); with FUA it is durable on return.</summary>
-    public void Apply(in BlockRequest request, ReadOnlySpan<byte> payload)
+    private static void InterlockedMax(ref long target, long value)
     {
-        switch (request.Op)
+        long seen = Volatile.Read(ref target);
+        while (value > seen)
         {
-            case BlockOp.Write:
-                Write(request.Offset, payload);
-                break;
-            case BlockOp.WriteZeroes or BlockOp.Trim:
-                WriteZeroes(request.Offset, request.Length);
-                break;
-            case BlockOp.Flush:
-                Flush();
+            long was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen)
+            {
                 return;
-            default:
-                return;
-        }
+            }
 
-        if (request.Fua)
-        {
-            Flush();
+            seen = was;
         }
     }
 

@@ -1,3 +1,4 @@
+using Replicator.Hosts.Storage;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
@@ -25,7 +26,7 @@ public sealed class SecondaryStoreTests : IDisposable
 
     private (SecondaryStore Store, StorePump Pump) Open()
     {
-        SecondaryStore store = SecondaryStore.Open(ImagePath, StateDirectory, "pair-1", RamBytes, PageSize);
+        SecondaryStore store = SecondaryStore.Open(ImageFile.Open(ImagePath), new FileStorageDirectory(StateDirectory), "pair-1", RamBytes, PageSize);
         var pump = new StorePump(store);
         pump.Engine = store.CreateEngine(new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20 }, pump);
         return (store, pump);
@@ -77,7 +78,7 @@ public sealed class SecondaryStoreTests : IDisposable
 
         Assert.Equal(0xB1, ImageByteAt(0));
         Assert.Equal(0xA2, ImageByteAt(8192));
-        Assert.Equal(2, new NodeStateStore(StateDirectory).Load()!.AppliedEpoch);
+        Assert.Equal(2, new NodeStateStore(new FileStorageDirectory(StateDirectory)).Load()!.AppliedEpoch);
     }
 
     [Fact]
@@ -190,7 +191,7 @@ public sealed class SecondaryStoreTests : IDisposable
     public void A_state_directory_of_another_pair_is_refused()
     {
         Open().Store.Dispose();
-        var e = Assert.Throws<InvalidDataException>(() => SecondaryStore.Open(ImagePath, StateDirectory, "pair-2", RamBytes, PageSize));
+        var e = Assert.Throws<InvalidDataException>(() => SecondaryStore.Open(ImageFile.Open(ImagePath), new FileStorageDirectory(StateDirectory), "pair-2", RamBytes, PageSize));
         Assert.Contains("belongs to pair 'pair-1'", e.Message, StringComparison.Ordinal);
     }
 

@@ -1,3 +1,4 @@
+using Replicator.Hosts.Storage;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;

@@ -1,4 +1,6 @@
-namespace Replicator.Runtime.Storage;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Storage;
 
 /// <summary>
 /// What a node keeps about itself across restarts: which pair and generation it belongs to, its
@@ -14,7 +16,7 @@ public sealed record NodeState
 
     public long Generation { get; init; }
 
-    public required string Role { get; init; }
+    public required NodeRole Role { get; init; }
 
     /// <summary>The checkpoint the image and RAM image hold (0: the initial copy).</summary>
     public long AppliedEpoch { get; init; }

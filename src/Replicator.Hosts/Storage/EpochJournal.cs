@@ -1,13 +1,13 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using MessagePack;
-using Microsoft.Win32.SafeHandles;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
+using Replicator.Core.Storage;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 
-namespace Replicator.Runtime.Storage;
+namespace Replicator.Hosts.Storage;
 
 /// <summary>
 /// The secondary's commit journal: each committed epoch appended whole and made durable with one
@@ -15,7 +15,8 @@ namespace Replicator.Runtime.Storage;
 /// once all are, the next append starts again at the front, overwriting blocks the file already
 /// has (an append into fresh blocks makes its fdatasync commit their allocation too, several times
 /// slower). At start-up the whole entries are read back, in increasing epoch order: an older entry
-/// left behind the last one by that reuse, or a torn tail, ends them.
+/// left behind the last one by that reuse, or a torn tail, ends them. It runs on the block-device
+/// seam, so the simulator's power cuts and disk errors hit this very code.
 /// <code>
 /// entry: offset size field
 ///         0     4    magic 0x4A4C5052 ("RPLJ")
@@ -43,19 +44,25 @@ public sealed class EpochJournal : IDisposable
     // Append runs on the journal writer while Release runs on the image applier.
     private readonly Lock _lock = new();
 
-    private readonly string _path;
+    public const string FileName = "journal.bin";
+    private const string CompactingName = FileName + ".compact";
+
+    private readonly IStorageDirectory _directory;
     private readonly FrameChecksum _checksum = new();
     private readonly ArrayBufferWriter<byte> _checkpointBody = new(4096);
     private readonly ArrayBufferWriter<byte> _body = new(1 << 20);
     private readonly List<(long Epoch, long Offset, int Length)> _entries = new();
-    private SafeFileHandle _handle;
+    private IBlockDevice _device;
     private long _end;
 
-    private EpochJournal(string path, SafeFileHandle handle)
+    private EpochJournal(IStorageDirectory directory, IBlockDevice device)
     {
-        _path = path;
-        _handle = handle;
+        _directory = directory;
+        _device = device;
     }
+
+    /// <summary>The journal's file, for messages.</summary>
+    public string Name => _device.Name;
 
     public long Length
     {
@@ -69,14 +76,15 @@ public sealed class EpochJournal : IDisposable
     }
 
     /// <summary>Opens (or creates) the journal and returns the whole entries it holds, in order.</summary>
-    public static EpochJournal Open(string path, out List<JournalEntry> entries)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries)
     {
-        bool created = !File.Exists(path);
-        var journal = new EpochJournal(path, File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite));
+        ArgumentNullException.ThrowIfNull(directory);
+        bool created = !directory.Exists(FileName);
+        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName));
         if (created)
         {
             // The file's name must survive a power cut too, or acknowledged epochs vanish with it.
-            Durability.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            directory.Sync();
         }
 
         entries = journal.ReadWholeEntries();
@@ -124,10 +132,10 @@ public sealed class EpochJournal : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(header[16..], _checksum.Compute(default, body));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], FormatVersion);
 
-        RandomAccess.Write(_handle, header, _end);
-        RandomAccess.Write(_handle, body, _end + HeaderSize);
+        _device.Write(_end, header);
+        _device.Write(_end + HeaderSize, body);
         long written = time?.GetTimestamp() ?? 0;
-        Durability.DataSync(_handle);
+        _device.Flush();
         _entries.Add((epoch.Epoch, _end, HeaderSize + body.Length));
         _end += HeaderSize + body.Length;
         return written;
@@ -157,53 +165,52 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose() => _device.Dispose();
 
     private void Compact()
     {
-        string temporary = _path + ".compact";
         long offset = 0;
         var kept = new List<(long Epoch, long Offset, int Length)>();
-        using (SafeFileHandle target = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write))
+        using (IBlockDevice target = _directory.Create(CompactingName, 0))
         {
             foreach ((long epoch, long from, int length) in _entries)
             {
                 byte[] entry = new byte[length];
-                RandomAccess.Read(_handle, entry, from);
-                RandomAccess.Write(target, entry, offset);
+                _device.Read(from, entry);
+                target.Write(offset, entry);
                 kept.Add((epoch, offset, length));
                 offset += length;
             }
 
-            Durability.DataSync(target);
+            target.Flush();
         }
 
-        _handle.Dispose();
+        _device.Dispose();
         try
         {
-            File.Move(temporary, _path, overwrite: true);
+            _directory.Replace(CompactingName, FileName);
             _entries.Clear();
             _entries.AddRange(kept);
             _end = offset;
-            Durability.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
+            _directory.Sync();
         }
         finally
         {
             // Whether or not the rename happened, the journal stays open: the old file, or the new.
-            _handle = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite);
+            _device = _directory.Open(FileName);
         }
     }
 
     private List<JournalEntry> ReadWholeEntries()
     {
         var entries = new List<JournalEntry>();
-        long length = RandomAccess.GetLength(_handle);
+        long length = _device.Size;
         long offset = 0;
         byte[] header = new byte[HeaderSize];
         long lastEpoch = long.MinValue;
         while (offset + HeaderSize <= length)
         {
-            RandomAccess.Read(_handle, header, offset);
+            _device.Read(offset, header);
             uint magic = BinaryPrimitives.ReadUInt32LittleEndian(header);
             int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
             long epoch = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
@@ -219,7 +226,7 @@ public sealed class EpochJournal : IDisposable
             }
 
             byte[] body = new byte[bodyLength];
-            RandomAccess.Read(_handle, body, offset + HeaderSize);
+            _device.Read(offset + HeaderSize, body);
             if (_checksum.Compute(default, body) != checksum)
             {
                 break;
@@ -235,8 +242,8 @@ public sealed class EpochJournal : IDisposable
         {
             // Cut the tail (a torn append, or older entries) so the next append lands right after
             // the last whole entry and nothing older can follow it.
-            RandomAccess.SetLength(_handle, offset);
-            Durability.DataSync(_handle);
+            _device.SetSize(offset);
+            _device.Flush();
         }
 
         _end = offset;

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
+using Replicator.Core.Storage;
 using Replicator.Core.Vm;
+using Replicator.Protocol.Messages;
 
-namespace Replicator.Runtime.Storage;
+namespace Replicator.Hosts.Storage;
 
 /// <summary>
 /// Everything the secondary keeps on disk, and the storage half of its actions: the image, the
@@ -20,7 +22,9 @@ public sealed class SecondaryStore : IDisposable
     private readonly ConcurrentDictionary<long, bool> _midResync = new();
     private byte[] _pendingCpu = [];
 
-    private SecondaryStore(ImageFile image, ImageFile ram, int pageSize, EpochJournal journal, NodeStateStore states, NodeState state, List<JournalEntry> unapplied)
+    public const string RamFileName = "ram.img";
+
+    private SecondaryStore(IBlockDevice image, IBlockDevice ram, int pageSize, EpochJournal journal, NodeStateStore states, NodeState state, List<JournalEntry> unapplied)
     {
         Image = image;
         Ram = ram;
@@ -35,9 +39,9 @@ public sealed class SecondaryStore : IDisposable
         }
     }
 
-    public ImageFile Image { get; }
+    public IBlockDevice Image { get; }
 
-    public ImageFile Ram { get; }
+    public IBlockDevice Ram { get; }
 
     public int PageSize { get; }
 
@@ -50,34 +54,50 @@ public sealed class SecondaryStore : IDisposable
     public IReadOnlyList<JournalEntry> Unapplied { get; }
 
     /// <summary>
-    /// Opens the secondary's storage. The state directory is created on first use, with a RAM image
-    /// of <paramref name="ramBytes"/> and a state record for <paramref name="pairId"/>; later opens
-    /// must name the same pair.
+    /// Opens the secondary's storage over <paramref name="image"/> (which it then owns) and the state
+    /// directory: on first use a RAM image of <paramref name="ramBytes"/> and a state record for
+    /// <paramref name="pairId"/> are created; later opens must name the same pair.
     /// </summary>
-    public static SecondaryStore Open(string imagePath, string stateDirectory, string pairId, long ramBytes, int pageSize)
+    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize)
     {
-        Directory.CreateDirectory(stateDirectory);
-        var states = new NodeStateStore(stateDirectory);
-        NodeState state = states.Load() ?? new NodeState { PairId = pairId, Role = "secondary" };
-        if (!string.Equals(state.PairId, pairId, StringComparison.Ordinal))
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(stateDirectory);
+        IBlockDevice? ram = null;
+        EpochJournal? journal = null;
+        try
         {
-            throw new InvalidDataException($"state directory {stateDirectory} belongs to pair '{state.PairId}', not '{pairId}'");
-        }
+            var states = new NodeStateStore(stateDirectory);
+            NodeState state = states.Load() ?? new NodeState { PairId = pairId, Role = NodeRole.Secondary };
+            if (!string.Equals(state.PairId, pairId, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"state directory {stateDirectory.Location} belongs to pair '{state.PairId}', not '{pairId}'");
+            }
 
-        string ramPath = Path.Combine(stateDirectory, "ram.img");
-        ImageFile image = ImageFile.Open(imagePath);
-        ImageFile ram = File.Exists(ramPath) ? ImageFile.Open(ramPath) : ImageFile.Create(ramPath, ramBytes);
-        if (ram.Size != ramBytes)
+            bool createRam = !stateDirectory.Exists(RamFileName);
+            ram = createRam ? stateDirectory.Create(RamFileName, ramBytes) : stateDirectory.Open(RamFileName);
+            if (createRam)
+            {
+                ram.Flush();
+                stateDirectory.Sync();
+            }
+
+            if (ram.Size != ramBytes)
+            {
+                throw new InvalidDataException($"RAM image {ram.Name} is {ram.Size} bytes; the guest has {ramBytes}");
+            }
+
+            states.Save(state);
+            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries);
+            entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
+            return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
+        }
+        catch
         {
             image.Dispose();
-            ram.Dispose();
-            throw new InvalidDataException($"RAM image {ramPath} is {ram.Size} bytes; the guest has {ramBytes}");
+            ram?.Dispose();
+            journal?.Dispose();
+            throw;
         }
-
-        states.Save(state);
-        EpochJournal journal = EpochJournal.Open(Path.Combine(stateDirectory, "journal.bin"), out List<JournalEntry> entries);
-        entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
-        return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
     }
 
     /// <summary>Builds a secondary engine that continues from this storage, replaying the unapplied journal entries.</summary>
@@ -133,7 +153,7 @@ public sealed class SecondaryStore : IDisposable
     /// </summary>
     public void MarkPromoted()
     {
-        State = State with { Generation = State.Generation + 1, Role = "primary" };
+        State = State with { Generation = State.Generation + 1, Role = NodeRole.Primary };
         _states.Save(State);
     }
 

@@ -1,0 +1,33 @@
+namespace Replicator.Core.Storage;
+
+/// <summary>
+/// The seam between storage code and what holds its bytes: a file on the daemon's file system, or
+/// a simulated disk with a volatile write cache and injected faults. The journal, the state record
+/// and the images use nothing else, so simulated power cuts and errors hit the code the daemons run.
+/// </summary>
+/// <remarks>
+/// The contract is a file's under POSIX: a write is visible to reads at once and durable only once a
+/// later <see cref="Flush"/> returns; after a power cut each byte range written since the last flush
+/// holds its old or a new contents, torn at sector granularity. Failures throw <see cref="IOException"/>;
+/// after a failed flush nothing written since the previous successful one is known to be durable.
+/// </remarks>
+public interface IBlockDevice : IDisposable
+{
+    /// <summary>What an operator reads in a message about this device: its path.</summary>
+    string Name { get; }
+
+    /// <summary>The device's length in bytes.</summary>
+    long Size { get; }
+
+    /// <summary>Reads exactly <paramref name="destination"/>'s length from <paramref name="offset"/>; throws past the end.</summary>
+    void Read(long offset, Span<byte> destination);
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>, growing a device that may grow.</summary>
+    void Write(long offset, ReadOnlySpan<byte> data);
+
+    /// <summary>Makes every completed write (and the length) durable: fdatasync.</summary>
+    void Flush();
+
+    /// <summary>Cuts or extends the device to <paramref name="size"/> bytes; durable with the next <see cref="Flush"/>.</summary>
+    void SetSize(long size);
+}
