@@ -29,4 +29,16 @@ public enum PlantedBug
 
     /// <summary>The primary issues overlapping writes at once, so the order the secondary applies may differ from the primary's disk (breaks I1).</summary>
     NoOverlapOrder,
+
+    /// <summary>Journal recovery skips a damaged entry and replays the whole ones after it, instead of ending there (breaks I3/I4).</summary>
+    JournalSkipBadEntry,
+
+    /// <summary>The secondary's host acknowledges an epoch as it hands it to the journal, before the journal's flush completed (breaks I2/I5).</summary>
+    AckBeforeJournalDurable,
+
+    /// <summary>The secondary's host welcomes a primary while an epoch is half way into the journal, so the welcome misstates what it holds (breaks I1/I7).</summary>
+    WelcomeBeforeSettled,
+
+    /// <summary>A promoted node accepts its old primary: no generation or role check in the handshake (breaks I6).</summary>
+    NoGenerationCheck,
 }

@@ -4,6 +4,7 @@ using MessagePack;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
+using Replicator.Core.Testing;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 
@@ -76,7 +77,7 @@ public sealed class EpochJournal : IDisposable
     }
 
     /// <summary>Opens (or creates) the journal and returns the whole entries it holds, in order.</summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, PlantedBug plant = PlantedBug.None)
     {
         ArgumentNullException.ThrowIfNull(directory);
         bool created = !directory.Exists(FileName);
@@ -87,7 +88,7 @@ public sealed class EpochJournal : IDisposable
             directory.Sync();
         }
 
-        entries = journal.ReadWholeEntries();
+        entries = journal.ReadWholeEntries(plant == PlantedBug.JournalSkipBadEntry);
         return journal;
     }
 
@@ -201,7 +202,7 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
-    private List<JournalEntry> ReadWholeEntries()
+    private List<JournalEntry> ReadWholeEntries(bool skipBadEntries)
     {
         var entries = new List<JournalEntry>();
         long length = _device.Size;
@@ -229,6 +230,13 @@ public sealed class EpochJournal : IDisposable
             _device.Read(offset + HeaderSize, body);
             if (_checksum.Compute(default, body) != checksum)
             {
+                if (skipBadEntries)
+                {
+                    // The planted defect: step over the damaged entry and trust what follows it.
+                    offset += HeaderSize + bodyLength;
+                    continue;
+                }
+
                 break;
             }
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
+using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 using Replicator.Protocol.Messages;
 
@@ -58,7 +59,7 @@ public sealed class SecondaryStore : IDisposable
     /// directory: on first use a RAM image of <paramref name="ramBytes"/> and a state record for
     /// <paramref name="pairId"/> are created; later opens must name the same pair.
     /// </summary>
-    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize)
+    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(stateDirectory);
@@ -87,7 +88,7 @@ public sealed class SecondaryStore : IDisposable
             }
 
             states.Save(state);
-            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries);
+            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, plant);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
         }
@@ -112,15 +113,17 @@ public sealed class SecondaryStore : IDisposable
         return engine;
     }
 
-    public void Persist(EpochLog epoch)
+    /// <summary>
+    /// Appends the sealed epoch to the journal and makes it durable (the commit point), remembering
+    /// whether it leaves the image mid-resync for its state record. Returns the <paramref name="time"/>
+    /// timestamp between the journal write and its flush (0 without a time provider).
+    /// </summary>
+    public long Persist(EpochLog epoch, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(epoch);
         _midResync[epoch.Epoch] = epoch.Checkpoint!.ResyncPending;
-        Journal.Append(epoch);
+        return Journal.Append(epoch, time);
     }
-
-    /// <summary>As <see cref="Persist(EpochLog)"/>; returns the timestamp between the journal write and its flush.</summary>
-    public long Persist(EpochLog epoch, TimeProvider time) => Journal.Append(epoch, time);
 
     public void WriteImage(in MirrorRecord record) => Image.Apply(record.Request, record.Payload.Span);
 

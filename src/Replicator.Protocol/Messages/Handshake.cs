@@ -14,16 +14,15 @@ public static class Handshake
     /// (speaking <paramref name="peerVersion"/>) replicate into this node's <paramref name="local"/> identity?
     /// A peer at an older generation is fenced: a failover happened since it last wrote here.
     /// </summary>
-    public static HandshakeVerdict Check(int peerVersion, PairIdentity peer, PairIdentity local)
+    public static HandshakeVerdict Check(int peerVersion, PairIdentity? peer, PairIdentity local)
     {
-        ArgumentNullException.ThrowIfNull(peer);
         ArgumentNullException.ThrowIfNull(local);
         if (CheckCompatible(peerVersion, peer, local) is { } incompatible)
         {
             return HandshakeVerdict.Incompatible(incompatible);
         }
 
-        return peer.Generation < local.Generation
+        return peer!.Generation < local.Generation
             ? HandshakeVerdict.Fenced($"stale generation: the peer is at generation {peer.Generation}, this node already at {local.Generation} (a failover happened since)")
             : HandshakeVerdict.Accepted;
     }

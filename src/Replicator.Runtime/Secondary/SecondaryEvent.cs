@@ -1,32 +1,23 @@
-using System.Buffers;
-using Replicator.Core.Epochs;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Secondary;
 
 namespace Replicator.Runtime.Secondary;
 
-/// <summary>One event for the secondary's loop. A struct, so queueing a mirrored write allocates nothing.</summary>
+/// <summary>One event for the secondary host's loop. A struct, so queueing a mirrored write allocates nothing.</summary>
 internal readonly record struct SecondaryEvent(
     SecondaryEventKind Kind,
-    MirrorRecord Record = default,
-    IMemoryOwner<byte>? Owner = null,
-    CheckpointRecord? Checkpoint = null,
-    long Epoch = 0,
-    string? Reason = null,
-    TaskCompletionSource<Protocol.Messages.WelcomeMessage>? Welcome = null,
-    EpochStamps Stamps = default,
-    Protocol.Messages.ResyncStartMessage? ResyncStart = null,
-    Links.FrameConnection? Link = null,
+    LinkId Link = default,
+    SecondaryInput Input = default,
+    SecondaryStorageCompletion Completion = default,
+    string? Text = null,
     TaskCompletionSource<string?>? Answer = null);
 
 internal enum SecondaryEventKind
 {
-    Mirror,
-    Checkpoint,
-    Persisted,
-    PersistFailed,
-    Applied,
-    StorageFailed,
+    Connected,
+    Input,
+    Closed,
+    StorageCompleted,
+    HeartbeatTick,
     Promote,
-    LinkClosed,
-    Welcome,
-    ResyncStart,
 }

@@ -2,59 +2,15 @@ using Microsoft.Extensions.Logging;
 
 namespace Replicator.Runtime.Secondary;
 
+/// <summary>What only the shell sees: its socket. The host logs its own decisions.</summary>
 public sealed partial class SecondaryNode
 {
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "secondary started on image {Image}: it holds checkpoint {Epoch}; {Unapplied} committed epochs to replay from the journal")]
-        public static partial void Started(ILogger logger, string image, long epoch, int unapplied);
-
-        [LoggerMessage(2, LogLevel.Information, "listening for the primary on {EndPoint}")]
+        [LoggerMessage(101, LogLevel.Information, "listening for the primary on {EndPoint}")]
         public static partial void Listening(ILogger logger, string endPoint);
 
-        [LoggerMessage(3, LogLevel.Warning, "refused the link from {EndPoint}: {Reason}")]
-        public static partial void HandshakeRefused(ILogger logger, string endPoint, string reason);
-
-        [LoggerMessage(4, LogLevel.Information, "primary connected from {EndPoint} ({Identity})")]
-        public static partial void PrimaryConnected(ILogger logger, string endPoint, string identity);
-
-        [LoggerMessage(5, LogLevel.Error, "closed the link from {EndPoint}: {Reason}; nothing of that frame was committed")]
-        public static partial void ProtocolViolation(ILogger logger, string endPoint, string reason);
-
-        [LoggerMessage(6, LogLevel.Warning, "the primary reported an error: {Reason}")]
-        public static partial void PeerError(ILogger logger, string reason);
-
-        [LoggerMessage(7, LogLevel.Warning, "no frame from {EndPoint} for {TimeoutMs} ms: the primary is considered lost")]
-        public static partial void HeartbeatTimeout(ILogger logger, string endPoint, double timeoutMs);
-
-        [LoggerMessage(8, LogLevel.Warning, "primary lost: {Reason}")]
-        public static partial void PrimaryLost(ILogger logger, string reason);
-
-        [LoggerMessage(9, LogLevel.Error, "epoch {Epoch} refused: {Reason}")]
-        public static partial void EpochRejected(ILogger logger, long epoch, string reason);
-
-        [LoggerMessage(10, LogLevel.Warning, "promoting ({Reason}); last committed epoch {Epoch}")]
-        public static partial void Promoting(ILogger logger, string reason, long epoch);
-
-        [LoggerMessage(11, LogLevel.Warning, "promoted: image and VM state hold checkpoint {Epoch}; now generation {Generation}")]
-        public static partial void Promoted(ILogger logger, long epoch, long generation);
-
-        [LoggerMessage(13, LogLevel.Error, "the link from {EndPoint} failed unexpectedly: {Error}")]
+        [LoggerMessage(102, LogLevel.Error, "the link from {EndPoint} failed unexpectedly: {Error}")]
         public static partial void LinkFailed(ILogger logger, string endPoint, string error);
-
-        [LoggerMessage(12, LogLevel.Critical, "storage failed: {Reason}")]
-        public static partial void StorageFailed(ILogger logger, string reason);
-
-        [LoggerMessage(14, LogLevel.Error, "not promoting ({Reason}): {Refusal}")]
-        public static partial void NotPromoting(ILogger logger, string reason, string refusal);
-
-        [LoggerMessage(15, LogLevel.Warning, "resync from checkpoint {BaseEpoch} started: {Regions} regions ({Bytes} bytes) to receive; the image holds no checkpoint until it completes; the new stream begins at epoch {FirstEpoch}")]
-        public static partial void ResyncStarted(ILogger logger, long baseEpoch, int regions, long bytes, long firstEpoch);
-
-        [LoggerMessage(16, LogLevel.Error, "refused the primary's resync: {Reason}")]
-        public static partial void ResyncRefused(ILogger logger, string reason);
-
-        [LoggerMessage(17, LogLevel.Warning, "resync complete: the image holds checkpoint {Epoch}, equal to the primary's")]
-        public static partial void ResyncComplete(ILogger logger, long epoch);
     }
 }

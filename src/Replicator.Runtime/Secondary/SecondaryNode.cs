@@ -1,19 +1,18 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Replicator.Hosts.Storage;
-using Replicator.Core.Blocks;
-using Replicator.Core.Secondary;
-using Replicator.Protocol.Framing;
-using Replicator.Protocol.Messages;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Secondary;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
 
 namespace Replicator.Runtime.Secondary;
 
 /// <summary>
-/// The secondary daemon's driver: accepts the primary's link, checks its identity, and runs the
-/// secondary engine on one loop, with storage actions run in order on a second loop.
+/// The secondary daemon's shell around its <see cref="SecondaryHost"/>: a listening socket, one
+/// frame connection per primary, the host's loop, two storage lanes (the journal, and applying to
+/// the image) and the heartbeat timer. It moves bytes and events; every decision is the host's.
 /// </summary>
 public sealed partial class SecondaryNode : IAsyncDisposable
 {
@@ -21,34 +20,36 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly Channel<SecondaryEvent> _events = Channel.CreateUnbounded<SecondaryEvent>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Channel<StorageOperation> _storage = Channel.CreateUnbounded<StorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-
-    // Journal appends (the commit point, on the acknowledgement's path) run apart from applying
-    // earlier epochs to the image, so a slow apply never delays a commit.
-    private readonly Channel<StorageOperation> _journal = Channel.CreateUnbounded<StorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<SecondaryStorageOperation> _journal = Channel.CreateUnbounded<SecondaryStorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<SecondaryStorageOperation> _apply = Channel.CreateUnbounded<SecondaryStorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly ConcurrentDictionary<LinkId, FrameConnection> _connections = new();
     private readonly TaskCompletionSource<long> _promoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Actions _actions;
-    private SecondaryStore? _store;
-    private SecondaryEngine? _engine;
+    private readonly SecondaryHost _host;
     private TcpListener? _listener;
-    private FrameConnection? _link;
-
     private ITimer? _heartbeat;
     private Task _loops = Task.CompletedTask;
-    private long _lastPrimaryContact;
-
-    // Buffer bytes charged by the current primary's records and not yet given back (event loop only).
-    private long _creditOwed;
-    private int _autoFailoverStarted;
+    private long _nextLink;
 
     public SecondaryNode(SecondaryNodeOptions options, ILogger<SecondaryNode> log, TimeProvider time)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _log = log;
         _time = time;
-        _actions = new Actions(this);
+        var hostOptions = new SecondaryHostOptions
+        {
+            PairId = options.PairId,
+            BlockSize = options.BlockSize,
+            MaxRequestBytes = options.MaxRequestBytes,
+            BufferCapacityBytes = options.BufferCapacityBytes,
+            RamBytes = options.RamBytes,
+            PageSize = options.PageSize,
+            HeartbeatTimeout = options.HeartbeatTimeout,
+            AutoFailover = options.AutoFailover,
+        };
+        _host = new SecondaryHost(hostOptions, new Actions(this), log, time);
     }
 
     public System.Net.IPEndPoint? LocalEndPoint => (System.Net.IPEndPoint?)_listener?.LocalEndpoint;
@@ -63,16 +64,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     /// </summary>
     public Task<string> Fatal => _fatal.Task;
 
-    public SecondaryStatus Status => new(
-        _engine?.Phase.ToString() ?? "starting",
-        _engine?.LastCommittedEpoch ?? 0,
-        _engine?.LastAppliedEpoch ?? 0,
-        _engine?.BufferedBytes ?? 0,
-        _options.BufferCapacityBytes,
-        _link is { IsClosed: false } ? $"connected to {_link.RemoteEndPoint}" : "no primary",
-        _engine is not { IsResyncing: true } engine ? null
-            : engine.CommittedMidResync ? "in progress: the image is mid-resync and holds no checkpoint until it completes"
-            : "started: nothing of it is committed yet");
+    public SecondaryStatus Status => _host.Status;
 
     public async Task StartAsync(CancellationToken cancellation)
     {
@@ -82,16 +74,12 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             throw new InvalidOperationException("secondary options are invalid: " + string.Join("; ", problems));
         }
 
-        _store = SecondaryStore.Open(ImageFile.Open(_options.ImagePath), new FileStorageDirectory(_options.StateDirectory), _options.PairId, _options.RamBytes, _options.PageSize);
-        var geometry = new BlockGeometry(_store.Image.Size, _options.MaxRequestBytes);
-        _engine = _store.CreateEngine(new SecondaryOptions { Geometry = geometry, BufferCapacityBytes = _options.BufferCapacityBytes, VmPageCount = _options.RamBytes / _options.PageSize, VmPageSize = _options.PageSize }, _actions);
-        Log.Started(_log, _options.ImagePath, _store.State.AppliedEpoch, _store.Unapplied.Count);
-
+        _host.Start(ImageFile.Open(_options.ImagePath), new FileStorageDirectory(_options.StateDirectory));
         _listener = new TcpListener(_options.Listen);
         _listener.Start();
         Log.Listening(_log, LocalEndPoint!.ToString());
-        _heartbeat = _time.CreateTimer(_ => OnHeartbeatTick(), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
-        _loops = Task.WhenAll(EventLoopAsync(), StorageLoopAsync(_storage.Reader), StorageLoopAsync(_journal.Reader), AcceptLoopAsync());
+        _heartbeat = _time.CreateTimer(_ => Post(new SecondaryEvent(SecondaryEventKind.HeartbeatTick)), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        _loops = Task.WhenAll(EventLoopAsync(), StorageLaneAsync(_journal.Reader), StorageLaneAsync(_apply.Reader), AcceptLoopAsync());
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -102,7 +90,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     public async Task<long> PromoteAsync()
     {
         var answer = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _events.Writer.TryWrite(new SecondaryEvent(SecondaryEventKind.Promote, Reason: "operator", Answer: answer));
+        Post(new SecondaryEvent(SecondaryEventKind.Promote, Text: "operator", Answer: answer));
         string? refused = await answer.Task.ConfigureAwait(false);
         return refused is null ? await _promoted.Task.ConfigureAwait(false) : throw new InvalidOperationException($"not promoted: {refused}");
     }
@@ -113,11 +101,11 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         _heartbeat?.Dispose();
         _listener?.Stop();
         _events.Writer.TryComplete();
-        _storage.Writer.TryComplete();
         _journal.Writer.TryComplete();
-        if (_link is not null)
+        _apply.Writer.TryComplete();
+        foreach (FrameConnection connection in _connections.Values)
         {
-            await _link.CloseAsync(null).ConfigureAwait(false);
+            await connection.CloseAsync(null).ConfigureAwait(false);
         }
 
         try
@@ -128,43 +116,11 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         {
         }
 
-        _store?.Dispose();
+        _host.Store?.Dispose();
         _stopping.Dispose();
     }
 
     private void Post(in SecondaryEvent e) => _events.Writer.TryWrite(e);
-
-    private void OnHeartbeatTick()
-    {
-        FrameConnection? link = _link;
-        if (link is null || link.IsClosed)
-        {
-            // The primary is gone (its connection reset, or it never came back): once it has been
-            // silent for the timeout, take over if allowed to.
-            long lastContact = Interlocked.Read(ref _lastPrimaryContact);
-            if (_options.AutoFailover && lastContact != 0 && _time.GetElapsedTime(lastContact) > _options.HeartbeatTimeout
-                && Interlocked.Exchange(ref _autoFailoverStarted, 1) == 0)
-            {
-                Post(new SecondaryEvent(SecondaryEventKind.Promote, Reason: $"no primary for {_options.HeartbeatTimeout.TotalMilliseconds} ms"));
-            }
-
-            return;
-        }
-
-        Interlocked.Exchange(ref _lastPrimaryContact, link.LastReceived);
-        if (_time.GetElapsedTime(link.LastReceived) > _options.HeartbeatTimeout)
-        {
-            Log.HeartbeatTimeout(_log, link.RemoteEndPoint, _options.HeartbeatTimeout.TotalMilliseconds);
-            _ = link.CloseAsync("heartbeat timeout");
-            return;
-        }
-
-        // Nothing goes out on a link before its welcome.
-        if (Volatile.Read(ref _welcomed) == link)
-        {
-            link.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine?.LastCommittedEpoch ?? 0 });
-        }
-    }
 
     private async Task AcceptLoopAsync()
     {
@@ -181,8 +137,11 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             }
 
             var connection = new FrameConnection(socket, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
+            var link = new LinkId(Interlocked.Increment(ref _nextLink));
+            _connections[link] = connection;
             connection.StartSending();
-            _ = ServeLinkAsync(connection);
+            Post(new SecondaryEvent(SecondaryEventKind.Connected, link, Text: connection.RemoteEndPoint));
+            _ = ReceiveLoopAsync(link, connection);
         }
     }
 }

@@ -1,19 +1,19 @@
 using Replicator.Protocol.Messages;
 
-namespace Replicator.Runtime.Secondary;
+namespace Replicator.Hosts.Secondary;
 
 /// <summary>
 /// What the secondary measures of each commit and sends back with its acknowledgement, so the
 /// primary can split its commit latency into phases. Event loop only.
 /// </summary>
-public sealed partial class SecondaryNode
+public sealed partial class SecondaryHost
 {
     private readonly Dictionary<long, EpochStamps> _commitStamps = new();
     private long _bufferPeak;
     private long _lastAppliedEpoch;
     private long _lastApplyMicroseconds;
 
-    private void NoteCheckpointReceived(long epoch, in EpochStamps received) => _commitStamps[epoch] = received;
+    private void NoteCheckpointReceived(long epoch, long receivedAt) => _commitStamps[epoch] = new EpochStamps(Received: receivedAt);
 
     private void NotePersisted(long epoch, in EpochStamps journal) =>
         _commitStamps[epoch] = _commitStamps.GetValueOrDefault(epoch) with

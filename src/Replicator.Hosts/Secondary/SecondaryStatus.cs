@@ -1,4 +1,4 @@
-namespace Replicator.Runtime.Secondary;
+namespace Replicator.Hosts.Secondary;
 
 /// <summary>What <c>replicator status</c> shows for a secondary.</summary>
 /// <remarks><see cref="Resync"/> is null unless a resync runs, or an interrupted one left the image mid-resync (then it cannot be promoted).</remarks>

@@ -1,0 +1,32 @@
+using Replicator.Hosts.Links;
+using Replicator.Protocol.Framing;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// What the secondary's host asks of its shell. Calls only queue work: never block, and never call
+/// back into the host from inside a call, so each event is handled to the end before the next.
+/// </summary>
+public interface ISecondaryHostActions
+{
+    /// <summary>Send a control message on the link.</summary>
+    void Send<T>(LinkId link, FrameType type, T message);
+
+    /// <summary>
+    /// Close the link, first telling the peer why (an Error frame; <paramref name="fenced"/> when this
+    /// node will never follow it again). The shell then reports <see cref="SecondaryHost.OnLinkClosed"/>.
+    /// </summary>
+    void Close(LinkId link, string reason, bool fenced = false);
+
+    /// <summary>
+    /// Run the operation on its queue after every earlier one of that queue, with
+    /// <see cref="SecondaryStorageWorker.Run"/>, and hand the completion to <see cref="SecondaryHost.OnStorageCompleted"/>.
+    /// </summary>
+    void RunStorage(in SecondaryStorageOperation operation);
+
+    /// <summary>Promotion is complete: the image and VM state hold checkpoint <paramref name="epoch"/>.</summary>
+    void Promoted(long epoch);
+
+    /// <summary>The node must not go on (storage failed under a committed epoch); the daemon exits with the reason.</summary>
+    void Halt(string reason);
+}

@@ -1,0 +1,48 @@
+using System.Buffers;
+using Replicator.Core.Epochs;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// Turns a primary's frame into a <see cref="SecondaryInput"/>: run where the frame is read (the
+/// daemon's receive loop, the simulator's delivery), since a frame's bytes live only until it returns.
+/// Whatever a peer's bytes make the decoders throw becomes a <see cref="SecondaryInputKind.Malformed"/>
+/// input: the host closes that link, and nothing else happens.
+/// </summary>
+public static class SecondaryFrameDecoder
+{
+    // Payloads live from their frame until their epoch is applied; their owners are reused too.
+    private static readonly PayloadPool ReceivedPayloads = new();
+
+    public static SecondaryInput Decode(in Frame frame, long receivedAt)
+    {
+        try
+        {
+            switch (frame.Type)
+            {
+                case FrameType.Hello:
+                    return new SecondaryInput(SecondaryInputKind.Hello, Hello: ControlCodec.Decode<HelloMessage>(frame, FrameType.Hello));
+                case FrameType.Mirror:
+                    MirrorRecord record = MirrorDecoder.Decode(frame, ReceivedPayloads, out IMemoryOwner<byte>? owner);
+                    return new SecondaryInput(SecondaryInputKind.Mirror, record, owner);
+                case FrameType.Checkpoint:
+                    CheckpointRecord checkpoint = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord();
+                    return new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: checkpoint, ReceivedAt: receivedAt);
+                case FrameType.ResyncStart:
+                    return new SecondaryInput(SecondaryInputKind.ResyncStart, ResyncStart: ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart));
+                case FrameType.Heartbeat:
+                    return new SecondaryInput(SecondaryInputKind.Heartbeat);
+                case FrameType.Error:
+                    return new SecondaryInput(SecondaryInputKind.PeerError, Reason: ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error).Reason);
+                default:
+                    return new SecondaryInput(SecondaryInputKind.Malformed, Reason: $"frame {frame.Header.LinkSequence}: a primary does not send {frame.Type}");
+            }
+        }
+        catch (Exception e)
+        {
+            return new SecondaryInput(SecondaryInputKind.Malformed, Reason: $"frame {frame.Header.LinkSequence} ({frame.Type}) is malformed: {e.Message}");
+        }
+    }
+}

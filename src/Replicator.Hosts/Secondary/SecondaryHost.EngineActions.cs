@@ -1,0 +1,72 @@
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Testing;
+using Replicator.Core.Vm;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>The engine's actions: storage work to the shell's queues, messages to the welcomed link.</summary>
+public sealed partial class SecondaryHost
+{
+    private sealed class EngineActions(SecondaryHost host) : ISecondaryActions
+    {
+        public void PersistEpoch(EpochLog epoch)
+        {
+            host._actions.RunStorage(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: epoch));
+            if (host._options.Plant == PlantedBug.AckBeforeJournalDurable)
+            {
+                // The planted defect: the acknowledgement leaves before the journal's flush completed.
+                AcknowledgeEpoch(epoch.Epoch);
+            }
+        }
+
+        public void AcknowledgeEpoch(long epoch)
+        {
+            if (!host._welcomed.IsNone)
+            {
+                host._actions.Send(host._welcomed, FrameType.Ack, new AckMessage { Epoch = epoch, Timings = host.TakeAckTimings(epoch) });
+            }
+        }
+
+        public void WriteImage(in MirrorRecord record) => Store(new SecondaryStorageOperation(SecondaryStorageKind.WriteImage, record));
+
+        public void FlushImage() => Store(new SecondaryStorageOperation(SecondaryStorageKind.FlushImage));
+
+        public void ApplyVmSnapshot(VmSnapshot snapshot) => Store(new SecondaryStorageOperation(SecondaryStorageKind.ApplyVm, Snapshot: snapshot));
+
+        public void MarkApplied(long epoch, long lastSequence) => Store(new SecondaryStorageOperation(SecondaryStorageKind.MarkApplied, Number: epoch, LastSequence: lastSequence));
+
+        public void ReturnCredit(long bytes)
+        {
+            long owed = Math.Min(bytes, host._creditOwed);
+            host._creditOwed -= owed;
+            if (owed > 0 && !host._welcomed.IsNone)
+            {
+                host._actions.Send(host._welcomed, FrameType.Credit, new CreditMessage { Bytes = owed });
+            }
+        }
+
+        public void RejectEpoch(long epoch, string reason)
+        {
+            Log.EpochRejected(host._log, epoch, reason);
+            if (!host._welcomed.IsNone)
+            {
+                host._actions.Send(host._welcomed, FrameType.Reject, new RejectMessage { Epoch = epoch, Reason = reason });
+            }
+        }
+
+        public void Promoted(long epoch)
+        {
+            // The new generation and role are durable before anyone is told: a restart keeps refusing
+            // the old primary (I6).
+            host._store!.MarkPromoted();
+            host.PromotedEpoch = epoch;
+            Log.Promoted(host._log, epoch, host._store.State.Generation);
+            host._actions.Promoted(epoch);
+        }
+
+        private void Store(in SecondaryStorageOperation op) => host._actions.RunStorage(op);
+    }
+}

@@ -1,0 +1,257 @@
+using Replicator.Core.Secondary;
+using Replicator.Core.Testing;
+using Replicator.Hosts.Links;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// Links from primaries: the hello and its identity checks, the welcome that waits for the journal,
+/// the frames of the one welcomed link, and what a link's loss means. A bad frame closes its link and
+/// commits nothing of it.
+/// </summary>
+public sealed partial class SecondaryHost
+{
+    private readonly Dictionary<LinkId, LinkState> _links = new();
+
+    // The primary whose hello was accepted: at most one at a time.
+    private LinkId _current;
+
+    // The link the welcome went out on: the only one anything else is sent on, or taken from.
+    private LinkId _welcomed;
+
+    // An accepted hello whose welcome waits until no epoch is half way into the journal.
+    private LinkId _welcomeWaiting;
+
+    // What status shows about the link: written on the loop, read by any thread.
+    private volatile string _linkDescription = "no primary";
+
+    // Buffer bytes charged by the current primary's records and not yet given back.
+    private long _creditOwed;
+
+    /// <summary>A connection was accepted; nothing from it is acted on before its hello passes.</summary>
+    public void OnLinkConnected(LinkId link, string peer)
+    {
+        _links[link] = new LinkState(peer, _time.GetTimestamp());
+    }
+
+    /// <summary>A link closed (either side, or the network). Only the current primary's loss matters.</summary>
+    public void OnLinkClosed(LinkId link, string reason)
+    {
+        if (!_links.Remove(link, out LinkState? state))
+        {
+            return;
+        }
+
+        if (link == _welcomeWaiting)
+        {
+            _welcomeWaiting = LinkId.None;
+        }
+
+        if (link != _current)
+        {
+            return;
+        }
+
+        _current = LinkId.None;
+        _welcomed = LinkId.None;
+        _linkDescription = "no primary";
+        _lastPrimaryContact = state.LastHeard;
+        Log.PrimaryLost(_log, reason);
+
+        // Its open epochs can never complete: they go.
+        _engine!.OnPrimaryLost();
+    }
+
+    /// <summary>A decoded frame from a link.</summary>
+    public void OnInput(LinkId link, in SecondaryInput input)
+    {
+        if (!_links.TryGetValue(link, out LinkState? state) || state.Closing)
+        {
+            input.Owner?.Dispose();
+            return; // a link closed or being closed: its stream ended
+        }
+
+        state.LastHeard = _time.GetTimestamp();
+        if (!state.HelloAccepted)
+        {
+            OnHello(link, state, input);
+            return;
+        }
+
+        if (link != _welcomed)
+        {
+            // A primary speaks only after its welcome.
+            input.Owner?.Dispose();
+            Refuse(link, $"a {input.Kind} frame before the welcome", fenced: false);
+            return;
+        }
+
+        SecondaryEngine engine = _engine!;
+        switch (input.Kind)
+        {
+            case SecondaryInputKind.Mirror:
+                long cost = input.Record.BufferCost;
+                if (engine.OnMirror(input.Record, input.Owner) == MirrorOutcome.Buffered)
+                {
+                    _creditOwed += cost;
+                    NoteBuffered(engine.BufferedBytes);
+                }
+
+                break;
+            case SecondaryInputKind.Checkpoint:
+                NoteCheckpointReceived(input.Checkpoint!.Epoch, state.LastHeard);
+                engine.OnCheckpoint(input.Checkpoint);
+                break;
+            case SecondaryInputKind.ResyncStart:
+                OnResyncStart(link, input.ResyncStart!);
+                break;
+            case SecondaryInputKind.Heartbeat:
+                break;
+            case SecondaryInputKind.PeerError:
+                Log.PeerError(_log, input.Reason!);
+                CloseLink(link, "the primary reported an error");
+                break;
+            case SecondaryInputKind.Hello:
+                Refuse(link, "a second hello on one link", fenced: false);
+                break;
+            case SecondaryInputKind.Malformed:
+                Log.ProtocolViolation(_log, state.Peer, input.Reason!);
+                CloseLink(link, input.Reason!);
+                break;
+        }
+    }
+
+    private void OnHello(LinkId link, LinkState state, in SecondaryInput input)
+    {
+        if (input.Kind != SecondaryInputKind.Hello)
+        {
+            input.Owner?.Dispose();
+            Refuse(link, input.Kind == SecondaryInputKind.Malformed ? input.Reason! : $"expected a hello, got {input.Kind}", fenced: false);
+            return;
+        }
+
+        HelloMessage hello = input.Hello!;
+        HandshakeVerdict verdict = Handshake.Check(hello.ProtocolVersion, hello.Identity, LocalIdentity());
+        if (_options.Plant == PlantedBug.NoGenerationCheck && verdict.Outcome == HandshakeOutcome.Fenced)
+        {
+            verdict = HandshakeVerdict.Accepted;
+        }
+
+        // I6: a node that took over never follows the old primary again, and tells it so (fenced).
+        if (verdict.IsAccepted && (IsPromoted || _store!.State.Role != NodeRole.Secondary) && _options.Plant != PlantedBug.NoGenerationCheck)
+        {
+            verdict = HandshakeVerdict.Fenced("this node has been promoted: it follows no primary any more");
+        }
+
+        // A second primary while one is connected is refused, but may pass later: not a misconfiguration.
+        string? refusal = verdict.Reason ?? (_current.IsNone ? null : $"a primary is already connected from {_links[_current].Peer}");
+        if (refusal is not null)
+        {
+            Refuse(link, refusal, verdict.Outcome == HandshakeOutcome.Fenced);
+            if (verdict.Outcome == HandshakeOutcome.Incompatible)
+            {
+                // A primary of another pair, size, block size or version: a misconfigured pair that
+                // an operator has to fix.
+                _actions.Halt($"refused a primary from {state.Peer}: {refusal}");
+            }
+
+            return;
+        }
+
+        state.HelloAccepted = true;
+        _current = link;
+        Log.PrimaryConnected(_log, state.Peer, hello.Identity.ToString());
+        _welcomeWaiting = link;
+        AnswerWaitingWelcome();
+    }
+
+    private void Refuse(LinkId link, string reason, bool fenced)
+    {
+        Log.HandshakeRefused(_log, _links.GetValueOrDefault(link)?.Peer ?? "?", reason);
+        CloseLink(link, reason, fenced);
+    }
+
+    /// <summary>Has the shell close the link; nothing more from it is acted on.</summary>
+    private void CloseLink(LinkId link, string reason, bool fenced = false)
+    {
+        if (_links.TryGetValue(link, out LinkState? state) && !state.Closing)
+        {
+            state.Closing = true;
+            _actions.Close(link, reason, fenced);
+        }
+    }
+
+    /// <summary>Sends a waiting welcome once no epoch is half way into the journal.</summary>
+    private void AnswerWaitingWelcome()
+    {
+        SecondaryEngine engine = _engine!;
+        if (_welcomeWaiting.IsNone || (engine.EpochsBeingCommitted > 0 && _options.Plant != PlantedBug.WelcomeBeforeSettled))
+        {
+            return;
+        }
+
+        // The welcome says what this node holds: with an epoch still being journalled that would
+        // change under the primary's feet. A new primary gets as credit only the space free now, and
+        // is given back only what it itself used: epochs of an earlier session drain without
+        // returning credit.
+        LinkId link = _welcomeWaiting;
+        _welcomeWaiting = LinkId.None;
+        _creditOwed = 0;
+        ForgetStamps();
+        _autoFailoverStarted = false;
+        var welcome = new WelcomeMessage
+        {
+            ProtocolVersion = Handshake.ProtocolVersion,
+            Identity = LocalIdentity(),
+            BufferCapacityBytes = _options.BufferCapacityBytes - engine.BufferedBytes,
+            LastCommittedEpoch = engine.LastCommittedEpoch,
+            LastCommittedSequence = engine.LastCommittedSequence,
+            Role = _store!.State.Role,
+        };
+        _actions.Send(link, FrameType.Welcome, welcome);
+        _welcomed = link;
+        _linkDescription = $"connected to {_links[link].Peer}";
+    }
+
+    /// <summary>The primary resyncs this node; a refusal closes its link with the reason.</summary>
+    private void OnResyncStart(LinkId link, ResyncStartMessage start)
+    {
+        SecondaryEngine engine = _engine!;
+        string? refused = engine.OnResyncStart(start.BaseEpoch, start.FirstEpoch, start.FirstSequence);
+        if (refused is null)
+        {
+            Log.ResyncStarted(_log, start.BaseEpoch, start.Regions, start.Bytes, start.FirstEpoch);
+            return;
+        }
+
+        Log.ResyncRefused(_log, refused);
+        CloseLink(link, $"resync refused: {refused}", fenced: IsPromoted);
+    }
+
+    private PairIdentity LocalIdentity() => new()
+    {
+        PairId = _options.PairId,
+        ImageBytes = _store!.Image.Size,
+        BlockSize = _options.BlockSize,
+        MaxRequestBytes = _options.MaxRequestBytes,
+        Generation = _store.State.Generation,
+    };
+
+    /// <summary>What the host knows of one link.</summary>
+    private sealed class LinkState(string peer, long connectedAt)
+    {
+        public string Peer { get; } = peer;
+
+        public long ConnectedAt { get; } = connectedAt;
+
+        /// <summary>When a frame last arrived (a <see cref="TimeProvider"/> timestamp).</summary>
+        public long LastHeard { get; set; } = connectedAt;
+
+        public bool HelloAccepted { get; set; }
+
+        /// <summary>The host asked for the link to close: nothing more from it is acted on.</summary>
+        public bool Closing { get; set; }
+    }
+}

@@ -1,0 +1,149 @@
+using Microsoft.Extensions.Logging;
+using Replicator.Core.Blocks;
+using Replicator.Core.Secondary;
+using Replicator.Core.Storage;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Storage;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// The secondary's host: every decision the secondary daemon makes around its engine — recovery from
+/// the journal and the state record, the handshake and its identity checks, fencing, the welcome
+/// that waits for the journal, heartbeats and auto-failover, the credit owed to the current primary,
+/// the order journal → acknowledgement → apply, promotion. Sans-I/O: the shell (the daemon, or the
+/// simulator) feeds it events from one loop, runs the storage operations it asks for with
+/// <see cref="Storage"/>, and moves its frames; it reads time only through the shell's
+/// <see cref="TimeProvider"/>.
+/// </summary>
+public sealed partial class SecondaryHost
+{
+    private readonly SecondaryHostOptions _options;
+    private readonly ISecondaryHostActions _actions;
+    private readonly ILogger _log;
+    private readonly TimeProvider _time;
+    private readonly EngineActions _engineActions;
+    private SecondaryStore? _store;
+    private SecondaryEngine? _engine;
+
+    public SecondaryHost(SecondaryHostOptions options, ISecondaryHostActions actions, ILogger log, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _actions = actions;
+        _log = log;
+        _time = time;
+        _engineActions = new EngineActions(this);
+    }
+
+    /// <summary>The engine; null before <see cref="Start"/>.</summary>
+    public SecondaryEngine? Engine => _engine;
+
+    /// <summary>The storage this host recovered from; null before <see cref="Start"/>.</summary>
+    public SecondaryStore? Store => _store;
+
+    /// <summary>What the shell runs each storage operation with.</summary>
+    public SecondaryStorageWorker Storage { get; private set; } = null!;
+
+    /// <summary>The checkpoint the node holds once promoted; -1 before.</summary>
+    public long PromotedEpoch { get; private set; } = -1;
+
+    public bool IsPromoted => _engine?.Phase is SecondaryPhase.Promoting or SecondaryPhase.Promoted;
+
+    public SecondaryStatus Status => new(
+        _engine?.Phase.ToString() ?? "starting",
+        _engine?.LastCommittedEpoch ?? 0,
+        _engine?.LastAppliedEpoch ?? 0,
+        _engine?.BufferedBytes ?? 0,
+        _options.BufferCapacityBytes,
+        _linkDescription,
+        _engine is not { IsResyncing: true } engine ? null
+            : engine.CommittedMidResync ? "in progress: the image is mid-resync and holds no checkpoint until it completes"
+            : "started: nothing of it is committed yet");
+
+    /// <summary>
+    /// Recovery: opens the image and the state directory, checks they are this pair's, and builds the
+    /// engine from the state record, replaying the committed epochs the journal holds beyond it. The
+    /// host owns <paramref name="image"/> from here. Throws (naming the file) when storage cannot be
+    /// read or is another pair's: the node must not start on it.
+    /// </summary>
+    public void Start(IBlockDevice image, IStorageDirectory stateDirectory)
+    {
+        _store = SecondaryStore.Open(image, stateDirectory, _options.PairId, _options.RamBytes, _options.PageSize, _options.Plant);
+        Storage = new SecondaryStorageWorker(_store, _time);
+        var geometry = new BlockGeometry(_store.Image.Size, _options.MaxRequestBytes);
+        var engineOptions = new SecondaryOptions
+        {
+            Geometry = geometry,
+            BufferCapacityBytes = _options.BufferCapacityBytes,
+            VmPageCount = _options.RamBytes / _options.PageSize,
+            VmPageSize = _options.PageSize,
+            Plant = _options.Plant,
+        };
+        _engine = _store.CreateEngine(engineOptions, _engineActions);
+        Log.Started(_log, _store.Image.Name, _store.State.AppliedEpoch, _store.Unapplied.Count);
+    }
+
+    /// <summary>
+    /// Failover now (an operator's command, or auto-failover): the old primary is cut off first (I6),
+    /// incomplete epochs go, committed ones drain. Returns why not when this node must not take over
+    /// (its image is mid-resync); null when promotion started or had already.
+    /// </summary>
+    public string? Promote(string reason)
+    {
+        SecondaryEngine engine = _engine!;
+        if (IsPromoted)
+        {
+            return null;
+        }
+
+        if (engine.Promote() is { } refused)
+        {
+            Log.NotPromoting(_log, reason, refused);
+            return refused;
+        }
+
+        Log.Promoting(_log, reason, engine.LastCommittedEpoch);
+        foreach (LinkId link in _links.Keys.ToList())
+        {
+            // I6: the old primary must know this node will never follow it again.
+            CloseLink(link, "the secondary is being promoted", fenced: true);
+        }
+
+        return null;
+    }
+
+    /// <summary>A storage operation the shell ran has ended: on to the engine, in the order journal → ack → apply.</summary>
+    public void OnStorageCompleted(in SecondaryStorageCompletion completion)
+    {
+        SecondaryEngine engine = _engine!;
+        switch (completion.Result)
+        {
+            case SecondaryStorageResult.Done when completion.Kind == SecondaryStorageKind.Persist:
+                NotePersisted(completion.Epoch, completion.Stamps);
+                bool wasResyncing = engine.IsResyncing;
+                engine.OnEpochPersisted(completion.Epoch);
+                if (wasResyncing && !engine.IsResyncing)
+                {
+                    Log.ResyncComplete(_log, completion.Epoch);
+                }
+
+                AnswerWaitingWelcome();
+                break;
+            case SecondaryStorageResult.Done when completion.Kind == SecondaryStorageKind.MarkApplied:
+                NoteApplied(completion.Epoch, completion.Stamps);
+                engine.OnApplied(completion.Epoch);
+                break;
+            case SecondaryStorageResult.Done or SecondaryStorageResult.Skipped:
+                break;
+            case SecondaryStorageResult.PersistFailed:
+                engine.OnPersistFailed(completion.Epoch, completion.Reason!);
+                AnswerWaitingWelcome();
+                break;
+            case SecondaryStorageResult.StorageFailed:
+                Log.StorageFailed(_log, completion.Reason!);
+                _actions.Halt(completion.Reason!);
+                break;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Replicator.Core.Testing;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>What the secondary's host decides with: the pair it belongs to, its bounds and its timeouts.</summary>
+public sealed record SecondaryHostOptions
+{
+    public required string PairId { get; init; }
+
+    public int BlockSize { get; init; } = 4096;
+
+    public int MaxRequestBytes { get; init; } = 1 << 20;
+
+    public long BufferCapacityBytes { get; init; } = 256L << 20;
+
+    public long RamBytes { get; init; } = 16L << 20;
+
+    public int PageSize { get; init; } = 4096;
+
+    /// <summary>How long a silent primary (or a connection that sends no hello) is given before its link is closed.</summary>
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
+    public bool AutoFailover { get; init; }
+
+    /// <summary>A deliberate defect for the simulator's checkers to catch; never set by the daemons.</summary>
+    public PlantedBug Plant { get; init; }
+}

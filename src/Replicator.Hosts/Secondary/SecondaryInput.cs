@@ -1,0 +1,36 @@
+using System.Buffers;
+using Replicator.Core.Epochs;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// One frame from a primary, decoded off the receive buffer by <see cref="SecondaryFrameDecoder"/>
+/// (a mirror's payload copied into pooled memory), ready for the host's loop. A struct, so queueing
+/// a mirrored write allocates nothing.
+/// </summary>
+public readonly record struct SecondaryInput(
+    SecondaryInputKind Kind,
+    MirrorRecord Record = default,
+    IMemoryOwner<byte>? Owner = null,
+    CheckpointRecord? Checkpoint = null,
+    HelloMessage? Hello = null,
+    ResyncStartMessage? ResyncStart = null,
+    string? Reason = null,
+    long ReceivedAt = 0);
+
+/// <summary>What a primary's frame was.</summary>
+public enum SecondaryInputKind
+{
+    Hello,
+    Mirror,
+    Checkpoint,
+    ResyncStart,
+    Heartbeat,
+
+    /// <summary>The primary reported an error and is closing (<see cref="SecondaryInput.Reason"/>).</summary>
+    PeerError,
+
+    /// <summary>The frame could not be decoded, or a primary does not send it (<see cref="SecondaryInput.Reason"/>).</summary>
+    Malformed,
+}

@@ -1,0 +1,59 @@
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// One storage action of the secondary, asked for by its host and run by the shell, in order, on
+/// the operation's <see cref="Lane"/>; the shell hands its completion back to the host.
+/// </summary>
+public readonly record struct SecondaryStorageOperation(
+    SecondaryStorageKind Kind,
+    MirrorRecord Record = default,
+    EpochLog? Epoch = null,
+    VmSnapshot? Snapshot = null,
+    long Number = 0,
+    long LastSequence = 0)
+{
+    /// <summary>
+    /// Journal appends (the commit point, on the acknowledgement's path) run apart from applying
+    /// earlier epochs to the image, so a slow apply never delays a commit.
+    /// </summary>
+    public SecondaryStorageLane Lane => Kind == SecondaryStorageKind.Persist ? SecondaryStorageLane.Journal : SecondaryStorageLane.Apply;
+
+    /// <summary>The epoch the operation belongs to.</summary>
+    public long EpochNumber => Kind switch
+    {
+        SecondaryStorageKind.Persist => Epoch!.Epoch,
+        SecondaryStorageKind.WriteImage => Record.Epoch,
+        SecondaryStorageKind.ApplyVm => Snapshot!.Epoch,
+        _ => Number,
+    };
+}
+
+/// <summary>What a storage operation does.</summary>
+public enum SecondaryStorageKind
+{
+    /// <summary>Append a sealed epoch to the journal and make it durable: the commit point.</summary>
+    Persist,
+
+    /// <summary>Write one committed record into the image.</summary>
+    WriteImage,
+
+    /// <summary>Make the image's writes so far durable (a barrier the primary recorded).</summary>
+    FlushImage,
+
+    /// <summary>Write a committed checkpoint's RAM pages into the RAM image.</summary>
+    ApplyVm,
+
+    /// <summary>Record durably that image and RAM hold the epoch, and release its journal space.</summary>
+    MarkApplied,
+}
+
+/// <summary>The two ordered lanes of storage work: each runs its operations one at a time, in order.</summary>
+public enum SecondaryStorageLane
+{
+    Journal,
+    Apply,
+}

@@ -1,0 +1,79 @@
+using Replicator.Hosts.Storage;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// Runs the secondary's storage operations on its store: what the daemon's storage threads and the
+/// simulator's disk model both call, one operation at a time per queue. The journal queue and the
+/// apply queue may run at once (the store's journal is safe for that); nothing here touches the
+/// engine, whose loop gets each completion from the shell.
+/// </summary>
+public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider time)
+{
+    // Journal queue only: after one failed append nothing later may land in the journal — it would
+    // follow a gap. The engine has already refused those epochs.
+    private bool _journalFailed;
+
+    // Apply queue only: when the epoch being applied got its first storage action.
+    private long _applyStarted;
+
+    public SecondaryStorageCompletion Run(in SecondaryStorageOperation op)
+    {
+        return op.Lane == SecondaryStorageLane.Journal ? Persist(op) : Apply(op);
+    }
+
+    private SecondaryStorageCompletion Persist(in SecondaryStorageOperation op)
+    {
+        long epoch = op.Epoch!.Epoch;
+        if (_journalFailed)
+        {
+            return new SecondaryStorageCompletion(op.Kind, epoch, SecondaryStorageResult.Skipped);
+        }
+
+        try
+        {
+            long started = time.GetTimestamp();
+            long written = store.Persist(op.Epoch, time);
+            var stamps = new EpochStamps(JournalStarted: started, JournalWritten: written, JournalSynced: time.GetTimestamp());
+            return new SecondaryStorageCompletion(op.Kind, epoch, SecondaryStorageResult.Done, Stamps: stamps);
+        }
+        catch (IOException e)
+        {
+            _journalFailed = true;
+            return new SecondaryStorageCompletion(op.Kind, epoch, SecondaryStorageResult.PersistFailed, $"journal write failed: {e.Message}");
+        }
+    }
+
+    private SecondaryStorageCompletion Apply(in SecondaryStorageOperation op)
+    {
+        _applyStarted = _applyStarted == 0 ? time.GetTimestamp() : _applyStarted;
+        try
+        {
+            switch (op.Kind)
+            {
+                case SecondaryStorageKind.WriteImage:
+                    store.WriteImage(op.Record);
+                    break;
+                case SecondaryStorageKind.FlushImage:
+                    store.FlushImage();
+                    break;
+                case SecondaryStorageKind.ApplyVm:
+                    store.ApplyVmSnapshot(op.Snapshot!);
+                    break;
+                case SecondaryStorageKind.MarkApplied:
+                    store.MarkApplied(op.Number, op.LastSequence);
+                    var stamps = new EpochStamps(ApplyStarted: _applyStarted, ApplyEnded: time.GetTimestamp());
+                    _applyStarted = 0;
+                    return new SecondaryStorageCompletion(op.Kind, op.Number, SecondaryStorageResult.Done, Stamps: stamps);
+            }
+
+            return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, SecondaryStorageResult.Done);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The image or RAM image failed under a committed epoch: it is still safe in the
+            // journal, but this node cannot go on applying.
+            return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, SecondaryStorageResult.StorageFailed, $"applying epoch {op.EpochNumber} to {store.Image.Name} failed: {e.Message}");
+        }
+    }
+}
