@@ -1,71 +1,134 @@
+using NSubstitute;
+using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Testing;
 using Replicator.Core.Vm;
+using Replicator.Hosts.Storage;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Storage;
 using Replicator.Sim.World;
 
 namespace Replicator.Sim.Tests;
 
+/// <summary>The daemon's own journal on the simulated disk: power cut between any two of its storage calls.</summary>
 public class JournalTests
 {
     private readonly SimScheduler _clock = new();
     private readonly DiskFaults _faults = new(new Random(1));
 
     [Fact]
-    public void Appends_complete_one_after_another_in_order()
+    public void A_power_cut_at_any_storage_call_keeps_every_completed_append_and_only_a_run_of_whole_entries()
     {
-        SimJournal journal = Journal();
-        var done = new List<long>();
-        for (long e = 1; e <= 5; e++)
+        List<EpochLog> epochs = SealedEpochs(6);
+        for (int cutAt = 1; cutAt <= 30; cutAt++)
         {
-            long epoch = e;
-            journal.Append(Checkpoint(epoch), [], 4096, ok => done.Add(ok ? epoch : -epoch));
-        }
-
-        _clock.RunUntil(1_000_000);
-
-        Assert.Equal([1L, 2, 3, 4, 5], done);
-        Assert.Equal(5, journal.DurableEpoch);
-    }
-
-    [Fact]
-    public void A_power_cut_keeps_every_durable_entry_and_at_most_a_prefix_of_the_rest()
-    {
-        for (int seed = 0; seed < 50; seed++)
-        {
-            var clock = new SimScheduler();
-            var journal = new SimJournal(clock, new DiskProfile { WriteUs = 100, FlushUs = 100, JitterUs = 0 }, _faults, new Random(seed));
-            for (long e = 1; e <= 6; e++)
+            for (int seed = 0; seed < 4; seed++)
             {
-                journal.Append(Checkpoint(e), [], 0, _ => { });
+                (SimStorageDirectory directory, SimPowerSwitch power) = NewDirectory();
+                EpochJournal.Open(directory, out _).Dispose();
+                EpochJournal journal = EpochJournal.Open(directory, out _);
+                power.ArmAfter(cutAt);
+                int completed = 0;
+                try
+                {
+                    for (int i = 0; i < 5; i++)
+                    {
+                        journal.Append(epochs[i]);
+                        completed++;
+                    }
+
+                    // Everything applied: the next append reuses the file from the front.
+                    journal.Release(5);
+                    journal.Append(epochs[5]);
+                    completed++;
+                }
+                catch (SimPowerCutException)
+                {
+                }
+
+                power.TurnOff();
+                directory.PowerCut(new Random(seed));
+                power.TurnOn();
+                power.Disarm();
+                EpochJournal.Open(directory, out List<JournalEntry> entries).Dispose();
+
+                long[] kept = entries.Select(e => e.Checkpoint.Epoch).ToArray();
+                string what = $"cut at call {cutAt}, seed {seed}: {completed} appends completed, recovered [{string.Join(",", kept)}]";
+                Assert.True(kept.Zip(kept.Skip(1)).All(p => p.Second == p.First + 1), what);
+                if (completed == 6)
+                {
+                    Assert.True(kept is [6], what);
+                }
+                else if (completed < 5)
+                {
+                    // Nothing was released yet: every completed append is there, from the first on.
+                    Assert.True(kept.Length >= completed && (kept.Length == 0 || kept[0] == 1), what);
+                }
             }
-
-            clock.RunUntil(450); // entries 1 and 2 are durable, the rest are written but not flushed
-            journal.PowerCut(new Random(seed));
-
-            long[] kept = journal.Entries.Select(e => e.Checkpoint.Epoch).ToArray();
-            Assert.True(kept.Length >= 2, $"seed {seed}: a durable entry was lost");
-            Assert.Equal(Enumerable.Range(1, kept.Length).Select(i => (long)i), kept);
         }
     }
 
     [Fact]
-    public void After_a_failed_append_nothing_later_lands_until_restart()
+    public void A_full_disk_fails_the_append_and_nothing_of_it_is_recovered()
     {
-        SimJournal journal = Journal();
+        (SimStorageDirectory directory, _) = NewDirectory();
         _faults.Full(DiskId.SecondaryJournal, 0, 10);
-        var results = new List<bool>();
-        journal.Append(Checkpoint(1), [], 0, results.Add);
-        _clock.RunUntil(20);
-        journal.Append(Checkpoint(2), [], 0, results.Add);
-        _clock.RunUntil(1_000_000);
+        EpochJournal journal = EpochJournal.Open(directory, out _);
 
-        Assert.Equal([false, false], results);
-        Assert.Empty(journal.Entries);
+        Assert.Throws<IOException>(() => journal.Append(SealedEpochs(1)[0]));
+        journal.Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries).Dispose();
+        Assert.Empty(entries);
     }
 
-    private SimJournal Journal() => new(_clock, new DiskProfile { WriteUs = 10, FlushUs = 50, JitterUs = 0 }, _faults, new Random(1));
+    [Theory]
+    [InlineData(PlantedBug.None, new long[] { 1 })]
+    [InlineData(PlantedBug.JournalSkipBadEntry, new long[] { 1, 3 })]
+    public void Recovery_ends_at_a_damaged_entry_unless_the_skip_is_planted(PlantedBug plant, long[] expected)
+    {
+        (SimStorageDirectory directory, _) = NewDirectory();
+        EpochJournal journal = EpochJournal.Open(directory, out _);
+        List<EpochLog> epochs = SealedEpochs(3);
+        journal.Append(epochs[0]);
+        long second = journal.Length;
+        journal.Append(epochs[1]);
+        journal.Append(epochs[2]);
+        journal.Dispose();
 
-    private static CheckpointRecord Checkpoint(long epoch) =>
-        new(epoch, epoch, epoch - 1, 0, new VmSnapshot(epoch, [], []), new VmSnapshot(epoch, [], []).ComputeDigest());
+        // One flipped byte in the body of the second entry.
+        SimFile file = directory.Peek(EpochJournal.FileName)!;
+        byte[] one = [(byte)(file.Contents[(int)second + EpochJournal.HeaderSize + 10] ^ 0xFF)];
+        file.Write(second + EpochJournal.HeaderSize + 10, one);
+
+        EpochJournal.Open(directory, out List<JournalEntry> entries, plant).Dispose();
+        Assert.Equal(expected, entries.Select(e => e.Checkpoint.Epoch));
+    }
+
+    private (SimStorageDirectory Directory, SimPowerSwitch Power) NewDirectory()
+    {
+        var power = new SimPowerSwitch();
+        var disk = new SimDiskContext(DiskId.SecondaryJournal, new DiskProfile(), _faults, _clock, power, new Random(1));
+        return (new SimStorageDirectory("state", disk), power);
+    }
+
+    /// <summary>Epochs of one 4 KiB write each, sealed by a real engine as it hands them to the journal.</summary>
+    private static List<EpochLog> SealedEpochs(int count)
+    {
+        var logs = new List<EpochLog>();
+        var actions = Substitute.For<ISecondaryActions>();
+        actions.When(a => a.PersistEpoch(Arg.Any<EpochLog>())).Do(call => logs.Add(call.Arg<EpochLog>()));
+        var engine = new SecondaryEngine(new SecondaryOptions { Geometry = new BlockGeometry(1 << 20, 64 * 1024), BufferCapacityBytes = 1 << 20 }, actions);
+        for (long e = 1; e <= count; e++)
+        {
+            var record = new MirrorRecord(e, e, BlockRequest.Write(e * 4096, 4096), Enumerable.Repeat((byte)e, 4096).ToArray());
+            var digest = default(EpochDigest);
+            digest.Add(record);
+            engine.OnMirror(record);
+            var snapshot = new VmSnapshot(e, [], []);
+            engine.OnCheckpoint(new CheckpointRecord(e, e, e, digest.Value, snapshot, snapshot.ComputeDigest()));
+        }
+
+        return logs;
+    }
 }

@@ -50,8 +50,15 @@ internal enum PrimaryCrashPoint
 internal enum SecondaryCutPoint
 {
     Anywhere,
+
+    /// <summary>Inside the real journal append: between any two of its writes and its flush.</summary>
     DuringJournalWrite,
+
+    /// <summary>Inside applying a committed epoch to the image and RAM image.</summary>
     DuringApply,
+
+    /// <summary>Inside recording an applied epoch: the state record's replacement (new file, sync, rename, directory sync) and the journal's release or compaction.</summary>
+    DuringStateRecord,
 }
 
 internal enum PartitionDirection

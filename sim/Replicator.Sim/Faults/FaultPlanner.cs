@@ -24,7 +24,7 @@ internal static class FaultPlanner
             faults.Add(kind switch
             {
                 FaultKind.PrimaryCrash => new Fault(kind, at, Variant: r.Next(4)),
-                FaultKind.SecondaryPowerCut => new Fault(kind, at, Duration: r.Next(1, 50) * 1000L, Variant: r.Next(3)),
+                FaultKind.SecondaryPowerCut => new Fault(kind, at, Duration: r.Next(1, 50) * 1000L, Variant: r.Next(4)),
                 FaultKind.SecondaryCrash => new Fault(kind, at, Duration: r.Next(1, 50) * 1000L),
                 FaultKind.PrimaryPause => new Fault(kind, at, Duration: r.NextDouble() < 0.5 ? s.HeartbeatTimeoutUs * 2 : r.Next(1, 20) * 1000L),
                 FaultKind.Partition => new Fault(kind, at, Duration: r.Next(1, 60) * 1000L, Variant: r.Next(3)),

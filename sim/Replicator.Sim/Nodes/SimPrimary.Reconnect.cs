@@ -85,7 +85,7 @@ internal sealed partial class SimPrimary
         }
 
         _pending = new LinkSender(_world.Network, connection, toSecondary: true);
-        _pending.Control(FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion });
+        _pending.Control(FrameType.Hello, Hello());
         _world.Clock.After(_world.Scenario.HeartbeatTimeoutUs, () => OnHost(() =>
         {
             if (_pending?.Connection == connection)
@@ -120,6 +120,22 @@ internal sealed partial class SimPrimary
             }
 
             WelcomeMessage welcome = ControlCodec.Decode<WelcomeMessage>(frame, FrameType.Welcome);
+            HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, Identity());
+            if (verdict.Outcome == HandshakeOutcome.Fenced)
+            {
+                // I6: a promoted secondary (or one of a newer generation) is never written to again.
+                _world.Network.Close(connection, verdict.Reason!, this);
+                Fenced = true;
+                _world.Trace.Event("fenced");
+                _world.Trace.Note(() => $"primary fenced: {verdict.Reason}");
+                return;
+            }
+
+            if (!verdict.IsAccepted)
+            {
+                throw new ProtocolViolationException($"the secondary's welcome was refused: {verdict.Reason}");
+            }
+
             if (Engine.Replication != PrimaryReplication.Degraded)
             {
                 _world.Network.Close(connection, "no longer needed", this);

@@ -24,6 +24,7 @@ internal sealed partial class SimPrimary : IPrimaryActions, ILinkEndpoint
     private LinkSender? _link;
     private long _nextOutputId = 1;
     private long _lastHeardAt;
+    private bool _initialWelcomeDue;
     private PrimaryCrashPoint? _crashWhen;
 
     public SimPrimary(SimWorld world, SimDisk disk)
@@ -61,9 +62,23 @@ internal sealed partial class SimPrimary : IPrimaryActions, ILinkEndpoint
     /// <summary>The highest epoch of any output released as protected by the replica.</summary>
     public long HighestProtectedOutputEpoch { get; private set; }
 
+    /// <summary>The pair this primary protects, as its hello says.</summary>
+    private PairIdentity Identity() => new()
+    {
+        PairId = SimIdentity.PairId,
+        ImageBytes = _world.Scenario.Guest.DiskBytes,
+        BlockSize = SimIdentity.BlockSize,
+        MaxRequestBytes = _world.Scenario.Guest.MaxWriteBytes,
+        Generation = 0,
+    };
+
+    private HelloMessage Hello() => new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = Identity() };
+
     public void Start(SimConnection connection)
     {
         _link = new LinkSender(_world.Network, connection, toSecondary: true);
+        _link.Control(FrameType.Hello, Hello());
+        _initialWelcomeDue = true;
         _lastHeardAt = _world.Clock.Now;
         ScheduleGuest();
         _world.Clock.After(_world.Scenario.EpochUs, EpochTick);
@@ -220,6 +235,26 @@ internal sealed partial class SimPrimary : IPrimaryActions, ILinkEndpoint
                     Engine.OnEpochRejected(reject.Epoch, reject.Reason);
                     break;
                 case FrameType.Heartbeat:
+                    break;
+                case FrameType.Error:
+                    ErrorMessage error = ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error);
+                    if (error.Fenced)
+                    {
+                        // I6: the secondary will never follow this primary again (as the daemon's host decides).
+                        Fenced = true;
+                        _world.Trace.Event("fenced");
+                    }
+
+                    throw new ProtocolViolationException($"the secondary closed the link: {error.Reason}");
+                case FrameType.Welcome when _initialWelcomeDue:
+                    // The first link starts at the pair's beginning: the welcome must say so.
+                    _initialWelcomeDue = false;
+                    WelcomeMessage welcome = ControlCodec.Decode<WelcomeMessage>(frame, FrameType.Welcome);
+                    if (Handshake.CheckWelcome(welcome, Identity()) is { IsAccepted: false } verdict)
+                    {
+                        throw new ProtocolViolationException($"the secondary's welcome was refused: {verdict.Reason}");
+                    }
+
                     break;
                 default:
                     throw new ProtocolViolationException($"unexpected {frame.Type} frame from the secondary");

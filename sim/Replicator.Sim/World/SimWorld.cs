@@ -38,10 +38,12 @@ internal sealed class SimWorld
         int maxBody = Math.Max(scenario.Guest.MaxWriteBytes + MirrorHeader.Size, largestSnapshot);
         Network = new SimNetwork(Clock, scenario.Network, Random.Network, Trace, Checker.Fail, maxBody);
         Primary = new SimPrimary(this, new SimDisk(DiskId.PrimaryImage, Clock, scenario.PrimaryDisk, Faults, Random.PrimaryDisk, initial));
-        Secondary = new SimSecondary(
+        var power = new SimPowerSwitch();
+        Secondary = new SecondaryShell(
             this,
-            new SimDisk(DiskId.SecondaryImage, Clock, scenario.SecondaryDisk, Faults, Random.SecondaryDisk, initial),
-            new SimJournal(Clock, scenario.JournalDisk, Faults, Random.Journal));
+            new SimFile(initial),
+            new SimStorageDirectory("secondary-state", new SimDiskContext(DiskId.SecondaryJournal, scenario.JournalDisk, Faults, Clock, power, Random.Journal)),
+            new SimDiskContext(DiskId.SecondaryImage, scenario.SecondaryDisk, Faults, Clock, power, Random.SecondaryDisk));
         Network.Primary = Primary;
         Network.Secondary = Secondary;
     }
@@ -64,7 +66,7 @@ internal sealed class SimWorld
 
     public SimPrimary Primary { get; }
 
-    public SimSecondary Secondary { get; }
+    public SecondaryShell Secondary { get; }
 
     /// <summary>
     /// Both hosts up and still a pair — the primary not fenced, the secondary not promoted and its
@@ -72,14 +74,15 @@ internal sealed class SimWorld
     /// </summary>
     public bool ShouldCommit =>
         !Primary.Crashed && !Primary.IsPaused && !Primary.Fenced
-        && !Secondary.Down && !Secondary.Journal.HasFailed
+        && !Secondary.Down && !Secondary.JournalFailed
         && Secondary.Engine.Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled;
 
     public RunResult Run()
     {
+        Secondary.Start();
         SimConnection link = Network.Connect();
+        Secondary.Accept(link);
         Primary.Start(link);
-        Secondary.Start(link);
         foreach (Fault fault in Scenario.Faults)
         {
             Clock.At(fault.At, () => Inject(fault));
@@ -97,6 +100,9 @@ internal sealed class SimWorld
         _promotion ??= (epoch, image.ToArray(), vm.Clone());
         Trace.Event("promoted", epoch);
     }
+
+    /// <summary>The secondary refused to start on its storage (the violation is already recorded): no failover can follow.</summary>
+    public void SecondaryRefusedToStart(string reason) => _failoverRefused ??= reason;
 
     /// <summary>An epoch refused by the secondary: legitimate only when its journal failed; anything else is a bug showing.</summary>
     public void EpochRejected(string reason)
@@ -212,7 +218,7 @@ internal sealed class SimWorld
 
         if (_promotion is not { } promotion)
         {
-            Checker.Fail($"failover did not complete: the secondary is {(Secondary.Down ? "down" : Secondary.Engine.Phase.ToString())}");
+            Checker.Fail($"failover did not complete: the secondary is {(Secondary.Down ? "down" : Secondary.Host.Engine?.Phase.ToString())}");
             return;
         }
 
@@ -235,7 +241,7 @@ internal sealed class SimWorld
         {
             // Only an image left mid-resync may refuse: it holds no checkpoint at all.
             _failoverRefused = refusal;
-            if (!Secondary.Engine.IsResyncing)
+            if (Secondary.Host.Engine is not { IsResyncing: true })
             {
                 Checker.Fail($"the secondary refused failover without being mid-resync: {refusal}");
             }
@@ -249,5 +255,5 @@ internal sealed class SimWorld
     private string Summary() =>
         $"{Checker.Commits} commits, failover to epoch {_promotion?.Epoch ?? -1} (acknowledged {Primary.Engine.LastAcknowledgedEpoch}, started {Primary.Engine.LastCheckpointStarted}), " +
         $"{Guest.RequestsIssued} guest requests, {Network.BytesToSecondary / 1024} KiB to the secondary, {Network.PacketsLost} lost / {Network.PacketsDuplicated} duplicated packets, " +
-        $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {Secondary.Engine.PeakBufferedBytes / 1024} KiB";
+        $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {(Secondary.Host.Engine?.PeakBufferedBytes ?? 0) / 1024} KiB";
 }

@@ -60,8 +60,20 @@ public sealed partial class SecondaryHost
         public void Promoted(long epoch)
         {
             // The new generation and role are durable before anyone is told: a restart keeps refusing
-            // the old primary (I6).
-            host._store!.MarkPromoted();
+            // the old primary (I6). A node that cannot record them must not serve: it would forget
+            // its promotion on restart and follow the old primary again.
+            try
+            {
+                host._store!.MarkPromoted();
+            }
+            catch (IOException e)
+            {
+                string reason = $"promotion to checkpoint {epoch} could not be recorded in {host._store!.StatePath}: {e.Message}";
+                Log.StorageFailed(host._log, reason);
+                host._actions.Halt(reason);
+                return;
+            }
+
             host.PromotedEpoch = epoch;
             Log.Promoted(host._log, epoch, host._store.State.Generation);
             host._actions.Promoted(epoch);

@@ -40,7 +40,7 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
         catch (IOException e)
         {
             _journalFailed = true;
-            return new SecondaryStorageCompletion(op.Kind, epoch, SecondaryStorageResult.PersistFailed, $"journal write failed: {e.Message}");
+            return new SecondaryStorageCompletion(op.Kind, epoch, SecondaryStorageResult.PersistFailed, e.Message);
         }
     }
 

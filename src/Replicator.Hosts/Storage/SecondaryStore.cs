@@ -48,6 +48,9 @@ public sealed class SecondaryStore : IDisposable
 
     public EpochJournal Journal { get; }
 
+    /// <summary>Where the state record lives, for messages.</summary>
+    public string StatePath => _states.Path;
+
     /// <summary>The durable state record: which checkpoint image and RAM image hold.</summary>
     public NodeState State { get; private set; }
 

@@ -1,0 +1,94 @@
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Secondary;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+using Replicator.Sim.Network;
+
+namespace Replicator.Sim.Nodes;
+
+/// <summary>The host's actions in the simulated world: frames onto simulated connections, storage onto the simulated disks.</summary>
+internal sealed partial class SecondaryShell
+{
+    private SimConnection? ConnectionOf(LinkId link)
+    {
+        foreach ((SimConnection connection, (LinkId id, LinkSender _)) in _links)
+        {
+            if (id == link)
+            {
+                return connection;
+            }
+        }
+
+        return null;
+    }
+
+    private sealed class Actions(SecondaryShell shell) : ISecondaryHostActions
+    {
+        private readonly int _incarnation = shell._incarnation;
+
+        private bool Current => !shell.Down && _incarnation == shell._incarnation;
+
+        public void Send<T>(LinkId link, FrameType type, T message)
+        {
+            if (!Current || shell.ConnectionOf(link) is not { IsOpen: true } connection)
+            {
+                return;
+            }
+
+            if (type == FrameType.Welcome && shell.Host.IsPromoted)
+            {
+                // I6, checked at the action: a node that took over welcomes no primary.
+                shell._world.Checker.Fail("I6: a promoted node welcomed a primary");
+            }
+
+            if (message is AckMessage ack)
+            {
+                shell._world.Trace.Event("ack", ack.Epoch);
+            }
+            else if (message is RejectMessage reject)
+            {
+                shell._world.Trace.Event("reject", reject.Epoch);
+                shell._world.Trace.Note(() => $"secondary rejected epoch {reject.Epoch}: {reject.Reason}");
+                shell._world.EpochRejected(reject.Reason);
+            }
+
+            shell._links[connection].Sender.Control(type, message);
+        }
+
+        public void Close(LinkId link, string reason, bool fenced = false)
+        {
+            if (!Current || shell.ConnectionOf(link) is not { IsOpen: true } connection)
+            {
+                return;
+            }
+
+            // Why, then the close, after what was already sent (as the daemon's connection does).
+            shell._links[connection].Sender.Control(FrameType.Error, new ErrorMessage { Reason = reason, Fenced = fenced });
+            shell._world.Network.CloseAfterInFlight(connection, reason);
+        }
+
+        public void RunStorage(in SecondaryStorageOperation operation)
+        {
+            if (Current)
+            {
+                shell.Enqueue(operation);
+            }
+        }
+
+        public void Promoted(long epoch)
+        {
+            if (Current)
+            {
+                shell.OnPromoted(epoch);
+            }
+        }
+
+        public void Halt(string reason)
+        {
+            if (Current)
+            {
+                shell._world.Clock.After(0, () => shell.FailStop(reason));
+            }
+        }
+    }
+}

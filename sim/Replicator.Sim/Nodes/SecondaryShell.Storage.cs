@@ -1,0 +1,430 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Guest;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Secondary;
+using Replicator.Hosts.Storage;
+using Replicator.Sim.Faults;
+using Replicator.Sim.Storage;
+
+namespace Replicator.Sim.Nodes;
+
+/// <summary>
+/// The storage lanes on the simulated disks, and the node's life: power cuts (at a random moment or
+/// inside a chosen storage step), kills, restarts. Each operation runs the host's real storage code
+/// when its modelled time has passed; what the checkers need is observed around it.
+/// </summary>
+internal sealed partial class SecondaryShell
+{
+    private readonly Queue<SecondaryStorageOperation> _journalLane = new();
+    private readonly Queue<SecondaryStorageOperation> _applyLane = new();
+    private readonly bool[] _laneBusy = new bool[2];
+
+    // The checkers' model of what is committed: each epoch's records as the primary recorded them
+    // (for the apply history, I4) and the committed VM state (for I1).
+    private readonly Dictionary<long, List<MirrorRecord>> _applyRecords = new();
+    private (long Epoch, int Index) _historyCursor;
+    private VmState? _committedVm;
+    private byte[]? _committedDisk;
+
+    private SecondaryCutPoint? _cutWhen;
+    private long _restartAfter;
+    private long _recoveringTo = -1;
+    private bool _recoveringMidResync;
+    private ulong _imageHashAtPromotion;
+
+    /// <summary>When promotion completed, the checkpoint the promoted node holds; -1 before.</summary>
+    public long PromotedEpoch { get; private set; } = -1;
+
+    private SimPowerSwitch Power => StateDirectory.Disk.Power;
+
+    public void PowerCutAt(SecondaryCutPoint point, long restartAfter)
+    {
+        _restartAfter = restartAfter;
+        if (point == SecondaryCutPoint.Anywhere)
+        {
+            PowerCut();
+            return;
+        }
+
+        _cutWhen = point;
+        _world.Clock.After(5 * _world.Scenario.EpochUs, () =>
+        {
+            if (_cutWhen is not null)
+            {
+                _cutWhen = null;
+                PowerCut();
+            }
+        });
+    }
+
+    /// <summary>
+    /// The host loses power: the disks keep a legal subset of their caches (names as last synced),
+    /// RAM is gone, the link goes silent. I4: the image must be a legal crash state of the committed history.
+    /// </summary>
+    public void PowerCut()
+    {
+        if (Down || IsPromoted)
+        {
+            return;
+        }
+
+        _world.Trace.Event("secondary power cut", Engine.LastCommittedEpoch, Engine.LastAppliedEpoch);
+        GoDown();
+        Power.TurnOff();
+        ImageFile.PowerCut(_world.Random.PowerCuts);
+        StateDirectory.PowerCut(_world.Random.PowerCuts);
+        _world.Checker.SecondaryImageAfterPowerCut(ImageFile.Contents);
+        _world.Checker.RebaseHistory(ImageFile.Contents);
+        _world.Clock.After(_restartAfter, Restart);
+    }
+
+    /// <summary>The daemon's process is killed: its sockets close, the disks keep their caches, it is restarted after <paramref name="restartAfter"/>.</summary>
+    public void Kill(long restartAfter) => FailStop("the process was killed", restartAfter);
+
+    /// <summary>The daemon stops (as the real one exits on a storage failure): its sockets close; the disks keep their caches.</summary>
+    private void FailStop(string reason, long? restartAfter = null)
+    {
+        if (Down || IsPromoted)
+        {
+            return;
+        }
+
+        _world.Trace.Event("secondary failed", Engine.LastCommittedEpoch);
+        _world.Trace.Note(() => $"secondary stopped: {reason}");
+        foreach (var connection in _links.Keys.ToList())
+        {
+            _world.Network.Close(connection, $"the secondary stopped: {reason}", this);
+        }
+
+        GoDown();
+        _world.Clock.After(restartAfter ?? _world.Random.Faults.Next(1, 20) * 1000L, Restart);
+    }
+
+    private void GoDown()
+    {
+        Down = true;
+        _incarnation++;
+        _links.Clear();
+        _journalLane.Clear();
+        _applyLane.Clear();
+        _laneBusy[0] = _laneBusy[1] = false;
+        _applyRecords.Clear();
+        _recoveringTo = -1;
+        Host.Store?.Dispose();
+    }
+
+    /// <summary>
+    /// Starts again from the state record and the journal, as the daemon does: epochs whole in the
+    /// journal are committed and are applied again. Storage that cannot be read is retried.
+    /// </summary>
+    public void Restart()
+    {
+        if (!Down)
+        {
+            return;
+        }
+
+        Down = false;
+        Power.TurnOn();
+        _incarnation++;
+        Host = NewHost();
+        if (!StartHost())
+        {
+            return;
+        }
+
+        _world.Trace.Event("secondary restarted", Engine.LastAppliedEpoch, _recoveringTo);
+        CheckRecovered();
+        int incarnation = _incarnation;
+        _world.Clock.After(_world.Scenario.HeartbeatUs, () => HeartbeatTick(incarnation));
+    }
+
+    /// <summary>Recovery by the host; false (and down again, a retry due) when its storage could not be read.</summary>
+    private bool StartHost()
+    {
+        try
+        {
+            Host.Start(new SimBlockDevice("secondary.img", ImageFile, ImageDisk), StateDirectory);
+        }
+        catch (IOException e)
+        {
+            _world.Trace.Event("secondary restart failed");
+            _world.Trace.Note(() => $"secondary could not start: {e.Message}");
+            GoDown();
+            _world.Clock.After(5_000, Restart);
+            return false;
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+        {
+            // The host refuses storage it cannot verify, or a journal whose epochs are not whole.
+            // Nothing in this world damages a file, so either the storage code mistook a legal crash
+            // state for damage, or an epoch that is not whole was committed.
+            _world.Checker.Fail($"I3/I4: the secondary's recovery refused its storage: {e.Message}");
+            _world.SecondaryRefusedToStart(e.Message);
+            GoDown();
+            return false;
+        }
+
+        SecondaryStore store = Host.Store!;
+        JournalFailed = false;
+        _historyCursor = default;
+        _committedVm = VmOnDisk(store);
+        foreach (JournalEntry entry in store.Unapplied)
+        {
+            _applyRecords[entry.Checkpoint.Epoch] = entry.Records.ToList();
+            _committedVm.Apply(entry.Checkpoint.Snapshot);
+        }
+
+        DurableCommittedEpoch = Math.Max(DurableCommittedEpoch, Engine.LastCommittedEpoch);
+        _recoveringTo = Engine.LastCommittedEpoch;
+        _recoveringMidResync = Engine.CommittedMidResync;
+        return true;
+    }
+
+    private void Enqueue(in SecondaryStorageOperation op)
+    {
+        (op.Lane == SecondaryStorageLane.Journal ? _journalLane : _applyLane).Enqueue(op);
+        if (!_laneBusy[(int)op.Lane])
+        {
+            StartNext(op.Lane);
+        }
+    }
+
+    /// <summary>The lane's next operation runs once its modelled time has passed (a power cut before then: it never happened).</summary>
+    private void StartNext(SecondaryStorageLane lane)
+    {
+        Queue<SecondaryStorageOperation> queue = lane == SecondaryStorageLane.Journal ? _journalLane : _applyLane;
+        if (!queue.TryDequeue(out SecondaryStorageOperation op))
+        {
+            _laneBusy[(int)lane] = false;
+            return;
+        }
+
+        _laneBusy[(int)lane] = true;
+        int incarnation = _incarnation;
+        long latency = ModelledUs(op);
+        SecondaryCutPoint? cut = CutPointOf(op);
+        if (cut is not null && _cutWhen == cut)
+        {
+            // Inside this very operation: the power goes after a random number of its storage calls.
+            _cutWhen = null;
+            _world.Clock.After(_world.Random.Faults.NextInt64(latency + 1), () =>
+            {
+                // A node promoted meanwhile is the new primary: its power is not the fault's to cut.
+                bool cutInside = !IsPromoted;
+                if (cutInside)
+                {
+                    Power.ArmAfter(_world.Random.Faults.Next(1, 12));
+                }
+
+                Execute(op, incarnation, cutInside);
+            });
+            return;
+        }
+
+        _world.Clock.After(latency, () => Execute(op, incarnation, cutInside: false));
+    }
+
+    private void Execute(SecondaryStorageOperation op, int incarnation, bool cutInside)
+    {
+        if (incarnation != _incarnation || Down)
+        {
+            return;
+        }
+
+        List<MirrorRecord>? records = op.Kind == SecondaryStorageKind.Persist ? CopyRecords(op.Epoch!) : null;
+        if (cutInside && op.Kind == SecondaryStorageKind.WriteImage)
+        {
+            // The power may go after the write reached the disk's cache: it was issued, so a crash
+            // state may hold it (or not: it was never flushed).
+            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence);
+        }
+
+        SecondaryStorageCompletion completion;
+        try
+        {
+            completion = Host.Storage.Run(op);
+        }
+        catch (SimPowerCutException)
+        {
+            PowerCut();
+            return;
+        }
+
+        if (cutInside)
+        {
+            // The operation finished before the armed call came: the power goes right after it.
+            Power.Disarm();
+            PowerCut();
+            return;
+        }
+
+        ImageDisk.TakeUs();
+        StateDirectory.Disk.TakeUs();
+        _world.Trace.Note(() => $"secondary storage: {op.Kind} of epoch {op.EpochNumber}: {completion.Result} {completion.Reason}");
+        Observe(op, completion, records);
+        if (!Down && incarnation == _incarnation)
+        {
+            StartNext(op.Lane);
+        }
+    }
+
+    /// <summary>The host gets the completion; the checkers see what it means.</summary>
+    private void Observe(in SecondaryStorageOperation op, in SecondaryStorageCompletion completion, List<MirrorRecord>? records)
+    {
+        bool done = completion.Result == SecondaryStorageResult.Done;
+        if (op.Kind == SecondaryStorageKind.Persist && done)
+        {
+            CheckpointRecord checkpoint = op.Epoch!.Checkpoint!;
+            _applyRecords[checkpoint.Epoch] = records!;
+            DurableCommittedEpoch = Math.Max(DurableCommittedEpoch, checkpoint.Epoch);
+            _committedVm!.Apply(checkpoint.Snapshot);
+            Host.OnStorageCompleted(completion);
+            _world.Checker.Committed(checkpoint, records!, CommittedDisk(), _committedVm);
+            return;
+        }
+
+        if (completion.Result == SecondaryStorageResult.PersistFailed)
+        {
+            JournalFailed = true;
+            _world.Trace.Event("journal failed", completion.Epoch);
+        }
+        else if (op.Kind == SecondaryStorageKind.WriteImage && done)
+        {
+            // Into the history once it happened: a write that failed never did.
+            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence);
+        }
+        else if (op.Kind == SecondaryStorageKind.MarkApplied && done)
+        {
+            RecordAppliedThrough(op.Number, long.MaxValue);
+            _applyRecords.Remove(op.Number);
+        }
+
+        Host.OnStorageCompleted(completion);
+        if (op.Kind == SecondaryStorageKind.MarkApplied && done && !Down)
+        {
+            CheckRecovered();
+        }
+    }
+
+    private static List<MirrorRecord> CopyRecords(EpochLog epoch)
+    {
+        var records = new List<MirrorRecord>(epoch.Count);
+        foreach (BufferedRecord held in epoch.Records)
+        {
+            records.Add(held.Record with { Payload = held.Record.Payload.ToArray() });
+        }
+
+        return records;
+    }
+
+    /// <summary>How long the operation takes on its disk: the same model for every operation of a kind.</summary>
+    private long ModelledUs(in SecondaryStorageOperation op)
+    {
+        long now = _world.Clock.Now;
+        DiskProfile journal = _world.Scenario.JournalDisk;
+        DiskProfile image = _world.Scenario.SecondaryDisk;
+        return op.Kind switch
+        {
+            SecondaryStorageKind.Persist => journal.WriteUs + (long)(op.Epoch!.BufferBytes / 1024.0 * journal.UsPerKiB) + journal.FlushUs
+                + _world.Random.Journal.NextInt64(journal.JitterUs + 1) + _world.Faults.ExtraLatency(DiskId.SecondaryJournal, now),
+            SecondaryStorageKind.WriteImage => image.WriteUs + (long)(op.Record.Request.Length / 1024.0 * image.UsPerKiB) + (op.Record.Request.Fua ? image.FlushUs : 0)
+                + _world.Random.SecondaryDisk.NextInt64(image.JitterUs + 1) + _world.Faults.ExtraLatency(DiskId.SecondaryImage, now),
+            SecondaryStorageKind.FlushImage => image.FlushUs + _world.Random.SecondaryDisk.NextInt64(image.JitterUs + 1) + _world.Faults.ExtraLatency(DiskId.SecondaryImage, now),
+            SecondaryStorageKind.ApplyVm => journal.WriteUs,
+            _ => 2 * journal.FlushUs, // the state record: write a new file, sync it, rename it over the old one, sync the directory
+        };
+    }
+
+    private static SecondaryCutPoint? CutPointOf(in SecondaryStorageOperation op) => op.Kind switch
+    {
+        SecondaryStorageKind.Persist => SecondaryCutPoint.DuringJournalWrite,
+        SecondaryStorageKind.MarkApplied => SecondaryCutPoint.DuringStateRecord,
+        _ => SecondaryCutPoint.DuringApply,
+    };
+
+    private void OnPromoted(long epoch)
+    {
+        PromotedEpoch = epoch;
+        _imageHashAtPromotion = GuestCheckpoint.Hash(ImageFile.Contents);
+        _world.Promoted(epoch, ImageFile.Contents, VmOnDisk(Host.Store!));
+    }
+
+    /// <summary>I6 at the end: nothing changed the promoted node's image since promotion.</summary>
+    public void CheckUnchangedSincePromotion()
+    {
+        if (PromotedEpoch >= 0)
+        {
+            _world.Checker.StillPromotedState(_imageHashAtPromotion, ImageFile.Contents);
+        }
+    }
+
+    private void CheckRecovered()
+    {
+        if (_recoveringTo >= 0 && Engine.LastAppliedEpoch == _recoveringTo)
+        {
+            _world.Checker.RecoveredTo(_recoveringTo, ImageFile.Contents, VmOnDisk(Host.Store!), _recoveringMidResync);
+            _recoveringTo = -1;
+        }
+    }
+
+    /// <summary>The VM state the RAM image and state record hold, read past the disk's faults: the checkers' view.</summary>
+    private VmState VmOnDisk(SecondaryStore store)
+    {
+        int pageSize = _options.PageSize;
+        var vm = new VmState(_options.RamBytes, pageSize);
+        if (store.State.AppliedEpoch > 0 && StateDirectory.Peek(SecondaryStore.RamFileName) is { } ram)
+        {
+            var pages = new VmPage[_options.RamBytes / pageSize];
+            for (int i = 0; i < pages.Length; i++)
+            {
+                pages[i] = new VmPage(i, ram.Contents.Slice(i * pageSize, pageSize).ToArray());
+            }
+
+            vm.Apply(new VmSnapshot(store.State.AppliedEpoch, store.State.CpuState, pages));
+        }
+
+        return vm;
+    }
+
+    /// <summary>The committed image right now: the image with the committed-but-unapplied epochs laid over it.</summary>
+    private byte[] CommittedDisk()
+    {
+        // One buffer for the run: a disk-sized copy per commit would land on the large object heap.
+        _committedDisk ??= new byte[ImageFile.Size];
+        ImageFile.Contents.CopyTo(_committedDisk);
+        Engine.OverlayCommitted(0, _committedDisk);
+        return _committedDisk;
+    }
+
+    /// <summary>
+    /// Adds to the apply history the epoch's records up to this one, as the primary recorded them:
+    /// its flushes as barriers and its FUA flags, whatever the image is actually given.
+    /// </summary>
+    private void RecordAppliedThrough(long epoch, long sequence)
+    {
+        if (_historyCursor.Epoch != epoch)
+        {
+            _historyCursor = (epoch, 0);
+        }
+
+        if (!_applyRecords.TryGetValue(epoch, out List<MirrorRecord>? records))
+        {
+            return;
+        }
+
+        int index = _historyCursor.Index;
+        for (; index < records.Count && records[index].Sequence <= sequence; index++)
+        {
+            MirrorRecord r = records[index];
+            if (r.Request.Op == BlockOp.Flush || r.Request.ChangesData)
+            {
+                _world.Checker.ApplyHistory.Record(r.Request, r.Payload.Span);
+            }
+        }
+
+        _historyCursor = (epoch, index);
+    }
+}

@@ -1,0 +1,152 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Replicator.Core.Guest;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Secondary;
+using Replicator.Protocol.Framing;
+using Replicator.Sim.Network;
+using Replicator.Sim.Runs;
+using Replicator.Sim.Storage;
+using Replicator.Sim.World;
+
+namespace Replicator.Sim.Nodes;
+
+/// <summary>
+/// The secondary in the simulated world: the daemon's own <see cref="SecondaryHost"/> (and through
+/// it the real engine, journal and state record) over simulated connections, a simulated image and
+/// state directory on simulated disks, and the virtual clock. Like the daemon's shell it only moves
+/// events: frames in, the host's frames out, its storage operations run one at a time per lane with
+/// the disks' latency. It can lose power, be killed, and restart from what its disks hold.
+/// </summary>
+internal sealed partial class SecondaryShell : ILinkEndpoint
+{
+    private readonly SimWorld _world;
+    private readonly SecondaryHostOptions _options;
+    private readonly SimTimeProvider _time;
+    private readonly Dictionary<SimConnection, (LinkId Id, LinkSender Sender)> _links = new();
+    private long _nextLink;
+    private int _incarnation;
+
+    public SecondaryShell(SimWorld world, SimFile image, SimStorageDirectory stateDirectory, SimDiskContext imageDisk)
+    {
+        _world = world;
+        ImageFile = image;
+        StateDirectory = stateDirectory;
+        ImageDisk = imageDisk;
+        _time = new SimTimeProvider(world.Clock);
+        Scenario scenario = world.Scenario;
+        _options = new SecondaryHostOptions
+        {
+            PairId = SimIdentity.PairId,
+            BlockSize = SimIdentity.BlockSize,
+            MaxRequestBytes = scenario.Guest.MaxWriteBytes,
+            BufferCapacityBytes = scenario.SecondaryBufferBytes,
+            RamBytes = (long)scenario.Guest.RamPages * scenario.Guest.PageSize,
+            PageSize = scenario.Guest.PageSize,
+            HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
+            AutoFailover = scenario.AutoFailover,
+            Plant = scenario.Plant,
+        };
+        Host = NewHost();
+    }
+
+    /// <summary>The host of the current incarnation of the process.</summary>
+    public SecondaryHost Host { get; private set; }
+
+    public SecondaryEngine Engine => Host.Engine!;
+
+    public SimFile ImageFile { get; }
+
+    public SimStorageDirectory StateDirectory { get; }
+
+    public SimDiskContext ImageDisk { get; }
+
+    /// <summary>Off: powered down or its process stopped, until it restarts.</summary>
+    public bool Down { get; private set; }
+
+    public bool IsReachable => !Down;
+
+    /// <summary>Promotion completed: the node is the new primary, beyond the faults aimed at a secondary.</summary>
+    public bool IsPromoted => PromotedEpoch >= 0;
+
+    /// <summary>The newest epoch this node holds durably: in its journal or its state record.</summary>
+    public long DurableCommittedEpoch { get; private set; }
+
+    /// <summary>A journal append failed: no epoch commits until the process restarts.</summary>
+    public bool JournalFailed { get; private set; }
+
+    /// <summary>Starts the first incarnation: recovery from the (fresh) storage.</summary>
+    public void Start()
+    {
+        StartHost();
+        _world.Clock.After(_world.Scenario.HeartbeatUs, () => HeartbeatTick(_incarnation));
+    }
+
+    /// <summary>A primary connects. Refused (the connection fails) while this node is down.</summary>
+    public bool Accept(SimConnection connection)
+    {
+        if (Down)
+        {
+            return false;
+        }
+
+        var link = new LinkId(++_nextLink);
+        _links[connection] = (link, new LinkSender(_world.Network, connection, toSecondary: false));
+        Host.OnLinkConnected(link, $"connection {connection.Id}");
+        return true;
+    }
+
+    /// <summary>An operator's (or the world's final) failover: why not, when the host refuses.</summary>
+    public string? Promote(string reason)
+    {
+        if (Down || Host.IsPromoted)
+        {
+            return null;
+        }
+
+        string? refusal = Host.Promote(reason);
+        _world.Trace.Event(refusal is null ? "promote" : "promotion refused", Engine.LastCommittedEpoch);
+        _world.Trace.Note(() => $"secondary {(refusal is null ? "promoting" : "refused promotion")} ({reason}){(refusal is null ? string.Empty : ": " + refusal)}");
+        return refusal;
+    }
+
+    public void OnFrame(SimConnection connection, in Frame frame)
+    {
+        if (Down || !_links.TryGetValue(connection, out var link))
+        {
+            return;
+        }
+
+        SecondaryInput input = SecondaryFrameDecoder.Decode(frame, _time.GetTimestamp());
+        long buffered = Engine.BufferedBytes;
+        Host.OnInput(link.Id, input);
+        if (Host.IsPromoted && Engine.BufferedBytes > buffered)
+        {
+            _world.Checker.Fail("I6: a promoted secondary took a frame from the old primary");
+        }
+
+        _world.Checker.BufferBound(Engine.BufferedBytes, Engine.BufferCapacityBytes);
+    }
+
+    public void OnClosed(SimConnection connection, string reason)
+    {
+        if (_links.Remove(connection, out var link) && !Down)
+        {
+            Host.OnLinkClosed(link.Id, reason);
+        }
+    }
+
+    private void HeartbeatTick(int incarnation)
+    {
+        if (Down || incarnation != _incarnation)
+        {
+            return;
+        }
+
+        Host.OnHeartbeatTick();
+        _world.Clock.After(_world.Scenario.HeartbeatUs, () => HeartbeatTick(incarnation));
+    }
+
+    private SecondaryHost NewHost() => new(_options, new Actions(this), NullLogger.Instance, _time);
+}
