@@ -15,7 +15,7 @@ namespace Replicator.Nbd;
 /// </summary>
 /// <example>
 /// <code>
-/// using var image = FileNbdBackend.Open("disk.img");
+/// using var image = ImageFile.Open("disk.img"); // Replicator.Runtime.Storage: a raw image file
 /// await using var server = new NbdServer(image, new NbdServerOptions { EndPoint = new(IPAddress.Loopback, 0), ExportName = "disk" }, logger);
 /// server.Start();
 /// // qemu-io -f raw nbd://127.0.0.1:{server.LocalEndPoint.Port}/disk

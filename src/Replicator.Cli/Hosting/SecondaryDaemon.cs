@@ -4,9 +4,9 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Replicator.Nbd;
-using Replicator.Nbd.Backends;
 using Replicator.Runtime.Control;
 using Replicator.Runtime.Secondary;
+using Replicator.Runtime.Storage;
 
 namespace Replicator.Cli.Hosting;
 
@@ -22,6 +22,7 @@ internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, IPEn
     {
         SecondaryNode node = new(options, loggers.CreateLogger<SecondaryNode>(), TimeProvider.System);
         NbdServer? server = null;
+        ImageFile? image = null;
         try
         {
             await node.StartAsync(stoppingToken).ConfigureAwait(false);
@@ -40,7 +41,8 @@ internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, IPEn
             long epoch = await node.Promotion.ConfigureAwait(false);
             if (nbd is not null)
             {
-                server = new NbdServer(FileNbdBackend.Open(options.ImagePath, maxRequestBytes: options.MaxRequestBytes), new NbdServerOptions { EndPoint = nbd }, loggers.CreateLogger<NbdServer>());
+                image = ImageFile.Open(options.ImagePath, maxRequestBytes: options.MaxRequestBytes);
+                server = new NbdServer(image, new NbdServerOptions { EndPoint = nbd }, loggers.CreateLogger<NbdServer>());
                 server.Start();
                 Log.Serving(_log, epoch, server.LocalEndPoint.ToString());
             }
@@ -64,6 +66,7 @@ internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, IPEn
                 await server.DisposeAsync().ConfigureAwait(false);
             }
 
+            image?.Dispose();
             await node.DisposeAsync().ConfigureAwait(false);
         }
     }

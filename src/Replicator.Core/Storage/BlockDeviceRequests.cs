@@ -5,8 +5,6 @@ namespace Replicator.Core.Storage;
 /// <summary>Guest block requests on a device: the one place a request's meaning (zeroes, trim, FUA) meets bytes.</summary>
 public static class BlockDeviceRequests
 {
-    private static readonly byte[] Zeroes = new byte[64 * 1024];
-
     /// <summary>Applies one request (write, write-zeroes, trim as zeroes, flush); a FUA write is durable on return.</summary>
     public static void Apply(this IBlockDevice device, in BlockRequest request, ReadOnlySpan<byte> payload)
     {
@@ -29,19 +27,6 @@ public static class BlockDeviceRequests
         if (request.Fua)
         {
             device.Flush();
-        }
-    }
-
-    /// <summary>Writes <paramref name="length"/> zero bytes from <paramref name="offset"/>.</summary>
-    public static void WriteZeroes(this IBlockDevice device, long offset, int length)
-    {
-        ArgumentNullException.ThrowIfNull(device);
-        while (length > 0)
-        {
-            int chunk = Math.Min(length, Zeroes.Length);
-            device.Write(offset, Zeroes.AsSpan(0, chunk));
-            offset += chunk;
-            length -= chunk;
         }
     }
 }

@@ -25,6 +25,21 @@ public interface IBlockDevice : IDisposable
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>, growing a device that may grow.</summary>
     void Write(long offset, ReadOnlySpan<byte> data);
 
+    /// <summary>
+    /// Writes <paramref name="length"/> zero bytes from <paramref name="offset"/>, like a
+    /// <see cref="Write"/> of zeroes. A device with a cheaper way (one vectored write) overrides this.
+    /// </summary>
+    void WriteZeroes(long offset, int length)
+    {
+        while (length > 0)
+        {
+            int chunk = Math.Min(length, ZeroBlock.Bytes);
+            Write(offset, ZeroBlock.Memory.Span[..chunk]);
+            offset += chunk;
+            length -= chunk;
+        }
+    }
+
     /// <summary>Makes every completed write (and the length) durable: fdatasync.</summary>
     void Flush();
 

@@ -5,25 +5,31 @@ using Replicator.Core.Storage;
 namespace Replicator.Runtime.Storage;
 
 /// <summary>
-/// A file read and written at offsets with pread/pwrite and flushed with fdatasync: a disk image or
-/// RAM image (fixed size, a multiple of the sector), or a growable file such as the journal (see
-/// <see cref="OpenGrowable"/>). Thread-safe for concurrent non-overlapping I/O, as the OS is.
+/// The one file of raw bytes the daemons use: read and written at offsets with pread/pwrite and
+/// flushed with fdatasync. A disk image or RAM image (fixed size, a multiple of the sector), which
+/// is also what an NBD export serves (see ImageFile.Nbd.cs), or a growable file such as the journal
+/// (see <see cref="OpenGrowable"/>). Thread-safe for concurrent non-overlapping I/O, as the OS is.
 /// </summary>
-public sealed class ImageFile : IBlockDevice
+public sealed partial class ImageFile : IBlockDevice
 {
     /// <summary>Files holding guest data or state are the owner's alone.</summary>
     internal const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    // Zeroes go out as one vectored write of this many slices of the shared zero block.
+    private const int ZeroSegmentsPerWrite = 64;
+
     private readonly SafeFileHandle _handle;
     private readonly bool _growable;
     private long _size;
+    private long _flushesToDisk;
 
-    private ImageFile(string path, SafeFileHandle handle, long size, bool readOnly, bool growable = false)
+    private ImageFile(string path, SafeFileHandle handle, long size, bool readOnly, int maxRequestBytes, bool growable = false)
     {
         Path = path;
         _handle = handle;
         _size = size;
-        ReadOnly = readOnly;
+        IsReadOnly = readOnly;
+        MaxRequestBytes = maxRequestBytes;
         _growable = growable;
     }
 
@@ -33,25 +39,44 @@ public sealed class ImageFile : IBlockDevice
 
     public long Size => Volatile.Read(ref _size);
 
-    public bool ReadOnly { get; }
+    public bool IsReadOnly { get; }
 
-    /// <summary>Opens an existing image; its size must be a positive multiple of the sector size.</summary>
-    public static ImageFile Open(string path, bool readOnly = false)
+    /// <summary>How many times the file has been flushed to disk (flushes and FUA requests): diagnostics, and how tests see FUA.</summary>
+    public long FlushesToDisk => Interlocked.Read(ref _flushesToDisk);
+
+    /// <summary>
+    /// Opens an existing image; its size must be a positive multiple of the sector size.
+    /// <paramref name="maxRequestBytes"/> is the largest request it takes as an NBD export.
+    /// </summary>
+    public static ImageFile Open(string path, bool readOnly = false, int maxRequestBytes = DefaultMaxRequestBytes)
     {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (maxRequestBytes < BlockGeometry.SectorSize || maxRequestBytes % BlockGeometry.SectorSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxRequestBytes), maxRequestBytes, $"must be a positive multiple of {BlockGeometry.SectorSize}");
+        }
+
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"image {path} does not exist", path);
         }
 
         SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.Read);
-        long size = RandomAccess.GetLength(handle);
-        if (size <= 0 || size % BlockGeometry.SectorSize != 0)
+        try
+        {
+            long size = RandomAccess.GetLength(handle);
+            if (size <= 0 || size % BlockGeometry.SectorSize != 0)
+            {
+                throw new InvalidDataException($"image {path} is {size} bytes, not a multiple of {BlockGeometry.SectorSize} above zero: its tail could not be addressed");
+            }
+
+            return new ImageFile(path, handle, size, readOnly, maxRequestBytes);
+        }
+        catch
         {
             handle.Dispose();
-            throw new InvalidDataException($"image {path} is {size} bytes: it must be a positive multiple of {BlockGeometry.SectorSize}");
+            throw;
         }
-
-        return new ImageFile(path, handle, size, readOnly);
     }
 
     /// <summary>Creates (or replaces) a sparse image of the given size, full of zeroes, readable by its owner only.</summary>
@@ -72,7 +97,7 @@ public sealed class ImageFile : IBlockDevice
     public static ImageFile OpenGrowable(string path, bool create)
     {
         SafeFileHandle handle = create ? CreateHandle(path, FileMode.Create) : File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-        return new ImageFile(path, handle, RandomAccess.GetLength(handle), readOnly: false, growable: true);
+        return new ImageFile(path, handle, RandomAccess.GetLength(handle), readOnly: false, DefaultMaxRequestBytes, growable: true);
     }
 
     private static SafeFileHandle CreateHandle(string path, FileMode mode)
@@ -102,7 +127,7 @@ public sealed class ImageFile : IBlockDevice
             int read = RandomAccess.Read(_handle, destination, offset);
             if (read <= 0)
             {
-                throw new IOException($"image {Path} ended at {offset} while reading");
+                throw EndedAt(offset);
             }
 
             destination = destination[read..];
@@ -112,16 +137,33 @@ public sealed class ImageFile : IBlockDevice
 
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
-        if (_growable)
+        CheckWrite(offset, data.Length);
+        RandomAccess.Write(_handle, data, offset);
+        Wrote(offset + data.Length);
+    }
+
+    /// <summary>Writes zeroes as slices of the one shared zero block, many to a vectored write (pwritev).</summary>
+    public void WriteZeroes(long offset, int length)
+    {
+        CheckWrite(offset, length);
+        long end = offset + length;
+        var segments = new List<ReadOnlyMemory<byte>>(ZeroSegmentsPerWrite);
+        while (offset < end)
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(offset);
-            RandomAccess.Write(_handle, data, offset);
-            InterlockedMax(ref _size, offset + data.Length);
-            return;
+            segments.Clear();
+            long batchEnd = offset;
+            while (batchEnd < end && segments.Count < ZeroSegmentsPerWrite)
+            {
+                int segment = (int)Math.Min(ZeroBlock.Bytes, end - batchEnd);
+                segments.Add(ZeroBlock.Memory[..segment]);
+                batchEnd += segment;
+            }
+
+            RandomAccess.Write(_handle, segments, offset);
+            offset = batchEnd;
         }
 
-        CheckRange(offset, data.Length);
-        RandomAccess.Write(_handle, data, offset);
+        Wrote(end);
     }
 
     /// <summary>Cuts or extends a growable file; durable with the next <see cref="Flush"/>.</summary>
@@ -136,6 +178,46 @@ public sealed class ImageFile : IBlockDevice
         Volatile.Write(ref _size, size);
     }
 
+    /// <summary>Makes every completed write durable (fdatasync): the one flush, for the block seam and NBD alike.</summary>
+    public void Flush()
+    {
+        Durability.DataSync(_handle);
+        Interlocked.Increment(ref _flushesToDisk);
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    private void CheckRange(long offset, int length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} lies outside image {Path} of {Size} bytes");
+        }
+    }
+
+    /// <summary>A growable file takes a write anywhere past 0 (it extends); an image only inside its size.</summary>
+    private void CheckWrite(long offset, int length)
+    {
+        if (_growable)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(offset);
+            ArgumentOutOfRangeException.ThrowIfNegative(length);
+            return;
+        }
+
+        CheckRange(offset, length);
+    }
+
+    private void Wrote(long end)
+    {
+        if (_growable)
+        {
+            InterlockedMax(ref _size, end);
+        }
+    }
+
+    private IOException EndedAt(long offset) => new($"image {Path} ended at {offset}, inside its {Size} bytes: was it truncated?");
+
     private static void InterlockedMax(ref long target, long value)
     {
         long seen = Volatile.Read(ref target);
@@ -148,19 +230,6 @@ public sealed class ImageFile : IBlockDevice
             }
 
             seen = was;
-        }
-    }
-
-    /// <summary>Makes every completed write durable (fdatasync).</summary>
-    public void Flush() => Durability.DataSync(_handle);
-
-    public void Dispose() => _handle.Dispose();
-
-    private void CheckRange(long offset, int length)
-    {
-        if (offset < 0 || length < 0 || offset + length > Size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} lies outside image {Path} of {Size} bytes");
         }
     }
 }

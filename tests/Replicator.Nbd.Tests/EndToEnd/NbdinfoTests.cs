@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Replicator.Nbd.Backends;
 using Replicator.Nbd.Tests.Support;
+using Replicator.Runtime.Storage;
 
 namespace Replicator.Nbd.Tests.EndToEnd;
 
@@ -11,7 +11,7 @@ public class NbdinfoTests
     public async Task The_export_advertises_its_size_flags_and_block_sizes()
     {
         using var image = new TempImage(3 << 20);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path, maxRequestBytes: 2 << 20);
+        using ImageFile backend = ImageFile.Open(image.Path, maxRequestBytes: 2 << 20);
         await using TestServer server = TestServer.Start(backend, description: "replicated disk");
 
         ToolResult run = await ClientTools.RunAsync("nbdinfo", "--json", server.Uri());
@@ -38,7 +38,7 @@ public class NbdinfoTests
     public async Task A_read_only_export_advertises_no_changes()
     {
         using var image = new TempImage(1 << 20);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend, readOnly: true);
 
         ToolResult run = await ClientTools.RunAsync("nbdinfo", "--json", server.Uri());
@@ -55,7 +55,7 @@ public class NbdinfoTests
     public async Task The_export_is_listed_by_name()
     {
         using var image = new TempImage(1 << 20);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend, exportName: "vm-disk-0");
 
         ToolResult run = await ClientTools.RunAsync("nbdinfo", "--list", $"nbd://127.0.0.1:{server.EndPoint.Port}");

@@ -1,5 +1,5 @@
-using Replicator.Nbd.Backends;
 using Replicator.Nbd.Tests.Support;
+using Replicator.Runtime.Storage;
 
 namespace Replicator.Nbd.Tests.EndToEnd;
 
@@ -12,7 +12,7 @@ public class NbdshTests
     public async Task Trim_zero_and_flush_work_from_libnbd()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
 
         ToolResult run = await ClientTools.RunAsync("nbdsh", "-u", server.Uri(), "-c", """
@@ -36,7 +36,7 @@ public class NbdshTests
     {
         const int max = 64 << 10;
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path, maxRequestBytes: max);
+        using ImageFile backend = ImageFile.Open(image.Path, maxRequestBytes: max);
         await using TestServer server = TestServer.Start(backend);
 
         ToolResult run = await ClientTools.RunAsync("nbdsh", "-u", server.Uri(), "-c", """
@@ -59,7 +59,7 @@ public class NbdshTests
     public async Task Out_of_range_and_misaligned_requests_get_errors_and_the_connection_keeps_serving()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
 
         // Strict mode off, or libnbd refuses these itself and the server never sees them.
@@ -97,7 +97,7 @@ public class NbdshTests
     public async Task A_fua_write_is_on_disk_before_its_reply_and_a_plain_one_is_not_flushed(string write, long flushes)
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
 
         // libnbd sends no flush of its own when it closes, so every flush counted comes from FUA.
@@ -112,7 +112,7 @@ public class NbdshTests
     public async Task A_read_only_export_refuses_writes_with_EPERM()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path, readOnly: true);
+        using ImageFile backend = ImageFile.Open(image.Path, readOnly: true);
         await using TestServer server = TestServer.Start(backend);
 
         ToolResult run = await ClientTools.RunAsync("nbdsh", "-u", server.Uri(), "-c", """

@@ -1,5 +1,5 @@
-using Replicator.Nbd.Backends;
 using Replicator.Nbd.Tests.Support;
+using Replicator.Runtime.Storage;
 
 namespace Replicator.Nbd.Tests.EndToEnd;
 
@@ -12,7 +12,7 @@ public class QemuIoTests
     public async Task Writes_read_back_and_flush_with_qemu_io()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
 
         ToolResult run = await ClientTools.RunAsync("qemu-io", "-f", "raw", server.Uri(),
@@ -31,7 +31,7 @@ public class QemuIoTests
     public async Task Writethrough_writes_carry_fua_and_cache_none_writes_do_not()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
         string[] fourWrites = ["-c", "write -P 1 0 4k", "-c", "write -P 2 4k 4k", "-c", "write -P 3 8k 4k", "-c", "write -P 4 12k 4k"];
 
@@ -53,7 +53,7 @@ public class QemuIoTests
     public async Task A_request_beyond_the_end_fails_cleanly_and_the_server_keeps_serving()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
 
         ToolResult run = await ClientTools.RunAsync("qemu-io", "-f", "raw", server.Uri(),
@@ -74,7 +74,7 @@ public class QemuIoTests
     public async Task Byte_granular_requests_are_aligned_by_qemu_to_the_advertised_minimum()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
 
         ToolResult run = await ClientTools.RunAsync("qemu-io", "-f", "raw", server.Uri(),
@@ -90,7 +90,7 @@ public class QemuIoTests
     public async Task Discard_and_write_zeroes_leave_zeroes()
     {
         using var image = new TempImage(Size);
-        using FileNbdBackend backend = FileNbdBackend.Open(image.Path);
+        using ImageFile backend = ImageFile.Open(image.Path);
         await using TestServer server = TestServer.Start(backend);
 
         ToolResult run = await ClientTools.RunAsync("qemu-io", "-f", "raw", server.Uri(),

@@ -1,14 +1,14 @@
 using Replicator.Core.Blocks;
 using Replicator.Nbd;
 using Replicator.Nbd.Protocol;
-using Replicator.Runtime.Primary;
 
-namespace Replicator.Cli.Hosting;
+namespace Replicator.Runtime.Primary;
 
 /// <summary>
-/// Puts the primary's write filter behind the NBD export: every write, write-zeroes, trim and
-/// flush a client sends becomes a guest request of the primary engine (sequenced, mirrored, drained
-/// at checkpoints); reads come straight from the primary's image.
+/// The primary's front door: puts its write filter behind the NBD export, so the path reads NBD →
+/// <see cref="PrimaryNode"/> → engine. Every write, write-zeroes, trim and flush a client sends
+/// becomes a guest request of the primary engine (sequenced, mirrored, drained at checkpoints);
+/// reads come straight from the primary's image.
 /// </summary>
 public sealed class ReplicatedNbdBackend(PrimaryNode node, int maxRequestBytes) : INbdBackend
 {
