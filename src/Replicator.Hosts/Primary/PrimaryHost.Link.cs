@@ -285,11 +285,10 @@ public sealed partial class PrimaryHost
         ScheduleAttempt();
     }
 
-    /// <summary>The secondary broke the protocol or said goodbye: the link is closed with the reason and lost.</summary>
+    /// <summary>The secondary broke the protocol or said goodbye: the link is lost, and retiring it closes it with the reason.</summary>
     private void CloseForViolation(LinkId link, string reason)
     {
         Log.ProtocolViolation(_log, reason);
-        _actions.Close(link, reason);
         OnLinkLost(link, reason);
     }
 }
