@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Replicator.Hosts.Primary;
 using Replicator.Hosts.Storage;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;

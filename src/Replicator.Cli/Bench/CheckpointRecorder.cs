@@ -1,3 +1,4 @@
+using Replicator.Hosts.Primary;
 using Replicator.Protocol.Messages;
 using Replicator.Runtime.Primary;
 

@@ -4,87 +4,100 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Primary;
 using Replicator.Core.Storage;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Primary;
 using Replicator.Protocol.Framing;
-using Replicator.Protocol.Messages;
-using Replicator.Runtime.Links;
 
 namespace Replicator.Runtime.Primary;
 
-/// <summary>The engine's loop, the local I/O workers, the link's receive loop, and the engine's actions.</summary>
+/// <summary>The host's loop, the local I/O workers, and the host's actions.</summary>
 public sealed partial class PrimaryNode
 {
-    private async Task EventLoopAsync()
+    // Event loop only: the guest's completions and the checkpoint waiters, by the ids the host knows them by.
+    private readonly Dictionary<long, TaskCompletionSource<RequestStatus>> _completions = new();
+    private readonly Dictionary<long, TaskCompletionSource<long>> _waiters = new();
+    private long _nextWaiterId;
+
+    private async Task EventLoopAsync(PrimaryHost host)
     {
-        PrimaryEngine engine = _engine!;
         await foreach (PrimaryEvent e in _events.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             switch (e.Kind)
             {
-                case PrimaryEventKind.Submit:
-                    _completions.Add(e.Id, e.Completion!);
-                    if (engine.Submit(e.Id, e.Request, e.Payload) is { } refused)
+                case PrimaryEventKind.Start:
+                    try
                     {
-                        Log.RequestRefused(_log, e.Request.Op.ToString(), e.Request.Offset, e.Request.Length, refused);
+                        host.Start();
+                    }
+                    catch (Exception failure) when (failure is InvalidDataException or IOException or UnauthorizedAccessException)
+                    {
+                        _started.TrySetException(failure);
                     }
 
                     break;
+                case PrimaryEventKind.Stop:
+                    host.Stop();
+                    break;
+                case PrimaryEventKind.Submit:
+                    _completions.Add(e.Id, e.Completion!);
+                    host.Submit(e.Id, e.Request, e.Payload);
+                    break;
                 case PrimaryEventKind.LocalCompleted:
-                    engine.OnLocalCompleted(e.Id, e.Succeeded);
-                    break;
-                case PrimaryEventKind.VmCaptured:
-                    engine.OnVmCaptured(e.Snapshot!.Epoch, e.Snapshot);
-                    break;
-                // Frames from a link already retired belong to a stream that ended: they are dropped.
-                case PrimaryEventKind.Acknowledged when e.Link == _link:
-                    NoteAckTimings(e.Id, e.AckTimings);
-                    engine.OnCheckpointAcknowledged(e.Id);
-                    break;
-                case PrimaryEventKind.CreditReturned when e.Link == _link:
-                    engine.OnCreditReturned(e.Id);
-                    break;
-                case PrimaryEventKind.Rejected when e.Link == _link:
-                    engine.OnEpochRejected(e.Id, e.Reason!);
-                    break;
-                case PrimaryEventKind.Fenced when e.Link == _link:
-                    FenceOff(e.Reason!);
-                    break;
-                case PrimaryEventKind.LinkLost:
-                    OnLinkLost(e.Link!, e.Reason!);
-
-                    // Its receive loop has ended and the link is retired: nothing uses it any more.
-                    _ = e.Link!.DisposeAsync().AsTask();
-                    break;
-                case PrimaryEventKind.HeartbeatDue:
-                    OnHeartbeatDue();
-                    break;
-                case PrimaryEventKind.Reconnected:
-                    OnReconnected(e);
+                    host.OnLocalCompleted(e.Id, e.Request, e.Reason);
                     break;
                 case PrimaryEventKind.ResyncReadCompleted:
-                    engine.OnResyncReadCompleted(e.Id, e.Succeeded, e.Payload);
+                    host.OnResyncReadCompleted(e.Id, e.Request.Offset, e.Payload, e.Reason);
                     if (MemoryMarshal.TryGetArray(e.Payload, out ArraySegment<byte> buffer))
                     {
                         ArrayPool<byte>.Shared.Return(buffer.Array!);
                     }
 
                     break;
+                case PrimaryEventKind.VmCaptured:
+                    host.OnVmCaptured(e.Snapshot!);
+                    break;
+                case PrimaryEventKind.LinkConnected:
+                    host.OnLinkConnected(e.Link);
+                    break;
+                case PrimaryEventKind.ConnectFailed:
+                    host.OnConnectFailed(e.Reason!);
+                    break;
+                case PrimaryEventKind.Frame:
+                    host.OnFrame(e.Link, e.Input);
+                    break;
+                case PrimaryEventKind.LinkClosed:
+                    host.OnLinkClosed(e.Link, e.Reason!);
+
+                    // Its receive loop has ended and the host has let it go: nothing uses it any more.
+                    ForgetLink(e.Link);
+                    break;
+                case PrimaryEventKind.HeartbeatDue:
+                    host.OnHeartbeatTick();
+                    break;
                 case PrimaryEventKind.IntervalElapsed:
-                    engine.RequestCheckpoint(CheckpointTrigger.Interval);
+                    host.OnEpochTick();
+                    break;
+                case PrimaryEventKind.ReconnectDue:
+                    host.OnReconnectDue();
                     break;
                 case PrimaryEventKind.CheckpointRequested:
-                    long epoch = engine.RequestCheckpoint(CheckpointTrigger.Explicit);
-                    if (epoch == PrimaryEngine.NoCheckpoint)
-                    {
-                        e.CheckpointWaiter!.TrySetException(new InvalidOperationException($"no checkpoint: replication is degraded ({engine.DegradedReason})"));
-                    }
-                    else
-                    {
-                        _checkpointWaiters.Add((epoch, e.CheckpointWaiter!));
-                    }
-
+                    _waiters.Add(++_nextWaiterId, e.Waiter!);
+                    host.RequestCheckpoint(_nextWaiterId);
+                    break;
+                case PrimaryEventKind.StopCleanly:
+                    _waiters.Add(++_nextWaiterId, e.Waiter!);
+                    host.StopCleanly(_nextWaiterId);
                     break;
             }
         }
+
+        // Stopped: whoever still waits for a checkpoint hears it will not come.
+        foreach (TaskCompletionSource<long> waiter in _waiters.Values)
+        {
+            waiter.TrySetException(new InvalidOperationException("no checkpoint: the primary stopped"));
+        }
+
+        _waiters.Clear();
     }
 
     private async Task LocalIoLoopAsync()
@@ -97,19 +110,17 @@ public sealed partial class PrimaryNode
                 continue;
             }
 
-            bool ok = true;
+            string? failure = null;
             try
             {
                 _image!.Apply(io.Request, io.Payload.Span);
             }
             catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or ObjectDisposedException)
             {
-                // Any failure of the local disk fails this request only; the drain must not hang on it.
-                Log.LocalIoFailed(_log, io.Request.Op.ToString(), io.Request.Offset, io.Request.Length, e.Message);
-                ok = false;
+                failure = e.Message;
             }
 
-            Post(new PrimaryEvent(PrimaryEventKind.LocalCompleted, io.Id, Succeeded: ok));
+            Post(new PrimaryEvent(PrimaryEventKind.LocalCompleted, io.Id, io.Request, Reason: failure));
         }
     }
 
@@ -118,81 +129,37 @@ public sealed partial class PrimaryNode
     {
         int length = io.Request.Length;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
-        bool ok = true;
+        string? failure = null;
         try
         {
             _image!.Read(io.Request.Offset, buffer.AsSpan(0, length));
         }
         catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or ObjectDisposedException)
         {
-            Log.ResyncReadFailed(_log, io.Request.Offset, length, e.Message);
-            ok = false;
+            failure = e.Message;
         }
 
-        Post(new PrimaryEvent(PrimaryEventKind.ResyncReadCompleted, io.Id, io.Request, buffer.AsMemory(0, length), Succeeded: ok));
+        Post(new PrimaryEvent(PrimaryEventKind.ResyncReadCompleted, io.Id, io.Request, buffer.AsMemory(0, length), Reason: failure));
     }
 
-    private async Task ReceiveLoopAsync(FrameConnection link)
+    /// <summary>The host's actions: disk work to the I/O workers, frames to the links, timers, the VM, and the node's callbacks.</summary>
+    private sealed class Actions(PrimaryNode node) : IPrimaryHostActions
     {
-        string reason = "the secondary closed the link";
-        try
-        {
-            await link.ReceiveAsync(frame => OnFrame(frame, link), _stopping.Token).ConfigureAwait(false);
-        }
-        catch (ProtocolViolationException e)
-        {
-            reason = e.Message;
-            Log.ProtocolViolation(_log, e.Message);
-            await link.CloseAsync(e.Message).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException or ObjectDisposedException or IOException)
-        {
-            reason = e.Message;
-        }
+        public void Connect(TimeSpan timeout) => node.Connect(timeout);
 
-        if (!_stopping.IsCancellationRequested)
-        {
-            Post(new PrimaryEvent(PrimaryEventKind.LinkLost, Reason: reason, Link: link));
-        }
-    }
+        public void Send<T>(LinkId link, FrameType type, T message) => node.LinkOf(link)?.SendControl(type, message);
 
-    private bool OnFrame(Frame frame, FrameConnection link)
-    {
-        switch (frame.Type)
-        {
-            case FrameType.Ack:
-                AckMessage ack = ControlCodec.Decode<AckMessage>(frame, FrameType.Ack);
-                Post(new PrimaryEvent(PrimaryEventKind.Acknowledged, ack.Epoch, AckTimings: ack.Timings, Link: link));
-                return true;
-            case FrameType.Credit:
-                Post(new PrimaryEvent(PrimaryEventKind.CreditReturned, ControlCodec.Decode<CreditMessage>(frame, FrameType.Credit).Bytes, Link: link));
-                return true;
-            case FrameType.Reject:
-                RejectMessage reject = ControlCodec.Decode<RejectMessage>(frame, FrameType.Reject);
-                Post(new PrimaryEvent(PrimaryEventKind.Rejected, reject.Epoch, Reason: reject.Reason, Link: link));
-                return true;
-            case FrameType.Heartbeat:
-                return true;
-            case FrameType.Error:
-                ErrorMessage error = ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error);
-                if (error.Fenced)
-                {
-                    Post(new PrimaryEvent(PrimaryEventKind.Fenced, Reason: $"the secondary at {link.RemoteEndPoint} will not follow this primary again: {error.Reason}", Link: link));
-                }
+        public void SendMirror(LinkId link, in MirrorRecord record) => node.LinkOf(link)?.SendMirror(record);
 
-                throw new ProtocolViolationException($"the secondary closed the link: {error.Reason}");
-            default:
-                throw new ProtocolViolationException($"frame {frame.Header.LinkSequence}: a secondary does not send {frame.Type}");
-        }
-    }
+        public void Close(LinkId link, string? reason) => node.CloseLink(link, reason);
 
-    /// <summary>The engine's actions: disk work to the I/O workers, frames to the link, the rest to the guest.</summary>
-    private sealed class Actions(PrimaryNode node) : IPrimaryActions
-    {
+        public void ScheduleReconnect(TimeSpan delay) => node.ScheduleReconnect(delay);
+
         public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) =>
             node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.Submit, requestId, request, payload));
 
-        public void SendMirror(in MirrorRecord record) => node._link?.SendMirror(record);
+        public void ReadForResync(long readId, long offset, int length) =>
+            node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.ResyncRead, readId, BlockRequest.Write(offset, length)));
 
         public void CompleteGuest(long requestId, RequestStatus status)
         {
@@ -203,68 +170,12 @@ public sealed partial class PrimaryNode
             }
         }
 
-        public void PauseGuest()
-        {
-            node._checkpointStarts.Enqueue((node._engine!.CurrentEpoch, node._time.GetTimestamp()));
-            node._vm.Pause();
-        }
+        public void PauseGuest() => node._vm.Pause();
 
-        public void CaptureVmState(long epoch)
-        {
-            node.NoteDrained(epoch);
-            node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: node._vm.CaptureChanges(epoch)));
-        }
+        public void ResumeGuest() => node._vm.ResumeExecution();
 
-        public void CaptureWholeVmState(long epoch) =>
-            node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: node._vm.CaptureAll(epoch)));
-
-        public void ResumeGuest()
-        {
-            node._vm.ResumeExecution();
-            if (node._checkpointStarts.Count > 0)
-            {
-                // The newest started checkpoint is the one resuming; keep its pause with it.
-                var started = node._checkpointStarts.Last();
-                node._resumedAt[started.Epoch] = node._time.GetTimestamp();
-            }
-        }
-
-        public void SendCheckpoint(CheckpointRecord checkpoint)
-        {
-            node._link?.SendControl(FrameType.Checkpoint, CheckpointMessage.From(checkpoint));
-            node.NoteHandedToLink(checkpoint.Epoch);
-        }
-
-        public void CheckpointCommitted(long epoch)
-        {
-            long now = node._time.GetTimestamp();
-            while (node._checkpointStarts.TryPeek(out var started) && started.Epoch <= epoch)
-            {
-                node._checkpointStarts.Dequeue();
-                node._resumedAt.Remove(started.Epoch, out long resumed);
-                node.CheckpointCompleted?.Invoke(node.WithPhases(new CheckpointTiming(
-                    started.Epoch,
-                    node._time.GetElapsedTime(started.Start, resumed == 0 ? now : resumed),
-                    node._time.GetElapsedTime(started.Start, now)), started.Start));
-            }
-
-            // During a resync an acknowledgement is a commit, not yet protection: waiters wait for both.
-            if (node._engine!.Replication != PrimaryReplication.Protected)
-            {
-                return;
-            }
-
-            node._checkpointWaiters.RemoveAll(w =>
-            {
-                bool done = w.Epoch <= epoch;
-                if (done)
-                {
-                    w.Waiter.TrySetResult(w.Epoch);
-                }
-
-                return done;
-            });
-        }
+        public void CaptureVmState(long epoch, bool whole) =>
+            node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: whole ? node._vm.CaptureAll(epoch) : node._vm.CaptureChanges(epoch)));
 
         public void ReleaseOutput(long outputId, bool protectedByReplica)
         {
@@ -272,41 +183,28 @@ public sealed partial class PrimaryNode
             // hypervisor adapter would release the packets held under this id here.
         }
 
-        public void SendResyncStart(ResyncPlan plan)
+        public void Started(PrimaryStart start) => node._started.TrySetResult(start);
+
+        public void ReplicationChanged(PrimaryReplication replication, string? reason) => node.ReplicationChanged?.Invoke(replication, reason);
+
+        public void Fenced(string reason) => node.FencedOff?.Invoke(reason);
+
+        public void CheckpointCompleted(in CheckpointTiming timing) => node.CheckpointCompleted?.Invoke(timing);
+
+        public void CheckpointWaiterCompleted(long waiterId, long epoch)
         {
-            Log.ResyncStarted(node._log, plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
-            node._link?.SendControl(FrameType.ResyncStart, ResyncStartMessage.From(plan));
+            if (node._waiters.Remove(waiterId, out TaskCompletionSource<long>? waiter))
+            {
+                waiter.TrySetResult(epoch);
+            }
         }
 
-        public void ReadForResync(long readId, long offset, int length) =>
-            node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.ResyncRead, readId, BlockRequest.Write(offset, length)));
-
-        public void PairProtected(long epoch)
+        public void CheckpointWaiterFailed(long waiterId, string reason)
         {
-            Log.ProtectedAgain(node._log, epoch);
-            node.OnProtectedAgain();
-            node.ReplicationChanged?.Invoke(PrimaryReplication.Protected, null);
-        }
-
-        public void SecondaryDegraded(string reason)
-        {
-            if (!node._options.Unreplicated)
+            if (node._waiters.Remove(waiterId, out TaskCompletionSource<long>? waiter))
             {
-                Log.Degraded(node._log, reason);
+                waiter.TrySetException(new InvalidOperationException(reason));
             }
-
-            foreach ((long _, TaskCompletionSource<long> waiter) in node._checkpointWaiters)
-            {
-                waiter.TrySetException(new InvalidOperationException($"replication is degraded: {reason}"));
-            }
-
-            node._checkpointWaiters.Clear();
-
-            // Checkpoints of the ended stream will never be acknowledged: their timings would lie.
-            node._checkpointStarts.Clear();
-            node._resumedAt.Clear();
-            node.RetireLink(reason);
-            node.ReplicationChanged?.Invoke(PrimaryReplication.Degraded, reason);
         }
     }
 }

@@ -1,24 +1,24 @@
-using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Replicator.Hosts.Storage;
 using Replicator.Core.Blocks;
 using Replicator.Core.Primary;
 using Replicator.Core.Vm;
-using Replicator.Protocol.Framing;
-using Replicator.Protocol.Messages;
+using Replicator.Hosts.Primary;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
 
 namespace Replicator.Runtime.Primary;
 
 /// <summary>
-/// The primary daemon's driver: connects to the secondary, shakes hands, and runs the primary
-/// engine on one loop. Guest requests come in through <see cref="Submit"/> (the NBD export or the
-/// synthetic guest); local I/O runs on a few workers; checkpoints fire on the epoch interval.
+/// The primary daemon: a thin shell over <see cref="PrimaryHost"/>, which decides everything. The
+/// shell moves bytes: guest requests in through <see cref="Submit"/> (the NBD export or the synthetic
+/// guest), local I/O on a few workers, frames over TCP, timers (epoch, heartbeat, reconnect), all
+/// handed to the host on one loop.
 /// </summary>
 public sealed partial class PrimaryNode : IAsyncDisposable
 {
+    public const string UnreplicatedReason = PrimaryHost.UnreplicatedReason;
+
     private readonly PrimaryNodeOptions _options;
     private readonly IVirtualMachine _vm;
     private readonly ILogger _log;
@@ -26,23 +26,16 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private readonly Channel<PrimaryEvent> _events = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleReader = true });
     // Requests issued to the local disk: the event struct reused for its id, request and payload.
     private readonly Channel<PrimaryEvent> _localIo = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleWriter = true });
-    private readonly Dictionary<long, TaskCompletionSource<RequestStatus>> _completions = new();
-    private readonly List<(long Epoch, TaskCompletionSource<long> Waiter)> _checkpointWaiters = new();
-    private readonly Queue<(long Epoch, long Start)> _checkpointStarts = new();
-    private readonly Dictionary<long, long> _resumedAt = new();
+    private readonly TaskCompletionSource<PrimaryStart> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Actions _actions;
     private ImageFile? _image;
-    private PrimaryEngine? _engine;
-    private FrameConnection? _link;
+    private PrimaryHost? _host;
     private ITimer? _epochTimer;
     private ITimer? _heartbeat;
-    private PairIdentity? _identity;
     private Task _loops = Task.CompletedTask;
-    private Task _receiveLoop = Task.CompletedTask;
     private long _nextRequestId;
-    private NodeStateStore? _states;
-    private NodeState? _state;
+    private int _disposed;
 
     public PrimaryNode(PrimaryNodeOptions options, IVirtualMachine vm, ILogger<PrimaryNode> log, TimeProvider time)
     {
@@ -78,16 +71,21 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     {
         get
         {
-            PrimaryEngine? e = _engine;
+            PrimaryHost? host = _host;
+            PrimaryEngine? e = host?.Engine;
             return new PrimaryStatus(
                 e?.Phase.ToString() ?? "starting", e?.CurrentEpoch ?? 0, e?.LastAcknowledgedEpoch ?? 0, e?.UnacknowledgedCheckpoints ?? 0,
                 e?.InFlightCount ?? 0, e?.QueuedCount ?? 0, e?.CreditAvailable ?? 0,
-                LinkState, e?.DegradedReason, e?.Replication.ToString() ?? "starting", Volatile.Read(ref _reconnectAttempts),
+                LinkState, e?.DegradedReason, e?.Replication.ToString() ?? "starting", host?.ReconnectAttempts ?? 0,
                 e?.ResyncBytesLeft ?? 0, e?.ResyncRegionsLeft ?? 0);
         }
     }
 
-    /// <summary>Connects and shakes hands. Throws <see cref="HandshakeRefusedException"/> when the secondary refuses this pair.</summary>
+    /// <summary>
+    /// Opens the image, then the host checks the state record, connects and shakes hands. Throws
+    /// <see cref="HandshakeRefusedException"/> when the secondary refuses this pair (or fences this
+    /// primary), <see cref="IOException"/> when it cannot be reached.
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellation)
     {
         IReadOnlyList<string> problems = _options.Validate();
@@ -96,60 +94,62 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             throw new InvalidOperationException("primary options are invalid: " + string.Join("; ", problems));
         }
 
-        var states = new NodeStateStore(new FileStorageDirectory(_options.StateDirectory));
-        NodeState state = states.Load() ?? new NodeState { PairId = _options.PairId, Role = NodeRole.Primary };
-        if (!string.Equals(state.PairId, _options.PairId, StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"state directory {_options.StateDirectory} belongs to pair '{state.PairId}', not '{_options.PairId}'");
-        }
-
-        states.Save(state);
         _image = ImageFile.Open(_options.ImagePath);
-        if (_options.Unreplicated)
-        {
-            StartUnreplicated(states, state);
-            return;
-        }
-
-        _identity = new PairIdentity { PairId = _options.PairId, ImageBytes = _image.Size, BlockSize = _options.BlockSize, MaxRequestBytes = _options.MaxRequestBytes, Generation = state.Generation };
-        (FrameConnection link, WelcomeMessage welcome) = await HandshakeAsync(cancellation).ConfigureAwait(false);
-
-        // The pair may only go on where both images are known equal: a fresh pair (both at 0), or
-        // a primary that stopped cleanly after a final checkpoint the secondary holds.
-        if (welcome.LastCommittedEpoch != state.AppliedEpoch)
-        {
-            string mismatch = $"the secondary holds checkpoint {welcome.LastCommittedEpoch} but this primary was last known equal to it at checkpoint {(state.AppliedEpoch < 0 ? "none (it did not stop cleanly)" : state.AppliedEpoch.ToString(System.Globalization.CultureInfo.InvariantCulture))}: the images may differ; make the secondary's image a fresh copy of the primary's";
-            await link.CloseAsync(mismatch).ConfigureAwait(false);
-            await link.DisposeAsync().ConfigureAwait(false);
-            throw new HandshakeRefusedException($"the secondary at {_options.Peer} is not this pair's: {mismatch}");
-        }
-
-        // Until a clean stop says otherwise, the images are not known to be equal.
-        _states = states;
-        _state = state with { AppliedEpoch = -1 };
-        states.Save(_state);
-        _link = link;
-        _engine = new PrimaryEngine(
-            new PrimaryOptions
+        _host = new PrimaryHost(
+            new PrimaryHostOptions
             {
-                Geometry = new BlockGeometry(_image.Size, _options.MaxRequestBytes),
-                SecondaryBufferBytes = welcome.BufferCapacityBytes,
-                FirstEpoch = welcome.LastCommittedEpoch + 1,
-                FirstSequence = welcome.LastCommittedSequence + 1,
+                PairId = _options.PairId,
+                ImageBytes = _image.Size,
+                BlockSize = _options.BlockSize,
+                MaxRequestBytes = _options.MaxRequestBytes,
+                Peer = _options.Peer.ToString(),
+                ImageName = _options.ImagePath,
+                Unreplicated = _options.Unreplicated,
+                HeartbeatTimeout = _options.HeartbeatTimeout,
+                ReconnectDelay = _options.ReconnectDelay,
+                ReconnectMaxDelay = _options.ReconnectMaxDelay,
             },
-            _actions);
-        Log.Connected(_log, _options.Peer.ToString(), welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
+            new FileStorageDirectory(_options.StateDirectory),
+            _actions,
+            _log,
+            _time);
 
-        var loops = new List<Task> { EventLoopAsync() };
+        var loops = new List<Task> { EventLoopAsync(_host) };
         for (int i = 0; i < _options.LocalIoWorkers; i++)
         {
             loops.Add(LocalIoLoopAsync());
         }
 
         _loops = Task.WhenAll(loops);
-        _receiveLoop = ReceiveLoopAsync(link);
-        _epochTimer = _time.CreateTimer(_ => Post(new PrimaryEvent(PrimaryEventKind.IntervalElapsed)), null, _options.EpochInterval, _options.EpochInterval);
-        _heartbeat = _time.CreateTimer(_ => Post(new PrimaryEvent(PrimaryEventKind.HeartbeatDue)), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        if (!_options.Unreplicated)
+        {
+            _heartbeat = _time.CreateTimer(_ => Post(new PrimaryEvent(PrimaryEventKind.HeartbeatDue)), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
+        }
+
+        Post(new PrimaryEvent(PrimaryEventKind.Start));
+        PrimaryStart start;
+        try
+        {
+            start = await _started.Task.WaitAsync(cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if (start.Outcome != PrimaryStartOutcome.Running)
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw start.Outcome == PrimaryStartOutcome.Unreachable
+                ? new IOException(start.Reason)
+                : new HandshakeRefusedException(start.Reason ?? "the secondary refused this primary", start.Outcome == PrimaryStartOutcome.Fenced);
+        }
+
+        if (!_options.Unreplicated)
+        {
+            _epochTimer = _time.CreateTimer(_ => Post(new PrimaryEvent(PrimaryEventKind.IntervalElapsed)), null, _options.EpochInterval, _options.EpochInterval);
+        }
     }
 
     /// <summary>Reads the primary's own image (what the guest sees).</summary>
@@ -167,7 +167,11 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     public Task<long> CheckpointAsync()
     {
         var waiter = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Post(new PrimaryEvent(PrimaryEventKind.CheckpointRequested, CheckpointWaiter: waiter));
+        if (!_events.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.CheckpointRequested, Waiter: waiter)))
+        {
+            waiter.TrySetException(new InvalidOperationException("no checkpoint: the primary is stopped"));
+        }
+
         return waiter.Task;
     }
 
@@ -178,100 +182,41 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     /// </summary>
     public async Task StopCleanlyAsync(CancellationToken cancellation)
     {
-        // No interval checkpoint may follow the last one: the secondary must end where the record says.
-        _epochTimer?.Dispose();
-        long requested = await CheckpointAsync().WaitAsync(cancellation).ConfigureAwait(false);
-        long epoch = Math.Max(requested, _engine!.LastAcknowledgedEpoch);
-        _states!.Save(_state! with { AppliedEpoch = epoch });
+        var waiter = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_events.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.StopCleanly, Waiter: waiter)))
+        {
+            throw new InvalidOperationException("no clean stop: the primary is stopped");
+        }
+
+        await waiter.Task.WaitAsync(cancellation).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // The host hears it is stopping before anything else: no new links, no more attempts.
+        Post(new PrimaryEvent(PrimaryEventKind.Stop));
         await _stopping.CancelAsync().ConfigureAwait(false);
         _epochTimer?.Dispose();
         _heartbeat?.Dispose();
         _events.Writer.TryComplete();
         _localIo.Writer.TryComplete();
-        FrameConnection? link = _link;
-        if (link is not null)
-        {
-            await link.CloseAsync(null).ConfigureAwait(false);
-        }
-
         try
         {
-            await Task.WhenAll(_loops, _receiveLoop, _reconnect).ConfigureAwait(false);
+            await _loops.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
 
-        if (link is not null)
-        {
-            await link.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await CloseLinksAsync().ConfigureAwait(false);
         _image?.Dispose();
         _stopping.Dispose();
     }
 
     private void Post(in PrimaryEvent e) => _events.Writer.TryWrite(e);
-
-    /// <summary>
-    /// Connects to the secondary and shakes hands: the hello, then its welcome (what it holds) or its
-    /// refusal. Returns the link, ready to carry the stream; throws <see cref="HandshakeRefusedException"/>
-    /// (fenced when the secondary was promoted or moved to a newer generation) or a socket error.
-    /// </summary>
-    private async Task<(FrameConnection Link, WelcomeMessage Welcome)> HandshakeAsync(CancellationToken cancellation)
-    {
-        var socket = new Socket(_options.Peer.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(_options.Peer, cancellation).AsTask().WaitAsync(_options.HeartbeatTimeout, _time, cancellation).ConfigureAwait(false);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        var link = new FrameConnection(socket, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
-        link.StartSending();
-        try
-        {
-            PairIdentity identity = _identity!;
-            link.SendControl(FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity });
-            object? answer = await link.ReceiveOneAsync<object>(
-                f => f.Type == FrameType.Error ? ControlCodec.Decode<ErrorMessage>(f, FrameType.Error) : ControlCodec.Decode<WelcomeMessage>(f, FrameType.Welcome),
-                cancellation).WaitAsync(_options.HeartbeatTimeout, _time, cancellation).ConfigureAwait(false);
-            if (answer is not WelcomeMessage welcome)
-            {
-                ErrorMessage? error = answer as ErrorMessage;
-                throw new HandshakeRefusedException($"the secondary at {_options.Peer} refused this primary: {error?.Reason ?? "it closed the link during the handshake"}", error?.Fenced ?? false);
-            }
-
-            // I6: only a secondary of this very generation is ever written to.
-            HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, identity);
-            bool fenced = verdict.Outcome == HandshakeOutcome.Fenced;
-            string? mismatch = verdict.Reason;
-            long smallestCredit = 2L * (_options.MaxRequestBytes + Core.Epochs.MirrorRecord.RecordOverheadBytes);
-            if (mismatch is null && welcome.BufferCapacityBytes < smallestCredit)
-            {
-                mismatch = $"the secondary has only {welcome.BufferCapacityBytes} bytes of buffer free (at least {smallestCredit} needed): it is still draining an earlier session; start again shortly";
-            }
-
-            if (mismatch is not null)
-            {
-                await link.CloseAsync(mismatch).ConfigureAwait(false);
-                throw new HandshakeRefusedException($"the secondary at {_options.Peer} is not this pair's: {mismatch}", fenced);
-            }
-
-            return (link, welcome);
-        }
-        catch
-        {
-            await link.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
 }

@@ -1,6 +1,6 @@
 using Replicator.Protocol.Messages;
 
-namespace Replicator.Runtime.Primary;
+namespace Replicator.Hosts.Primary;
 
 /// <summary>
 /// How one checkpoint went, measured on the primary: how long the guest was paused (admission

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 
-namespace Replicator.Runtime.Primary;
+namespace Replicator.Hosts.Primary;
 
-public sealed partial class PrimaryNode
+public sealed partial class PrimaryHost
 {
     private static partial class Log
     {
@@ -44,5 +44,8 @@ public sealed partial class PrimaryNode
 
         [LoggerMessage(13, LogLevel.Error, "reading the local image for the resync at {Offset}+{Length} failed: {Reason}")]
         public static partial void ResyncReadFailed(ILogger logger, long offset, int length, string reason);
+
+        [LoggerMessage(20, LogLevel.Warning, "replication is off: serving {Image} with no secondary; the guest's writes are not protected")]
+        public static partial void RunningUnreplicated(ILogger logger, string image);
     }
 }

@@ -1,0 +1,67 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Primary;
+using Replicator.Hosts.Links;
+using Replicator.Protocol.Framing;
+
+namespace Replicator.Hosts.Primary;
+
+/// <summary>
+/// What the primary's host asks of the world: the shell (daemon, simulator or test) implements it.
+/// As with <see cref="IPrimaryActions"/>, every call only queues work: it never blocks and never
+/// calls back into the host, whose answers come later as events on its loop.
+/// </summary>
+public interface IPrimaryHostActions
+{
+    /// <summary>Open a connection to the secondary; report <see cref="PrimaryHost.OnLinkConnected"/>, or <see cref="PrimaryHost.OnConnectFailed"/> after <paramref name="timeout"/> at the latest.</summary>
+    void Connect(TimeSpan timeout);
+
+    /// <summary>Send a control message on the link (copied at once). A link already closed drops it.</summary>
+    void Send<T>(LinkId link, FrameType type, T message);
+
+    /// <summary>Send one record on the link; its payload is lent for this call only and must be copied.</summary>
+    void SendMirror(LinkId link, in MirrorRecord record);
+
+    /// <summary>Close the link, after a last Error frame with <paramref name="reason"/> if one is given. Its receive loop then reports <see cref="PrimaryHost.OnLinkClosed"/>.</summary>
+    void Close(LinkId link, string? reason);
+
+    /// <summary>Call <see cref="PrimaryHost.OnReconnectDue"/> after <paramref name="delay"/>.</summary>
+    void ScheduleReconnect(TimeSpan delay);
+
+    /// <summary>Perform the request on the primary's own disk; report <see cref="PrimaryHost.OnLocalCompleted"/>.</summary>
+    void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload);
+
+    /// <summary>Read this range of the primary's own disk; report <see cref="PrimaryHost.OnResyncReadCompleted"/>.</summary>
+    void ReadForResync(long readId, long offset, int length);
+
+    /// <summary>Tell the guest its request ended.</summary>
+    void CompleteGuest(long requestId, RequestStatus status);
+
+    void PauseGuest();
+
+    void ResumeGuest();
+
+    /// <summary>Capture the VM state (only what changed since the last checkpoint, or all of it); report <see cref="PrimaryHost.OnVmCaptured"/>.</summary>
+    void CaptureVmState(long epoch, bool whole);
+
+    /// <summary>The guest's output may now reach the outside world (I5).</summary>
+    void ReleaseOutput(long outputId, bool protectedByReplica);
+
+    /// <summary>The start ended: running, or why not.</summary>
+    void Started(PrimaryStart start);
+
+    /// <summary>Replication changed: degraded (with the reason), resyncing over a new link, protected again.</summary>
+    void ReplicationChanged(PrimaryReplication replication, string? reason);
+
+    /// <summary>The secondary will never follow this primary again: it stays degraded and stops reconnecting (I6). Once.</summary>
+    void Fenced(string reason);
+
+    /// <summary>A checkpoint was acknowledged, with its pause and commit latency.</summary>
+    void CheckpointCompleted(in CheckpointTiming timing);
+
+    /// <summary>The checkpoint asked for under <paramref name="waiterId"/> is acknowledged (and the pair protected) at <paramref name="epoch"/>.</summary>
+    void CheckpointWaiterCompleted(long waiterId, long epoch);
+
+    /// <summary>The checkpoint asked for under <paramref name="waiterId"/> will not be acknowledged.</summary>
+    void CheckpointWaiterFailed(long waiterId, string reason);
+}

@@ -1,0 +1,294 @@
+using System.Globalization;
+using Replicator.Core.Epochs;
+using Replicator.Core.Primary;
+using Replicator.Hosts.Links;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Primary;
+
+/// <summary>
+/// The link: connecting, the hello and the secondary's welcome or refusal, the frames of the stream,
+/// heartbeats. At most one link is being opened (<see cref="_connecting"/>, then
+/// <see cref="_handshaking"/>) and at most one carries the stream (<see cref="_link"/>); frames and
+/// closes of any other link belong to a stream that ended and are dropped.
+/// </summary>
+public sealed partial class PrimaryHost
+{
+    private LinkId _link;
+    private LinkId _handshaking;
+    private long _handshakeStarted;
+    private long _lastReceived;
+    private bool _connecting;
+
+    /// <summary>The link that carries the stream, or <see cref="LinkId.None"/>.</summary>
+    public LinkId CurrentLink => _link;
+
+    /// <summary>The shell connected as asked by <see cref="IPrimaryHostActions.Connect"/>: say hello on it.</summary>
+    public void OnLinkConnected(LinkId link)
+    {
+        if (!_connecting || _stopping)
+        {
+            _actions.Close(link, null);
+            return;
+        }
+
+        _connecting = false;
+        _handshaking = link;
+        _handshakeStarted = _time.GetTimestamp();
+        _actions.Send(link, FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = _identity });
+    }
+
+    /// <summary>The connection asked for could not be opened.</summary>
+    public void OnConnectFailed(string reason)
+    {
+        if (!_connecting)
+        {
+            return;
+        }
+
+        _connecting = false;
+        HandshakeFailed(PrimaryStartOutcome.Unreachable, $"cannot reach the secondary at {_options.Peer}: {reason}");
+    }
+
+    /// <summary>A link's receive loop ended: the peer closed it, it failed, or it was closed as asked.</summary>
+    public void OnLinkClosed(LinkId link, string reason)
+    {
+        if (link == _handshaking)
+        {
+            _handshaking = LinkId.None;
+            HandshakeFailed(PrimaryStartOutcome.Unreachable, $"the secondary at {_options.Peer} refused this primary: it closed the link during the handshake ({reason})");
+            return;
+        }
+
+        OnLinkLost(link, reason);
+    }
+
+    /// <summary>A frame of a link, decoded by <see cref="PrimaryFrameDecoder"/>.</summary>
+    public void OnFrame(LinkId link, in PrimaryInput input)
+    {
+        if (link == _handshaking)
+        {
+            OnHandshakeAnswer(link, input);
+            return;
+        }
+
+        if (link != _link || link.IsNone)
+        {
+            return; // a link already retired: its stream ended
+        }
+
+        _lastReceived = _time.GetTimestamp();
+        PrimaryEngine engine = _engine!;
+        switch (input.Kind)
+        {
+            case PrimaryInputKind.Ack:
+                NoteAckTimings(input.Value, input.Timings);
+                engine.OnCheckpointAcknowledged(input.Value);
+                break;
+            case PrimaryInputKind.Credit:
+                engine.OnCreditReturned(input.Value);
+                break;
+            case PrimaryInputKind.Reject:
+                engine.OnEpochRejected(input.Value, input.Reason ?? string.Empty);
+                break;
+            case PrimaryInputKind.Heartbeat:
+                break;
+            case PrimaryInputKind.PeerError:
+                if (input.Fenced)
+                {
+                    FenceOff($"the secondary at {_options.Peer} will not follow this primary again: {input.Reason}");
+                }
+
+                CloseForViolation(link, $"the secondary closed the link: {input.Reason}");
+                break;
+            case PrimaryInputKind.Malformed:
+                CloseForViolation(link, input.Reason ?? "a damaged frame");
+                break;
+            default:
+                CloseForViolation(link, string.Create(CultureInfo.InvariantCulture, $"frame {input.LinkSequence}: a secondary does not send {input.Type}"));
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The shell's heartbeat timer fired: a hello unanswered too long fails, a silent secondary is
+    /// declared lost, and a live link gets its heartbeat.
+    /// </summary>
+    public void OnHeartbeatTick()
+    {
+        long now = _time.GetTimestamp();
+        if (!_handshaking.IsNone && _time.GetElapsedTime(_handshakeStarted, now) > _options.HeartbeatTimeout)
+        {
+            LinkId link = _handshaking;
+            _handshaking = LinkId.None;
+            string reason = string.Create(CultureInfo.InvariantCulture, $"the secondary at {_options.Peer} did not answer the hello within {_options.HeartbeatTimeout.TotalMilliseconds} ms");
+            _actions.Close(link, null);
+            HandshakeFailed(PrimaryStartOutcome.Unreachable, reason);
+        }
+
+        if (_link.IsNone)
+        {
+            return;
+        }
+
+        if (_time.GetElapsedTime(_lastReceived, now) > _options.HeartbeatTimeout)
+        {
+            OnLinkLost(_link, string.Create(CultureInfo.InvariantCulture, $"no frame from the secondary for {_options.HeartbeatTimeout.TotalMilliseconds} ms"));
+            return;
+        }
+
+        _actions.Send(_link, FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine!.CurrentEpoch });
+    }
+
+    private void BeginConnect()
+    {
+        _connecting = true;
+        _actions.Connect(_options.HeartbeatTimeout);
+    }
+
+    private void OnHandshakeAnswer(LinkId link, in PrimaryInput input)
+    {
+        _handshaking = LinkId.None;
+        switch (input.Kind)
+        {
+            case PrimaryInputKind.Welcome:
+                OnWelcome(link, input.Welcome!);
+                return;
+            case PrimaryInputKind.PeerError:
+                _actions.Close(link, null);
+                HandshakeFailed(input.Fenced ? PrimaryStartOutcome.Fenced : PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} refused this primary: {input.Reason}");
+                return;
+            case PrimaryInputKind.Malformed:
+                _actions.Close(link, input.Reason);
+                HandshakeFailed(PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} answered the hello with a damaged frame: {input.Reason}");
+                return;
+            default:
+                string reason = string.Create(CultureInfo.InvariantCulture, $"frame {input.LinkSequence}: expected {FrameType.Welcome}, got {input.Type}");
+                _actions.Close(link, reason);
+                HandshakeFailed(PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} answered the hello out of turn: {reason}");
+                return;
+        }
+    }
+
+    /// <summary>The secondary's welcome: is it this pair's, at this generation, with room to take a stream?</summary>
+    private void OnWelcome(LinkId link, WelcomeMessage welcome)
+    {
+        // I6: only a secondary of this very generation is ever written to.
+        HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, _identity);
+        string? mismatch = verdict.Reason;
+        long smallestCredit = 2L * (_options.MaxRequestBytes + MirrorRecord.RecordOverheadBytes);
+        if (verdict.IsAccepted && welcome.BufferCapacityBytes < smallestCredit)
+        {
+            mismatch = $"the secondary has only {welcome.BufferCapacityBytes} bytes of buffer free (at least {smallestCredit} needed): it is still draining an earlier session; start again shortly";
+        }
+
+        if (mismatch is not null)
+        {
+            _actions.Close(link, mismatch);
+            HandshakeFailed(verdict.Outcome == HandshakeOutcome.Fenced ? PrimaryStartOutcome.Fenced : PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} is not this pair's: {mismatch}");
+            return;
+        }
+
+        if (_engine is null)
+        {
+            StartOver(link, welcome);
+        }
+        else
+        {
+            ResyncOver(link, welcome);
+        }
+    }
+
+    /// <summary>The first link: the pair goes on only where both images are known equal.</summary>
+    private void StartOver(LinkId link, WelcomeMessage welcome)
+    {
+        // A fresh pair (both at 0), or a primary that stopped cleanly after a final checkpoint the secondary holds.
+        long applied = _state!.AppliedEpoch;
+        if (welcome.LastCommittedEpoch != applied)
+        {
+            string mismatch = $"the secondary holds checkpoint {welcome.LastCommittedEpoch} but this primary was last known equal to it at checkpoint {(applied < 0 ? "none (it did not stop cleanly)" : applied.ToString(CultureInfo.InvariantCulture))}: the images may differ; make the secondary's image a fresh copy of the primary's";
+            _actions.Close(link, mismatch);
+            _actions.Started(new PrimaryStart(PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} is not this pair's: {mismatch}"));
+            return;
+        }
+
+        RecordImagesNotKnownEqual();
+        PrimaryEngine engine = new(
+            new PrimaryOptions
+            {
+                Geometry = new Core.Blocks.BlockGeometry(_options.ImageBytes, _options.MaxRequestBytes),
+                SecondaryBufferBytes = welcome.BufferCapacityBytes,
+                FirstEpoch = welcome.LastCommittedEpoch + 1,
+                FirstSequence = welcome.LastCommittedSequence + 1,
+            },
+            _engineActions);
+        Volatile.Write(ref _engine, engine);
+        _link = link;
+        _lastReceived = _time.GetTimestamp();
+        Log.Connected(_log, _options.Peer, welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
+        _actions.Started(PrimaryStart.Running);
+    }
+
+    /// <summary>
+    /// A new link after a loss: the engine decides whether to resync over it; if it does, the link
+    /// becomes current before the resync start goes out on it.
+    /// </summary>
+    private void ResyncOver(LinkId link, WelcomeMessage welcome)
+    {
+        PrimaryEngine engine = _engine!;
+        if (_stopping || engine.Replication != PrimaryReplication.Degraded || !_link.IsNone)
+        {
+            _reconnecting = false;
+            _actions.Close(link, "the primary is stopping or no longer needs a new link");
+            return;
+        }
+
+        _link = link;
+        _lastReceived = _time.GetTimestamp();
+        Log.Reconnected(_log, _options.Peer, welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
+        string? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes);
+        if (refusal is not null)
+        {
+            _link = LinkId.None;
+            Log.ResyncRefused(_log, refusal);
+            _actions.Close(link, refusal);
+            ScheduleAttempt();
+            return;
+        }
+
+        _reconnecting = false;
+        _actions.ReplicationChanged(PrimaryReplication.Resyncing, engine.DegradedReason);
+    }
+
+    /// <summary>
+    /// A connect or handshake did not give a link. At start the start fails (never retried: an
+    /// operator must look); later a fenced primary stops trying and anything else is retried with
+    /// backoff (the operator may fix the secondary meanwhile).
+    /// </summary>
+    private void HandshakeFailed(PrimaryStartOutcome outcome, string reason)
+    {
+        if (_engine is null)
+        {
+            _actions.Started(new PrimaryStart(outcome, reason));
+            return;
+        }
+
+        if (outcome == PrimaryStartOutcome.Fenced)
+        {
+            _reconnecting = false;
+            FenceOff(reason);
+            return;
+        }
+
+        Log.ReconnectFailed(_log, _reconnectAttempts, reason);
+        ScheduleAttempt();
+    }
+
+    /// <summary>The secondary broke the protocol or said goodbye: the link is lost, and retiring it closes it with the reason.</summary>
+    private void CloseForViolation(LinkId link, string reason)
+    {
+        Log.ProtocolViolation(_log, reason);
+        OnLinkLost(link, reason);
+    }
+}

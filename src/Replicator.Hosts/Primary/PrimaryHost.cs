@@ -1,0 +1,236 @@
+using Microsoft.Extensions.Logging;
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Primary;
+using Replicator.Core.Storage;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Storage;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Primary;
+
+/// <summary>
+/// The primary's host: everything the primary decides around its <see cref="PrimaryEngine"/> — the
+/// start-up checks against the state record, the handshake and its identity checks, heartbeats,
+/// losing the link and reconnecting with backoff, fencing, checkpoint waiters and timings, the clean
+/// stop, and running with replication off. Sans-I/O: events come in through its methods, from one
+/// loop; what it wants done goes out through <see cref="IPrimaryHostActions"/>. No sockets, files,
+/// threads or timers; time is read only as timestamps of the injected <see cref="TimeProvider"/>.
+/// </summary>
+/// <remarks>
+/// The state record is read and written here, synchronously, through <see cref="NodeStateStore"/>
+/// on the storage seam (<see cref="IStorageDirectory"/>), not asked of the shell: it is written
+/// only at start, at the first accepted welcome and at a clean stop — never on the write path — and
+/// each write must be durable before the host goes on (the record says "images not known equal"
+/// before the first mirrored write, and "equal at e" only after e's acknowledgement). Keeping the
+/// call here keeps that order in the host, where the simulator's power cuts can reach it.
+/// </remarks>
+public sealed partial class PrimaryHost
+{
+    public const string UnreplicatedReason = "replication is off (started without a secondary): the guest's writes are not protected";
+
+    private readonly PrimaryHostOptions _options;
+    private readonly IPrimaryHostActions _actions;
+    private readonly ILogger _log;
+    private readonly TimeProvider _time;
+    private readonly NodeStateStore _states;
+    private readonly EngineActions _engineActions;
+    private readonly PairIdentity _identity;
+    private PrimaryEngine? _engine;
+    private NodeState? _state;
+    private bool _started;
+
+    public PrimaryHost(PrimaryHostOptions options, IStorageDirectory stateDirectory, IPrimaryHostActions actions, ILogger log, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stateDirectory);
+        ArgumentNullException.ThrowIfNull(actions);
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(time);
+        _options = options;
+        _actions = actions;
+        _log = log;
+        _time = time;
+        _states = new NodeStateStore(stateDirectory);
+        _engineActions = new EngineActions(this);
+        _identity = new PairIdentity { PairId = options.PairId, ImageBytes = options.ImageBytes, BlockSize = options.BlockSize, MaxRequestBytes = options.MaxRequestBytes };
+    }
+
+    /// <summary>The engine, once started (read by the status from any thread: a racy but harmless view).</summary>
+    public PrimaryEngine? Engine => Volatile.Read(ref _engine);
+
+    /// <summary>
+    /// Loads (or creates) the state record and checks it is this pair's, then connects — or, with
+    /// replication off, runs alone at once. The outcome comes as <see cref="IPrimaryHostActions.Started"/>.
+    /// Throws <see cref="InvalidDataException"/> when the state directory belongs to another pair or its record is damaged.
+    /// </summary>
+    public void Start()
+    {
+        if (_started)
+        {
+            throw new InvalidOperationException("the primary's host starts once");
+        }
+
+        _started = true;
+        NodeState state = _states.Load() ?? new NodeState { PairId = _options.PairId, Role = NodeRole.Primary };
+        if (!string.Equals(state.PairId, _options.PairId, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"state directory {_states.Path} belongs to pair '{state.PairId}', not '{_options.PairId}'");
+        }
+
+        _states.Save(state);
+        _state = state;
+        _identity.Generation = state.Generation;
+        if (_options.Unreplicated)
+        {
+            StartUnreplicated();
+            return;
+        }
+
+        BeginConnect();
+    }
+
+    /// <summary>A guest request, under an id the shell chose (zero or more, unique while in flight).</summary>
+    public void Submit(long requestId, in BlockRequest request, ReadOnlyMemory<byte> payload)
+    {
+        if (_engine is not { } engine)
+        {
+            _actions.CompleteGuest(requestId, RequestStatus.IoError);
+            return;
+        }
+
+        if (engine.Submit(requestId, request, payload) is { } refused)
+        {
+            Log.RequestRefused(_log, request.Op.ToString(), request.Offset, request.Length, refused);
+        }
+    }
+
+    /// <summary>The primary's own disk finished a request; <paramref name="failure"/> says why it failed, if it did.</summary>
+    public void OnLocalCompleted(long requestId, in BlockRequest request, string? failure)
+    {
+        if (failure is not null)
+        {
+            // Any failure of the local disk fails this request only; the drain must not hang on it.
+            Log.LocalIoFailed(_log, request.Op.ToString(), request.Offset, request.Length, failure);
+        }
+
+        _engine?.OnLocalCompleted(requestId, failure is null);
+    }
+
+    /// <summary>A resync read finished; <paramref name="data"/> is lent for this call only.</summary>
+    public void OnResyncReadCompleted(long readId, long offset, ReadOnlyMemory<byte> data, string? failure)
+    {
+        if (failure is not null)
+        {
+            Log.ResyncReadFailed(_log, offset, data.Length, failure);
+        }
+
+        _engine?.OnResyncReadCompleted(readId, failure is null, data);
+    }
+
+    public void OnVmCaptured(VmSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        _engine?.OnVmCaptured(snapshot.Epoch, snapshot);
+    }
+
+    /// <summary>
+    /// With replication off: the same engine and local path, no secondary. The engine starts
+    /// degraded, so it admits every request at once, mirrors nothing and takes no checkpoints —
+    /// exactly the local half of a replicated primary, the honest baseline for what replication costs.
+    /// </summary>
+    private void StartUnreplicated()
+    {
+        // The image now moves on alone: whatever secondary it had is no longer known to be equal.
+        RecordImagesNotKnownEqual();
+        PrimaryEngine engine = new(
+            new PrimaryOptions
+            {
+                Geometry = new BlockGeometry(_options.ImageBytes, _options.MaxRequestBytes),
+                // Never charged: a degraded engine takes no credit. It only has to pass validation.
+                SecondaryBufferBytes = 2L * (_options.MaxRequestBytes + MirrorRecord.RecordOverheadBytes),
+            },
+            _engineActions);
+        Volatile.Write(ref _engine, engine);
+        Log.RunningUnreplicated(_log, _options.ImageName);
+        engine.OnSecondaryLost(UnreplicatedReason);
+        _actions.Started(PrimaryStart.Running);
+    }
+
+    /// <summary>Until a clean stop says otherwise, the images are not known to be equal.</summary>
+    private void RecordImagesNotKnownEqual()
+    {
+        _state = _state! with { AppliedEpoch = -1 };
+        _states.Save(_state);
+    }
+
+    /// <summary>The engine's actions: disk work and guest calls passed on, frames to the current link, the rest decided here.</summary>
+    private sealed class EngineActions(PrimaryHost host) : IPrimaryActions
+    {
+        public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) => host._actions.IssueLocal(requestId, request, payload);
+
+        public void SendMirror(in MirrorRecord record)
+        {
+            if (!host._link.IsNone)
+            {
+                host._actions.SendMirror(host._link, record);
+            }
+        }
+
+        public void CompleteGuest(long requestId, RequestStatus status) => host._actions.CompleteGuest(requestId, status);
+
+        public void PauseGuest()
+        {
+            host.NoteCheckpointStarted();
+            host._actions.PauseGuest();
+        }
+
+        public void CaptureVmState(long epoch)
+        {
+            host.NoteDrained(epoch);
+            host._actions.CaptureVmState(epoch, whole: false);
+        }
+
+        public void CaptureWholeVmState(long epoch) => host._actions.CaptureVmState(epoch, whole: true);
+
+        public void ResumeGuest()
+        {
+            host._actions.ResumeGuest();
+            host.NoteResumed();
+        }
+
+        public void SendCheckpoint(CheckpointRecord checkpoint)
+        {
+            if (!host._link.IsNone)
+            {
+                host._actions.Send(host._link, Protocol.Framing.FrameType.Checkpoint, CheckpointMessage.From(checkpoint));
+            }
+
+            host.NoteHandedToLink(checkpoint.Epoch);
+        }
+
+        public void CheckpointCommitted(long epoch) => host.OnCheckpointCommitted(epoch);
+
+        public void ReleaseOutput(long outputId, bool protectedByReplica) => host._actions.ReleaseOutput(outputId, protectedByReplica);
+
+        public void SendResyncStart(ResyncPlan plan)
+        {
+            Log.ResyncStarted(host._log, plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
+            if (!host._link.IsNone)
+            {
+                host._actions.Send(host._link, Protocol.Framing.FrameType.ResyncStart, ResyncStartMessage.From(plan));
+            }
+        }
+
+        public void ReadForResync(long readId, long offset, int length) => host._actions.ReadForResync(readId, offset, length);
+
+        public void PairProtected(long epoch)
+        {
+            Log.ProtectedAgain(host._log, epoch);
+            host.OnProtectedAgain();
+            host._actions.ReplicationChanged(PrimaryReplication.Protected, null);
+        }
+
+        public void SecondaryDegraded(string reason) => host.OnDegraded(reason);
+    }
+}

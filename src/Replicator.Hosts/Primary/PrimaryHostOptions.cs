@@ -1,0 +1,31 @@
+namespace Replicator.Hosts.Primary;
+
+/// <summary>What the primary's host decides with: the pair's identity and the link's timings.</summary>
+public sealed record PrimaryHostOptions
+{
+    public required string PairId { get; init; }
+
+    /// <summary>The primary's image size: part of the pair's identity.</summary>
+    public required long ImageBytes { get; init; }
+
+    public int BlockSize { get; init; } = 4096;
+
+    public int MaxRequestBytes { get; init; } = 1 << 20;
+
+    /// <summary>The secondary as operators name it in messages (its address).</summary>
+    public string Peer { get; init; } = "the secondary";
+
+    /// <summary>The image as operators name it in messages (its path).</summary>
+    public string ImageName { get; init; } = "the image";
+
+    /// <summary>No secondary: the engine starts degraded and no link is ever opened.</summary>
+    public bool Unreplicated { get; init; }
+
+    /// <summary>A link silent this long is lost; a connect or a hello unanswered this long fails.</summary>
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The first wait before reconnecting; each attempt doubles it up to <see cref="ReconnectMaxDelay"/>. Zero: never reconnect.</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(8);
+}

@@ -1,0 +1,134 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Primary;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Tests.Support;
+
+/// <summary>A primary host fed by hand: links are numbered here, time moves only when a test advances it.</summary>
+internal sealed class PrimaryHarness
+{
+    public const long ImageBytes = 1 << 20;
+    public const int MaxRequestBytes = 64 * 1024;
+    public static readonly TimeSpan ReconnectDelay = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(2);
+
+    private long _nextLink;
+    private int _pumped;
+
+    public PrimaryHarness(Func<PrimaryHostOptions, PrimaryHostOptions>? configure = null)
+    {
+        Options = new PrimaryHostOptions
+        {
+            PairId = "pair-1",
+            ImageBytes = ImageBytes,
+            MaxRequestBytes = MaxRequestBytes,
+            Peer = "secondary:7000",
+            HeartbeatTimeout = HeartbeatTimeout,
+            ReconnectDelay = ReconnectDelay,
+            ReconnectMaxDelay = ReconnectDelay * 8,
+        };
+        Options = configure?.Invoke(Options) ?? Options;
+        Host = new PrimaryHost(Options, Directory, Actions, NullLogger.Instance, Time);
+    }
+
+    public PrimaryHostOptions Options { get; }
+
+    public FakeTimeProvider Time { get; } = new();
+
+    public RecordingPrimaryActions Actions { get; } = new();
+
+    public MemoryStorageDirectory Directory { get; } = new();
+
+    public PrimaryHost Host { get; }
+
+    public static PrimaryInput Input(WelcomeMessage welcome) => new(PrimaryInputKind.Welcome, FrameType.Welcome, Welcome: welcome);
+
+    public static PrimaryInput Ack(long epoch) => new(PrimaryInputKind.Ack, FrameType.Ack, Value: epoch);
+
+    public static PrimaryInput Error(string reason, bool fenced) => new(PrimaryInputKind.PeerError, FrameType.Error, Reason: reason, Fenced: fenced);
+
+    public WelcomeMessage Welcome(long epoch = 0, long sequence = 0, string? pairId = null, NodeRole role = NodeRole.Secondary, long generation = 0) => new()
+    {
+        ProtocolVersion = Handshake.ProtocolVersion,
+        Identity = new PairIdentity { PairId = pairId ?? Options.PairId, ImageBytes = ImageBytes, BlockSize = Options.BlockSize, MaxRequestBytes = MaxRequestBytes, Generation = generation },
+        BufferCapacityBytes = 1 << 20,
+        LastCommittedEpoch = epoch,
+        LastCommittedSequence = sequence,
+        Role = role,
+    };
+
+    /// <summary>The shell's answer to a Connect: a new link.</summary>
+    public LinkId Connect()
+    {
+        var link = new LinkId(++_nextLink);
+        Host.OnLinkConnected(link);
+        return link;
+    }
+
+    /// <summary>Starts and connects to a fresh secondary that welcomes this primary.</summary>
+    public LinkId StartConnected()
+    {
+        Host.Start();
+        LinkId link = Connect();
+        Host.OnFrame(link, Input(Welcome()));
+        return link;
+    }
+
+    /// <summary>Starts connected, then the link closes: the host is degraded and its first attempt scheduled.</summary>
+    public void StartConnectedThenLose() => Host.OnLinkClosed(StartConnected(), "cable pulled");
+
+    /// <summary>The reconnect delay ran out and the secondary, holding what the primary last saw acknowledged, welcomes it.</summary>
+    public LinkId Reconnect()
+    {
+        Host.OnReconnectDue();
+        LinkId link = Connect();
+        Host.OnFrame(link, Input(Welcome(Host.Engine!.LastAcknowledgedEpoch)));
+        return link;
+    }
+
+    /// <summary>A guest write of one block at <paramref name="offset"/>.</summary>
+    public void Write(long requestId, long offset) => Host.Submit(requestId, BlockRequest.Write(offset, 4096), new byte[4096]);
+
+    /// <summary>
+    /// Plays the world's part for everything asked since the last pump: local I/O and resync reads
+    /// complete, captures are taken, and records and checkpoints sent on <paramref name="secondary"/> have their credit returned and are acknowledged.
+    /// </summary>
+    public void Pump(LinkId secondary)
+    {
+        for (; _pumped < Actions.Calls.Count; _pumped++)
+        {
+            switch (Actions.Calls[_pumped])
+            {
+                case RecordingPrimaryActions.Issued issued:
+                    Host.OnLocalCompleted(issued.RequestId, issued.Request, null);
+                    break;
+                case RecordingPrimaryActions.ResyncRead read:
+                    Host.OnResyncReadCompleted(read.ReadId, read.Offset, new byte[read.Length], null);
+                    break;
+                case RecordingPrimaryActions.Mirrored mirrored when mirrored.Link == secondary:
+                    // The secondary frees the record's room at once (as if applied).
+                    Host.OnFrame(secondary, new PrimaryInput(PrimaryInputKind.Credit, FrameType.Credit, Value: mirrored.Request.PayloadLength + MirrorRecord.RecordOverheadBytes));
+                    break;
+                case RecordingPrimaryActions.CaptureAsked capture:
+                    Host.OnVmCaptured(new VmSnapshot(capture.Epoch, [], []));
+                    break;
+                case RecordingPrimaryActions.Sent { Type: FrameType.Checkpoint, Message: CheckpointMessage checkpoint } sent when sent.Link == secondary:
+                    Host.OnFrame(secondary, Ack(checkpoint.Epoch));
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Skips what was asked so far: the next <see cref="Pump"/> answers only what follows.</summary>
+    public void Forget()
+    {
+        Actions.Clear();
+        _pumped = 0;
+    }
+}
