@@ -6,6 +6,7 @@ using Replicator.Core.Vm;
 using Replicator.Hosts.Secondary;
 using Replicator.Hosts.Storage;
 using Replicator.Hosts.Tests.Support;
+using Replicator.InMemory;
 
 namespace Replicator.Hosts.Tests;
 

@@ -5,6 +5,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Storage;
+using Replicator.InMemory;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Storage;
 using Replicator.Sim.World;
@@ -25,7 +26,7 @@ public class JournalTests
         {
             for (int seed = 0; seed < 4; seed++)
             {
-                (SimStorageDirectory directory, SimPowerSwitch power) = NewDirectory();
+                (MemoryStorageDirectory directory, SimPowerSwitch power) = NewDirectory();
                 EpochJournal.Open(directory, out _).Dispose();
                 EpochJournal journal = EpochJournal.Open(directory, out _);
                 power.ArmAfter(cutAt);
@@ -72,7 +73,7 @@ public class JournalTests
     [Fact]
     public void A_full_disk_fails_the_append_and_nothing_of_it_is_recovered()
     {
-        (SimStorageDirectory directory, _) = NewDirectory();
+        (MemoryStorageDirectory directory, _) = NewDirectory();
         _faults.Full(DiskId.SecondaryJournal, 0, 10);
         EpochJournal journal = EpochJournal.Open(directory, out _);
 
@@ -87,7 +88,7 @@ public class JournalTests
     [InlineData(PlantedBug.JournalSkipBadEntry, new long[] { 1, 3 })]
     public void Recovery_ends_at_a_damaged_entry_unless_the_skip_is_planted(PlantedBug plant, long[] expected)
     {
-        (SimStorageDirectory directory, _) = NewDirectory();
+        (MemoryStorageDirectory directory, _) = NewDirectory();
         EpochJournal journal = EpochJournal.Open(directory, out _);
         List<EpochLog> epochs = SealedEpochs(3);
         journal.Append(epochs[0]);
@@ -97,19 +98,18 @@ public class JournalTests
         journal.Dispose();
 
         // One flipped byte in the body of the second entry.
-        SimFile file = directory.Peek(EpochJournal.FileName)!;
+        MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
         byte[] one = [(byte)(file.Contents[(int)second + EpochJournal.HeaderSize + 10] ^ 0xFF)];
-        file.Write(second + EpochJournal.HeaderSize + 10, one);
+        file.Write(second + EpochJournal.HeaderSize + 10, one, fua: true);
 
         EpochJournal.Open(directory, out List<JournalEntry> entries, plant).Dispose();
         Assert.Equal(expected, entries.Select(e => e.Checkpoint.Epoch));
     }
 
-    private (SimStorageDirectory Directory, SimPowerSwitch Power) NewDirectory()
+    private (MemoryStorageDirectory Directory, SimPowerSwitch Power) NewDirectory()
     {
         var power = new SimPowerSwitch();
-        var disk = new SimDiskContext(DiskId.SecondaryJournal, new DiskProfile(), _faults, _clock, power, new Random(1));
-        return (new SimStorageDirectory("state", disk), power);
+        return (new MemoryStorageDirectory("state", new SimStorageFaults(DiskId.SecondaryJournal, _faults, _clock, power)), power);
     }
 
     /// <summary>Epochs of one 4 KiB write each, sealed by a real engine as it hands them to the journal.</summary>

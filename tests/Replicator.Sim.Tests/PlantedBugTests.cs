@@ -4,7 +4,7 @@ using Replicator.Sim.Runs;
 namespace Replicator.Sim.Tests;
 
 /// <summary>
-/// Each planted bug in the core is caught, by the checker of the invariant it breaks, within a
+/// Each planted bug in the core and in the hosts is caught, by the checker of the invariant it breaks, within a
 /// bounded number of seeds. Without a plant the same seeds pass (<see cref="SeedBatchTests"/> runs them).
 /// </summary>
 public class PlantedBugTests
@@ -19,6 +19,8 @@ public class PlantedBugTests
     [InlineData(PlantedBug.EarlyOutput, new[] { "I5" })]
     [InlineData(PlantedBug.DiscardCommitted, new[] { "I2" })]
     [InlineData(PlantedBug.NoOverlapOrder, new[] { "I1" })]
+    [InlineData(PlantedBug.AckBeforeJournalDurable, new[] { "I5", "I2" })]
+    [InlineData(PlantedBug.NoGenerationCheck, new[] { "I6" })]
     public void A_planted_bug_is_caught_by_its_checker_within_a_bounded_number_of_seeds(PlantedBug plant, string[] expectedCheckers)
     {
         RunResult? caught = null;
@@ -35,6 +37,31 @@ public class PlantedBugTests
         Assert.Contains(caught.Violations, v => expectedCheckers.Any(c => v.Contains(c, StringComparison.Ordinal)));
 
         // The bug, not the world, failed that seed: without the plant it passes.
+        RunResult clean = Simulation.Run(ScenarioDraw.FromSeed(caught.Scenario.Seed));
+        Assert.True(clean.Passed, string.Join("; ", clean.Violations));
+    }
+
+    /// <summary>
+    /// A plant whose window is narrow — a primary's hello landing while an epoch is being journalled —
+    /// needs more seeds than the others: caught within the 2,000 the simulator promises, searched on
+    /// every core.
+    /// </summary>
+    [Fact]
+    public void A_welcome_before_the_journal_settled_is_caught_within_two_thousand_seeds()
+    {
+        RunResult? caught = null;
+        Parallel.For(1, 2001, (seed, loop) =>
+        {
+            RunResult result = Simulation.Run(ScenarioDraw.FromSeed(seed, PlantedBug.WelcomeBeforeSettled));
+            if (!result.Passed)
+            {
+                Interlocked.CompareExchange(ref caught, result, null);
+                loop.Stop();
+            }
+        });
+
+        Assert.True(caught is not null, "WelcomeBeforeSettled was not caught in 2,000 seeds");
+        Assert.Contains(caught.Violations, v => v.Contains("I7", StringComparison.Ordinal));
         RunResult clean = Simulation.Run(ScenarioDraw.FromSeed(caught.Scenario.Seed));
         Assert.True(clean.Passed, string.Join("; ", clean.Violations));
     }

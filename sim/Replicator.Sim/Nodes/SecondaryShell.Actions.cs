@@ -2,25 +2,14 @@ using Replicator.Hosts.Links;
 using Replicator.Hosts.Secondary;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
-using Replicator.Sim.Network;
 
 namespace Replicator.Sim.Nodes;
 
 /// <summary>The host's actions in the simulated world: frames onto simulated connections, storage onto the simulated disks.</summary>
 internal sealed partial class SecondaryShell
 {
-    private SimConnection? ConnectionOf(LinkId link)
-    {
-        foreach ((SimConnection connection, (LinkId id, LinkSender _)) in _links)
-        {
-            if (id == link)
-            {
-                return connection;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The sender of an open link; null once it closed.</summary>
+    private LinkSender? SenderOf(LinkId link) => _senders.TryGetValue(link, out LinkSender? sender) && sender.Connection.IsOpen ? sender : null;
 
     private sealed class Actions(SecondaryShell shell) : ISecondaryHostActions
     {
@@ -30,7 +19,7 @@ internal sealed partial class SecondaryShell
 
         public void Send<T>(LinkId link, FrameType type, T message)
         {
-            if (!Current || shell.ConnectionOf(link) is not { IsOpen: true } connection)
+            if (!Current || shell.SenderOf(link) is not { } sender)
             {
                 return;
             }
@@ -39,6 +28,13 @@ internal sealed partial class SecondaryShell
             {
                 // I6, checked at the action: a node that took over welcomes no primary.
                 shell._world.Checker.Fail("I6: a promoted node welcomed a primary");
+            }
+
+            if (type == FrameType.Welcome && shell._journalAppendsUnfinished > 0 && !shell.JournalFailed)
+            {
+                // What a welcome names is where the primary's new stream starts (I1, I7): an append
+                // still under way could commit another epoch there.
+                shell._world.Checker.Fail($"I7: a welcome named checkpoint {(message as WelcomeMessage)?.LastCommittedEpoch} while {shell._journalAppendsUnfinished} journal appends were unfinished");
             }
 
             if (message is AckMessage ack)
@@ -52,19 +48,19 @@ internal sealed partial class SecondaryShell
                 shell._world.EpochRejected(reject.Reason);
             }
 
-            shell._links[connection].Sender.Control(type, message);
+            sender.Control(type, message);
         }
 
         public void Close(LinkId link, string reason, bool fenced = false)
         {
-            if (!Current || shell.ConnectionOf(link) is not { IsOpen: true } connection)
+            if (!Current || shell.SenderOf(link) is not { } sender)
             {
                 return;
             }
 
             // Why, then the close, after what was already sent (as the daemon's connection does).
-            shell._links[connection].Sender.Control(FrameType.Error, new ErrorMessage { Reason = reason, Fenced = fenced });
-            shell._world.Network.CloseAfterInFlight(connection, reason);
+            sender.Control(FrameType.Error, new ErrorMessage { Reason = reason, Fenced = fenced });
+            shell._world.Network.CloseAfterInFlight(sender.Connection, reason);
         }
 
         public void RunStorage(in SecondaryStorageOperation operation)

@@ -5,6 +5,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Secondary;
 using Replicator.Hosts.Storage;
+using Replicator.InMemory;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Storage;
 
@@ -21,6 +22,9 @@ internal sealed partial class SecondaryShell
     private readonly Queue<SecondaryStorageOperation> _applyLane = new();
     private readonly bool[] _laneBusy = new bool[2];
 
+    // Journal appends asked for and not yet finished: while one is, what the node holds can still change.
+    private int _journalAppendsUnfinished;
+
     // The checkers' model of what is committed: each epoch's records as the primary recorded them
     // (for the apply history, I4) and the committed VM state (for I1).
     private readonly Dictionary<long, List<MirrorRecord>> _applyRecords = new();
@@ -33,11 +37,15 @@ internal sealed partial class SecondaryShell
     private long _recoveringTo = -1;
     private bool _recoveringMidResync;
     private ulong _imageHashAtPromotion;
+    private int _compactionsBefore;
+
+    /// <summary>How often the journal was compacted in this run, over every incarnation.</summary>
+    public int JournalCompactions => _compactionsBefore + (Down ? 0 : Host.Store?.Journal.Compactions ?? 0);
 
     /// <summary>When promotion completed, the checkpoint the promoted node holds; -1 before.</summary>
     public long PromotedEpoch { get; private set; } = -1;
 
-    private SimPowerSwitch Power => StateDirectory.Disk.Power;
+    private SimPowerSwitch Power => _imageFaults.Power;
 
     public void PowerCutAt(SecondaryCutPoint point, long restartAfter)
     {
@@ -73,10 +81,10 @@ internal sealed partial class SecondaryShell
         _world.Trace.Event("secondary power cut", Engine.LastCommittedEpoch, Engine.LastAppliedEpoch);
         GoDown();
         Power.TurnOff();
-        ImageFile.PowerCut(_world.Random.PowerCuts);
+        Image.PowerCut(_world.Random.PowerCuts);
         StateDirectory.PowerCut(_world.Random.PowerCuts);
-        _world.Checker.SecondaryImageAfterPowerCut(ImageFile.Contents);
-        _world.Checker.RebaseHistory(ImageFile.Contents);
+        _world.Checker.SecondaryImageAfterPowerCut(Image.Contents);
+        _world.Checker.RebaseHistory(Image.Contents);
         _world.Clock.After(_restartAfter, Restart);
     }
 
@@ -104,12 +112,15 @@ internal sealed partial class SecondaryShell
 
     private void GoDown()
     {
+        _compactionsBefore += Host.Store?.Journal.Compactions ?? 0;
         Down = true;
         _incarnation++;
         _links.Clear();
+        _senders.Clear();
         _journalLane.Clear();
         _applyLane.Clear();
         _laneBusy[0] = _laneBusy[1] = false;
+        _journalAppendsUnfinished = 0;
         _applyRecords.Clear();
         _recoveringTo = -1;
         Host.Store?.Dispose();
@@ -146,7 +157,7 @@ internal sealed partial class SecondaryShell
     {
         try
         {
-            Host.Start(new SimBlockDevice("secondary.img", ImageFile, ImageDisk), StateDirectory);
+            Host.Start(new MemoryBlockDevice("secondary.img", Image, _imageFaults), StateDirectory);
         }
         catch (IOException e)
         {
@@ -156,11 +167,11 @@ internal sealed partial class SecondaryShell
             _world.Clock.After(5_000, Restart);
             return false;
         }
-        catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+        catch (InvalidDataException e)
         {
-            // The host refuses storage it cannot verify, or a journal whose epochs are not whole.
-            // Nothing in this world damages a file, so either the storage code mistook a legal crash
-            // state for damage, or an epoch that is not whole was committed.
+            // The host refuses storage it cannot verify (a journal whose epochs are not whole among
+            // it). Nothing in this world damages a file, so either the storage code mistook a legal
+            // crash state for damage, or an epoch that is not whole was committed.
             _world.Checker.Fail($"I3/I4: the secondary's recovery refused its storage: {e.Message}");
             _world.SecondaryRefusedToStart(e.Message);
             GoDown();
@@ -185,6 +196,7 @@ internal sealed partial class SecondaryShell
 
     private void Enqueue(in SecondaryStorageOperation op)
     {
+        _journalAppendsUnfinished += op.Lane == SecondaryStorageLane.Journal ? 1 : 0;
         (op.Lane == SecondaryStorageLane.Journal ? _journalLane : _applyLane).Enqueue(op);
         if (!_laneBusy[(int)op.Lane])
         {
@@ -216,7 +228,7 @@ internal sealed partial class SecondaryShell
                 bool cutInside = !IsPromoted;
                 if (cutInside)
                 {
-                    Power.ArmAfter(_world.Random.Faults.Next(1, 12));
+                    Power.ArmAfter(_world.Random.Faults.Next(1, 24));
                 }
 
                 Execute(op, incarnation, cutInside);
@@ -253,6 +265,8 @@ internal sealed partial class SecondaryShell
             return;
         }
 
+        _journalAppendsUnfinished -= op.Lane == SecondaryStorageLane.Journal ? 1 : 0;
+
         if (cutInside)
         {
             // The operation finished before the armed call came: the power goes right after it.
@@ -261,8 +275,6 @@ internal sealed partial class SecondaryShell
             return;
         }
 
-        ImageDisk.TakeUs();
-        StateDirectory.Disk.TakeUs();
         _world.Trace.Note(() => $"secondary storage: {op.Kind} of epoch {op.EpochNumber}: {completion.Result} {completion.Reason}");
         Observe(op, completion, records);
         if (!Down && incarnation == _incarnation)
@@ -348,8 +360,8 @@ internal sealed partial class SecondaryShell
     private void OnPromoted(long epoch)
     {
         PromotedEpoch = epoch;
-        _imageHashAtPromotion = GuestCheckpoint.Hash(ImageFile.Contents);
-        _world.Promoted(epoch, ImageFile.Contents, VmOnDisk(Host.Store!));
+        _imageHashAtPromotion = GuestCheckpoint.Hash(Image.Contents);
+        _world.Promoted(epoch, Image.Contents, VmOnDisk(Host.Store!));
     }
 
     /// <summary>I6 at the end: nothing changed the promoted node's image since promotion.</summary>
@@ -357,7 +369,7 @@ internal sealed partial class SecondaryShell
     {
         if (PromotedEpoch >= 0)
         {
-            _world.Checker.StillPromotedState(_imageHashAtPromotion, ImageFile.Contents);
+            _world.Checker.StillPromotedState(_imageHashAtPromotion, Image.Contents);
         }
     }
 
@@ -365,7 +377,7 @@ internal sealed partial class SecondaryShell
     {
         if (_recoveringTo >= 0 && Engine.LastAppliedEpoch == _recoveringTo)
         {
-            _world.Checker.RecoveredTo(_recoveringTo, ImageFile.Contents, VmOnDisk(Host.Store!), _recoveringMidResync);
+            _world.Checker.RecoveredTo(_recoveringTo, Image.Contents, VmOnDisk(Host.Store!), _recoveringMidResync);
             _recoveringTo = -1;
         }
     }
@@ -393,8 +405,8 @@ internal sealed partial class SecondaryShell
     private byte[] CommittedDisk()
     {
         // One buffer for the run: a disk-sized copy per commit would land on the large object heap.
-        _committedDisk ??= new byte[ImageFile.Size];
-        ImageFile.Contents.CopyTo(_committedDisk);
+        _committedDisk ??= new byte[Image.Size];
+        Image.Contents.CopyTo(_committedDisk);
         Engine.OverlayCommitted(0, _committedDisk);
         return _committedDisk;
     }

@@ -3,6 +3,7 @@ using Replicator.Core.Guest;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Links;
+using Replicator.InMemory;
 using Replicator.Hosts.Secondary;
 using Replicator.Protocol.Framing;
 using Replicator.Sim.Network;
@@ -24,16 +25,21 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
     private readonly SimWorld _world;
     private readonly SecondaryHostOptions _options;
     private readonly SimTimeProvider _time;
-    private readonly Dictionary<SimConnection, (LinkId Id, LinkSender Sender)> _links = new();
+
+    // The image's disk faults; its power switch is the whole host's.
+    private readonly SimStorageFaults _imageFaults;
+    // Each open connection both ways: frames arrive by connection, the host sends by link id.
+    private readonly Dictionary<SimConnection, LinkId> _links = new();
+    private readonly Dictionary<LinkId, LinkSender> _senders = new();
     private long _nextLink;
     private int _incarnation;
 
-    public SecondaryShell(SimWorld world, SimFile image, SimStorageDirectory stateDirectory, SimDiskContext imageDisk)
+    public SecondaryShell(SimWorld world, MemoryDisk image, MemoryStorageDirectory stateDirectory, SimStorageFaults storageFaults)
     {
         _world = world;
-        ImageFile = image;
+        Image = image;
         StateDirectory = stateDirectory;
-        ImageDisk = imageDisk;
+        _imageFaults = storageFaults;
         _time = new SimTimeProvider(world.Clock);
         Scenario scenario = world.Scenario;
         _options = new SecondaryHostOptions
@@ -46,6 +52,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             PageSize = scenario.Guest.PageSize,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
             AutoFailover = scenario.AutoFailover,
+            JournalCompactAboveBytes = scenario.JournalCompactAboveBytes,
             Plant = scenario.Plant,
         };
         Host = NewHost();
@@ -56,11 +63,11 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
 
     public SecondaryEngine Engine => Host.Engine!;
 
-    public SimFile ImageFile { get; }
+    /// <summary>The image's bytes and cache: the checkers read it directly, past any fault.</summary>
+    public MemoryDisk Image { get; }
 
-    public SimStorageDirectory StateDirectory { get; }
-
-    public SimDiskContext ImageDisk { get; }
+    /// <summary>The state directory (journal, RAM image, state record), on its own disk.</summary>
+    public MemoryStorageDirectory StateDirectory { get; }
 
     /// <summary>Off: powered down or its process stopped, until it restarts.</summary>
     public bool Down { get; private set; }
@@ -92,7 +99,8 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
         }
 
         var link = new LinkId(++_nextLink);
-        _links[connection] = (link, new LinkSender(_world.Network, connection, toSecondary: false));
+        _links[connection] = link;
+        _senders[link] = new LinkSender(_world.Network, connection, toSecondary: false);
         Host.OnLinkConnected(link, $"connection {connection.Id}");
         return true;
     }
@@ -113,14 +121,14 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
 
     public void OnFrame(SimConnection connection, in Frame frame)
     {
-        if (Down || !_links.TryGetValue(connection, out var link))
+        if (Down || !_links.TryGetValue(connection, out LinkId link))
         {
             return;
         }
 
         SecondaryInput input = SecondaryFrameDecoder.Decode(frame, _time.GetTimestamp());
         long buffered = Engine.BufferedBytes;
-        Host.OnInput(link.Id, input);
+        Host.OnInput(link, input);
         if (Host.IsPromoted && Engine.BufferedBytes > buffered)
         {
             _world.Checker.Fail("I6: a promoted secondary took a frame from the old primary");
@@ -131,9 +139,9 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
 
     public void OnClosed(SimConnection connection, string reason)
     {
-        if (_links.Remove(connection, out var link) && !Down)
+        if (_links.Remove(connection, out LinkId link) && _senders.Remove(link) && !Down)
         {
-            Host.OnLinkClosed(link.Id, reason);
+            Host.OnLinkClosed(link, reason);
         }
     }
 

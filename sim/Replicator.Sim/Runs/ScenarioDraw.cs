@@ -65,6 +65,9 @@ internal static class ScenarioDraw
             Faults = [],
             Plant = plant,
             ReconnectUs = r.Next(1, 21) * 1000L,
+
+            // Drawn apart, so every other draw of a seed stays what it was.
+            JournalCompactAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
         };
         return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
     }

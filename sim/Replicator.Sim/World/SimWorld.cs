@@ -2,6 +2,7 @@ using Replicator.Core.Guest;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
 using Replicator.Protocol.Framing;
+using Replicator.InMemory;
 using Replicator.Sim.Checks;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Network;
@@ -41,9 +42,9 @@ internal sealed class SimWorld
         var power = new SimPowerSwitch();
         Secondary = new SecondaryShell(
             this,
-            new SimFile(initial),
-            new SimStorageDirectory("secondary-state", new SimDiskContext(DiskId.SecondaryJournal, scenario.JournalDisk, Faults, Clock, power, Random.Journal)),
-            new SimDiskContext(DiskId.SecondaryImage, scenario.SecondaryDisk, Faults, Clock, power, Random.SecondaryDisk));
+            new MemoryDisk(initial.Length, initial),
+            new MemoryStorageDirectory("secondary-state", new SimStorageFaults(DiskId.SecondaryJournal, Faults, Clock, power)),
+            new SimStorageFaults(DiskId.SecondaryImage, Faults, Clock, power));
         Network.Primary = Primary;
         Network.Secondary = Secondary;
     }
@@ -255,5 +256,5 @@ internal sealed class SimWorld
     private string Summary() =>
         $"{Checker.Commits} commits, failover to epoch {_promotion?.Epoch ?? -1} (acknowledged {Primary.Engine.LastAcknowledgedEpoch}, started {Primary.Engine.LastCheckpointStarted}), " +
         $"{Guest.RequestsIssued} guest requests, {Network.BytesToSecondary / 1024} KiB to the secondary, {Network.PacketsLost} lost / {Network.PacketsDuplicated} duplicated packets, " +
-        $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {(Secondary.Host.Engine?.PeakBufferedBytes ?? 0) / 1024} KiB";
+        $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {(Secondary.Host.Engine?.PeakBufferedBytes ?? 0) / 1024} KiB, {Secondary.JournalCompactions} journal compactions";
 }

@@ -69,7 +69,7 @@ public sealed partial class SecondaryHost
     /// </summary>
     public void Start(IBlockDevice image, IStorageDirectory stateDirectory)
     {
-        _store = SecondaryStore.Open(image, stateDirectory, _options.PairId, _options.RamBytes, _options.PageSize, _options.Plant);
+        _store = SecondaryStore.Open(image, stateDirectory, _options.PairId, _options.RamBytes, _options.PageSize, _options.Plant, _options.JournalCompactAboveBytes);
         Storage = new SecondaryStorageWorker(_store, _time);
         var geometry = new BlockGeometry(_store.Image.Size, _options.MaxRequestBytes);
         var engineOptions = new SecondaryOptions
@@ -80,7 +80,17 @@ public sealed partial class SecondaryHost
             VmPageSize = _options.PageSize,
             Plant = _options.Plant,
         };
-        _engine = _store.CreateEngine(engineOptions, _engineActions);
+        try
+        {
+            _engine = _store.CreateEngine(engineOptions, _engineActions);
+        }
+        catch
+        {
+            _store.Dispose();
+            _store = null;
+            throw;
+        }
+
         Log.Started(_log, _store.Image.Name, _store.State.AppliedEpoch, _store.Unapplied.Count);
     }
 
@@ -104,10 +114,11 @@ public sealed partial class SecondaryHost
         }
 
         Log.Promoting(_log, reason, engine.LastCommittedEpoch);
-        foreach (LinkId link in _links.Keys.ToList())
+        foreach ((LinkId link, LinkState state) in _links.ToList())
         {
-            // I6: the old primary must know this node will never follow it again.
-            CloseLink(link, "the secondary is being promoted", fenced: true);
+            // I6: the old primary must know this node will never follow it again. A connection
+            // that has not said who it is learns nothing but that it is closed.
+            CloseLink(link, "the secondary is being promoted", fenced: state.HelloAccepted);
         }
 
         return null;

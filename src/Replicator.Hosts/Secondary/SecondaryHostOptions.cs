@@ -1,4 +1,5 @@
 using Replicator.Core.Testing;
+using Replicator.Hosts.Storage;
 
 namespace Replicator.Hosts.Secondary;
 
@@ -22,6 +23,9 @@ public sealed record SecondaryHostOptions
 
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
+
+    /// <summary>Applied journal entries taking at least this much (and half the file) are compacted away.</summary>
+    public long JournalCompactAboveBytes { get; init; } = EpochJournal.DefaultCompactAboveBytes;
 
     /// <summary>A deliberate defect for the simulator's checkers to catch; never set by the daemons.</summary>
     public PlantedBug Plant { get; init; }

@@ -38,9 +38,11 @@ public sealed class EpochJournal : IDisposable
     /// <summary>
     /// The journal is rewritten without its applied entries once they take at least this much and
     /// at least half the file: each byte is then copied a bounded number of times however far the
-    /// apply lags behind the commits.
+    /// apply lags behind the commits. (The simulator sets it small, so its power cuts reach compaction.)
     /// </summary>
-    private const long CompactAboveBytes = 64L << 20;
+    public const long DefaultCompactAboveBytes = 64L << 20;
+
+    private readonly long _compactAboveBytes;
 
     // Append runs on the journal writer while Release runs on the image applier.
     private readonly Lock _lock = new();
@@ -56,11 +58,15 @@ public sealed class EpochJournal : IDisposable
     private IBlockDevice _device;
     private long _end;
 
-    private EpochJournal(IStorageDirectory directory, IBlockDevice device)
+    private EpochJournal(IStorageDirectory directory, IBlockDevice device, long compactAboveBytes)
     {
         _directory = directory;
         _device = device;
+        _compactAboveBytes = compactAboveBytes;
     }
+
+    /// <summary>How many times this journal was compacted since it was opened (diagnostics; the simulator reports it).</summary>
+    public int Compactions { get; private set; }
 
     /// <summary>The journal's file, for messages.</summary>
     public string Name => _device.Name;
@@ -77,11 +83,11 @@ public sealed class EpochJournal : IDisposable
     }
 
     /// <summary>Opens (or creates) the journal and returns the whole entries it holds, in order.</summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, PlantedBug plant = PlantedBug.None)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
     {
         ArgumentNullException.ThrowIfNull(directory);
         bool created = !directory.Exists(FileName);
-        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName));
+        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName), compactAboveBytes);
         if (created)
         {
             // The file's name must survive a power cut too, or acknowledged epochs vanish with it.
@@ -159,7 +165,7 @@ public sealed class EpochJournal : IDisposable
                 // them (and applied), which is how recovery tells where they end.
                 _end = 0;
             }
-            else if (deadPrefix >= CompactAboveBytes && deadPrefix >= _end / 2)
+            else if (deadPrefix >= _compactAboveBytes && deadPrefix >= _end / 2)
             {
                 Compact();
             }
@@ -170,6 +176,7 @@ public sealed class EpochJournal : IDisposable
 
     private void Compact()
     {
+        Compactions++;
         long offset = 0;
         var kept = new List<(long Epoch, long Offset, int Length)>();
         using (IBlockDevice target = _directory.Create(CompactingName, 0))

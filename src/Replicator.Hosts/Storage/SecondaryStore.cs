@@ -62,7 +62,7 @@ public sealed class SecondaryStore : IDisposable
     /// directory: on first use a RAM image of <paramref name="ramBytes"/> and a state record for
     /// <paramref name="pairId"/> are created; later opens must name the same pair.
     /// </summary>
-    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None)
+    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None, long journalCompactAboveBytes = EpochJournal.DefaultCompactAboveBytes)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(stateDirectory);
@@ -91,7 +91,7 @@ public sealed class SecondaryStore : IDisposable
             }
 
             states.Save(state);
-            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, plant);
+            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, plant, journalCompactAboveBytes);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
         }
@@ -110,7 +110,16 @@ public sealed class SecondaryStore : IDisposable
         var engine = new SecondaryEngine(options, actions, State.AppliedEpoch, State.AppliedLastSequence, State.MidResync);
         foreach (JournalEntry entry in Unapplied)
         {
-            engine.RecoverCommittedEpoch(entry.Checkpoint, entry.Records);
+            try
+            {
+                engine.RecoverCommittedEpoch(entry.Checkpoint, entry.Records);
+            }
+            catch (InvalidOperationException e)
+            {
+                // An entry whose checksum holds but whose epoch is not whole, or does not follow what
+                // the state record says the image holds: what this node holds cannot be verified.
+                throw new InvalidDataException($"journal {Journal.Name} cannot be replayed onto state record {StatePath}: {e.Message}; nothing was changed", e);
+            }
         }
 
         return engine;

@@ -5,6 +5,7 @@ using Replicator.Core.Epochs;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Primary;
+using Replicator.InMemory;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 

@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Testing;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Secondary;
+using Replicator.InMemory;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Tests.Support;
+
+/// <summary>A secondary host on in-memory storage, its actions recorded; the test plays the shell.</summary>
+internal sealed class SecondaryHarness : ISecondaryHostActions
+{
+    public const int MaxRequestBytes = 64 * 1024;
+    public const long ImageBytes = 1 << 20;
+
+    private readonly Queue<SecondaryStorageOperation> _storage = new();
+    private long _nextLink;
+
+    public SecondaryHarness(PlantedBug plant = PlantedBug.None, IStorageFaults? faults = null)
+    {
+        Directory = new MemoryStorageDirectory("state", faults);
+        Options = new SecondaryHostOptions
+        {
+            PairId = "pair-1",
+            MaxRequestBytes = MaxRequestBytes,
+            BufferCapacityBytes = 1 << 20,
+            RamBytes = 4 * 4096,
+            HeartbeatTimeout = TimeSpan.FromSeconds(1),
+            Plant = plant,
+        };
+        Host = new SecondaryHost(Options, this, NullLogger.Instance, Time);
+        Host.Start(new MemoryBlockDevice("disk.img", new MemoryDisk(ImageBytes)), Directory);
+    }
+
+    public SecondaryHostOptions Options { get; }
+
+    public FakeTimeProvider Time { get; } = new();
+
+    public MemoryStorageDirectory Directory { get; }
+
+    public SecondaryHost Host { get; }
+
+    public List<(LinkId Link, FrameType Type, object Message)> Sent { get; } = new();
+
+    public List<(LinkId Link, string Reason, bool Fenced)> Closed { get; } = new();
+
+    public List<string> Halted { get; } = new();
+
+    public List<long> Promotions { get; } = new();
+
+    /// <summary>Storage operations asked for and not yet run.</summary>
+    public int PendingStorage => _storage.Count;
+
+    public IEnumerable<T> SentOf<T>(LinkId link) => Sent.Where(s => s.Link == link).Select(s => s.Message).OfType<T>();
+
+    public static PairIdentity Identity(long generation = 0, string pairId = "pair-1") =>
+        new() { PairId = pairId, ImageBytes = ImageBytes, BlockSize = 4096, MaxRequestBytes = MaxRequestBytes, Generation = generation };
+
+    public static SecondaryInput Hello(PairIdentity? identity = null) =>
+        new(SecondaryInputKind.Hello, Hello: new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity ?? Identity() });
+
+    /// <summary>A new connection that says hello.</summary>
+    public LinkId Connect(PairIdentity? identity = null)
+    {
+        var link = new LinkId(++_nextLink);
+        Host.OnLinkConnected(link, $"peer {link}");
+        Host.OnInput(link, Hello(identity));
+        return link;
+    }
+
+    /// <summary>Epoch <paramref name="epoch"/> of one 4 KiB write at sequence <paramref name="sequence"/>, mirrored and closed on the link.</summary>
+    public void SendEpoch(LinkId link, long epoch, long sequence)
+    {
+        var record = new MirrorRecord(epoch, sequence, BlockRequest.Write((epoch % 16) * 4096, 4096), Enumerable.Repeat((byte)epoch, 4096).ToArray());
+        var digest = default(EpochDigest);
+        digest.Add(record);
+        Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, record));
+        var snapshot = new VmSnapshot(epoch, [], []);
+        Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(epoch, sequence, sequence, digest.Value, snapshot, snapshot.ComputeDigest())));
+    }
+
+    /// <summary>Runs the storage operations asked for so far (and what they lead to), in order, as a shell's lanes would.</summary>
+    public void RunStorage(int limit = int.MaxValue)
+    {
+        for (int i = 0; i < limit && _storage.TryDequeue(out SecondaryStorageOperation op); i++)
+        {
+            Host.OnStorageCompleted(Host.Storage.Run(op));
+        }
+    }
+
+    public void Send<T>(LinkId link, FrameType type, T message) => Sent.Add((link, type, message!));
+
+    public void Close(LinkId link, string reason, bool fenced = false) => Closed.Add((link, reason, fenced));
+
+    public void RunStorage(in SecondaryStorageOperation operation) => _storage.Enqueue(operation);
+
+    public void Promoted(long epoch) => Promotions.Add(epoch);
+
+    public void Halt(string reason) => Halted.Add(reason);
+}
