@@ -221,6 +221,8 @@ public sealed partial class PrimaryHost
                 SecondaryBufferBytes = welcome.BufferCapacityBytes,
                 FirstEpoch = welcome.LastCommittedEpoch + 1,
                 FirstSequence = welcome.LastCommittedSequence + 1,
+                MaxUnacknowledgedCheckpoints = _options.MaxUnacknowledgedCheckpoints,
+                Plant = _options.Plant,
             },
             _engineActions);
         Volatile.Write(ref _engine, engine);

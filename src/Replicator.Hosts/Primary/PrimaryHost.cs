@@ -105,6 +105,22 @@ public sealed partial class PrimaryHost
         }
     }
 
+    /// <summary>
+    /// The guest's output (a network packet, say) under an id the shell chose: held until the
+    /// checkpoint that covers it is acknowledged (I5), then <see cref="IPrimaryHostActions.ReleaseOutput"/>.
+    /// Before the engine runs there is nothing to hold it for: it is released unprotected at once.
+    /// </summary>
+    public void SubmitOutput(long outputId)
+    {
+        if (_engine is not { } engine)
+        {
+            _actions.ReleaseOutput(outputId, protectedByReplica: false);
+            return;
+        }
+
+        engine.SubmitOutput(outputId);
+    }
+
     /// <summary>The primary's own disk finished a request; <paramref name="failure"/> says why it failed, if it did.</summary>
     public void OnLocalCompleted(long requestId, in BlockRequest request, string? failure)
     {

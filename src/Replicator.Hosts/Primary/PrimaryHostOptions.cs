@@ -1,3 +1,5 @@
+using Replicator.Core.Testing;
+
 namespace Replicator.Hosts.Primary;
 
 /// <summary>What the primary's host decides with: the pair's identity and the link's timings.</summary>
@@ -28,4 +30,10 @@ public sealed record PrimaryHostOptions
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
 
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>Checkpoints sent and not yet acknowledged before the engine holds the next one back.</summary>
+    public int MaxUnacknowledgedCheckpoints { get; init; } = 4;
+
+    /// <summary>A deliberate engine bug the simulator must catch (never set in production).</summary>
+    public PlantedBug Plant { get; init; }
 }
