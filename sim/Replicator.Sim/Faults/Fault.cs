@@ -16,6 +16,7 @@ internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Var
         FaultKind.NetworkDelaySpike => $"{At / 1000.0:F3} ms network delay spike of {Variant} µs for {Duration / 1000.0:F3} ms",
         FaultKind.DiskErrors => $"{At / 1000.0:F3} ms {(DiskId)(Variant / 10)} {(DiskFailure)(Variant % 10)} errors for {Duration / 1000.0:F3} ms",
         FaultKind.DiskFull => $"{At / 1000.0:F3} ms {(DiskId)Variant} full for {Duration / 1000.0:F3} ms",
+        FaultKind.PrimaryRestart => $"{At / 1000.0:F3} ms operator restarts the primary ({(PrimaryRestart)Variant})",
         FaultKind.DiskLatencySpike => $"{At / 1000.0:F3} ms {(DiskId)Variant} slow for {Duration / 1000.0:F3} ms",
         _ => $"{At / 1000.0:F3} ms {Kind}",
     };
@@ -35,6 +36,29 @@ internal enum FaultKind
     DiskErrors,
     DiskFull,
     DiskLatencySpike,
+    PrimaryRestart,
+}
+
+/// <summary>How an operator's restart of the primary goes.</summary>
+internal enum PrimaryRestart
+{
+    /// <summary>A clean stop (guest quiet, a last checkpoint), then a start: the pair must run again.</summary>
+    Clean,
+
+    /// <summary>The process dies, then is started again: the secondary must refuse it (its image may hold writes never mirrored).</summary>
+    AfterCrash,
+
+    /// <summary>After a clean stop, a primary of another pair is started against this secondary by mistake, then the right one.</summary>
+    OtherPair,
+
+    /// <summary>As <see cref="OtherPair"/>, with another image size.</summary>
+    OtherSize,
+
+    /// <summary>As <see cref="OtherPair"/>, with another block size.</summary>
+    OtherBlockSize,
+
+    /// <summary>As <see cref="OtherPair"/>, with another largest request.</summary>
+    OtherLargestRequest,
 }
 
 /// <summary>Where in the checkpoint cycle a primary crash lands: it waits for that point once due.</summary>

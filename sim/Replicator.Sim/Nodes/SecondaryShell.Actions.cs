@@ -24,9 +24,10 @@ internal sealed partial class SecondaryShell
                 return;
             }
 
-            if (type == FrameType.Welcome && shell.Host.IsPromoted)
+            if (type == FrameType.Welcome && (shell.Host.IsPromoted || shell.IsPromoted))
             {
-                // I6, checked at the action: a node that took over welcomes no primary.
+                // I6, checked at the action: a node that took over welcomes no primary, in this
+                // incarnation or any after it.
                 shell._world.Checker.Fail("I6: a promoted node welcomed a primary");
             }
 

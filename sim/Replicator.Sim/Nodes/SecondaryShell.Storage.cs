@@ -73,7 +73,7 @@ internal sealed partial class SecondaryShell
     /// </summary>
     public void PowerCut()
     {
-        if (Down || IsPromoted)
+        if (Down)
         {
             return;
         }
@@ -83,8 +83,17 @@ internal sealed partial class SecondaryShell
         Power.TurnOff();
         Image.PowerCut(_world.Random.PowerCuts);
         StateDirectory.PowerCut(_world.Random.PowerCuts);
-        _world.Checker.SecondaryImageAfterPowerCut(Image.Contents);
-        _world.Checker.RebaseHistory(Image.Contents);
+        if (IsPromoted)
+        {
+            // A promoted node's image is the new primary's data: promotion must have made it durable.
+            CheckUnchangedSincePromotion();
+        }
+        else
+        {
+            _world.Checker.SecondaryImageAfterPowerCut(Image.Contents);
+            _world.Checker.RebaseHistory(Image.Contents);
+        }
+
         _world.Clock.After(_restartAfter, Restart);
     }
 
@@ -94,7 +103,7 @@ internal sealed partial class SecondaryShell
     /// <summary>The daemon stops (as the real one exits on a storage failure): its sockets close; the disks keep their caches.</summary>
     private void FailStop(string reason, long? restartAfter = null)
     {
-        if (Down || IsPromoted)
+        if (Down)
         {
             return;
         }
@@ -224,7 +233,7 @@ internal sealed partial class SecondaryShell
             _cutWhen = null;
             _world.Clock.After(_world.Random.Faults.NextInt64(latency + 1), () =>
             {
-                // A node promoted meanwhile is the new primary: its power is not the fault's to cut.
+                // A node promoted meanwhile runs no secondary storage steps for the cut to land in.
                 bool cutInside = !IsPromoted;
                 if (cutInside)
                 {
@@ -359,6 +368,19 @@ internal sealed partial class SecondaryShell
 
     private void OnPromoted(long epoch)
     {
+        if (IsPromoted)
+        {
+            // A promoted node restarted (which today forgets the promotion but keeps refusing the
+            // old primary) and was promoted again: it must take over from the very same checkpoint.
+            if (epoch != PromotedEpoch)
+            {
+                _world.Checker.Fail($"I2: a promoted node restarted and took over again at checkpoint {epoch}, first promoted at {PromotedEpoch}");
+            }
+
+            CheckUnchangedSincePromotion();
+            return;
+        }
+
         PromotedEpoch = epoch;
         _imageHashAtPromotion = GuestCheckpoint.Hash(Image.Contents);
         _world.Promoted(epoch, Image.Contents, VmOnDisk(Host.Store!));

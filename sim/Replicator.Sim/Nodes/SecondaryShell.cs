@@ -129,7 +129,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
         SecondaryInput input = SecondaryFrameDecoder.Decode(frame, _time.GetTimestamp());
         long buffered = Engine.BufferedBytes;
         Host.OnInput(link, input);
-        if (Host.IsPromoted && Engine.BufferedBytes > buffered)
+        if ((Host.IsPromoted || IsPromoted) && Engine.BufferedBytes > buffered)
         {
             _world.Checker.Fail("I6: a promoted secondary took a frame from the old primary");
         }

@@ -38,7 +38,7 @@ internal sealed class SimWorld
         int largestSnapshot = scenario.Guest.RamPages * (scenario.Guest.PageSize + 16) + 4096;
         int maxBody = Math.Max(scenario.Guest.MaxWriteBytes + MirrorHeader.Size, largestSnapshot);
         Network = new SimNetwork(Clock, scenario.Network, Random.Network, Trace, Checker.Fail, maxBody);
-        Primary = new SimPrimary(this, new SimDisk(DiskId.PrimaryImage, Clock, scenario.PrimaryDisk, Faults, Random.PrimaryDisk, initial));
+        Primary = new PrimaryShell(this, new SimDisk(DiskId.PrimaryImage, Clock, scenario.PrimaryDisk, Faults, Random.PrimaryDisk, initial));
         var power = new SimPowerSwitch();
         Secondary = new SecondaryShell(
             this,
@@ -65,7 +65,7 @@ internal sealed class SimWorld
 
     public SimNetwork Network { get; }
 
-    public SimPrimary Primary { get; }
+    public PrimaryShell Primary { get; }
 
     public SecondaryShell Secondary { get; }
 
@@ -74,16 +74,14 @@ internal sealed class SimWorld
     /// journal working — so that, once faults stop, reconnection and resync must bring commits back.
     /// </summary>
     public bool ShouldCommit =>
-        !Primary.Crashed && !Primary.IsPaused && !Primary.Fenced
-        && !Secondary.Down && !Secondary.JournalFailed
+        !Primary.Crashed && !Primary.IsPaused && !Primary.Fenced && Primary.Engine is not null
+        && !Secondary.Down && !Secondary.IsPromoted && !Secondary.JournalFailed
         && Secondary.Engine.Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled;
 
     public RunResult Run()
     {
         Secondary.Start();
-        SimConnection link = Network.Connect();
-        Secondary.Accept(link);
-        Primary.Start(link);
+        Primary.Start();
         foreach (Fault fault in Scenario.Faults)
         {
             Clock.At(fault.At, () => Inject(fault));
@@ -159,6 +157,9 @@ internal sealed class SimWorld
             case FaultKind.DiskFull:
                 Faults.Full((DiskId)fault.Variant, now, until);
                 break;
+            case FaultKind.PrimaryRestart:
+                Primary.Restart((PrimaryRestart)fault.Variant);
+                break;
             case FaultKind.DiskLatencySpike:
                 Faults.Slow((DiskId)fault.Variant, now, until);
                 break;
@@ -200,10 +201,7 @@ internal sealed class SimWorld
     /// </summary>
     private void FailOverAtTheEnd()
     {
-        if (!Primary.Crashed)
-        {
-            Primary.Crash(processKilled: Random.Faults.NextDouble() < 0.5);
-        }
+        Primary.Retire(processKilled: Random.Faults.NextDouble() < 0.5);
 
         // Power comes back to a secondary that was down (or goes down yet, for a cut already due);
         // it recovers from its journal, and the operator promotes it once it is up.
@@ -223,7 +221,7 @@ internal sealed class SimWorld
             return;
         }
 
-        Checker.Failover(promotion.Epoch, promotion.Image, promotion.Vm, Primary.Engine.LastAcknowledgedEpoch, Primary.Engine.LastCheckpointStarted, Primary.HighestProtectedOutputEpoch);
+        Checker.Failover(promotion.Epoch, promotion.Image, promotion.Vm, Primary.LastAcknowledgedEpoch, Primary.LastCheckpointStarted, Primary.HighestProtectedOutputEpoch);
         Secondary.CheckUnchangedSincePromotion();
     }
 
@@ -254,7 +252,7 @@ internal sealed class SimWorld
     }
 
     private string Summary() =>
-        $"{Checker.Commits} commits, failover to epoch {_promotion?.Epoch ?? -1} (acknowledged {Primary.Engine.LastAcknowledgedEpoch}, started {Primary.Engine.LastCheckpointStarted}), " +
+        $"{Checker.Commits} commits, failover to epoch {_promotion?.Epoch ?? -1} (acknowledged {Primary.LastAcknowledgedEpoch}, started {Primary.LastCheckpointStarted}), " +
         $"{Guest.RequestsIssued} guest requests, {Network.BytesToSecondary / 1024} KiB to the secondary, {Network.PacketsLost} lost / {Network.PacketsDuplicated} duplicated packets, " +
         $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {(Secondary.Host.Engine?.PeakBufferedBytes ?? 0) / 1024} KiB, {Secondary.JournalCompactions} journal compactions";
 }

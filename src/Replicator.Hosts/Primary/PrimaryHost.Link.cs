@@ -149,6 +149,13 @@ public sealed partial class PrimaryHost
 
     private void OnHandshakeAnswer(LinkId link, in PrimaryInput input)
     {
+        if (input.Kind == PrimaryInputKind.Heartbeat)
+        {
+            // No answer, and no harm: a heartbeat carries no state. (Over a link that may reorder
+            // frames, the secondary's first heartbeat can overtake its welcome.)
+            return;
+        }
+
         _handshaking = LinkId.None;
         switch (input.Kind)
         {

@@ -1,0 +1,203 @@
+using Replicator.Hosts.Primary;
+using Replicator.InMemory;
+using Replicator.Sim.Faults;
+
+namespace Replicator.Sim.Nodes;
+
+/// <summary>
+/// An operator stopping and starting the primary's daemon: a clean stop (guest quiet, a last
+/// checkpoint, the state record saying where both images are equal) and a start from it; a start
+/// after a crash; and a primary of another configuration started against this secondary by
+/// mistake. What a start must come to is known from what came before it, and checked.
+/// </summary>
+internal sealed partial class PrimaryShell
+{
+    // Starts that end Unreachable are retried, as an operator (or a service manager) would.
+    private const int StartAttempts = 20;
+
+    private StartExpectation _expectation = StartExpectation.Runs;
+    private PrimaryRestart? _pendingRestart;
+    private int _startAttempt;
+    private long _cleanStopEpoch = -1;
+    private bool _retired;
+    private bool _misdirected;
+    private bool _everRan;
+
+    /// <summary>What the next start must come to.</summary>
+    private enum StartExpectation
+    {
+        /// <summary>The images are known equal (a fresh pair, or a clean stop the secondary holds): the pair runs again.</summary>
+        Runs,
+
+        /// <summary>The last stop was not clean (or the primary is not this pair's): the secondary must not be written to.</summary>
+        Refused,
+    }
+
+    /// <summary>The operator's restart, drawn as a fault. Ignored while the primary is already down or busy restarting.</summary>
+    public void Restart(PrimaryRestart kind)
+    {
+        if (Crashed || _retired || _pendingRestart is not null || Engine is null)
+        {
+            return;
+        }
+
+        _pendingRestart = kind;
+        _world.Trace.Event("primary restart", (long)kind);
+        if (kind == PrimaryRestart.AfterCrash)
+        {
+            Crash(processKilled: true);
+            _world.Clock.After(_world.Random.Faults.Next(1, 20) * 1000L, StartAgain);
+            return;
+        }
+
+        // A clean stop: the guest goes quiet first (its requests drain), then a last checkpoint.
+        _guestRunning = false;
+        WaitForQuietGuest(_incarnation);
+    }
+
+    /// <summary>The run is over for the primary: it dies now and no operator starts it again.</summary>
+    public void Retire(bool processKilled)
+    {
+        _retired = true;
+        Crash(processKilled);
+    }
+
+    private void WaitForQuietGuest(int incarnation) => OnHost(incarnation, () =>
+    {
+        if (Engine is { } engine && engine.InFlightCount + engine.QueuedCount > 0)
+        {
+            _world.Clock.After(_world.Scenario.ThinkUs + 1, () => WaitForQuietGuest(incarnation));
+            return;
+        }
+
+        Host.StopCleanly(waiterId: incarnation);
+    });
+
+    private void OnCleanStopAcknowledged(long waiterId, long epoch)
+    {
+        _world.Trace.Event("primary stopped cleanly", epoch);
+        _cleanStopEpoch = epoch;
+        Stopped(StartExpectation.Runs);
+    }
+
+    private void OnCleanStopFailed(long waiterId, string reason)
+    {
+        // The daemon's stop goes on without the last checkpoint: the state record keeps saying the
+        // images are not known equal, so the next start must be refused.
+        _world.Trace.Note(() => $"primary's clean stop failed: {reason}");
+        Stopped(StartExpectation.Refused);
+    }
+
+    /// <summary>The daemon exits after its stop; the operator starts it again shortly after.</summary>
+    private void Stopped(StartExpectation next)
+    {
+        if (Crashed)
+        {
+            return;
+        }
+
+        Host.Stop();
+        GoDown("the primary stopped");
+        _expectation = next;
+        _world.Clock.After(_world.Random.Faults.Next(1, 20) * 1000L, StartAgain);
+    }
+
+    /// <summary>The process starts again, on the same disk and state directory, with the kind of start the restart drew.</summary>
+    private void StartAgain()
+    {
+        if (!Crashed || _retired)
+        {
+            return;
+        }
+
+        PrimaryRestart kind = _pendingRestart ?? PrimaryRestart.Clean;
+        PrimaryHostOptions options = Options();
+        bool misdirected = kind is not (PrimaryRestart.Clean or PrimaryRestart.AfterCrash);
+        if (kind == PrimaryRestart.AfterCrash)
+        {
+            _expectation = StartExpectation.Refused;
+        }
+
+        if (misdirected)
+        {
+            // Another pair's daemon (or this one with a mistyped option) pointed at this secondary:
+            // nothing it holds may be trusted, whatever its own (fresh) state record says.
+            options = kind switch
+            {
+                PrimaryRestart.OtherPair => options with { PairId = "another-pair" },
+                PrimaryRestart.OtherSize => options with { ImageBytes = options.ImageBytes + options.BlockSize },
+                PrimaryRestart.OtherBlockSize => options with { BlockSize = options.BlockSize / 8 },
+                _ => options with { MaxRequestBytes = options.MaxRequestBytes / 2 },
+            };
+        }
+
+        _world.Trace.Event("primary starting", (long)kind);
+        _incarnation++;
+        Host = misdirected
+            ? new PrimaryHost(options, new MemoryStorageDirectory("misdirected-primary-state"), new Actions(this), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, _time)
+            : NewHost(options);
+        _misdirected = misdirected;
+        Start();
+    }
+
+    /// <summary>A start that did not run: checked against what it should have come to, then retried, corrected or left down.</summary>
+    private void OnStartFailed(PrimaryStart start)
+    {
+        bool misdirected = _misdirected;
+        GoDown(null);
+        if (start.Outcome == PrimaryStartOutcome.Unreachable && ++_startAttempt < StartAttempts)
+        {
+            _world.Clock.After(_world.Scenario.HeartbeatTimeoutUs, StartAgain);
+            return;
+        }
+
+        _startAttempt = 0;
+        if (misdirected)
+        {
+            // The operator notices and starts the right daemon.
+            _pendingRestart = PrimaryRestart.Clean;
+            _misdirected = false;
+            _world.Clock.After(_world.Random.Faults.Next(1, 20) * 1000L, StartAgain);
+            return;
+        }
+
+        // (A secondary that took over meanwhile, on auto-failover over a slow link, refuses rightly.)
+        bool secondaryTookOver = _world.Secondary.IsPromoted || (!_world.Secondary.Down && _world.Secondary.Host.IsPromoted);
+        if (!_everRan && start.Outcome != PrimaryStartOutcome.Unreachable && !secondaryTookOver)
+        {
+            _world.Checker.Fail($"the pair did not start ({start.Outcome}): {start.Reason}");
+        }
+
+        if (start.Outcome == PrimaryStartOutcome.Refused && _expectation == StartExpectation.Runs && SecondaryHoldsCleanStop())
+        {
+            _world.Checker.Fail($"a primary that stopped cleanly at checkpoint {_cleanStopEpoch} was refused by a secondary holding it: {start.Reason}");
+        }
+
+        // Refused or fenced for good: the daemon exits and stays down (an operator must act).
+        _pendingRestart = null;
+    }
+
+    /// <summary>The secondary is up as this pair's secondary, holding exactly the clean stop's checkpoint and nothing buffered.</summary>
+    private bool SecondaryHoldsCleanStop() =>
+        _cleanStopEpoch >= 0
+        && !_world.Secondary.Down && !_world.Secondary.IsPromoted && !_world.Secondary.JournalFailed
+        && _world.Secondary.Host.Engine is { } engine
+        && engine.LastCommittedEpoch == _cleanStopEpoch && engine.BufferedBytes == 0;
+
+    /// <summary>A start that runs must have been allowed to.</summary>
+    private void CheckAllowedToRun()
+    {
+        _startAttempt = 0;
+        _everRan = true;
+        if (_misdirected)
+        {
+            _world.Checker.Fail("handshake: the secondary welcomed a primary that is not this pair's (another pair, size, block size or largest request)");
+        }
+        else if (_expectation == StartExpectation.Refused)
+        {
+            _world.Checker.Fail("a primary that did not stop cleanly was welcomed back: its image may hold writes the secondary never saw");
+        }
+
+        _pendingRestart = null;
+    }
+}
