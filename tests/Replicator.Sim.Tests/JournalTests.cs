@@ -52,7 +52,8 @@ public class JournalTests
                 directory.PowerCut(new Random(seed));
                 power.TurnOn();
                 power.Disarm();
-                EpochJournal.Open(directory, out List<JournalEntry> entries).Dispose();
+                // Released only once the state record said everything up to 5 was applied.
+                EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: completed >= 5 ? 5 : 0).Dispose();
 
                 long[] kept = entries.Select(e => e.Checkpoint.Epoch).ToArray();
                 string what = $"cut at call {cutAt}, seed {seed}: {completed} appends completed, recovered [{string.Join(",", kept)}]";
@@ -84,9 +85,60 @@ public class JournalTests
     }
 
     [Theory]
-    [InlineData(PlantedBug.None, new long[] { 1 })]
-    [InlineData(PlantedBug.JournalSkipBadEntry, new long[] { 1, 3 })]
-    public void Recovery_ends_at_a_damaged_entry_unless_the_skip_is_planted(PlantedBug plant, long[] expected)
+    [InlineData(10)] // inside the body: its checksum fails
+    [InlineData(-EpochJournal.HeaderSize)] // the magic: not even a header
+    [InlineData(-EpochJournal.HeaderSize + 8)] // the epoch: no longer follows the one before
+    public void A_damaged_entry_before_a_whole_newer_one_is_refused_naming_the_file_and_nothing_is_changed(int at)
+    {
+        (MemoryStorageDirectory directory, long second) = ThreeEntries();
+        MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
+        Flip(file, second + EpochJournal.HeaderSize + at);
+        byte[] before = file.Contents.ToArray();
+
+        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _));
+
+        Assert.Contains(EpochJournal.FileName, refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"byte {second}", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, file.Contents.ToArray());
+    }
+
+    [Fact]
+    public void The_planted_skip_steps_over_a_damaged_entry_and_trusts_what_follows()
+    {
+        (MemoryStorageDirectory directory, long second) = ThreeEntries();
+        Flip(directory.Peek(EpochJournal.FileName)!, second + EpochJournal.HeaderSize + 10);
+
+        EpochJournal.Open(directory, out List<JournalEntry> entries, plant: PlantedBug.JournalSkipBadEntry).Dispose();
+
+        Assert.Equal([1, 3], entries.Select(e => e.Checkpoint.Epoch));
+    }
+
+    [Fact]
+    public void A_damaged_entry_the_image_already_holds_is_stepped_over()
+    {
+        (MemoryStorageDirectory directory, long second) = ThreeEntries();
+        Flip(directory.Peek(EpochJournal.FileName)!, second + EpochJournal.HeaderSize + 10);
+
+        // The state record says epochs up to 2 are in the image: nothing unapplied is missing.
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 2).Dispose();
+
+        Assert.Equal([1, 3], entries.Select(e => e.Checkpoint.Epoch));
+    }
+
+    [Fact]
+    public void A_damaged_last_entry_reads_as_a_torn_append_and_is_cut()
+    {
+        (MemoryStorageDirectory directory, _) = ThreeEntries();
+        MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
+        Flip(file, file.Size - 5);
+
+        EpochJournal.Open(directory, out List<JournalEntry> entries).Dispose();
+
+        Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
+    }
+
+    /// <summary>A journal of three entries; returns where the second begins.</summary>
+    private (MemoryStorageDirectory Directory, long Second) ThreeEntries()
     {
         (MemoryStorageDirectory directory, _) = NewDirectory();
         EpochJournal journal = EpochJournal.Open(directory, out _);
@@ -96,14 +148,14 @@ public class JournalTests
         journal.Append(epochs[1]);
         journal.Append(epochs[2]);
         journal.Dispose();
+        return (directory, second);
+    }
 
-        // One flipped byte in the body of the second entry.
-        MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
-        byte[] one = [(byte)(file.Contents[(int)second + EpochJournal.HeaderSize + 10] ^ 0xFF)];
-        file.Write(second + EpochJournal.HeaderSize + 10, one, fua: true);
-
-        EpochJournal.Open(directory, out List<JournalEntry> entries, plant).Dispose();
-        Assert.Equal(expected, entries.Select(e => e.Checkpoint.Epoch));
+    /// <summary>One byte of the file's medium flipped, durably.</summary>
+    private static void Flip(MemoryDisk file, long offset)
+    {
+        byte[] one = [(byte)(file.Contents[(int)offset] ^ 0xFF)];
+        file.Write(offset, one, fua: true);
     }
 
     private (MemoryStorageDirectory Directory, SimPowerSwitch Power) NewDirectory()

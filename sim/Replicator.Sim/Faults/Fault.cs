@@ -11,11 +11,14 @@ internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Var
         FaultKind.PrimaryPause => $"{At / 1000.0:F3} ms primary paused for {Duration / 1000.0:F3} ms",
         FaultKind.FailoverCommand => $"{At / 1000.0:F3} ms operator fails over",
         FaultKind.Partition => $"{At / 1000.0:F3} ms partition {(PartitionDirection)Variant} for {Duration / 1000.0:F3} ms",
-        FaultKind.ConnectionReset => $"{At / 1000.0:F3} ms connection reset",
+        FaultKind.ConnectionReset => Variant == 0
+            ? $"{At / 1000.0:F3} ms connection reset"
+            : $"{At / 1000.0:F3} ms connection reset as the secondary begins journalling an epoch, its journal disk slow for {Duration / 1000.0:F3} ms",
         FaultKind.CorruptFrame => $"{At / 1000.0:F3} ms next frame {(Variant == 0 ? "to the secondary" : "to the primary")} corrupted",
         FaultKind.NetworkDelaySpike => $"{At / 1000.0:F3} ms network delay spike of {Variant} µs for {Duration / 1000.0:F3} ms",
         FaultKind.DiskErrors => $"{At / 1000.0:F3} ms {(DiskId)(Variant / 10)} {(DiskFailure)(Variant % 10)} errors for {Duration / 1000.0:F3} ms",
         FaultKind.DiskFull => $"{At / 1000.0:F3} ms {(DiskId)Variant} full for {Duration / 1000.0:F3} ms",
+        FaultKind.JournalDamage => $"{At / 1000.0:F3} ms a committed journal entry is damaged; the secondary restarts after {Duration / 1000.0:F3} ms",
         FaultKind.PrimaryRestart => $"{At / 1000.0:F3} ms operator restarts the primary ({(PrimaryRestart)Variant})",
         FaultKind.DiskLatencySpike => $"{At / 1000.0:F3} ms {(DiskId)Variant} slow for {Duration / 1000.0:F3} ms",
         _ => $"{At / 1000.0:F3} ms {Kind}",
@@ -37,6 +40,7 @@ internal enum FaultKind
     DiskFull,
     DiskLatencySpike,
     PrimaryRestart,
+    JournalDamage,
 }
 
 /// <summary>How an operator's restart of the primary goes.</summary>

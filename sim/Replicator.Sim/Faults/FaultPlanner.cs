@@ -29,10 +29,12 @@ internal static class FaultPlanner
                 FaultKind.PrimaryPause => new Fault(kind, at, Duration: r.NextDouble() < 0.5 ? s.HeartbeatTimeoutUs * 2 : r.Next(1, 20) * 1000L),
                 FaultKind.Partition => new Fault(kind, at, Duration: r.Next(1, 60) * 1000L, Variant: r.Next(3)),
                 FaultKind.CorruptFrame => new Fault(kind, at, Variant: r.Next(2)),
+                FaultKind.ConnectionReset => new Fault(kind, at, Duration: r.Next(1, 30) * 1000L, Variant: r.Next(2)),
                 FaultKind.NetworkDelaySpike => new Fault(kind, at, Duration: r.Next(1, 30) * 1000L, Variant: r.Next(1, 20) * 1000),
                 FaultKind.DiskErrors => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: (r.Next(3) * 10) + r.Next(3)),
                 FaultKind.DiskFull => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(3)),
                 FaultKind.DiskLatencySpike => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(3)),
+                FaultKind.JournalDamage => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L),
                 FaultKind.PrimaryRestart => new Fault(kind, at, Variant: r.Next(Enum.GetValues<PrimaryRestart>().Length)),
                 _ => new Fault(kind, at),
             });

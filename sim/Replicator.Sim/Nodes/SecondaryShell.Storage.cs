@@ -7,6 +7,7 @@ using Replicator.Hosts.Secondary;
 using Replicator.Hosts.Storage;
 using Replicator.InMemory;
 using Replicator.Sim.Faults;
+using Replicator.Sim.Network;
 using Replicator.Sim.Storage;
 
 namespace Replicator.Sim.Nodes;
@@ -38,6 +39,8 @@ internal sealed partial class SecondaryShell
     private bool _recoveringMidResync;
     private ulong _imageHashAtPromotion;
     private int _compactionsBefore;
+    private bool _journalDamaged;
+    private bool _resetAtNextAppend;
 
     /// <summary>How often the journal was compacted in this run, over every incarnation.</summary>
     public int JournalCompactions => _compactionsBefore + (Down ? 0 : Host.Store?.Journal.Compactions ?? 0);
@@ -95,6 +98,36 @@ internal sealed partial class SecondaryShell
         }
 
         _world.Clock.After(_restartAfter, Restart);
+    }
+
+    /// <summary>
+    /// A byte of a committed journal entry is damaged on the medium, and the process restarts after
+    /// <paramref name="restartAfter"/>: it must refuse to start (naming the journal) or recover all it
+    /// had committed — never take the damage for a torn append and come back with less. Only an entry
+    /// with another after it is damaged: a damaged last entry cannot be told from a torn append.
+    /// </summary>
+    public void DamageJournal(long restartAfter)
+    {
+        if (Down || IsPromoted || Host.Store is not { } store)
+        {
+            return;
+        }
+
+        (long Epoch, long Offset, int Length)[] held = store.Journal.EntriesHeld();
+        if (held.Length < 2)
+        {
+            return;
+        }
+
+        Random random = _world.Random.Faults;
+        (long epoch, long offset, int length) = held[random.Next(held.Length - 1)];
+        long at = offset + random.NextInt64(length);
+        MemoryDisk file = StateDirectory.Peek(EpochJournal.FileName)!;
+        byte[] damaged = [(byte)(file.Contents[(int)at] ^ (1 << random.Next(8)))];
+        file.Write(at, damaged, fua: true);
+        _journalDamaged = true;
+        _world.Trace.Event("journal damaged", epoch, at);
+        FailStop($"restarted after damage to journal entry {epoch}", restartAfter);
     }
 
     /// <summary>The daemon's process is killed: its sockets close, the disks keep their caches, it is restarted after <paramref name="restartAfter"/>.</summary>
@@ -178,16 +211,32 @@ internal sealed partial class SecondaryShell
         }
         catch (InvalidDataException e)
         {
-            // The host refuses storage it cannot verify (a journal whose epochs are not whole among
-            // it). Nothing in this world damages a file, so either the storage code mistook a legal
-            // crash state for damage, or an epoch that is not whole was committed.
-            _world.Checker.Fail($"I3/I4: the secondary's recovery refused its storage: {e.Message}");
+            // The host refuses storage it cannot verify. Right after damage to its journal that is
+            // what it must do (naming the file); otherwise the storage code mistook a legal crash
+            // state for damage, or an epoch that is not whole was committed.
+            if (!_journalDamaged)
+            {
+                _world.Checker.Fail($"I3/I4: the secondary's recovery refused its storage: {e.Message}");
+            }
+            else if (!e.Message.Contains(EpochJournal.FileName, StringComparison.Ordinal))
+            {
+                _world.Checker.Fail($"the secondary refused its damaged journal without naming it: {e.Message}");
+            }
+
+            _world.Trace.Note(() => $"secondary refused its storage: {e.Message}");
             _world.SecondaryRefusedToStart(e.Message);
             GoDown();
             return false;
         }
 
         SecondaryStore store = Host.Store!;
+        if (Engine.LastCommittedEpoch < DurableCommittedEpoch)
+        {
+            // Every append whose flush completed was a commit, acknowledged or about to be: a
+            // restart that comes back with less has lost it (damage read as a torn append, say).
+            _world.Checker.Fail($"I2: the secondary restarted holding checkpoint {Engine.LastCommittedEpoch}, but had made checkpoint {DurableCommittedEpoch} durable");
+        }
+
         JournalFailed = false;
         _historyCursor = default;
         _committedVm = VmOnDisk(store);
@@ -203,8 +252,20 @@ internal sealed partial class SecondaryShell
         return true;
     }
 
+    /// <summary>The network resets this node's connections as its next journal append begins.</summary>
+    public void ResetLinksAtNextAppend() => _resetAtNextAppend = true;
+
     private void Enqueue(in SecondaryStorageOperation op)
     {
+        if (_resetAtNextAppend && op.Lane == SecondaryStorageLane.Journal)
+        {
+            _resetAtNextAppend = false;
+            foreach (SimConnection connection in _links.Keys.ToList())
+            {
+                _world.Network.Close(connection, "connection reset by the network");
+            }
+        }
+
         _journalAppendsUnfinished += op.Lane == SecondaryStorageLane.Journal ? 1 : 0;
         (op.Lane == SecondaryStorageLane.Journal ? _journalLane : _applyLane).Enqueue(op);
         if (!_laneBusy[(int)op.Lane])

@@ -138,6 +138,11 @@ internal sealed class SimWorld
             case FaultKind.Partition:
                 Network.Partition(now, until, (PartitionDirection)fault.Variant);
                 break;
+            case FaultKind.ConnectionReset when fault.Variant == 1:
+                // The primary's reconnect then races the secondary's journal append (I7).
+                Faults.Slow(DiskId.SecondaryJournal, now, until);
+                Secondary.ResetLinksAtNextAppend();
+                break;
             case FaultKind.ConnectionReset:
                 if (Network.Current is { } connection)
                 {
@@ -156,6 +161,9 @@ internal sealed class SimWorld
                 break;
             case FaultKind.DiskFull:
                 Faults.Full((DiskId)fault.Variant, now, until);
+                break;
+            case FaultKind.JournalDamage:
+                Secondary.DamageJournal(fault.Duration);
                 break;
             case FaultKind.PrimaryRestart:
                 Primary.Restart((PrimaryRestart)fault.Variant);

@@ -82,8 +82,14 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
-    /// <summary>Opens (or creates) the journal and returns the whole entries it holds, in order.</summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
+    /// <summary>
+    /// Opens (or creates) the journal and returns the whole entries it holds, in order.
+    /// <paramref name="appliedEpoch"/> is what the state record says the image holds: an entry that
+    /// cannot be read is forgiven only where nothing after it shows it was committed and unapplied.
+    /// Throws <see cref="InvalidDataException"/> (naming the file, changing nothing) when an entry
+    /// that cannot be read lies before a whole, newer, unapplied one: that is damage, not a torn append.
+    /// </summary>
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch = 0, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
     {
         ArgumentNullException.ThrowIfNull(directory);
         bool created = !directory.Exists(FileName);
@@ -94,7 +100,16 @@ public sealed class EpochJournal : IDisposable
             directory.Sync();
         }
 
-        entries = journal.ReadWholeEntries(plant == PlantedBug.JournalSkipBadEntry);
+        try
+        {
+            entries = journal.ReadWholeEntries(appliedEpoch, plant == PlantedBug.JournalSkipBadEntry);
+        }
+        catch
+        {
+            journal.Dispose();
+            throw;
+        }
+
         return journal;
     }
 
@@ -209,48 +224,54 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
-    private List<JournalEntry> ReadWholeEntries(bool skipBadEntries)
+    /// <summary>Where each entry not yet released lies in the file, oldest first (diagnostics; the simulator damages them).</summary>
+    public (long Epoch, long Offset, int Length)[] EntriesHeld()
+    {
+        lock (_lock)
+        {
+            return _entries.ToArray();
+        }
+    }
+
+    private List<JournalEntry> ReadWholeEntries(long appliedEpoch, bool skipBadEntries)
     {
         var entries = new List<JournalEntry>();
         long length = _device.Size;
         long offset = 0;
-        byte[] header = new byte[HeaderSize];
         long lastEpoch = long.MinValue;
         while (offset + HeaderSize <= length)
         {
-            _device.Read(offset, header);
-            uint magic = BinaryPrimitives.ReadUInt32LittleEndian(header);
-            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
-            long epoch = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(8));
-            uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(16));
-            if (magic != Magic || bodyLength < 4 || offset + HeaderSize + bodyLength > length)
+            string? unreadable = TryReadEntry(offset, length, lastEpoch, out long epoch, out byte[]? body);
+            if (unreadable is null)
             {
-                break; // a torn or never-completed append: not committed
+                entries.Add(ParseBody(offset, epoch, body!));
+                _entries.Add((epoch, offset, HeaderSize + body!.Length));
+                lastEpoch = epoch;
+                offset += HeaderSize + body.Length;
+                continue;
             }
 
-            if (epoch <= lastEpoch)
+            // What ends the walk is a torn append, or older entries left behind a reuse from the
+            // front — unless a whole entry that was committed and not yet applied lies further on.
+            // Appends follow one another, each durable before the next begins, so whatever lies
+            // before such an entry was durable once: it is damaged, not torn.
+            long floor = Math.Max(lastEpoch, appliedEpoch);
+            if (FindEntryAfter(offset + 1, length, floor) is not { } next)
             {
-                break; // an entry from before the file was reused from the front: applied long ago
-            }
-
-            byte[] body = new byte[bodyLength];
-            _device.Read(offset + HeaderSize, body);
-            if (_checksum.Compute(default, body) != checksum)
-            {
-                if (skipBadEntries)
-                {
-                    // The planted defect: step over the damaged entry and trust what follows it.
-                    offset += HeaderSize + bodyLength;
-                    continue;
-                }
-
                 break;
             }
 
-            entries.Add(ParseBody(epoch, body));
-            _entries.Add((epoch, offset, HeaderSize + bodyLength));
-            lastEpoch = epoch;
-            offset += HeaderSize + bodyLength;
+            // Only epochs the image already holds are missing in between: nothing is lost by stepping over.
+            bool onlyAppliedMissing = lastEpoch <= appliedEpoch && next.Epoch == appliedEpoch + 1;
+            if (!onlyAppliedMissing && !skipBadEntries)
+            {
+                throw new InvalidDataException(
+                    $"journal {Name} is damaged: the entry at byte {offset} cannot be read ({unreadable}), yet a whole entry of epoch {next.Epoch} follows at byte {next.Offset}; " +
+                    $"epochs after {Math.Max(lastEpoch, appliedEpoch)} and before {next.Epoch} may have been acknowledged and cannot be recovered. Nothing was changed: restore the file or re-create the secondary from the primary.");
+            }
+
+            // (The planted defect steps over it whatever it held.)
+            offset = next.Offset;
         }
 
         if (offset < length)
@@ -263,6 +284,94 @@ public sealed class EpochJournal : IDisposable
 
         _end = offset;
         return entries;
+    }
+
+    /// <summary>Reads the entry at <paramref name="offset"/>: null when it is whole and newer than <paramref name="lastEpoch"/>, else why not.</summary>
+    private string? TryReadEntry(long offset, long length, long lastEpoch, out long epoch, out byte[]? body)
+    {
+        Span<byte> header = stackalloc byte[HeaderSize];
+        _device.Read(offset, header);
+        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(header);
+        int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
+        epoch = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
+        uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(header[16..]);
+        body = null;
+        if (magic != Magic || bodyLength < 4 || offset + HeaderSize + bodyLength > length)
+        {
+            return "no whole entry header";
+        }
+
+        if (epoch <= lastEpoch)
+        {
+            return $"epoch {epoch} does not follow epoch {lastEpoch}";
+        }
+
+        body = new byte[bodyLength];
+        _device.Read(offset + HeaderSize, body);
+        if (_checksum.Compute(default, body) != checksum)
+        {
+            body = null;
+            return "checksum mismatch";
+        }
+
+        return null;
+    }
+
+    /// <summary>The first whole entry newer than <paramref name="floor"/> that starts at or after <paramref name="from"/>, if any.</summary>
+    private (long Epoch, long Offset)? FindEntryAfter(long from, long length, long floor)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(magic, Magic);
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            long start = from;
+            while (start + HeaderSize <= length)
+            {
+                int count = (int)Math.Min(chunk.Length, length - start);
+                Span<byte> window = chunk.AsSpan(0, count);
+                _device.Read(start, window);
+                int at = 0;
+                while (at <= count - magic.Length)
+                {
+                    int found = window[at..].IndexOf(magic);
+                    if (found < 0)
+                    {
+                        break;
+                    }
+
+                    long candidate = start + at + found;
+                    if (TryReadEntry(candidate, length, floor, out long epoch, out _) is null)
+                    {
+                        return (epoch, candidate);
+                    }
+
+                    at += found + 1;
+                }
+
+                // The next window overlaps this one by less than a magic, so none is missed at the seam.
+                start += Math.Max(1, count - (magic.Length - 1));
+            }
+
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    /// <summary>An entry whose checksum holds but whose contents do not agree with its header (the header is not checksummed): damage, refused.</summary>
+    private JournalEntry ParseBody(long offset, long epoch, byte[] body)
+    {
+        try
+        {
+            return ParseBody(epoch, body);
+        }
+        catch (Exception e) when (e is InvalidDataException or MessagePackSerializationException or ArgumentOutOfRangeException)
+        {
+            throw new InvalidDataException($"journal {Name} is damaged: the entry at byte {offset} does not agree with its header: {e.Message}. Nothing was changed.", e);
+        }
     }
 
     private static JournalEntry ParseBody(long epoch, byte[] body)

@@ -91,7 +91,7 @@ public sealed class SecondaryStore : IDisposable
             }
 
             states.Save(state);
-            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, plant, journalCompactAboveBytes);
+            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, plant, journalCompactAboveBytes);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
         }

@@ -188,6 +188,28 @@ public sealed class SecondaryStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_entry_before_an_intact_one_is_refused_naming_the_journal_and_the_file_is_left_as_it_was()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xA1));
+            Send(pump.Engine, 2, 2, Write(2, 2, 4096, 0xA2));
+            pump.Run(limit: 2); // both journalled (and acknowledged), neither applied
+        }
+
+        string journal = Path.Combine(StateDirectory, "journal.bin");
+        byte[] bytes = File.ReadAllBytes(journal);
+        bytes[EpochJournal.HeaderSize + 40] ^= 0x01; // inside epoch 1's entry
+        File.WriteAllBytes(journal, bytes);
+
+        var refused = Assert.Throws<InvalidDataException>(() => Open());
+
+        Assert.Contains(journal, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes, File.ReadAllBytes(journal));
+    }
+
+    [Fact]
     public void A_state_directory_of_another_pair_is_refused()
     {
         Open().Store.Dispose();
