@@ -40,7 +40,9 @@ internal sealed partial class SecondaryShell
     private ulong _imageHashAtPromotion;
     private int _compactionsBefore;
     private bool _journalDamaged;
+    private long _damagedEntryOffset;
     private bool _resetAtNextAppend;
+    private long? _damageAtResyncStart;
 
     /// <summary>How often the journal was compacted in this run, over every incarnation.</summary>
     public int JournalCompactions => _compactionsBefore + (Down ? 0 : Host.Store?.Journal.Compactions ?? 0);
@@ -106,7 +108,16 @@ internal sealed partial class SecondaryShell
     /// had committed — never take the damage for a torn append and come back with less. Only an entry
     /// with another after it is damaged: a damaged last entry cannot be told from a torn append.
     /// </summary>
-    public void DamageJournal(long restartAfter)
+    public void DamageJournal(long restartAfter) => DamageJournal(restartAfter, beforeNewest: false);
+
+    /// <summary>
+    /// As <see cref="DamageJournal(long)"/>, once the first epoch of a resync is journalled, to the
+    /// entry before it: the epochs jump there, so recovery's own check that each epoch follows the
+    /// last cannot see what the damage took. The hardest case for telling damage from a torn append.
+    /// </summary>
+    public void DamageJournalAtNextResyncStart(long restartAfter) => _damageAtResyncStart = restartAfter;
+
+    private void DamageJournal(long restartAfter, bool beforeNewest)
     {
         if (Down || IsPromoted || Host.Store is not { } store)
         {
@@ -120,12 +131,13 @@ internal sealed partial class SecondaryShell
         }
 
         Random random = _world.Random.Faults;
-        (long epoch, long offset, int length) = held[random.Next(held.Length - 1)];
+        (long epoch, long offset, int length) = held[beforeNewest ? held.Length - 2 : random.Next(held.Length - 1)];
         long at = offset + random.NextInt64(length);
         MemoryDisk file = StateDirectory.Peek(EpochJournal.FileName)!;
         byte[] damaged = [(byte)(file.Contents[(int)at] ^ (1 << random.Next(8)))];
         file.Write(at, damaged, fua: true);
         _journalDamaged = true;
+        _damagedEntryOffset = offset;
         _world.Trace.Event("journal damaged", epoch, at);
         FailStop($"restarted after damage to journal entry {epoch}", restartAfter);
     }
@@ -218,9 +230,11 @@ internal sealed partial class SecondaryShell
             {
                 _world.Checker.Fail($"I3/I4: the secondary's recovery refused its storage: {e.Message}");
             }
-            else if (!e.Message.Contains(EpochJournal.FileName, StringComparison.Ordinal))
+            else if (!e.Message.Contains(EpochJournal.FileName, StringComparison.Ordinal) || !e.Message.Contains($"byte {_damagedEntryOffset}", StringComparison.Ordinal))
             {
-                _world.Checker.Fail($"the secondary refused its damaged journal without naming it: {e.Message}");
+                // An operator must learn which file and which entry: a symptom further on (an epoch
+                // that does not follow) sends them looking in the wrong place.
+                _world.Checker.Fail($"the secondary refused its damaged journal without naming the file and the damaged entry (at byte {_damagedEntryOffset}): {e.Message}");
             }
 
             _world.Trace.Note(() => $"secondary refused its storage: {e.Message}");
@@ -365,6 +379,12 @@ internal sealed partial class SecondaryShell
             _committedVm!.Apply(checkpoint.Snapshot);
             Host.OnStorageCompleted(completion);
             _world.Checker.Committed(checkpoint, records!, CommittedDisk(), _committedVm);
+            if (_damageAtResyncStart is { } restartAfter && checkpoint.StartsResync)
+            {
+                _damageAtResyncStart = null;
+                _world.Clock.After(0, () => DamageJournal(restartAfter, beforeNewest: true));
+            }
+
             return;
         }
 
