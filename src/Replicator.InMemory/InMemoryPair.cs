@@ -1,31 +1,40 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Replicator.Core.Guest;
 using Replicator.Core.Primary;
 using Replicator.Core.Secondary;
-using Replicator.Core.Vm;
+using Replicator.Hosts.Primary;
+using Replicator.Hosts.Secondary;
+using Replicator.Protocol.Framing;
 
 namespace Replicator.InMemory;
 
 /// <summary>
-/// A whole pair in one process: the synthetic guest, the primary's engine and disk, an ordered
-/// link each way, and the secondary's engine, image, journal and VM state store. One seeded
-/// scheduler picks which event happens next, so a run is fully determined by its seeds. It checks
-/// I1 at every commit, I5 at every output release and the buffer bound at every delivery, and
-/// records what it finds in <see cref="Violations"/>.
+/// A whole pair in one process, on the daemons' own hosts: the synthetic guest and the primary's disk
+/// around a <see cref="Hosts.Primary.PrimaryHost"/>; a <see cref="Hosts.Secondary.SecondaryHost"/> with its
+/// real journal, state record and recovery on in-memory storage; links carrying the daemons' encoded
+/// frames. One seeded scheduler picks which event happens next, so a run is fully determined by its
+/// seeds. The driver decides nothing a host decides — no handshake, credit, or order of journal and
+/// acknowledgement: it delivers frames, completes local I/O, captures and storage operations, fires
+/// the hosts' timers, and observes. It checks I1 at every commit and every apply, I5 at every output
+/// release and the buffer bound at every delivery, and records what it finds in <see cref="Violations"/>.
 /// </summary>
 public sealed partial class InMemoryPair
 {
+    public const string PairId = "in-memory-pair";
+
+    // Each step is one event, and this much virtual time.
+    private static readonly TimeSpan StepTime = TimeSpan.FromMilliseconds(1);
+
     private readonly InMemoryPairOptions _options;
     private readonly Random _scheduler;
     private readonly Random _powerCuts;
-    private readonly SecondaryOptions _secondaryOptions;
-    private readonly PrimarySide _primarySide;
-    private readonly SecondarySide _secondarySide;
-    private readonly Queue<PairMessage> _toSecondary = new();
-    private readonly Queue<PairMessage> _toPrimary = new();
-    private readonly List<Choice> _choices = new(8);
+    private readonly PairClock _clock = new();
+    private readonly PrimaryShell _primary;
+    private readonly SecondaryShell _secondary;
+    private readonly List<Choice> _choices = new(12);
     private readonly byte[] _initialDisk;
-    private long _requestBudget;
 
+    /// <summary>Builds the pair and runs it until the primary's host has started over a welcomed link.</summary>
     public InMemoryPair(InMemoryPairOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -40,30 +49,71 @@ public sealed partial class InMemoryPair
         SecondaryImage = new MemoryDisk(options.Guest.DiskBytes, Guest.Disk);
         CommittedHistory = new CrashHistory(Guest.Disk);
 
-        _primarySide = new PrimarySide(this);
-        Primary = new PrimaryEngine(
-            new PrimaryOptions
-            {
-                Geometry = options.Guest.Geometry,
-                SecondaryBufferBytes = options.SecondaryBufferBytes,
-                MaxUnacknowledgedCheckpoints = options.MaxUnacknowledgedCheckpoints,
-            },
-            _primarySide);
+        int maxRequestBytes = options.MaxRequestBytes ?? options.Guest.MaxWriteBytes;
+        long ramBytes = (long)options.Guest.RamPages * options.Guest.PageSize;
+        _maxBodyLength = LinkLimits.MaxBodyLength(maxRequestBytes, ramBytes, options.Guest.PageSize);
 
-        _secondaryOptions = new SecondaryOptions { Geometry = options.Guest.Geometry, BufferCapacityBytes = options.SecondaryBufferBytes };
-        _secondarySide = new SecondarySide(this, new VmState((long)options.Guest.RamPages * options.Guest.PageSize, options.Guest.PageSize));
-        Secondary = new SecondaryEngine(_secondaryOptions, _secondarySide);
+        _primary = new PrimaryShell(this, maxRequestBytes);
+        PrimaryHost = new PrimaryHost(
+            new PrimaryHostOptions
+            {
+                PairId = PairId,
+                ImageBytes = options.Guest.DiskBytes,
+                MaxRequestBytes = maxRequestBytes,
+                Peer = "the in-memory secondary",
+                ImageName = "the in-memory primary's disk",
+                HeartbeatTimeout = options.HeartbeatTimeout,
+                ReconnectDelay = options.ReconnectDelay,
+                ReconnectMaxDelay = options.ReconnectMaxDelay,
+                MaxUnacknowledgedCheckpoints = options.MaxUnacknowledgedCheckpoints,
+                DirtyRegionBytes = options.DirtyRegionBytes,
+            },
+            new MemoryStorageDirectory("primary-state"),
+            _primary,
+            NullLogger.Instance,
+            _clock);
+
+        _secondary = new SecondaryShell(
+            this,
+            new SecondaryHostOptions
+            {
+                PairId = PairId,
+                MaxRequestBytes = maxRequestBytes,
+                BufferCapacityBytes = options.SecondaryBufferBytes,
+                RamBytes = ramBytes,
+                PageSize = options.Guest.PageSize,
+                HeartbeatTimeout = options.HeartbeatTimeout,
+            });
+        _secondary.Start();
+
+        PrimaryHost.Start();
+        RunUntil(() => _primary.Start is not null, maxSteps: 10_000);
+        if (_primary.Start is not { Outcome: PrimaryStartOutcome.Running })
+        {
+            throw new InvalidOperationException($"the in-memory pair did not start: {_primary.Start?.Reason ?? "no answer to the hello"}");
+        }
     }
 
     public SyntheticGuest Guest { get; }
 
-    public PrimaryEngine Primary { get; }
+    /// <summary>The primary's host: every event of the primary goes to it.</summary>
+    public PrimaryHost PrimaryHost { get; }
 
-    public SecondaryEngine Secondary { get; private set; }
+    /// <summary>The secondary's host of the running incarnation (a restart makes a new one).</summary>
+    public SecondaryHost SecondaryHost => _secondary.Host;
+
+    /// <summary>The primary's engine, for the checks and tests to read; events go to its host.</summary>
+    public PrimaryEngine Primary => PrimaryHost.Engine!;
+
+    /// <summary>The secondary's engine, for the checks and tests to read; events go to its host.</summary>
+    public SecondaryEngine Secondary => SecondaryHost.Engine!;
 
     public MemoryDisk PrimaryDisk { get; }
 
     public MemoryDisk SecondaryImage { get; }
+
+    /// <summary>The secondary's state directory: journal, RAM image and state record.</summary>
+    public MemoryStorageDirectory SecondaryState { get; } = new("secondary-state");
 
     /// <summary>The committed epochs' requests in commit order: the history a secondary crash state must be legal for (I4).</summary>
     public CrashHistory CommittedHistory { get; }
@@ -72,22 +122,35 @@ public sealed partial class InMemoryPair
 
     public long Steps { get; private set; }
 
-    /// <summary>Interval checkpoints fire every <see cref="InMemoryPairOptions.CheckpointIntervalSteps"/> steps while true.</summary>
+    /// <summary>The primary's epoch timer fires every <see cref="InMemoryPairOptions.CheckpointIntervalSteps"/> steps while true.</summary>
     public bool AutomaticCheckpoints { get; set; } = true;
 
     public bool PrimaryCrashed { get; private set; }
 
-    public bool SecondaryDown { get; private set; }
+    public bool SecondaryDown => _secondary.Down;
 
-    public string? DegradedReason => _primarySide.DegradedReason;
+    /// <summary>Why replication first degraded, as the primary's host reported it; null if it never did.</summary>
+    public string? DegradedReason => _primary.DegradedReason;
 
-    public IReadOnlyList<long> ReleasedOutputs => _primarySide.Released;
+    public IReadOnlyList<long> ReleasedOutputs => _primary.Released;
 
-    /// <summary>Bytes that crossed the link towards the secondary (payloads only).</summary>
-    public long MirroredPayloadBytes { get; private set; }
+    /// <summary>Payload bytes the primary's host sent towards the secondary.</summary>
+    public long MirroredPayloadBytes => _primary.MirroredPayloadBytes;
+
+    /// <summary>Every resync the primary's host started, as sent on the wire.</summary>
+    public IReadOnlyList<Protocol.Messages.ResyncStartMessage> ResyncStarts => _primary.ResyncStarts;
+
+    /// <summary>The epoch acknowledged each time the primary's host reported the pair protected again.</summary>
+    public IReadOnlyList<long> ProtectedAt => _primary.ProtectedAt;
+
+    /// <summary>Bytes the primary's disk read for resyncs.</summary>
+    public long ResyncBytesRead => _primary.ResyncBytesRead;
+
+    /// <summary>Epochs found equal to the guest's own record at their commit or their apply (epochs mid-resync hold no checkpoint and are not).</summary>
+    public int CheckedEpochs { get; private set; }
 
     /// <summary>Lets the guest issue this many more requests.</summary>
-    public void IssueRequests(long count) => _requestBudget += count;
+    public void IssueRequests(long count) => _primary.RequestBudget += count;
 
     /// <summary>Runs until <paramref name="done"/> holds; false if nothing could happen any more or the step limit was reached first.</summary>
     public bool RunUntil(Func<bool> done, long maxSteps = 1_000_000)
@@ -123,56 +186,17 @@ public sealed partial class InMemoryPair
         return false;
     }
 
-    /// <summary>Takes a checkpoint now and runs until the secondary acknowledged it; returns its epoch.</summary>
-    public long Checkpoint(long maxSteps = 1_000_000)
-    {
-        long epoch = Primary.RequestCheckpoint(CheckpointTrigger.Explicit);
-        if (epoch == PrimaryEngine.NoCheckpoint || !RunUntil(() => Primary.LastAcknowledgedEpoch >= epoch || Primary.IsDegraded, maxSteps) || Primary.IsDegraded)
-        {
-            throw new InvalidOperationException($"checkpoint {epoch} was not acknowledged: {Primary.DegradedReason ?? "the pair stopped"}");
-        }
-
-        return epoch;
-    }
-
-    /// <summary>Performs one event, chosen by the scheduler among those that can happen. False when none can.</summary>
+    /// <summary>
+    /// Performs one event, chosen by the scheduler among those that can happen, then the timers due.
+    /// When only a timer is pending the clock moves on to it. False when nothing can happen.
+    /// </summary>
     public bool Step()
     {
-        _choices.Clear();
-        if (!PrimaryCrashed)
+        CollectChoices();
+        if (_choices.Count == 0 && !PrimaryCrashed && _primary.ReconnectDue is long due)
         {
-            if (_requestBudget > 0 && !Guest.IsPaused && Primary.InFlightCount + Primary.QueuedCount < _options.QueueDepth)
-            {
-                _choices.Add(Choice.GuestSubmits);
-            }
-
-            if (_primarySide.IssuedCount > 0)
-            {
-                _choices.Add(Choice.LocalCompletes);
-            }
-
-            if (_primarySide.CaptureRequested is not null)
-            {
-                _choices.Add(Choice.VmCaptured);
-            }
-
-            if (_toPrimary.Count > 0)
-            {
-                _choices.Add(Choice.DeliverToPrimary);
-            }
-        }
-
-        if (!SecondaryDown)
-        {
-            if (_toSecondary.Count > 0)
-            {
-                _choices.Add(Choice.DeliverToSecondary);
-            }
-
-            if (_secondarySide.PendingWork > 0)
-            {
-                _choices.Add(Choice.SecondaryWorks);
-            }
+            _clock.AdvanceTo(due);
+            CollectChoices();
         }
 
         if (_choices.Count == 0)
@@ -181,151 +205,127 @@ public sealed partial class InMemoryPair
         }
 
         Steps++;
+        _clock.Advance(StepTime);
         switch (_choices[_scheduler.Next(_choices.Count)])
         {
             case Choice.GuestSubmits:
-                _requestBudget--;
-                _primarySide.GuestSubmits(_scheduler.NextDouble() < _options.OutputProbability);
+                _primary.GuestSubmits(_scheduler.NextDouble() < _options.OutputProbability);
                 break;
             case Choice.LocalCompletes:
-                _primarySide.CompleteOne(_scheduler);
+                _primary.CompleteLocal(_scheduler);
+                break;
+            case Choice.ResyncReadCompletes:
+                _primary.CompleteResyncRead(_scheduler);
                 break;
             case Choice.VmCaptured:
-                _primarySide.Capture();
+                _primary.Capture();
+                break;
+            case Choice.Connects:
+                Connect();
+                break;
+            case Choice.ReconnectDue:
+                _primary.FireReconnect();
                 break;
             case Choice.DeliverToPrimary:
-                DeliverToPrimary(_toPrimary.Dequeue());
+                DeliverToPrimary();
                 break;
             case Choice.DeliverToSecondary:
-                DeliverToSecondary(_toSecondary.Dequeue());
+                DeliverToSecondary();
                 break;
-            case Choice.SecondaryWorks:
-                _secondarySide.DoNext();
+            case Choice.JournalRuns:
+                _secondary.RunJournal();
+                break;
+            case Choice.ApplyRuns:
+                _secondary.RunApply();
                 break;
         }
 
-        if (AutomaticCheckpoints && !PrimaryCrashed && Steps % _options.CheckpointIntervalSteps == 0)
-        {
-            Primary.RequestCheckpoint(CheckpointTrigger.Interval);
-        }
-
+        DeliverNotices();
+        FireTimers();
+        DeliverNotices();
         return true;
     }
 
-    /// <summary>The primary dies. Messages already on the link arrive if <paramref name="deliverInFlight"/>, else they are lost with it.</summary>
-    public void CrashPrimary(bool deliverInFlight)
+    private void CollectChoices()
     {
-        PrimaryCrashed = true;
-        _toPrimary.Clear();
-        if (!deliverInFlight)
-        {
-            _toSecondary.Clear();
-        }
-    }
-
-    /// <summary>
-    /// Promotes the secondary (the primary is fenced first: I6) and runs it until failover completes.
-    /// Checks I2 and returns what the promoted node holds.
-    /// </summary>
-    public FailoverOutcome Failover()
-    {
-        PrimaryCrashed = true;
-        _toPrimary.Clear();
-
-        // Whatever was already on the wire arrives before heartbeats time out and promotion starts.
-        RunUntil(() => _toSecondary.Count == 0 || SecondaryDown);
-        Secondary.Promote();
-        RunUntil(() => Secondary.Phase == SecondaryPhase.Promoted);
-        if (Secondary.Phase != SecondaryPhase.Promoted)
-        {
-            throw new InvalidOperationException($"failover did not complete: secondary is {Secondary.Phase}");
-        }
-
-        var outcome = new FailoverOutcome(Secondary.LastAppliedEpoch, SecondaryImage.Contents.ToArray(), _secondarySide.VmState.Clone(), Primary.LastAcknowledgedEpoch, Primary.LastCheckpointStarted);
-        string? problem = VerifyFailover(outcome);
-        if (problem is not null)
-        {
-            Violations.Add(problem);
-        }
-
-        return outcome;
-    }
-
-    /// <summary>Null when the outcome obeys I2: one checkpoint e*, last acknowledged ≤ e* ≤ last started, disk and RAM both of e*.</summary>
-    public string? VerifyFailover(FailoverOutcome outcome)
-    {
-        ArgumentNullException.ThrowIfNull(outcome);
-        if (outcome.Epoch < outcome.PrimaryLastAcknowledged || outcome.Epoch > outcome.PrimaryLastStarted)
-        {
-            return $"I2: failover landed on epoch {outcome.Epoch}, outside [{outcome.PrimaryLastAcknowledged}, {outcome.PrimaryLastStarted}]";
-        }
-
-        if (outcome.VmState.Epoch != outcome.Epoch)
-        {
-            return $"I2: image of epoch {outcome.Epoch} but VM state of epoch {outcome.VmState.Epoch}";
-        }
-
-        if (outcome.Epoch == 0)
-        {
-            return SecondaryImage.Contents.SequenceEqual(_initialDisk) ? null : "I2: no epoch committed, yet the image changed";
-        }
-
-        GuestCheckpoint? expected = Guest.ExpectedAt(outcome.Epoch);
-        string? difference = expected is null ? $"no record of checkpoint {outcome.Epoch}" : expected.Compare(outcome.Image, outcome.VmState.Ram, outcome.VmState.CpuState);
-        return difference is null ? null : $"I2: {difference}";
-    }
-
-    /// <summary>The secondary loses power: its cache and work in progress are gone, and the link resets.</summary>
-    public void PowerCutSecondary()
-    {
-        SecondaryImage.PowerCut(_powerCuts);
-        _secondarySide.PowerCut();
-        _toSecondary.Clear();
-        SecondaryDown = true;
+        _choices.Clear();
         if (!PrimaryCrashed)
         {
-            Primary.OnSecondaryLost("the secondary lost power");
+            if (_primary.GuestCanSubmit(_options.QueueDepth))
+            {
+                _choices.Add(Choice.GuestSubmits);
+            }
+
+            if (_primary.LocalInFlight > 0)
+            {
+                _choices.Add(Choice.LocalCompletes);
+            }
+
+            if (_primary.ResyncReadsInFlight > 0)
+            {
+                _choices.Add(Choice.ResyncReadCompletes);
+            }
+
+            if (_primary.CaptureAsked)
+            {
+                _choices.Add(Choice.VmCaptured);
+            }
+
+            if (_primary.ConnectAsked)
+            {
+                _choices.Add(Choice.Connects);
+            }
+
+            if (_primary.ReconnectDue <= _clock.GetTimestamp())
+            {
+                _choices.Add(Choice.ReconnectDue);
+            }
+        }
+
+        // Frames already on the way keep arriving (or are dropped at a closed end) whoever is down.
+        if (!_toPrimary.IsEmpty)
+        {
+            _choices.Add(Choice.DeliverToPrimary);
+        }
+
+        if (!_toSecondary.IsEmpty)
+        {
+            _choices.Add(Choice.DeliverToSecondary);
+        }
+
+        if (!_secondary.Down)
+        {
+            if (_secondary.JournalPending)
+            {
+                _choices.Add(Choice.JournalRuns);
+            }
+
+            if (_secondary.ApplyPending)
+            {
+                _choices.Add(Choice.ApplyRuns);
+            }
         }
     }
 
-    /// <summary>Restarts the secondary from its durable state record and journal, as the runtime does at start.</summary>
-    public void RestartSecondary()
+    /// <summary>The shells' periodic timers, counted in steps: the primary's epoch, both hosts' heartbeats.</summary>
+    private void FireTimers()
     {
-        Secondary = _secondarySide.Recover(_secondaryOptions);
-        SecondaryDown = false;
-    }
-
-    private void DeliverToPrimary(PairMessage message)
-    {
-        switch (message)
+        if (AutomaticCheckpoints && !PrimaryCrashed && Steps % _options.CheckpointIntervalSteps == 0)
         {
-            case PairMessage.Ack ack:
-                Primary.OnCheckpointAcknowledged(ack.Epoch);
-                break;
-            case PairMessage.Credit credit:
-                Primary.OnCreditReturned(credit.Bytes);
-                break;
-            case PairMessage.Rejected rejected:
-                Primary.OnEpochRejected(rejected.Epoch, rejected.Reason);
-                break;
-        }
-    }
-
-    private void DeliverToSecondary(PairMessage message)
-    {
-        switch (message)
-        {
-            case PairMessage.Mirror mirror:
-                Secondary.OnMirror(mirror.Record);
-                break;
-            case PairMessage.Checkpoint checkpoint:
-                Secondary.OnCheckpoint(checkpoint.Record);
-                break;
+            PrimaryHost.OnEpochTick();
         }
 
-        if (Secondary.BufferedBytes > Secondary.BufferCapacityBytes)
+        if (Steps % _options.HeartbeatIntervalSteps == 0)
         {
-            Violations.Add($"memory bound: secondary holds {Secondary.BufferedBytes} bytes, bound {Secondary.BufferCapacityBytes}");
+            if (!PrimaryCrashed)
+            {
+                PrimaryHost.OnHeartbeatTick();
+            }
+
+            if (!_secondary.Down)
+            {
+                _secondary.HeartbeatTick();
+            }
         }
     }
 
@@ -333,9 +333,13 @@ public sealed partial class InMemoryPair
     {
         GuestSubmits,
         LocalCompletes,
+        ResyncReadCompletes,
         VmCaptured,
+        Connects,
+        ReconnectDue,
         DeliverToPrimary,
         DeliverToSecondary,
-        SecondaryWorks,
+        JournalRuns,
+        ApplyRuns,
     }
 }

@@ -6,9 +6,9 @@ using Replicator.InMemory;
 namespace Replicator.Cli.Commands;
 
 /// <summary>
-/// The main job on embedded defaults: the synthetic guest on a primary/secondary pair driven by
-/// the deterministic core in one process, checkpoints throughout, the primary killed at a random
-/// step, failover, and a verdict on the invariants. The seed is printed so a run replays exactly.
+/// The main job on embedded defaults: the synthetic guest on a primary/secondary pair in one
+/// process (the daemons' own hosts, journal and frames under one seeded scheduler), checkpoints
+/// throughout, the primary killed at a random step, failover, and a verdict on the invariants. The seed is printed so a run replays exactly.
 /// </summary>
 internal static class InProcessDemoCommand
 {
@@ -58,7 +58,7 @@ internal static class InProcessDemoCommand
         bool pass = pair.Violations.Count == 0 && failover is null;
         string F(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
 
-        output.WriteLine("Replicator demo: in-process pair on the deterministic core");
+        output.WriteLine("Replicator demo: in-process pair on the daemons' hosts, one seeded scheduler");
         output.WriteLine($"  seed                 {seed}  (replay: replicator demo --in-process --seed {seed} --requests {requests})");
         output.WriteLine($"  guest                {options.Guest.DiskBytes >> 20} MiB disk, {options.Guest.RamPages * options.Guest.PageSize >> 10} KiB RAM, {F(pair.Guest.RequestsIssued)} requests issued");
         output.WriteLine($"  mirrored             {pair.MirroredPayloadBytes / (1024.0 * 1024):F1} MiB of payload");

@@ -230,6 +230,7 @@ public sealed partial class PrimaryHost
                 FirstSequence = welcome.LastCommittedSequence + 1,
                 MaxUnacknowledgedCheckpoints = _options.MaxUnacknowledgedCheckpoints,
                 Plant = _options.Plant,
+                DirtyRegionBytes = _options.DirtyRegionBytes,
             },
             _engineActions);
         Volatile.Write(ref _engine, engine);

@@ -165,6 +165,7 @@ public sealed partial class PrimaryHost
                 Geometry = new BlockGeometry(_options.ImageBytes, _options.MaxRequestBytes),
                 // Never charged: a degraded engine takes no credit. It only has to pass validation.
                 SecondaryBufferBytes = 2L * (_options.MaxRequestBytes + MirrorRecord.RecordOverheadBytes),
+                DirtyRegionBytes = _options.DirtyRegionBytes,
             },
             _engineActions);
         Volatile.Write(ref _engine, engine);

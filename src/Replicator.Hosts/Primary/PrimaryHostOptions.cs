@@ -36,4 +36,7 @@ public sealed record PrimaryHostOptions
 
     /// <summary>A deliberate engine bug the simulator must catch (never set in production).</summary>
     public PlantedBug Plant { get; init; }
+
+    /// <summary>Granularity of the engine's map of regions the secondary may lack: what a resync copies at least.</summary>
+    public int DirtyRegionBytes { get; init; } = 1 << 20;
 }

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Secondary;
+using Replicator.Protocol.Framing;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
 

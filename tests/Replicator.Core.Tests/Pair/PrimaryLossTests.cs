@@ -64,7 +64,8 @@ public class PrimaryLossTests
 
         pair.IssueRequests(100);
         pair.RunUntil(() => pair.Guest.RequestsIssued >= 400);
-        long sent = pair.Primary.RequestCheckpoint(CheckpointTrigger.Explicit);
+        pair.RequestCheckpoint();
+        long sent = pair.Primary.LastCheckpointStarted;
         Assert.True(pair.RunUntil(() => pair.Primary.UnacknowledgedCheckpoints == 1));
         pair.CrashPrimary(deliverInFlight: checkpointArrives);
 

@@ -1,8 +1,10 @@
-using Replicator.Protocol.Framing;
+namespace Replicator.Protocol.Framing;
 
-namespace Replicator.Runtime.Links;
-
-/// <summary>The largest frame body a side accepts: a mirror of the largest request, or a checkpoint carrying all of RAM.</summary>
+/// <summary>
+/// The largest frame body a side accepts: a mirror of the largest request, or a checkpoint carrying
+/// all of RAM. Here, beside the frame reader, so every shell that cuts frames (the daemons, the
+/// in-memory pair) sizes its reader the same way.
+/// </summary>
 public static class LinkLimits
 {
     public static int MaxBodyLength(int maxRequestBytes, long ramBytes, int pageSize)
