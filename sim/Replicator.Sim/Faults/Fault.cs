@@ -63,6 +63,9 @@ internal enum PrimaryRestart
 
     /// <summary>As <see cref="OtherPair"/>, with another largest request.</summary>
     OtherLargestRequest,
+
+    /// <summary>As <see cref="OtherPair"/>: this pair's primary, but a daemon speaking another protocol version.</summary>
+    OtherVersion,
 }
 
 /// <summary>Where in the checkpoint cycle a primary crash lands: it waits for that point once due.</summary>

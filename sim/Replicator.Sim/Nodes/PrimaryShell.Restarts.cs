@@ -12,7 +12,8 @@ namespace Replicator.Sim.Nodes;
 /// </summary>
 internal sealed partial class PrimaryShell
 {
-    // Starts that end Unreachable are retried, as an operator (or a service manager) would.
+    // Starts that end Unreachable (or refused, when they should run) are retried, as an operator
+    // or a service manager would.
     private const int StartAttempts = 20;
 
     private StartExpectation _expectation = StartExpectation.Runs;
@@ -127,6 +128,7 @@ internal sealed partial class PrimaryShell
                 PrimaryRestart.OtherPair => options with { PairId = "another-pair" },
                 PrimaryRestart.OtherSize => options with { ImageBytes = options.ImageBytes + options.BlockSize },
                 PrimaryRestart.OtherBlockSize => options with { BlockSize = options.BlockSize / 8 },
+                PrimaryRestart.OtherVersion => options with { ProtocolVersion = options.ProtocolVersion + 1 },
                 _ => options with { MaxRequestBytes = options.MaxRequestBytes / 2 },
             };
         }
@@ -145,7 +147,11 @@ internal sealed partial class PrimaryShell
     {
         bool misdirected = _misdirected;
         GoDown(null);
-        if (start.Outcome == PrimaryStartOutcome.Unreachable && ++_startAttempt < StartAttempts)
+        // A start that should run and is refused is tried again too: the secondary may not have
+        // heard yet that the stopped primary's link closed, or may still be draining its session.
+        bool mayPass = start.Outcome == PrimaryStartOutcome.Unreachable
+            || (start.Outcome == PrimaryStartOutcome.Refused && !misdirected && _expectation == StartExpectation.Runs);
+        if (mayPass && ++_startAttempt < StartAttempts)
         {
             _world.Clock.After(_world.Scenario.HeartbeatTimeoutUs, StartAgain);
             return;
@@ -191,7 +197,7 @@ internal sealed partial class PrimaryShell
         _everRan = true;
         if (_misdirected)
         {
-            _world.Checker.Fail("handshake: the secondary welcomed a primary that is not this pair's (another pair, size, block size or largest request)");
+            _world.Checker.Fail("handshake: the secondary welcomed a primary that is not this pair's (another pair, size, block size, largest request or protocol version)");
         }
         else if (_expectation == StartExpectation.Refused)
         {

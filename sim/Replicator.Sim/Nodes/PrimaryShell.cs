@@ -117,6 +117,12 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
 
         _world.Trace.Event("primary crash", Engine?.CurrentEpoch ?? 0, LastAcknowledgedEpoch);
         Disk.AbandonInFlight();
+        if (!processKilled)
+        {
+            // The host lost power: its state record keeps only what was made durable.
+            StateDirectory.PowerCut(_world.Random.PowerCuts);
+        }
+
         GoDown(processKilled ? "the primary's process died" : null);
     }
 

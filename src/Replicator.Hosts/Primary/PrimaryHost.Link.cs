@@ -36,7 +36,7 @@ public sealed partial class PrimaryHost
         _connecting = false;
         _handshaking = link;
         _handshakeStarted = _time.GetTimestamp();
-        _actions.Send(link, FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = _identity });
+        _actions.Send(link, FrameType.Hello, new HelloMessage { ProtocolVersion = _options.ProtocolVersion, Identity = _identity });
     }
 
     /// <summary>The connection asked for could not be opened.</summary>

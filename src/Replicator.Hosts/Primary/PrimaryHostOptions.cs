@@ -1,4 +1,5 @@
 using Replicator.Core.Testing;
+using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Primary;
 
@@ -33,6 +34,12 @@ public sealed record PrimaryHostOptions
 
     /// <summary>Checkpoints sent and not yet acknowledged before the engine holds the next one back.</summary>
     public int MaxUnacknowledgedCheckpoints { get; init; } = 4;
+
+    /// <summary>
+    /// The protocol version the hello announces: always this build's in production. The simulator
+    /// sets another to stand in for an older or newer daemon, which the secondary must refuse.
+    /// </summary>
+    public int ProtocolVersion { get; init; } = Handshake.ProtocolVersion;
 
     /// <summary>A deliberate engine bug the simulator must catch (never set in production).</summary>
     public PlantedBug Plant { get; init; }
