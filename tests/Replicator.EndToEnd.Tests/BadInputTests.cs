@@ -1,9 +1,16 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
 namespace Replicator.EndToEnd.Tests;
 
 public class BadInputTests
 {
     [Fact]
-    public async Task A_handshake_with_the_wrong_image_size_stops_both_daemons_with_the_reason()
+    public async Task A_primary_of_the_wrong_image_size_is_refused_with_the_reason_and_the_secondary_serves_on()
     {
         await using var pair = new DaemonPairWithSizes();
         pair.Pair.CreateImages(DaemonPair.ImageBytes / 2, DaemonPair.ImageBytes);
@@ -12,9 +19,45 @@ public class BadInputTests
         pair.Pair.StartPrimary();
 
         Assert.NotEqual(0, await pair.Pair.Primary!.WaitForExitAsync());
-        Assert.NotEqual(0, await pair.Pair.Secondary.WaitForExitAsync());
         Assert.Contains("image size differs", pair.Pair.Primary.Output, StringComparison.Ordinal);
-        Assert.Contains("image size differs", pair.Pair.Secondary.Output, StringComparison.Ordinal);
+        await pair.Pair.Secondary.WaitForOutputAsync("image size differs");
+
+        // The operator fixes the primary's image; the secondary never stopped.
+        await pair.Pair.Primary.DisposeAsync();
+        File.Copy(pair.Pair.SecondaryImage, pair.Pair.PrimaryImage, overwrite: true);
+        pair.Pair.StartPrimary();
+        await pair.Pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.False(pair.Pair.Secondary.HasExited);
+        await Tool.QemuIo(pair.Pair.PrimaryUri, "write -P 0x5A 0 1M");
+        Assert.True(await pair.Pair.CheckpointAsync() > 0);
+    }
+
+    [Fact]
+    public async Task A_stranger_s_hello_for_another_pair_leaves_the_running_pair_protected()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x31 0 1M");
+        await pair.CheckpointAsync();
+
+        // One hello frame from a plain TCP client, as anyone who reaches the port could send.
+        using (var stranger = new TcpClient())
+        {
+            await stranger.ConnectAsync(IPAddress.Loopback, pair.SecondaryPort);
+            var frame = new ArrayBufferWriter<byte>();
+            new FrameWriter().WriteControl(frame, FrameType.Hello, new HelloMessage
+            {
+                ProtocolVersion = Handshake.ProtocolVersion,
+                Identity = new PairIdentity { PairId = "stranger", ImageBytes = 4096, BlockSize = 4096, MaxRequestBytes = 4096 },
+            });
+            await stranger.GetStream().WriteAsync(frame.WrittenMemory);
+            await pair.Secondary!.WaitForOutputAsync("wrong pair");
+        }
+
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x32 1M 1M");
+        Assert.True(await pair.CheckpointAsync() > 0);
+        Assert.False(pair.Secondary.HasExited);
+        JsonNode status = await DaemonPair.StatusAsync(pair.PrimaryState);
+        Assert.Null(status["status"]?["Degraded"]);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using Replicator.Hosts.Links;
 using Replicator.Hosts.Storage;
 using Replicator.Hosts.Tests.Support;
 using Replicator.InMemory;
+using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Tests;
@@ -53,7 +54,7 @@ public class SecondaryHostTests
     }
 
     [Fact]
-    public void A_primary_of_another_pair_is_refused_and_the_node_stops_for_the_operator()
+    public void A_primary_of_another_pair_is_refused_and_the_node_carries_on_for_the_right_one()
     {
         var pair = new SecondaryHarness();
 
@@ -63,8 +64,13 @@ public class SecondaryHostTests
         Assert.Equal(link, closed);
         Assert.False(fenced);
         Assert.Contains("wrong pair", reason, StringComparison.Ordinal);
-        Assert.Contains("wrong pair", Assert.Single(pair.Halted), StringComparison.Ordinal);
+        Assert.Empty(pair.Halted);
         Assert.Empty(pair.Sent);
+
+        LinkId right = pair.Connect(SecondaryHarness.Identity());
+
+        Assert.Equal(right, Assert.Single(pair.Sent).Link);
+        Assert.Equal(FrameType.Welcome, pair.Sent[0].Type);
     }
 
     [Theory]

@@ -149,14 +149,9 @@ public sealed partial class SecondaryHost
         string? refusal = verdict.Reason ?? (_current.IsNone ? null : $"a primary is already connected from {_links[_current].Peer}");
         if (refusal is not null)
         {
+            // Whoever it is (a primary of another pair, size, block size or version, a stranger, a
+            // second primary), refusing it is all: the node and the pair it serves carry on.
             Refuse(link, refusal, verdict.Outcome == HandshakeOutcome.Fenced);
-            if (verdict.Outcome == HandshakeOutcome.Incompatible)
-            {
-                // A primary of another pair, size, block size or version: a misconfigured pair that
-                // an operator has to fix.
-                _actions.Halt($"refused a primary from {state.Peer}: {refusal}");
-            }
-
             return;
         }
 
@@ -169,7 +164,11 @@ public sealed partial class SecondaryHost
 
     private void Refuse(LinkId link, string reason, bool fenced)
     {
-        Log.HandshakeRefused(_log, _links.GetValueOrDefault(link)?.Peer ?? "?", reason);
+        if (_refusalReports.ShouldReport(out int heldBack))
+        {
+            Log.HandshakeRefused(_log, _links.GetValueOrDefault(link)?.Peer ?? "?", reason, heldBack);
+        }
+
         CloseLink(link, reason, fenced);
     }
 

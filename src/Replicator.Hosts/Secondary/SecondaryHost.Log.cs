@@ -9,8 +9,8 @@ public sealed partial class SecondaryHost
         [LoggerMessage(1, LogLevel.Information, "secondary started on image {Image}: it holds checkpoint {Epoch}; {Unapplied} committed epochs to replay from the journal")]
         public static partial void Started(ILogger logger, string image, long epoch, int unapplied);
 
-        [LoggerMessage(3, LogLevel.Warning, "refused the link from {EndPoint}: {Reason}")]
-        public static partial void HandshakeRefused(ILogger logger, string endPoint, string reason);
+        [LoggerMessage(3, LogLevel.Warning, "refused the link from {EndPoint}: {Reason} ({HeldBack} more refusals since the last one reported)")]
+        public static partial void HandshakeRefused(ILogger logger, string endPoint, string reason, int heldBack);
 
         [LoggerMessage(4, LogLevel.Information, "primary connected from {EndPoint} ({Identity})")]
         public static partial void PrimaryConnected(ILogger logger, string endPoint, string identity);

@@ -22,6 +22,7 @@ public sealed partial class SecondaryHost
     private readonly ISecondaryHostActions _actions;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
+    private readonly LogRateLimit _refusalReports;
     private readonly EngineActions _engineActions;
     private SecondaryStore? _store;
     private SecondaryEngine? _engine;
@@ -33,6 +34,7 @@ public sealed partial class SecondaryHost
         _actions = actions;
         _log = log;
         _time = time;
+        _refusalReports = new LogRateLimit(time, options.RefusalReportInterval);
         _engineActions = new EngineActions(this);
     }
 

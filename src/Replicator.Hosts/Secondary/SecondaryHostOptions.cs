@@ -21,6 +21,9 @@ public sealed record SecondaryHostOptions
     /// <summary>How long a silent primary (or a connection that sends no hello) is given before its link is closed.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Refused connections are logged at most once per this interval (with how many were not).</summary>
+    public TimeSpan RefusalReportInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
 
