@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using NSubstitute;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
@@ -27,8 +28,8 @@ public class JournalTests
             for (int seed = 0; seed < 4; seed++)
             {
                 (MemoryStorageDirectory directory, SimPowerSwitch power) = NewDirectory();
-                EpochJournal.Open(directory, out _).Dispose();
-                EpochJournal journal = EpochJournal.Open(directory, out _);
+                EpochJournal.Open(directory, out _, appliedEpoch: 0).Dispose();
+                EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0);
                 power.ArmAfter(cutAt);
                 int completed = 0;
                 try
@@ -76,11 +77,11 @@ public class JournalTests
     {
         (MemoryStorageDirectory directory, _) = NewDirectory();
         _faults.Full(DiskId.SecondaryJournal, 0, 10);
-        EpochJournal journal = EpochJournal.Open(directory, out _);
+        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0);
 
         Assert.Throws<IOException>(() => journal.Append(SealedEpochs(1)[0]));
         journal.Dispose();
-        EpochJournal.Open(directory, out List<JournalEntry> entries).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0).Dispose();
         Assert.Empty(entries);
     }
 
@@ -95,7 +96,7 @@ public class JournalTests
         Flip(file, second + EpochJournal.HeaderSize + at);
         byte[] before = file.Contents.ToArray();
 
-        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _));
+        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _, appliedEpoch: 0));
 
         Assert.Contains(EpochJournal.FileName, refused.Message, StringComparison.Ordinal);
         Assert.Contains($"byte {second}", refused.Message, StringComparison.Ordinal);
@@ -108,7 +109,7 @@ public class JournalTests
         (MemoryStorageDirectory directory, long second) = ThreeEntries();
         Flip(directory.Peek(EpochJournal.FileName)!, second + EpochJournal.HeaderSize + 10);
 
-        EpochJournal.Open(directory, out List<JournalEntry> entries, plant: PlantedBug.JournalSkipBadEntry).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, plant: PlantedBug.JournalSkipBadEntry).Dispose();
 
         Assert.Equal([1, 3], entries.Select(e => e.Checkpoint.Epoch));
     }
@@ -132,16 +133,48 @@ public class JournalTests
         MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
         Flip(file, file.Size - 5);
 
-        EpochJournal.Open(directory, out List<JournalEntry> entries).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0).Dispose();
 
         Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(13)]
+    [InlineData(23)]
+    public void Bytes_that_look_like_an_entry_s_start_in_the_last_bytes_of_the_file_are_a_torn_tail(int tail)
+    {
+        (MemoryStorageDirectory directory, long second) = ThreeEntries();
+        MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
+        long third = 2 * second; // the entries are of one size
+        byte[] torn = new byte[tail];
+        BinaryPrimitives.WriteUInt32LittleEndian(torn, EpochJournal.Magic);
+        file.Write(file.Size, torn, fua: true);
+
+        // The third entry's start torn too: the search for what follows runs to the file's end.
+        Flip(file, third);
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0).Dispose();
+
+        Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
+        Assert.Equal(third, file.Size);
+    }
+
+    [Fact]
+    public void An_entry_of_another_format_version_before_a_whole_one_is_refused()
+    {
+        (MemoryStorageDirectory directory, long second) = ThreeEntries();
+        Flip(directory.Peek(EpochJournal.FileName)!, second + 20);
+
+        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _, appliedEpoch: 0));
+
+        Assert.Contains("format version", refused.Message, StringComparison.Ordinal);
     }
 
     /// <summary>A journal of three entries; returns where the second begins.</summary>
     private (MemoryStorageDirectory Directory, long Second) ThreeEntries()
     {
         (MemoryStorageDirectory directory, _) = NewDirectory();
-        EpochJournal journal = EpochJournal.Open(directory, out _);
+        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0);
         List<EpochLog> epochs = SealedEpochs(3);
         journal.Append(epochs[0]);
         long second = journal.Length;

@@ -74,11 +74,13 @@ internal sealed partial class PrimaryShell
         Host.StopCleanly(waiterId: incarnation);
     });
 
+    /// <summary>The daemon exits once its loop has handled this event: the stop is its next one, not inside the host's call.</summary>
     private void OnCleanStopAcknowledged(long waiterId, long epoch)
     {
         _world.Trace.Event("primary stopped cleanly", epoch);
         _cleanStopEpoch = epoch;
-        Stopped(StartExpectation.Runs);
+        int incarnation = _incarnation;
+        _world.Clock.After(0, () => OnHost(incarnation, () => Stopped(StartExpectation.Runs)));
     }
 
     private void OnCleanStopFailed(long waiterId, string reason)
@@ -86,7 +88,8 @@ internal sealed partial class PrimaryShell
         // The daemon's stop goes on without the last checkpoint: the state record keeps saying the
         // images are not known equal, so the next start must be refused.
         _world.Trace.Note(() => $"primary's clean stop failed: {reason}");
-        Stopped(StartExpectation.Refused);
+        int incarnation = _incarnation;
+        _world.Clock.After(0, () => OnHost(incarnation, () => Stopped(StartExpectation.Refused)));
     }
 
     /// <summary>The daemon exits after its stop; the operator starts it again shortly after.</summary>
@@ -135,7 +138,9 @@ internal sealed partial class PrimaryShell
 
         _world.Trace.Event("primary starting", (long)kind);
         _incarnation++;
-        Host = misdirected
+        // A daemon of another version is this pair's own primary (its state record agrees), so only
+        // the version can stop it; one of another pair or size is another machine's daemon.
+        Host = misdirected && kind != PrimaryRestart.OtherVersion
             ? new PrimaryHost(options, new MemoryStorageDirectory("misdirected-primary-state"), new Actions(this), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, _time)
             : NewHost(options);
         _misdirected = misdirected;
@@ -189,6 +194,9 @@ internal sealed partial class PrimaryShell
         && !_world.Secondary.Down && !_world.Secondary.IsPromoted && !_world.Secondary.JournalFailed
         && _world.Secondary.Host.Engine is { } engine
         && engine.LastCommittedEpoch == _cleanStopEpoch && engine.BufferedBytes == 0;
+
+    /// <summary>The current incarnation is a daemon that is not this pair's primary as configured: no secondary may welcome it.</summary>
+    public bool Misdirected => _misdirected && !Crashed;
 
     /// <summary>A start that runs must have been allowed to.</summary>
     private void CheckAllowedToRun()

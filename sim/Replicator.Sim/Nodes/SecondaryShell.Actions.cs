@@ -31,6 +31,11 @@ internal sealed partial class SecondaryShell
                 shell._world.Checker.Fail("I6: a promoted node welcomed a primary");
             }
 
+            if (type == FrameType.Welcome && shell._world.Primary.Misdirected)
+            {
+                shell._world.Checker.Fail("handshake: the secondary welcomed a primary of another pair, size, block size, largest request or protocol version");
+            }
+
             if (type == FrameType.Welcome && shell._journalAppendsUnfinished > 0 && !shell.JournalFailed)
             {
                 // What a welcome names is where the primary's new stream starts (I1, I7): an append

@@ -244,6 +244,9 @@ internal sealed partial class SecondaryShell
         }
 
         SecondaryStore store = Host.Store!;
+
+        // Whatever damage there was, this start got past it: a later refusal must explain itself anew.
+        _journalDamaged = false;
         if (Engine.LastCommittedEpoch < DurableCommittedEpoch)
         {
             // Every append whose flush completed was a commit, acknowledged or about to be: a

@@ -9,6 +9,9 @@ public sealed partial class SecondaryHost
         [LoggerMessage(1, LogLevel.Information, "secondary started on image {Image}: it holds checkpoint {Epoch}; {Unapplied} committed epochs to replay from the journal")]
         public static partial void Started(ILogger logger, string image, long epoch, int unapplied);
 
+        [LoggerMessage(20, LogLevel.Warning, "journal {Journal}: {Count} damaged entries held only checkpoints the image already has and were stepped over; nothing was lost, but the storage under the journal is suspect")]
+        public static partial void JournalEntriesSteppedOver(ILogger logger, string journal, int count);
+
         [LoggerMessage(3, LogLevel.Warning, "refused the link from {EndPoint}: {Reason} ({HeldBack} more refusals since the last one reported)")]
         public static partial void HandshakeRefused(ILogger logger, string endPoint, string reason, int heldBack);
 

@@ -94,6 +94,10 @@ public sealed partial class SecondaryHost
         }
 
         Log.Started(_log, _store.Image.Name, _store.State.AppliedEpoch, _store.Unapplied.Count);
+        if (_store.Journal.EntriesSteppedOver > 0)
+        {
+            Log.JournalEntriesSteppedOver(_log, _store.Journal.Name, _store.Journal.EntriesSteppedOver);
+        }
     }
 
     /// <summary>

@@ -68,6 +68,12 @@ public sealed class EpochJournal : IDisposable
     /// <summary>How many times this journal was compacted since it was opened (diagnostics; the simulator reports it).</summary>
     public int Compactions { get; private set; }
 
+    /// <summary>
+    /// Entries that could not be read at start-up but held only epochs the image already had, so
+    /// were stepped over: nothing was lost, but the medium under the journal is suspect.
+    /// </summary>
+    public int EntriesSteppedOver { get; private set; }
+
     /// <summary>The journal's file, for messages.</summary>
     public string Name => _device.Name;
 
@@ -89,7 +95,7 @@ public sealed class EpochJournal : IDisposable
     /// Throws <see cref="InvalidDataException"/> (naming the file, changing nothing) when an entry
     /// that cannot be read lies before a whole, newer, unapplied one: that is damage, not a torn append.
     /// </summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch = 0, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
     {
         ArgumentNullException.ThrowIfNull(directory);
         bool created = !directory.Exists(FileName);
@@ -271,6 +277,11 @@ public sealed class EpochJournal : IDisposable
             }
 
             // (The planted defect steps over it whatever it held.)
+            if (onlyAppliedMissing)
+            {
+                EntriesSteppedOver++;
+            }
+
             offset = next.Offset;
         }
 
@@ -289,16 +300,28 @@ public sealed class EpochJournal : IDisposable
     /// <summary>Reads the entry at <paramref name="offset"/>: null when it is whole and newer than <paramref name="lastEpoch"/>, else why not.</summary>
     private string? TryReadEntry(long offset, long length, long lastEpoch, out long epoch, out byte[]? body)
     {
+        epoch = 0;
+        body = null;
+        if (offset + HeaderSize > length)
+        {
+            return "no whole entry header";
+        }
+
         Span<byte> header = stackalloc byte[HeaderSize];
         _device.Read(offset, header);
         uint magic = BinaryPrimitives.ReadUInt32LittleEndian(header);
         int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
         epoch = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
         uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(header[16..]);
-        body = null;
+        int version = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
         if (magic != Magic || bodyLength < 4 || offset + HeaderSize + bodyLength > length)
         {
             return "no whole entry header";
+        }
+
+        if (version != FormatVersion)
+        {
+            return $"format version {version}, not {FormatVersion}";
         }
 
         if (epoch <= lastEpoch)
@@ -341,7 +364,7 @@ public sealed class EpochJournal : IDisposable
                     }
 
                     long candidate = start + at + found;
-                    if (TryReadEntry(candidate, length, floor, out long epoch, out _) is null)
+                    if (candidate + HeaderSize <= length && TryReadEntry(candidate, length, floor, out long epoch, out _) is null)
                     {
                         return (epoch, candidate);
                     }
@@ -368,7 +391,7 @@ public sealed class EpochJournal : IDisposable
         {
             return ParseBody(epoch, body);
         }
-        catch (Exception e) when (e is InvalidDataException or MessagePackSerializationException or ArgumentOutOfRangeException)
+        catch (Exception e) when (e is InvalidDataException or MessagePackSerializationException or ProtocolViolationException or ArgumentException)
         {
             throw new InvalidDataException($"journal {Name} is damaged: the entry at byte {offset} does not agree with its header: {e.Message}. Nothing was changed.", e);
         }
@@ -383,7 +406,8 @@ public sealed class EpochJournal : IDisposable
             throw new InvalidDataException($"journal entry for epoch {epoch} holds the checkpoint of epoch {checkpoint.Epoch}");
         }
 
-        var records = new List<MirrorRecord>((int)checkpoint.RecordCount);
+        // The count is only a hint for the list: the body itself bounds how many records it holds.
+        var records = new List<MirrorRecord>((int)Math.Clamp(checkpoint.RecordCount, 0, body.Length / MirrorHeader.Size));
         int at = 4 + checkpointLength;
         while (at < body.Length)
         {

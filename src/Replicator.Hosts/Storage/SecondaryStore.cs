@@ -90,8 +90,10 @@ public sealed class SecondaryStore : IDisposable
                 throw new InvalidDataException($"RAM image {ram.Name} is {ram.Size} bytes; the guest has {ramBytes}");
             }
 
-            states.Save(state);
+            // The journal is read (and may be refused) before the state record is written: a
+            // refusal leaves the state directory as it found it.
             journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, plant, journalCompactAboveBytes);
+            states.Save(state);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
         }
