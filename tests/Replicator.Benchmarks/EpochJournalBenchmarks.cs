@@ -29,7 +29,7 @@ public class EpochJournalBenchmarks
     {
         string root = Environment.GetEnvironmentVariable("REPLICATOR_BENCH_DIR") is { Length: > 0 } dir ? dir : Path.GetTempPath();
         _directory = Directory.CreateDirectory(Path.Combine(root, $"replicator-journal-bench-{Environment.ProcessId}"));
-        _journal = EpochJournal.Open(new FileStorageDirectory(_directory.FullName), out _, appliedEpoch: 0);
+        _journal = EpochJournal.Open(new FileStorageDirectory(_directory.FullName), out _, appliedEpoch: 0, salt: 1);
 
         // A sealed epoch, held as the engine hands it to the journal (never reported persisted, so never released).
         var records = new SyntheticEpochs(4096);

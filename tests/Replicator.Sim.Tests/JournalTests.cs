@@ -16,6 +16,8 @@ namespace Replicator.Sim.Tests;
 /// <summary>The daemon's own journal on the simulated disk: power cut between any two of its storage calls.</summary>
 public class JournalTests
 {
+    private const long Salt = 0x5EED;
+
     private readonly SimScheduler _clock = new();
     private readonly DiskFaults _faults = new(new Random(1));
 
@@ -28,8 +30,8 @@ public class JournalTests
             for (int seed = 0; seed < 4; seed++)
             {
                 (MemoryStorageDirectory directory, SimPowerSwitch power) = NewDirectory();
-                EpochJournal.Open(directory, out _, appliedEpoch: 0).Dispose();
-                EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0);
+                EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt).Dispose();
+                EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt);
                 power.ArmAfter(cutAt);
                 int completed = 0;
                 try
@@ -54,7 +56,7 @@ public class JournalTests
                 power.TurnOn();
                 power.Disarm();
                 // Released only once the state record said everything up to 5 was applied.
-                EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: completed >= 5 ? 5 : 0).Dispose();
+                EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: completed >= 5 ? 5 : 0, salt: Salt).Dispose();
 
                 long[] kept = entries.Select(e => e.Checkpoint.Epoch).ToArray();
                 string what = $"cut at call {cutAt}, seed {seed}: {completed} appends completed, recovered [{string.Join(",", kept)}]";
@@ -77,18 +79,19 @@ public class JournalTests
     {
         (MemoryStorageDirectory directory, _) = NewDirectory();
         _faults.Full(DiskId.SecondaryJournal, 0, 10);
-        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0);
+        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt);
 
         Assert.Throws<IOException>(() => journal.Append(SealedEpochs(1)[0]));
         journal.Dispose();
-        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, salt: Salt).Dispose();
         Assert.Empty(entries);
     }
 
     [Theory]
     [InlineData(10)] // inside the body: its checksum fails
     [InlineData(-EpochJournal.HeaderSize)] // the magic: not even a header
-    [InlineData(-EpochJournal.HeaderSize + 8)] // the epoch: no longer follows the one before
+    [InlineData(-EpochJournal.HeaderSize + 8)] // the epoch: the header no longer checks
+    [InlineData(-EpochJournal.HeaderSize + 4)] // the length
     public void A_damaged_entry_before_a_whole_newer_one_is_refused_naming_the_file_and_nothing_is_changed(int at)
     {
         (MemoryStorageDirectory directory, long second) = ThreeEntries();
@@ -96,7 +99,7 @@ public class JournalTests
         Flip(file, second + EpochJournal.HeaderSize + at);
         byte[] before = file.Contents.ToArray();
 
-        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _, appliedEpoch: 0));
+        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt));
 
         Assert.Contains(EpochJournal.FileName, refused.Message, StringComparison.Ordinal);
         Assert.Contains($"byte {second}", refused.Message, StringComparison.Ordinal);
@@ -109,7 +112,7 @@ public class JournalTests
         (MemoryStorageDirectory directory, long second) = ThreeEntries();
         Flip(directory.Peek(EpochJournal.FileName)!, second + EpochJournal.HeaderSize + 10);
 
-        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, plant: PlantedBug.JournalSkipBadEntry).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, salt: Salt, plant: PlantedBug.JournalSkipBadEntry).Dispose();
 
         Assert.Equal([1, 3], entries.Select(e => e.Checkpoint.Epoch));
     }
@@ -121,7 +124,7 @@ public class JournalTests
         Flip(directory.Peek(EpochJournal.FileName)!, second + EpochJournal.HeaderSize + 10);
 
         // The state record says epochs up to 2 are in the image: nothing unapplied is missing.
-        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 2).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 2, salt: Salt).Dispose();
 
         Assert.Equal([1, 3], entries.Select(e => e.Checkpoint.Epoch));
     }
@@ -133,7 +136,7 @@ public class JournalTests
         MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
         Flip(file, file.Size - 5);
 
-        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, salt: Salt).Dispose();
 
         Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
     }
@@ -153,7 +156,7 @@ public class JournalTests
 
         // The third entry's start torn too: the search for what follows runs to the file's end.
         Flip(file, third);
-        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0).Dispose();
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, salt: Salt).Dispose();
 
         Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
         Assert.Equal(third, file.Size);
@@ -165,16 +168,38 @@ public class JournalTests
         (MemoryStorageDirectory directory, long second) = ThreeEntries();
         Flip(directory.Peek(EpochJournal.FileName)!, second + 20);
 
-        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _, appliedEpoch: 0));
+        var refused = Assert.Throws<InvalidDataException>(() => EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt));
 
         Assert.Contains("format version", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_whole_entry_of_another_journal_inside_the_file_is_never_taken_for_one_of_this_journal_s()
+    {
+        // Another node's journal (or one a guest keeps, or forged, in its own data) has another salt.
+        (MemoryStorageDirectory other, _) = NewDirectory();
+        EpochJournal foreign = EpochJournal.Open(other, out _, appliedEpoch: 0, salt: Salt + 1);
+        List<EpochLog> epochs = SealedEpochs(5);
+        foreign.Append(epochs[3]); // newer than anything this journal holds
+        foreign.Append(epochs[4]);
+        foreign.Dispose();
+        byte[] foreignEntries = other.Peek(EpochJournal.FileName)!.Contents.ToArray();
+
+        (MemoryStorageDirectory directory, long second) = ThreeEntries();
+        MemoryDisk file = directory.Peek(EpochJournal.FileName)!;
+        Flip(file, 2 * second); // the third entry torn at its start
+        file.Write(file.Size, foreignEntries, fua: true);
+
+        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, salt: Salt).Dispose();
+
+        Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
     }
 
     /// <summary>A journal of three entries; returns where the second begins.</summary>
     private (MemoryStorageDirectory Directory, long Second) ThreeEntries()
     {
         (MemoryStorageDirectory directory, _) = NewDirectory();
-        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0);
+        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt);
         List<EpochLog> epochs = SealedEpochs(3);
         journal.Append(epochs[0]);
         long second = journal.Length;

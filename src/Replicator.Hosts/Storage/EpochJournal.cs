@@ -23,17 +23,18 @@ namespace Replicator.Hosts.Storage;
 ///         0     4    magic 0x4A4C5052 ("RPLJ")
 ///         4     4    body length
 ///         8     8    epoch
-///        16     4    CRC-32C of the body
-///        20     4    format version (1)
-///        24     n    body: u32 checkpoint length, checkpoint (MessagePack), then per record
+///        16     4    CRC-32C of the journal's salt (8 bytes), the epoch, the body length and the body
+///        20     4    format version (2)
+///        24     4    CRC-32C of the journal's salt and the 24 bytes above
+///        28     n    body: u32 checkpoint length, checkpoint (MessagePack), then per record
 ///                    its 32-byte mirror header and payload, in sequence order
 /// </code>
 /// </summary>
 public sealed class EpochJournal : IDisposable
 {
     public const uint Magic = 0x4A4C5052;
-    public const int HeaderSize = 24;
-    private const int FormatVersion = 1;
+    public const int HeaderSize = 28;
+    private const int FormatVersion = 2;
 
     /// <summary>
     /// The journal is rewritten without its applied entries once they take at least this much and
@@ -58,10 +59,13 @@ public sealed class EpochJournal : IDisposable
     private IBlockDevice _device;
     private long _end;
 
-    private EpochJournal(IStorageDirectory directory, IBlockDevice device, long compactAboveBytes)
+    private readonly long _salt;
+
+    private EpochJournal(IStorageDirectory directory, IBlockDevice device, long salt, long compactAboveBytes)
     {
         _directory = directory;
         _device = device;
+        _salt = salt;
         _compactAboveBytes = compactAboveBytes;
     }
 
@@ -95,11 +99,11 @@ public sealed class EpochJournal : IDisposable
     /// Throws <see cref="InvalidDataException"/> (naming the file, changing nothing) when an entry
     /// that cannot be read lies before a whole, newer, unapplied one: that is damage, not a torn append.
     /// </summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
     {
         ArgumentNullException.ThrowIfNull(directory);
         bool created = !directory.Exists(FileName);
-        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName), compactAboveBytes);
+        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName), salt, compactAboveBytes);
         if (created)
         {
             // The file's name must survive a power cut too, or acknowledged epochs vanish with it.
@@ -157,8 +161,9 @@ public sealed class EpochJournal : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
         BinaryPrimitives.WriteInt32LittleEndian(header[4..], body.Length);
         BinaryPrimitives.WriteInt64LittleEndian(header[8..], epoch.Epoch);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], _checksum.Compute(default, body));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], Checksum(epoch.Epoch, body));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], FormatVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[24..], HeaderChecksum(header[..24]));
 
         _device.Write(_end, header);
         _device.Write(_end + HeaderSize, body);
@@ -324,6 +329,13 @@ public sealed class EpochJournal : IDisposable
             return $"format version {version}, not {FormatVersion}";
         }
 
+        // Checked before the body is read: bytes that only look like an entry (stale data, the
+        // guest's) cost a header's read, however long they claim to be.
+        if (HeaderChecksum(header[..24]) != BinaryPrimitives.ReadUInt32LittleEndian(header[24..]))
+        {
+            return "header checksum mismatch";
+        }
+
         if (epoch <= lastEpoch)
         {
             return $"epoch {epoch} does not follow epoch {lastEpoch}";
@@ -331,13 +343,30 @@ public sealed class EpochJournal : IDisposable
 
         body = new byte[bodyLength];
         _device.Read(offset + HeaderSize, body);
-        if (_checksum.Compute(default, body) != checksum)
+        if (Checksum(epoch, body) != checksum)
         {
             body = null;
             return "checksum mismatch";
         }
 
         return null;
+    }
+
+    /// <summary>The entry's checksum: over this journal's salt, the header's epoch and length, and the body.</summary>
+    private uint Checksum(long epoch, ReadOnlySpan<byte> body)
+    {
+        Span<byte> prefix = stackalloc byte[20];
+        BinaryPrimitives.WriteInt64LittleEndian(prefix, _salt);
+        BinaryPrimitives.WriteInt64LittleEndian(prefix[8..], epoch);
+        BinaryPrimitives.WriteInt32LittleEndian(prefix[16..], body.Length);
+        return _checksum.Compute(prefix, body);
+    }
+
+    private uint HeaderChecksum(ReadOnlySpan<byte> header)
+    {
+        Span<byte> salt = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(salt, _salt);
+        return _checksum.Compute(salt, header);
     }
 
     /// <summary>The first whole entry newer than <paramref name="floor"/> that starts at or after <paramref name="from"/>, if any.</summary>
@@ -384,7 +413,7 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
-    /// <summary>An entry whose checksum holds but whose contents do not agree with its header (the header is not checksummed): damage, refused.</summary>
+    /// <summary>An entry whose checksum holds but whose contents do not decode, or disagree with its header: never written so by this journal, so refused as damage.</summary>
     private JournalEntry ParseBody(long offset, long epoch, byte[] body)
     {
         try

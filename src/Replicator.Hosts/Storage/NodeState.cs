@@ -30,4 +30,12 @@ public sealed record NodeState
     public bool MidResync { get; init; }
 
     public byte[] CpuState { get; init; } = [];
+
+    /// <summary>
+    /// A random number this node's journal mixes into every entry's checksum, so that bytes which
+    /// merely look like journal entries — another journal kept inside the guest's own disk, or ones
+    /// a guest forged in its data — are never taken for this journal's entries. Chosen when the
+    /// node's state is first created; never sent anywhere.
+    /// </summary>
+    public long JournalSalt { get; init; }
 }

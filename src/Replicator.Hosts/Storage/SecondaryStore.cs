@@ -71,7 +71,7 @@ public sealed class SecondaryStore : IDisposable
         try
         {
             var states = new NodeStateStore(stateDirectory);
-            NodeState state = states.Load() ?? new NodeState { PairId = pairId, Role = NodeRole.Secondary };
+            NodeState state = states.Load() ?? new NodeState { PairId = pairId, Role = NodeRole.Secondary, JournalSalt = NewJournalSalt() };
             if (!string.Equals(state.PairId, pairId, StringComparison.Ordinal))
             {
                 throw new InvalidDataException($"state directory {stateDirectory.Location} belongs to pair '{state.PairId}', not '{pairId}'");
@@ -92,7 +92,7 @@ public sealed class SecondaryStore : IDisposable
 
             // The journal is read (and may be refused) before the state record is written: a
             // refusal leaves the state directory as it found it.
-            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, plant, journalCompactAboveBytes);
+            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, state.JournalSalt, plant, journalCompactAboveBytes);
             states.Save(state);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
@@ -105,6 +105,9 @@ public sealed class SecondaryStore : IDisposable
             throw;
         }
     }
+
+    /// <summary>A salt no guest can guess (a state record of a version before the salt keeps its 0).</summary>
+    private static long NewJournalSalt() => BitConverter.ToInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
 
     /// <summary>Builds a secondary engine that continues from this storage, replaying the unapplied journal entries.</summary>
     public SecondaryEngine CreateEngine(SecondaryOptions options, ISecondaryActions actions)
