@@ -18,7 +18,7 @@ internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Var
         FaultKind.NetworkDelaySpike => $"{At / 1000.0:F3} ms network delay spike of {Variant} µs for {Duration / 1000.0:F3} ms",
         FaultKind.DiskErrors => $"{At / 1000.0:F3} ms {(DiskId)(Variant / 10)} {(DiskFailure)(Variant % 10)} errors for {Duration / 1000.0:F3} ms",
         FaultKind.DiskFull => $"{At / 1000.0:F3} ms {(DiskId)Variant} full for {Duration / 1000.0:F3} ms",
-        FaultKind.JournalDamage => $"{At / 1000.0:F3} ms a committed journal entry is damaged{(Variant == 1 ? " (the one before the next resync's first)" : string.Empty)}; the secondary restarts after {Duration / 1000.0:F3} ms",
+        FaultKind.JournalDamage => $"{At / 1000.0:F3} ms {(Variant == 2 ? "the state record is damaged" : Variant == 1 ? "the journal entry before the next resync's first is damaged" : "a committed journal entry is damaged")}; the secondary restarts after {Duration / 1000.0:F3} ms",
         FaultKind.PrimaryRestart => $"{At / 1000.0:F3} ms operator restarts the primary ({(PrimaryRestart)Variant})",
         FaultKind.DiskLatencySpike => $"{At / 1000.0:F3} ms {(DiskId)Variant} slow for {Duration / 1000.0:F3} ms",
         _ => $"{At / 1000.0:F3} ms {Kind}",

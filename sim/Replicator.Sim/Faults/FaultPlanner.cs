@@ -34,7 +34,7 @@ internal static class FaultPlanner
                 FaultKind.DiskErrors => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: (r.Next(3) * 10) + r.Next(3)),
                 FaultKind.DiskFull => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(3)),
                 FaultKind.DiskLatencySpike => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(3)),
-                FaultKind.JournalDamage => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(2)),
+                FaultKind.JournalDamage => new Fault(kind, at, Duration: r.Next(1, 20) * 1000L, Variant: r.Next(3)),
                 FaultKind.PrimaryRestart => new Fault(kind, at, Variant: r.Next(Enum.GetValues<PrimaryRestart>().Length)),
                 _ => new Fault(kind, at),
             });

@@ -39,8 +39,6 @@ internal sealed partial class SecondaryShell
     private bool _recoveringMidResync;
     private ulong _imageHashAtPromotion;
     private int _compactionsBefore;
-    private bool _journalDamaged;
-    private long _damagedEntryOffset;
     private bool _resetAtNextAppend;
     private long? _damageAtResyncStart;
 
@@ -100,46 +98,6 @@ internal sealed partial class SecondaryShell
         }
 
         _world.Clock.After(_restartAfter, Restart);
-    }
-
-    /// <summary>
-    /// A byte of a committed journal entry is damaged on the medium, and the process restarts after
-    /// <paramref name="restartAfter"/>: it must refuse to start (naming the journal) or recover all it
-    /// had committed — never take the damage for a torn append and come back with less. Only an entry
-    /// with another after it is damaged: a damaged last entry cannot be told from a torn append.
-    /// </summary>
-    public void DamageJournal(long restartAfter) => DamageJournal(restartAfter, beforeNewest: false);
-
-    /// <summary>
-    /// As <see cref="DamageJournal(long)"/>, once the first epoch of a resync is journalled, to the
-    /// entry before it: the epochs jump there, so recovery's own check that each epoch follows the
-    /// last cannot see what the damage took. The hardest case for telling damage from a torn append.
-    /// </summary>
-    public void DamageJournalAtNextResyncStart(long restartAfter) => _damageAtResyncStart = restartAfter;
-
-    private void DamageJournal(long restartAfter, bool beforeNewest)
-    {
-        if (Down || IsPromoted || Host.Store is not { } store)
-        {
-            return;
-        }
-
-        (long Epoch, long Offset, int Length)[] held = store.Journal.EntriesHeld();
-        if (held.Length < 2)
-        {
-            return;
-        }
-
-        Random random = _world.Random.Faults;
-        (long epoch, long offset, int length) = held[beforeNewest ? held.Length - 2 : random.Next(held.Length - 1)];
-        long at = offset + random.NextInt64(length);
-        MemoryDisk file = StateDirectory.Peek(EpochJournal.FileName)!;
-        byte[] damaged = [(byte)(file.Contents[(int)at] ^ (1 << random.Next(8)))];
-        file.Write(at, damaged, fua: true);
-        _journalDamaged = true;
-        _damagedEntryOffset = offset;
-        _world.Trace.Event("journal damaged", epoch, at);
-        FailStop($"restarted after damage to journal entry {epoch}", restartAfter);
     }
 
     /// <summary>The daemon's process is killed: its sockets close, the disks keep their caches, it is restarted after <paramref name="restartAfter"/>.</summary>
@@ -223,20 +181,7 @@ internal sealed partial class SecondaryShell
         }
         catch (InvalidDataException e)
         {
-            // The host refuses storage it cannot verify. Right after damage to its journal that is
-            // what it must do (naming the file); otherwise the storage code mistook a legal crash
-            // state for damage, or an epoch that is not whole was committed.
-            if (!_journalDamaged)
-            {
-                _world.Checker.Fail($"I3/I4: the secondary's recovery refused its storage: {e.Message}");
-            }
-            else if (!e.Message.Contains(EpochJournal.FileName, StringComparison.Ordinal) || !e.Message.Contains($"byte {_damagedEntryOffset}", StringComparison.Ordinal))
-            {
-                // An operator must learn which file and which entry: a symptom further on (an epoch
-                // that does not follow) sends them looking in the wrong place.
-                _world.Checker.Fail($"the secondary refused its damaged journal without naming the file and the damaged entry (at byte {_damagedEntryOffset}): {e.Message}");
-            }
-
+            CheckRefusal(e);
             _world.Trace.Note(() => $"secondary refused its storage: {e.Message}");
             _world.SecondaryRefusedToStart(e.Message);
             GoDown();
@@ -246,7 +191,7 @@ internal sealed partial class SecondaryShell
         SecondaryStore store = Host.Store!;
 
         // Whatever damage there was, this start got past it: a later refusal must explain itself anew.
-        _journalDamaged = false;
+        _damage = null;
         if (Engine.LastCommittedEpoch < DurableCommittedEpoch)
         {
             // Every append whose flush completed was a commit, acknowledged or about to be: a

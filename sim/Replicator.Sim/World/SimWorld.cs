@@ -162,6 +162,9 @@ internal sealed class SimWorld
             case FaultKind.DiskFull:
                 Faults.Full((DiskId)fault.Variant, now, until);
                 break;
+            case FaultKind.JournalDamage when fault.Variant == 2:
+                Secondary.DamageStateRecord(fault.Duration);
+                break;
             case FaultKind.JournalDamage when fault.Variant == 1:
                 Secondary.DamageJournalAtNextResyncStart(fault.Duration);
                 break;

@@ -8,7 +8,8 @@ namespace Replicator.Hosts.Storage;
 /// </summary>
 public sealed record NodeState
 {
-    public const int CurrentFormatVersion = 1;
+    /// <summary>2: the file carries a checksum over the record (1: none; still read).</summary>
+    public const int CurrentFormatVersion = 2;
 
     public int FormatVersion { get; init; } = CurrentFormatVersion;
 

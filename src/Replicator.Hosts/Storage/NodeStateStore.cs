@@ -1,6 +1,9 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Replicator.Core.Storage;
+using Replicator.Protocol.Framing;
 
 namespace Replicator.Hosts.Storage;
 
@@ -14,6 +17,10 @@ public sealed class NodeStateStore(IStorageDirectory directory)
     public const string FileName = "state.json";
     private const string ReplacementName = FileName + ".tmp";
 
+    // Format 2 wraps the record with a checksum over the record's exact bytes: {"state": {...}, "crc32c": "..."}.
+    private const string StateProperty = "state";
+    private const string ChecksumProperty = "crc32c";
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -24,7 +31,11 @@ public sealed class NodeStateStore(IStorageDirectory directory)
 
     public string Path => directory.Describe(FileName);
 
-    /// <summary>The stored state, or null when the node has none yet. A damaged or newer-format file is an error, not a fresh start.</summary>
+    /// <summary>
+    /// The stored state, or null when the node has none yet. A damaged file (its checksum does not
+    /// hold, or it does not parse) or one of a newer format is an error naming the file, never a
+    /// fresh start.
+    /// </summary>
     public NodeState? Load()
     {
         if (!directory.Exists(FileName))
@@ -42,16 +53,19 @@ public sealed class NodeStateStore(IStorageDirectory directory)
         NodeState? state;
         try
         {
-            state = JsonSerializer.Deserialize<NodeState>(contents, Json);
+            using JsonDocument document = JsonDocument.Parse(contents);
+            state = document.RootElement.TryGetProperty(StateProperty, out JsonElement record)
+                ? Checked(record, document.RootElement)
+                : JsonSerializer.Deserialize<NodeState>(contents, Json); // format 1: written before the checksum
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
         {
             throw new InvalidDataException($"node state {Path} is damaged: {e.Message}", e);
         }
 
-        if (state is null || state.FormatVersion != NodeState.CurrentFormatVersion)
+        if (state is null || state.FormatVersion is < 1 or > NodeState.CurrentFormatVersion)
         {
-            throw new InvalidDataException($"node state {Path} has format {state?.FormatVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}; this build reads format {NodeState.CurrentFormatVersion}");
+            throw new InvalidDataException($"node state {Path} has format {state?.FormatVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}; this build reads formats 1 to {NodeState.CurrentFormatVersion}");
         }
 
         return state;
@@ -60,14 +74,42 @@ public sealed class NodeStateStore(IStorageDirectory directory)
     /// <summary>Replaces the state so that a crash leaves the old or the new one, never a mix.</summary>
     public void Save(NodeState state)
     {
-        byte[] contents = JsonSerializer.SerializeToUtf8Bytes(state, Json);
+        ArgumentNullException.ThrowIfNull(state);
+        byte[] record = JsonSerializer.SerializeToUtf8Bytes(state with { FormatVersion = NodeState.CurrentFormatVersion }, Json);
+        var contents = new ArrayBufferWriter<byte>(record.Length + 64);
+        using (var writer = new Utf8JsonWriter(contents, new JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            writer.WritePropertyName(StateProperty);
+            writer.WriteRawValue(record, skipInputValidation: true);
+            writer.WriteString(ChecksumProperty, Checksum(record));
+            writer.WriteEndObject();
+        }
+
         using (IBlockDevice replacement = directory.Create(ReplacementName, 0))
         {
-            replacement.Write(0, contents);
+            replacement.Write(0, contents.WrittenSpan);
             replacement.Flush();
         }
 
         directory.Replace(ReplacementName, FileName);
         directory.Sync();
     }
+
+    /// <summary>The record, once its checksum is found to hold over exactly the bytes it was written as.</summary>
+    private NodeState? Checked(JsonElement record, JsonElement root)
+    {
+        byte[] written = Encoding.UTF8.GetBytes(record.GetRawText());
+        string expected = root.GetProperty(ChecksumProperty).GetString() ?? string.Empty;
+        string actual = Checksum(written);
+        if (!string.Equals(expected, actual, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"node state {Path} is damaged: its checksum is {expected}, its contents give {actual}; nothing was changed (restore the file, or re-create the node)");
+        }
+
+        return record.Deserialize<NodeState>(Json);
+    }
+
+    private static string Checksum(ReadOnlySpan<byte> record) =>
+        new FrameChecksum().Compute(default, record).ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
 }
