@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 
@@ -58,6 +60,34 @@ public class BadInputTests
         Assert.False(pair.Secondary.HasExited);
         JsonNode status = await DaemonPair.StatusAsync(pair.PrimaryState);
         Assert.Null(status["status"]?["Degraded"]);
+    }
+
+    [Fact]
+    public async Task A_changed_digit_in_the_secondary_s_state_record_is_refused_naming_it_and_the_file_is_left_as_it_was()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x41 0 1M");
+        long epoch = await pair.CheckpointAsync();
+        await pair.Primary!.TerminateAsync();
+        await pair.Primary.WaitForExitAsync();
+        await pair.Secondary!.TerminateAsync();
+        await pair.Secondary.WaitForExitAsync();
+
+        // The applied epoch now says one more than the image holds (the clean stop's checkpoint).
+        string path = Path.Combine(pair.SecondaryState, "state.json");
+        string text = await File.ReadAllTextAsync(path);
+        Match applied = Regex.Match(text, "\"AppliedEpoch\": (\\d+)");
+        Assert.True(applied.Success && long.Parse(applied.Groups[1].Value, CultureInfo.InvariantCulture) >= epoch, text);
+        long next = long.Parse(applied.Groups[1].Value, CultureInfo.InvariantCulture) + 1;
+        await File.WriteAllTextAsync(path, text.Replace(applied.Value, $"\"AppliedEpoch\": {next}", StringComparison.Ordinal));
+        byte[] damaged = await File.ReadAllBytesAsync(path);
+
+        await pair.Secondary.DisposeAsync();
+        pair.StartSecondary();
+
+        Assert.NotEqual(0, await pair.Secondary.WaitForExitAsync());
+        Assert.Contains("state.json is damaged", pair.Secondary.Output, StringComparison.Ordinal);
+        Assert.Equal(damaged, await File.ReadAllBytesAsync(path));
     }
 
     [Fact]
