@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Replicator.Core.Guest;
+using Replicator.Hosts.Storage;
 using Replicator.Runtime.Control;
+using Replicator.Runtime.Storage;
 
 namespace Replicator.Cli.Commands;
 
@@ -112,7 +114,8 @@ internal static class DemoCommand
         {
             string disk = GuestCheckpoint.Hash(File.ReadAllBytes(secondaryImage)).ToString("x16", CultureInfo.InvariantCulture);
             string ram = GuestCheckpoint.Hash(File.ReadAllBytes(Path.Combine(secondaryState, "ram.img"))).ToString("x16", CultureInfo.InvariantCulture);
-            string cpu = Convert.ToHexString(JsonNode.Parse(File.ReadAllText(Path.Combine(secondaryState, "state.json")))!["CpuState"]!.Deserialize<byte[]>()!);
+            // Read as the node reads it, checksum and all: the verdict is about what the node holds.
+            string cpu = Convert.ToHexString(new NodeStateStore(new FileStorageDirectory(secondaryState)).Load()!.CpuState);
             if (disk != record[1])
             {
                 problems.Add($"I1/I2: the promoted image (hash {disk}) is not the guest's disk at checkpoint {epoch} ({record[1]})");
