@@ -127,6 +127,22 @@ public class SecondaryHostTests
     }
 
     [Fact]
+    public void A_welcome_held_for_the_journal_is_never_sent_once_the_node_is_promoted()
+    {
+        var pair = new SecondaryHarness();
+        LinkId first = pair.Connect();
+        pair.SendEpoch(first, 1, 1);
+        pair.Host.OnLinkClosed(first, "cable pulled");
+        LinkId second = pair.Connect(); // its welcome waits for epoch 1's journal append
+
+        Assert.Null(pair.Host.Promote("the operator asked for failover"));
+        pair.RunStorage(int.MaxValue);
+
+        Assert.Empty(pair.SentOf<WelcomeMessage>(second));
+        Assert.Contains(pair.Closed, c => c.Link == second && c.Fenced);
+    }
+
+    [Fact]
     public void Credit_goes_back_only_to_the_primary_that_spent_it()
     {
         var pair = new SecondaryHarness();

@@ -1,6 +1,7 @@
 using Replicator.Hosts.Primary;
 using Replicator.InMemory;
 using Replicator.Sim.Faults;
+using Replicator.Sim.Network;
 
 namespace Replicator.Sim.Nodes;
 
@@ -195,8 +196,8 @@ internal sealed partial class PrimaryShell
         && _world.Secondary.Host.Engine is { } engine
         && engine.LastCommittedEpoch == _cleanStopEpoch && engine.BufferedBytes == 0;
 
-    /// <summary>The current incarnation is a daemon that is not this pair's primary as configured: no secondary may welcome it.</summary>
-    public bool Misdirected => _misdirected && !Crashed;
+    /// <summary>The connection was opened by a daemon that is not this pair's primary as configured: no secondary may welcome it.</summary>
+    public bool IsMisdirected(SimConnection connection) => _misdirected && !Crashed && _links.ContainsKey(connection);
 
     /// <summary>A start that runs must have been allowed to.</summary>
     private void CheckAllowedToRun()

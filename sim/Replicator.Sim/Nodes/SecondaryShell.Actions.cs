@@ -31,7 +31,7 @@ internal sealed partial class SecondaryShell
                 shell._world.Checker.Fail("I6: a promoted node welcomed a primary");
             }
 
-            if (type == FrameType.Welcome && shell._world.Primary.Misdirected)
+            if (type == FrameType.Welcome && shell._world.Primary.IsMisdirected(sender.Connection))
             {
                 shell._world.Checker.Fail("handshake: the secondary welcomed a primary of another pair, size, block size, largest request or protocol version");
             }

@@ -281,9 +281,9 @@ internal sealed partial class SecondaryShell
         List<MirrorRecord>? records = op.Kind == SecondaryStorageKind.Persist ? CopyRecords(op.Epoch!) : null;
         if (cutInside && op.Kind == SecondaryStorageKind.WriteImage)
         {
-            // The power may go after the write reached the disk's cache: it was issued, so a crash
-            // state may hold it (or not: it was never flushed).
-            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence);
+            // The power may go while the write is under way: it was issued, so a crash state may
+            // hold any of its sectors, or none — even a FUA write, which is durable only once it completes.
+            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence, lastInFlight: true);
         }
 
         SecondaryStorageCompletion completion;
@@ -466,7 +466,7 @@ internal sealed partial class SecondaryShell
     /// Adds to the apply history the epoch's records up to this one, as the primary recorded them:
     /// its flushes as barriers and its FUA flags, whatever the image is actually given.
     /// </summary>
-    private void RecordAppliedThrough(long epoch, long sequence)
+    private void RecordAppliedThrough(long epoch, long sequence, bool lastInFlight = false)
     {
         if (_historyCursor.Epoch != epoch)
         {
@@ -484,7 +484,8 @@ internal sealed partial class SecondaryShell
             MirrorRecord r = records[index];
             if (r.Request.Op == BlockOp.Flush || r.Request.ChangesData)
             {
-                _world.Checker.ApplyHistory.Record(r.Request, r.Payload.Span);
+                bool inFlight = lastInFlight && r.Sequence == sequence;
+                _world.Checker.ApplyHistory.Record(inFlight ? r.Request with { Fua = false } : r.Request, r.Payload.Span);
             }
         }
 

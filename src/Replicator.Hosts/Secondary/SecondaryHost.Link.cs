@@ -172,9 +172,16 @@ public sealed partial class SecondaryHost
         CloseLink(link, reason, fenced);
     }
 
-    /// <summary>Has the shell close the link; nothing more from it is acted on.</summary>
+    /// <summary>Has the shell close the link; nothing more from it is acted on, and nothing more is sent on it.</summary>
     private void CloseLink(LinkId link, string reason, bool fenced = false)
     {
+        if (_welcomeWaiting == link)
+        {
+            // A welcome held for the journal to settle is never sent on a closing link (after a
+            // promotion it would welcome the very primary just fenced: I6).
+            _welcomeWaiting = LinkId.None;
+        }
+
         if (_links.TryGetValue(link, out LinkState? state) && !state.Closing)
         {
             state.Closing = true;
@@ -188,6 +195,13 @@ public sealed partial class SecondaryHost
         SecondaryEngine engine = _engine!;
         if (_welcomeWaiting.IsNone || (engine.EpochsBeingCommitted > 0 && _options.Plant != PlantedBug.WelcomeBeforeSettled))
         {
+            return;
+        }
+
+        if (IsPromoted && _options.Plant != PlantedBug.NoGenerationCheck)
+        {
+            // I6: whatever was waiting, a node that took over welcomes no primary.
+            _welcomeWaiting = LinkId.None;
             return;
         }
 

@@ -109,6 +109,13 @@ public sealed class EpochJournal : IDisposable
             // The file's name must survive a power cut too, or acknowledged epochs vanish with it.
             directory.Sync();
         }
+        else
+        {
+            // What is read back must be what the disk holds: an append whose flush failed may
+            // still sit in the cache, whole, and would otherwise be recovered as committed and then
+            // lost to a power cut. Flushed now, or the open fails and the start is retried.
+            journal._device.Flush();
+        }
 
         try
         {

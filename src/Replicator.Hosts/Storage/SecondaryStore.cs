@@ -95,6 +95,15 @@ public sealed class SecondaryStore : IDisposable
             journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, state.JournalSalt, plant, journalCompactAboveBytes);
             states.Save(state);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
+            if (state.Role != NodeRole.Secondary && entries.Count > 0)
+            {
+                // A promoted node drained everything it had committed into its image before it
+                // recorded the promotion: an entry beyond that checkpoint is an append that failed
+                // (never acknowledged) and must never be replayed over the new primary's data.
+                entries.Clear();
+                journal.Release(long.MaxValue);
+            }
+
             return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
         }
         catch
