@@ -195,6 +195,40 @@ public class JournalTests
         Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
     }
 
+    [Fact]
+    public void An_append_whose_flush_failed_is_made_durable_before_it_is_read_back_as_committed()
+    {
+        (MemoryStorageDirectory directory, SimPowerSwitch power) = NewDirectory();
+        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt);
+        _faults.Errors(DiskId.SecondaryJournal, DiskFailure.Flush, 0, 10);
+        // Half the calls in an error window fail: append until one flush does.
+        List<EpochLog> epochs = SealedEpochs(8);
+        int failed = epochs.FindIndex(e =>
+        {
+            try
+            {
+                journal.Append(e);
+                return false;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+        });
+        Assert.True(failed >= 0);
+        journal.Dispose();
+
+        // The process restarts (the cache still holds the append), reads it back, then the power goes.
+        _clock.RunUntil(20);
+        EpochJournal.Open(directory, out List<JournalEntry> readBack, appliedEpoch: 0, salt: Salt).Dispose();
+        power.TurnOff();
+        directory.PowerCut(new Random(3));
+        power.TurnOn();
+        EpochJournal.Open(directory, out List<JournalEntry> afterPowerCut, appliedEpoch: 0, salt: Salt).Dispose();
+
+        Assert.Equal(readBack.Select(e => e.Checkpoint.Epoch), afterPowerCut.Select(e => e.Checkpoint.Epoch));
+    }
+
     /// <summary>A journal of three entries; returns where the second begins.</summary>
     private (MemoryStorageDirectory Directory, long Second) ThreeEntries()
     {

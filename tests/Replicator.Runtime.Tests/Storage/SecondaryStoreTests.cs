@@ -3,6 +3,7 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
+using Replicator.Protocol.Messages;
 using Replicator.Runtime.Storage;
 
 namespace Replicator.Runtime.Tests.Storage;
@@ -207,6 +208,33 @@ public sealed class SecondaryStoreTests : IDisposable
 
         Assert.Contains(journal, refused.Message, StringComparison.Ordinal);
         Assert.Equal(bytes, File.ReadAllBytes(journal));
+    }
+
+    [Fact]
+    public void A_promoted_node_never_replays_a_journal_entry_beyond_the_checkpoint_it_took_over_from()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xB1));
+            pump.Run(); // journalled, applied, recorded
+            store.MarkPromoted();
+
+            // An append left in the journal after the promotion (one whose flush failed, say).
+            Send(pump.Engine, 2, 2, Write(2, 2, 0, 0xB2));
+            pump.Run(limit: 1);
+        }
+
+        (store, _) = Open();
+        using (store)
+        {
+            Assert.Empty(store.Unapplied);
+            Assert.Equal(NodeRole.Primary, store.State.Role);
+            Assert.Equal(1, store.State.AppliedEpoch);
+        }
+
+        byte[] image = File.ReadAllBytes(ImagePath);
+        Assert.All(image.AsSpan(0, 4096).ToArray(), b => Assert.Equal(0xB1, b));
     }
 
     [Fact]
