@@ -341,10 +341,12 @@ internal sealed partial class SecondaryShell
             JournalFailed = true;
             _world.Trace.Event("journal failed", completion.Epoch);
         }
-        else if (op.Kind == SecondaryStorageKind.WriteImage && done)
+        else if (op.Kind == SecondaryStorageKind.WriteImage)
         {
-            // Into the history once it happened: a write that failed never did.
-            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence);
+            // Into the history once it happened. One that failed may have reached the disk's cache
+            // all the same (a FUA write is a write, then a flush that can fail): it is in flight —
+            // a crash state may hold any of its sectors, or none.
+            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence, lastInFlight: !done);
         }
         else if (op.Kind == SecondaryStorageKind.MarkApplied && done)
         {
