@@ -3,6 +3,7 @@ using Replicator.Cli.Commands;
 
 return args switch
 {
+    ["keygen", .. var rest] => KeygenCommand.Run(rest, Console.Out, Console.Error),
     ["demo", "--in-process", .. var rest] => InProcessDemoCommand.Run(rest, Console.Out),
     ["demo", .. var rest] => await DemoCommand.RunAsync(rest, Console.Out),
     ["demo-primary", .. var rest] => await DemoPrimaryCommand.RunAsync(rest),
@@ -18,8 +19,10 @@ static int Usage(TextWriter to, int exitCode)
 {
     to.WriteLine("""
         usage:
-          replicator secondary --image PATH --listen HOST:PORT --state-dir DIR [--nbd HOST:PORT] [--auto-failover]
-          replicator primary   --image PATH --peer HOST:PORT --nbd HOST:PORT --state-dir DIR [--epoch-ms N] [--reconnect-ms N]
+          replicator keygen    --out FILE          a pair key for the link (owner-only); copy it to both nodes
+          replicator secondary --image PATH --listen HOST:PORT --state-dir DIR --link-key FILE [--nbd HOST:PORT] [--auto-failover]
+                               [--max-pending-links N]
+          replicator primary   --image PATH --peer HOST:PORT --nbd HOST:PORT --state-dir DIR --link-key FILE [--epoch-ms N] [--reconnect-ms N]
           replicator primary   --image PATH --no-replication --nbd HOST:PORT --state-dir DIR   (unprotected: no secondary)
           replicator checkpoint --state-dir DIR      take a checkpoint now, wait for the secondary's ack
           replicator failover   --state-dir DIR      promote the secondary now
@@ -31,7 +34,8 @@ static int Usage(TextWriter to, int exitCode)
                                                      processes against the measured floor (docs/performance.md)
 
         common options: --pair-id ID, --buffer-mb N, --ram-kb N, --max-request-kb N,
-                        --heartbeat-ms N, --heartbeat-timeout-ms N
+                        --heartbeat-ms N, --heartbeat-timeout-ms N, --link-handshake-timeout-ms N,
+                        --insecure-link (instead of --link-key: the link unauthenticated and unencrypted)
         settings also come from appsettings.json and REPLICATOR__Replicator__<Name> variables.
         """);
     return exitCode;

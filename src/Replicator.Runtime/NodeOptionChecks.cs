@@ -35,4 +35,17 @@ internal static class NodeOptionChecks
             problems.Add($"heartbeat timeout {heartbeatTimeout} must be longer than the interval {heartbeatInterval}");
         }
     }
+
+    /// <summary>A replication link is authenticated unless an operator turned that off by name.</summary>
+    public static void Link(List<string> problems, Links.LinkKey? linkKey, bool insecureLink)
+    {
+        if (linkKey is null && !insecureLink)
+        {
+            problems.Add("a link key is required: --link-key FILE (make one with replicator keygen --out FILE and copy it to both nodes), or --insecure-link to run the link unauthenticated and unencrypted");
+        }
+        else if (linkKey is not null && insecureLink)
+        {
+            problems.Add("--link-key and --insecure-link contradict each other: give one");
+        }
+    }
 }

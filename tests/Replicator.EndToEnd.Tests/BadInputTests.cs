@@ -34,10 +34,13 @@ public class BadInputTests
         Assert.True(await pair.Pair.CheckpointAsync() > 0);
     }
 
-    [Fact]
-    public async Task A_stranger_s_hello_for_another_pair_leaves_the_running_pair_protected()
+    [Theory]
+    [InlineData(false, "did not prove the pair key")]
+    [InlineData(true, "wrong pair")]
+    public async Task A_stranger_s_hello_for_another_pair_leaves_the_running_pair_protected(bool insecureLink, string refusal)
     {
-        await using DaemonPair pair = await DaemonPair.StartAsync();
+        string[] link = insecureLink ? ["--insecure-link"] : [];
+        await using DaemonPair pair = await DaemonPair.StartAsync(false, link, link);
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x31 0 1M");
         await pair.CheckpointAsync();
 
@@ -52,7 +55,7 @@ public class BadInputTests
                 Identity = new PairIdentity { PairId = "stranger", ImageBytes = 4096, BlockSize = 4096, MaxRequestBytes = 4096 },
             });
             await stranger.GetStream().WriteAsync(frame.WrittenMemory);
-            await pair.Secondary!.WaitForOutputAsync("wrong pair");
+            await pair.Secondary!.WaitForOutputAsync(refusal);
         }
 
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x32 1M 1M");

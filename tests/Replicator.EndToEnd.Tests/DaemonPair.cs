@@ -15,6 +15,9 @@ internal sealed class DaemonPair : IAsyncDisposable
 
     private readonly string _directory = Directory.CreateTempSubdirectory("replicator-e2e-").FullName;
 
+    /// <summary>The pair key both daemons are started with, made when the pair is.</summary>
+    public string LinkKey { get; }
+
     public string PrimaryImage => Path.Combine(_directory, "primary.img");
 
     public string SecondaryImage => Path.Combine(_directory, "secondary.img");
@@ -38,6 +41,12 @@ internal sealed class DaemonPair : IAsyncDisposable
     public string PrimaryUri => $"nbd://127.0.0.1:{PrimaryNbd}/";
 
     public string SecondaryUri => $"nbd://127.0.0.1:{SecondaryNbd}/";
+
+    public DaemonPair()
+    {
+        LinkKey = Path.Combine(_directory, "pair.key");
+        Runtime.Links.LinkKey.Generate(LinkKey);
+    }
 
     public static Task<DaemonPair> StartAsync(bool withProxy = false, params string[] secondaryOptions) =>
         StartAsync(withProxy, secondaryOptions, []);
@@ -68,11 +77,15 @@ internal sealed class DaemonPair : IAsyncDisposable
     }
 
     public void StartSecondary(params string[] options) => Secondary = ReplicatorProcess.Start(
-        ["secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}", .. options]);
+        ["secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}", .. WithLink(options)]);
 
     public void StartPrimary(params string[] options) => Primary = ReplicatorProcess.Start(
         ["primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",
-        "--state-dir", PrimaryState, "--epoch-ms", "3600000", .. options]);
+        "--state-dir", PrimaryState, "--epoch-ms", "3600000", .. WithLink(options)]);
+
+    /// <summary>The pair's key unless the test names its own link (another key, or --insecure-link).</summary>
+    private string[] WithLink(string[] options) =>
+        options.Contains("--link-key") || options.Contains("--insecure-link") ? options : [.. options, "--link-key", LinkKey];
 
     public async Task<long> CheckpointAsync()
     {

@@ -58,18 +58,22 @@ public class FailoverTests
         Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage));
     }
 
-    [Fact]
-    public async Task A_corrupted_frame_is_refused_and_nothing_of_it_is_committed()
+    [Theory]
+    [InlineData(false, "failed TLS authentication")]
+    [InlineData(true, "the frame was damaged")]
+    public async Task A_corrupted_frame_is_refused_and_nothing_of_it_is_committed(bool insecureLink, string refusal)
     {
         // Reconnection off: the test looks at what the damaged stream left, before any resync.
-        await using DaemonPair pair = await DaemonPair.StartAsync(true, [], ["--reconnect-ms", "0"]);
+        // With TLS the record's authentication tag catches the damage; plain, the frame checksum.
+        string[] link = insecureLink ? ["--insecure-link"] : [];
+        await using DaemonPair pair = await DaemonPair.StartAsync(true, link, [.. link, "--reconnect-ms", "0"]);
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x71 0 1M", "flush");
         long epoch = await pair.CheckpointAsync();
         byte[] atCheckpoint = await File.ReadAllBytesAsync(pair.PrimaryImage);
 
         pair.Proxy!.CorruptNextDataChunk();
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x72 0 1M", "flush");
-        await pair.Secondary!.WaitForOutputAsync("the frame was damaged");
+        await pair.Secondary!.WaitForOutputAsync(refusal);
         await pair.WaitUntilDegradedAsync();
 
         Assert.Equal(epoch, await pair.FailoverAsync());

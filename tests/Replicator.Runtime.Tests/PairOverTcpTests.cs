@@ -11,7 +11,9 @@ using Replicator.Core.Guest;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 using Replicator.Runtime.Guest;
+using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
+using Replicator.Runtime.Tests.Links;
 using Replicator.Runtime.Secondary;
 using Replicator.Runtime.Storage;
 
@@ -30,12 +32,14 @@ public sealed class PairOverTcpTests : IAsyncDisposable
 
     private readonly string _directory = Directory.CreateTempSubdirectory("replicator-pair-").FullName;
     private readonly FakeTimeProvider _time = new();
+    private readonly LinkKey _linkKey;
     private readonly List<IAsyncDisposable> _nodes = new();
 
     public PairOverTcpTests()
     {
         ImageFile.Create(Path.Combine(_directory, "primary.img"), DiskBytes).Dispose();
         ImageFile.Create(Path.Combine(_directory, "secondary.img"), DiskBytes).Dispose();
+        _linkKey = TestLinkKey.In(_directory);
     }
 
     public async ValueTask DisposeAsync()
@@ -45,16 +49,19 @@ public sealed class PairOverTcpTests : IAsyncDisposable
             await node.DisposeAsync();
         }
 
+        _linkKey.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
 
-    private async Task<SecondaryNode> StartSecondary(string pairId = "pair-1")
+    private async Task<SecondaryNode> StartSecondary(string pairId = "pair-1", bool insecureLink = false)
     {
         var node = new SecondaryNode(
             new SecondaryNodeOptions
             {
                 ImagePath = Path.Combine(_directory, "secondary.img"),
                 StateDirectory = Path.Combine(_directory, "secondary-state"),
+                LinkKey = insecureLink ? null : _linkKey,
+                InsecureLink = insecureLink,
                 Listen = new IPEndPoint(IPAddress.Loopback, 0),
                 PairId = pairId,
                 MaxRequestBytes = 64 * 1024,
@@ -76,6 +83,7 @@ public sealed class PairOverTcpTests : IAsyncDisposable
             {
                 ImagePath = Path.Combine(_directory, image),
                 StateDirectory = Path.Combine(_directory, "primary-state"),
+                LinkKey = _linkKey,
                 Peer = secondary.LocalEndPoint!,
                 PairId = pairId,
                 MaxRequestBytes = 64 * 1024,
@@ -224,11 +232,54 @@ public sealed class PairOverTcpTests : IAsyncDisposable
     [Fact]
     public async Task A_corrupted_frame_closes_the_link_and_nothing_of_it_is_committed()
     {
+        // Frame checksums are what an --insecure-link pair has against damage; TLS adds its own.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        SecondaryNode secondary = await StartSecondary(insecureLink: true);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(secondary.LocalEndPoint!, timeout.Token);
+
+        await socket.SendAsync(PlainFramesOfACheckpoint(damageThePayload: true), SocketFlags.None, timeout.Token);
+        byte[] received = await ReadUntilClosed(socket, timeout.Token);
+
+        // The secondary answered Welcome, then an Error naming the damage, then closed.
+        Assert.Contains("checksum", System.Text.Encoding.UTF8.GetString(received), StringComparison.Ordinal);
+        Assert.Equal(0, secondary.Status.LastCommittedEpoch);
+        long promoted = await secondary.PromoteAsync().WaitAsync(timeout.Token);
+        Assert.Equal(0, promoted);
+        await DisposeNodes();
+        byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
+        Assert.All(image, b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public async Task A_stranger_without_the_pair_key_is_told_nothing_and_its_checkpoint_never_reaches_the_replica()
+    {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         SecondaryNode secondary = await StartSecondary();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(secondary.LocalEndPoint!, timeout.Token);
 
+        // Well-formed frames with the right pair id, image size and a complete checkpoint: all a
+        // stranger who guessed the pair could send.
+        await socket.SendAsync(PlainFramesOfACheckpoint(damageThePayload: false), SocketFlags.None, timeout.Token);
+        byte[] received = await ReadUntilClosed(socket, timeout.Token);
+
+        string answer = System.Text.Encoding.Latin1.GetString(received);
+        Assert.DoesNotContain("pair-1", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain(DiskBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), answer, StringComparison.Ordinal);
+        Assert.Equal(0, secondary.Status.LastCommittedEpoch);
+        Assert.False(secondary.Fatal.IsCompleted);
+
+        // The pair's own primary, holding the key, is welcomed afterwards and protects the guest.
+        SyntheticGuestRunner guest = NewGuest(3);
+        PrimaryNode primary = await StartPrimary(secondary, guest);
+        await guest.RunAsync(primary, 10, queueDepth: 2, timeout.Token);
+        Assert.True(await primary.CheckpointAsync().WaitAsync(timeout.Token) > 0);
+    }
+
+    /// <summary>Hello for this pair, one 4 KiB write of 0xEE at offset 0, and the checkpoint that commits it, as plain frames.</summary>
+    private static byte[] PlainFramesOfACheckpoint(bool damageThePayload)
+    {
         var writer = new FrameWriter();
         var output = new ArrayBufferWriter<byte>();
         writer.WriteControl(output, FrameType.Hello, new HelloMessage
@@ -244,19 +295,12 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         var snapshot = new Core.Vm.VmSnapshot(1, [], []);
         writer.WriteControl(output, FrameType.Checkpoint, CheckpointMessage.From(new CheckpointRecord(1, 1, 1, digest.Value, snapshot, snapshot.ComputeDigest())));
         byte[] bytes = output.WrittenSpan.ToArray();
-        bytes[mirrorStart + FrameHeader.Size + MirrorHeader.Size + 100] ^= 0x01; // one bit of the payload
+        if (damageThePayload)
+        {
+            bytes[mirrorStart + FrameHeader.Size + MirrorHeader.Size + 100] ^= 0x01; // one bit of the payload
+        }
 
-        await socket.SendAsync(bytes, SocketFlags.None, timeout.Token);
-        byte[] received = await ReadUntilClosed(socket, timeout.Token);
-
-        // The secondary answered Welcome, then an Error naming the damage, then closed.
-        Assert.Contains("checksum", System.Text.Encoding.UTF8.GetString(received), StringComparison.Ordinal);
-        Assert.Equal(0, secondary.Status.LastCommittedEpoch);
-        long promoted = await secondary.PromoteAsync().WaitAsync(timeout.Token);
-        Assert.Equal(0, promoted);
-        await DisposeNodes();
-        byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
-        Assert.All(image, b => Assert.Equal(0, b));
+        return bytes;
     }
 
     private static async Task<byte[]> ReadUntilClosed(Socket socket, CancellationToken cancellation)

@@ -5,7 +5,9 @@ using Replicator.Hosts.Storage;
 using Replicator.Core.Guest;
 using Replicator.Core.Primary;
 using Replicator.Runtime.Guest;
+using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
+using Replicator.Runtime.Tests.Links;
 using Replicator.Runtime.Secondary;
 using Replicator.Runtime.Storage;
 using Replicator.Testing;
@@ -27,6 +29,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
 
     private readonly string _directory = Directory.CreateTempSubdirectory("replicator-reconnect-").FullName;
     private readonly FakeTimeProvider _time = new();
+    private readonly LinkKey _linkKey;
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
     private readonly List<IAsyncDisposable> _disposables = new();
 
@@ -34,6 +37,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
     {
         ImageFile.Create(Path.Combine(_directory, "primary.img"), DiskBytes).Dispose();
         ImageFile.Create(Path.Combine(_directory, "secondary.img"), DiskBytes).Dispose();
+        _linkKey = TestLinkKey.In(_directory);
     }
 
     public async ValueTask DisposeAsync()
@@ -44,6 +48,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
         }
 
         _timeout.Dispose();
+        _linkKey.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
 
@@ -201,6 +206,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
             {
                 ImagePath = Path.Combine(_directory, "secondary.img"),
                 StateDirectory = Path.Combine(_directory, "secondary-state"),
+                LinkKey = _linkKey,
                 Listen = new IPEndPoint(IPAddress.Loopback, 0),
                 PairId = "pair-1",
                 MaxRequestBytes = 64 * 1024,
@@ -222,6 +228,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
             {
                 ImagePath = Path.Combine(_directory, "primary.img"),
                 StateDirectory = Path.Combine(_directory, "primary-state"),
+                LinkKey = _linkKey,
                 Peer = peer,
                 PairId = "pair-1",
                 MaxRequestBytes = 64 * 1024,

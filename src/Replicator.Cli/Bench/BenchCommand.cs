@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Replicator.Cli.Commands;
+using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
 using Spectre.Console;
 
@@ -55,11 +56,17 @@ internal static class BenchCommand
                 {
                     ProgressTask task = progress.AddTask("images and floor", maxValue: 2 + (sweep.Count * StepsPerConfiguration));
                     long imageBytes = arguments.Quick ? 64L << 20 : 256L << 20;
+                    string linkKey = Path.Combine(directory, "pair.key");
                     string primaryImage = Path.Combine(directory, "primary.img"), secondaryImage = Path.Combine(directory, "secondary.img");
                     CreateImage(primaryImage, imageBytes, arguments.Seed);
                     CreateImage(secondaryImage, imageBytes, arguments.Seed);
                     task.Increment(1);
-                    floor = await FloorProbe.MeasureAsync(directory, CancellationToken.None).ConfigureAwait(false);
+                    LinkKey.Generate(linkKey);
+                    using (LinkKey key = LinkKey.Load(linkKey))
+                    {
+                        floor = await FloorProbe.MeasureAsync(directory, key, CancellationToken.None).ConfigureAwait(false);
+                    }
+
                     task.Increment(1);
 
                     for (int i = 0; i < sweep.Count; i++)
@@ -70,7 +77,7 @@ internal static class BenchCommand
                         double before = task.Value;
                         try
                         {
-                            var run = new PairRun(configuration, arguments.Quick, arguments.Seed + i, directory, $"c{i + 1}", primaryImage, secondaryImage, childLog, phase =>
+                            var run = new PairRun(configuration, arguments.Quick, arguments.Seed + i, directory, $"c{i + 1}", linkKey, primaryImage, secondaryImage, childLog, phase =>
                             {
                                 task.Description = Markup.Escape($"{label}: {phase}");
                                 task.Increment(1);
@@ -138,23 +145,26 @@ internal static class BenchCommand
     }
 
     /// <summary>The processes of one configuration: a secondary and a replicated primary, then an unreplicated primary alone.</summary>
-    private sealed class PairRun(BenchConfiguration configuration, bool quick, int seed, string directory, string name, string primaryImage, string secondaryImage, TextWriter childLog, Action<string> onPhase)
+    private sealed class PairRun(BenchConfiguration configuration, bool quick, int seed, string directory, string name, string linkKey, string primaryImage, string secondaryImage, TextWriter childLog, Action<string> onPhase)
     {
         private readonly int _maxRequestKb = Math.Max(64, configuration.WriteSize / 1024);
         private readonly BenchTimings _timings = BenchTimings.For(configuration, quick);
+
+        private string[] SecondaryLink => configuration.PlainLink ? ["--insecure-link"] : ["--link-key", linkKey];
 
         public async Task<PrimaryRunResult> ReplicatedAsync()
         {
             SettleImages();
             int port = ChildProcess.FreePort();
-            (Process secondary, Task ready) = ChildProcess.Start(childLog, "listening for the primary", null,
+            (Process secondary, Task ready) = ChildProcess.Start(childLog, "listening for the primary", null, [
                 "secondary", "--image", secondaryImage, "--listen", $"127.0.0.1:{port}", "--state-dir", Path.Combine(directory, name + "-secondary"),
-                "--pair-id", "bench", "--ram-kb", Kb(configuration.RamBytes), "--max-request-kb", Kb(_maxRequestKb * 1024L), "--buffer-mb", $"{BufferMb}");
+                "--pair-id", "bench", "--ram-kb", Kb(configuration.RamBytes), "--max-request-kb", Kb(_maxRequestKb * 1024L), "--buffer-mb", $"{BufferMb}", .. SecondaryLink]);
             using Process secondaryProcess = secondary;
             try
             {
                 await ready.WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
-                return await RunPrimaryAsync("replicated", "--peer", $"127.0.0.1:{port}").ConfigureAwait(false);
+                string[] link = configuration.PlainLink ? ["--insecure-link", "true"] : ["--link-key", linkKey];
+                return await RunPrimaryAsync("replicated", ["--peer", $"127.0.0.1:{port}", .. link]).ConfigureAwait(false);
             }
             finally
             {

@@ -19,13 +19,17 @@ internal sealed record BenchConfiguration(int EpochMs, long DirtyDiskBytes, long
     /// <summary>RAM pages the guest dirties per write, so that an epoch of writes dirties <see cref="DirtyRamBytes"/>.</summary>
     public double PagesPerWrite => DirtyRamBytes / 4096.0 / Math.Max(1.0, (double)DirtyDiskBytes / WriteSize);
 
-    public string Name => string.Create(CultureInfo.InvariantCulture, $"{EpochMs} ms, {Size(DirtyDiskBytes)} disk + {Size(DirtyRamBytes)} RAM per epoch, {Size(WriteSize)} writes");
+    /// <summary>Run the link plain (<c>--insecure-link</c>) instead of TLS with the pair key: the twin that shows what the link's protection costs.</summary>
+    public bool PlainLink { get; init; }
+
+    public string Name => string.Create(CultureInfo.InvariantCulture, $"{EpochMs} ms, {Size(DirtyDiskBytes)} disk + {Size(DirtyRamBytes)} RAM per epoch, {Size(WriteSize)} writes{(PlainLink ? ", plain link" : "")}");
 
     /// <summary>
     /// The full sweep, pruned from the 3 × 3 × n × n grid to the points that answer a question:
     /// epoch interval × dirty disk data (the main grid, RAM and write size held at 1 MiB and 64 KiB);
     /// dirty RAM 4 and 16 MiB at 25 ms and 1 MiB of disk, plus 4 MiB at 10 ms (the pause target);
-    /// write sizes 4 KiB and 1 MiB at 25 ms and 1 MiB of disk.
+    /// write sizes 4 KiB and 1 MiB at 25 ms and 1 MiB of disk; and the heaviest 25 ms point with the
+    /// link plain, against its TLS twin in the main grid.
     /// </summary>
     public static IReadOnlyList<BenchConfiguration> Full()
     {
@@ -43,6 +47,9 @@ internal sealed record BenchConfiguration(int EpochMs, long DirtyDiskBytes, long
         sweep.Add(new BenchConfiguration(10, 1 * MiB, 4 * MiB, 64 * KiB));
         sweep.Add(new BenchConfiguration(25, 1 * MiB, 1 * MiB, 4 * KiB));
         sweep.Add(new BenchConfiguration(25, 1 * MiB, 1 * MiB, 1 * MiB));
+
+        // The link's cost: the 25 ms, 16 MiB point of the main grid again without TLS.
+        sweep.Add(new BenchConfiguration(25, 16 * MiB, 1 * MiB, 64 * KiB) { PlainLink = true });
         return sweep;
     }
 

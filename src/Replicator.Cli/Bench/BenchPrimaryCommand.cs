@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Replicator.Cli.Commands;
 using Replicator.Core.Guest;
 using Replicator.Runtime.Guest;
+using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
 
 namespace Replicator.Cli.Bench;
@@ -28,8 +29,11 @@ internal static class BenchPrimaryCommand
         long ramBytes = long.Parse(a["--ram-kb"], CultureInfo.InvariantCulture) << 10;
         int maxRequest = Int("--max-request-kb") * 1024;
         int queueDepth = Int("--queue-depth");
+        (LinkKey? linkKey, bool insecureLink) = DemoArguments.Link(a);
         var options = new PrimaryNodeOptions
         {
+            LinkKey = linkKey,
+            InsecureLink = insecureLink,
             ImagePath = a["--image"],
             StateDirectory = a["--state-dir"],
             // Unreplicated, the peer is never contacted.

@@ -18,6 +18,7 @@ internal static class BenchReport
         }
 
         console.WriteLine(F($"floor: loopback round trip {floor.RttUs:F1} µs (p99 {floor.RttP99Us:F1}), loopback TCP {floor.BandwidthMBps:F0} MB/s (framed: {floor.FramedBandwidthMBps:F0} MB/s), fdatasync of an overwrite {floor.FdatasyncUs:F1} µs (p99 {floor.FdatasyncP99Us:F1}); for reference a 1 MiB append + sync takes {floor.AppendSync1MiBUs:F0} µs"));
+        console.WriteLine(F($"link with TLS 1.3 and the pair key (as the pair runs): round trip {floor.TlsRttUs:F1} µs ({floor.TlsRttUs / floor.RttUs:F2}× plain), framed {floor.TlsFramedBandwidthMBps:F0} MB/s ({floor.TlsFramedBandwidthMBps / floor.FramedBandwidthMBps:F2}× plain)"));
 
         var main = new Table().Border(TableBorder.Rounded).Title("epoch commit, pause and throughput (latencies in µs; throughput in MB/s)");
         foreach (string column in new[] { "epoch", "dirty disk", "dirty RAM", "write", "ckpt/s", "commit p50", "p90", "p99", "p99.9", "max", "floor", "p99/floor", "pause p50", "p99", "max", "repl MB/s", "unrepl MB/s", "ratio", "alloc B/write", "of it RAM" })
@@ -28,7 +29,7 @@ internal static class BenchReport
         foreach (ConfigurationResult r in results)
         {
             main.AddRow(
-                F($"{r.EpochMs} ms"), BenchConfiguration.Size(r.DirtyDiskBytes), BenchConfiguration.Size(r.DirtyRamBytes), BenchConfiguration.Size(r.WriteSize),
+                Epoch(r), BenchConfiguration.Size(r.DirtyDiskBytes), BenchConfiguration.Size(r.DirtyRamBytes), BenchConfiguration.Size(r.WriteSize),
                 F($"{r.CheckpointsPerSecond:F0}"),
                 F($"{r.CommitUs.P50:F0}"), F($"{r.CommitUs.P90:F0}"), F($"{r.CommitUs.P99:F0}"), F($"{r.CommitUs.P999:F0}"), F($"{r.CommitUs.Max:F0}"),
                 F($"{r.FloorUs:F0}"), F($"{r.CommitP99ToFloor:F2}×"),
@@ -47,7 +48,7 @@ internal static class BenchReport
         foreach (ConfigurationResult r in results)
         {
             phases.AddRow(
-                new[] { F($"{r.EpochMs} ms"), BenchConfiguration.Size(r.DirtyDiskBytes), BenchConfiguration.Size(r.DirtyRamBytes), BenchConfiguration.Size(r.WriteSize) }
+                new[] { Epoch(r), BenchConfiguration.Size(r.DirtyDiskBytes), BenchConfiguration.Size(r.DirtyRamBytes), BenchConfiguration.Size(r.WriteSize) }
                 .Concat(CheckpointRecorder.PhaseNames.Select(p => r.PhasesUs.TryGetValue(p, out PhasePercentiles? v) ? F($"{v.P50:F0} ({v.P99:F0})") : "-"))
                 .Concat([F($"{r.LinkP50ToFloor:F2}×"), F($"{r.FlushP50ToFloor:F2}×"), Bytes(r.AchievedDirtyDiskBytes), Bytes(r.AchievedDirtyRamBytes), Bytes(r.WireBytesPerEpoch), Bytes(r.BufferPeakBytes), F($"{r.ReplicationAllocBytesPerWrite:F0}")])
                 .ToArray());
@@ -66,7 +67,7 @@ internal static class BenchReport
     {
         ArgumentNullException.ThrowIfNull(results);
         var plot = new SvgPlot("Epoch-commit latency against dirty data per epoch", "data shipped per epoch (dirty disk + dirty RAM, as achieved)", "commit latency (ms)");
-        var main = results.Where(r => r.DirtyRamBytes == 1 << 20 && r.WriteSize == 64 << 10).ToList();
+        var main = results.Where(r => r.DirtyRamBytes == 1 << 20 && r.WriteSize == 64 << 10 && !r.PlainLink).ToList();
         if (main.Count == 0)
         {
             main = results.ToList();
@@ -94,6 +95,9 @@ internal static class BenchReport
 
         return plot.Render();
     }
+
+    /// <summary>The epoch column, marking the twin that ran its link plain.</summary>
+    private static string Epoch(ConfigurationResult r) => F($"{r.EpochMs} ms{(r.PlainLink ? " plain link" : "")}");
 
     private static string Bytes(double bytes) => bytes switch
     {

@@ -15,6 +15,9 @@ internal sealed record ConfigurationResult
 
     public required int WriteSize { get; init; }
 
+    /// <summary>The link ran plain (<c>--insecure-link</c>); otherwise TLS 1.3 with the pair key.</summary>
+    public bool PlainLink { get; init; }
+
     /// <summary>Checkpoint start on the primary → acknowledgement received, over the paced run.</summary>
     public required Percentiles CommitUs { get; init; }
 
@@ -91,6 +94,7 @@ internal sealed record ConfigurationResult
         return new ConfigurationResult
         {
             EpochMs = configuration.EpochMs,
+            PlainLink = configuration.PlainLink,
             DirtyDiskBytes = configuration.DirtyDiskBytes,
             DirtyRamBytes = configuration.DirtyRamBytes,
             WriteSize = configuration.WriteSize,

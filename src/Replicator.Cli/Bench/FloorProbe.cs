@@ -15,7 +15,9 @@ namespace Replicator.Cli.Bench;
 /// The physical floor under an epoch commit, measured on this machine in the same run: the round
 /// trip of one small frame over a loopback link (the same framing and connection code as the
 /// pair's), how fast an epoch's bytes go through such a link, and how long the secondary's
-/// file system takes to fdatasync an overwrite. No commit can beat the sum of the three.
+/// file system takes to fdatasync an overwrite. No commit can beat the sum of the three. The link
+/// is measured plain (the floor) and again with TLS and the pair key, as the pair runs: the
+/// difference is what authentication and encryption cost.
 /// </summary>
 internal static class FloorProbe
 {
@@ -23,13 +25,18 @@ internal static class FloorProbe
     private const int BandwidthPayload = 64 * 1024;
     private const int BandwidthBytes = 64 << 20;
 
-    public static async Task<Floor> MeasureAsync(string directory, CancellationToken cancellation)
+    public static async Task<Floor> MeasureAsync(string directory, LinkKey key, CancellationToken cancellation)
     {
-        (LatencySummary rtt, double framed) = await MeasureLinkAsync(cancellation).ConfigureAwait(false);
+        (LatencySummary rtt, double framed) = await MeasureLinkAsync(null, cancellation).ConfigureAwait(false);
+        (LatencySummary tlsRtt, double tlsFramed) = await MeasureLinkAsync(key, cancellation).ConfigureAwait(false);
         double raw = await MeasureRawBandwidthAsync(cancellation).ConfigureAwait(false);
         LatencySummary overwrite = MeasureOverwriteSync(directory);
         LatencySummary append = MeasureAppendSync(directory);
-        return new Floor(rtt.P50, rtt.P99, raw / 1e6, framed / 1e6, overwrite.P50, overwrite.P99, append.P50);
+        return new Floor(rtt.P50, rtt.P99, raw / 1e6, framed / 1e6, overwrite.P50, overwrite.P99, append.P50)
+        {
+            TlsRttUs = tlsRtt.P50,
+            TlsFramedBandwidthMBps = tlsFramed / 1e6,
+        };
     }
 
     /// <summary>Best of three pushes of 64 MiB through a plain loopback TCP connection: what the link itself carries.</summary>
@@ -69,7 +76,8 @@ internal static class FloorProbe
         return best;
     }
 
-    private static async Task<(LatencySummary Rtt, double BytesPerSecond)> MeasureLinkAsync(CancellationToken cancellation)
+    /// <summary>The link's own costs through the pair's connection code: plain (<paramref name="key"/> null) or TLS with the pair key.</summary>
+    private static async Task<(LatencySummary Rtt, double BytesPerSecond)> MeasureLinkAsync(LinkKey? key, CancellationToken cancellation)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -77,8 +85,12 @@ internal static class FloorProbe
         Task<Socket> accepted = listener.AcceptSocketAsync(cancellation).AsTask();
         await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, cancellation).ConfigureAwait(false);
         int maxBody = BandwidthPayload + MirrorHeader.Size;
-        await using var near = new FrameConnection(client, maxBody, TimeProvider.System);
-        await using var far = new FrameConnection(await accepted.ConfigureAwait(false), maxBody, TimeProvider.System);
+        Socket server = await accepted.ConfigureAwait(false);
+        TimeSpan handshake = TimeSpan.FromSeconds(10);
+        Task<Stream> serverStream = LinkTransport.AcceptAsync(server, key, handshake, TimeProvider.System, cancellation);
+        Stream clientStream = await LinkTransport.ConnectAsync(client, key, handshake, TimeProvider.System, cancellation).ConfigureAwait(false);
+        await using var near = new FrameConnection(client, clientStream, maxBody, TimeProvider.System);
+        await using var far = new FrameConnection(server, await serverStream.ConfigureAwait(false), maxBody, TimeProvider.System);
         near.StartSending();
         far.StartSending();
 
@@ -213,7 +225,7 @@ internal static class FloorProbe
         {
             await loop.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
         {
             // The probe closed its own link.
         }
@@ -227,6 +239,12 @@ internal static class FloorProbe
 /// </summary>
 internal sealed record Floor(double RttUs, double RttP99Us, double BandwidthMBps, double FramedBandwidthMBps, double FdatasyncUs, double FdatasyncP99Us, double AppendSync1MiBUs)
 {
+    /// <summary>The same round trip as <see cref="RttUs"/> over the authenticated, encrypted link (µs): what TLS adds per exchange.</summary>
+    public double TlsRttUs { get; init; }
+
+    /// <summary>The same push as <see cref="FramedBandwidthMBps"/> over the authenticated, encrypted link (MB/s).</summary>
+    public double TlsFramedBandwidthMBps { get; init; }
+
     /// <summary>The least an epoch commit carrying <paramref name="bytes"/> over the link can take: one round trip, the bytes through the link, one fdatasync.</summary>
     public double FloorUs(double bytes) => RttUs + (bytes / (BandwidthMBps * 1e6) * 1e6) + FdatasyncUs;
 

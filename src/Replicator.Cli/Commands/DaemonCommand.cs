@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.Hosting;
+using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
 using Replicator.Runtime.Secondary;
 
@@ -61,6 +62,7 @@ internal static class DaemonCommand
     private static SecondaryNodeOptions? SecondaryOptions(NodeSettings s, List<string> problems)
     {
         IPEndPoint? listen = NodeSettings.ParseEndPoint(s.Listen, "listen", problems);
+        LinkKey? linkKey = s.LoadLinkKey(problems);
         Require(s.Image, "image PATH", problems);
         Require(s.StateDir, "state-dir DIR", problems);
         if (listen is null || problems.Count > 0)
@@ -74,6 +76,10 @@ internal static class DaemonCommand
             StateDirectory = s.StateDir!,
             Listen = listen,
             PairId = s.PairId,
+            LinkKey = linkKey,
+            InsecureLink = s.InsecureLink,
+            MaxPendingLinks = s.MaxPendingLinks,
+            LinkHandshakeTimeout = TimeSpan.FromMilliseconds(s.LinkHandshakeTimeoutMs),
             MaxRequestBytes = s.MaxRequestKb * 1024,
             BufferCapacityBytes = s.BufferMb << 20,
             RamBytes = s.RamKb << 10,
@@ -94,6 +100,7 @@ internal static class DaemonCommand
             problems.Add("--no-replication runs without a secondary: drop --peer, or drop --no-replication");
         }
 
+        LinkKey? linkKey = s.NoReplication ? null : s.LoadLinkKey(problems);
         Require(s.Image, "image PATH", problems);
         Require(s.StateDir, "state-dir DIR", problems);
         if (peer is null || problems.Count > 0)
@@ -108,6 +115,9 @@ internal static class DaemonCommand
             Peer = peer,
             Unreplicated = s.NoReplication,
             PairId = s.PairId,
+            LinkKey = linkKey,
+            InsecureLink = s.InsecureLink,
+            LinkHandshakeTimeout = TimeSpan.FromMilliseconds(s.LinkHandshakeTimeoutMs),
             MaxRequestBytes = s.MaxRequestKb * 1024,
             EpochInterval = TimeSpan.FromMilliseconds(s.EpochMs),
             RamBytes = s.RamKb << 10,
@@ -137,14 +147,14 @@ internal static class DaemonCommand
         return problems.Count == 0;
     }
 
-    /// <summary>Lets <c>--auto-failover</c> and <c>--no-replication</c> stand alone as flags; the configuration reader wants a value after every switch.</summary>
+    /// <summary>Lets <c>--auto-failover</c>, <c>--no-replication</c> and <c>--insecure-link</c> stand alone as flags; the configuration reader wants a value after every switch.</summary>
     private static string[] WithFlagValues(string[] args)
     {
         var result = new List<string>(args.Length + 1);
         for (int i = 0; i < args.Length; i++)
         {
             result.Add(args[i]);
-            if (args[i] is "--auto-failover" or "--no-replication" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            if (args[i] is "--auto-failover" or "--no-replication" or "--insecure-link" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
             {
                 result.Add("true");
             }

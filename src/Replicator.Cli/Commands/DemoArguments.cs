@@ -1,3 +1,5 @@
+using Replicator.Runtime.Links;
+
 namespace Replicator.Cli.Commands;
 
 /// <summary>The demo's fixed shape, and the plain "--name value" parsing its internal commands use.</summary>
@@ -14,5 +16,13 @@ internal static class DemoArguments
         }
 
         return result;
+    }
+
+    /// <summary>The internal commands' link: <c>--link-key PATH</c>, or <c>--insecure-link true</c> said explicitly; neither fails validation.</summary>
+    public static (LinkKey? Key, bool Insecure) Link(Dictionary<string, string> arguments)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        LinkKey? key = arguments.TryGetValue("--link-key", out string? path) ? LinkKey.Load(path) : null;
+        return (key, arguments.GetValueOrDefault("--insecure-link") == "true");
     }
 }

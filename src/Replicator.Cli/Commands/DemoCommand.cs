@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Replicator.Core.Guest;
 using Replicator.Hosts.Storage;
 using Replicator.Runtime.Control;
+using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
 
 namespace Replicator.Cli.Commands;
@@ -57,14 +58,16 @@ internal static class DemoCommand
         await File.WriteAllBytesAsync(secondaryImage, initial).ConfigureAwait(false);
         string secondaryState = Path.Combine(directory, "secondary-state");
         int port = ChildProcess.FreePort();
+        string linkKey = Path.Combine(directory, "pair.key");
+        LinkKey.Generate(linkKey);
 
         output.WriteLine($"Replicator demo: seed {seed}; a {DiskBytes >> 20} MiB disk and {RamKb / 1024} MiB of RAM, checkpoints every {EpochMs} ms, in {directory}");
         (Process secondary, Task secondaryReady) = ChildProcess.Start(output, "listening for the primary", null, "secondary", "--image", secondaryImage, "--listen", $"127.0.0.1:{port}", "--state-dir", secondaryState,
-            "--pair-id", "demo", "--ram-kb", $"{RamKb}", "--max-request-kb", $"{DemoArguments.MaxRequestBytes / 1024}", "--buffer-mb", "64");
+            "--pair-id", "demo", "--ram-kb", $"{RamKb}", "--max-request-kb", $"{DemoArguments.MaxRequestBytes / 1024}", "--buffer-mb", "64", "--link-key", linkKey);
         using Process secondaryProcess = secondary;
         await secondaryReady.WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
         (Process primary, Task primaryReady) = ChildProcess.Start(output, "demo-primary running", null, "demo-primary", "--image", primaryImage, "--peer", $"127.0.0.1:{port}", "--state-dir", Path.Combine(directory, "primary-state"),
-            "--seed", $"{seed}", "--epoch-ms", $"{EpochMs}", "--ram-kb", $"{RamKb}", "--out", directory);
+            "--seed", $"{seed}", "--epoch-ms", $"{EpochMs}", "--ram-kb", $"{RamKb}", "--link-key", linkKey, "--out", directory);
         using Process primaryProcess = primary;
         try
         {

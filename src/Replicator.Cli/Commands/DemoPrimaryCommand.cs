@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Replicator.Core.Guest;
 using Replicator.Runtime.Guest;
+using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
 
 namespace Replicator.Cli.Commands;
@@ -21,8 +22,11 @@ internal static class DemoPrimaryCommand
         int seed = int.Parse(a["--seed"], CultureInfo.InvariantCulture);
         long ramBytes = long.Parse(a["--ram-kb"], CultureInfo.InvariantCulture) << 10;
         string output = a["--out"];
+        (LinkKey? linkKey, bool insecureLink) = DemoArguments.Link(a);
         var options = new PrimaryNodeOptions
         {
+            LinkKey = linkKey,
+            InsecureLink = insecureLink,
             ImagePath = a["--image"],
             StateDirectory = a["--state-dir"],
             Peer = IPEndPoint.Parse(a["--peer"]),

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Replicator.Runtime.Links;
 
 namespace Replicator.Cli.Hosting;
 
@@ -41,6 +42,18 @@ public sealed class NodeSettings
     /// <summary>Primary: first wait before reconnecting to a lost secondary (doubling up to 32 times); 0 never reconnects.</summary>
     public int ReconnectMs { get; set; } = 250;
 
+    /// <summary>The pair key file (made by <c>replicator keygen</c>) that authenticates and encrypts the link.</summary>
+    public string? LinkKey { get; set; }
+
+    /// <summary>Run the link without authentication or encryption; must be said explicitly.</summary>
+    public bool InsecureLink { get; set; }
+
+    /// <summary>Secondary: connections still proving the pair key, at most.</summary>
+    public int MaxPendingLinks { get; set; } = 8;
+
+    /// <summary>How long a new link has to complete its TLS handshake.</summary>
+    public int LinkHandshakeTimeoutMs { get; set; } = 5000;
+
     /// <summary>The command-line switches, as the command lines spell them.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -59,7 +72,31 @@ public sealed class NodeSettings
         ["--auto-failover"] = "Replicator:AutoFailover",
         ["--no-replication"] = "Replicator:NoReplication",
         ["--reconnect-ms"] = "Replicator:ReconnectMs",
+        ["--link-key"] = "Replicator:LinkKey",
+        ["--insecure-link"] = "Replicator:InsecureLink",
+        ["--max-pending-links"] = "Replicator:MaxPendingLinks",
+        ["--link-handshake-timeout-ms"] = "Replicator:LinkHandshakeTimeoutMs",
     };
+
+    /// <summary>Reads the pair key named by the settings; adds a problem naming the file when it cannot be used.</summary>
+    public LinkKey? LoadLinkKey(List<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        if (string.IsNullOrWhiteSpace(LinkKey))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Runtime.Links.LinkKey.Load(LinkKey);
+        }
+        catch (LinkKeyException e)
+        {
+            problems.Add(e.Message);
+            return null;
+        }
+    }
 
     /// <summary>Parses HOST:PORT (an IP address); adds a problem and returns null when it is not one.</summary>
     public static IPEndPoint? ParseEndPoint(string? value, string name, List<string> problems)

@@ -28,6 +28,10 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoi
             server = new NbdServer(new ReplicatedNbdBackend(node, options.MaxRequestBytes), new NbdServerOptions { EndPoint = nbd }, loggers.CreateLogger<NbdServer>());
             server.Start();
             Log.Serving(_log, server.LocalEndPoint.ToString(), options.Unreplicated ? "nowhere (replication off)" : options.Peer.ToString());
+            if (!options.Unreplicated)
+            {
+                LinkLog.Report(_log, options.LinkKey);
+            }
             await using ControlServer control = ControlServer.Start(options.StateDirectory, async (command, cancel) => command switch
             {
                 "status" => JsonSerializer.SerializeToNode(new { role = "primary", status = node.Status, nbd = server.LocalEndPoint.ToString() }),

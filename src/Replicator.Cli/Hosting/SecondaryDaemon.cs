@@ -26,6 +26,7 @@ internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, IPEn
         try
         {
             await node.StartAsync(stoppingToken).ConfigureAwait(false);
+            LinkLog.Report(_log, options.LinkKey);
             await using ControlServer control = ControlServer.Start(options.StateDirectory, (command, cancel) => command switch
             {
                 "status" => Task.FromResult<JsonNode?>(JsonSerializer.SerializeToNode(new { role = node.Promotion.IsCompletedSuccessfully ? "promoted" : "secondary", status = node.Status, nbd = server?.LocalEndPoint.ToString() })),

@@ -7,7 +7,8 @@ using Replicator.Protocol.Framing;
 namespace Replicator.Runtime.Links;
 
 /// <summary>
-/// One TCP connection between primary and secondary, as frames. Sending appends the frame to a
+/// One TCP connection between primary and secondary, as frames, over the link's stream (TLS with
+/// the pair key, see <see cref="LinkTransport"/>). Sending appends the frame to a
 /// pending batch under a lock and wakes the send loop, which writes everything gathered since its
 /// last write in one socket call: small frames batch themselves under load and go out at once when
 /// idle. Receiving cuts frames out of a pooled buffer and hands each to the caller, who must copy
@@ -20,6 +21,7 @@ namespace Replicator.Runtime.Links;
 public sealed class FrameConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
+    private readonly Stream _stream;
     private readonly FrameReader _reader;
     private readonly FrameWriter _writer = new();
     private readonly Lock _sendLock = new();
@@ -34,10 +36,12 @@ public sealed class FrameConnection : IAsyncDisposable
     private long _bytesSent;
     private int _disposed;
 
-    public FrameConnection(Socket socket, int maxBodyLength, TimeProvider time)
+    public FrameConnection(Socket socket, Stream stream, int maxBodyLength, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(stream);
         _socket = socket;
+        _stream = stream;
         _socket.NoDelay = true;
         RemoteEndPoint = socket.RemoteEndPoint?.ToString() ?? "?";
         _reader = new FrameReader(maxBodyLength);
@@ -53,6 +57,9 @@ public sealed class FrameConnection : IAsyncDisposable
     public long LastReceived { get; private set; }
 
     public bool IsClosed => _closed.IsCancellationRequested;
+
+    /// <summary>The bytes run over TLS with the pair key: a read that fails other than on the socket means forged or damaged records.</summary>
+    public bool IsAuthenticated => _stream is System.Net.Security.SslStream { IsAuthenticated: true };
 
     /// <summary>Bytes written to the socket so far, frame headers included: what the link carried.</summary>
     public long BytesSent => Interlocked.Read(ref _bytesSent);
@@ -115,7 +122,7 @@ public sealed class FrameConnection : IAsyncDisposable
                 return;
             }
 
-            int read = await _socket.ReceiveAsync(_receiveBuffer.AsMemory(_filled), SocketFlags.None, linked.Token).ConfigureAwait(false);
+            int read = await _stream.ReadAsync(_receiveBuffer.AsMemory(_filled), linked.Token).ConfigureAwait(false);
             if (read == 0)
             {
                 return;
@@ -140,7 +147,7 @@ public sealed class FrameConnection : IAsyncDisposable
             {
                 await _sendLoop.WaitAsync(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is TimeoutException or SocketException or ObjectDisposedException or OperationCanceledException)
+            catch (Exception e) when (e is TimeoutException or SocketException or IOException or ObjectDisposedException or OperationCanceledException)
             {
                 // The peer may be gone already; the reason is logged by the caller either way.
             }
@@ -157,6 +164,7 @@ public sealed class FrameConnection : IAsyncDisposable
 
         _sendSignal.Writer.TryComplete();
         _socket.Dispose();
+        await _stream.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Closes and returns the receive buffer to its pool; a second call does nothing.</summary>
@@ -187,7 +195,7 @@ public sealed class FrameConnection : IAsyncDisposable
 
                 if (_sending.WrittenCount > 0)
                 {
-                    await _socket.SendAsync(_sending.WrittenMemory, SocketFlags.None, _closed.Token).ConfigureAwait(false);
+                    await _stream.WriteAsync(_sending.WrittenMemory, _closed.Token).ConfigureAwait(false);
                     Interlocked.Add(ref _bytesSent, _sending.WrittenCount);
                     _sending.ResetWrittenCount();
                 }
@@ -201,10 +209,10 @@ public sealed class FrameConnection : IAsyncDisposable
 
             if (_sending.WrittenCount > 0)
             {
-                await _socket.SendAsync(_sending.WrittenMemory, SocketFlags.None, _closed.Token).ConfigureAwait(false);
+                await _stream.WriteAsync(_sending.WrittenMemory, _closed.Token).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             await _closed.CancelAsync().ConfigureAwait(false);
         }

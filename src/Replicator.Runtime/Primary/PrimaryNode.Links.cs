@@ -63,7 +63,23 @@ public sealed partial class PrimaryNode
             return;
         }
 
-        var connection = new FrameConnection(socket, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
+        Stream stream;
+        try
+        {
+            stream = await LinkTransport.ConnectAsync(socket, _options.LinkKey, _options.LinkHandshakeTimeout, _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (LinkAuthenticationException e)
+        {
+            socket.Dispose();
+            if (!_stopping.IsCancellationRequested)
+            {
+                Post(new PrimaryEvent(PrimaryEventKind.ConnectFailed, Reason: e.Message));
+            }
+
+            return;
+        }
+
+        var connection = new FrameConnection(socket, stream, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
         connection.StartSending();
         var link = new LinkId(Interlocked.Increment(ref _nextLinkId));
         _links[link] = new OpenLink(connection);

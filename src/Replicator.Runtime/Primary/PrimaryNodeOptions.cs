@@ -20,6 +20,15 @@ public sealed record PrimaryNodeOptions
 
     public required string PairId { get; init; }
 
+    /// <summary>The pair key the link is authenticated and encrypted with; null only with <see cref="InsecureLink"/> (or without replication).</summary>
+    public Links.LinkKey? LinkKey { get; init; }
+
+    /// <summary>Run the link as plain TCP, unauthenticated and unencrypted. Never the default.</summary>
+    public bool InsecureLink { get; init; }
+
+    /// <summary>How long the secondary has to complete the TLS handshake after the connect.</summary>
+    public TimeSpan LinkHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     public int BlockSize { get; init; } = 4096;
 
     public int MaxRequestBytes { get; init; } = 1 << 20;
@@ -49,6 +58,11 @@ public sealed record PrimaryNodeOptions
     {
         var problems = new List<string>();
         NodeOptionChecks.Common(problems, ImagePath, PairId, BlockSize, MaxRequestBytes, RamBytes, PageSize, HeartbeatInterval, HeartbeatTimeout);
+        if (!Unreplicated)
+        {
+            NodeOptionChecks.Link(problems, LinkKey, InsecureLink);
+        }
+
         if (EpochInterval < TimeSpan.FromMilliseconds(1))
         {
             problems.Add($"epoch interval {EpochInterval.TotalMilliseconds} ms must be at least 1 ms");

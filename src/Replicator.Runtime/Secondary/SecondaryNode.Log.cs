@@ -12,5 +12,8 @@ public sealed partial class SecondaryNode
 
         [LoggerMessage(102, LogLevel.Error, "the link from {EndPoint} failed unexpectedly: {Error}")]
         public static partial void LinkFailed(ILogger logger, string endPoint, string error);
+
+        [LoggerMessage(103, LogLevel.Warning, "refused a connection from {EndPoint}: {Reason} ({HeldBack} more refusals not logged since the last report)")]
+        public static partial void ConnectionRefused(ILogger logger, string endPoint, string reason, int heldBack);
     }
 }

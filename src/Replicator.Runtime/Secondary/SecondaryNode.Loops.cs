@@ -64,6 +64,12 @@ public sealed partial class SecondaryNode
             reason = e.Message;
             await connection.CloseAsync(e.Message).ConfigureAwait(false);
         }
+        catch (IOException e) when (e.InnerException is not System.Net.Sockets.SocketException && connection.IsAuthenticated)
+        {
+            // Not the network failing but a record whose authentication tag did not match: bytes
+            // changed, replayed or forged in transit. Nothing of it was read as a frame.
+            reason = $"the link's bytes failed TLS authentication (changed, replayed or forged in transit): {e.Message}";
+        }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             reason = e.Message;

@@ -31,7 +31,9 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private TcpListener? _listener;
     private ITimer? _heartbeat;
     private Task _loops = Task.CompletedTask;
+    private readonly LogRateLimit _refusalLog;
     private long _nextLink;
+    private int _pendingLinks;
 
     public SecondaryNode(SecondaryNodeOptions options, ILogger<SecondaryNode> log, TimeProvider time)
     {
@@ -51,7 +53,11 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             AutoFailover = options.AutoFailover,
         };
         _host = new SecondaryHost(hostOptions, new Actions(this), log, time);
+        _refusalLog = new LogRateLimit(time, hostOptions.RefusalReportInterval);
     }
+
+    /// <summary>How long the accept loop waits after the system refused to accept (out of descriptors) before it tries again.</summary>
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
 
     public System.Net.IPEndPoint? LocalEndPoint => (System.Net.IPEndPoint?)_listener?.LocalEndpoint;
 
@@ -132,17 +138,82 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             {
                 socket = await _listener!.AcceptSocketAsync(_stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
                 return;
             }
+            catch (SocketException e)
+            {
+                // Out of descriptors or a connection reset before it was taken: never the end of listening.
+                ReportRefusal("?", $"accept failed: {e.Message}");
+                try
+                {
+                    await Task.Delay(AcceptRetryDelay, _time, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
 
-            var connection = new FrameConnection(socket, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
-            var link = new LinkId(Interlocked.Increment(ref _nextLink));
-            _connections[link] = connection;
-            connection.StartSending();
-            Post(new SecondaryEvent(SecondaryEventKind.Connected, link, Text: connection.RemoteEndPoint));
-            _ = ReceiveLoopAsync(link, connection);
+                continue;
+            }
+
+            string peer = socket.RemoteEndPoint?.ToString() ?? "?";
+            if (Interlocked.Increment(ref _pendingLinks) > _options.MaxPendingLinks)
+            {
+                Interlocked.Decrement(ref _pendingLinks);
+                socket.Dispose();
+                ReportRefusal(peer, $"{_options.MaxPendingLinks} connections are already proving the pair key (--max-pending-links)");
+                continue;
+            }
+
+            _ = AdmitAsync(socket, peer);
+        }
+    }
+
+    /// <summary>
+    /// A new connection becomes a link only once its peer proved the pair key; until then it holds
+    /// one of the pending places and no frame buffer, and is read by nothing but TLS.
+    /// </summary>
+    private async Task AdmitAsync(Socket socket, string peer)
+    {
+        Stream stream;
+        try
+        {
+            stream = await LinkTransport.AcceptAsync(socket, _options.LinkKey, _options.LinkHandshakeTimeout, _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (LinkAuthenticationException e)
+        {
+            socket.Dispose();
+            if (!_stopping.IsCancellationRequested)
+            {
+                ReportRefusal(peer, e.Message);
+            }
+
+            return;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pendingLinks);
+        }
+
+        var connection = new FrameConnection(socket, stream, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
+        var link = new LinkId(Interlocked.Increment(ref _nextLink));
+        _connections[link] = connection;
+        connection.StartSending();
+        Post(new SecondaryEvent(SecondaryEventKind.Connected, link, Text: connection.RemoteEndPoint));
+        await ReceiveLoopAsync(link, connection).ConfigureAwait(false);
+    }
+
+    /// <summary>Connections refused before they became links: logged, at most one line per interval.</summary>
+    private void ReportRefusal(string peer, string reason)
+    {
+        lock (_refusalLog)
+        {
+            if (_refusalLog.ShouldReport(out int heldBack))
+            {
+                Log.ConnectionRefused(_log, peer, reason, heldBack);
+            }
         }
     }
 }

@@ -27,6 +27,18 @@ public sealed record SecondaryNodeOptions
 
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>The pair key the link is authenticated and encrypted with; null only with <see cref="InsecureLink"/>.</summary>
+    public Links.LinkKey? LinkKey { get; init; }
+
+    /// <summary>Run the link as plain TCP: anyone who reaches <see cref="Listen"/> can write into the replica. Never the default.</summary>
+    public bool InsecureLink { get; init; }
+
+    /// <summary>Connections accepted but not yet through their TLS handshake, at most; more are closed at once.</summary>
+    public int MaxPendingLinks { get; init; } = 8;
+
+    /// <summary>How long a new connection has to complete its TLS handshake.</summary>
+    public TimeSpan LinkHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
 
@@ -35,6 +47,17 @@ public sealed record SecondaryNodeOptions
     {
         var problems = new List<string>();
         NodeOptionChecks.Common(problems, ImagePath, PairId, BlockSize, MaxRequestBytes, RamBytes, PageSize, HeartbeatInterval, HeartbeatTimeout);
+        NodeOptionChecks.Link(problems, LinkKey, InsecureLink);
+        if (MaxPendingLinks < 1)
+        {
+            problems.Add($"at most {MaxPendingLinks} pending links: at least 1 is needed");
+        }
+
+        if (LinkHandshakeTimeout <= TimeSpan.Zero)
+        {
+            problems.Add($"link handshake timeout {LinkHandshakeTimeout.TotalMilliseconds} ms must be positive");
+        }
+
         if (BufferCapacityBytes < 4L * MaxRequestBytes)
         {
             problems.Add($"buffer bound {BufferCapacityBytes} must hold at least four of the largest requests ({4L * MaxRequestBytes} bytes)");

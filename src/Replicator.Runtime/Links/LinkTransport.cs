@@ -1,0 +1,89 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Replicator.Runtime.Links;
+
+/// <summary>
+/// Turns a connected socket into the link's byte stream: TLS 1.3, both sides presenting the pair
+/// key's certificate and accepting only it, or — only when an operator said <c>--insecure-link</c> —
+/// the plain socket. Nothing is read as a frame before this completes, so nothing a peer sends
+/// before it has proven the key reaches a host; a peer that fails gets its connection closed and no
+/// word about the pair. TLS numbers its records and authenticates each one (AEAD), so a replayed,
+/// reordered, dropped or changed byte ends the connection instead of reaching a frame.
+/// </summary>
+public static class LinkTransport
+{
+    /// <summary>The name the client asks for; the certificate is pinned, so it is a label, not a check.</summary>
+    private const string TargetHost = "replicator";
+
+    /// <summary>What the link is, for the log at start: the key's fingerprint, or a plain warning.</summary>
+    public static string Describe(LinkKey? key) => key is null
+        ? "the replication link is NOT authenticated or encrypted (--insecure-link): anyone who reaches it can write into the replica"
+        : $"the replication link is TLS 1.3, both ends proving pair key {key.Fingerprint} ({key.Path})";
+
+    /// <summary>The secondary's side: the connection's stream once the peer proved the pair key, within <paramref name="timeout"/>.</summary>
+    public static Task<Stream> AcceptAsync(Socket socket, LinkKey? key, TimeSpan timeout, TimeProvider time, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        return key is null
+            ? Task.FromResult<Stream>(new NetworkStream(socket, ownsSocket: false))
+            : AuthenticateAsync(socket, key, asServer: true, timeout, time, cancellation);
+    }
+
+    /// <summary>The primary's side: the connection's stream once the peer proved the pair key, within <paramref name="timeout"/>.</summary>
+    public static Task<Stream> ConnectAsync(Socket socket, LinkKey? key, TimeSpan timeout, TimeProvider time, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        return key is null
+            ? Task.FromResult<Stream>(new NetworkStream(socket, ownsSocket: false))
+            : AuthenticateAsync(socket, key, asServer: false, timeout, time, cancellation);
+    }
+
+    private static async Task<Stream> AuthenticateAsync(Socket socket, LinkKey key, bool asServer, TimeSpan timeout, TimeProvider time, CancellationToken cancellation)
+    {
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false, (_, presented, _, _) => key.IsPairCertificate(presented));
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, deadline.Token);
+        try
+        {
+            if (asServer)
+            {
+                await tls.AuthenticateAsServerAsync(
+                    new SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = key.Context,
+                        ClientCertificateRequired = true,
+                        EnabledSslProtocols = SslProtocols.Tls13,
+                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                        AllowRenegotiation = false,
+                    },
+                    linked.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await tls.AuthenticateAsClientAsync(
+                    new SslClientAuthenticationOptions
+                    {
+                        TargetHost = TargetHost,
+                        ClientCertificateContext = key.Context,
+                        EnabledSslProtocols = SslProtocols.Tls13,
+                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                        AllowRenegotiation = false,
+                    },
+                    linked.Token).ConfigureAwait(false);
+            }
+
+            return tls;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            string why = deadline.IsCancellationRequested && !cancellation.IsCancellationRequested
+                ? $"no TLS handshake within {timeout.TotalMilliseconds} ms"
+                : e.Message;
+            throw new LinkAuthenticationException($"the peer did not prove the pair key: {why}", e);
+        }
+    }
+}
