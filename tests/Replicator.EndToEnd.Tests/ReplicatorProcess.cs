@@ -29,6 +29,16 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's resident memory now, from /proc (bytes).</summary>
+    public long ResidentBytes
+    {
+        get
+        {
+            string line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+    }
+
     public int ExitCode => _process.ExitCode;
 
     public static ReplicatorProcess Start(params string[] arguments)

@@ -20,6 +20,8 @@ namespace Replicator.Runtime.Links;
 /// </remarks>
 public sealed class FrameConnection : IAsyncDisposable
 {
+    private const int InitialReceiveBuffer = 64 * 1024;
+
     private readonly Socket _socket;
     private readonly Stream _stream;
     private readonly FrameReader _reader;
@@ -30,7 +32,8 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly TimeProvider _time;
     private ArrayBufferWriter<byte> _pending = new(256 * 1024);
     private ArrayBufferWriter<byte> _sending = new(256 * 1024);
-    private readonly byte[] _receiveBuffer;
+    private readonly int _maxReceiveBuffer;
+    private byte[] _receiveBuffer;
     private Task _sendLoop = Task.CompletedTask;
     private int _filled;
     private long _bytesSent;
@@ -45,7 +48,10 @@ public sealed class FrameConnection : IAsyncDisposable
         _socket.NoDelay = true;
         RemoteEndPoint = socket.RemoteEndPoint?.ToString() ?? "?";
         _reader = new FrameReader(maxBodyLength);
-        _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(256 * 1024, 2 * (maxBodyLength + FrameHeader.Size)));
+        // Small until a frame needs more: a connection that sends nothing (or only a hello) costs
+        // 64 KiB, and only a peer already welcomed sends the large frames that grow it.
+        _maxReceiveBuffer = Math.Max(InitialReceiveBuffer, 2 * (maxBodyLength + FrameHeader.Size));
+        _receiveBuffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
         _time = time;
         LastReceived = time.GetTimestamp();
     }
@@ -122,6 +128,11 @@ public sealed class FrameConnection : IAsyncDisposable
                 return;
             }
 
+            if (_filled == _receiveBuffer.Length)
+            {
+                GrowReceiveBuffer();
+            }
+
             int read = await _stream.ReadAsync(_receiveBuffer.AsMemory(_filled), linked.Token).ConfigureAwait(false);
             if (read == 0)
             {
@@ -179,6 +190,23 @@ public sealed class FrameConnection : IAsyncDisposable
         await _sendLoop.ConfigureAwait(false);
         _closed.Dispose();
         ArrayPool<byte>.Shared.Return(_receiveBuffer);
+    }
+
+    /// <summary>A frame larger than the buffer is arriving: double it, up to two of the largest frames.</summary>
+    private void GrowReceiveBuffer()
+    {
+        // The reader refuses a header announcing more than the largest frame, so a full buffer at the
+        // bound always holds a whole frame and this is never reached there.
+        int size = Math.Min(_maxReceiveBuffer, _receiveBuffer.Length * 2);
+        if (size <= _receiveBuffer.Length)
+        {
+            throw new ProtocolViolationException($"a frame does not fit in {_receiveBuffer.Length} bytes");
+        }
+
+        byte[] larger = ArrayPool<byte>.Shared.Rent(size);
+        Buffer.BlockCopy(_receiveBuffer, 0, larger, 0, _filled);
+        ArrayPool<byte>.Shared.Return(_receiveBuffer);
+        _receiveBuffer = larger;
     }
 
     private async Task SendLoopAsync()
