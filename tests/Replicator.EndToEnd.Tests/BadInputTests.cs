@@ -34,6 +34,24 @@ public class BadInputTests
         Assert.True(await pair.Pair.CheckpointAsync() > 0);
     }
 
+    [Fact]
+    public async Task A_primary_with_a_larger_largest_request_is_refused_at_the_handshake_naming_both_values()
+    {
+        await using var pair = new DaemonPairWithSizes();
+        pair.Pair.CreateImages(DaemonPair.ImageBytes, DaemonPair.ImageBytes);
+        pair.Pair.StartSecondary();
+        await pair.Pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        pair.Pair.StartPrimary("--max-request-kb", "2048");
+
+        // Refused before the primary takes a single client write, not once per large write later.
+        Assert.NotEqual(0, await pair.Pair.Primary!.WaitForExitAsync());
+        Assert.Contains("largest request differs", pair.Pair.Primary.Output, StringComparison.Ordinal);
+        Assert.Contains("2097152", pair.Pair.Primary.Output, StringComparison.Ordinal);
+        Assert.Contains("1048576", pair.Pair.Primary.Output, StringComparison.Ordinal);
+        await pair.Pair.Secondary.WaitForOutputAsync("largest request differs");
+        Assert.False(pair.Pair.Secondary.HasExited);
+    }
+
     [Theory]
     [InlineData(false, "did not prove the pair key")]
     [InlineData(true, "wrong pair")]
