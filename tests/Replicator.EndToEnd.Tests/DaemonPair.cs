@@ -76,8 +76,14 @@ internal sealed class DaemonPair : IAsyncDisposable
         File.WriteAllBytes(SecondaryImage, initial.AsSpan(0, (int)secondaryBytes).ToArray());
     }
 
-    public void StartSecondary(params string[] options) => Secondary = ReplicatorProcess.Start(
-        ["secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}", .. WithLink(options)]);
+    public void StartSecondary(params string[] options) => StartSecondaryUnderUmask(null, options);
+
+    /// <summary>The secondary, under <paramref name="umask"/> when one is given.</summary>
+    public void StartSecondaryUnderUmask(string? umask, params string[] options)
+    {
+        string[] arguments = ["secondary", "--image", SecondaryImage, "--listen", $"127.0.0.1:{SecondaryPort}", "--state-dir", SecondaryState, "--nbd", $"127.0.0.1:{SecondaryNbd}", .. WithLink(options)];
+        Secondary = umask is null ? ReplicatorProcess.Start(arguments) : ReplicatorProcess.StartUnderUmask(umask, arguments);
+    }
 
     public void StartPrimary(params string[] options) => Primary = ReplicatorProcess.Start(
         ["primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",

@@ -41,9 +41,22 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static ReplicatorProcess Start(params string[] arguments)
+    public static ReplicatorProcess Start(params string[] arguments) => Start(new ProcessStartInfo("dotnet"), arguments);
+
+    /// <summary>As <see cref="Start(string[])"/>, under a given umask (a careless operator's 0000, say).</summary>
+    public static ReplicatorProcess StartUnderUmask(string umask, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var shell = new ProcessStartInfo("/bin/sh");
+        shell.ArgumentList.Add("-c");
+        shell.ArgumentList.Add($"umask {umask} && exec dotnet \"$@\"");
+        shell.ArgumentList.Add("sh");
+        return Start(shell, arguments);
+    }
+
+    private static ReplicatorProcess Start(ProcessStartInfo start, string[] arguments)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         start.ArgumentList.Add(Dll);
         foreach (string argument in arguments)
         {

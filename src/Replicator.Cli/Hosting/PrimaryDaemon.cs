@@ -30,7 +30,7 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoi
             Log.Serving(_log, server.LocalEndPoint.ToString(), options.Unreplicated ? "nowhere (replication off)" : options.Peer.ToString());
             if (!options.Unreplicated)
             {
-                LinkLog.Report(_log, options.LinkKey);
+                AccessLog.Report(_log, options.LinkKey);
             }
             await using ControlServer control = ControlServer.Start(options.StateDirectory, async (command, cancel) => command switch
             {
@@ -38,6 +38,7 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoi
                 "checkpoint" => JsonSerializer.SerializeToNode(new { acknowledged = await node.CheckpointAsync().WaitAsync(cancel).ConfigureAwait(false) }),
                 _ => throw new InvalidOperationException($"a primary does not know '{command}' (status, checkpoint)"),
             });
+            AccessLog.Control(_log, control.SocketPath);
 
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
         }

@@ -26,13 +26,14 @@ internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, IPEn
         try
         {
             await node.StartAsync(stoppingToken).ConfigureAwait(false);
-            LinkLog.Report(_log, options.LinkKey);
+            AccessLog.Report(_log, options.LinkKey);
             await using ControlServer control = ControlServer.Start(options.StateDirectory, (command, cancel) => command switch
             {
                 "status" => Task.FromResult<JsonNode?>(JsonSerializer.SerializeToNode(new { role = node.Promotion.IsCompletedSuccessfully ? "promoted" : "secondary", status = node.Status, nbd = server?.LocalEndPoint.ToString() })),
                 "failover" => PromoteAsync(node, cancel),
                 _ => throw new InvalidOperationException($"a secondary does not know '{command}' (status, failover)"),
             });
+            AccessLog.Control(_log, control.SocketPath);
 
             if (await Task.WhenAny(node.Promotion, node.Fatal).WaitAsync(stoppingToken).ConfigureAwait(false) == node.Fatal)
             {

@@ -37,6 +37,13 @@ public sealed class ControlServer : IAsyncDisposable
         File.Delete(path); // a socket file left by a node that died
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Bind(new UnixDomainSocketEndPoint(path));
+
+        // Owner-only before it listens, so no one else can connect in between, whatever the umask.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         socket.Listen(8);
         return new ControlServer(path, socket, handle);
     }
@@ -83,6 +90,13 @@ public sealed class ControlServer : IAsyncDisposable
             JsonObject answer;
             try
             {
+                // The socket's mode is the first gate; the peer's credentials are the second, in
+                // case the file was opened up by hand: only the daemon's own user, or root.
+                if (ControlPeer.RefusalFor(client) is { } refused)
+                {
+                    throw new InvalidOperationException(refused);
+                }
+
                 using var reader = new StreamReader(stream, Encoding.UTF8, leaveOpen: true);
                 string line = await reader.ReadLineAsync(_stopping.Token).ConfigureAwait(false) ?? string.Empty;
                 string command = JsonNode.Parse(line)?["command"]?.GetValue<string>() ?? throw new InvalidOperationException("no command given");

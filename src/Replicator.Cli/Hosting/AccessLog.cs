@@ -3,8 +3,8 @@ using Replicator.Runtime.Links;
 
 namespace Replicator.Cli.Hosting;
 
-/// <summary>The line each daemon logs at start about its replication link: what protects it, or a warning that nothing does.</summary>
-internal static partial class LinkLog
+/// <summary>The lines each daemon logs at start about its ways in: the replication link (what protects it, or a warning that nothing does) and the control socket.</summary>
+internal static partial class AccessLog
 {
     public static void Report(ILogger log, LinkKey? key)
     {
@@ -17,6 +17,9 @@ internal static partial class LinkLog
             Secure(log, LinkTransport.Describe(key));
         }
     }
+
+    [LoggerMessage(22, LogLevel.Information, "taking commands on {Path} (owner-only; this user and root)")]
+    public static partial void Control(ILogger logger, string path);
 
     [LoggerMessage(20, LogLevel.Information, "{Link}")]
     private static partial void Secure(ILogger logger, string link);
