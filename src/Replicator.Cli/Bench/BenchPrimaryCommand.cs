@@ -75,6 +75,7 @@ internal static class BenchPrimaryCommand
         PacedRun? paced = null;
         if (replicated)
         {
+            await PairFormedAsync(node, limit.Token);
             Console.WriteLine("bench-primary phase warm-up");
             await guest.RunForAsync(node, warmUp, queueDepth, rate, limit.Token);
             Console.WriteLine("bench-primary phase paced");
@@ -92,6 +93,27 @@ internal static class BenchPrimaryCommand
         await File.WriteAllTextAsync(a["--out"], JsonSerializer.Serialize(new PrimaryRunResult(a["--mode"], paced, closed), PrimaryRunResult.Json));
         Console.WriteLine("bench-primary done");
         return 0;
+    }
+
+    /// <summary>
+    /// Nothing is measured before the pair is formed — the link connected, TLS and the handshake
+    /// through, a first checkpoint acknowledged — or a loaded machine measures a primary still connecting.
+    /// </summary>
+    private static async Task PairFormedAsync(PrimaryNode node, CancellationToken cancellation)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        bound.CancelAfter(TimeSpan.FromMinutes(1));
+        while (node.Status.LastAcknowledgedEpoch == 0)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10), bound.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+                throw new TimeoutException($"the pair did not form within a minute: {node.Status.Link}");
+            }
+        }
     }
 
     private static async Task<PacedRun> PacedAsync(PrimaryNode node, SyntheticGuestRunner guest, CheckpointRecorder recorder, TimeSpan duration, int queueDepth, long rate, CancellationToken cancellation)

@@ -86,6 +86,7 @@ internal static class DaemonCommand
             HeartbeatInterval = TimeSpan.FromMilliseconds(s.HeartbeatMs),
             HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),
             AutoFailover = s.AutoFailover,
+            FailoverDiscardingUnverifiable = s.FailoverDiscardingUnverifiableEpochs,
         };
         problems.AddRange(options.Validate());
         return options;
@@ -95,6 +96,11 @@ internal static class DaemonCommand
     {
         // Without replication there is no peer to name: a placeholder that is never contacted.
         IPEndPoint? peer = s.NoReplication ? new IPEndPoint(IPAddress.Loopback, 0) : NodeSettings.ParseEndPoint(s.Peer, "peer", problems);
+        if (s.FailoverDiscardingUnverifiableEpochs)
+        {
+            problems.Add("--failover-discarding-unverifiable-epochs is a secondary's option: a primary has no journal to discard");
+        }
+
         if (s.NoReplication && !string.IsNullOrWhiteSpace(s.Peer))
         {
             problems.Add("--no-replication runs without a secondary: drop --peer, or drop --no-replication");
@@ -147,14 +153,14 @@ internal static class DaemonCommand
         return problems.Count == 0;
     }
 
-    /// <summary>Lets <c>--auto-failover</c>, <c>--no-replication</c> and <c>--insecure-link</c> stand alone as flags; the configuration reader wants a value after every switch.</summary>
+    /// <summary>Lets the flags (<c>--auto-failover</c>, <c>--no-replication</c>, <c>--insecure-link</c>, <c>--failover-discarding-unverifiable-epochs</c>) stand alone as flags; the configuration reader wants a value after every switch.</summary>
     private static string[] WithFlagValues(string[] args)
     {
         var result = new List<string>(args.Length + 1);
         for (int i = 0; i < args.Length; i++)
         {
             result.Add(args[i]);
-            if (args[i] is "--auto-failover" or "--no-replication" or "--insecure-link" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            if (args[i] is "--auto-failover" or "--no-replication" or "--insecure-link" or "--failover-discarding-unverifiable-epochs" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
             {
                 result.Add("true");
             }

@@ -54,6 +54,9 @@ public sealed class NodeSettings
     /// <summary>How long a new link has to complete its TLS handshake.</summary>
     public int LinkHandshakeTimeoutMs { get; set; } = 5000;
 
+    /// <summary>Secondary: fail over at start from the last checkpoint that verifies, discarding what a damaged journal holds beyond it.</summary>
+    public bool FailoverDiscardingUnverifiableEpochs { get; set; }
+
     /// <summary>The command-line switches, as the command lines spell them.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -73,6 +76,7 @@ public sealed class NodeSettings
         ["--no-replication"] = "Replicator:NoReplication",
         ["--reconnect-ms"] = "Replicator:ReconnectMs",
         ["--link-key"] = "Replicator:LinkKey",
+        ["--failover-discarding-unverifiable-epochs"] = "Replicator:FailoverDiscardingUnverifiableEpochs",
         ["--insecure-link"] = "Replicator:InsecureLink",
         ["--max-pending-links"] = "Replicator:MaxPendingLinks",
         ["--link-handshake-timeout-ms"] = "Replicator:LinkHandshakeTimeoutMs",

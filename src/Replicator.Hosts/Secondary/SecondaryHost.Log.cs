@@ -9,6 +9,12 @@ public sealed partial class SecondaryHost
         [LoggerMessage(1, LogLevel.Information, "secondary started on image {Image}: it holds checkpoint {Epoch}; {Unapplied} committed epochs to replay from the journal")]
         public static partial void Started(ILogger logger, string image, long epoch, int unapplied);
 
+        [LoggerMessage(21, LogLevel.Critical, "forced failover: {Damage}. They are DISCARDED: this node promotes from checkpoint {Epoch}; the journal {Journal} is left unchanged as evidence")]
+        public static partial void ForcedFailoverDiscarding(ILogger logger, string damage, long epoch, string journal);
+
+        [LoggerMessage(22, LogLevel.Warning, "forced failover: journal {Journal} verified to its end; nothing is discarded")]
+        public static partial void ForcedFailoverNothingDiscarded(ILogger logger, string journal);
+
         [LoggerMessage(20, LogLevel.Warning, "journal {Journal}: {Count} damaged entries held only checkpoints the image already has and were stepped over; nothing was lost, but the storage under the journal is suspect")]
         public static partial void JournalEntriesSteppedOver(ILogger logger, string journal, int count);
 

@@ -71,7 +71,7 @@ public sealed partial class SecondaryHost
     /// </summary>
     public void Start(IBlockDevice image, IStorageDirectory stateDirectory)
     {
-        _store = SecondaryStore.Open(image, stateDirectory, _options.PairId, _options.RamBytes, _options.PageSize, _options.Plant, _options.JournalCompactAboveBytes);
+        _store = SecondaryStore.Open(image, stateDirectory, _options.PairId, _options.RamBytes, _options.PageSize, _options.Plant, _options.JournalCompactAboveBytes, _options.FailoverDiscardingUnverifiable);
         Storage = new SecondaryStorageWorker(_store, _time);
         var geometry = new BlockGeometry(_store.Image.Size, _options.MaxRequestBytes);
         var engineOptions = new SecondaryOptions
@@ -97,6 +97,29 @@ public sealed partial class SecondaryHost
         if (_store.Journal.EntriesSteppedOver > 0)
         {
             Log.JournalEntriesSteppedOver(_log, _store.Journal.Name, _store.Journal.EntriesSteppedOver);
+        }
+
+        if (_options.FailoverDiscardingUnverifiable && !IsPromoted)
+        {
+            ForceFailover(_store.Journal.Damage);
+        }
+    }
+
+    /// <summary>The operator's forced failover: say exactly what is discarded, then promote as any failover does.</summary>
+    private void ForceFailover(JournalDamage? damage)
+    {
+        if (damage is null)
+        {
+            Log.ForcedFailoverNothingDiscarded(_log, _store!.Journal.Name);
+        }
+        else
+        {
+            Log.ForcedFailoverDiscarding(_log, damage.ToString(), damage.LastVerifiableEpoch, damage.Journal);
+        }
+
+        if (Promote("forced by the operator (--failover-discarding-unverifiable-epochs)") is { } refused)
+        {
+            _actions.Halt($"forced failover refused: {refused}");
         }
     }
 

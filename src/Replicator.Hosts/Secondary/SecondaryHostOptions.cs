@@ -27,6 +27,13 @@ public sealed record SecondaryHostOptions
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
 
+    /// <summary>
+    /// The operator's forced failover at start: promote at once from the last checkpoint the node can
+    /// verify, reading a damaged journal up to its damage (kept, unchanged, as evidence) and
+    /// discarding what lies beyond — which the log names. Without it a damaged journal is refused.
+    /// </summary>
+    public bool FailoverDiscardingUnverifiable { get; init; }
+
     /// <summary>Applied journal entries taking at least this much (and half the file) are compacted away.</summary>
     public long JournalCompactAboveBytes { get; init; } = EpochJournal.DefaultCompactAboveBytes;
 

@@ -78,6 +78,15 @@ public sealed class EpochJournal : IDisposable
     /// </summary>
     public int EntriesSteppedOver { get; private set; }
 
+    /// <summary>
+    /// Opened with <see cref="JournalDamagePolicy.KeepAsEvidence"/>: the file is never written again
+    /// (appends throw, releases never compact, a torn or damaged tail is not cut).
+    /// </summary>
+    public bool KeptAsEvidence { get; private init; }
+
+    /// <summary>The damage met at start-up when it was kept as evidence; null when the journal verified to its end.</summary>
+    public JournalDamage? Damage { get; private set; }
+
     /// <summary>The journal's file, for messages.</summary>
     public string Name => _device.Name;
 
@@ -97,13 +106,18 @@ public sealed class EpochJournal : IDisposable
     /// <paramref name="appliedEpoch"/> is what the state record says the image holds: an entry that
     /// cannot be read is forgiven only where nothing after it shows it was committed and unapplied.
     /// Throws <see cref="InvalidDataException"/> (naming the file, changing nothing) when an entry
-    /// that cannot be read lies before a whole, newer, unapplied one: that is damage, not a torn append.
+    /// that cannot be read lies before a whole, newer, unapplied one: that is damage, not a torn
+    /// append. With <see cref="JournalDamagePolicy.KeepAsEvidence"/> it returns the entries before
+    /// the damage instead, records it in <see cref="Damage"/>, and never writes the file.
     /// </summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes, JournalDamagePolicy damagePolicy = JournalDamagePolicy.Refuse)
     {
         ArgumentNullException.ThrowIfNull(directory);
         bool created = !directory.Exists(FileName);
-        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName), salt, compactAboveBytes);
+        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName), salt, compactAboveBytes)
+        {
+            KeptAsEvidence = damagePolicy == JournalDamagePolicy.KeepAsEvidence,
+        };
         if (created)
         {
             // The file's name must survive a power cut too, or acknowledged epochs vanish with it.
@@ -148,6 +162,11 @@ public sealed class EpochJournal : IDisposable
 
     private long AppendLocked(EpochLog epoch, TimeProvider? time)
     {
+        if (KeptAsEvidence)
+        {
+            throw new InvalidOperationException($"journal {Name} is kept as evidence and is never appended to");
+        }
+
         _checkpointBody.ResetWrittenCount();
         MessagePackSerializer.Serialize(_checkpointBody, CheckpointMessage.From(epoch.Checkpoint!), ControlCodec.Options);
         _body.ResetWrittenCount();
@@ -191,6 +210,11 @@ public sealed class EpochJournal : IDisposable
         lock (_lock)
         {
             _entries.RemoveAll(e => e.Epoch <= appliedEpoch);
+            if (KeptAsEvidence)
+            {
+                return;
+            }
+
             long deadPrefix = _entries.Count == 0 ? _end : _entries[0].Offset;
             if (_entries.Count == 0)
             {
@@ -283,9 +307,17 @@ public sealed class EpochJournal : IDisposable
             bool onlyAppliedMissing = lastEpoch <= appliedEpoch && next.Epoch == appliedEpoch + 1;
             if (!onlyAppliedMissing && !skipBadEntries)
             {
-                throw new InvalidDataException(
-                    $"journal {Name} is damaged: the entry at byte {offset} cannot be read ({unreadable}), yet a whole entry of epoch {next.Epoch} follows at byte {next.Offset}; " +
-                    $"epochs after {Math.Max(lastEpoch, appliedEpoch)} and before {next.Epoch} may have been acknowledged and cannot be recovered. Nothing was changed: restore the file or re-create the secondary from the primary.");
+                var damage = new JournalDamage(Name, offset, unreadable, next.Epoch, next.Offset, Math.Max(lastEpoch, appliedEpoch));
+                if (!KeptAsEvidence)
+                {
+                    throw new InvalidDataException(
+                        $"{damage}. Nothing was changed: restore the file, re-create the secondary from the primary, or promote it from checkpoint {damage.LastVerifiableEpoch} " +
+                        "with --failover-discarding-unverifiable-epochs, which discards the rest (docs/operations.md).");
+                }
+
+                // What follows the damage cannot be trusted to be all there was: the walk ends here.
+                Damage = damage;
+                break;
             }
 
             // (The planted defect steps over it whatever it held.)
@@ -297,7 +329,7 @@ public sealed class EpochJournal : IDisposable
             offset = next.Offset;
         }
 
-        if (offset < length)
+        if (offset < length && !KeptAsEvidence)
         {
             // Cut the tail (a torn append, or older entries) so the next append lands right after
             // the last whole entry and nothing older can follow it.

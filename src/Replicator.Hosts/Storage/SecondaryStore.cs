@@ -60,9 +60,12 @@ public sealed class SecondaryStore : IDisposable
     /// <summary>
     /// Opens the secondary's storage over <paramref name="image"/> (which it then owns) and the state
     /// directory: on first use a RAM image of <paramref name="ramBytes"/> and a state record for
-    /// <paramref name="pairId"/> are created; later opens must name the same pair.
+    /// <paramref name="pairId"/> are created; later opens must name the same pair. With
+    /// <paramref name="discardUnverifiable"/> (the operator forces promotion) a damaged journal is
+    /// read up to its damage and kept as evidence instead of refused, and what lies beyond is
+    /// discarded (<see cref="EpochJournal.Damage"/> says what).
     /// </summary>
-    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None, long journalCompactAboveBytes = EpochJournal.DefaultCompactAboveBytes)
+    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None, long journalCompactAboveBytes = EpochJournal.DefaultCompactAboveBytes, bool discardUnverifiable = false)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(stateDirectory);
@@ -92,7 +95,10 @@ public sealed class SecondaryStore : IDisposable
 
             // The journal is read (and may be refused) before the state record is written: a
             // refusal leaves the state directory as it found it.
-            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, state.JournalSalt, plant, journalCompactAboveBytes);
+            // A node that promotes, or was promoted, never journals again: its journal is read
+            // without being changed, and damage in it is reported rather than refused.
+            JournalDamagePolicy policy = discardUnverifiable || state.Role != NodeRole.Secondary ? JournalDamagePolicy.KeepAsEvidence : JournalDamagePolicy.Refuse;
+            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, state.JournalSalt, plant, journalCompactAboveBytes, policy);
             states.Save(state);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             if (state.Role != NodeRole.Secondary && entries.Count > 0)

@@ -51,6 +51,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             PageSize = options.PageSize,
             HeartbeatTimeout = options.HeartbeatTimeout,
             AutoFailover = options.AutoFailover,
+            FailoverDiscardingUnverifiable = options.FailoverDiscardingUnverifiable,
         };
         _host = new SecondaryHost(hostOptions, new Actions(this), log, time);
         _refusalLog = new LogRateLimit(time, hostOptions.RefusalReportInterval);

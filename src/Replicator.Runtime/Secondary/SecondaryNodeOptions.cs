@@ -39,6 +39,9 @@ public sealed record SecondaryNodeOptions
     /// <summary>How long a new connection has to complete its TLS handshake.</summary>
     public TimeSpan LinkHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Fail over at start from the last checkpoint that verifies, discarding what a damaged journal holds beyond it (see <see cref="Hosts.Secondary.SecondaryHostOptions.FailoverDiscardingUnverifiable"/>).</summary>
+    public bool FailoverDiscardingUnverifiable { get; init; }
+
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
 

@@ -211,6 +211,47 @@ public sealed class SecondaryStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_forced_failover_reads_a_damaged_journal_up_to_the_damage_names_what_it_discards_and_never_writes_the_file()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xC1));
+            Send(pump.Engine, 2, 2, Write(2, 2, 4096, 0xC2));
+            Send(pump.Engine, 3, 3, Write(3, 3, 8192, 0xC3));
+            pump.Run(limit: 3); // all three journalled (and acknowledged), none applied
+        }
+
+        string journal = Path.Combine(StateDirectory, "journal.bin");
+        byte[] bytes = File.ReadAllBytes(journal);
+        int second = EpochJournal.HeaderSize + BitConverter.ToInt32(bytes, 4);
+        bytes[second + EpochJournal.HeaderSize + 40] ^= 0x01; // inside epoch 2's entry
+        File.WriteAllBytes(journal, bytes);
+
+        Assert.Throws<InvalidDataException>(() => Open());
+        store = SecondaryStore.Open(ImageFile.Open(ImagePath), new FileStorageDirectory(StateDirectory), "pair-1", RamBytes, PageSize, discardUnverifiable: true);
+        pump = new StorePump(store);
+        using (store)
+        {
+            pump.Engine = store.CreateEngine(new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20 }, pump);
+            Assert.Equal([1L], store.Unapplied.Select(e => e.Checkpoint.Epoch));
+            JournalDamage damage = Assert.IsType<JournalDamage>(store.Journal.Damage);
+            Assert.Equal(1, damage.LastVerifiableEpoch);
+            Assert.Equal(3, damage.NextEpoch);
+            Assert.Equal(second, damage.Offset);
+            Assert.Contains("epochs after 1 and before 3", damage.ToString(), StringComparison.Ordinal);
+
+            pump.Run(); // epoch 1 applied and released: the file is still not touched
+            Assert.Equal(1, store.State.AppliedEpoch);
+        }
+
+        Assert.Equal(bytes, File.ReadAllBytes(journal));
+        Assert.Equal(0xC1, ImageByteAt(0));
+        Assert.Equal(0, ImageByteAt(4096));
+        Assert.Equal(0, ImageByteAt(8192));
+    }
+
+    [Fact]
     public void A_promoted_node_never_replays_a_journal_entry_beyond_the_checkpoint_it_took_over_from()
     {
         (SecondaryStore store, StorePump pump) = Open();
