@@ -23,8 +23,9 @@ static int Usage(TextWriter to, int exitCode)
           replicator secondary --image PATH --listen HOST:PORT --state-dir DIR --link-key FILE [--nbd HOST:PORT] [--auto-failover]
                                [--max-pending-links N]
           replicator primary   --image PATH --peer HOST:PORT --nbd HOST:PORT --state-dir DIR --link-key FILE [--epoch-ms N] [--reconnect-ms N]
+                               [--ack-timeout-ms N]
           replicator primary   --image PATH --no-replication --nbd HOST:PORT --state-dir DIR   (unprotected: no secondary)
-          replicator checkpoint --state-dir DIR      take a checkpoint now, wait for the secondary's ack
+          replicator checkpoint --state-dir DIR [--timeout MS]   take a checkpoint now, wait for the secondary's ack
           replicator failover   --state-dir DIR      promote the secondary now
           replicator status     --state-dir DIR [--json]
           replicator demo [--seed N]                 the main job: a pair of processes, SIGKILL, failover, verdict

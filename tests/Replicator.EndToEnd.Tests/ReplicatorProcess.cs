@@ -29,6 +29,8 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int Id => _process.Id;
+
     /// <summary>The process's resident memory now, from /proc (bytes).</summary>
     public long ResidentBytes
     {

@@ -12,6 +12,7 @@ internal static class ControlCommand
     {
         string? stateDirectory = null;
         bool json = false;
+        TimeSpan wait = TimeSpan.FromMinutes(2);
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -22,8 +23,15 @@ internal static class ControlCommand
                 case "--json":
                     json = true;
                     break;
+                case "--timeout" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out int ms) && ms > 0:
+                    wait = TimeSpan.FromMilliseconds(ms);
+                    i++;
+                    break;
+                case "--timeout":
+                    Console.Error.WriteLine($"replicator {command}: --timeout takes a positive number of milliseconds");
+                    return 2;
                 default:
-                    Console.Error.WriteLine($"replicator {command}: unknown option '{args[i]}' (expected --state-dir DIR{(command == "status" ? " [--json]" : string.Empty)})");
+                    Console.Error.WriteLine($"replicator {command}: unknown option '{args[i]}' (expected --state-dir DIR [--timeout MS]{(command == "status" ? " [--json]" : string.Empty)})");
                     return 2;
             }
         }
@@ -34,9 +42,9 @@ internal static class ControlCommand
             return 2;
         }
 
+        using var timeout = new CancellationTokenSource(wait);
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
             JsonNode? result = await ControlClient.SendAsync(stateDirectory, command, timeout.Token).ConfigureAwait(false);
             if (json || command != "status")
             {
@@ -49,10 +57,32 @@ internal static class ControlCommand
 
             return 0;
         }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"replicator {command}: no answer within {wait.TotalMilliseconds:F0} ms{await WhyAsync(stateDirectory).ConfigureAwait(false)}");
+            return 1;
+        }
         catch (Exception e) when (e is InvalidOperationException or OperationCanceledException or IOException)
         {
             Console.Error.WriteLine($"replicator {command}: {e.Message}");
             return 1;
+        }
+    }
+
+    /// <summary>After a timeout: what the node's status says about why, if it answers at once.</summary>
+    private static async Task<string> WhyAsync(string stateDirectory)
+    {
+        try
+        {
+            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            JsonNode? status = (await ControlClient.SendAsync(stateDirectory, "status", quick.Token).ConfigureAwait(false))?["status"];
+            return status?["Protection"] is JsonNode protection
+                ? $"; the pair is {protection}{(status["ProtectionReason"] is JsonNode reason ? $": {reason}" : string.Empty)}"
+                : string.Empty;
+        }
+        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException or IOException)
+        {
+            return $"; its status did not answer either ({e.Message})";
         }
     }
 

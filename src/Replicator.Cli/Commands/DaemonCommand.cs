@@ -130,6 +130,7 @@ internal static class DaemonCommand
             HeartbeatInterval = TimeSpan.FromMilliseconds(s.HeartbeatMs),
             HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),
             ReconnectDelay = TimeSpan.FromMilliseconds(s.ReconnectMs),
+            AckTimeout = TimeSpan.FromMilliseconds(s.AckTimeoutMs),
         };
         problems.AddRange(options.Validate());
         return options;

@@ -34,6 +34,9 @@ public sealed class NodeSettings
 
     public int HeartbeatTimeoutMs { get; set; } = 2000;
 
+    /// <summary>Primary: a checkpoint unacknowledged this long makes the status Stalled, not Protected.</summary>
+    public int AckTimeoutMs { get; set; } = 2000;
+
     public bool AutoFailover { get; set; }
 
     /// <summary>Primary only: run with no secondary (replication off, the guest unprotected).</summary>
@@ -72,6 +75,7 @@ public sealed class NodeSettings
         ["--max-request-kb"] = "Replicator:MaxRequestKb",
         ["--heartbeat-ms"] = "Replicator:HeartbeatMs",
         ["--heartbeat-timeout-ms"] = "Replicator:HeartbeatTimeoutMs",
+        ["--ack-timeout-ms"] = "Replicator:AckTimeoutMs",
         ["--auto-failover"] = "Replicator:AutoFailover",
         ["--no-replication"] = "Replicator:NoReplication",
         ["--reconnect-ms"] = "Replicator:ReconnectMs",

@@ -117,6 +117,7 @@ public sealed partial class PrimaryHost
     /// </summary>
     public void OnHeartbeatTick()
     {
+        ReportProtectionChange();
         long now = _time.GetTimestamp();
         if (!_handshaking.IsNone && _time.GetElapsedTime(_handshakeStarted, now) > _options.HeartbeatTimeout)
         {

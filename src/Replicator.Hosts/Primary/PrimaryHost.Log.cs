@@ -6,6 +6,12 @@ public sealed partial class PrimaryHost
 {
     private static partial class Log
     {
+        [LoggerMessage(21, LogLevel.Warning, "the guest is not protected: {State}: {Reason}")]
+        public static partial void ProtectionLost(ILogger logger, PairProtection state, string reason);
+
+        [LoggerMessage(22, LogLevel.Information, "protected again (was {Before})")]
+        public static partial void ProtectionRestored(ILogger logger, PairProtection before);
+
         [LoggerMessage(1, LogLevel.Information, "connected to the secondary at {Peer}: it holds checkpoint {Epoch}, buffer bound {BufferBytes} bytes")]
         public static partial void Connected(ILogger logger, string peer, long epoch, long bufferBytes);
 

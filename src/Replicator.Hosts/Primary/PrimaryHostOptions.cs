@@ -27,6 +27,9 @@ public sealed record PrimaryHostOptions
     /// <summary>A link silent this long is lost; a connect or a hello unanswered this long fails.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>A checkpoint unacknowledged for longer than this means the pair is not protected (status Stalled).</summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>The first wait before reconnecting; each attempt doubles it up to <see cref="ReconnectMaxDelay"/>. Zero: never reconnect.</summary>
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
 

@@ -77,7 +77,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 e?.Phase.ToString() ?? "starting", e?.CurrentEpoch ?? 0, e?.LastAcknowledgedEpoch ?? 0, e?.UnacknowledgedCheckpoints ?? 0,
                 e?.InFlightCount ?? 0, e?.QueuedCount ?? 0, e?.CreditAvailable ?? 0,
                 LinkState, e?.DegradedReason, e?.Replication.ToString() ?? "starting", host?.ReconnectAttempts ?? 0,
-                e?.ResyncBytesLeft ?? 0, e?.ResyncRegionsLeft ?? 0);
+                e?.ResyncBytesLeft ?? 0, e?.ResyncRegionsLeft ?? 0,
+                host?.LastProtection.State.ToString() ?? nameof(PairProtection.Starting), host?.LastProtection.Reason);
         }
     }
 
@@ -106,6 +107,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 ImageName = _options.ImagePath,
                 Unreplicated = _options.Unreplicated,
                 HeartbeatTimeout = _options.HeartbeatTimeout,
+                AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,
                 ReconnectMaxDelay = _options.ReconnectMaxDelay,
             },

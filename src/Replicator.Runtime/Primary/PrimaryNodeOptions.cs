@@ -43,6 +43,9 @@ public sealed record PrimaryNodeOptions
 
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>A checkpoint unacknowledged for longer than this makes the status say Stalled, not Protected.</summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>
     /// The first wait before reconnecting to a lost secondary; each failed attempt doubles it, up to
     /// 32 times this. Zero: never reconnect (the primary stays degraded until restarted).
@@ -71,6 +74,11 @@ public sealed record PrimaryNodeOptions
         if (ReconnectDelay < TimeSpan.Zero)
         {
             problems.Add($"reconnect delay {ReconnectDelay.TotalMilliseconds} ms must be 0 (never) or more");
+        }
+
+        if (AckTimeout <= TimeSpan.Zero)
+        {
+            problems.Add($"acknowledgement bound {AckTimeout.TotalMilliseconds} ms must be positive");
         }
 
         if (LocalIoWorkers < 1)

@@ -54,11 +54,11 @@ internal sealed class PrimaryHarness
 
     public static PrimaryInput Error(string reason, bool fenced) => new(PrimaryInputKind.PeerError, FrameType.Error, Reason: reason, Fenced: fenced);
 
-    public WelcomeMessage Welcome(long epoch = 0, long sequence = 0, string? pairId = null, NodeRole role = NodeRole.Secondary, long generation = 0) => new()
+    public WelcomeMessage Welcome(long epoch = 0, long sequence = 0, string? pairId = null, NodeRole role = NodeRole.Secondary, long generation = 0, long bufferBytes = 1 << 20) => new()
     {
         ProtocolVersion = Handshake.ProtocolVersion,
         Identity = new PairIdentity { PairId = pairId ?? Options.PairId, ImageBytes = ImageBytes, BlockSize = Options.BlockSize, MaxRequestBytes = MaxRequestBytes, Generation = generation },
-        BufferCapacityBytes = 1 << 20,
+        BufferCapacityBytes = bufferBytes,
         LastCommittedEpoch = epoch,
         LastCommittedSequence = sequence,
         Role = role,
@@ -72,12 +72,12 @@ internal sealed class PrimaryHarness
         return link;
     }
 
-    /// <summary>Starts and connects to a fresh secondary that welcomes this primary.</summary>
-    public LinkId StartConnected()
+    /// <summary>Starts and connects to a fresh secondary (with a buffer of <paramref name="bufferBytes"/>) that welcomes this primary.</summary>
+    public LinkId StartConnected(long bufferBytes = 1 << 20)
     {
         Host.Start();
         LinkId link = Connect();
-        Host.OnFrame(link, Input(Welcome()));
+        Host.OnFrame(link, Input(Welcome(bufferBytes: bufferBytes)));
         return link;
     }
 
