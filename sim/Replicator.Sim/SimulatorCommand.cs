@@ -7,12 +7,9 @@ internal static class SimulatorCommand
 {
     public static int Run(string[] args, TextWriter output)
     {
-        SimulatorArguments arguments = SimulatorArguments.Parse(args, out string? error);
-        if (error is not null)
+        if (SimulatorCommandLine.Parse(args, output, out int exitCode) is not { } arguments)
         {
-            output.WriteLine(error);
-            output.WriteLine(SimulatorArguments.Usage);
-            return 2;
+            return exitCode;
         }
 
         if (arguments.Trace)

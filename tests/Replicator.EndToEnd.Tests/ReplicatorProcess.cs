@@ -74,6 +74,20 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
         return process;
     }
 
+    /// <summary>Runs a short command to its end with extra environment variables (settings from the environment).</summary>
+    public static async Task<(int ExitCode, string Output)> RunWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet");
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        await using ReplicatorProcess process = Start(start, arguments);
+        int code = await process.WaitForExitAsync();
+        return (code, process.Output);
+    }
+
     /// <summary>Runs a short command (checkpoint, failover, status) to its end.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
     {

@@ -34,10 +34,24 @@ public class SimulatorCommandTests
     [InlineData("--plant", "no-such-bug")]
     [InlineData("--seeds", "zero")]
     [InlineData("--bogus")]
+    [InlineData("--seeds", "0")]
+    [InlineData("--trace")]
     public void Bad_arguments_exit_2_with_the_usage(params string[] args)
     {
         var output = new StringWriter();
         Assert.Equal(2, SimulatorCommand.Run(args, output));
-        Assert.Contains("usage:", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Usage:", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_misspelt_option_is_refused_with_a_suggestion_and_a_bad_value_names_its_option()
+    {
+        var output = new StringWriter();
+        Assert.Equal(2, SimulatorCommand.Run(["--no-shrnk"], output));
+        Assert.Contains("--no-shrink", output.ToString(), StringComparison.Ordinal);
+
+        output = new StringWriter();
+        Assert.Equal(2, SimulatorCommand.Run(["--seeds", "zero"], output));
+        Assert.Contains("'--seeds'", output.ToString(), StringComparison.Ordinal);
     }
 }

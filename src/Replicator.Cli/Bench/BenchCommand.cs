@@ -23,14 +23,9 @@ internal static class BenchCommand
     // The lines a configuration's primaries print: running, warm-up, paced, closed-loop, done; then running, warm-up, closed-loop, done.
     private const int StepsPerConfiguration = 9;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    public static async Task<int> RunAsync(BenchArguments arguments, TextWriter output)
     {
-        BenchArguments? arguments = BenchArguments.Parse(args, Console.Error);
-        if (arguments is null)
-        {
-            return 2;
-        }
-
+        ArgumentNullException.ThrowIfNull(arguments);
         IReadOnlyList<BenchConfiguration> sweep = arguments.Quick ? BenchConfiguration.Quick() : BenchConfiguration.Full();
         string directory = arguments.Directory is { } given ? Directory.CreateDirectory(given).FullName : Directory.CreateTempSubdirectory("replicator-bench-").FullName;
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });

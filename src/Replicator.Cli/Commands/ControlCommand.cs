@@ -5,43 +5,11 @@ using Replicator.Runtime.Control;
 
 namespace Replicator.Cli.Commands;
 
-/// <summary><c>replicator checkpoint|failover|status --state-dir DIR [--json]</c>: talks to a running node.</summary>
+/// <summary><c>replicator checkpoint|failover|status --state-dir DIR [--timeout MS] [--json]</c>: talks to a running node.</summary>
 internal static class ControlCommand
 {
-    public static async Task<int> RunAsync(string command, string[] args)
+    public static async Task<int> RunAsync(string command, string stateDirectory, bool json, TimeSpan wait)
     {
-        string? stateDirectory = null;
-        bool json = false;
-        TimeSpan wait = TimeSpan.FromMinutes(2);
-        for (int i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--state-dir" when i + 1 < args.Length:
-                    stateDirectory = args[++i];
-                    break;
-                case "--json":
-                    json = true;
-                    break;
-                case "--timeout" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out int ms) && ms > 0:
-                    wait = TimeSpan.FromMilliseconds(ms);
-                    i++;
-                    break;
-                case "--timeout":
-                    Console.Error.WriteLine($"replicator {command}: --timeout takes a positive number of milliseconds");
-                    return 2;
-                default:
-                    Console.Error.WriteLine($"replicator {command}: unknown option '{args[i]}' (expected --state-dir DIR [--timeout MS]{(command == "status" ? " [--json]" : string.Empty)})");
-                    return 2;
-            }
-        }
-
-        if (stateDirectory is null)
-        {
-            Console.Error.WriteLine($"replicator {command}: --state-dir DIR is required");
-            return 2;
-        }
-
         using var timeout = new CancellationTokenSource(wait);
         try
         {

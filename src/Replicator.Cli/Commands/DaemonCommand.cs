@@ -1,8 +1,10 @@
+using System.CommandLine;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Replicator.Cli.CommandLine;
 using Replicator.Cli.Hosting;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
@@ -13,7 +15,7 @@ namespace Replicator.Cli.Commands;
 /// <summary><c>replicator primary|secondary ...</c>: a daemon under the generic host (configuration, logging, SIGTERM).</summary>
 internal static class DaemonCommand
 {
-    public static async Task<int> RunAsync(string role, string[] args)
+    public static async Task<int> RunAsync(DaemonOptions role, ParseResult parsed)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -21,7 +23,6 @@ internal static class DaemonCommand
             EnvironmentName = Environments.Production,
         });
         builder.Configuration.AddEnvironmentVariables("REPLICATOR__");
-        builder.Configuration.AddCommandLine(WithFlagValues(args), NodeSettings.Switches.ToDictionary());
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -29,13 +30,18 @@ internal static class DaemonCommand
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
-        NodeSettings settings = builder.Configuration.GetSection("Replicator").Get<NodeSettings>() ?? new NodeSettings();
         var problems = new List<string>();
-        if (role == "secondary")
+        NodeSettings settings = role.Apply(parsed, ConfiguredSettings(builder.Configuration, problems));
+        if (!Report(role.RoleName, problems))
+        {
+            return 2;
+        }
+
+        if (role.Role == NodeRoles.Secondary)
         {
             SecondaryNodeOptions? options = SecondaryOptions(settings, problems);
             IPEndPoint? nbd = settings.Nbd is null ? null : NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
-            if (!Report(role, problems))
+            if (!Report(role.RoleName, problems))
             {
                 return 2;
             }
@@ -46,7 +52,7 @@ internal static class DaemonCommand
         {
             PrimaryNodeOptions? options = PrimaryOptions(settings, problems);
             IPEndPoint? nbd = NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
-            if (!Report(role, problems))
+            if (!Report(role.RoleName, problems))
             {
                 return 2;
             }
@@ -154,19 +160,33 @@ internal static class DaemonCommand
         return problems.Count == 0;
     }
 
-    /// <summary>Lets the flags (<c>--auto-failover</c>, <c>--no-replication</c>, <c>--insecure-link</c>, <c>--failover-discarding-unverifiable-epochs</c>) stand alone as flags; the configuration reader wants a value after every switch.</summary>
-    private static string[] WithFlagValues(string[] args)
+    /// <summary>
+    /// The settings from appsettings.json and REPLICATOR__Replicator__* variables, checked as strictly
+    /// as the command line: an unknown name or a value of the wrong type is a problem naming the key.
+    /// (A configuration file is shared by both daemons, so a setting of the other role is not one.)
+    /// </summary>
+    private static NodeSettings ConfiguredSettings(ConfigurationManager configuration, List<string> problems)
     {
-        var result = new List<string>(args.Length + 1);
-        for (int i = 0; i < args.Length; i++)
+        IConfigurationSection section = configuration.GetSection("Replicator");
+        var known = DaemonOptions.Settings.Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (IConfigurationSection child in section.GetChildren())
         {
-            result.Add(args[i]);
-            if (args[i] is "--auto-failover" or "--no-replication" or "--insecure-link" or "--failover-discarding-unverifiable-epochs" && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            // The host's own unprefixed environment source also sees REPLICATOR__Replicator__X, as
+            // Replicator:Replicator:X: the same variable, already read through the prefixed source.
+            if (!known.Contains(child.Key) && !string.Equals(child.Key, "Replicator", StringComparison.OrdinalIgnoreCase))
             {
-                result.Add("true");
+                problems.Add($"unknown setting Replicator:{child.Key} (in appsettings.json or REPLICATOR__Replicator__{child.Key}); the settings are: {string.Join(", ", known)}");
             }
         }
 
-        return result.ToArray();
+        try
+        {
+            return section.Get<NodeSettings>() ?? new NodeSettings();
+        }
+        catch (InvalidOperationException e)
+        {
+            problems.Add($"{e.Message} (in appsettings.json or a REPLICATOR__Replicator__ variable)");
+            return new NodeSettings();
+        }
     }
 }

@@ -22,21 +22,8 @@ internal static class DemoCommand
     private const long RamKb = 2048;
     private const int EpochMs = 25;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    public static async Task<int> RunAsync(int seed, TextWriter output)
     {
-        int seed = Environment.TickCount & 0x7fffffff;
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--seed" && i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out seed))
-            {
-                i++;
-                continue;
-            }
-
-            Console.Error.WriteLine($"demo: unknown or malformed option '{args[i]}' (expected --seed N, or --in-process)");
-            return 2;
-        }
-
         string directory = Directory.CreateTempSubdirectory("replicator-demo-").FullName;
         try
         {

@@ -12,29 +12,8 @@ namespace Replicator.Cli.Commands;
 /// </summary>
 internal static class InProcessDemoCommand
 {
-    public static int Run(string[] args, TextWriter output)
+    public static int Run(int seed, int requests, TextWriter output)
     {
-        int seed = Environment.TickCount & 0x7fffffff;
-        int requests = 20_000;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string? value = i + 1 < args.Length ? args[i + 1] : null;
-            switch (args[i])
-            {
-                case "--seed" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int s):
-                    seed = s;
-                    i++;
-                    break;
-                case "--requests" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int r) && r > 0:
-                    requests = r;
-                    i++;
-                    break;
-                default:
-                    Console.Error.WriteLine($"demo: unknown or malformed option '{args[i]}' (expected --seed N, --requests N)");
-                    return 2;
-            }
-        }
-
         var options = new InMemoryPairOptions
         {
             Seed = seed,

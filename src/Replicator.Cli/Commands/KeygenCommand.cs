@@ -5,14 +5,8 @@ namespace Replicator.Cli.Commands;
 /// <summary><c>replicator keygen --out FILE</c>: a fresh pair key, owner-only, never over an existing file.</summary>
 internal static class KeygenCommand
 {
-    public static int Run(string[] args, TextWriter output, TextWriter errors)
+    public static int Run(string path, TextWriter output, TextWriter errors)
     {
-        if (args is not ["--out", var path] || string.IsNullOrWhiteSpace(path))
-        {
-            errors.WriteLine("replicator keygen: usage: replicator keygen --out FILE");
-            return 2;
-        }
-
         try
         {
             LinkKey.Generate(path);

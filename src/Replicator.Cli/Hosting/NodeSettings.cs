@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Replicator.Cli.CommandLine;
 using Replicator.Runtime.Links;
 
 namespace Replicator.Cli.Hosting;
@@ -7,84 +8,72 @@ namespace Replicator.Cli.Hosting;
 /// <summary>
 /// A daemon's settings, bound from the "Replicator" section: appsettings.json, then environment
 /// (REPLICATOR__Replicator__Image=...), then the command line (--image ...), later ones winning.
+/// Each property marked <see cref="SettingAttribute"/> is one option (see <see cref="DaemonOptions"/>).
 /// </summary>
 public sealed class NodeSettings
 {
+    [Setting(NodeRoles.Both, "the raw image (size a multiple of 512)")]
     public string? Image { get; set; }
 
+    [Setting(NodeRoles.Both, "the node's state directory")]
     public string? StateDir { get; set; }
 
+    [Setting(NodeRoles.Secondary, "HOST:PORT where the primary connects")]
     public string? Listen { get; set; }
 
+    [Setting(NodeRoles.Primary, "HOST:PORT of the secondary")]
     public string? Peer { get; set; }
 
+    [Setting(NodeRoles.Both, "HOST:PORT of the NBD export (the secondary's once promoted)")]
     public string? Nbd { get; set; }
 
+    [Setting(NodeRoles.Both, "the pair's identity; both nodes must agree")]
     public string PairId { get; set; } = "replicator";
 
-    public int EpochMs { get; set; } = 25;
-
-    public long BufferMb { get; set; } = 256;
-
-    public long RamKb { get; set; } = 4;
-
-    public int MaxRequestKb { get; set; } = 1024;
-
-    public int HeartbeatMs { get; set; } = 200;
-
-    public int HeartbeatTimeoutMs { get; set; } = 2000;
-
-    /// <summary>Primary: a checkpoint unacknowledged this long makes the status Stalled, not Protected.</summary>
-    public int AckTimeoutMs { get; set; } = 2000;
-
-    public bool AutoFailover { get; set; }
-
-    /// <summary>Primary only: run with no secondary (replication off, the guest unprotected).</summary>
-    public bool NoReplication { get; set; }
-
-    /// <summary>Primary: first wait before reconnecting to a lost secondary (doubling up to 32 times); 0 never reconnects.</summary>
-    public int ReconnectMs { get; set; } = 250;
-
-    /// <summary>The pair key file (made by <c>replicator keygen</c>) that authenticates and encrypts the link.</summary>
+    [Setting(NodeRoles.Both, "the pair key file (replicator keygen): the link is TLS 1.3, both ends proving it")]
     public string? LinkKey { get; set; }
 
-    /// <summary>Run the link without authentication or encryption; must be said explicitly.</summary>
+    [Setting(NodeRoles.Both, "run the link unauthenticated and unencrypted (instead of --link-key)")]
     public bool InsecureLink { get; set; }
 
-    /// <summary>Secondary: connections still proving the pair key, at most.</summary>
+    [Setting(NodeRoles.Primary, "the checkpoint interval, in ms")]
+    public int EpochMs { get; set; } = 25;
+
+    [Setting(NodeRoles.Secondary, "the secondary's RAM buffer bound (the primary's credit), in MiB")]
+    public long BufferMb { get; set; } = 256;
+
+    [Setting(NodeRoles.Both, "the guest RAM carried in snapshots, in KiB")]
+    public long RamKb { get; set; } = 4;
+
+    [Setting(NodeRoles.Both, "the largest request (NBD maximum block size), in KiB; both nodes must agree")]
+    public int MaxRequestKb { get; set; } = 1024;
+
+    [Setting(NodeRoles.Both, "heartbeat interval on the link, in ms")]
+    public int HeartbeatMs { get; set; } = 200;
+
+    [Setting(NodeRoles.Both, "silence on the link after which the peer is lost, in ms")]
+    public int HeartbeatTimeoutMs { get; set; } = 2000;
+
+    [Setting(NodeRoles.Primary, "a checkpoint unacknowledged this long makes the status Stalled, not Protected, in ms")]
+    public int AckTimeoutMs { get; set; } = 2000;
+
+    [Setting(NodeRoles.Secondary, "promote when the primary's heartbeats stop")]
+    public bool AutoFailover { get; set; }
+
+    [Setting(NodeRoles.Primary, "run with no secondary (replication off, the guest unprotected)")]
+    public bool NoReplication { get; set; }
+
+    [Setting(NodeRoles.Primary, "first wait before reconnecting to a lost secondary (doubling up to 32 times), in ms; 0 never reconnects")]
+    public int ReconnectMs { get; set; } = 250;
+
+    [Setting(NodeRoles.Secondary, "connections still proving the pair key, at most")]
     public int MaxPendingLinks { get; set; } = 8;
 
-    /// <summary>How long a new link has to complete its TLS handshake.</summary>
+    [Setting(NodeRoles.Both, "how long a new link has to complete its TLS handshake, in ms")]
     public int LinkHandshakeTimeoutMs { get; set; } = 5000;
 
-    /// <summary>Secondary: fail over at start from the last checkpoint that verifies, discarding what a damaged journal holds beyond it.</summary>
+    [Setting(NodeRoles.Secondary, "fail over at start from the last checkpoint that verifies, discarding what a damaged journal holds beyond it")]
     public bool FailoverDiscardingUnverifiableEpochs { get; set; }
-
-    /// <summary>The command-line switches, as the command lines spell them.</summary>
-    public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["--image"] = "Replicator:Image",
-        ["--state-dir"] = "Replicator:StateDir",
-        ["--listen"] = "Replicator:Listen",
-        ["--peer"] = "Replicator:Peer",
-        ["--nbd"] = "Replicator:Nbd",
-        ["--pair-id"] = "Replicator:PairId",
-        ["--epoch-ms"] = "Replicator:EpochMs",
-        ["--buffer-mb"] = "Replicator:BufferMb",
-        ["--ram-kb"] = "Replicator:RamKb",
-        ["--max-request-kb"] = "Replicator:MaxRequestKb",
-        ["--heartbeat-ms"] = "Replicator:HeartbeatMs",
-        ["--heartbeat-timeout-ms"] = "Replicator:HeartbeatTimeoutMs",
-        ["--ack-timeout-ms"] = "Replicator:AckTimeoutMs",
-        ["--auto-failover"] = "Replicator:AutoFailover",
-        ["--no-replication"] = "Replicator:NoReplication",
-        ["--reconnect-ms"] = "Replicator:ReconnectMs",
-        ["--link-key"] = "Replicator:LinkKey",
-        ["--failover-discarding-unverifiable-epochs"] = "Replicator:FailoverDiscardingUnverifiableEpochs",
-        ["--insecure-link"] = "Replicator:InsecureLink",
-        ["--max-pending-links"] = "Replicator:MaxPendingLinks",
-        ["--link-handshake-timeout-ms"] = "Replicator:LinkHandshakeTimeoutMs",
-    };
 
     /// <summary>Reads the pair key named by the settings; adds a problem naming the file when it cannot be used.</summary>
     public LinkKey? LoadLinkKey(List<string> problems)

@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using Replicator.Cli.Bench;
+using Replicator.Cli.Commands;
+
+namespace Replicator.Cli.CommandLine;
+
+/// <summary>
+/// Every command people type, parsed strictly: typed values with the option named in the error,
+/// unknown and misspelt options refused with a suggestion, options of the other daemon refused by
+/// name, <c>--help</c> on each, and exit code 2 for every usage error.
+/// </summary>
+internal static class ReplicatorCommandLine
+{
+    /// <summary>The exit code of every usage error.</summary>
+    public const int UsageError = 2;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        RootCommand root = Build();
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // The library's report (each error, and "did you mean" for a misspelt option), then 2.
+            new ParseErrorAction { ShowHelp = false, ShowTypoCorrections = true }.Invoke(parsed);
+            Command command = parsed.CommandResult.Command;
+            Console.Error.WriteLine(command is RootCommand ? "(replicator --help lists the commands)" : $"(replicator {command.Name} --help lists its options)");
+            return UsageError;
+        }
+
+        return await parsed.InvokeAsync().ConfigureAwait(false);
+    }
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Replicator: micro-checkpointing replication of a VM disk to a secondary host. docs/operations.md is the runbook.");
+        root.Subcommands.Add(Daemon(NodeRoles.Secondary, "run the secondary: hold the primary's writes by epoch, commit them with each checkpoint, serve the image after failover"));
+        root.Subcommands.Add(Daemon(NodeRoles.Primary, "run the primary: export the protected disk over NBD and mirror every write to the secondary"));
+        root.Subcommands.Add(Control("checkpoint", "take a checkpoint now and wait for the secondary's acknowledgement"));
+        root.Subcommands.Add(Control("failover", "promote the secondary now"));
+        root.Subcommands.Add(Control("status", "show a running node's status"));
+        root.Subcommands.Add(Keygen());
+        root.Subcommands.Add(Demo());
+        root.Subcommands.Add(Bench());
+        return root;
+    }
+
+    private static Command Daemon(NodeRoles role, string description)
+    {
+        var options = new DaemonOptions(role);
+        var command = new Command(options.RoleName, description + ". Settings also come from appsettings.json and REPLICATOR__Replicator__<Name> variables; the command line wins.");
+        options.All.ForEach(command.Options.Add);
+        command.SetAction((parsed, _) => DaemonCommand.RunAsync(options, parsed));
+        return command;
+    }
+
+    private static Command Control(string name, string description)
+    {
+        var stateDir = new Option<string>("--state-dir") { Description = "the node's state directory", Required = true };
+        var timeout = new Option<int>("--timeout") { Description = "give up after this many ms (default 120000)", DefaultValueFactory = _ => 120_000 };
+        timeout.Validators.Add(r => Positive(r, timeout));
+        var command = new Command(name, description) { stateDir, timeout };
+        Option<bool>? json = null;
+        if (name == "status")
+        {
+            json = new Option<bool>("--json") { Description = "print the status as JSON, for scripts" };
+            command.Options.Add(json);
+        }
+
+        command.SetAction((parsed, _) => ControlCommand.RunAsync(name, parsed.GetValue(stateDir)!, json is not null && parsed.GetValue(json), TimeSpan.FromMilliseconds(parsed.GetValue(timeout))));
+        return command;
+    }
+
+    private static Command Keygen()
+    {
+        var output = new Option<string>("--out") { Description = "where to write the pair key (owner-only; never over an existing file)", Required = true };
+        var command = new Command("keygen", "make a pair key for the replication link; copy it to both nodes") { output };
+        command.SetAction(parsed => KeygenCommand.Run(parsed.GetValue(output)!, Console.Out, Console.Error));
+        return command;
+    }
+
+    private static Command Demo()
+    {
+        var seed = new Option<int?>("--seed") { Description = "replay a run (printed by every run)" };
+        var inProcess = new Option<bool>("--in-process") { Description = "the same story on the core alone, in one process" };
+        var requests = new Option<int>("--requests") { Description = "with --in-process: guest requests to issue", DefaultValueFactory = _ => 20_000 };
+        requests.Validators.Add(r => Positive(r, requests));
+        var command = new Command("demo", "the main job: a pair of processes, the guest, SIGKILL of the primary, failover and a verdict") { seed, inProcess, requests };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(requests) is { Implicit: false } && !r.GetValue(inProcess))
+            {
+                r.AddError("--requests is for demo --in-process");
+            }
+        });
+        command.SetAction(async (parsed, _) =>
+        {
+            int runSeed = parsed.GetValue(seed) ?? (Environment.TickCount & 0x7fffffff);
+            return parsed.GetValue(inProcess)
+                ? InProcessDemoCommand.Run(runSeed, parsed.GetValue(requests), Console.Out)
+                : await DemoCommand.RunAsync(runSeed, Console.Out).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static Command Bench()
+    {
+        var quick = new Option<bool>("--quick") { Description = "3 configurations instead of the full sweep" };
+        var json = new Option<string?>("--json") { Description = "write every figure as JSON here" };
+        var plot = new Option<string?>("--plot") { Description = "write the latency plot here (SVG)" };
+        plot.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } path && !path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
+            {
+                r.AddError("--plot writes SVG: give a path ending in .svg");
+            }
+        });
+        var seed = new Option<int>("--seed") { Description = "the guest's seed", DefaultValueFactory = _ => 1 };
+        var dir = new Option<string?>("--dir") { Description = "work (and keep files) here instead of a temporary directory" };
+        var command = new Command("bench", "epoch-commit latency, pauses and throughput of a pair of processes against the measured floor (docs/performance.md)") { quick, json, plot, seed, dir };
+        command.SetAction((parsed, _) => BenchCommand.RunAsync(new BenchArguments(parsed.GetValue(quick), parsed.GetValue(json), parsed.GetValue(plot), parsed.GetValue(seed), parsed.GetValue(dir)), Console.Out));
+        return command;
+    }
+
+    /// <summary>A value that parses but is not positive (one that does not parse is the parser's own error).</summary>
+    private static void Positive(System.CommandLine.Parsing.OptionResult result, Option<int> option)
+    {
+        if (result.Tokens.Count > 0 && int.TryParse(result.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out int value) && value <= 0)
+        {
+            result.AddError($"{option.Name} must be a positive number");
+        }
+    }
+}

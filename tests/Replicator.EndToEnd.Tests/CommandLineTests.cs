@@ -1,0 +1,73 @@
+namespace Replicator.EndToEnd.Tests;
+
+/// <summary>Every command's line as a careless operator types it: exit code 2 and a message that names what is wrong.</summary>
+public class CommandLineTests
+{
+    [Fact]
+    public async Task A_value_of_the_wrong_type_exits_2_naming_the_option()
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync("primary", "--epoch-ms", "abc");
+        Assert.Equal(2, code);
+        Assert.Contains("Cannot parse argument 'abc' for option '--epoch-ms'", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_misspelt_option_is_refused_with_a_suggestion_and_never_swallows_the_next_one()
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync("secondary", "--auto-failvoer", "--image", "x.img");
+        Assert.Equal(2, code);
+        Assert.Contains("'--auto-failvoer' was not matched. Did you mean", output, StringComparison.Ordinal);
+        Assert.Contains("--auto-failover", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("secondary", "--peer", "127.0.0.1:7700", "--peer is an option of replicator primary, not of replicator secondary")]
+    [InlineData("primary", "--listen", "127.0.0.1:7700", "--listen is an option of replicator secondary, not of replicator primary")]
+    [InlineData("primary", "--auto-failover", "true", "--auto-failover is an option of replicator secondary, not of replicator primary")]
+    public async Task An_option_of_the_other_role_is_refused_by_name(string role, string option, string value, string message)
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync(role, option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(message, output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("primary")]
+    [InlineData("secondary")]
+    [InlineData("checkpoint")]
+    [InlineData("failover")]
+    [InlineData("status")]
+    [InlineData("keygen")]
+    [InlineData("demo")]
+    [InlineData("bench")]
+    public async Task Every_command_has_help(string command)
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync(command, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains($"replicator {command} [options]", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("checkpoint", "--timeout", "soon")]
+    [InlineData("status")]
+    [InlineData("keygen")]
+    [InlineData("demo", "--requests", "5")]
+    [InlineData("bench", "--plot", "out.png")]
+    [InlineData("nonsense")]
+    public async Task Every_usage_error_exits_2(params string[] args)
+    {
+        (int code, _) = await ReplicatorProcess.RunAsync(args);
+        Assert.Equal(2, code);
+    }
+
+    [Fact]
+    public async Task Settings_from_the_environment_are_checked_as_strictly_naming_the_key()
+    {
+        (int code, string output) = await ReplicatorProcess.RunWithEnvironmentAsync(
+            new Dictionary<string, string> { ["REPLICATOR__Replicator__EpochMs"] = "abc", ["REPLICATOR__Replicator__HeartbeatMz"] = "5" },
+            "primary", "--insecure-link");
+        Assert.Equal(2, code);
+        Assert.Contains("'abc' at 'Replicator:EpochMs' to type 'System.Int32'", output, StringComparison.Ordinal);
+        Assert.Contains("unknown setting Replicator:HeartbeatMz", output, StringComparison.Ordinal);
+    }
+}
