@@ -46,11 +46,14 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
     public static ReplicatorProcess Start(params string[] arguments) => Start(new ProcessStartInfo("dotnet"), arguments);
 
     /// <summary>As <see cref="Start(string[])"/>, under a given umask (a careless operator's 0000, say).</summary>
-    public static ReplicatorProcess StartUnderUmask(string umask, params string[] arguments)
+    public static ReplicatorProcess StartUnderUmask(string umask, params string[] arguments) => StartAfter($"umask {umask}", arguments);
+
+    /// <summary>As <see cref="Start(string[])"/>, after a shell command that sets the process up (a umask, a ulimit).</summary>
+    public static ReplicatorProcess StartAfter(string setup, params string[] arguments)
     {
         var shell = new ProcessStartInfo("/bin/sh");
         shell.ArgumentList.Add("-c");
-        shell.ArgumentList.Add($"umask {umask} && exec dotnet \"$@\"");
+        shell.ArgumentList.Add($"{setup} && exec dotnet \"$@\"");
         shell.ArgumentList.Add("sh");
         return Start(shell, arguments);
     }
