@@ -85,9 +85,15 @@ internal sealed class DaemonPair : IAsyncDisposable
         Secondary = umask is null ? ReplicatorProcess.Start(arguments) : ReplicatorProcess.StartUnderUmask(umask, arguments);
     }
 
-    public void StartPrimary(params string[] options) => Primary = ReplicatorProcess.Start(
-        ["primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",
-        "--state-dir", PrimaryState, "--epoch-ms", "3600000", .. WithLink(options)]);
+    public void StartPrimary(params string[] options) => StartPrimaryAfter(null, options);
+
+    /// <summary>The primary, after a shell set-up command (a ulimit, say) when one is given.</summary>
+    public void StartPrimaryAfter(string? setup, params string[] options)
+    {
+        string[] arguments = ["primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",
+            "--state-dir", PrimaryState, "--epoch-ms", "3600000", .. WithLink(options)];
+        Primary = setup is null ? ReplicatorProcess.Start(arguments) : ReplicatorProcess.StartAfter(setup, arguments);
+    }
 
     /// <summary>The pair's key unless the test names its own link (another key, or --insecure-link).</summary>
     private string[] WithLink(string[] options) =>

@@ -53,7 +53,8 @@ public sealed record BlockGeometry
             return $"range {request.Offset}+{request.Length} is not aligned to {SectorSize}-byte sectors";
         }
 
-        if (request.End > DiskBytes)
+        // Offset + Length could wrap past long.MaxValue for an offset off the wire: compare without adding.
+        if (request.Offset > DiskBytes - request.Length)
         {
             return $"range {request.Offset}+{request.Length} ends beyond the disk ({DiskBytes} bytes)";
         }
