@@ -28,7 +28,9 @@ internal static class ReplicatorCommandLine
             return UsageError;
         }
 
-        return await parsed.InvokeAsync().ConfigureAwait(false);
+        // The daemons stop on SIGTERM through the generic host (a last checkpoint, a clean stop):
+        // the parser must not take the signal over and end the process first.
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
     }
 
     public static RootCommand Build()

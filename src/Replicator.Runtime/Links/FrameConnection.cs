@@ -50,7 +50,8 @@ public sealed class FrameConnection : IAsyncDisposable
         _reader = new FrameReader(maxBodyLength);
         // Small until a frame needs more: a connection that sends nothing (or only a hello) costs
         // 64 KiB, and only a peer already welcomed sends the large frames that grow it.
-        _maxReceiveBuffer = Math.Max(InitialReceiveBuffer, 2 * (maxBodyLength + FrameHeader.Size));
+        // In long, clamped: two of the largest frames exceed an int once the guest has 1 GiB of RAM.
+        _maxReceiveBuffer = (int)Math.Clamp(2L * (maxBodyLength + (long)FrameHeader.Size), InitialReceiveBuffer, Array.MaxLength);
         _receiveBuffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
         _time = time;
         LastReceived = time.GetTimestamp();

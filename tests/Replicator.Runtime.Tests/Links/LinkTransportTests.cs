@@ -38,6 +38,24 @@ public sealed class LinkTransportTests : IDisposable
     }
 
     [Fact]
+    public async Task A_link_sized_for_a_guest_of_over_1_GiB_of_RAM_still_takes_a_frame_larger_than_its_first_buffer()
+    {
+        // Two of the largest frames (a RAM snapshot of 1.5 GiB) exceed an int: the bound must not wrap.
+        const int maxBody = 1536 << 20;
+        (Socket client, Socket server) = await ConnectedPair();
+        await using var near = new FrameConnection(client, new NetworkStream(client), maxBody, TimeProvider.System);
+        await using var far = new FrameConnection(server, new NetworkStream(server), maxBody, TimeProvider.System);
+        near.StartSending();
+
+        byte[] payload = new byte[128 * 1024];
+        near.SendMirror(new Core.Epochs.MirrorRecord(1, 1, Core.Blocks.BlockRequest.Write(0, payload.Length), payload));
+        long? length = null;
+        await far.ReceiveAsync(frame => { length = frame.Body.Length; return false; }, _timeout.Token);
+
+        Assert.Equal(MirrorHeader.Size + payload.Length, length);
+    }
+
+    [Fact]
     public async Task Ends_with_different_keys_both_refuse()
     {
         using LinkKey ours = TestLinkKey.In(_directory, "ours.key");
