@@ -92,7 +92,7 @@ public class MirrorDecoderFuzz(ITestOutputHelper output)
     }
 
     /// <summary>A decoded record is the header's fields as the format lays them out, and only a well-formed header decodes.</summary>
-    private static void ExpectExactly(Input input, in MirrorRecord record)
+    internal static void ExpectExactly(Input input, in MirrorRecord record)
     {
         ReadOnlySpan<byte> body = input.Body;
         if (input.Type != FrameType.Mirror)

@@ -22,7 +22,7 @@ internal sealed class FuzzPropertyException(string property, string detail) : Ex
 /// <c>REPLICATOR_FUZZ_SEED</c> (a number: another deterministic run), <c>REPLICATOR_FUZZ_REPLAY</c>
 /// (a seed from a failure report: run that one input), <c>REPLICATOR_FUZZ_HANG_SECONDS</c>
 /// (an input running longer than this is a hang; default 60), <c>REPLICATOR_FUZZ_REPORT</c> (a file
-/// each harness appends its summary line to).
+/// each harness appends its summary line to), <c>REPLICATOR_FUZZ_STRICT=1</c> (known bugs fail the run too).
 /// </remarks>
 internal static class FuzzRunner
 {
@@ -51,9 +51,9 @@ internal static class FuzzRunner
     }
 
     /// <summary>Runs a synchronous property on a worker thread under a watchdog.</summary>
-    public static FuzzReport Run<T>(string harness, Gen<T> gen, Func<T, string> property, Func<T, string> describe, long smokeIterations, ITestOutputHelper output)
+    public static FuzzReport Run<T>(string harness, Gen<T> gen, Func<T, string> property, Func<T, string> describe, long smokeIterations, ITestOutputHelper output, IReadOnlyDictionary<string, string>? knownBugs = null)
     {
-        var report = new FuzzReport(harness);
+        var report = new FuzzReport(harness, knownBugs);
         long iterations = Iterations(smokeIterations);
         long progress = 0;
         string? current = null;
@@ -76,7 +76,7 @@ internal static class FuzzRunner
                         catch (Exception e)
 #pragma warning restore CA1031
                         {
-                            outcome = "FAILED";
+                            outcome = report.IsKnown(e) ? "known bug" : "FAILED";
                             if (report.Fail(e, seed, describe(input)) >= MaxFailures)
                             {
                                 report.Count(outcome);
@@ -137,7 +137,7 @@ internal static class FuzzRunner
     /// <summary>Runs an asynchronous property one input at a time; an input that does not finish within the hang limit fails the run.</summary>
     public static async Task<FuzzReport> RunAsync<T>(string harness, Gen<T> gen, Func<T, Task<string>> property, Func<T, string> describe, long smokeIterations, ITestOutputHelper output, TimeSpan? hangLimit = null)
     {
-        var report = new FuzzReport(harness);
+        var report = new FuzzReport(harness, null);
         long iterations = Iterations(smokeIterations);
         report.Clock.Start();
         foreach ((T input, string seed) in Draw(harness, gen, iterations))
@@ -192,8 +192,11 @@ internal static class FuzzRunner
 }
 
 /// <summary>What a harness run saw: inputs, time, outcome counts, failures grouped by signature.</summary>
-internal sealed class FuzzReport(string harness)
+internal sealed class FuzzReport(string harness, IReadOnlyDictionary<string, string>? knownBugs)
 {
+    private static readonly bool Strict = Environment.GetEnvironmentVariable("REPLICATOR_FUZZ_STRICT") == "1";
+    private readonly Dictionary<string, (long Count, string First)> _known = new(StringComparer.Ordinal);
+
     private readonly Dictionary<string, long> _outcomes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Count, string First)> _failures = new(StringComparer.Ordinal);
     private readonly object _gate = new();
@@ -215,10 +218,20 @@ internal sealed class FuzzReport(string harness)
         }
     }
 
+    public bool IsKnown(Exception e) =>
+        !Strict && e is FuzzPropertyException { Property: var property } && knownBugs?.ContainsKey(property) == true;
+
+    /// <summary>Records a failure; returns the count of failures so far. A known bug is counted and shown, not failed on (unless strict).</summary>
     public long Fail(Exception e, string seed, string input)
     {
         lock (_gate)
         {
+            if (IsKnown(e) && e is FuzzPropertyException { Property: var property })
+            {
+                _known[property] = _known.TryGetValue(property, out var known) ? (known.Count + 1, known.First) : (1, $"{e.Message}\n  seed: {seed}\n  input: {input}");
+                return Failures;
+            }
+
             Failures++;
             string signature = Signature(e);
             if (_failures.TryGetValue(signature, out var seen))
@@ -240,7 +253,8 @@ internal sealed class FuzzReport(string harness)
         {
             double seconds = Clock.Elapsed.TotalSeconds;
             string outcomes = string.Join(", ", _outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Key}: {o.Value}"));
-            return string.Create(CultureInfo.InvariantCulture, $"{Harness}: {Inputs} inputs in {seconds:F1} s ({Inputs / Math.Max(seconds, 1e-9):F0}/s), {Failures} failures [{outcomes}]");
+            string known = string.Concat(_known.Select(k => $"; KNOWN BUG {k.Key} ({knownBugs![k.Key]}) hit by {k.Value.Count} inputs, first: {k.Value.First}"));
+            return string.Create(CultureInfo.InvariantCulture, $"{Harness}: {Inputs} inputs in {seconds:F1} s ({Inputs / Math.Max(seconds, 1e-9):F0}/s), {Failures} failures [{outcomes}]{known}");
         }
     }
 
