@@ -196,79 +196,79 @@ internal static class CorpusGenerator
 
     private static Dictionary<string, byte[]> NegotiationStreams()
     {
-        byte[] flags = Nbd.ClientFlags(Nbd.FixedNewstyle | Nbd.NoZeroes);
-        byte[] disconnect = Nbd.Request(0, Nbd.CmdDisconnect, 99, 0, 0);
+        byte[] flags = NbdWire.ClientFlags(NbdWire.FixedNewstyle | NbdWire.NoZeroes);
+        byte[] disconnect = NbdWire.Request(0, NbdWire.CmdDisconnect, 99, 0, 0);
         return new Dictionary<string, byte[]>
         {
-            ["gen-go-default.bin"] = [.. flags, .. Nbd.Option(Nbd.OptGo, Nbd.InfoData("")), .. disconnect],
+            ["gen-go-default.bin"] = [.. flags, .. NbdWire.Option(NbdWire.OptGo, NbdWire.InfoData("")), .. disconnect],
             ["gen-info-then-go.bin"] =
             [
                 .. flags,
-                .. Nbd.Option(Nbd.OptInfo, Nbd.InfoData("disk", Nbd.InfoName, Nbd.InfoDescription, Nbd.InfoBlockSize)),
-                .. Nbd.Option(Nbd.OptGo, Nbd.InfoData("disk", Nbd.InfoBlockSize)),
-                .. Nbd.Request(0, Nbd.CmdRead, 1, 0, 512),
+                .. NbdWire.Option(NbdWire.OptInfo, NbdWire.InfoData("disk", NbdWire.InfoName, NbdWire.InfoDescription, NbdWire.InfoBlockSize)),
+                .. NbdWire.Option(NbdWire.OptGo, NbdWire.InfoData("disk", NbdWire.InfoBlockSize)),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 1, 0, 512),
                 .. disconnect,
             ],
             ["gen-list-refused-abort.bin"] =
             [
                 .. flags,
-                .. Nbd.Option(Nbd.OptList, []),
-                .. Nbd.Option(Nbd.OptStructuredReply, []),
-                .. Nbd.Option(Nbd.OptSetMetaContext, [0, 0, 0, 4, (byte)'d', (byte)'i', (byte)'s', (byte)'k', 0, 0, 0, 0]),
-                .. Nbd.Option(Nbd.OptStartTls, []),
-                .. Nbd.Option(Nbd.OptAbort, []),
+                .. NbdWire.Option(NbdWire.OptList, []),
+                .. NbdWire.Option(NbdWire.OptStructuredReply, []),
+                .. NbdWire.Option(NbdWire.OptSetMetaContext, [0, 0, 0, 4, (byte)'d', (byte)'i', (byte)'s', (byte)'k', 0, 0, 0, 0]),
+                .. NbdWire.Option(NbdWire.OptStartTls, []),
+                .. NbdWire.Option(NbdWire.OptAbort, []),
             ],
             ["gen-unknown-name-then-go.bin"] =
             [
                 .. flags,
-                .. Nbd.Option(Nbd.OptGo, Nbd.InfoData("other", Nbd.InfoExport)),
-                .. Nbd.Option(Nbd.OptInfo, Nbd.InfoData("", 0x77)),
-                .. Nbd.Option(0x1234, [1, 2, 3]),
-                .. Nbd.Option(Nbd.OptGo, Nbd.InfoData("disk")),
+                .. NbdWire.Option(NbdWire.OptGo, NbdWire.InfoData("other", NbdWire.InfoExport)),
+                .. NbdWire.Option(NbdWire.OptInfo, NbdWire.InfoData("", 0x77)),
+                .. NbdWire.Option(0x1234, [1, 2, 3]),
+                .. NbdWire.Option(NbdWire.OptGo, NbdWire.InfoData("disk")),
                 .. disconnect,
             ],
-            ["gen-export-name.bin"] = [.. flags, .. Nbd.Option(Nbd.OptExportName, "disk"u8), .. Nbd.Request(0, Nbd.CmdFlush, 7, 0, 0), .. disconnect],
-            ["gen-export-name-oldstyle-client.bin"] = [.. Nbd.ClientFlags(0), .. Nbd.Option(Nbd.OptExportName, []), .. disconnect],
+            ["gen-export-name.bin"] = [.. flags, .. NbdWire.Option(NbdWire.OptExportName, "disk"u8), .. NbdWire.Request(0, NbdWire.CmdFlush, 7, 0, 0), .. disconnect],
+            ["gen-export-name-oldstyle-client.bin"] = [.. NbdWire.ClientFlags(0), .. NbdWire.Option(NbdWire.OptExportName, []), .. disconnect],
         };
     }
 
     private static Dictionary<string, byte[]> TransmissionStreams()
     {
-        byte[] disconnect = Nbd.Request(0, Nbd.CmdDisconnect, 99, 0, 0);
+        byte[] disconnect = NbdWire.Request(0, NbdWire.CmdDisconnect, 99, 0, 0);
         return new Dictionary<string, byte[]>
         {
             ["gen-read-write-flush.bin"] =
             [
-                .. Nbd.Request(0, Nbd.CmdWrite, 1, 4096, 4096, Pattern(4096, 6)),
-                .. Nbd.Request(0, Nbd.CmdRead, 2, 4096, 4096),
-                .. Nbd.Request(0, Nbd.CmdFlush, 3, 0, 0),
+                .. NbdWire.Request(0, NbdWire.CmdWrite, 1, 4096, 4096, Pattern(4096, 6)),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 2, 4096, 4096),
+                .. NbdWire.Request(0, NbdWire.CmdFlush, 3, 0, 0),
                 .. disconnect,
             ],
             ["gen-every-command.bin"] =
             [
-                .. Nbd.Request(Nbd.FlagFua, Nbd.CmdWrite, 10, 0, 512, Pattern(512, 7)),
-                .. Nbd.Request(Nbd.FlagFua, Nbd.CmdWriteZeroes, 11, 8192, 8192),
-                .. Nbd.Request(Nbd.FlagNoHole, Nbd.CmdWriteZeroes, 12, 1 << 16, 1 << 18),
-                .. Nbd.Request(0, Nbd.CmdTrim, 13, 1 << 19, 1 << 17),
-                .. Nbd.Request(Nbd.FlagFua, Nbd.CmdTrim, 14, 0, 4096),
-                .. Nbd.Request(Nbd.FlagFua, Nbd.CmdRead, 15, (1 << 20) - 512, 512),
-                .. Nbd.Request(0, Nbd.CmdFlush, 16, 0, 0),
+                .. NbdWire.Request(NbdWire.FlagFua, NbdWire.CmdWrite, 10, 0, 512, Pattern(512, 7)),
+                .. NbdWire.Request(NbdWire.FlagFua, NbdWire.CmdWriteZeroes, 11, 8192, 8192),
+                .. NbdWire.Request(NbdWire.FlagNoHole, NbdWire.CmdWriteZeroes, 12, 1 << 16, 1 << 18),
+                .. NbdWire.Request(0, NbdWire.CmdTrim, 13, 1 << 19, 1 << 17),
+                .. NbdWire.Request(NbdWire.FlagFua, NbdWire.CmdTrim, 14, 0, 4096),
+                .. NbdWire.Request(NbdWire.FlagFua, NbdWire.CmdRead, 15, (1 << 20) - 512, 512),
+                .. NbdWire.Request(0, NbdWire.CmdFlush, 16, 0, 0),
                 .. disconnect,
             ],
             ["gen-refused.bin"] =
             [
-                .. Nbd.Request(0, Nbd.CmdCache, 20, 0, 4096),
-                .. Nbd.Request(0, Nbd.CmdBlockStatus, 21, 0, 4096),
-                .. Nbd.Request(0, Nbd.CmdRead, 22, 100, 512),
-                .. Nbd.Request(0, Nbd.CmdRead, 23, 1 << 20, 512),
-                .. Nbd.Request(0, Nbd.CmdWrite, 24, (1 << 20) - 512, 1024, Pattern(1024, 8)),
-                .. Nbd.Request(0, Nbd.CmdWrite, 25, 0, (8 << 10) + 512, Pattern((8 << 10) + 512, 9)),
-                .. Nbd.Request(0, Nbd.CmdRead, 26, 0, 0),
-                .. Nbd.Request(4, Nbd.CmdRead, 27, 0, 512),
+                .. NbdWire.Request(0, NbdWire.CmdCache, 20, 0, 4096),
+                .. NbdWire.Request(0, NbdWire.CmdBlockStatus, 21, 0, 4096),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 22, 100, 512),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 23, 1 << 20, 512),
+                .. NbdWire.Request(0, NbdWire.CmdWrite, 24, (1 << 20) - 512, 1024, Pattern(1024, 8)),
+                .. NbdWire.Request(0, NbdWire.CmdWrite, 25, 0, (8 << 10) + 512, Pattern((8 << 10) + 512, 9)),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 26, 0, 0),
+                .. NbdWire.Request(4, NbdWire.CmdRead, 27, 0, 512),
                 .. disconnect,
             ],
-            ["gen-pipelined-reads.bin"] = [.. Enumerable.Range(0, 12).SelectMany(i => Nbd.Request(0, Nbd.CmdRead, (ulong)(100 + i), (ulong)i * 8192, 8192)), .. disconnect],
-            ["gen-no-disconnect.bin"] = [.. Nbd.Request(0, Nbd.CmdWrite, 30, 512, 512, Pattern(512, 10)), .. Nbd.Request(0, Nbd.CmdRead, 31, 0, 1024)],
+            ["gen-pipelined-reads.bin"] = [.. Enumerable.Range(0, 12).SelectMany(i => NbdWire.Request(0, NbdWire.CmdRead, (ulong)(100 + i), (ulong)i * 8192, 8192)), .. disconnect],
+            ["gen-no-disconnect.bin"] = [.. NbdWire.Request(0, NbdWire.CmdWrite, 30, 512, 512, Pattern(512, 10)), .. NbdWire.Request(0, NbdWire.CmdRead, 31, 0, 1024)],
         };
     }
 }

@@ -19,7 +19,8 @@ internal sealed class FuzzPropertyException(string property, string detail) : Ex
 /// </summary>
 /// <remarks>
 /// Environment: <c>REPLICATOR_FUZZ_ITERATIONS</c> (inputs per harness; default the smoke count),
-/// <c>REPLICATOR_FUZZ_SEED</c> (a number: another deterministic run), <c>REPLICATOR_FUZZ_REPLAY</c>
+/// <c>REPLICATOR_FUZZ_SECONDS</c> (a long run: inputs until this many seconds have passed, or the
+/// iteration count if also given), <c>REPLICATOR_FUZZ_SEED</c> (a number: another deterministic run), <c>REPLICATOR_FUZZ_REPLAY</c>
 /// (a seed from a failure report: run that one input), <c>REPLICATOR_FUZZ_HANG_SECONDS</c>
 /// (an input running longer than this is a hang; default 60), <c>REPLICATOR_FUZZ_REPORT</c> (a file
 /// each harness appends its summary line to), <c>REPLICATOR_FUZZ_STRICT=1</c> (known bugs fail the run too).
@@ -30,7 +31,13 @@ internal static class FuzzRunner
     private const int MaxFailures = 200;
 
     public static long Iterations(long smoke) =>
-        long.TryParse(Environment.GetEnvironmentVariable("REPLICATOR_FUZZ_ITERATIONS"), CultureInfo.InvariantCulture, out long n) && n > 0 ? n : smoke;
+        long.TryParse(Environment.GetEnvironmentVariable("REPLICATOR_FUZZ_ITERATIONS"), CultureInfo.InvariantCulture, out long n) && n > 0 ? n
+        : Budget is not null ? long.MaxValue
+        : smoke;
+
+    /// <summary>A long run's time budget per harness; none in the smoke pass, which is a fixed count of inputs.</summary>
+    private static TimeSpan? Budget =>
+        int.TryParse(Environment.GetEnvironmentVariable("REPLICATOR_FUZZ_SECONDS"), CultureInfo.InvariantCulture, out int s) && s > 0 ? TimeSpan.FromSeconds(s) : null;
 
     public static bool IsLongRun => Environment.GetEnvironmentVariable("REPLICATOR_FUZZ_ITERATIONS") is { Length: > 0 };
 
@@ -182,7 +189,9 @@ internal static class FuzzRunner
         }
 
         PCG pcg = Start(harness);
-        for (long i = 0; i < iterations; i++)
+        TimeSpan? budget = Budget;
+        var clock = Stopwatch.StartNew();
+        for (long i = 0; i < iterations && (budget is null || (i % 64 != 0) || clock.Elapsed < budget); i++)
         {
             ulong state = pcg.State;
             T input = gen.Generate(pcg, null, out _);

@@ -4,7 +4,7 @@ using System.Text;
 namespace Replicator.Fuzz.Tests.Infrastructure;
 
 /// <summary>NBD client messages as bytes (big-endian, as the protocol sends them), written from the protocol's text.</summary>
-internal static class Nbd
+internal static class NbdWire
 {
     public const ulong InitPassword = 0x4e42444d41474943; // "NBDMAGIC"
     public const ulong OptionMagic = 0x49484156454f5054; // "IHAVEOPT"
