@@ -27,7 +27,6 @@ internal sealed class FuzzPropertyException(string property, string detail) : Ex
 /// </remarks>
 internal static class FuzzRunner
 {
-    private const int MaxDistinctFailures = 20;
     private const int MaxFailures = 200;
 
     public static long Iterations(long smoke) =>
@@ -203,6 +202,8 @@ internal static class FuzzRunner
 /// <summary>What a harness run saw: inputs, time, outcome counts, failures grouped by signature.</summary>
 internal sealed class FuzzReport(string harness, IReadOnlyDictionary<string, string>? knownBugs)
 {
+    private const int MaxDistinctFailures = 20;
+
     private static readonly bool Strict = Environment.GetEnvironmentVariable("REPLICATOR_FUZZ_STRICT") == "1";
     private readonly Dictionary<string, (long Count, string First)> _known = new(StringComparer.Ordinal);
 
@@ -247,7 +248,7 @@ internal sealed class FuzzReport(string harness, IReadOnlyDictionary<string, str
             {
                 _failures[signature] = (seen.Count + 1, seen.First);
             }
-            else if (_failures.Count < 20)
+            else if (_failures.Count < MaxDistinctFailures)
             {
                 _failures[signature] = (1, $"{e.GetType().FullName}: {e.Message}\n  seed: {seed} (REPLICATOR_FUZZ_REPLAY={seed})\n  input: {input}\n  stack:\n{e.StackTrace}");
             }
