@@ -1,0 +1,134 @@
+using System.Buffers;
+using CsCheck;
+using Replicator.Fuzz.Tests.Infrastructure;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+using Xunit.Abstractions;
+
+namespace Replicator.Fuzz.Tests.Harnesses;
+
+/// <summary>
+/// <see cref="Handshake.Check"/> and <see cref="Handshake.CheckWelcome"/> against a fixed local
+/// identity: arbitrary hello and welcome contents (every field near, at and far from the local
+/// value, null identities and pair ids, undefined roles), and hello/welcome bodies off the wire,
+/// mutated and decoded. The verdict is exactly the one the handshake's rules give, with a reason
+/// whenever it is not an acceptance, and nothing throws.
+/// </summary>
+public class HandshakeFuzz(ITestOutputHelper output)
+{
+    public const long SmokeInputs = 200_000;
+
+    private static readonly PairIdentity Local = CorpusGenerator.LocalIdentity();
+
+    internal sealed record Peer(int Version, PairIdentity? Identity, NodeRole Role);
+
+    private static Gen<T> Near<T>(T local, Gen<T> any, params T[] special) =>
+        Gen.Frequency((6, Gen.Const(local)), (2, Gen.OneOf(special)), (1, any));
+
+    private static Gen<Peer> Peers()
+    {
+        Gen<string?> pairId = Gen.Frequency(
+            (6, Gen.Const<string?>(Local.PairId)),
+            (1, Gen.Const((string?)null)),
+            (2, Gen.OneOf<string?>("", "pair-A", "pair-a ", "pair-a\0", "pair-b", "pαir-a")),
+            (1, Gen.String.Select(s => (string?)s)));
+        Gen<PairIdentity?> identity = Gen.Frequency(
+            (1, Gen.Const((PairIdentity?)null)),
+            (12, Gen.Select(
+                pairId,
+                Near(Local.ImageBytes, Gen.Long, 0, -Local.ImageBytes, Local.ImageBytes + 4096, long.MaxValue, long.MinValue),
+                Near(Local.BlockSize, Gen.Int, 0, 512, -4096, int.MaxValue),
+                Near(Local.Generation, Gen.Long, Local.Generation - 1, Local.Generation + 1, 0, -1, long.MaxValue, long.MinValue),
+                Near(Local.MaxRequestBytes, Gen.Int, 0, Local.MaxRequestBytes / 2, Local.MaxRequestBytes * 2, int.MinValue),
+                (id, image, block, generation, request) => (PairIdentity?)new PairIdentity { PairId = id!, ImageBytes = image, BlockSize = block, Generation = generation, MaxRequestBytes = request })));
+        return Gen.Select(
+            Near(Handshake.ProtocolVersion, Gen.Int, 0, 2, 4, -3, int.MaxValue),
+            identity,
+            Near(NodeRole.Secondary, Gen.Int.Select(r => (NodeRole)r), NodeRole.Primary, NodeRole.Unknown, (NodeRole)3, (NodeRole)(-1)),
+            (version, id, role) => new Peer(version, id, role));
+    }
+
+    [Fact]
+    public void Any_hello_or_welcome_gets_exactly_the_verdict_the_rules_give()
+    {
+        FuzzRunner.Run("handshake", Peers(), Check, p => $"version {p.Version}, role {(int)p.Role}, identity {(p.Identity is null ? "null" : $"'{p.Identity.PairId}' {p.Identity.ImageBytes} {p.Identity.BlockSize} {p.Identity.MaxRequestBytes} gen {p.Identity.Generation}")}", SmokeInputs, output);
+    }
+
+    [Fact]
+    public void Any_hello_or_welcome_body_off_the_wire_gets_exactly_the_verdict_the_rules_give()
+    {
+        var format = new InputFormat { Tokens = ControlCodecFuzz.MessagePackTokens, MaxRandomBytes = 64, MaxBytes = 4096 };
+        FuzzRunner.Run("handshake-bytes", Infrastructure.Inputs.From(Corpus.Bytes(CorpusGenerator.HandshakeTarget), format), CheckBytes, body => Hex.Of(body), SmokeInputs / 4, output);
+    }
+
+    private static string Check(Peer peer)
+    {
+        string hello = Expect("hello", Handshake.Check(peer.Version, peer.Identity, Local), ExpectedForHello(peer.Version, peer.Identity));
+        var welcome = new WelcomeMessage { ProtocolVersion = peer.Version, Identity = peer.Identity!, Role = peer.Role };
+        string welcomed = Expect("welcome", Handshake.CheckWelcome(welcome, Local), ExpectedForWelcome(welcome));
+        return $"hello {hello}, welcome {welcomed}";
+    }
+
+    private static string CheckBytes(byte[] body)
+    {
+        var frame = new Frame(new FrameHeader(FrameType.Hello, 0, body.Length, 0, 0), new ReadOnlySequence<byte>(body));
+        string hello = "undecodable";
+        string welcomed = "undecodable";
+        try
+        {
+            HelloMessage message = ControlCodec.Decode<HelloMessage>(frame, FrameType.Hello);
+            hello = Expect("hello", Handshake.Check(message.ProtocolVersion, message.Identity, Local), ExpectedForHello(message.ProtocolVersion, message.Identity));
+        }
+        catch (ProtocolViolationException)
+        {
+        }
+
+        try
+        {
+            WelcomeMessage message = ControlCodec.Decode<WelcomeMessage>(frame with { Header = frame.Header with { Type = FrameType.Welcome } }, FrameType.Welcome);
+            welcomed = Expect("welcome", Handshake.CheckWelcome(message, Local), ExpectedForWelcome(message));
+        }
+        catch (ProtocolViolationException)
+        {
+        }
+
+        return $"hello {hello}, welcome {welcomed}";
+    }
+
+    private static string Expect(string what, HandshakeVerdict verdict, HandshakeOutcome expected)
+    {
+        if (verdict.Outcome != expected)
+        {
+            throw new FuzzPropertyException("verdict", $"{what}: {verdict.Outcome} ({verdict.Reason}), the rules give {expected}");
+        }
+
+        if (verdict.IsAccepted != (verdict.Reason is null) || verdict.Reason?.Length == 0)
+        {
+            throw new FuzzPropertyException("reason", $"{what}: {verdict.Outcome} with reason '{verdict.Reason}'");
+        }
+
+        return expected.ToString();
+    }
+
+    /// <summary>Same version, same pair, same image size, block size and largest request: one pair.</summary>
+    private static bool Compatible(int version, PairIdentity? peer) =>
+        version == Handshake.ProtocolVersion
+        && peer is { PairId: not null }
+        && string.Equals(peer.PairId, Local.PairId, StringComparison.Ordinal)
+        && peer.ImageBytes == Local.ImageBytes
+        && peer.BlockSize == Local.BlockSize
+        && peer.MaxRequestBytes == Local.MaxRequestBytes;
+
+    /// <summary>A primary of the pair may write here unless a failover happened since it last did (its generation is older).</summary>
+    private static HandshakeOutcome ExpectedForHello(int version, PairIdentity? peer) =>
+        !Compatible(version, peer) ? HandshakeOutcome.Incompatible
+        : peer!.Generation < Local.Generation ? HandshakeOutcome.Fenced
+        : HandshakeOutcome.Accepted;
+
+    /// <summary>A primary writes only to a secondary of its very generation; a promoted or newer peer fences it; an older one is a misconfiguration.</summary>
+    private static HandshakeOutcome ExpectedForWelcome(WelcomeMessage welcome) =>
+        !Compatible(welcome.ProtocolVersion, welcome.Identity) ? HandshakeOutcome.Incompatible
+        : welcome.Role != NodeRole.Secondary || welcome.Identity.Generation > Local.Generation ? HandshakeOutcome.Fenced
+        : welcome.Identity.Generation < Local.Generation ? HandshakeOutcome.Incompatible
+        : HandshakeOutcome.Accepted;
+}
