@@ -7,7 +7,9 @@ namespace Replicator.InMemory;
 /// The history of writes, flushes and FUA writes a disk was given, and the crash-state rule of
 /// design notes §2 over it: an image is a legal crash state when, for some crash point, every
 /// sector holds either the last version that was durable by then or a version written after it
-/// and before the crash point.
+/// and before the crash point. A write whose completion was never seen (it failed, or the power
+/// went while it was under way) never becomes durable by that rule: each of its sectors may hold
+/// it or not, whatever flushes follow.
 /// </summary>
 public sealed class CrashHistory
 {
@@ -21,7 +23,18 @@ public sealed class CrashHistory
 
     public int Count => _entries.Count;
 
-    public void Write(long offset, ReadOnlySpan<byte> data, bool fua)
+    public void Write(long offset, ReadOnlySpan<byte> data, bool fua) => Add(offset, data, fua, completed: true);
+
+    /// <summary>
+    /// A write issued whose completion was never seen: it failed (a device that reports an error
+    /// may have taken any of its sectors into its cache — a FUA write is a write, then a flush, and
+    /// only the flush may have failed), or the power went while it was under way. §2 makes a write
+    /// durable only by a flush issued after it completed, and this one never did: at every later
+    /// crash point each of its sectors may hold it or what the sector would hold without it.
+    /// </summary>
+    public void UncompletedWrite(long offset, ReadOnlySpan<byte> data) => Add(offset, data, fua: false, completed: false);
+
+    private void Add(long offset, ReadOnlySpan<byte> data, bool fua, bool completed)
     {
         int index = _entries.Count;
         _entries.Add(new Entry(IsFlush: false));
@@ -34,23 +47,27 @@ public sealed class CrashHistory
                 _versions.Add(sector, list);
             }
 
-            list.Add(new Version(index, fua, XxHash3.HashToUInt64(data.Slice(at, Sector))));
+            list.Add(new Version(index, fua, completed, XxHash3.HashToUInt64(data.Slice(at, Sector))));
         }
     }
 
     public void Flush() => _entries.Add(new Entry(IsFlush: true));
 
-    public void Record(in BlockRequest request, ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// One request as the disk was given it; <paramref name="completed"/> false when its completion
+    /// was never seen (see <see cref="UncompletedWrite"/>; a flush that did not complete made nothing durable).
+    /// </summary>
+    public void Record(in BlockRequest request, ReadOnlySpan<byte> payload, bool completed = true)
     {
         switch (request.Op)
         {
             case BlockOp.Write:
-                Write(request.Offset, payload, request.Fua);
+                Add(request.Offset, payload, request.Fua, completed);
                 break;
             case BlockOp.WriteZeroes or BlockOp.Trim:
-                Write(request.Offset, new byte[request.Length], request.Fua);
+                Add(request.Offset, new byte[request.Length], request.Fua, completed);
                 break;
-            case BlockOp.Flush:
+            case BlockOp.Flush when completed:
                 Flush();
                 break;
         }
@@ -96,11 +113,12 @@ public sealed class CrashHistory
         {
             ulong actual = XxHash3.HashToUInt64(image.Slice((int)(sector * Sector), Sector));
 
-            // The last version durable by the crash point: FUA, or followed by a flush before it.
+            // The last version durable by the crash point: a write that completed, FUA or followed
+            // by a flush before it. One that never completed is never the floor, only a candidate.
             int durable = -1;
             for (int v = 0; v < versions.Count && versions[v].Index < crashPoint; v++)
             {
-                if (versions[v].Fua || HasFlushBetween(flushIndexes, versions[v].Index, crashPoint))
+                if (versions[v].Completed && (versions[v].Fua || HasFlushBetween(flushIndexes, versions[v].Index, crashPoint)))
                 {
                     durable = v;
                 }
@@ -134,5 +152,5 @@ public sealed class CrashHistory
 
     private readonly record struct Entry(bool IsFlush);
 
-    private readonly record struct Version(int Index, bool Fua, ulong Hash);
+    private readonly record struct Version(int Index, bool Fua, bool Completed, ulong Hash);
 }

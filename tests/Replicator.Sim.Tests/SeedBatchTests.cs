@@ -17,4 +17,25 @@ public class SeedBatchTests
         Assert.Empty(report.DeterminismFailures);
         Assert.True(report.Commits > 10_000, $"only {report.Commits} epochs committed over 1000 seeds");
     }
+
+    /// <summary>
+    /// Seeds a 100,000-seed run failed on I4: an image write failed, the secondary halted, restarted
+    /// without a power cut and flushed as it replayed the epoch, then lost power. The failed write
+    /// never completed, so that flush did not make it durable; the checker had required it.
+    /// </summary>
+    [Theory]
+    [InlineData(22115)]
+    [InlineData(24467)]
+    [InlineData(77229)]
+    [InlineData(82492)]
+    [InlineData(92901)]
+    public void A_failed_image_write_is_not_made_durable_by_the_flushes_of_the_replay_after_a_halt(long seed)
+    {
+        RunResult result = Simulation.Run(ScenarioDraw.FromSeed(seed), keepTrace: true);
+
+        Assert.True(result.Passed, string.Join(Environment.NewLine, result.Violations));
+        int failed = result.TraceLines.ToList().FindIndex(l => l.Contains("WriteImage of epoch", StringComparison.Ordinal) && l.Contains(": StorageFailed", StringComparison.Ordinal));
+        Assert.True(failed >= 0, $"seed {seed} no longer draws a failed image write");
+        Assert.Contains(result.TraceLines.Skip(failed), l => l.Contains("secondary power cut", StringComparison.Ordinal));
+    }
 }

@@ -283,7 +283,7 @@ internal sealed partial class SecondaryShell
         {
             // The power may go while the write is under way: it was issued, so a crash state may
             // hold any of its sectors, or none — even a FUA write, which is durable only once it completes.
-            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence, lastInFlight: true);
+            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence, lastCompleted: false);
         }
 
         SecondaryStorageCompletion completion;
@@ -344,9 +344,11 @@ internal sealed partial class SecondaryShell
         else if (op.Kind == SecondaryStorageKind.WriteImage)
         {
             // Into the history once it happened. One that failed may have reached the disk's cache
-            // all the same (a FUA write is a write, then a flush that can fail): it is in flight —
-            // a crash state may hold any of its sectors, or none.
-            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence, lastInFlight: !done);
+            // all the same (a FUA write is a write, then a flush that can fail), or not at all: it
+            // never completed, so a crash state may hold any of its sectors, or none — also after
+            // a later flush (the node halts, restarts without a power cut and flushes as it replays
+            // the epoch), which makes durable only what completed before it.
+            RecordAppliedThrough(op.Record.Epoch, op.Record.Sequence, lastCompleted: done);
         }
         else if (op.Kind == SecondaryStorageKind.MarkApplied && done)
         {
@@ -466,9 +468,11 @@ internal sealed partial class SecondaryShell
 
     /// <summary>
     /// Adds to the apply history the epoch's records up to this one, as the primary recorded them:
-    /// its flushes as barriers and its FUA flags, whatever the image is actually given.
+    /// its flushes as barriers and its FUA flags, whatever the image is actually given. With
+    /// <paramref name="lastCompleted"/> false the last write never completed (it failed, or the
+    /// power went while it was under way).
     /// </summary>
-    private void RecordAppliedThrough(long epoch, long sequence, bool lastInFlight = false)
+    private void RecordAppliedThrough(long epoch, long sequence, bool lastCompleted = true)
     {
         if (_historyCursor.Epoch != epoch)
         {
@@ -486,8 +490,7 @@ internal sealed partial class SecondaryShell
             MirrorRecord r = records[index];
             if (r.Request.Op == BlockOp.Flush || r.Request.ChangesData)
             {
-                bool inFlight = lastInFlight && r.Sequence == sequence;
-                _world.Checker.ApplyHistory.Record(inFlight ? r.Request with { Fua = false } : r.Request, r.Payload.Span);
+                _world.Checker.ApplyHistory.Record(r.Request, r.Payload.Span, completed: lastCompleted || r.Sequence != sequence);
             }
         }
 

@@ -1,3 +1,4 @@
+using Replicator.Core.Blocks;
 using Replicator.InMemory;
 
 namespace Replicator.Core.Tests.Pair;
@@ -48,6 +49,61 @@ public class CrashHistoryTests
     }
 
     [Fact]
+    public void A_write_that_never_completed_is_made_durable_by_no_later_flush()
+    {
+        var history = new CrashHistory(Image(0, 0, 0));
+        history.Write(0, Sector(1), fua: false);
+        history.Flush();
+        history.UncompletedWrite(0, Sector(2));   // failed: it may or may not have reached the cache
+        history.UncompletedWrite(512, Sector(3));
+        history.Flush();
+        history.Write(1024, Sector(4), fua: false); // survived, so the crash came after both flushes
+
+        Assert.Null(history.CheckLegal(Image(1, 0, 4)));  // it never landed: the flush had nothing of it to keep
+        Assert.Null(history.CheckLegal(Image(2, 3, 4)));  // it landed in the cache, and the flush kept it
+        Assert.Null(history.CheckLegal(Image(1, 3, 4)));  // sector by sector
+        Assert.NotNull(history.CheckLegal(Image(0, 0, 4))); // the completed, flushed write must survive all the same
+    }
+
+    [Fact]
+    public void A_completed_write_after_one_that_never_completed_is_durable_once_flushed()
+    {
+        var history = new CrashHistory(Image(0, 0));
+        history.UncompletedWrite(0, Sector(1));
+        history.Write(0, Sector(2), fua: false);
+        history.Flush();
+        history.Write(512, Sector(3), fua: false);
+
+        Assert.Null(history.CheckLegal(Image(2, 3)));
+        Assert.NotNull(history.CheckLegal(Image(1, 3)));
+        Assert.NotNull(history.CheckLegal(Image(0, 3)));
+    }
+
+    [Fact]
+    public void Record_keeps_a_failed_FUA_write_from_being_durable()
+    {
+        var history = new CrashHistory(Image(0, 0));
+        history.Record(new BlockRequest(BlockOp.Write, 0, 512, Fua: true), Sector(1), completed: false);
+        history.Record(new BlockRequest(BlockOp.Flush, 0, 0), [], completed: true);
+        history.Record(new BlockRequest(BlockOp.Write, 512, 512, Fua: true), Sector(2));
+
+        Assert.Null(history.CheckLegal(Image(0, 2)));
+        Assert.Null(history.CheckLegal(Image(1, 2)));
+        Assert.NotNull(history.CheckLegal(Image(3, 2)));
+    }
+
+    [Fact]
+    public void A_flush_that_never_completed_makes_nothing_durable()
+    {
+        var history = new CrashHistory(Image(0, 0));
+        history.Write(0, Sector(1), fua: false);
+        history.Record(new BlockRequest(BlockOp.Flush, 0, 0), [], completed: false);
+        history.Write(512, Sector(2), fua: false);
+
+        Assert.Null(history.CheckLegal(Image(0, 2)));
+    }
+
+    [Fact]
     public void Memory_disk_power_cuts_only_produce_legal_states()
     {
         var random = new Random(5);
@@ -69,6 +125,49 @@ public class CrashHistoryTests
                 bool fua = random.Next(6) == 0;
                 disk.Write(offset, data, fua);
                 history.Write(offset, data, fua);
+            }
+
+            disk.PowerCut(random);
+            Assert.Null(history.CheckLegal(disk.Contents));
+        }
+    }
+
+    [Fact]
+    public void Memory_disk_power_cuts_after_failed_writes_and_later_flushes_only_produce_legal_states()
+    {
+        var random = new Random(11);
+        for (int trial = 0; trial < 500; trial++)
+        {
+            var disk = new MemoryDisk(8 * 512);
+            var history = new CrashHistory(new byte[8 * 512]);
+            for (int op = 0; op < 16; op++)
+            {
+                if (random.Next(4) == 0)
+                {
+                    disk.Flush();
+                    history.Flush();
+                    continue;
+                }
+
+                long offset = random.Next(7) * 512L;
+                byte[] data = Enumerable.Repeat((byte)random.Next(1, 255), 1024).ToArray();
+                bool fua = random.Next(6) == 0;
+                switch (random.Next(6))
+                {
+                    case 0:
+                        // Refused (full, an I/O error): nothing reached the disk.
+                        history.UncompletedWrite(offset, data);
+                        break;
+                    case 1:
+                        // A FUA write whose data reached the cache but whose flush failed.
+                        disk.Write(offset, data, fua: false);
+                        history.UncompletedWrite(offset, data);
+                        break;
+                    default:
+                        disk.Write(offset, data, fua);
+                        history.Write(offset, data, fua);
+                        break;
+                }
             }
 
             disk.PowerCut(random);
