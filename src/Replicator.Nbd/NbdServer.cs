@@ -28,6 +28,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly NbdServerOptions _options;
     private readonly NbdExport _export;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
     private readonly object _lifecycle = new();
@@ -38,7 +39,11 @@ public sealed class NbdServer : IAsyncDisposable
     private long _lastConnectionId;
 
     /// <summary>Checks the backend's geometry and the options; nothing listens until <see cref="Start"/>.</summary>
-    public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null)
+    /// <param name="backend">The disk behind the export.</param>
+    /// <param name="options">Where to listen and the limits; the defaults when null.</param>
+    /// <param name="logger">Where connections, refusals and limits reached are logged.</param>
+    /// <param name="time">The clock of the accept loop's retry delay and the log's rate limits; the system's when null.</param>
+    public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         _backend = backend;
@@ -48,6 +53,7 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightBytes);
         _export = new NbdExport(backend, _options);
         _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>Where the server listens (with the real port when the options asked for port 0). Valid after <see cref="Start"/>.</summary>
@@ -81,7 +87,7 @@ public sealed class NbdServer : IAsyncDisposable
             _listener = listener;
             _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
             _logger.Listening(_localEndPoint, _export.Name, _export.Size, _export.Flags);
-            _acceptLoop = AcceptAsync(listener);
+            _acceptLoop = new AcceptLoop(listener.AcceptAsync, Admit, _time, _logger).RunAsync(_stopping.Token);
         }
     }
 
@@ -134,36 +140,26 @@ public sealed class NbdServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptAsync(Socket listener)
+    /// <summary>Takes an accepted socket and gives it a connection of its own. Never throws.</summary>
+    private void Admit(Socket client)
     {
-        while (true)
+        try
         {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (_stopping.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
-            {
-                continue; // the client gave up before it was accepted
-            }
-            catch (SocketException ex)
-            {
-                _logger.AcceptFailed(ex);
-                return;
-            }
-
             // Replies are whole messages written at once; Nagle would only hold them back.
             client.NoDelay = true;
-            long id = Interlocked.Increment(ref _lastConnectionId);
-            var connection = new NbdConnection(id, client, _backend, _export, _options, _logger);
-            _connections[id] = connection;
-            connection.Completion = RunConnectionAsync(id, connection);
         }
+        catch (SocketException ex)
+        {
+            // Reset between accept and here.
+            _logger.AdmitFailed(RemoteOf(client), ex.Message);
+            client.Dispose();
+            return;
+        }
+
+        long id = Interlocked.Increment(ref _lastConnectionId);
+        var connection = new NbdConnection(id, client, _backend, _export, _options, _logger);
+        _connections[id] = connection;
+        connection.Completion = RunConnectionAsync(id, connection);
     }
 
     private async Task RunConnectionAsync(long id, NbdConnection connection)
@@ -178,6 +174,18 @@ public sealed class NbdServer : IAsyncDisposable
         {
             _connections.TryRemove(id, out _);
             connection.Dispose();
+        }
+    }
+
+    private static EndPoint? RemoteOf(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return null; // gone already; the log says "from " and nothing
         }
     }
 }

@@ -31,8 +31,8 @@ internal static partial class NbdLog
     [LoggerMessage(8, LogLevel.Warning, "NBD connection {ConnectionId} lost while sending a reply")]
     public static partial void SendFailed(this ILogger logger, long connectionId, Exception exception);
 
-    [LoggerMessage(9, LogLevel.Error, "NBD server stopped accepting connections after an error")]
-    public static partial void AcceptFailed(this ILogger logger, Exception exception);
+    [LoggerMessage(9, LogLevel.Error, "NBD server could not accept a connection ({Reason}); it tries again every {RetryMilliseconds} ms ({HeldBack} more failures since the last report)")]
+    public static partial void AcceptFailed(this ILogger logger, string reason, int retryMilliseconds, int heldBack, Exception exception);
 
     [LoggerMessage(10, LogLevel.Information, "NBD server on {EndPoint} stopping; {Connections} connection(s) finish their requests")]
     public static partial void Stopping(this ILogger logger, EndPoint endPoint, int connections);
@@ -42,4 +42,7 @@ internal static partial class NbdLog
 
     [LoggerMessage(12, LogLevel.Error, "NBD connection {ConnectionId} failed unexpectedly")]
     public static partial void ConnectionFailed(this ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(17, LogLevel.Debug, "NBD connection from {Remote} dropped right after accept: {Reason}")]
+    public static partial void AdmitFailed(this ILogger logger, EndPoint? remote, string reason);
 }
