@@ -10,8 +10,9 @@ namespace Replicator.Nbd;
 
 /// <summary>
 /// An NBD server (fixed newstyle handshake, simple replies) exporting one <see cref="INbdBackend"/>
-/// under one name to any number of connections. A client's mistake fails that request, or at worst
-/// closes that client's connection; it never touches the others.
+/// under one name to up to <see cref="NbdServerOptions.MaxConnections"/> connections. A client's
+/// mistake fails that request, or at worst closes that client's connection; it never touches the
+/// others. What clients can make it hold is bounded (see <see cref="NbdServerOptions"/>).
 /// </summary>
 /// <example>
 /// <code>
@@ -29,6 +30,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly NbdExport _export;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly LogRateLimit _overLimit;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
     private readonly object _lifecycle = new();
@@ -37,6 +39,7 @@ public sealed class NbdServer : IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private Task? _stopped;
     private long _lastConnectionId;
+    private int _open;
 
     /// <summary>Checks the backend's geometry and the options; nothing listens until <see cref="Start"/>.</summary>
     /// <param name="backend">The disk behind the export.</param>
@@ -51,9 +54,11 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(_options.EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightRequests);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxConnections);
         _export = new NbdExport(backend, _options);
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
+        _overLimit = new LogRateLimit(_time, LogRateLimit.Interval);
     }
 
     /// <summary>Where the server listens (with the real port when the options asked for port 0). Valid after <see cref="Start"/>.</summary>
@@ -140,9 +145,24 @@ public sealed class NbdServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Takes an accepted socket and gives it a connection of its own. Never throws.</summary>
+    /// <summary>Takes an accepted socket: closed at once over the connection limit, else a connection of its own. Never throws.</summary>
     private void Admit(Socket client)
     {
+        EndPoint? remote = RemoteOf(client);
+        if (Interlocked.Increment(ref _open) > _options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _open);
+
+            // Counted before the close, so a client that sees the close has been counted.
+            if (_overLimit.ShouldReport(out int heldBack))
+            {
+                _logger.OverConnectionLimit(remote, _options.MaxConnections, heldBack);
+            }
+
+            client.Dispose();
+            return;
+        }
+
         try
         {
             // Replies are whole messages written at once; Nagle would only hold them back.
@@ -151,7 +171,8 @@ public sealed class NbdServer : IAsyncDisposable
         catch (SocketException ex)
         {
             // Reset between accept and here.
-            _logger.AdmitFailed(RemoteOf(client), ex.Message);
+            Interlocked.Decrement(ref _open);
+            _logger.AdmitFailed(remote, ex.Message);
             client.Dispose();
             return;
         }
@@ -173,6 +194,7 @@ public sealed class NbdServer : IAsyncDisposable
         finally
         {
             _connections.TryRemove(id, out _);
+            Interlocked.Decrement(ref _open);
             connection.Dispose();
         }
     }

@@ -25,4 +25,11 @@ public sealed class NbdServerOptions
     /// from it. A single request larger than this still runs, alone.
     /// </summary>
     public long MaxInFlightBytes { get; init; } = 64L << 20;
+
+    /// <summary>
+    /// Connections open at once, in the handshake or in transmission. One more is closed as soon as it
+    /// is accepted, before the greeting, and logged (at most once per 10 s, with how many more were
+    /// closed since). Default 64.
+    /// </summary>
+    public int MaxConnections { get; init; } = 64;
 }

@@ -43,6 +43,9 @@ internal static partial class NbdLog
     [LoggerMessage(12, LogLevel.Error, "NBD connection {ConnectionId} failed unexpectedly")]
     public static partial void ConnectionFailed(this ILogger logger, long connectionId, Exception exception);
 
+    [LoggerMessage(13, LogLevel.Warning, "NBD connection from {Remote} closed at once: the server's limit of {Limit} open connections is reached ({HeldBack} more closed so since the last report)")]
+    public static partial void OverConnectionLimit(this ILogger logger, EndPoint? remote, int limit, int heldBack);
+
     [LoggerMessage(17, LogLevel.Debug, "NBD connection from {Remote} dropped right after accept: {Reason}")]
     public static partial void AdmitFailed(this ILogger logger, EndPoint? remote, string reason);
 }

@@ -147,6 +147,27 @@ internal sealed class NbdTestClient : IAsyncDisposable
         return bytes;
     }
 
+    /// <summary>Reads until the server closes the connection (end of stream or reset); returns how many bytes came first.</summary>
+    public async Task<int> ReadUntilServerCloseAsync()
+    {
+        byte[] scratch = new byte[4096];
+        int total = 0;
+        try
+        {
+            int read;
+            while ((read = await _stream.ReadAsync(scratch, Deadline.Token())) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (IOException)
+        {
+            // A reset: closed too.
+        }
+
+        return total;
+    }
+
     /// <summary>True once the server has closed the connection (end of stream or reset), after any bytes still in flight.</summary>
     public async Task<bool> WaitForServerCloseAsync()
     {
