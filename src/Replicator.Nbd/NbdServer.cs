@@ -25,9 +25,8 @@ namespace Replicator.Nbd;
 /// </example>
 public sealed class NbdServer : IAsyncDisposable
 {
-    private readonly INbdBackend _backend;
     private readonly NbdServerOptions _options;
-    private readonly NbdExport _export;
+    private readonly NbdServerContext _context;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly LogRateLimit _overLimit;
@@ -45,20 +44,20 @@ public sealed class NbdServer : IAsyncDisposable
     /// <param name="backend">The disk behind the export.</param>
     /// <param name="options">Where to listen and the limits; the defaults when null.</param>
     /// <param name="logger">Where connections, refusals and limits reached are logged.</param>
-    /// <param name="time">The clock of the accept loop's retry delay and the log's rate limits; the system's when null.</param>
+    /// <param name="time">The clock of the handshake timeout, the accept loop's retry delay and the log's rate limits; the system's when null.</param>
     public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        _backend = backend;
         _options = options ?? new NbdServerOptions();
         ArgumentNullException.ThrowIfNull(_options.EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightRequests);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxConnections);
-        _export = new NbdExport(backend, _options);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.NegotiationTimeout, TimeSpan.Zero);
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _overLimit = new LogRateLimit(_time, LogRateLimit.Interval);
+        _context = new NbdServerContext(backend, new NbdExport(backend, _options), _options, _logger, _time);
     }
 
     /// <summary>Where the server listens (with the real port when the options asked for port 0). Valid after <see cref="Start"/>.</summary>
@@ -91,7 +90,7 @@ public sealed class NbdServer : IAsyncDisposable
 
             _listener = listener;
             _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
-            _logger.Listening(_localEndPoint, _export.Name, _export.Size, _export.Flags);
+            _logger.Listening(_localEndPoint, _context.Export.Name, _context.Export.Size, _context.Export.Flags);
             _acceptLoop = new AcceptLoop(listener.AcceptAsync, Admit, _time, _logger).RunAsync(_stopping.Token);
         }
     }
@@ -178,7 +177,7 @@ public sealed class NbdServer : IAsyncDisposable
         }
 
         long id = Interlocked.Increment(ref _lastConnectionId);
-        var connection = new NbdConnection(id, client, _backend, _export, _options, _logger);
+        var connection = new NbdConnection(id, client, remote, _context);
         _connections[id] = connection;
         connection.Completion = RunConnectionAsync(id, connection);
     }

@@ -32,4 +32,10 @@ public sealed class NbdServerOptions
     /// closed since). Default 64.
     /// </summary>
     public int MaxConnections { get; init; } = 64;
+
+    /// <summary>
+    /// How long a client has from the moment it is accepted to the end of the handshake (NBD_OPT_GO,
+    /// NBD_OPT_EXPORT_NAME or NBD_OPT_ABORT). One that takes longer is closed and logged. Default 10 s.
+    /// </summary>
+    public TimeSpan NegotiationTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -46,6 +46,9 @@ internal static partial class NbdLog
     [LoggerMessage(13, LogLevel.Warning, "NBD connection from {Remote} closed at once: the server's limit of {Limit} open connections is reached ({HeldBack} more closed so since the last report)")]
     public static partial void OverConnectionLimit(this ILogger logger, EndPoint? remote, int limit, int heldBack);
 
+    [LoggerMessage(14, LogLevel.Warning, "NBD connection {ConnectionId} from {Remote} closed: the handshake did not finish within {Timeout} ({HeldBack} more closed so since the last report)")]
+    public static partial void NegotiationTimedOut(this ILogger logger, long connectionId, EndPoint? remote, TimeSpan timeout, int heldBack);
+
     [LoggerMessage(17, LogLevel.Debug, "NBD connection from {Remote} dropped right after accept: {Reason}")]
     public static partial void AdmitFailed(this ILogger logger, EndPoint? remote, string reason);
 }
