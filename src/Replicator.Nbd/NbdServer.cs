@@ -53,6 +53,7 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightRequests);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxConnections);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxTotalInFlightBytes);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.NegotiationTimeout, TimeSpan.Zero);
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
@@ -65,6 +66,15 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Connections currently open, in handshake or transmission.</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Bytes of requests read but not yet answered (payloads and reply buffers), across every connection: at most <see cref="NbdServerOptions.MaxTotalInFlightBytes"/> and one request per connection.</summary>
+    public long InFlightBytes => _context.InFlight.Bytes;
+
+    /// <summary>The most <see cref="InFlightBytes"/> ever was.</summary>
+    internal long PeakInFlightBytes => _context.InFlight.PeakBytes;
+
+    /// <summary>Completes once no request is held anywhere.</summary>
+    internal Task WhenNothingInFlightAsync(CancellationToken cancellationToken) => _context.InFlight.WhenIdleAsync(cancellationToken);
 
     /// <summary>Binds, listens and starts accepting connections; returns once the port is bound.</summary>
     public void Start()

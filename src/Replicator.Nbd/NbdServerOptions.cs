@@ -38,4 +38,15 @@ public sealed class NbdServerOptions
     /// NBD_OPT_EXPORT_NAME or NBD_OPT_ABORT). One that takes longer is closed and logged. Default 10 s.
     /// </summary>
     public TimeSpan NegotiationTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Payload bytes of requests read but not yet answered, across every connection: write data not
+    /// yet written, read data not yet sent. When a request would go past it, the server stops reading
+    /// requests (TCP then pushes back on the clients) until replies free enough. A reply a client does
+    /// not read keeps its bytes, so clients that send and never read cannot grow the server's memory
+    /// past this. A connection with nothing else in flight may always have one request, past this if
+    /// need be, so a client that reads its replies is never starved by clients that do not: the bound
+    /// holds to within one request per connection. Default 256 MiB.
+    /// </summary>
+    public long MaxTotalInFlightBytes { get; init; } = 256L << 20;
 }

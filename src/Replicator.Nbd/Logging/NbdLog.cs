@@ -49,6 +49,9 @@ internal static partial class NbdLog
     [LoggerMessage(14, LogLevel.Warning, "NBD connection {ConnectionId} from {Remote} closed: the handshake did not finish within {Timeout} ({HeldBack} more closed so since the last report)")]
     public static partial void NegotiationTimedOut(this ILogger logger, long connectionId, EndPoint? remote, TimeSpan timeout, int heldBack);
 
+    [LoggerMessage(15, LogLevel.Information, "NBD requests not yet answered hold {Bytes} bytes, against the server's limit of {Limit}: reading from clients waits until replies free some ({HeldBack} more waits since the last report)")]
+    public static partial void ReadingPaused(this ILogger logger, long bytes, long limit, int heldBack);
+
     [LoggerMessage(17, LogLevel.Debug, "NBD connection from {Remote} dropped right after accept: {Reason}")]
     public static partial void AdmitFailed(this ILogger logger, EndPoint? remote, string reason);
 }

@@ -61,7 +61,7 @@ internal sealed class NbdConnection : IDisposable
             }
 
             var budget = new InFlightBudget(_server.Options.MaxInFlightRequests, _server.Options.MaxInFlightBytes);
-            transmission = new NbdTransmission(_id, input, network, _server.Backend, _server.Export, budget, _server.Logger, _abort);
+            transmission = new NbdTransmission(_id, input, network, _server.Backend, _server.Export, budget, _server.InFlight, _server.Logger, _abort);
             string reason = await transmission.ReceiveAsync(receiving.Token).ConfigureAwait(false);
             _server.Logger.Closed(_id, reason);
         }

@@ -14,6 +14,14 @@ internal sealed class NbdServerContext
         Logger = logger;
         Time = time;
         NegotiationTimeouts = new LogRateLimit(time, LogRateLimit.Interval);
+        var pauses = new LogRateLimit(time, LogRateLimit.Interval);
+        InFlight = new ServerInFlightBudget(options.MaxTotalInFlightBytes, () =>
+        {
+            if (pauses.ShouldReport(out int heldBack))
+            {
+                logger.ReadingPaused(InFlight!.Bytes, options.MaxTotalInFlightBytes, heldBack);
+            }
+        });
     }
 
     public INbdBackend Backend { get; }
@@ -25,6 +33,9 @@ internal sealed class NbdServerContext
     public ILogger Logger { get; }
 
     public TimeProvider Time { get; }
+
+    /// <summary>Bytes of requests read but not yet answered, across the server's connections.</summary>
+    public ServerInFlightBudget InFlight { get; }
 
     /// <summary>Handshakes closed for taking too long are logged at most once per interval.</summary>
     public LogRateLimit NegotiationTimeouts { get; }
