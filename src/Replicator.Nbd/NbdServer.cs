@@ -44,7 +44,7 @@ public sealed class NbdServer : IAsyncDisposable
     /// <param name="backend">The disk behind the export.</param>
     /// <param name="options">Where to listen and the limits; the defaults when null.</param>
     /// <param name="logger">Where connections, refusals and limits reached are logged.</param>
-    /// <param name="time">The clock of the handshake timeout, the accept loop's retry delay and the log's rate limits; the system's when null.</param>
+    /// <param name="time">The clock of the handshake timeout, the stop timeout, the accept loop's retry delay and the log's rate limits; the system's when null.</param>
     public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -55,6 +55,7 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxConnections);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxTotalInFlightBytes);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.NegotiationTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.StopTimeout, TimeSpan.Zero);
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _overLimit = new LogRateLimit(_time, LogRateLimit.Interval);
@@ -73,7 +74,7 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>The most <see cref="InFlightBytes"/> ever was.</summary>
     internal long PeakInFlightBytes => _context.InFlight.PeakBytes;
 
-    /// <summary>Completes once no request is held anywhere.</summary>
+    /// <summary>Completes once no request is held anywhere, including requests dropped with their connection that the backend has not yet returned.</summary>
     internal Task WhenNothingInFlightAsync(CancellationToken cancellationToken) => _context.InFlight.WhenIdleAsync(cancellationToken);
 
     /// <summary>Binds, listens and starts accepting connections; returns once the port is bound.</summary>
@@ -107,8 +108,11 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>
     /// Stops accepting, stops reading new requests, lets every request already received finish and
-    /// reply, then closes the connections. If <paramref name="cancellationToken"/> fires first, the
-    /// remaining connections are aborted (their pending replies are dropped).
+    /// reply, then closes the connections. Connections still busy after
+    /// <see cref="NbdServerOptions.StopTimeout"/>, or when <paramref name="cancellationToken"/> fires
+    /// first, are closed at once and their pending replies dropped, so a client that stopped reading
+    /// or died silently cannot hold the stop up. Requests the backend is still running then are
+    /// canceled and not waited for.
     /// </summary>
     public Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -136,20 +140,34 @@ public sealed class NbdServer : IAsyncDisposable
         _listener.Dispose();
         await _acceptLoop.ConfigureAwait(false);
         NbdConnection[] connections = [.. _connections.Values];
+
+        // The bound starts before the line that announces it, so whoever reads the line knows it runs.
+        using var bound = new CancellationTokenSource(_options.StopTimeout, _time);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(bound.Token, cancellationToken);
         _logger.Stopping(LocalEndPoint, connections.Length);
         Task all = Task.WhenAll(connections.Select(connection => connection.Completion));
         try
         {
-            await all.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await all.WaitAsync(waiting.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (waiting.IsCancellationRequested)
         {
-            _logger.StopAborted(LocalEndPoint);
+            int busy = connections.Count(connection => !connection.Completion.IsCompleted);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                _logger.StopAborted(LocalEndPoint);
+            }
+            else
+            {
+                _logger.StopTimedOut(LocalEndPoint, busy, _options.StopTimeout);
+            }
+
             foreach (NbdConnection connection in connections)
             {
                 connection.Abort();
             }
 
+            // Aborted connections close their sockets without waiting for the backend or the client.
             await all.ConfigureAwait(false);
         }
     }
@@ -204,7 +222,6 @@ public sealed class NbdServer : IAsyncDisposable
         {
             _connections.TryRemove(id, out _);
             Interlocked.Decrement(ref _open);
-            connection.Dispose();
         }
     }
 

@@ -52,6 +52,9 @@ internal static partial class NbdLog
     [LoggerMessage(15, LogLevel.Information, "NBD requests not yet answered hold {Bytes} bytes, against the server's limit of {Limit}: reading from clients waits until replies free some ({HeldBack} more waits since the last report)")]
     public static partial void ReadingPaused(this ILogger logger, long bytes, long limit, int heldBack);
 
+    [LoggerMessage(16, LogLevel.Warning, "NBD server on {EndPoint}: {Connections} connection(s) still busy {Timeout} after the stop began (a client not reading its replies, or gone without a word); closed, their replies dropped")]
+    public static partial void StopTimedOut(this ILogger logger, EndPoint endPoint, int connections, TimeSpan timeout);
+
     [LoggerMessage(17, LogLevel.Debug, "NBD connection from {Remote} dropped right after accept: {Reason}")]
     public static partial void AdmitFailed(this ILogger logger, EndPoint? remote, string reason);
 }

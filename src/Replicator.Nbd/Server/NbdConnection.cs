@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using Replicator.Nbd.Logging;
@@ -10,7 +11,8 @@ namespace Replicator.Nbd.Server;
 /// then transmission. Whatever ends it (disconnect, a protocol violation, the client vanishing, the
 /// server stopping) is logged with its reason and stays inside this connection.
 /// </summary>
-internal sealed class NbdConnection : IDisposable
+[SuppressMessage("Design", "CA1001", Justification = "The connection disposes its abort source itself once its last request is back from the backend, which may be after it closed; no owner outside knows when that is.")]
+internal sealed class NbdConnection
 {
     private const int ReceiveBufferBytes = 64 << 10;
 
@@ -31,7 +33,7 @@ internal sealed class NbdConnection : IDisposable
     /// <summary>Set by the server when it starts the connection.</summary>
     public Task Completion { get; set; } = Task.CompletedTask;
 
-    /// <summary>Stops waiting for in-flight requests: their replies are dropped and the socket closes.</summary>
+    /// <summary>Stops waiting for in-flight requests: their replies are dropped and the socket closes at once.</summary>
     public void Abort()
     {
         try
@@ -44,13 +46,14 @@ internal sealed class NbdConnection : IDisposable
         }
     }
 
-    /// <summary>Runs the connection to its end; never throws. <paramref name="stopping"/> ends it gracefully.</summary>
+    /// <summary>Runs the connection until its socket is closed; never throws. <paramref name="stopping"/> ends it gracefully.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
         using var receiving = CancellationTokenSource.CreateLinkedTokenSource(stopping, _abort.Token);
         var network = new NetworkStream(_socket, ownsSocket: true);
         var input = new BufferedStream(network, ReceiveBufferBytes);
         NbdTransmission? transmission = null;
+        ConnectionEnd end = ConnectionEnd.DropRequests;
         try
         {
             _server.Logger.Accepted(_id, _remote);
@@ -64,23 +67,30 @@ internal sealed class NbdConnection : IDisposable
             transmission = new NbdTransmission(_id, input, network, _server.Backend, _server.Export, budget, _server.InFlight, _server.Logger, _abort);
             string reason = await transmission.ReceiveAsync(receiving.Token).ConfigureAwait(false);
             _server.Logger.Closed(_id, reason);
+            end = ConnectionEnd.FinishRequests;
         }
         catch (NbdProtocolViolationException ex)
         {
+            // The client is there and may still read the replies to what it sent before.
             _server.Logger.Violation(_id, ex.Message);
+            end = ConnectionEnd.FinishRequests;
         }
         catch (EndOfStreamException)
         {
-            _server.Logger.Closed(_id, transmission is null ? "the client closed the connection during the handshake" : "the client closed the connection without NBD_CMD_DISC");
+            _server.Logger.Closed(_id, transmission is null ? "the client closed the connection during the handshake" : "the client closed the connection without NBD_CMD_DISC; requests in flight are dropped");
         }
-        catch (Exception ex) when (receiving.IsCancellationRequested && ex is OperationCanceledException or IOException or SocketException)
+        catch (Exception ex) when (stopping.IsCancellationRequested && !_abort.IsCancellationRequested && ex is OperationCanceledException or IOException or SocketException)
         {
-            string why = stopping.IsCancellationRequested ? "the server is stopping" : "the connection was aborted";
-            _server.Logger.Closed(_id, transmission is null ? $"{why} (in the handshake)" : $"{why}; requests already received finish first");
+            _server.Logger.Closed(_id, transmission is null ? "the server is stopping (in the handshake)" : "the server is stopping; requests already received finish first");
+            end = ConnectionEnd.FinishRequests;
+        }
+        catch (Exception ex) when (_abort.IsCancellationRequested && ex is OperationCanceledException or IOException or SocketException)
+        {
+            _server.Logger.Closed(_id, transmission is null ? "the connection was aborted (in the handshake)" : "the connection was aborted; requests in flight are dropped");
         }
         catch (Exception ex) when (ex is IOException or SocketException)
         {
-            _server.Logger.Closed(_id, $"connection error: {ex.Message}");
+            _server.Logger.Closed(_id, $"connection error: {ex.Message}; requests in flight are dropped");
         }
 #pragma warning disable CA1031 // A connection's failure must never reach the server or the other connections.
         catch (Exception ex)
@@ -90,18 +100,9 @@ internal sealed class NbdConnection : IDisposable
         }
         finally
         {
-            if (transmission is not null)
-            {
-                await FinishRequestsAsync(transmission).ConfigureAwait(false);
-            }
-
-            Close(network);
-            await input.DisposeAsync().ConfigureAwait(false);
-            transmission?.Dispose();
+            await CloseAsync(network, input, transmission, end).ConfigureAwait(false);
         }
     }
-
-    public void Dispose() => _abort.Dispose();
 
     /// <summary>
     /// The handshake, bounded by <see cref="NbdServerOptions.NegotiationTimeout"/> from the moment the
@@ -144,23 +145,63 @@ internal sealed class NbdConnection : IDisposable
         return outcome;
     }
 
-    /// <summary>Lets every received request reply before the socket closes, unless the connection is aborted.</summary>
-    private async Task FinishRequestsAsync(NbdTransmission transmission)
+    private async Task CloseAsync(NetworkStream network, BufferedStream input, NbdTransmission? transmission, ConnectionEnd end)
+    {
+        if (transmission is null)
+        {
+            Close(network);
+            await input.DisposeAsync().ConfigureAwait(false);
+            _abort.Dispose();
+            return;
+        }
+
+        if (end == ConnectionEnd.DropRequests)
+        {
+            // Cancels the backend calls and any reply still being written: nothing can reach the client.
+            Abort();
+        }
+
+        bool idle = await FinishRequestsAsync(transmission).ConfigureAwait(false);
+        Close(network);
+        await input.DisposeAsync().ConfigureAwait(false);
+        if (idle)
+        {
+            transmission.Dispose();
+            _abort.Dispose();
+        }
+        else
+        {
+            // Requests dropped on abort still hold the send lock and the abort token until the backend
+            // returns them; the connection is gone from the server meanwhile, and they clean up after.
+            _ = DisposeWhenIdleAsync(transmission);
+        }
+    }
+
+    /// <summary>
+    /// Lets every received request reply before the socket closes, unless the connection is (or gets)
+    /// aborted; true when nothing is left in flight.
+    /// </summary>
+    private async Task<bool> FinishRequestsAsync(NbdTransmission transmission)
     {
         try
         {
             await transmission.WhenIdleAsync(_abort.Token).ConfigureAwait(false);
+            return true;
         }
         catch (OperationCanceledException)
         {
-            // Aborted: close first so pending sends fail fast, then wait for the backend to give
-            // back the buffers it is still using.
-            Close(null);
-            await transmission.WhenIdleAsync(CancellationToken.None).ConfigureAwait(false);
+            return false;
         }
     }
 
-    private void Close(NetworkStream? network)
+    private async Task DisposeWhenIdleAsync(NbdTransmission transmission)
+    {
+        await transmission.WhenIdleAsync(CancellationToken.None).ConfigureAwait(false);
+        transmission.Dispose();
+        _abort.Dispose();
+    }
+
+    private void Close(NetworkStream network)
     {
         try
         {
@@ -171,7 +212,7 @@ internal sealed class NbdConnection : IDisposable
             // Already reset or closed by the peer.
         }
 
-        network?.Dispose();
+        network.Dispose();
         _socket.Dispose();
     }
 }
