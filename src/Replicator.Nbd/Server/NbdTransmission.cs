@@ -165,20 +165,46 @@ internal sealed class NbdTransmission : IDisposable
     private async Task EnterBudgetsAsync(int bytes, CancellationToken cancellationToken)
     {
         await _budget.EnterAsync(bytes, cancellationToken).ConfigureAwait(false);
-        if (_budget.Requests == 1)
-        {
-            _serverBudget.EnterRegardless(bytes);
-            return;
-        }
-
         try
         {
-            await _serverBudget.EnterAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (_budget.Requests == 1)
+            {
+                _serverBudget.EnterRegardless(bytes);
+            }
+            else if (!_serverBudget.TryEnter(bytes))
+            {
+                await WaitForServerBudgetAsync(bytes, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
             _budget.Exit(bytes);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits for the server's budget, or until the connection's earlier requests have all replied
+    /// (a client that reads its replies sends the next request as soon as it has one, which can be
+    /// before the server has given the last one's bytes back): then this one is alone and goes in
+    /// regardless, so a client that reads is never left behind clients that do not.
+    /// </summary>
+    private async Task WaitForServerBudgetAsync(int bytes, CancellationToken cancellationToken)
+    {
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task granted = _serverBudget.EnterAsync(bytes, giveUp.Token);
+        Task alone = _budget.WhenAloneAsync(giveUp.Token);
+        await Task.WhenAny(granted, alone).ConfigureAwait(false);
+
+        // Takes the losing wait out (both budgets allow one wait of the receive loop at a time).
+        await giveUp.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await granted.ConfigureAwait(false); // granted, even if just before the cancel
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _serverBudget.EnterRegardless(bytes);
         }
     }
 

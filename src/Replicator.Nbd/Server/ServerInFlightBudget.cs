@@ -60,6 +60,22 @@ internal sealed class ServerInFlightBudget
         }
     }
 
+    /// <summary>Takes <paramref name="bytes"/> if they fit now and nobody waits; false (taking nothing) otherwise.</summary>
+    public bool TryEnter(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        lock (_gate)
+        {
+            if (_waiters.Count == 0 && CanTake(bytes))
+            {
+                TakeLocked(bytes);
+                return true;
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Takes <paramref name="bytes"/>, waiting behind earlier waiters while they would not fit.</summary>
     public Task EnterAsync(long bytes, CancellationToken cancellationToken)
     {
@@ -91,9 +107,9 @@ internal sealed class ServerInFlightBudget
 
     /// <summary>
     /// Takes <paramref name="bytes"/> at once, past the bound if need be. For a connection's only
-    /// request in flight: a client that reads its replies then always gets one request at a time
-    /// served, however much clients that do not read hold, and the bound still holds to within one
-    /// request per connection.
+    /// request in flight (alone when read, or once the requests before it replied while it waited):
+    /// a client that reads its replies then always gets one request at a time served, however much
+    /// clients that do not read hold, and the bound still holds to within one request per connection.
     /// </summary>
     public void EnterRegardless(long bytes)
     {

@@ -66,4 +66,45 @@ public class InFlightLimitTests
             }
         }
     }
+
+    [Fact]
+    public async Task A_connection_s_request_goes_in_once_it_is_alone_even_while_others_hold_the_whole_budget()
+    {
+        const int Page = 4096;
+        var never = new TaskCompletionSource();
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var backend = new MemoryBackend
+        {
+            Gate = call => call switch
+            {
+                "read 8192+4096" => never.Task, // the other client's request: holds its bytes until the end
+                "read 0+4096" => releaseFirst.Task,
+                _ => Task.CompletedTask,
+            },
+        };
+        var options = new NbdServerOptions { EndPoint = TestServer.AnyLoopbackPort, ExportName = "disk", MaxTotalInFlightBytes = Page };
+        await using TestServer server = TestServer.Start(backend, options);
+        await using NbdTestClient other = await NbdTestClient.ConnectAndGoAsync(server.EndPoint);
+        await using NbdTestClient client = await NbdTestClient.ConnectAndGoAsync(server.EndPoint);
+
+        // Each connection's only request goes in past the bound: the other's, then the client's first.
+        await other.SendRequestAsync(NbdCommand.Read, 9, 8192, Page);
+        await client.SendRequestAsync(NbdCommand.Read, 1, 0, Page);
+
+        // The client's second one waits: the server's budget is spent, and never given back by the other.
+        await client.SendRequestAsync(NbdCommand.Read, 2, 4096, Page);
+        await server.Log.WaitForAsync("reading from clients waits until replies free some");
+
+        // Once the first has replied the second is alone, and goes in.
+        releaseFirst.SetResult();
+        SimpleReply first = await client.ReadReplyAsync(_ => Page);
+        SimpleReply second = await client.ReadReplyAsync(_ => Page);
+        Assert.Equal((1ul, 2ul), (first.Handle, second.Handle));
+        Assert.Equal(NbdError.None, second.Error);
+        Assert.True(server.Server.InFlightBytes > Page, $"{server.Server.InFlightBytes} bytes held: the other's request past the bound");
+
+        // The other goes: its request is dropped, so the server's stop has nothing to wait for.
+        other.Reset();
+        await server.Log.WaitForAsync("closed: connection error");
+    }
 }

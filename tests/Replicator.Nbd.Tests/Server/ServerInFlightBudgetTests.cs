@@ -90,6 +90,20 @@ public class ServerInFlightBudgetTests
     }
 
     [Fact]
+    public async Task Try_enter_takes_only_what_fits_and_never_passes_a_waiter()
+    {
+        var budget = new ServerInFlightBudget(1000);
+        Assert.True(budget.TryEnter(900));
+        Assert.False(budget.TryEnter(200));
+        Task waiting = budget.EnterAsync(200, CancellationToken.None);
+
+        Assert.False(budget.TryEnter(50)); // it would fit, but the waiter came first
+        budget.Exit(900);
+        await waiting.WaitAsync(Deadline.Wait);
+        Assert.Equal(200, budget.Bytes);
+    }
+
+    [Fact]
     public async Task Idle_means_every_byte_is_back()
     {
         var budget = new ServerInFlightBudget(1000);
