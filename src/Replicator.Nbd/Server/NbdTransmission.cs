@@ -196,7 +196,8 @@ internal sealed class NbdTransmission : IDisposable
         Task alone = _budget.WhenAloneAsync(giveUp.Token);
         await Task.WhenAny(granted, alone).ConfigureAwait(false);
 
-        // Takes the losing wait out (both budgets allow one wait of the receive loop at a time).
+        // Takes the losing wait out: the connection's budget has room for one waiter (this loop), and
+        // a waiter left in the server's queue would hold back every connection behind it.
         await giveUp.CancelAsync().ConfigureAwait(false);
         try
         {
