@@ -10,8 +10,9 @@ namespace Replicator.Nbd;
 
 /// <summary>
 /// An NBD server (fixed newstyle handshake, simple replies) exporting one <see cref="INbdBackend"/>
-/// under one name to any number of connections. A client's mistake fails that request, or at worst
-/// closes that client's connection; it never touches the others.
+/// under one name to up to <see cref="NbdServerOptions.MaxConnections"/> connections. A client's
+/// mistake fails that request, or at worst closes that client's connection; it never touches the
+/// others. What clients can make it hold is bounded (see <see cref="NbdServerOptions"/>).
 /// </summary>
 /// <example>
 /// <code>
@@ -24,10 +25,11 @@ namespace Replicator.Nbd;
 /// </example>
 public sealed class NbdServer : IAsyncDisposable
 {
-    private readonly INbdBackend _backend;
     private readonly NbdServerOptions _options;
-    private readonly NbdExport _export;
+    private readonly NbdServerContext _context;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly LogRateLimit _overLimit;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
     private readonly object _lifecycle = new();
@@ -36,18 +38,28 @@ public sealed class NbdServer : IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private Task? _stopped;
     private long _lastConnectionId;
+    private int _open;
 
     /// <summary>Checks the backend's geometry and the options; nothing listens until <see cref="Start"/>.</summary>
-    public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null)
+    /// <param name="backend">The disk behind the export.</param>
+    /// <param name="options">Where to listen and the limits; the defaults when null.</param>
+    /// <param name="logger">Where connections, refusals and limits reached are logged.</param>
+    /// <param name="time">The clock of the handshake timeout, the stop timeout, the accept loop's retry delay and the log's rate limits; the system's when null.</param>
+    public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        _backend = backend;
         _options = options ?? new NbdServerOptions();
         ArgumentNullException.ThrowIfNull(_options.EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightRequests);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightBytes);
-        _export = new NbdExport(backend, _options);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxConnections);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxTotalInFlightBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.NegotiationTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.StopTimeout, TimeSpan.Zero);
         _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _overLimit = new LogRateLimit(_time, LogRateLimit.Interval);
+        _context = new NbdServerContext(backend, new NbdExport(backend, _options), _options, _logger, _time);
     }
 
     /// <summary>Where the server listens (with the real port when the options asked for port 0). Valid after <see cref="Start"/>.</summary>
@@ -55,6 +67,15 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Connections currently open, in handshake or transmission.</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Bytes of requests read but not yet answered (payloads and reply buffers), across every connection: at most <see cref="NbdServerOptions.MaxTotalInFlightBytes"/> and one request per connection.</summary>
+    public long InFlightBytes => _context.InFlight.Bytes;
+
+    /// <summary>The most <see cref="InFlightBytes"/> ever was.</summary>
+    internal long PeakInFlightBytes => _context.InFlight.PeakBytes;
+
+    /// <summary>Completes once no request is held anywhere, including requests dropped with their connection that the backend has not yet returned.</summary>
+    internal Task WhenNothingInFlightAsync(CancellationToken cancellationToken) => _context.InFlight.WhenIdleAsync(cancellationToken);
 
     /// <summary>Binds, listens and starts accepting connections; returns once the port is bound.</summary>
     public void Start()
@@ -80,15 +101,18 @@ public sealed class NbdServer : IAsyncDisposable
 
             _listener = listener;
             _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
-            _logger.Listening(_localEndPoint, _export.Name, _export.Size, _export.Flags);
-            _acceptLoop = AcceptAsync(listener);
+            _logger.Listening(_localEndPoint, _context.Export.Name, _context.Export.Size, _context.Export.Flags);
+            _acceptLoop = new AcceptLoop(listener.AcceptAsync, Admit, _time, _logger).RunAsync(_stopping.Token);
         }
     }
 
     /// <summary>
     /// Stops accepting, stops reading new requests, lets every request already received finish and
-    /// reply, then closes the connections. If <paramref name="cancellationToken"/> fires first, the
-    /// remaining connections are aborted (their pending replies are dropped).
+    /// reply, then closes the connections. Connections still busy after
+    /// <see cref="NbdServerOptions.StopTimeout"/>, or when <paramref name="cancellationToken"/> fires
+    /// first, are closed at once and their pending replies dropped, so a client that stopped reading
+    /// or died silently cannot hold the stop up. Requests the backend is still running then are
+    /// canceled and not waited for.
     /// </summary>
     public Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -116,54 +140,74 @@ public sealed class NbdServer : IAsyncDisposable
         _listener.Dispose();
         await _acceptLoop.ConfigureAwait(false);
         NbdConnection[] connections = [.. _connections.Values];
+
+        // The bound starts before the line that announces it, so whoever reads the line knows it runs.
+        using var bound = new CancellationTokenSource(_options.StopTimeout, _time);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(bound.Token, cancellationToken);
         _logger.Stopping(LocalEndPoint, connections.Length);
         Task all = Task.WhenAll(connections.Select(connection => connection.Completion));
         try
         {
-            await all.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await all.WaitAsync(waiting.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (waiting.IsCancellationRequested)
         {
-            _logger.StopAborted(LocalEndPoint);
+            int busy = connections.Count(connection => !connection.Completion.IsCompleted);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                _logger.StopAborted(LocalEndPoint);
+            }
+            else
+            {
+                _logger.StopTimedOut(LocalEndPoint, busy, _options.StopTimeout);
+            }
+
             foreach (NbdConnection connection in connections)
             {
                 connection.Abort();
             }
 
+            // Aborted connections close their sockets without waiting for the backend or the client.
             await all.ConfigureAwait(false);
         }
     }
 
-    private async Task AcceptAsync(Socket listener)
+    /// <summary>Takes an accepted socket: closed at once over the connection limit, else a connection of its own. Never throws.</summary>
+    private void Admit(Socket client)
     {
-        while (true)
+        EndPoint? remote = RemoteOf(client);
+        if (Interlocked.Increment(ref _open) > _options.MaxConnections)
         {
-            Socket client;
-            try
+            Interlocked.Decrement(ref _open);
+
+            // Counted before the close, so a client that sees the close has been counted.
+            if (_overLimit.ShouldReport(out int heldBack))
             {
-                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (_stopping.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
-            {
-                continue; // the client gave up before it was accepted
-            }
-            catch (SocketException ex)
-            {
-                _logger.AcceptFailed(ex);
-                return;
+                _logger.OverConnectionLimit(remote, _options.MaxConnections, heldBack);
             }
 
+            client.Dispose();
+            return;
+        }
+
+        try
+        {
             // Replies are whole messages written at once; Nagle would only hold them back.
             client.NoDelay = true;
-            long id = Interlocked.Increment(ref _lastConnectionId);
-            var connection = new NbdConnection(id, client, _backend, _export, _options, _logger);
-            _connections[id] = connection;
-            connection.Completion = RunConnectionAsync(id, connection);
         }
+        catch (SocketException ex)
+        {
+            // Reset between accept and here.
+            Interlocked.Decrement(ref _open);
+            _logger.AdmitFailed(remote, ex.Message);
+            client.Dispose();
+            return;
+        }
+
+        long id = Interlocked.Increment(ref _lastConnectionId);
+        var connection = new NbdConnection(id, client, remote, _context);
+        _connections[id] = connection;
+        connection.Completion = RunConnectionAsync(id, connection);
     }
 
     private async Task RunConnectionAsync(long id, NbdConnection connection)
@@ -177,7 +221,19 @@ public sealed class NbdServer : IAsyncDisposable
         finally
         {
             _connections.TryRemove(id, out _);
-            connection.Dispose();
+            Interlocked.Decrement(ref _open);
+        }
+    }
+
+    private static EndPoint? RemoteOf(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return null; // gone already; the log says "from " and nothing
         }
     }
 }

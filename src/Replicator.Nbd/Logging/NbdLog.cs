@@ -31,8 +31,8 @@ internal static partial class NbdLog
     [LoggerMessage(8, LogLevel.Warning, "NBD connection {ConnectionId} lost while sending a reply")]
     public static partial void SendFailed(this ILogger logger, long connectionId, Exception exception);
 
-    [LoggerMessage(9, LogLevel.Error, "NBD server stopped accepting connections after an error")]
-    public static partial void AcceptFailed(this ILogger logger, Exception exception);
+    [LoggerMessage(9, LogLevel.Error, "NBD server could not accept a connection ({Reason}); it tries again every {RetryMilliseconds} ms ({HeldBack} more failures since the last report)")]
+    public static partial void AcceptFailed(this ILogger logger, string reason, int retryMilliseconds, int heldBack, Exception exception);
 
     [LoggerMessage(10, LogLevel.Information, "NBD server on {EndPoint} stopping; {Connections} connection(s) finish their requests")]
     public static partial void Stopping(this ILogger logger, EndPoint endPoint, int connections);
@@ -42,4 +42,19 @@ internal static partial class NbdLog
 
     [LoggerMessage(12, LogLevel.Error, "NBD connection {ConnectionId} failed unexpectedly")]
     public static partial void ConnectionFailed(this ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(13, LogLevel.Warning, "NBD connection from {Remote} closed at once: the server's limit of {Limit} open connections is reached ({HeldBack} more closed so since the last report)")]
+    public static partial void OverConnectionLimit(this ILogger logger, EndPoint? remote, int limit, int heldBack);
+
+    [LoggerMessage(14, LogLevel.Warning, "NBD connection {ConnectionId} from {Remote} closed: the handshake did not finish within {Timeout} ({HeldBack} more closed so since the last report)")]
+    public static partial void NegotiationTimedOut(this ILogger logger, long connectionId, EndPoint? remote, TimeSpan timeout, int heldBack);
+
+    [LoggerMessage(15, LogLevel.Information, "NBD requests not yet answered hold {Bytes} bytes, against the server's limit of {Limit}: reading from clients waits until replies free some ({HeldBack} more waits since the last report)")]
+    public static partial void ReadingPaused(this ILogger logger, long bytes, long limit, int heldBack);
+
+    [LoggerMessage(16, LogLevel.Warning, "NBD server on {EndPoint}: {Connections} connection(s) still busy {Timeout} after the stop began (a client not reading its replies, or gone without a word); closed, their replies dropped")]
+    public static partial void StopTimedOut(this ILogger logger, EndPoint endPoint, int connections, TimeSpan timeout);
+
+    [LoggerMessage(17, LogLevel.Debug, "NBD connection from {Remote} dropped right after accept: {Reason}")]
+    public static partial void AdmitFailed(this ILogger logger, EndPoint? remote, string reason);
 }

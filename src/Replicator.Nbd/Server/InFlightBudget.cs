@@ -11,7 +11,8 @@ internal sealed class InFlightBudget
     private int _requests;
     private long _bytes;
     private TaskCompletionSource? _waiter;
-    private long _waitingFor; // bytes the waiter needs, or -1 when it waits for idle
+    private WaitFor _waitFor;
+    private long _waitingBytes; // what an Enter waiter needs
 
     public InFlightBudget(int maxRequests, long maxBytes)
     {
@@ -52,7 +53,7 @@ internal sealed class InFlightBudget
                 return Task.CompletedTask;
             }
 
-            return WaitLocked(bytes, cancellationToken);
+            return WaitLocked(WaitFor.Enter, bytes, cancellationToken);
         }
     }
 
@@ -64,12 +65,18 @@ internal sealed class InFlightBudget
         {
             _requests--;
             _bytes -= bytes;
-            if (_waiter is not null && (_waitingFor < 0 ? _requests == 0 : CanEnter(_waitingFor)))
+            bool ready = _waitFor switch
             {
-                if (_waitingFor >= 0)
+                WaitFor.Enter => CanEnter(_waitingBytes),
+                WaitFor.Alone => _requests <= 1,
+                _ => _requests == 0,
+            };
+            if (_waiter is not null && ready)
+            {
+                if (_waitFor == WaitFor.Enter)
                 {
                     _requests++;
-                    _bytes += _waitingFor;
+                    _bytes += _waitingBytes;
                 }
 
                 wake = _waiter;
@@ -85,14 +92,23 @@ internal sealed class InFlightBudget
     {
         lock (_gate)
         {
-            return _requests == 0 ? Task.CompletedTask : WaitLocked(-1, cancellationToken);
+            return _requests == 0 ? Task.CompletedTask : WaitLocked(WaitFor.Idle, 0, cancellationToken);
+        }
+    }
+
+    /// <summary>Completes when at most one request is in flight: the one the receive loop holds while it waits for the server's budget.</summary>
+    public Task WhenAloneAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return _requests <= 1 ? Task.CompletedTask : WaitLocked(WaitFor.Alone, 0, cancellationToken);
         }
     }
 
     private bool CanEnter(long bytes) =>
         _requests < MaxRequests && (_requests == 0 || _bytes + bytes <= MaxBytes);
 
-    private Task WaitLocked(long waitingFor, CancellationToken cancellationToken)
+    private Task WaitLocked(WaitFor waitFor, long bytes, CancellationToken cancellationToken)
     {
         if (_waiter is not null)
         {
@@ -102,7 +118,8 @@ internal sealed class InFlightBudget
         // Continuations run on the thread pool, not inside Exit under a request's completion.
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _waiter = waiter;
-        _waitingFor = waitingFor;
+        _waitFor = waitFor;
+        _waitingBytes = bytes;
         if (cancellationToken.CanBeCanceled)
         {
             CancellationTokenRegistration registration = cancellationToken.Register(() => Cancel(waiter, cancellationToken));
@@ -125,5 +142,18 @@ internal sealed class InFlightBudget
         }
 
         waiter.TrySetCanceled(cancellationToken);
+    }
+
+    /// <summary>What the one waiter (the receive loop) waits for.</summary>
+    private enum WaitFor
+    {
+        /// <summary>Room for one more request of <see cref="_waitingBytes"/>, which it then holds.</summary>
+        Enter,
+
+        /// <summary>No request in flight.</summary>
+        Idle,
+
+        /// <summary>At most one request in flight (its own).</summary>
+        Alone,
     }
 }

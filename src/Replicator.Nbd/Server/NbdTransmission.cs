@@ -30,6 +30,7 @@ internal sealed class NbdTransmission : IDisposable
     private readonly NbdExport _export;
     private readonly NbdRequestValidator _validator;
     private readonly InFlightBudget _budget;
+    private readonly ServerInFlightBudget _serverBudget;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _abort;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
@@ -41,6 +42,7 @@ internal sealed class NbdTransmission : IDisposable
         INbdBackend backend,
         NbdExport export,
         InFlightBudget budget,
+        ServerInFlightBudget serverBudget,
         ILogger logger,
         CancellationTokenSource abort)
     {
@@ -51,6 +53,7 @@ internal sealed class NbdTransmission : IDisposable
         _export = export;
         _validator = new NbdRequestValidator(export.Size, export.MaximumBlockSize, export.ReadOnly);
         _budget = budget;
+        _serverBudget = serverBudget;
         _logger = logger;
         _abort = abort;
     }
@@ -101,7 +104,7 @@ internal sealed class NbdTransmission : IDisposable
         // One buffer per request: the reply header, then the write payload or the read data.
         int dataBytes = isWrite || (request.Command == NbdCommand.Read && error == NbdError.None) ? (int)request.Length : 0;
         int bufferBytes = HeaderSize + dataBytes;
-        await _budget.EnterAsync(bufferBytes, cancellationToken).ConfigureAwait(false);
+        await EnterBudgetsAsync(bufferBytes, cancellationToken).ConfigureAwait(false);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferBytes);
         try
         {
@@ -113,7 +116,7 @@ internal sealed class NbdTransmission : IDisposable
         catch
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            _budget.Exit(bufferBytes);
+            ExitBudgets(bufferBytes);
             throw;
         }
 
@@ -150,8 +153,67 @@ internal sealed class NbdTransmission : IDisposable
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            _budget.Exit(bufferBytes);
+            ExitBudgets(bufferBytes);
         }
+    }
+
+    /// <summary>
+    /// The connection's own budget first, then the server's: waiting on either is the receive loop
+    /// not reading. A wait that is canceled (stop, abort) gives back what it took. The connection's
+    /// only request in flight never waits for the server's budget: it cannot be what holds it.
+    /// </summary>
+    private async Task EnterBudgetsAsync(int bytes, CancellationToken cancellationToken)
+    {
+        await _budget.EnterAsync(bytes, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_budget.Requests == 1)
+            {
+                _serverBudget.EnterRegardless(bytes);
+            }
+            else if (!_serverBudget.TryEnter(bytes))
+            {
+                await WaitForServerBudgetAsync(bytes, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            _budget.Exit(bytes);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits for the server's budget, or until the connection's earlier requests have all replied
+    /// (a client that reads its replies sends the next request as soon as it has one, which can be
+    /// before the server has given the last one's bytes back): then this one is alone and goes in
+    /// regardless, so a client that reads is never left behind clients that do not.
+    /// </summary>
+    private async Task WaitForServerBudgetAsync(int bytes, CancellationToken cancellationToken)
+    {
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task granted = _serverBudget.EnterAsync(bytes, giveUp.Token);
+        Task alone = _budget.WhenAloneAsync(giveUp.Token);
+        await Task.WhenAny(granted, alone).ConfigureAwait(false);
+
+        // Takes the losing wait out: the connection's budget has room for one waiter (this loop), and
+        // a waiter left in the server's queue would hold back every connection behind it.
+        await giveUp.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await granted.ConfigureAwait(false); // granted, even if just before the cancel
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _serverBudget.EnterRegardless(bytes);
+        }
+    }
+
+    /// <summary>The server's bytes first, so that a connection found idle holds none of them.</summary>
+    private void ExitBudgets(int bytes)
+    {
+        _serverBudget.Exit(bytes);
+        _budget.Exit(bytes);
     }
 
     private async Task<NbdError> ExecuteAsync(NbdRequest request, byte[] buffer)

@@ -8,4 +8,7 @@ internal enum NegotiationOutcome
 
     /// <summary>The client sent NBD_OPT_ABORT (nbdinfo --list does): close.</summary>
     Aborted,
+
+    /// <summary>The client did not finish within <see cref="NbdServerOptions.NegotiationTimeout"/>: close.</summary>
+    TimedOut,
 }

@@ -68,4 +68,19 @@ public class InFlightBudgetTests
         await next.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(1, budget.Requests);
     }
+
+    [Fact]
+    public async Task Alone_means_at_most_the_waiting_request_is_in_flight()
+    {
+        var budget = new InFlightBudget(4, 1000);
+        await budget.EnterAsync(10, CancellationToken.None);
+        Assert.True(budget.WhenAloneAsync(CancellationToken.None).IsCompletedSuccessfully);
+        await budget.EnterAsync(10, CancellationToken.None);
+        Task alone = budget.WhenAloneAsync(CancellationToken.None);
+
+        Assert.False(alone.IsCompleted);
+        budget.Exit(10);
+        await alone.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(1, budget.Requests);
+    }
 }

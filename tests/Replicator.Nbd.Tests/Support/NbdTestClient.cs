@@ -26,9 +26,19 @@ internal sealed class NbdTestClient : IAsyncDisposable
         _stream = tcp.GetStream();
     }
 
-    public static async Task<NbdTestClient> ConnectAsync(IPEndPoint endPoint)
+    /// <param name="endPoint">The server.</param>
+    /// <param name="receiveBufferBytes">
+    /// When set, the socket's receive buffer, fixed before connecting (which turns off the kernel's
+    /// autotuning): a client that does not read then leaves the server's replies in the server.
+    /// </param>
+    public static async Task<NbdTestClient> ConnectAsync(IPEndPoint endPoint, int? receiveBufferBytes = null)
     {
         var tcp = new TcpClient(endPoint.AddressFamily);
+        if (receiveBufferBytes is { } bytes)
+        {
+            tcp.ReceiveBufferSize = bytes;
+        }
+
         await tcp.ConnectAsync(endPoint, Deadline.Token());
         return new NbdTestClient(tcp);
     }
@@ -40,9 +50,9 @@ internal sealed class NbdTestClient : IAsyncDisposable
     public NbdTransmissionFlags TransmissionFlags { get; private set; }
 
     /// <summary>Connects and completes a fixed newstyle handshake with NBD_OPT_GO.</summary>
-    public static async Task<NbdTestClient> ConnectAndGoAsync(IPEndPoint endPoint, string exportName = "")
+    public static async Task<NbdTestClient> ConnectAndGoAsync(IPEndPoint endPoint, string exportName = "", int? receiveBufferBytes = null)
     {
-        NbdTestClient client = await ConnectAsync(endPoint);
+        NbdTestClient client = await ConnectAsync(endPoint, receiveBufferBytes);
         await client.ReadExactlyAsync(18);
         await client.SendUInt32Async((uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes));
         await client.SendOptionAsync(NbdOption.Go, GoData(exportName, NbdInfoType.BlockSize));
@@ -147,6 +157,27 @@ internal sealed class NbdTestClient : IAsyncDisposable
         return bytes;
     }
 
+    /// <summary>Reads until the server closes the connection (end of stream or reset); returns how many bytes came first.</summary>
+    public async Task<int> ReadUntilServerCloseAsync()
+    {
+        byte[] scratch = new byte[4096];
+        int total = 0;
+        try
+        {
+            int read;
+            while ((read = await _stream.ReadAsync(scratch, Deadline.Token())) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (IOException)
+        {
+            // A reset: closed too.
+        }
+
+        return total;
+    }
+
     /// <summary>True once the server has closed the connection (end of stream or reset), after any bytes still in flight.</summary>
     public async Task<bool> WaitForServerCloseAsync()
     {
@@ -163,6 +194,13 @@ internal sealed class NbdTestClient : IAsyncDisposable
         {
             return true;
         }
+    }
+
+    /// <summary>Closes with a reset (SO_LINGER 0) instead of an orderly close: a client that crashed, as the server sees it.</summary>
+    public void Reset()
+    {
+        _tcp.Client.LingerState = new LingerOption(true, 0);
+        _tcp.Client.Close();
     }
 
     public ValueTask DisposeAsync()

@@ -2,16 +2,23 @@ using System.Net;
 
 namespace Replicator.Nbd.Tests.Support;
 
-/// <summary>A started server on 127.0.0.1 and an ephemeral port, with its log; stopped on dispose.</summary>
+/// <summary>
+/// A started server on 127.0.0.1 and an ephemeral port, with its log and its clock; stopped on
+/// dispose. The clock is a fake one that only the test moves, so no timeout (handshake, stop) ever
+/// fires in a test that does not advance it, however slow the machine.
+/// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
-    private TestServer(NbdServer server, ListLogger log)
+    private TestServer(NbdServer server, ListLogger log, TimerWatchingTimeProvider time)
     {
         Server = server;
         Log = log;
+        Time = time;
     }
 
     public NbdServer Server { get; }
+
+    public TimerWatchingTimeProvider Time { get; }
 
     public ListLogger Log { get; }
 
@@ -20,20 +27,30 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>nbd://127.0.0.1:PORT/NAME</summary>
     public string Uri(string exportName = "disk") => $"nbd://127.0.0.1:{EndPoint.Port}/{exportName}";
 
+    /// <summary>Where test servers listen: 127.0.0.1 and a port the system picks.</summary>
+    public static IPEndPoint AnyLoopbackPort => new(IPAddress.Loopback, 0);
+
     public static TestServer Start(INbdBackend backend, string exportName = "disk", bool readOnly = false, string? description = null, int maxInFlightRequests = 64)
     {
-        var log = new ListLogger();
         var options = new NbdServerOptions
         {
-            EndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            EndPoint = AnyLoopbackPort,
             ExportName = exportName,
             Description = description,
             ReadOnly = readOnly,
             MaxInFlightRequests = maxInFlightRequests,
         };
-        var server = new NbdServer(backend, options, log);
+        return Start(backend, options);
+    }
+
+    /// <summary>A server with the given options (listen on <see cref="AnyLoopbackPort"/>).</summary>
+    public static TestServer Start(INbdBackend backend, NbdServerOptions options)
+    {
+        var log = new ListLogger();
+        var time = new TimerWatchingTimeProvider();
+        var server = new NbdServer(backend, options, log, time);
         server.Start();
-        return new TestServer(server, log);
+        return new TestServer(server, log, time);
     }
 
     public async ValueTask DisposeAsync() => await Server.StopAsync(Deadline.Token());
