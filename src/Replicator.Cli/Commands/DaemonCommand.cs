@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.CommandLine;
 using Replicator.Cli.Hosting;
+using Replicator.Nbd;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
 using Replicator.Runtime.Secondary;
@@ -40,7 +41,8 @@ internal static class DaemonCommand
         if (role.Role == NodeRoles.Secondary)
         {
             SecondaryNodeOptions? options = SecondaryOptions(settings, problems);
-            IPEndPoint? nbd = settings.Nbd is null ? null : NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            IPEndPoint? nbdEndPoint = settings.Nbd is null ? null : NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            NbdServerOptions? nbd = nbdEndPoint is null ? null : settings.NbdOptions(nbdEndPoint, problems);
             if (!Report(role.RoleName, problems))
             {
                 return 2;
@@ -51,7 +53,8 @@ internal static class DaemonCommand
         else
         {
             PrimaryNodeOptions? options = PrimaryOptions(settings, problems);
-            IPEndPoint? nbd = NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            IPEndPoint? nbdEndPoint = NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            NbdServerOptions? nbd = nbdEndPoint is null ? null : settings.NbdOptions(nbdEndPoint, problems);
             if (!Report(role.RoleName, problems))
             {
                 return 2;

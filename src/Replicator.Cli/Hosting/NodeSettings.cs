@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Replicator.Cli.CommandLine;
+using Replicator.Nbd;
 using Replicator.Runtime.Links;
 
 namespace Replicator.Cli.Hosting;
@@ -72,8 +73,54 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "how long a new link has to complete its TLS handshake, in ms")]
     public int LinkHandshakeTimeoutMs { get; set; } = 5000;
 
+    [Setting(NodeRoles.Both, "NBD connections open at once, at most; one more is closed at accept")]
+    public int NbdMaxConnections { get; set; } = 64;
+
+    [Setting(NodeRoles.Both, "MiB of NBD requests read but not yet answered, all clients together; past it the server stops reading")]
+    public int NbdMaxInFlightMb { get; set; } = 256;
+
+    [Setting(NodeRoles.Both, "how long an NBD client has to finish its handshake, in ms")]
+    public int NbdHandshakeTimeoutMs { get; set; } = 10_000;
+
+    [Setting(NodeRoles.Both, "how long SIGTERM waits for NBD clients to take their replies, in ms (under 5000, so the last checkpoint fits the stop)")]
+    public int NbdStopTimeoutMs { get; set; } = 3000;
+
     [Setting(NodeRoles.Secondary, "fail over at start from the last checkpoint that verifies, discarding what a damaged journal holds beyond it")]
     public bool FailoverDiscardingUnverifiableEpochs { get; set; }
+
+    /// <summary>The NBD export's options at <paramref name="endPoint"/>; adds a problem for each limit out of range.</summary>
+    public NbdServerOptions NbdOptions(IPEndPoint endPoint, List<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        if (NbdMaxConnections < 1)
+        {
+            problems.Add($"--nbd-max-connections {NbdMaxConnections} must be at least 1");
+        }
+
+        if (NbdMaxInFlightMb < 1)
+        {
+            problems.Add($"--nbd-max-in-flight-mb {NbdMaxInFlightMb} must be at least 1");
+        }
+
+        if (NbdHandshakeTimeoutMs < 1)
+        {
+            problems.Add($"--nbd-handshake-timeout-ms {NbdHandshakeTimeoutMs} must be positive");
+        }
+
+        if (NbdStopTimeoutMs is < 1 or >= 5000)
+        {
+            problems.Add($"--nbd-stop-timeout-ms {NbdStopTimeoutMs} must be 1..4999: the last checkpoint (up to 5 s) must fit in the 10 s a stop is given");
+        }
+
+        return new NbdServerOptions
+        {
+            EndPoint = endPoint,
+            MaxConnections = NbdMaxConnections,
+            MaxTotalInFlightBytes = (long)NbdMaxInFlightMb << 20,
+            NegotiationTimeout = TimeSpan.FromMilliseconds(NbdHandshakeTimeoutMs),
+            StopTimeout = TimeSpan.FromMilliseconds(NbdStopTimeoutMs),
+        };
+    }
 
     /// <summary>Reads the pair key named by the settings; adds a problem naming the file when it cannot be used.</summary>
     public LinkKey? LoadLinkKey(List<string> problems)

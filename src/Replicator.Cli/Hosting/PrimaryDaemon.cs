@@ -14,7 +14,7 @@ namespace Replicator.Cli.Hosting;
 /// <c>replicator primary</c>: connects to the secondary, exports the protected disk over NBD
 /// (every client write goes through the write filter), and serves its control socket.
 /// </summary>
-internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoint nbd, ILoggerFactory loggers, IHostApplicationLifetime lifetime) : BackgroundService
+internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, NbdServerOptions nbd, ILoggerFactory loggers, IHostApplicationLifetime lifetime) : BackgroundService
 {
     private readonly ILogger _log = loggers.CreateLogger("replicator.primary");
 
@@ -25,7 +25,7 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, IPEndPoi
         try
         {
             await node.StartAsync(stoppingToken).ConfigureAwait(false);
-            server = new NbdServer(new ReplicatedNbdBackend(node, options.MaxRequestBytes), new NbdServerOptions { EndPoint = nbd }, loggers.CreateLogger<NbdServer>());
+            server = new NbdServer(new ReplicatedNbdBackend(node, options.MaxRequestBytes), nbd, loggers.CreateLogger<NbdServer>());
             server.Start();
             Log.Serving(_log, server.LocalEndPoint.ToString(), options.Unreplicated ? "nowhere (replication off)" : options.Peer.ToString());
             if (!options.Unreplicated)

@@ -14,7 +14,7 @@ namespace Replicator.Cli.Hosting;
 /// <c>replicator secondary</c>: runs the secondary node and its control socket; after promotion
 /// (operator or heartbeat timeout) serves the image over NBD if <c>--nbd</c> was given.
 /// </summary>
-internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, IPEndPoint? nbd, ILoggerFactory loggers, IHostApplicationLifetime lifetime) : BackgroundService
+internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, NbdServerOptions? nbd, ILoggerFactory loggers, IHostApplicationLifetime lifetime) : BackgroundService
 {
     private readonly ILogger _log = loggers.CreateLogger("replicator.secondary");
 
@@ -44,7 +44,7 @@ internal sealed partial class SecondaryDaemon(SecondaryNodeOptions options, IPEn
             if (nbd is not null)
             {
                 image = ImageFile.Open(options.ImagePath, maxRequestBytes: options.MaxRequestBytes);
-                server = new NbdServer(image, new NbdServerOptions { EndPoint = nbd }, loggers.CreateLogger<NbdServer>());
+                server = new NbdServer(image, nbd, loggers.CreateLogger<NbdServer>());
                 server.Start();
                 Log.Serving(_log, epoch, server.LocalEndPoint.ToString());
             }
