@@ -83,7 +83,7 @@ skip() { for job in "${jobs[@]}"; do read -r rw bs depth flush <<<"$job"; l="$rw
 sport=$(free_port); pport=$(free_port)
 "${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" --buffer-mb 256 >"$work/s.log" 2>&1 &
 pids+=($!); wait_port "$sport"
-"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 >"$work/p.log" 2>&1 &
+"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 --skip-initial-sync >"$work/p.log" 2>&1 &
 pids+=($!); wait_port "$pport"
 run_jobs "replicator, replicated" "nbd://127.0.0.1:$pport/"
 status=$("${replicator[@]}" status --state-dir "$work/p" --json 2>&1 || true)

@@ -67,6 +67,9 @@ public sealed partial class InMemoryPair
                 ReconnectMaxDelay = options.ReconnectMaxDelay,
                 MaxUnacknowledgedCheckpoints = options.MaxUnacknowledgedCheckpoints,
                 DirtyRegionBytes = options.DirtyRegionBytes,
+
+                // Both in-memory disks start zeroed: equal, as the operator's flag vouches.
+                SkipInitialSync = true,
             },
             new MemoryStorageDirectory("primary-state"),
             _primary,

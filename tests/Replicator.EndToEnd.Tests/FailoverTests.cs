@@ -82,7 +82,7 @@ public class FailoverTests
     }
 
     [Fact]
-    public async Task A_primary_stopped_by_SIGTERM_restarts_where_it_left_off_and_one_killed_is_refused()
+    public async Task A_primary_stopped_by_SIGTERM_restarts_where_it_left_off_and_one_killed_syncs_its_whole_image()
     {
         await using DaemonPair pair = await DaemonPair.StartAsync();
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x81 0 1M");
@@ -94,16 +94,26 @@ public class FailoverTests
         await pair.Primary.DisposeAsync();
         pair.StartPrimary();
         await pair.Primary.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.DoesNotContain("full sync", pair.Primary.Output, StringComparison.Ordinal);
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x82 1M 1M", "read -P 0x81 0 1M");
         await pair.CheckpointAsync();
 
-        // Killed: nothing says the images are equal any more, so a restart is refused.
+        // Killed after a write no checkpoint covers: its image holds what the secondary never saw,
+        // and nothing says where. A restart copies the whole image first; the pair is then protected.
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x83 2M 1M");
         pair.Primary.Kill();
         await pair.Primary.WaitForExitAsync();
         await pair.Primary.DisposeAsync();
         pair.StartPrimary();
-        Assert.NotEqual(0, await pair.Primary.WaitForExitAsync());
-        Assert.Contains("the images may differ", pair.Primary.Output, StringComparison.Ordinal);
+        await pair.Primary.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.Contains("copying the whole image", pair.Primary.Output, StringComparison.Ordinal);
+        Assert.Contains("full sync started", pair.Primary.Output, StringComparison.Ordinal);
+        await pair.CheckpointAsync();
+
+        await pair.Primary.TerminateAsync();
+        Assert.Equal(0, await pair.Primary.WaitForExitAsync());
+        await pair.FailoverAsync();
+        await Tool.QemuIo(pair.SecondaryUri, "read -P 0x81 0 1M", "read -P 0x82 1M 1M", "read -P 0x83 2M 1M");
     }
 
     [Fact]

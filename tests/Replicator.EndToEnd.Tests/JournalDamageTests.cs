@@ -54,6 +54,8 @@ public class JournalDamageTests
         SecondaryStore store = SecondaryStore.Open(ImageFile.Open(pair.SecondaryImage), new FileStorageDirectory(pair.SecondaryState), "replicator", PageSize, PageSize);
         using (store)
         {
+            // A node that holds the pair's data: its image was taken as equal to the primary's.
+            store.TakeGenerations(Protocol.Generations.DataGenerations.None.Begin(Protocol.Generations.GenerationMark.Draw(Protocol.Generations.GenerationCause.Created, DateTimeOffset.UtcNow)));
             var pump = new StorePump(store);
             var geometry = new BlockGeometry(DaemonPair.ImageBytes, 1 << 20);
             pump.Engine = store.CreateEngine(new SecondaryOptions { Geometry = geometry, BufferCapacityBytes = 16 << 20, VmPageCount = 1, VmPageSize = PageSize }, pump);

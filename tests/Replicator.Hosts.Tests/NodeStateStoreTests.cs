@@ -13,13 +13,17 @@ public class NodeStateStoreTests
     public void A_saved_state_reads_back_as_it_was()
     {
         var store = new NodeStateStore(_directory);
-        var state = new NodeState { PairId = "pair-1", Role = NodeRole.Secondary, Generation = 3, AppliedEpoch = 1234, AppliedLastSequence = 99, JournalSalt = 42, CpuState = [1, 2, 3] };
+        var state = new NodeState { PairId = "pair-1", Role = NodeRole.Secondary, Generations = Protocol.Generations.DataGenerations.None.Begin(new Protocol.Generations.GenerationMark { Id = 3, SinceUnixMilliseconds = 5, Cause = Protocol.Generations.GenerationCause.Promotion }), AppliedEpoch = 1234, AppliedLastSequence = 99, JournalSalt = 42, CpuState = [1, 2, 3] };
 
         store.Save(state);
         NodeState loaded = store.Load()!;
 
-        Assert.Equal(state with { CpuState = loaded.CpuState }, loaded);
+        Assert.Equal(state with { CpuState = loaded.CpuState, Generations = loaded.Generations }, loaded);
         Assert.Equal(state.CpuState, loaded.CpuState);
+        Assert.Equal(state.Generations.Current, loaded.Generations.Current);
+        Assert.Equal(Protocol.Generations.GenerationCause.Promotion, loaded.Generations.Current!.Cause);
+        Assert.Equal(5, loaded.Generations.Current.SinceUnixMilliseconds);
+        Assert.Equal(state.Generations.History, loaded.Generations.History);
     }
 
     [Fact]

@@ -40,15 +40,15 @@ public sealed class PrimaryHostHandshakeTests
     }
 
     [Theory]
-    [InlineData("pair-2", NodeRole.Secondary, 0, PrimaryStartOutcome.Refused, "wrong pair")]
-    [InlineData("pair-1", NodeRole.Primary, 1, PrimaryStartOutcome.Fenced, "it was promoted")]
-    [InlineData("pair-1", NodeRole.Secondary, 1, PrimaryStartOutcome.Fenced, "it was promoted")]
-    public void A_welcome_of_another_pair_or_a_promoted_node_refuses_the_start_and_is_never_retried(string pairId, NodeRole role, long generation, PrimaryStartOutcome outcome, string reason)
+    [InlineData("pair-2", NodeRole.Secondary, false, PrimaryStartOutcome.Refused, "wrong pair")]
+    [InlineData("pair-1", NodeRole.Primary, false, PrimaryStartOutcome.Fenced, "it was promoted")]
+    [InlineData("pair-1", NodeRole.Secondary, true, PrimaryStartOutcome.Fenced, "holds newer data than this primary")]
+    public void A_welcome_of_another_pair_or_a_promoted_node_refuses_the_start_and_is_never_retried(string pairId, NodeRole role, bool ahead, PrimaryStartOutcome outcome, string reason)
     {
         var h = new PrimaryHarness();
         h.Host.Start();
         LinkId link = h.Connect();
-        h.Host.OnFrame(link, PrimaryHarness.Input(h.Welcome(pairId: pairId, role: role, generation: generation)));
+        h.Host.OnFrame(link, PrimaryHarness.Input(h.Welcome(pairId: pairId, role: role, generations: ahead ? h.AheadGenerations() : null)));
 
         PrimaryStart start = Assert.Single(h.Actions.Of<PrimaryStart>());
         Assert.Equal(outcome, start.Outcome);
@@ -77,17 +77,22 @@ public sealed class PrimaryHostHandshakeTests
     }
 
     [Fact]
-    public void A_secondary_holding_another_checkpoint_than_the_record_is_refused()
+    public void A_secondary_holding_another_checkpoint_than_the_record_is_synced_whole_never_taken_as_equal()
     {
         var h = new PrimaryHarness();
         new NodeStateStore(h.Directory).Save(new NodeState { PairId = "pair-1", Role = NodeRole.Primary, AppliedEpoch = 7 });
         h.Host.Start();
-        h.Host.OnFrame(h.Connect(), PrimaryHarness.Input(h.Welcome(epoch: 5)));
+        LinkId link = h.Connect();
+        h.Host.OnFrame(link, PrimaryHarness.Input(h.Welcome(epoch: 5, sequence: 50)));
 
-        PrimaryStart start = Assert.Single(h.Actions.Of<PrimaryStart>());
-        Assert.Equal(PrimaryStartOutcome.Refused, start.Outcome);
-        Assert.Contains("holds checkpoint 5 but this primary was last known equal to it at checkpoint 7", start.Reason, StringComparison.Ordinal);
-        Assert.Equal(7, new NodeStateStore(h.Directory).Load()!.AppliedEpoch);
+        Assert.Equal(PrimaryStart.Running, Assert.Single(h.Actions.Of<PrimaryStart>()));
+        ResyncStartMessage start = Assert.Single(h.Actions.Of<Sent>().Select(s => s.Message).OfType<ResyncStartMessage>());
+        Assert.True(start.WholeImage);
+        Assert.Equal(PrimaryHarness.ImageBytes, start.Bytes);
+        Assert.True(start.FirstEpoch > 5 && start.FirstSequence > 50);
+        Assert.Equal(h.Host.Generations.Current, start.Generations.Current);
+        Assert.Equal(PrimaryReplication.Resyncing, h.Host.Engine!.Replication);
+        Assert.Equal(-1, new NodeStateStore(h.Directory).Load()!.AppliedEpoch);
     }
 
     [Fact]

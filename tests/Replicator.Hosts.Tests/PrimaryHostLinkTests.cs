@@ -126,7 +126,7 @@ public sealed class PrimaryHostLinkTests
         h.StartConnectedThenLose();
         h.Host.OnReconnectDue();
         LinkId next = h.Connect();
-        h.Host.OnFrame(next, PrimaryHarness.Input(h.Welcome(role: NodeRole.Primary, generation: 1)));
+        h.Host.OnFrame(next, PrimaryHarness.Input(h.Welcome(role: NodeRole.Primary, generations: h.AheadGenerations())));
 
         Assert.Contains("it was promoted", Assert.Single(h.Actions.Of<FencedOff>()).Reason, StringComparison.Ordinal);
         Assert.Equal(next, h.Actions.Of<Closed>().Last().Link);
@@ -175,18 +175,21 @@ public sealed class PrimaryHostLinkTests
     }
 
     [Fact]
-    public void A_secondary_whose_history_differs_is_not_resynced_and_the_attempts_go_on()
+    public void A_secondary_holding_a_checkpoint_this_primary_never_sent_is_synced_whole()
     {
         var h = new PrimaryHarness();
         h.StartConnectedThenLose();
         h.Host.OnReconnectDue();
         LinkId next = h.Connect();
-        h.Host.OnFrame(next, PrimaryHarness.Input(h.Welcome(epoch: 40)));
+        h.Host.OnFrame(next, PrimaryHarness.Input(h.Welcome(epoch: 40, sequence: 400)));
 
-        Assert.Equal(LinkId.None, h.Host.CurrentLink);
-        Assert.Contains("never sent", h.Actions.Of<Closed>().Last().Reason, StringComparison.Ordinal);
-        Assert.Equal(2, h.Actions.Of<ReconnectScheduled>().Count());
-        Assert.Equal(PrimaryReplication.Degraded, h.Host.Engine!.Replication);
+        // Its data is this primary's (the generations say so) but its epochs say nothing of what it lacks.
+        Assert.Equal(next, h.Host.CurrentLink);
+        ResyncStartMessage start = Assert.Single(h.Actions.Of<Sent>().Select(s => s.Message).OfType<ResyncStartMessage>());
+        Assert.True(start.WholeImage);
+        Assert.Equal(41, start.FirstEpoch);
+        Assert.Equal(401, start.FirstSequence);
+        Assert.Equal(PrimaryReplication.Resyncing, h.Host.Engine!.Replication);
     }
 
     [Fact]

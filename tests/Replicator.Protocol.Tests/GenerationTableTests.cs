@@ -103,6 +103,19 @@ public class GenerationTableTests
         Assert.Equal(PairRelation.Diverged, GenerationTable.Relate(second, first));
     }
 
+    [Theory]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    [InlineData(280_975_953_455_108)]
+    public void A_time_no_date_can_hold_is_described_not_thrown_over(long since)
+    {
+        // A peer's marks are only ever read; a bad one must not end the handshake with an exception.
+        var mark = new GenerationMark { Id = 9, SinceUnixMilliseconds = since, Cause = (GenerationCause)77 };
+
+        Assert.Contains("not a valid time", mark.Describe(), StringComparison.Ordinal);
+        Assert.Contains("cause not said", mark.Describe(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_history_keeps_the_newest_generations_up_to_its_bound()
     {

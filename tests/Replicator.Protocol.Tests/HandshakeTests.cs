@@ -1,21 +1,23 @@
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Protocol.Tests;
 
 public class HandshakeTests
 {
-    private static PairIdentity Local() => new() { PairId = "pair-a", ImageBytes = 1 << 30, BlockSize = 4096, MaxRequestBytes = 1 << 20, Generation = 3 };
+    private static readonly DataGenerations Generations = DataGenerations.None.Begin(GenerationMark.Draw(GenerationCause.Created, DateTimeOffset.UnixEpoch));
+
+    private static PairIdentity Local() => new() { PairId = "pair-a", ImageBytes = 1 << 30, BlockSize = 4096, MaxRequestBytes = 1 << 20 };
 
     private static WelcomeMessage Welcome(PairIdentity identity, NodeRole role = NodeRole.Secondary) =>
-        new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity, Role = role };
+        new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity, Role = role, Generations = Generations };
 
     [Fact]
-    public void The_same_pair_is_accepted_and_a_newer_generation_too()
+    public void The_same_pair_is_accepted_whatever_its_data_generations_say()
     {
-        Assert.Equal(HandshakeVerdict.Accepted, Handshake.Check(Handshake.ProtocolVersion, Local(), Local()));
-        PairIdentity newer = Local();
-        newer.Generation = 4;
-        Assert.Equal(HandshakeVerdict.Accepted, Handshake.Check(Handshake.ProtocolVersion, newer, Local()));
+        // Whose data is valid is the generation table's to decide, not the identity check's.
+        Assert.Equal(HandshakeVerdict.Accepted, Handshake.Check(Handshake.ProtocolVersion, Local(), Local(), Generations));
+        Assert.Equal(HandshakeVerdict.Accepted, Handshake.Check(Handshake.ProtocolVersion, Local(), Local(), DataGenerations.None));
     }
 
     [Theory]
@@ -25,10 +27,12 @@ public class HandshakeTests
     [InlineData("block", HandshakeOutcome.Incompatible, "block size differs")]
     [InlineData("request", HandshakeOutcome.Incompatible, "largest request differs")]
     [InlineData("identity", HandshakeOutcome.Incompatible, "no pair identity")]
-    [InlineData("generation", HandshakeOutcome.Fenced, "stale generation")]
+    [InlineData("no-generations", HandshakeOutcome.Incompatible, "no data generations")]
+    [InlineData("empty-generation", HandshakeOutcome.Incompatible, "a current data generation with id 0")]
     public void A_mismatched_hello_is_refused_with_its_outcome_and_a_clear_reason(string what, HandshakeOutcome outcome, string reason)
     {
         PairIdentity peer = Local();
+        DataGenerations? generations = Generations;
         int version = Handshake.ProtocolVersion;
         switch (what)
         {
@@ -38,10 +42,11 @@ public class HandshakeTests
             case "block": peer.BlockSize = 512; break;
             case "request": peer.MaxRequestBytes /= 2; break;
             case "identity": peer.PairId = null!; break;
-            case "generation": peer.Generation = 2; break;
+            case "no-generations": generations = null; break;
+            case "empty-generation": generations = new DataGenerations { Current = new GenerationMark() }; break;
         }
 
-        HandshakeVerdict verdict = Handshake.Check(version, peer, Local());
+        HandshakeVerdict verdict = Handshake.Check(version, peer, Local(), generations);
 
         Assert.Equal(outcome, verdict.Outcome);
         Assert.Contains(reason, verdict.Reason, StringComparison.Ordinal);
@@ -54,18 +59,25 @@ public class HandshakeTests
     }
 
     [Theory]
-    [InlineData(NodeRole.Primary, 0, HandshakeOutcome.Fenced)]
-    [InlineData(NodeRole.Unknown, 0, HandshakeOutcome.Fenced)]
-    [InlineData(NodeRole.Secondary, 1, HandshakeOutcome.Fenced)]
-    [InlineData(NodeRole.Secondary, -1, HandshakeOutcome.Incompatible)]
-    public void A_welcome_from_a_promoted_or_newer_node_fences_the_primary(NodeRole role, int generationDelta, HandshakeOutcome outcome)
+    [InlineData(NodeRole.Primary)]
+    [InlineData(NodeRole.Unknown)]
+    public void A_welcome_from_a_node_that_does_not_follow_fences_the_primary(NodeRole role)
     {
-        PairIdentity peer = Local();
-        peer.Generation += generationDelta;
+        HandshakeVerdict verdict = Handshake.CheckWelcome(Welcome(Local(), role), Local());
 
-        HandshakeVerdict verdict = Handshake.CheckWelcome(Welcome(peer, role), Local());
+        Assert.Equal(HandshakeOutcome.Fenced, verdict.Outcome);
+        Assert.Contains("promoted", verdict.Reason, StringComparison.Ordinal);
+    }
 
-        Assert.Equal(outcome, verdict.Outcome);
-        Assert.NotNull(verdict.Reason);
+    [Fact]
+    public void A_welcome_with_malformed_data_generations_is_refused()
+    {
+        WelcomeMessage welcome = Welcome(Local());
+        welcome.Generations = new DataGenerations { Current = GenerationMark.Draw(GenerationCause.Created, DateTimeOffset.UnixEpoch), History = [new GenerationMark()] };
+
+        HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, Local());
+
+        Assert.Equal(HandshakeOutcome.Incompatible, verdict.Outcome);
+        Assert.Contains("id 0", verdict.Reason, StringComparison.Ordinal);
     }
 }

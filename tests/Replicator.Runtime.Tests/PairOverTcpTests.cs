@@ -81,6 +81,8 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         var node = new PrimaryNode(
             new PrimaryNodeOptions
             {
+                // Both images start as the same bytes.
+                SkipInitialSync = true,
                 ImagePath = Path.Combine(_directory, image),
                 StateDirectory = Path.Combine(_directory, "primary-state"),
                 LinkKey = _linkKey,
@@ -139,6 +141,8 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         var node = new PrimaryNode(
             new PrimaryNodeOptions
             {
+                // Both images start as the same bytes.
+                SkipInitialSync = true,
                 ImagePath = Path.Combine(_directory, "primary.img"),
                 StateDirectory = Path.Combine(_directory, "unreplicated-state"),
                 Peer = new IPEndPoint(IPAddress.Loopback, 1), // never contacted
@@ -198,7 +202,7 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         NodeState state = new NodeStateStore(new FileStorageDirectory(Path.Combine(_directory, "secondary-state"))).Load()!;
         Assert.Null(expected.Compare(image, ram, state.CpuState));
         Assert.Equal(promoted, state.AppliedEpoch);
-        Assert.Equal(1, state.Generation);
+        Assert.Equal(Protocol.Generations.GenerationCause.Promotion, state.Generations.Current!.Cause);
     }
 
     [Theory]
@@ -244,8 +248,10 @@ public sealed class PairOverTcpTests : IAsyncDisposable
         // The secondary answered Welcome, then an Error naming the damage, then closed.
         Assert.Contains("checksum", System.Text.Encoding.UTF8.GetString(received), StringComparison.Ordinal);
         Assert.Equal(0, secondary.Status.LastCommittedEpoch);
-        long promoted = await secondary.PromoteAsync().WaitAsync(timeout.Token);
-        Assert.Equal(0, promoted);
+
+        // The node never held the pair's data (nothing was ever synced into it): it is not promoted either.
+        InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(() => secondary.PromoteAsync().WaitAsync(timeout.Token));
+        Assert.Contains("never held the pair's data", refused.Message, StringComparison.Ordinal);
         await DisposeNodes();
         byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
         Assert.All(image, b => Assert.Equal(0, b));

@@ -134,7 +134,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
 
         proxy.Heal();
         _time.Advance(ReconnectDelay);
-        Assert.Contains("stale generation", await fenced.Task.WaitAsync(_timeout.Token), StringComparison.Ordinal);
+        Assert.Contains("promoted", await fenced.Task.WaitAsync(_timeout.Token), StringComparison.Ordinal);
 
         _time.Advance(TimeSpan.FromMinutes(1));
         PrimaryStatus status = primary.Status;
@@ -226,6 +226,8 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
         var node = new PrimaryNode(
             new PrimaryNodeOptions
             {
+                // Both images start as the same bytes.
+                SkipInitialSync = true,
                 ImagePath = Path.Combine(_directory, "primary.img"),
                 StateDirectory = Path.Combine(_directory, "primary-state"),
                 LinkKey = _linkKey,

@@ -107,6 +107,7 @@ internal sealed partial class PrimaryShell
                 return;
             }
 
+            shell.CheckFirstSend(message!);
             if (message is CheckpointMessage checkpoint)
             {
                 shell._world.Trace.Event("checkpoint", checkpoint.Epoch, checkpoint.LastSequence);
@@ -124,6 +125,11 @@ internal sealed partial class PrimaryShell
         {
             if (Current)
             {
+                if (shell._mustSyncWholeFirst)
+                {
+                    shell.CheckFirstSend(record);
+                }
+
                 shell._world.Trace.Event("mirror", record.Epoch, record.Sequence);
                 shell.SenderOf(link)?.Mirror(record);
             }

@@ -1,4 +1,5 @@
 using Replicator.Hosts.Primary;
+using Replicator.Protocol.Messages;
 using Replicator.InMemory;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Network;
@@ -25,14 +26,21 @@ internal sealed partial class PrimaryShell
     private bool _misdirected;
     private bool _everRan;
 
+    // A primary that did not stop cleanly runs again: until its first resync start (which must copy
+    // the whole image), nothing may be mirrored or checkpointed.
+    private bool _mustSyncWholeFirst;
+
     /// <summary>What the next start must come to.</summary>
     private enum StartExpectation
     {
         /// <summary>The images are known equal (a fresh pair, or a clean stop the secondary holds): the pair runs again.</summary>
         Runs,
 
-        /// <summary>The last stop was not clean (or the primary is not this pair's): the secondary must not be written to.</summary>
-        Refused,
+        /// <summary>
+        /// The last stop was not clean: the pair runs again, but the primary's image may hold writes
+        /// the secondary never saw, so the first thing the new stream does is copy the whole image.
+        /// </summary>
+        SyncsWhole,
     }
 
     /// <summary>The operator's restart, drawn as a fault. Ignored while the primary is already down or busy restarting.</summary>
@@ -87,10 +95,10 @@ internal sealed partial class PrimaryShell
     private void OnCleanStopFailed(long waiterId, string reason)
     {
         // The daemon's stop goes on without the last checkpoint: the state record keeps saying the
-        // images are not known equal, so the next start must be refused.
+        // images are not known equal, so the next start must copy the whole image.
         _world.Trace.Note(() => $"primary's clean stop failed: {reason}");
         int incarnation = _incarnation;
-        _world.Clock.After(0, () => OnHost(incarnation, () => Stopped(StartExpectation.Refused)));
+        _world.Clock.After(0, () => OnHost(incarnation, () => Stopped(StartExpectation.SyncsWhole)));
     }
 
     /// <summary>The daemon exits after its stop; the operator starts it again shortly after.</summary>
@@ -120,7 +128,7 @@ internal sealed partial class PrimaryShell
         bool misdirected = kind is not (PrimaryRestart.Clean or PrimaryRestart.AfterCrash);
         if (kind == PrimaryRestart.AfterCrash)
         {
-            _expectation = StartExpectation.Refused;
+            _expectation = StartExpectation.SyncsWhole;
         }
 
         if (misdirected)
@@ -156,7 +164,7 @@ internal sealed partial class PrimaryShell
         // A start that should run and is refused is tried again too: the secondary may not have
         // heard yet that the stopped primary's link closed, or may still be draining its session.
         bool mayPass = start.Outcome == PrimaryStartOutcome.Unreachable
-            || (start.Outcome == PrimaryStartOutcome.Refused && !misdirected && _expectation == StartExpectation.Runs);
+            || (start.Outcome == PrimaryStartOutcome.Refused && !misdirected);
         if (mayPass && ++_startAttempt < StartAttempts)
         {
             _world.Clock.After(_world.Scenario.HeartbeatTimeoutUs, StartAgain);
@@ -199,6 +207,21 @@ internal sealed partial class PrimaryShell
     /// <summary>The connection was opened by a daemon that is not this pair's primary as configured: no secondary may welcome it.</summary>
     public bool IsMisdirected(SimConnection connection) => _misdirected && !Crashed && _links.ContainsKey(connection);
 
+    /// <summary>What the stream of a primary that did not stop cleanly sends first must be a whole-image resync start.</summary>
+    private void CheckFirstSend(object message)
+    {
+        if (!_mustSyncWholeFirst || message is HelloMessage or HeartbeatMessage)
+        {
+            return;
+        }
+
+        _mustSyncWholeFirst = false;
+        if (message is not ResyncStartMessage { WholeImage: true })
+        {
+            _world.Checker.Fail($"a primary that did not stop cleanly replicated ({message.GetType().Name}) before copying its whole image: its image may hold writes the secondary never saw");
+        }
+    }
+
     /// <summary>A start that runs must have been allowed to.</summary>
     private void CheckAllowedToRun()
     {
@@ -208,10 +231,8 @@ internal sealed partial class PrimaryShell
         {
             _world.Checker.Fail("handshake: the secondary welcomed a primary that is not this pair's (another pair, size, block size, largest request or protocol version)");
         }
-        else if (_expectation == StartExpectation.Refused)
-        {
-            _world.Checker.Fail("a primary that did not stop cleanly was welcomed back: its image may hold writes the secondary never saw");
-        }
+
+        _mustSyncWholeFirst = _expectation == StartExpectation.SyncsWhole;
 
         _pendingRestart = null;
     }

@@ -168,6 +168,9 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             ReconnectMaxDelay = TimeSpan.FromMicroseconds(32 * scenario.ReconnectUs),
             MaxUnacknowledgedCheckpoints = scenario.MaxUnacknowledgedCheckpoints,
             Plant = scenario.Plant,
+
+            // Both simulated disks start equal, as an operator who vouches for them would say.
+            SkipInitialSync = true,
         };
     }
 

@@ -40,6 +40,9 @@ internal static class BenchPrimaryCommand
             Peer = replicated ? IPEndPoint.Parse(a["--peer"]) : new IPEndPoint(IPAddress.Loopback, 0),
             Unreplicated = !replicated,
             PairId = "bench",
+
+            // Both images are made as the same file: a sync at the start would only skew the figures.
+            SkipInitialSync = replicated,
             EpochInterval = TimeSpan.FromMilliseconds(Int("--epoch-ms")),
             MaxRequestBytes = maxRequest,
             RamBytes = ramBytes,

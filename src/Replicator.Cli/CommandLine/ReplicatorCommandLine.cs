@@ -42,6 +42,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(Control("failover", "promote the secondary now"));
         root.Subcommands.Add(Control("status", "show a running node's status"));
         root.Subcommands.Add(Keygen());
+        root.Subcommands.Add(DiscardMyData());
         root.Subcommands.Add(Demo());
         root.Subcommands.Add(Bench());
         return root;
@@ -78,6 +79,14 @@ internal static class ReplicatorCommandLine
         var output = new Option<string>("--out") { Description = "where to write the pair key (owner-only; never over an existing file)", Required = true };
         var command = new Command("keygen", "make a pair key for the replication link; copy it to both nodes") { output };
         command.SetAction(parsed => KeygenCommand.Run(parsed.GetValue(output)!, Console.Out, Console.Error));
+        return command;
+    }
+
+    private static Command DiscardMyData()
+    {
+        var stateDir = new Option<string>("--state-dir") { Description = "the stopped node's state directory", Required = true };
+        var command = new Command("discard-my-data", "resolve a split brain: this stopped node gives up its data and becomes a blank secondary, synced whole from the other") { stateDir };
+        command.SetAction((parsed, _) => DiscardMyDataCommand.RunAsync(parsed.GetValue(stateDir)!, Console.Out, Console.Error));
         return command;
     }
 

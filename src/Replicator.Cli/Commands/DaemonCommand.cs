@@ -115,6 +115,11 @@ internal static class DaemonCommand
             problems.Add("--no-replication runs without a secondary: drop --peer, or drop --no-replication");
         }
 
+        if (s.NoReplication && (s.StartWithoutSecondary || s.AllowFullSync || s.SkipInitialSync))
+        {
+            problems.Add("--start-without-secondary, --allow-full-sync and --skip-initial-sync say how to treat a secondary: drop them, or drop --no-replication");
+        }
+
         LinkKey? linkKey = s.NoReplication ? null : s.LoadLinkKey(problems);
         Require(s.Image, "image PATH", problems);
         Require(s.StateDir, "state-dir DIR", problems);
@@ -129,6 +134,9 @@ internal static class DaemonCommand
             StateDirectory = s.StateDir!,
             Peer = peer,
             Unreplicated = s.NoReplication,
+            StartWithoutSecondary = s.StartWithoutSecondary,
+            AllowFullSync = s.AllowFullSync,
+            SkipInitialSync = s.SkipInitialSync,
             PairId = s.PairId,
             LinkKey = linkKey,
             InsecureLink = s.InsecureLink,

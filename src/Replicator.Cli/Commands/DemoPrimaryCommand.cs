@@ -31,6 +31,9 @@ internal static class DemoPrimaryCommand
             StateDirectory = a["--state-dir"],
             Peer = IPEndPoint.Parse(a["--peer"]),
             PairId = "demo",
+
+            // The demo writes both images with the same bytes: nothing to copy at the start.
+            SkipInitialSync = true,
             EpochInterval = TimeSpan.FromMilliseconds(int.Parse(a["--epoch-ms"], CultureInfo.InvariantCulture)),
             MaxRequestBytes = DemoArguments.MaxRequestBytes,
             RamBytes = ramBytes,

@@ -64,6 +64,15 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Primary, "run with no secondary (replication off, the guest unprotected)")]
     public bool NoReplication { get; set; }
 
+    [Setting(NodeRoles.Primary, "when the secondary cannot be reached at start, run unprotected and sync it once it is back (make sure it was not promoted)")]
+    public bool StartWithoutSecondary { get; set; }
+
+    [Setting(NodeRoles.Primary, "copy the whole image over a secondary whose data is not known to be this pair's")]
+    public bool AllowFullSync { get; set; }
+
+    [Setting(NodeRoles.Primary, "on the pair's first start, take a blank secondary's image as already equal to this one (both new and zeroed, or copied while stopped): nothing is copied")]
+    public bool SkipInitialSync { get; set; }
+
     [Setting(NodeRoles.Primary, "first wait before reconnecting to a lost secondary (doubling up to 32 times), in ms; 0 never reconnects")]
     public int ReconnectMs { get; set; } = 250;
 

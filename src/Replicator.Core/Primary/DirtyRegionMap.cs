@@ -66,6 +66,15 @@ internal sealed class DirtyRegionMap
         return (offset, Math.Min(RegionBytes, _diskBytes - offset));
     }
 
+    /// <summary>Every region of the disk: what a whole-image sync copies.</summary>
+    public IEnumerable<long> AllRegions()
+    {
+        for (long r = 0; r < _lastWrittenEpoch.Length; r++)
+        {
+            yield return r;
+        }
+    }
+
     /// <summary>The regions written after <paramref name="acknowledgedEpoch"/>: what the secondary may lack.</summary>
     public IEnumerable<long> RegionsNewerThan(long acknowledgedEpoch)
     {

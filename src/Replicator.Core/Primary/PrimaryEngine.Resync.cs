@@ -31,6 +31,10 @@ public sealed partial class PrimaryEngine
     private int _resyncReadsInFlight;
     private long _nextResyncReadId = -1;
 
+    // The secondary checkpoint from which the dirty-region map knows every write: a resync from an
+    // older one (or any, while this is long.MaxValue) must copy the whole image.
+    private long _changesKnownSinceEpoch;
+
     /// <summary>Whether the secondary follows: protected, degraded, or resyncing.</summary>
     public PrimaryReplication Replication { get; private set; } = PrimaryReplication.Protected;
 
@@ -45,11 +49,12 @@ public sealed partial class PrimaryEngine
     /// <summary>
     /// A new link to the secondary is up and it holds checkpoint <paramref name="secondaryEpoch"/>
     /// (ending at <paramref name="secondaryLastSequence"/>) with <paramref name="secondaryBufferBytes"/>
-    /// of buffer free. Returns null when the resync is under way (it starts at once, or between
-    /// epochs if a checkpoint of the lost link is still ending), otherwise why the primary must not
-    /// resync into that secondary — the engine then stays degraded.
+    /// of buffer free; <paramref name="scope"/> says whether to copy the regions written since that
+    /// checkpoint or the whole image. Returns null when the resync is under way (it starts at once,
+    /// or between epochs if a checkpoint of the lost link is still ending), otherwise why the primary
+    /// must not resync into that secondary this way — the engine then stays degraded.
     /// </summary>
-    public string? BeginResync(long secondaryEpoch, long secondaryLastSequence, long secondaryBufferBytes)
+    public ResyncRefusal? BeginResync(long secondaryEpoch, long secondaryLastSequence, long secondaryBufferBytes, ResyncScope scope = ResyncScope.DirtyRegions)
     {
         if (_mirroring || _waitingResync is not null)
         {
@@ -57,21 +62,25 @@ public sealed partial class PrimaryEngine
         }
 
         long smallest = 2L * (_options.Geometry.MaxRequestBytes + MirrorRecord.RecordOverheadBytes);
-        string? refusal = secondaryEpoch < _options.FirstEpoch - 1
-                ? $"the secondary holds checkpoint {secondaryEpoch}, older than where this primary began tracking changes (checkpoint {_options.FirstEpoch - 1}): its image must be copied afresh"
+        ResyncRefusal? refusal = secondaryBufferBytes < smallest
+                ? new(ResyncRefusalKind.BufferTooSmall, $"the secondary offers {secondaryBufferBytes} bytes of buffer, less than two of the largest records ({smallest})")
+            : scope == ResyncScope.WholeImage
+                ? null
+            : _changesKnownSinceEpoch == long.MaxValue
+                ? new(ResyncRefusalKind.ChangesUnknown, "this primary does not know which regions were written before it started (it did not stop cleanly): the whole image must be copied")
+            : secondaryEpoch < _changesKnownSinceEpoch
+                ? new(ResyncRefusalKind.ChangesUnknown, $"the secondary holds checkpoint {secondaryEpoch}, older than where this primary began tracking changes (checkpoint {_changesKnownSinceEpoch}): the whole image must be copied")
             : secondaryEpoch > _lastCheckpointSent || secondaryLastSequence >= _nextSequence
-                ? $"the secondary holds checkpoint {secondaryEpoch} (sequence {secondaryLastSequence}), which this primary never sent (its last was {_lastCheckpointSent}): the images have different histories"
+                ? new(ResyncRefusalKind.ForeignCheckpoint, $"the secondary holds checkpoint {secondaryEpoch} (sequence {secondaryLastSequence}), which this primary never sent (its last was {_lastCheckpointSent}): its epochs say nothing of what it lacks")
             : secondaryEpoch < LastAcknowledgedEpoch
-                ? $"the secondary holds checkpoint {secondaryEpoch} but had acknowledged {LastAcknowledgedEpoch}: it lost committed checkpoints, so its storage cannot be trusted"
-            : secondaryBufferBytes < smallest
-                ? $"the secondary offers {secondaryBufferBytes} bytes of buffer, less than two of the largest records ({smallest})"
+                ? new(ResyncRefusalKind.LostCommitted, $"the secondary holds checkpoint {secondaryEpoch} but had acknowledged {LastAcknowledgedEpoch}: it lost committed checkpoints, so its storage cannot be trusted")
             : null;
         if (refusal is not null)
         {
             return refusal;
         }
 
-        _waitingResync = new ResyncRequest(secondaryEpoch, secondaryBufferBytes);
+        _waitingResync = new ResyncRequest(secondaryEpoch, secondaryLastSequence, secondaryBufferBytes, scope);
         if (Phase == PrimaryPhase.Running)
         {
             StartResync();
@@ -132,6 +141,17 @@ public sealed partial class PrimaryEngine
         _session++;
         _mirroring = true;
         Replication = PrimaryReplication.Resyncing;
+        bool whole = start.Scope == ResyncScope.WholeImage;
+        if (whole)
+        {
+            // The secondary's numbers are not this engine's: the new stream starts past both, and
+            // the map knows every change from there on (every region is pending until copied).
+            CurrentEpoch = Math.Max(CurrentEpoch, start.Epoch);
+            _nextSequence = Math.Max(_nextSequence, start.LastSequence + 1);
+            _lastCheckpointSent = Math.Max(_lastCheckpointSent, start.Epoch);
+            _changesKnownSinceEpoch = start.Epoch;
+        }
+
         CurrentEpoch++;
         _resyncFirstEpoch = CurrentEpoch;
         _epochFirstSequence = _nextSequence;
@@ -142,7 +162,7 @@ public sealed partial class PrimaryEngine
         _checkpointWanted = false;
         _protectedFromEpoch = 0;
         _wholeCaptureDue = true;
-        if (start.Epoch > LastAcknowledgedEpoch)
+        if (!whole && start.Epoch > LastAcknowledgedEpoch)
         {
             // Acknowledgements were lost with the link: the secondary did commit these epochs.
             LastAcknowledgedEpoch = start.Epoch;
@@ -153,14 +173,14 @@ public sealed partial class PrimaryEngine
         }
 
         // Until a region is copied, no acknowledgement may make it look clean.
-        foreach (long region in _dirtyRegions.RegionsNewerThan(start.Epoch).ToList())
+        foreach (long region in (whole ? _dirtyRegions.AllRegions() : _dirtyRegions.RegionsNewerThan(start.Epoch)).ToList())
         {
             _dirtyRegions.MarkPending(region);
             _resyncRegions.Enqueue(region);
             ResyncBytesLeft += _dirtyRegions.RangeOf(region).Length;
         }
 
-        _actions.SendResyncStart(new ResyncPlan(start.Epoch, CurrentEpoch, _nextSequence, _resyncRegions.Count, ResyncBytesLeft));
+        _actions.SendResyncStart(new ResyncPlan(start.Epoch, CurrentEpoch, _nextSequence, _resyncRegions.Count, ResyncBytesLeft, whole));
         if (!HasResyncWorkLeft)
         {
             // Nothing to copy (nothing was written since): the first checkpoint alone protects the pair.
@@ -253,5 +273,5 @@ public sealed partial class PrimaryEngine
         _actions.PairProtected(epoch);
     }
 
-    private readonly record struct ResyncRequest(long Epoch, long BufferBytes);
+    private readonly record struct ResyncRequest(long Epoch, long LastSequence, long BufferBytes, ResyncScope Scope);
 }

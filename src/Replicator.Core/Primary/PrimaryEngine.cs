@@ -47,7 +47,17 @@ public sealed partial class PrimaryEngine
         LastAcknowledgedEpoch = LastCheckpointStarted = _lastCheckpointSent = options.FirstEpoch - 1;
         _epochFirstSequence = _nextSequence = options.FirstSequence;
         _dirtyRegions = new DirtyRegionMap(options.Geometry.DiskBytes, options.DirtyRegionBytes);
+        _changesKnownSinceEpoch = options.KnowsChangesSinceFirstEpoch ? options.FirstEpoch - 1 : long.MaxValue;
+        if (options.StartsDegradedBecause is { } reason)
+        {
+            _mirroring = false;
+            Replication = PrimaryReplication.Degraded;
+            DegradedReason = reason;
+        }
     }
+
+    /// <summary>The sequence number given last (to a guest write or a resync read): at a quiet clean stop, the last one the final checkpoint holds.</summary>
+    public long LastSequenceAssigned => _nextSequence - 1;
 
     /// <summary>The epoch that admitted requests join.</summary>
     public long CurrentEpoch { get; private set; }

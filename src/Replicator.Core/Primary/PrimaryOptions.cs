@@ -32,6 +32,20 @@ public sealed record PrimaryOptions
     public long FirstSequence { get; init; } = 1;
 
     /// <summary>
+    /// Whether the engine knows every region written since the secondary held checkpoint
+    /// <see cref="FirstEpoch"/> − 1: true when it starts where both images are known equal. False
+    /// for a primary that did not stop cleanly, or whose secondary's checkpoint it does not know:
+    /// until a whole-image sync, no resync from the dirty-region map can protect the pair.
+    /// </summary>
+    public bool KnowsChangesSinceFirstEpoch { get; init; } = true;
+
+    /// <summary>
+    /// Set: the engine begins degraded for this reason — it mirrors nothing and admits every request
+    /// at once until <see cref="PrimaryEngine.BeginResync"/> — as a primary with no secondary yet does.
+    /// </summary>
+    public string? StartsDegradedBecause { get; init; }
+
+    /// <summary>
     /// Resync reads of the primary's disk in flight at once: enough to keep the link busy, few
     /// enough that the guest's own requests still find the disk free.
     /// </summary>

@@ -93,7 +93,7 @@ public sealed partial class PrimaryHost
             if (waiter.CleanStop)
             {
                 acknowledged = Math.Max(waiter.Epoch, _engine.LastAcknowledgedEpoch);
-                _state = _state! with { AppliedEpoch = acknowledged };
+                _state = _state! with { AppliedEpoch = acknowledged, AppliedLastSequence = _engine.LastSequenceAssigned };
                 _states.Save(_state);
             }
 
@@ -104,6 +104,8 @@ public sealed partial class PrimaryHost
     /// <summary>The engine stopped replicating: waiters fail, timings of the ended stream are dropped, the link is retired.</summary>
     private void OnDegraded(string reason)
     {
+        // Before any write is acknowledged with no secondary following.
+        BeginUnprotectedGeneration();
         if (!_options.Unreplicated)
         {
             Log.Degraded(_log, reason);

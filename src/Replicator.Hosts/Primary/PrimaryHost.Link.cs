@@ -3,6 +3,7 @@ using Replicator.Core.Epochs;
 using Replicator.Core.Primary;
 using Replicator.Hosts.Links;
 using Replicator.Protocol.Framing;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Primary;
@@ -36,7 +37,13 @@ public sealed partial class PrimaryHost
         _connecting = false;
         _handshaking = link;
         _handshakeStarted = _time.GetTimestamp();
-        _actions.Send(link, FrameType.Hello, new HelloMessage { ProtocolVersion = _options.ProtocolVersion, Identity = _identity });
+        _actions.Send(link, FrameType.Hello, new HelloMessage
+        {
+            ProtocolVersion = _options.ProtocolVersion,
+            Identity = _identity,
+            Generations = _state!.Generations,
+            VouchesBlankSecondaryEqual = _options.SkipInitialSync && _engine is null && _stateAtStart.AppliedEpoch == 0,
+        });
     }
 
     /// <summary>The connection asked for could not be opened.</summary>
@@ -198,29 +205,62 @@ public sealed partial class PrimaryHost
             return;
         }
 
-        if (_engine is null)
+        // Whose data is valid, and what must be copied: the generation table, the one place it is decided.
+        GenerationVerdict data = GenerationTable.Decide(_state!.Generations, welcome.Generations, _options.AllowFullSync);
+        if (data.IsRefusal)
+        {
+            _actions.Close(link, data.Explanation);
+            HandshakeFailed(data.Decision == SyncDecision.RefuseSecondaryAhead ? PrimaryStartOutcome.Fenced : PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} was refused: {data.Explanation}");
+            return;
+        }
+
+        if (_engine is not null)
+        {
+            ResyncOver(link, welcome, data.Decision);
+        }
+        else if (KnownEqualAtStart(welcome, data.Relation))
         {
             StartOver(link, welcome);
         }
         else
         {
-            ResyncOver(link, welcome);
+            StartSyncing(link, welcome, data.Decision);
         }
     }
 
-    /// <summary>The first link: the pair goes on only where both images are known equal.</summary>
+    /// <summary>
+    /// Whether the secondary's image is known equal to this primary's as it starts: same generation
+    /// and the checkpoint a clean stop recorded — or, on the pair's very first start, a blank
+    /// secondary that the operator vouched for (--skip-initial-sync).
+    /// </summary>
+    private bool KnownEqualAtStart(WelcomeMessage welcome, PairRelation relation)
+    {
+        long applied = _stateAtStart.AppliedEpoch;
+        return relation switch
+        {
+            PairRelation.SameGeneration => applied >= 0 && welcome.LastCommittedEpoch == applied,
+            PairRelation.SecondaryBlank => _options.SkipInitialSync && applied == 0 && welcome.LastCommittedEpoch == 0,
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// The first link, to a secondary whose image is not known equal: the engine starts degraded and
+    /// the link at once carries a sync — of the regions written since the secondary's checkpoint
+    /// where this primary knows them, of the whole image otherwise — while the guest runs.
+    /// </summary>
+    private void StartSyncing(LinkId link, WelcomeMessage welcome, SyncDecision decision)
+    {
+        PrimaryEngine engine = new(DegradedEngineOptions($"the secondary at {_options.Peer} is being synced"), _engineActions);
+        Volatile.Write(ref _engine, engine);
+        RecordImagesNotKnownEqual();
+        _actions.Started(PrimaryStart.Running);
+        ResyncOver(link, welcome, decision);
+    }
+
+    /// <summary>The first link: both images are known equal, so replication simply begins.</summary>
     private void StartOver(LinkId link, WelcomeMessage welcome)
     {
-        // A fresh pair (both at 0), or a primary that stopped cleanly after a final checkpoint the secondary holds.
-        long applied = _state!.AppliedEpoch;
-        if (welcome.LastCommittedEpoch != applied)
-        {
-            string mismatch = $"the secondary holds checkpoint {welcome.LastCommittedEpoch} but this primary was last known equal to it at checkpoint {(applied < 0 ? "none (it did not stop cleanly)" : applied.ToString(CultureInfo.InvariantCulture))}: the images may differ; make the secondary's image a fresh copy of the primary's";
-            _actions.Close(link, mismatch);
-            _actions.Started(new PrimaryStart(PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} is not this pair's: {mismatch}"));
-            return;
-        }
-
         RecordImagesNotKnownEqual();
         PrimaryEngine engine = new(
             new PrimaryOptions
@@ -245,7 +285,7 @@ public sealed partial class PrimaryHost
     /// A new link after a loss: the engine decides whether to resync over it; if it does, the link
     /// becomes current before the resync start goes out on it.
     /// </summary>
-    private void ResyncOver(LinkId link, WelcomeMessage welcome)
+    private void ResyncOver(LinkId link, WelcomeMessage welcome, SyncDecision decision)
     {
         PrimaryEngine engine = _engine!;
         if (_stopping || engine.Replication != PrimaryReplication.Degraded || !_link.IsNone)
@@ -258,12 +298,21 @@ public sealed partial class PrimaryHost
         _link = link;
         _lastReceived = _time.GetTimestamp();
         Log.Reconnected(_log, _options.Peer, welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
-        string? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes);
-        if (refusal is not null)
+        ResyncScope scope = decision == SyncDecision.FullSync ? ResyncScope.WholeImage : ResyncScope.DirtyRegions;
+        ResyncRefusal? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, scope);
+        if (refusal is { WholeImageWouldDo: true } unknown)
+        {
+            // The secondary holds this primary's data (the table said so), but which regions it
+            // lacks is not known: copying all of them is slower, never wrong.
+            Log.WholeImageInstead(_log, unknown.Reason);
+            refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, ResyncScope.WholeImage);
+        }
+
+        if (refusal is { Reason: var reason })
         {
             _link = LinkId.None;
-            Log.ResyncRefused(_log, refusal);
-            _actions.Close(link, refusal);
+            Log.ResyncRefused(_log, reason);
+            _actions.Close(link, reason);
             ScheduleAttempt();
             return;
         }
@@ -281,7 +330,13 @@ public sealed partial class PrimaryHost
     {
         if (_engine is null)
         {
-            _actions.Started(new PrimaryStart(outcome, reason));
+            if (outcome == PrimaryStartOutcome.Unreachable && _options.StartWithoutSecondary)
+            {
+                StartAlone(reason);
+                return;
+            }
+
+            _actions.Started(new PrimaryStart(outcome, outcome == PrimaryStartOutcome.Unreachable ? $"{reason}; to run unprotected until it is back (after making sure it was not promoted), start with --start-without-secondary" : reason));
             return;
         }
 

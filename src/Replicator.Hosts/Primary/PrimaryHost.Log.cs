@@ -42,8 +42,17 @@ public sealed partial class PrimaryHost
         [LoggerMessage(10, LogLevel.Information, "reconnected to the secondary at {Peer}: it holds checkpoint {Epoch}, buffer free {BufferBytes} bytes")]
         public static partial void Reconnected(ILogger logger, string peer, long epoch, long bufferBytes);
 
-        [LoggerMessage(11, LogLevel.Warning, "resync started from checkpoint {BaseEpoch}: {Regions} regions ({Bytes} bytes) to copy while the guest runs; the new stream begins at epoch {FirstEpoch}")]
-        public static partial void ResyncStarted(ILogger logger, long baseEpoch, int regions, long bytes, long firstEpoch);
+        [LoggerMessage(11, LogLevel.Warning, "{Kind} started from checkpoint {BaseEpoch}: {Regions} regions ({Bytes} bytes) to copy while the guest runs; the new stream begins at epoch {FirstEpoch}")]
+        public static partial void ResyncStarted(ILogger logger, string kind, long baseEpoch, int regions, long bytes, long firstEpoch);
+
+        [LoggerMessage(23, LogLevel.Information, "this image holds {Generation}")]
+        public static partial void Generation(ILogger logger, string generation);
+
+        [LoggerMessage(24, LogLevel.Critical, "started without the secondary ({Reason}): the guest runs unprotected in {Generation}; trying to reach it")]
+        public static partial void StartedAlone(ILogger logger, string reason, string generation);
+
+        [LoggerMessage(25, LogLevel.Warning, "copying the whole image: {Reason}")]
+        public static partial void WholeImageInstead(ILogger logger, string reason);
 
         [LoggerMessage(12, LogLevel.Warning, "resync complete: the pair is protected again at checkpoint {Epoch}")]
         public static partial void ProtectedAgain(ILogger logger, long epoch);

@@ -113,6 +113,8 @@ public sealed partial class PrimaryHost
     /// <summary>The resync is acknowledged: the next loss starts a fresh backoff.</summary>
     private void OnProtectedAgain()
     {
+        // The secondary takes this generation with the epoch that completed the sync: it is shared now.
+        _unprotectedGeneration = null;
         Volatile.Write(ref _reconnectAttempts, 0);
         _reconnectDelay = _options.ReconnectDelay;
     }

@@ -5,6 +5,7 @@ using Replicator.Core.Primary;
 using Replicator.Core.Storage;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Storage;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Primary;
@@ -38,7 +39,13 @@ public sealed partial class PrimaryHost
     private readonly PairIdentity _identity;
     private PrimaryEngine? _engine;
     private NodeState? _state;
+    private NodeState _stateAtStart = null!;
     private bool _started;
+
+    // The generation this process began for writes no secondary follows, until a secondary holds
+    // it: one is drawn per stretch of unprotected writing, not per lost link, so a link that flaps
+    // does not push the secondary's generation out of the history.
+    private GenerationMark? _unprotectedGeneration;
 
     public PrimaryHost(PrimaryHostOptions options, IStorageDirectory stateDirectory, IPrimaryHostActions actions, ILogger log, TimeProvider time)
     {
@@ -59,6 +66,9 @@ public sealed partial class PrimaryHost
     /// <summary>The engine, once started (read by the status from any thread: a racy but harmless view).</summary>
     public PrimaryEngine? Engine => Volatile.Read(ref _engine);
 
+    /// <summary>The data generations this node's image holds, as last recorded (any thread).</summary>
+    public DataGenerations Generations => Volatile.Read(ref _state)?.Generations ?? DataGenerations.None;
+
     /// <summary>
     /// Loads (or creates) the state record and checks it is this pair's, then connects — or, with
     /// replication off, runs alone at once. The outcome comes as <see cref="IPrimaryHostActions.Started"/>.
@@ -78,9 +88,15 @@ public sealed partial class PrimaryHost
             throw new InvalidDataException($"state directory {_states.Path} belongs to pair '{state.PairId}', not '{_options.PairId}'");
         }
 
+        if (state.Generations.IsBlank)
+        {
+            // A new primary: its image is where the pair's data begins.
+            state = state with { Generations = state.Generations.Begin(GenerationMark.Draw(GenerationCause.Created, _time.GetUtcNow())) };
+        }
+
         _states.Save(state);
-        _state = state;
-        _identity.Generation = state.Generation;
+        _state = _stateAtStart = state;
+        Log.Generation(_log, state.Generations.ToString());
         if (_options.Unreplicated)
         {
             StartUnreplicated();
@@ -157,21 +173,70 @@ public sealed partial class PrimaryHost
     /// </summary>
     private void StartUnreplicated()
     {
-        // The image now moves on alone: whatever secondary it had is no longer known to be equal.
-        RecordImagesNotKnownEqual();
-        PrimaryEngine engine = new(
-            new PrimaryOptions
-            {
-                Geometry = new BlockGeometry(_options.ImageBytes, _options.MaxRequestBytes),
-                // Never charged: a degraded engine takes no credit. It only has to pass validation.
-                SecondaryBufferBytes = 2L * (_options.MaxRequestBytes + MirrorRecord.RecordOverheadBytes),
-                DirtyRegionBytes = _options.DirtyRegionBytes,
-            },
-            _engineActions);
-        Volatile.Write(ref _engine, engine);
+        // The image now moves on alone: a new generation, and whatever secondary it had is no longer known to be equal.
+        BeginUnprotectedGeneration();
+        Volatile.Write(ref _engine, new PrimaryEngine(DegradedEngineOptions(UnreplicatedReason), _engineActions));
         Log.RunningUnreplicated(_log, _options.ImageName);
-        engine.OnSecondaryLost(UnreplicatedReason);
+        _actions.ReplicationChanged(PrimaryReplication.Degraded, UnreplicatedReason);
         _actions.Started(PrimaryStart.Running);
+    }
+
+    /// <summary>
+    /// The secondary cannot be reached at start and the operator allowed running without it: the
+    /// engine runs unprotected in a new generation, its map tracking every region written, and
+    /// attempts to reach the secondary go on with backoff; the one that joins is synced.
+    /// </summary>
+    private void StartAlone(string reason)
+    {
+        string degraded = $"started without the secondary: {reason}";
+        BeginUnprotectedGeneration();
+        Volatile.Write(ref _engine, new PrimaryEngine(DegradedEngineOptions(degraded), _engineActions));
+        Log.StartedAlone(_log, reason, _state!.Generations.ToString());
+        _actions.ReplicationChanged(PrimaryReplication.Degraded, degraded);
+        _reconnecting = true;
+        ScheduleAttempt();
+        _actions.Started(PrimaryStart.Running);
+    }
+
+    /// <summary>
+    /// An engine that begins degraded, numbering on from where the state record last knew both images
+    /// equal — its map then knows every change a secondary still holding that checkpoint lacks — or,
+    /// when they are not known equal, from 1, knowing nothing (only a whole-image sync can help).
+    /// </summary>
+    private PrimaryOptions DegradedEngineOptions(string reason)
+    {
+        bool knownEqual = _stateAtStart.AppliedEpoch >= 0;
+        return new PrimaryOptions
+        {
+            Geometry = new BlockGeometry(_options.ImageBytes, _options.MaxRequestBytes),
+            // Charged only once a resync brings the secondary's own figure; until then it only has to pass validation.
+            SecondaryBufferBytes = 2L * (_options.MaxRequestBytes + MirrorRecord.RecordOverheadBytes),
+            FirstEpoch = knownEqual ? _stateAtStart.AppliedEpoch + 1 : 1,
+            FirstSequence = knownEqual ? _stateAtStart.AppliedLastSequence + 1 : 1,
+            KnowsChangesSinceFirstEpoch = knownEqual,
+            MaxUnacknowledgedCheckpoints = _options.MaxUnacknowledgedCheckpoints,
+            Plant = _options.Plant,
+            DirtyRegionBytes = _options.DirtyRegionBytes,
+            StartsDegradedBecause = reason,
+        };
+    }
+
+    /// <summary>
+    /// Guest writes are about to be acknowledged with no secondary following: unless this process
+    /// already began a generation no secondary holds, a new one is drawn, and recorded durably —
+    /// with "images not known equal" — before any such write is acknowledged.
+    /// </summary>
+    private void BeginUnprotectedGeneration()
+    {
+        if (_unprotectedGeneration is not null)
+        {
+            return;
+        }
+
+        _unprotectedGeneration = GenerationMark.Draw(GenerationCause.UnprotectedWriting, _time.GetUtcNow());
+        _state = _state! with { Generations = _state.Generations.Begin(_unprotectedGeneration), AppliedEpoch = -1 };
+        _states.Save(_state);
+        Log.Generation(_log, _state.Generations.ToString());
     }
 
     /// <summary>Until a clean stop says otherwise, the images are not known to be equal.</summary>
@@ -232,10 +297,10 @@ public sealed partial class PrimaryHost
 
         public void SendResyncStart(ResyncPlan plan)
         {
-            Log.ResyncStarted(host._log, plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
+            Log.ResyncStarted(host._log, plan.WholeImage ? "full sync" : "resync", plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
             if (!host._link.IsNone)
             {
-                host._actions.Send(host._link, Protocol.Framing.FrameType.ResyncStart, ResyncStartMessage.From(plan));
+                host._actions.Send(host._link, Protocol.Framing.FrameType.ResyncStart, ResyncStartMessage.From(plan, host._state!.Generations));
             }
         }
 

@@ -47,6 +47,22 @@ public sealed record PrimaryHostOptions
     /// <summary>A deliberate engine bug the simulator must catch (never set in production).</summary>
     public PlantedBug Plant { get; init; }
 
+    /// <summary>
+    /// The secondary cannot be reached at start: run anyway, unprotected, tracking what the secondary
+    /// will need, and keep trying to reach it. Off by default: without a witness nothing tells this
+    /// primary that the secondary was not promoted meanwhile (two writers).
+    /// </summary>
+    public bool StartWithoutSecondary { get; init; }
+
+    /// <summary>The operator allows copying the whole image over a secondary whose data is not known to be this pair's.</summary>
+    public bool AllowFullSync { get; init; }
+
+    /// <summary>
+    /// The operator vouches that a blank secondary's image already equals this primary's (both new
+    /// and zeroed, or copied while both were stopped): on the pair's first start nothing is copied.
+    /// </summary>
+    public bool SkipInitialSync { get; init; }
+
     /// <summary>Granularity of the engine's map of regions the secondary may lack: what a resync copies at least.</summary>
     public int DirtyRegionBytes { get; init; } = 1 << 20;
 }

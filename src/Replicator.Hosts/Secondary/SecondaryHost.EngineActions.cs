@@ -59,26 +59,52 @@ public sealed partial class SecondaryHost
 
         public void Promoted(long epoch)
         {
-            // The new generation and role are durable before anyone is told: a restart keeps refusing
-            // the old primary (I6). A node that cannot record them must not serve: it would forget
-            // its promotion on restart and follow the old primary again.
-            try
+            if (host._stateOperationsPending > 0)
             {
-                host._store!.MarkPromoted();
-            }
-            catch (IOException e)
-            {
-                string reason = $"promotion to checkpoint {epoch} could not be recorded in {host._store!.StatePath}: {e.Message}";
-                Log.StorageFailed(host._log, reason);
-                host._actions.Halt(reason);
+                // A state-record write is still on the apply lane: the promotion is recorded after it.
+                host._promotionWaiting = epoch;
                 return;
             }
 
-            host.PromotedEpoch = epoch;
-            Log.Promoted(host._log, epoch, host._store.State.Generation);
-            host._actions.Promoted(epoch);
+            host.RecordPromotion(epoch);
         }
 
         private void Store(in SecondaryStorageOperation op) => host._actions.RunStorage(op);
+    }
+
+    /// <summary>A state-record write of the apply lane is done; a promotion that waited for it is recorded now.</summary>
+    private void OnStateOperationDone()
+    {
+        _stateOperationsPending--;
+        if (_stateOperationsPending == 0 && _promotionWaiting >= 0)
+        {
+            long epoch = _promotionWaiting;
+            _promotionWaiting = -1;
+            RecordPromotion(epoch);
+        }
+    }
+
+    /// <summary>
+    /// The new generation and role are durable before anyone is told: a restart keeps refusing the
+    /// old primary (I6). A node that cannot record them must not serve: it would forget its
+    /// promotion on restart and follow the old primary again.
+    /// </summary>
+    private void RecordPromotion(long epoch)
+    {
+        try
+        {
+            _store!.MarkPromoted(_time.GetUtcNow());
+        }
+        catch (IOException e)
+        {
+            string reason = $"promotion to checkpoint {epoch} could not be recorded in {_store!.StatePath}: {e.Message}";
+            Log.StorageFailed(_log, reason);
+            _actions.Halt(reason);
+            return;
+        }
+
+        PromotedEpoch = epoch;
+        Log.Promoted(_log, epoch, _store.State.Generations.ToString());
+        _actions.Promoted(epoch);
     }
 }

@@ -2,6 +2,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Testing;
 using Replicator.Hosts.Links;
 using Replicator.Protocol.Framing;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Secondary;
@@ -29,6 +30,18 @@ public sealed partial class SecondaryHost
 
     // Buffer bytes charged by the current primary's records and not yet given back.
     private long _creditOwed;
+
+    // A sync under way (or one whose completing epoch is not yet applied): the generations it
+    // brings, from which epoch on. Mirrors the state record's, on the loop.
+    private DataGenerations? _syncTarget;
+    private long _syncFirstEpoch;
+
+    // Generations a vouched blank image takes as it is (their record may still be on its way).
+    private DataGenerations? _takenGenerations;
+
+    // State-record writes asked of the apply lane and not yet done; a promotion waits for them.
+    private int _stateOperationsPending;
+    private long _promotionWaiting = -1;
 
     /// <summary>A connection was accepted; nothing from it is acted on before its hello passes.</summary>
     public void OnLinkConnected(LinkId link, string peer)
@@ -133,16 +146,27 @@ public sealed partial class SecondaryHost
         }
 
         HelloMessage hello = input.Hello!;
-        HandshakeVerdict verdict = Handshake.Check(hello.ProtocolVersion, hello.Identity, LocalIdentity());
-        if (_options.Plant == PlantedBug.NoGenerationCheck && verdict.Outcome == HandshakeOutcome.Fenced)
-        {
-            verdict = HandshakeVerdict.Accepted;
-        }
+        HandshakeVerdict verdict = Handshake.Check(hello.ProtocolVersion, hello.Identity, LocalIdentity(), hello.Generations);
+        bool checksFencing = _options.Plant != PlantedBug.NoGenerationCheck;
 
         // I6: a node that took over never follows the old primary again, and tells it so (fenced).
-        if (verdict.IsAccepted && (IsPromoted || _store!.State.Role != NodeRole.Secondary) && _options.Plant != PlantedBug.NoGenerationCheck)
+        if (verdict.IsAccepted && checksFencing && (IsPromoted || _store!.State.Role != NodeRole.Secondary))
         {
             verdict = HandshakeVerdict.Fenced("this node has been promoted: it follows no primary any more");
+        }
+
+        PairRelation relation = PairRelation.Unrelated;
+        if (verdict.IsAccepted)
+        {
+            // A secondary refuses only what would lose its own data; the rest of the table is the primary's to act on.
+            GenerationVerdict data = GenerationTable.Decide(hello.Generations, _store!.State.Generations, fullSyncAllowed: true);
+            relation = data.Relation;
+            verdict = data.Decision switch
+            {
+                SyncDecision.RefuseSecondaryAhead when checksFencing => HandshakeVerdict.Fenced(data.Explanation!),
+                SyncDecision.RefuseDiverged when checksFencing => HandshakeVerdict.Incompatible(data.Explanation!),
+                _ => verdict,
+            };
         }
 
         // A second primary while one is connected is refused, but may pass later: not a misconfiguration.
@@ -156,8 +180,18 @@ public sealed partial class SecondaryHost
         }
 
         state.HelloAccepted = true;
+        state.Relation = relation;
         _current = link;
-        Log.PrimaryConnected(_log, state.Peer, hello.Identity.ToString());
+        Log.PrimaryConnected(_log, state.Peer, $"{hello.Identity}; {hello.Generations}");
+        if (hello.VouchesBlankSecondaryEqual && relation == PairRelation.SecondaryBlank && _engine!.LastCommittedEpoch == 0 && _syncTarget is null)
+        {
+            // The operator vouched that this blank image equals the primary's: it holds the
+            // primary's data once the first epoch of the stream is applied.
+            Log.TakenAsEqual(_log, hello.Generations.ToString());
+            _takenGenerations = hello.Generations;
+            RunStateOperation(new SecondaryStorageOperation(SecondaryStorageKind.TakeGenerations, Generations: hello.Generations));
+        }
+
         _welcomeWaiting = link;
         AnswerWaitingWelcome();
     }
@@ -222,6 +256,7 @@ public sealed partial class SecondaryHost
             LastCommittedEpoch = engine.LastCommittedEpoch,
             LastCommittedSequence = engine.LastCommittedSequence,
             Role = _store!.State.Role,
+            Generations = _store.State.Generations,
         };
         _actions.Send(link, FrameType.Welcome, welcome);
         _welcomed = link;
@@ -232,15 +267,39 @@ public sealed partial class SecondaryHost
     private void OnResyncStart(LinkId link, ResyncStartMessage start)
     {
         SecondaryEngine engine = _engine!;
-        string? refused = engine.OnResyncStart(start.BaseEpoch, start.FirstEpoch, start.FirstSequence);
+        PairRelation relation = _links[link].Relation;
+        string? refused = start.Generations?.Problem() is { } problem ? $"the resync start carries {problem}"
+            : start.Generations is null || start.Generations.IsBlank ? "the resync start names no data generation to take"
+            : !start.WholeImage && relation is PairRelation.SecondaryBlank or PairRelation.Unrelated
+                ? $"a copy of changed regions only cannot make this image equal to the primary's: it is {(relation == PairRelation.SecondaryBlank ? "blank" : "not known to be this pair's data")} ({_store!.State.Generations})"
+            : engine.OnResyncStart(start.BaseEpoch, start.FirstEpoch, start.FirstSequence);
         if (refused is null)
         {
-            Log.ResyncStarted(_log, start.BaseEpoch, start.Regions, start.Bytes, start.FirstEpoch);
+            Log.ResyncStarted(_log, start.WholeImage ? "full sync" : "resync", start.BaseEpoch, start.Regions, start.Bytes, start.FirstEpoch);
+            RecordSyncTarget(start.Generations!, start.FirstEpoch);
             return;
         }
 
         Log.ResyncRefused(_log, refused);
         CloseLink(link, $"resync refused: {refused}", fenced: IsPromoted);
+    }
+
+    /// <summary>Has the apply lane record, before the sync's epochs are applied, which generations the image takes when it completes.</summary>
+    private void RecordSyncTarget(DataGenerations target, long firstEpoch)
+    {
+        _syncTarget = target;
+        _syncFirstEpoch = firstEpoch;
+        RunStateOperation(new SecondaryStorageOperation(SecondaryStorageKind.RecordSyncTarget, Number: firstEpoch, Generations: target));
+    }
+
+    /// <summary>
+    /// A state-record write on the apply lane. Counted, so that a promotion records itself only after
+    /// it: two writers of one record would lose one of the writes.
+    /// </summary>
+    private void RunStateOperation(in SecondaryStorageOperation op)
+    {
+        _stateOperationsPending++;
+        _actions.RunStorage(op);
     }
 
     private PairIdentity LocalIdentity() => new()
@@ -249,7 +308,6 @@ public sealed partial class SecondaryHost
         ImageBytes = _store!.Image.Size,
         BlockSize = _options.BlockSize,
         MaxRequestBytes = _options.MaxRequestBytes,
-        Generation = _store.State.Generation,
     };
 
     /// <summary>What the host knows of one link.</summary>
@@ -263,6 +321,9 @@ public sealed partial class SecondaryHost
         public long LastHeard { get; set; } = connectedAt;
 
         public bool HelloAccepted { get; set; }
+
+        /// <summary>How the primary's data relates to this node's, as its hello said.</summary>
+        public PairRelation Relation { get; set; } = PairRelation.Unrelated;
 
         /// <summary>The host asked for the link to close: nothing more from it is acted on.</summary>
         public bool Closing { get; set; }

@@ -6,8 +6,8 @@ public sealed partial class SecondaryHost
 {
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "secondary started on image {Image}: it holds checkpoint {Epoch}; {Unapplied} committed epochs to replay from the journal")]
-        public static partial void Started(ILogger logger, string image, long epoch, int unapplied);
+        [LoggerMessage(1, LogLevel.Information, "secondary started on image {Image}: it holds checkpoint {Epoch} of {Generation}; {Unapplied} committed epochs to replay from the journal")]
+        public static partial void Started(ILogger logger, string image, long epoch, int unapplied, string generation);
 
         [LoggerMessage(21, LogLevel.Critical, "forced failover: {Damage}. They are DISCARDED: this node promotes from checkpoint {Epoch}; the journal {Journal} is left unchanged as evidence")]
         public static partial void ForcedFailoverDiscarding(ILogger logger, string damage, long epoch, string journal);
@@ -42,8 +42,8 @@ public sealed partial class SecondaryHost
         [LoggerMessage(10, LogLevel.Warning, "promoting ({Reason}); last committed epoch {Epoch}")]
         public static partial void Promoting(ILogger logger, string reason, long epoch);
 
-        [LoggerMessage(11, LogLevel.Warning, "promoted: image and VM state hold checkpoint {Epoch}; now generation {Generation}")]
-        public static partial void Promoted(ILogger logger, long epoch, long generation);
+        [LoggerMessage(11, LogLevel.Warning, "promoted: image and VM state hold checkpoint {Epoch}; writes from here on are {Generation}")]
+        public static partial void Promoted(ILogger logger, long epoch, string generation);
 
         [LoggerMessage(12, LogLevel.Critical, "storage failed: {Reason}")]
         public static partial void StorageFailed(ILogger logger, string reason);
@@ -51,8 +51,14 @@ public sealed partial class SecondaryHost
         [LoggerMessage(14, LogLevel.Error, "not promoting ({Reason}): {Refusal}")]
         public static partial void NotPromoting(ILogger logger, string reason, string refusal);
 
-        [LoggerMessage(15, LogLevel.Warning, "resync from checkpoint {BaseEpoch} started: {Regions} regions ({Bytes} bytes) to receive; the image holds no checkpoint until it completes; the new stream begins at epoch {FirstEpoch}")]
-        public static partial void ResyncStarted(ILogger logger, long baseEpoch, int regions, long bytes, long firstEpoch);
+        [LoggerMessage(15, LogLevel.Warning, "{Kind} from checkpoint {BaseEpoch} started: {Regions} regions ({Bytes} bytes) to receive; the image holds no checkpoint until it completes; the new stream begins at epoch {FirstEpoch}")]
+        public static partial void ResyncStarted(ILogger logger, string kind, long baseEpoch, int regions, long bytes, long firstEpoch);
+
+        [LoggerMessage(23, LogLevel.Information, "sync complete at epoch {Epoch}: the image holds the primary's data, {Generation}")]
+        public static partial void SyncCompleted(ILogger logger, long epoch, string generation);
+
+        [LoggerMessage(24, LogLevel.Warning, "blank secondary taken as equal to the primary's image ({Generation}), as its operator vouched (--skip-initial-sync): nothing is copied")]
+        public static partial void TakenAsEqual(ILogger logger, string generation);
 
         [LoggerMessage(16, LogLevel.Error, "refused the primary's resync: {Reason}")]
         public static partial void ResyncRefused(ILogger logger, string reason);

@@ -52,6 +52,16 @@ public sealed partial class SecondaryHost
 
     public bool IsPromoted => _engine?.Phase is SecondaryPhase.Promoting or SecondaryPhase.Promoted;
 
+    /// <summary>
+    /// Whether the committed image holds the pair's data: the node holds a data generation, or the
+    /// epoch that completes its sync is committed (applying it records the primary's generations).
+    /// A node that never held the pair's data — a blank secondary not yet synced — is never promoted.
+    /// </summary>
+    public bool HoldsPairData =>
+        !_store!.State.Generations.IsBlank
+        || _takenGenerations is not null
+        || (_syncTarget is not null && _engine!.LastCommittedEpoch >= _syncFirstEpoch && !_engine.CommittedMidResync);
+
     public SecondaryStatus Status => new(
         _engine?.Phase.ToString() ?? "starting",
         _engine?.LastCommittedEpoch ?? 0,
@@ -61,7 +71,8 @@ public sealed partial class SecondaryHost
         _linkDescription,
         _engine is not { IsResyncing: true } engine ? null
             : engine.CommittedMidResync ? "in progress: the image is mid-resync and holds no checkpoint until it completes"
-            : "started: nothing of it is committed yet");
+            : "started: nothing of it is committed yet",
+        _store?.State.Generations.ToString());
 
     /// <summary>
     /// Recovery: opens the image and the state directory, checks they are this pair's, and builds the
@@ -93,7 +104,9 @@ public sealed partial class SecondaryHost
             throw;
         }
 
-        Log.Started(_log, _store.Image.Name, _store.State.AppliedEpoch, _store.Unapplied.Count);
+        _syncTarget = _store.State.SyncTarget;
+        _syncFirstEpoch = _store.State.SyncFirstEpoch;
+        Log.Started(_log, _store.Image.Name, _store.State.AppliedEpoch, _store.Unapplied.Count, _store.State.Generations.ToString());
         if (_store.Journal.EntriesSteppedOver > 0)
         {
             Log.JournalEntriesSteppedOver(_log, _store.Journal.Name, _store.Journal.EntriesSteppedOver);
@@ -136,6 +149,13 @@ public sealed partial class SecondaryHost
             return null;
         }
 
+        if (!HoldsPairData)
+        {
+            string blank = "this node never held the pair's data: its image was never synced from a primary, so it holds no checkpoint to resume from";
+            Log.NotPromoting(_log, reason, blank);
+            return blank;
+        }
+
         if (engine.Promote() is { } refused)
         {
             Log.NotPromoting(_log, reason, refused);
@@ -172,7 +192,17 @@ public sealed partial class SecondaryHost
                 break;
             case SecondaryStorageResult.Done when completion.Kind == SecondaryStorageKind.MarkApplied:
                 NoteApplied(completion.Epoch, completion.Stamps);
+                if (_syncTarget is not null && _store!.State.SyncTarget is null)
+                {
+                    // The epoch that completed the sync is applied: the image holds the primary's data.
+                    _syncTarget = null;
+                    Log.SyncCompleted(_log, completion.Epoch, _store.State.Generations.ToString());
+                }
+
                 engine.OnApplied(completion.Epoch);
+                break;
+            case SecondaryStorageResult.Done when completion.Kind is SecondaryStorageKind.RecordSyncTarget or SecondaryStorageKind.TakeGenerations:
+                OnStateOperationDone();
                 break;
             case SecondaryStorageResult.Done or SecondaryStorageResult.Skipped:
                 break;

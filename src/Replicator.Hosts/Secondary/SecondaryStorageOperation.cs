@@ -14,7 +14,8 @@ public readonly record struct SecondaryStorageOperation(
     EpochLog? Epoch = null,
     VmSnapshot? Snapshot = null,
     long Number = 0,
-    long LastSequence = 0)
+    long LastSequence = 0,
+    Protocol.Generations.DataGenerations? Generations = null)
 {
     /// <summary>
     /// Journal appends (the commit point, on the acknowledgement's path) run apart from applying
@@ -49,6 +50,12 @@ public enum SecondaryStorageKind
 
     /// <summary>Record durably that image and RAM hold the epoch, and release its journal space.</summary>
     MarkApplied,
+
+    /// <summary>Record durably which data generations a sync from epoch <see cref="SecondaryStorageOperation.Number"/> on brings (<see cref="Storage.SecondaryStore.RecordSyncTarget"/>).</summary>
+    RecordSyncTarget,
+
+    /// <summary>Record durably that the image holds the operation's generations as it is (<see cref="Storage.SecondaryStore.TakeGenerations"/>).</summary>
+    TakeGenerations,
 }
 
 /// <summary>The two ordered lanes of storage work: each runs its operations one at a time, in order.</summary>

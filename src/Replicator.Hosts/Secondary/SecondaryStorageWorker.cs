@@ -60,6 +60,12 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
                 case SecondaryStorageKind.ApplyVm:
                     store.ApplyVmSnapshot(op.Snapshot!);
                     break;
+                case SecondaryStorageKind.RecordSyncTarget:
+                    store.RecordSyncTarget(op.Generations!, op.Number);
+                    break;
+                case SecondaryStorageKind.TakeGenerations:
+                    store.TakeGenerations(op.Generations!);
+                    break;
                 case SecondaryStorageKind.MarkApplied:
                     store.MarkApplied(op.Number, op.LastSequence);
                     var stamps = new EpochStamps(ApplyStarted: _applyStarted, ApplyEnded: time.GetTimestamp());

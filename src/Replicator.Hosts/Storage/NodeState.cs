@@ -1,21 +1,38 @@
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Storage;
 
 /// <summary>
-/// What a node keeps about itself across restarts: which pair and generation it belongs to, its
-/// role, and the checkpoint its image and VM state hold (with that checkpoint's vCPU state).
+/// What a node keeps about itself across restarts: which pair it belongs to, the data generations
+/// its image holds, its role, and the checkpoint its image and VM state hold (with that
+/// checkpoint's vCPU state).
 /// </summary>
 public sealed record NodeState
 {
-    /// <summary>2: the file carries a checksum over the record (1: none; still read).</summary>
-    public const int CurrentFormatVersion = 2;
+    /// <summary>
+    /// 3: data generations (a record of format 1 or 2 reads as holding none: a secondary is then
+    /// synced whole, a primary begins the pair's data anew). 2: the file carries a checksum over the
+    /// record (1: none; still read).
+    /// </summary>
+    public const int CurrentFormatVersion = 3;
 
     public int FormatVersion { get; init; } = CurrentFormatVersion;
 
     public required string PairId { get; init; }
 
-    public long Generation { get; init; }
+    /// <summary>The data generations the image holds (none: a secondary that never held this pair's data).</summary>
+    public DataGenerations Generations { get; init; } = DataGenerations.None;
+
+    /// <summary>
+    /// A secondary being synced: the primary's generations, which it takes when the epoch that
+    /// completes the copy (at or after <see cref="SyncFirstEpoch"/>, not mid-resync) is applied —
+    /// not before, since until then its image holds neither its old data nor the primary's.
+    /// </summary>
+    public DataGenerations? SyncTarget { get; init; }
+
+    /// <summary>The sync's first epoch: epochs before it belong to the stream before the sync.</summary>
+    public long SyncFirstEpoch { get; init; }
 
     public required NodeRole Role { get; init; }
 

@@ -4,6 +4,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
 using Replicator.Core.Testing;
 using Replicator.Core.Vm;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Storage;
@@ -172,23 +173,54 @@ public sealed class SecondaryStore : IDisposable
         _pendingCpu = snapshot.CpuState;
     }
 
-    /// <summary>Records durably that image and RAM hold <paramref name="epoch"/>, then releases its journal space.</summary>
+    /// <summary>
+    /// Records durably that image and RAM hold <paramref name="epoch"/>, then releases its journal
+    /// space. The epoch that completes a sync also gives the node the primary's data generations.
+    /// </summary>
     public void MarkApplied(long epoch, long lastSequence)
     {
         Ram.Flush();
         _midResync.TryRemove(epoch, out bool midResync);
-        State = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync };
+        NodeState applied = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync };
+        if (applied.SyncTarget is { } target && epoch >= applied.SyncFirstEpoch && !midResync)
+        {
+            applied = applied with { Generations = target, SyncTarget = null, SyncFirstEpoch = 0 };
+        }
+
+        State = applied;
         _states.Save(State);
         Journal.Release(epoch);
     }
 
     /// <summary>
-    /// Records that this node took over: a new generation (so the old primary, still at the old
-    /// one, is refused if it comes back: I6) and the primary role.
+    /// Records durably, before any epoch of the sync is applied, which data generations the image
+    /// will hold once the sync starting at <paramref name="firstEpoch"/> completes.
     /// </summary>
-    public void MarkPromoted()
+    public void RecordSyncTarget(DataGenerations target, long firstEpoch)
     {
-        State = State with { Generation = State.Generation + 1, Role = NodeRole.Primary };
+        ArgumentNullException.ThrowIfNull(target);
+        State = State with { SyncTarget = target, SyncFirstEpoch = firstEpoch };
+        _states.Save(State);
+    }
+
+    /// <summary>
+    /// Records durably that the image holds <paramref name="generations"/> as it is: a blank node whose
+    /// image the operator vouched equal to the primary's (--skip-initial-sync).
+    /// </summary>
+    public void TakeGenerations(DataGenerations generations)
+    {
+        ArgumentNullException.ThrowIfNull(generations);
+        State = State with { Generations = generations, SyncTarget = null, SyncFirstEpoch = 0 };
+        _states.Save(State);
+    }
+
+    /// <summary>
+    /// Records that this node took over: a new data generation, drawn <paramref name="now"/> (so the
+    /// old primary, which does not hold it, never replicates over it: I6), and the primary role.
+    /// </summary>
+    public void MarkPromoted(DateTimeOffset now)
+    {
+        State = State with { Generations = State.Generations.Begin(GenerationMark.Draw(GenerationCause.Promotion, now)), Role = NodeRole.Primary, SyncTarget = null, SyncFirstEpoch = 0 };
         _states.Save(State);
     }
 

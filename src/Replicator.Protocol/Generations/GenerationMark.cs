@@ -34,8 +34,8 @@ public sealed partial class GenerationMark : IEquatable<GenerationMark>
         return new GenerationMark { Id = id, SinceUnixMilliseconds = now.ToUnixTimeMilliseconds(), Cause = cause };
     }
 
-    /// <summary>What an operator reads: "generation 1f2e… (promotion, since 2026-12-01T10:02:03Z)".</summary>
-    public string Describe() => string.Create(CultureInfo.InvariantCulture, $"generation {Id:x16} ({CauseText(Cause)}, since {DateTimeOffset.FromUnixTimeMilliseconds(SinceUnixMilliseconds):yyyy-MM-ddTHH:mm:ss.fffZ})");
+    /// <summary>What an operator reads: "generation 1f2e… (promotion, since 2026-12-01T10:02:03.000Z)".</summary>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture, $"generation {Id:x16} ({CauseText(Cause)}, since {SinceText(SinceUnixMilliseconds)})");
 
     public bool Equals(GenerationMark? other) => other is not null && other.Id == Id;
 
@@ -44,6 +44,15 @@ public sealed partial class GenerationMark : IEquatable<GenerationMark>
     public override int GetHashCode() => Id.GetHashCode();
 
     public override string ToString() => Describe();
+
+    /// <summary>The time as a date, or as the raw number when a peer sent one no date can hold: it is only ever read, never trusted.</summary>
+    private static string SinceText(long unixMilliseconds) =>
+        unixMilliseconds is >= MinUnixMilliseconds and <= MaxUnixMilliseconds
+            ? DateTimeOffset.FromUnixTimeMilliseconds(unixMilliseconds).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{unixMilliseconds} ms after 1970, not a valid time");
+
+    private const long MinUnixMilliseconds = -62_135_596_800_000;
+    private const long MaxUnixMilliseconds = 253_402_300_799_999;
 
     private static string CauseText(GenerationCause cause) => cause switch
     {

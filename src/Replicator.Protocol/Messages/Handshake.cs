@@ -4,33 +4,28 @@ namespace Replicator.Protocol.Messages;
 public static class Handshake
 {
     /// <summary>
+    /// 4: data generations in the hello, the welcome and the resync start, in place of the identity's failover counter.
     /// 3: roles as <see cref="NodeRole"/> numbers and the largest request in the pair identity.
     /// 2: resync (the ResyncStart frame, the checkpoint's resync marks, Welcome's role, Error's fence).
     /// </summary>
-    public const int ProtocolVersion = 3;
+    public const int ProtocolVersion = 4;
 
     /// <summary>
     /// The secondary's check of a primary's hello: may a peer claiming <paramref name="peer"/>
-    /// (speaking <paramref name="peerVersion"/>) replicate into this node's <paramref name="local"/> identity?
-    /// A peer at an older generation is fenced: a failover happened since it last wrote here.
+    /// (speaking <paramref name="peerVersion"/>) replicate into this node's <paramref name="local"/>
+    /// identity, with the data generations it sent? Whose data is valid is then the
+    /// <see cref="Generations.GenerationTable"/>'s to say.
     /// </summary>
-    public static HandshakeVerdict Check(int peerVersion, PairIdentity? peer, PairIdentity local)
+    public static HandshakeVerdict Check(int peerVersion, PairIdentity? peer, PairIdentity local, Generations.DataGenerations? peerGenerations)
     {
         ArgumentNullException.ThrowIfNull(local);
-        if (CheckCompatible(peerVersion, peer, local) is { } incompatible)
-        {
-            return HandshakeVerdict.Incompatible(incompatible);
-        }
-
-        return peer!.Generation < local.Generation
-            ? HandshakeVerdict.Fenced($"stale generation: the peer is at generation {peer.Generation}, this node already at {local.Generation} (a failover happened since)")
-            : HandshakeVerdict.Accepted;
+        string? incompatible = CheckCompatible(peerVersion, peer, local) ?? CheckGenerations(peerGenerations);
+        return incompatible is null ? HandshakeVerdict.Accepted : HandshakeVerdict.Incompatible(incompatible);
     }
 
     /// <summary>
-    /// The primary's check of a secondary's welcome: the same identity checks, and only a secondary
-    /// of this very generation is ever written to (I6): a promoted node, or one at a newer
-    /// generation, fences the primary.
+    /// The primary's check of a secondary's welcome: the same identity checks, and only a node that
+    /// follows is ever written to (I6): a promoted node fences the primary.
     /// </summary>
     public static HandshakeVerdict CheckWelcome(WelcomeMessage welcome, PairIdentity local)
     {
@@ -41,15 +36,20 @@ public static class Handshake
             return HandshakeVerdict.Incompatible(incompatible);
         }
 
-        if (welcome.Role != NodeRole.Secondary || welcome.Identity.Generation > local.Generation)
+        if (CheckGenerations(welcome.Generations) is { } malformed)
         {
-            return HandshakeVerdict.Fenced($"it is a {welcome.Role.ToString().ToLowerInvariant()} at generation {welcome.Identity.Generation}, this primary at {local.Generation}: it was promoted");
+            return HandshakeVerdict.Incompatible(malformed);
         }
 
-        return welcome.Identity.Generation < local.Generation
-            ? HandshakeVerdict.Incompatible($"stale generation: the secondary is at generation {welcome.Identity.Generation}, this primary at {local.Generation}")
+        return welcome.Role != NodeRole.Secondary
+            ? HandshakeVerdict.Fenced($"it is a {welcome.Role.ToString().ToLowerInvariant()} holding {welcome.Generations}: it was promoted and follows no primary")
             : HandshakeVerdict.Accepted;
     }
+
+    private static string? CheckGenerations(Generations.DataGenerations? generations) =>
+        generations is null ? "the peer sent no data generations"
+        : generations.Problem() is { } problem ? $"the peer sent {problem}"
+        : null;
 
     private static string? CheckCompatible(int peerVersion, PairIdentity? peer, PairIdentity local)
     {

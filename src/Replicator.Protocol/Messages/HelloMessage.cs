@@ -2,7 +2,7 @@ using MessagePack;
 
 namespace Replicator.Protocol.Messages;
 
-/// <summary>The primary's first frame: protocol version and the identity of the image pair it protects.</summary>
+/// <summary>The primary's first frame: protocol version, the identity of the image pair it protects, and the data generations its image holds.</summary>
 [MessagePackObject]
 public sealed partial class HelloMessage
 {
@@ -11,4 +11,14 @@ public sealed partial class HelloMessage
 
     [Key(1)]
     public PairIdentity Identity { get; set; } = new();
+
+    [Key(2)]
+    public Generations.DataGenerations Generations { get; set; } = Replicator.Protocol.Generations.DataGenerations.None;
+
+    /// <summary>
+    /// The operator vouched (--skip-initial-sync) that a blank secondary's image already equals this
+    /// primary's: such a secondary takes the primary's generations with its first epoch, and nothing is copied.
+    /// </summary>
+    [Key(3)]
+    public bool VouchesBlankSecondaryEqual { get; set; }
 }

@@ -28,10 +28,19 @@ public sealed partial class ResyncStartMessage
     [Key(4)]
     public long Bytes { get; set; }
 
+    /// <summary>Every region is copied: the secondary's image was blank or not known to be this pair's.</summary>
+    [Key(5)]
+    public bool WholeImage { get; set; }
+
+    /// <summary>The primary's data generations: the secondary takes them once the copy completes, and not before.</summary>
+    [Key(6)]
+    public Generations.DataGenerations Generations { get; set; } = Replicator.Protocol.Generations.DataGenerations.None;
+
     /// <summary>The wire form of the engine's plan.</summary>
-    public static ResyncStartMessage From(ResyncPlan plan)
+    public static ResyncStartMessage From(ResyncPlan plan, Generations.DataGenerations generations)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(generations);
         return new ResyncStartMessage
         {
             BaseEpoch = plan.BaseEpoch,
@@ -39,6 +48,8 @@ public sealed partial class ResyncStartMessage
             FirstSequence = plan.FirstSequence,
             Regions = plan.Regions,
             Bytes = plan.Bytes,
+            WholeImage = plan.WholeImage,
+            Generations = generations,
         };
     }
 }

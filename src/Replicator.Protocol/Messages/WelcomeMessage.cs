@@ -25,4 +25,8 @@ public sealed partial class WelcomeMessage
     /// <summary>What the node is: a primary resyncs into nothing but a <see cref="NodeRole.Secondary"/> (I6).</summary>
     [Key(5)]
     public NodeRole Role { get; set; }
+
+    /// <summary>The data generations the secondary's image holds: with the hello's, what <see cref="Generations.GenerationTable"/> decides from.</summary>
+    [Key(6)]
+    public Generations.DataGenerations Generations { get; set; } = Replicator.Protocol.Generations.DataGenerations.None;
 }

@@ -78,7 +78,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 e?.InFlightCount ?? 0, e?.QueuedCount ?? 0, e?.CreditAvailable ?? 0,
                 LinkState, e?.DegradedReason, e?.Replication.ToString() ?? "starting", host?.ReconnectAttempts ?? 0,
                 e?.ResyncBytesLeft ?? 0, e?.ResyncRegionsLeft ?? 0,
-                host?.LastProtection.State.ToString() ?? nameof(PairProtection.Starting), host?.LastProtection.Reason);
+                host?.LastProtection.State.ToString() ?? nameof(PairProtection.Starting), host?.LastProtection.Reason,
+                host?.Generations.ToString());
         }
     }
 
@@ -106,6 +107,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 Peer = _options.Peer.ToString(),
                 ImageName = _options.ImagePath,
                 Unreplicated = _options.Unreplicated,
+                StartWithoutSecondary = _options.StartWithoutSecondary,
+                AllowFullSync = _options.AllowFullSync,
+                SkipInitialSync = _options.SkipInitialSync,
                 HeartbeatTimeout = _options.HeartbeatTimeout,
                 AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,

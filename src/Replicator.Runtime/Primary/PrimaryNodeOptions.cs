@@ -18,6 +18,15 @@ public sealed record PrimaryNodeOptions
     /// </summary>
     public bool Unreplicated { get; init; }
 
+    /// <summary>See <see cref="Hosts.Primary.PrimaryHostOptions.StartWithoutSecondary"/>.</summary>
+    public bool StartWithoutSecondary { get; init; }
+
+    /// <summary>See <see cref="Hosts.Primary.PrimaryHostOptions.AllowFullSync"/>.</summary>
+    public bool AllowFullSync { get; init; }
+
+    /// <summary>See <see cref="Hosts.Primary.PrimaryHostOptions.SkipInitialSync"/>.</summary>
+    public bool SkipInitialSync { get; init; }
+
     public required string PairId { get; init; }
 
     /// <summary>The pair key the link is authenticated and encrypted with; null only with <see cref="InsecureLink"/> (or without replication).</summary>

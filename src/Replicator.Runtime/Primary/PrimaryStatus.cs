@@ -6,9 +6,10 @@ namespace Replicator.Runtime.Primary;
 /// protected; the resync fields say what the running resync has still to read from the primary's disk.
 /// <see cref="Protection"/> is the honest summary (a <c>PairProtection</c>: Protected only while no
 /// checkpoint has waited longer than the acknowledgement bound), with <see cref="ProtectionReason"/>
-/// saying why when it is anything else; it is as of the last heartbeat tick.
+/// saying why when it is anything else; it is as of the last heartbeat tick. <see cref="DataGeneration"/>
+/// says which data the image holds (its current data generation, with why and since when).
 /// </summary>
 public sealed record PrimaryStatus(
     string Phase, long CurrentEpoch, long LastAcknowledgedEpoch, int UnacknowledgedCheckpoints, int InFlight, int Queued, long CreditAvailable, string Link, string? Degraded,
     string Replication = "Protected", int ReconnectAttempts = 0, long ResyncBytesLeft = 0, int ResyncRegionsLeft = 0,
-    string Protection = "Starting", string? ProtectionReason = null);
+    string Protection = "Starting", string? ProtectionReason = null, string? DataGeneration = null);

@@ -40,7 +40,9 @@ public class PairInvariantTests
 
         Assert.Empty(pair.Violations);
         Assert.True(last >= 3, $"only {last} epochs committed");
-        Assert.Equal(last, pair.Secondary.LastCommittedEpoch);
+
+        // An interval checkpoint may start behind the explicit one and commit before the run stops.
+        Assert.InRange(pair.Secondary.LastCommittedEpoch, last, last + 1);
         Assert.Null(pair.DegradedReason);
     }
 

@@ -252,9 +252,9 @@ public class ResyncTests
         _primary.OnCheckpointAcknowledged(1);
         _primary.OnSecondaryLost("link cut");
 
-        string? refused = _primary.BeginResync(epoch, sequence, Bound);
+        ResyncRefusal? refused = _primary.BeginResync(epoch, sequence, Bound);
 
-        Assert.Contains(reason, refused, StringComparison.Ordinal);
+        Assert.Contains(reason, refused?.Reason, StringComparison.Ordinal);
         Assert.Equal(PrimaryReplication.Degraded, _primary.Replication);
         _actions.DidNotReceive().SendResyncStart(Arg.Any<ResyncPlan>());
     }

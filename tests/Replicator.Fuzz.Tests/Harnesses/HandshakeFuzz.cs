@@ -2,6 +2,7 @@ using System.Buffers;
 using CsCheck;
 using Replicator.Fuzz.Tests.Infrastructure;
 using Replicator.Protocol.Framing;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 using Xunit.Abstractions;
 
@@ -10,7 +11,8 @@ namespace Replicator.Fuzz.Tests.Harnesses;
 /// <summary>
 /// <see cref="Handshake.Check"/> and <see cref="Handshake.CheckWelcome"/> against a fixed local
 /// identity: arbitrary hello and welcome contents (every field near, at and far from the local
-/// value, null identities and pair ids, undefined roles), and hello/welcome bodies off the wire,
+/// value, null identities and pair ids, undefined roles, data generations well formed, blank, null,
+/// with empty ids or too long a history), and hello/welcome bodies off the wire,
 /// mutated and decoded. The verdict is exactly the one the handshake's rules give, with a reason
 /// whenever it is not an acceptance, and nothing throws.
 /// </summary>
@@ -20,7 +22,7 @@ public class HandshakeFuzz(ITestOutputHelper output)
 
     private static readonly PairIdentity Local = CorpusGenerator.LocalIdentity();
 
-    internal sealed record Peer(int Version, PairIdentity? Identity, NodeRole Role);
+    internal sealed record Peer(int Version, PairIdentity? Identity, NodeRole Role, DataGenerations? Generations);
 
     private static Gen<T> Near<T>(T local, Gen<T> any, params T[] special) =>
         Gen.Frequency((6, Gen.Const(local)), (2, Gen.OneOf(special)), (1, any));
@@ -38,20 +40,26 @@ public class HandshakeFuzz(ITestOutputHelper output)
                 pairId,
                 Near(Local.ImageBytes, Gen.Long, 0, -Local.ImageBytes, Local.ImageBytes + 4096, long.MaxValue, long.MinValue),
                 Near(Local.BlockSize, Gen.Int, 0, 512, -4096, int.MaxValue),
-                Near(Local.Generation, Gen.Long, Local.Generation - 1, Local.Generation + 1, 0, -1, long.MaxValue, long.MinValue),
                 Near(Local.MaxRequestBytes, Gen.Int, 0, Local.MaxRequestBytes / 2, Local.MaxRequestBytes * 2, int.MinValue),
-                (id, image, block, generation, request) => (PairIdentity?)new PairIdentity { PairId = id!, ImageBytes = image, BlockSize = block, Generation = generation, MaxRequestBytes = request })));
+                (id, image, block, request) => (PairIdentity?)new PairIdentity { PairId = id!, ImageBytes = image, BlockSize = block, MaxRequestBytes = request })));
+        Gen<DataGenerations?> generations = Gen.Frequency(
+            (6, Gen.Long.Where(id => id != 0).Select(id => (DataGenerations?)DataGenerations.None.Begin(new GenerationMark { Id = id, Cause = GenerationCause.Created }))),
+            (2, Gen.Const((DataGenerations?)DataGenerations.None)),
+            (1, Gen.Const((DataGenerations?)null)),
+            (1, Gen.Const((DataGenerations?)new DataGenerations { Current = new GenerationMark() })),
+            (1, Gen.Int[0, 40].Select(n => (DataGenerations?)new DataGenerations { Current = new GenerationMark { Id = 1 }, History = Enumerable.Range(2, n).Select(i => new GenerationMark { Id = i % 7 }).ToList() })));
         return Gen.Select(
-            Near(Handshake.ProtocolVersion, Gen.Int, 0, 2, 4, -3, int.MaxValue),
+            Near(Handshake.ProtocolVersion, Gen.Int, 0, 2, 3, 5, -3, int.MaxValue),
             identity,
             Near(NodeRole.Secondary, Gen.Int.Select(r => (NodeRole)r), NodeRole.Primary, NodeRole.Unknown, (NodeRole)3, (NodeRole)(-1)),
-            (version, id, role) => new Peer(version, id, role));
+            generations,
+            (version, id, role, gens) => new Peer(version, id, role, gens));
     }
 
     [Fact]
     public void Any_hello_or_welcome_gets_exactly_the_verdict_the_rules_give()
     {
-        FuzzRunner.Run("handshake", Peers(), Check, p => $"version {p.Version}, role {(int)p.Role}, identity {(p.Identity is null ? "null" : $"'{p.Identity.PairId}' {p.Identity.ImageBytes} {p.Identity.BlockSize} {p.Identity.MaxRequestBytes} gen {p.Identity.Generation}")}", SmokeInputs, output);
+        FuzzRunner.Run("handshake", Peers(), Check, p => $"version {p.Version}, role {(int)p.Role}, identity {(p.Identity is null ? "null" : $"'{p.Identity.PairId}' {p.Identity.ImageBytes} {p.Identity.BlockSize} {p.Identity.MaxRequestBytes}")}, generations {(p.Generations is null ? "null" : $"{p.Generations.Current?.Id} + {p.Generations.History.Count}")}", SmokeInputs, output);
     }
 
     [Fact]
@@ -63,8 +71,8 @@ public class HandshakeFuzz(ITestOutputHelper output)
 
     private static string Check(Peer peer)
     {
-        string hello = Expect("hello", Handshake.Check(peer.Version, peer.Identity, Local), ExpectedForHello(peer.Version, peer.Identity));
-        var welcome = new WelcomeMessage { ProtocolVersion = peer.Version, Identity = peer.Identity!, Role = peer.Role };
+        string hello = Expect("hello", Handshake.Check(peer.Version, peer.Identity, Local, peer.Generations), ExpectedForHello(peer.Version, peer.Identity, peer.Generations));
+        var welcome = new WelcomeMessage { ProtocolVersion = peer.Version, Identity = peer.Identity!, Role = peer.Role, Generations = peer.Generations! };
         string welcomed = Expect("welcome", Handshake.CheckWelcome(welcome, Local), ExpectedForWelcome(welcome));
         return $"hello {hello}, welcome {welcomed}";
     }
@@ -77,7 +85,7 @@ public class HandshakeFuzz(ITestOutputHelper output)
         try
         {
             HelloMessage message = ControlCodec.Decode<HelloMessage>(frame, FrameType.Hello);
-            hello = Expect("hello", Handshake.Check(message.ProtocolVersion, message.Identity, Local), ExpectedForHello(message.ProtocolVersion, message.Identity));
+            hello = Expect("hello", Handshake.Check(message.ProtocolVersion, message.Identity, Local, message.Generations), ExpectedForHello(message.ProtocolVersion, message.Identity, message.Generations));
         }
         catch (ProtocolViolationException)
         {
@@ -119,16 +127,21 @@ public class HandshakeFuzz(ITestOutputHelper output)
         && peer.BlockSize == Local.BlockSize
         && peer.MaxRequestBytes == Local.MaxRequestBytes;
 
-    /// <summary>A primary of the pair may write here unless a failover happened since it last did (its generation is older).</summary>
-    private static HandshakeOutcome ExpectedForHello(int version, PairIdentity? peer) =>
-        !Compatible(version, peer) ? HandshakeOutcome.Incompatible
-        : peer!.Generation < Local.Generation ? HandshakeOutcome.Fenced
+    /// <summary>Data generations as the rules take them: present, no empty id, no longer a history than kept.</summary>
+    private static bool WellFormed(DataGenerations? generations) =>
+        generations is { History: not null }
+        && generations.Current is null or { Id: not 0 }
+        && generations.History.Count <= DataGenerations.MaxHistory
+        && generations.History.All(m => m is { Id: not 0 });
+
+    /// <summary>A primary of the pair, with well-formed data generations, passes; whose data is valid is the generation table's to say.</summary>
+    private static HandshakeOutcome ExpectedForHello(int version, PairIdentity? peer, DataGenerations? generations) =>
+        !Compatible(version, peer) || !WellFormed(generations) ? HandshakeOutcome.Incompatible
         : HandshakeOutcome.Accepted;
 
-    /// <summary>A primary writes only to a secondary of its very generation; a promoted or newer peer fences it; an older one is a misconfiguration.</summary>
+    /// <summary>A primary writes only to a node that follows; a promoted one fences it.</summary>
     private static HandshakeOutcome ExpectedForWelcome(WelcomeMessage welcome) =>
-        !Compatible(welcome.ProtocolVersion, welcome.Identity) ? HandshakeOutcome.Incompatible
-        : welcome.Role != NodeRole.Secondary || welcome.Identity.Generation > Local.Generation ? HandshakeOutcome.Fenced
-        : welcome.Identity.Generation < Local.Generation ? HandshakeOutcome.Incompatible
+        !Compatible(welcome.ProtocolVersion, welcome.Identity) || !WellFormed(welcome.Generations) ? HandshakeOutcome.Incompatible
+        : welcome.Role != NodeRole.Secondary ? HandshakeOutcome.Fenced
         : HandshakeOutcome.Accepted;
 }

@@ -26,7 +26,7 @@ internal static class CorpusGenerator
 
     /// <summary>The identity the handshake harness checks peers against.</summary>
     public static PairIdentity LocalIdentity() =>
-        new() { PairId = "pair-a", ImageBytes = 1L << 30, BlockSize = 4096, Generation = 3, MaxRequestBytes = 1 << 20 };
+        new() { PairId = "pair-a", ImageBytes = 1L << 30, BlockSize = 4096, MaxRequestBytes = 1 << 20 };
 
     /// <summary>Every target's generated files: target → (file name → bytes).</summary>
     public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, byte[]>> All() => new Dictionary<string, IReadOnlyDictionary<string, byte[]>>
@@ -173,19 +173,26 @@ internal static class CorpusGenerator
             return identity;
         }
 
+        // Fixed ids and times: the corpus must come out the same on every run.
+        static Protocol.Generations.DataGenerations Lineage(params long[] newestFirst) => new()
+        {
+            Current = new() { Id = newestFirst[0], SinceUnixMilliseconds = 1_700_000_000_000 + newestFirst[0], Cause = Protocol.Generations.GenerationCause.UnprotectedWriting },
+            History = newestFirst.Skip(1).Select(id => new Protocol.Generations.GenerationMark { Id = id, SinceUnixMilliseconds = 1_700_000_000_000 + id, Cause = Protocol.Generations.GenerationCause.Created }).ToList(),
+        };
+
         var hellos = new Dictionary<string, HelloMessage>
         {
-            ["same"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity() },
-            ["newer"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = With(i => i.Generation = 4) },
-            ["older"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = With(i => i.Generation = 2) },
+            ["same"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Generations = Lineage(3, 2, 1) },
+            ["blank"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Generations = Protocol.Generations.DataGenerations.None },
+            ["empty-id"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Generations = new() { Current = new() } },
             ["other-pair"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = With(i => i.PairId = "pair-b") },
             ["old-version"] = new() { ProtocolVersion = 2, Identity = LocalIdentity() },
         };
         var welcomes = new Dictionary<string, WelcomeMessage>
         {
-            ["same"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), BufferCapacityBytes = 1 << 26, LastCommittedEpoch = 4, LastCommittedSequence = 40, Role = NodeRole.Secondary },
-            ["promoted"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = With(i => i.Generation = 4), Role = NodeRole.Primary },
-            ["older"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = With(i => i.Generation = 2), Role = NodeRole.Secondary },
+            ["same"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), BufferCapacityBytes = 1 << 26, LastCommittedEpoch = 4, LastCommittedSequence = 40, Role = NodeRole.Secondary, Generations = Lineage(3, 2, 1) },
+            ["promoted"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Role = NodeRole.Primary, Generations = Lineage(4, 3, 2, 1) },
+            ["behind"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Role = NodeRole.Secondary, Generations = Lineage(2, 1) },
             ["no-role"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Role = NodeRole.Unknown },
             ["other-geometry"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = With(i => i.BlockSize = 512), Role = NodeRole.Secondary },
         };

@@ -7,6 +7,7 @@ using Replicator.Hosts.Links;
 using Replicator.Hosts.Primary;
 using Replicator.InMemory;
 using Replicator.Protocol.Framing;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Tests.Support;
@@ -22,8 +23,10 @@ internal sealed class PrimaryHarness
     private long _nextLink;
     private int _pumped;
 
-    public PrimaryHarness(Func<PrimaryHostOptions, PrimaryHostOptions>? configure = null)
+    /// <param name="directory">The state directory of a primary that ran before (a restart); a new one otherwise.</param>
+    public PrimaryHarness(Func<PrimaryHostOptions, PrimaryHostOptions>? configure = null, MemoryStorageDirectory? directory = null)
     {
+        Directory = directory ?? new MemoryStorageDirectory();
         Options = new PrimaryHostOptions
         {
             PairId = "pair-1",
@@ -44,7 +47,7 @@ internal sealed class PrimaryHarness
 
     public RecordingPrimaryActions Actions { get; } = new();
 
-    public MemoryStorageDirectory Directory { get; } = new();
+    public MemoryStorageDirectory Directory { get; }
 
     public PrimaryHost Host { get; }
 
@@ -54,15 +57,20 @@ internal sealed class PrimaryHarness
 
     public static PrimaryInput Error(string reason, bool fenced) => new(PrimaryInputKind.PeerError, FrameType.Error, Reason: reason, Fenced: fenced);
 
-    public WelcomeMessage Welcome(long epoch = 0, long sequence = 0, string? pairId = null, NodeRole role = NodeRole.Secondary, long generation = 0, long bufferBytes = 1 << 20) => new()
+    /// <summary>A secondary's welcome; by default it holds this primary's data generations (the same data).</summary>
+    public WelcomeMessage Welcome(long epoch = 0, long sequence = 0, string? pairId = null, NodeRole role = NodeRole.Secondary, DataGenerations? generations = null, long bufferBytes = 1 << 20) => new()
     {
         ProtocolVersion = Handshake.ProtocolVersion,
-        Identity = new PairIdentity { PairId = pairId ?? Options.PairId, ImageBytes = ImageBytes, BlockSize = Options.BlockSize, MaxRequestBytes = MaxRequestBytes, Generation = generation },
+        Identity = new PairIdentity { PairId = pairId ?? Options.PairId, ImageBytes = ImageBytes, BlockSize = Options.BlockSize, MaxRequestBytes = MaxRequestBytes },
         BufferCapacityBytes = bufferBytes,
         LastCommittedEpoch = epoch,
         LastCommittedSequence = sequence,
         Role = role,
+        Generations = generations ?? Host.Generations,
     };
+
+    /// <summary>What a secondary holds once it was promoted from this primary's data and wrote on.</summary>
+    public DataGenerations AheadGenerations() => Host.Generations.Begin(GenerationMark.Draw(GenerationCause.Promotion, Time.GetUtcNow()));
 
     /// <summary>The shell's answer to a Connect: a new link.</summary>
     public LinkId Connect()

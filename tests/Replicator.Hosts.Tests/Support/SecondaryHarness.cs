@@ -6,8 +6,10 @@ using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Secondary;
+using Replicator.Hosts.Storage;
 using Replicator.InMemory;
 using Replicator.Protocol.Framing;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Tests.Support;
@@ -21,9 +23,16 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
     private readonly Queue<SecondaryStorageOperation> _storage = new();
     private long _nextLink;
 
-    public SecondaryHarness(PlantedBug plant = PlantedBug.None, IStorageFaults? faults = null)
+    /// <param name="blank">A new node that never held the pair's data; otherwise one synced from the harness's primary earlier.</param>
+    /// <param name="directory">The state directory of a node that ran before (a restart); its record is kept.</param>
+    public SecondaryHarness(PlantedBug plant = PlantedBug.None, IStorageFaults? faults = null, bool blank = false, MemoryStorageDirectory? directory = null)
     {
-        Directory = new MemoryStorageDirectory("state", faults);
+        Directory = directory ?? new MemoryStorageDirectory("state", faults);
+        if (!blank && directory is null)
+        {
+            new NodeStateStore(Directory).Save(new NodeState { PairId = "pair-1", Role = NodeRole.Secondary, Generations = PrimaryGenerations, JournalSalt = 7 });
+        }
+
         Options = new SecondaryHostOptions
         {
             PairId = "pair-1",
@@ -58,31 +67,39 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
 
     public IEnumerable<T> SentOf<T>(LinkId link) => Sent.Where(s => s.Link == link).Select(s => s.Message).OfType<T>();
 
-    public static PairIdentity Identity(long generation = 0, string pairId = "pair-1") =>
-        new() { PairId = pairId, ImageBytes = ImageBytes, BlockSize = 4096, MaxRequestBytes = MaxRequestBytes, Generation = generation };
+    public static PairIdentity Identity(string pairId = "pair-1") =>
+        new() { PairId = pairId, ImageBytes = ImageBytes, BlockSize = 4096, MaxRequestBytes = MaxRequestBytes };
 
-    public static SecondaryInput Hello(PairIdentity? identity = null) =>
-        new(SecondaryInputKind.Hello, Hello: new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity ?? Identity() });
+    /// <summary>The data generations the harness's primary holds: its image is where the pair's data began.</summary>
+    public static DataGenerations PrimaryGenerations { get; } = DataGenerations.None.Begin(new GenerationMark { Id = 0x5eed, SinceUnixMilliseconds = 1_700_000_000_000, Cause = GenerationCause.Created });
+
+    /// <summary>A primary's hello: by default the harness's primary, holding the data this node holds.</summary>
+    public static SecondaryInput Hello(PairIdentity? identity = null, DataGenerations? generations = null, bool vouches = false) =>
+        new(SecondaryInputKind.Hello, Hello: new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = identity ?? Identity(), Generations = generations ?? PrimaryGenerations, VouchesBlankSecondaryEqual = vouches });
 
     /// <summary>A new connection that says hello.</summary>
-    public LinkId Connect(PairIdentity? identity = null)
+    public LinkId Connect(PairIdentity? identity = null, DataGenerations? generations = null, bool vouches = false)
     {
         var link = new LinkId(++_nextLink);
         Host.OnLinkConnected(link, $"peer {link}");
-        Host.OnInput(link, Hello(identity));
+        Host.OnInput(link, Hello(identity, generations, vouches));
         return link;
     }
 
     /// <summary>Epoch <paramref name="epoch"/> of one 4 KiB write at sequence <paramref name="sequence"/>, mirrored and closed on the link.</summary>
-    public void SendEpoch(LinkId link, long epoch, long sequence)
+    public void SendEpoch(LinkId link, long epoch, long sequence, bool resyncPending = false, bool startsResync = false)
     {
         var record = new MirrorRecord(epoch, sequence, BlockRequest.Write((epoch % 16) * 4096, 4096), Enumerable.Repeat((byte)epoch, 4096).ToArray());
         var digest = default(EpochDigest);
         digest.Add(record);
         Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, record));
         var snapshot = new VmSnapshot(epoch, [], []);
-        Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(epoch, sequence, sequence, digest.Value, snapshot, snapshot.ComputeDigest())));
+        Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(epoch, sequence, sequence, digest.Value, snapshot, snapshot.ComputeDigest()) { ResyncPending = resyncPending, StartsResync = startsResync }));
     }
+
+    /// <summary>A primary's resync start bringing <paramref name="generations"/>.</summary>
+    public static SecondaryInput ResyncStart(long baseEpoch, long firstEpoch, long firstSequence, DataGenerations generations, bool wholeImage) =>
+        new(SecondaryInputKind.ResyncStart, ResyncStart: new ResyncStartMessage { BaseEpoch = baseEpoch, FirstEpoch = firstEpoch, FirstSequence = firstSequence, Generations = generations, WholeImage = wholeImage });
 
     /// <summary>Runs the storage operations asked for so far (and what they lead to), in order, as a shell's lanes would.</summary>
     public void RunStorage(int limit = int.MaxValue)

@@ -1,0 +1,93 @@
+namespace Replicator.EndToEnd.Tests;
+
+/// <summary>
+/// The pair's life with real processes: forming it from a blank secondary while the guest writes,
+/// and going back on a failover by discarding the promoted node's data.
+/// </summary>
+public class LifeCycleTests
+{
+    [Fact]
+    public async Task A_blank_secondary_is_synced_whole_while_the_guest_writes_and_ends_equal_to_the_primary()
+    {
+        await using var pair = new DaemonPair { SkipInitialSync = false };
+
+        // The primary holds data; the secondary's image is a new, zeroed file.
+        byte[] data = new byte[DaemonPair.ImageBytes];
+        new Random(7).NextBytes(data);
+        await File.WriteAllBytesAsync(pair.PrimaryImage, data);
+        await using (FileStream blank = File.Create(pair.SecondaryImage))
+        {
+            blank.SetLength(DaemonPair.ImageBytes);
+        }
+
+        pair.StartSecondary();
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        pair.StartPrimary();
+        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.Contains("full sync started", pair.Primary.Output, StringComparison.Ordinal);
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xa1 0 1M", "write -P 0xa2 9M 64k", "flush");
+
+        // A checkpoint returns once the pair is protected: the copy is acknowledged.
+        await pair.CheckpointAsync();
+        System.Text.Json.Nodes.JsonNode primary = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
+        System.Text.Json.Nodes.JsonNode secondary = (await DaemonPair.StatusAsync(pair.SecondaryState))["status"]!;
+        Assert.Equal("Protected", primary["Replication"]!.GetValue<string>());
+        Assert.Contains("the pair's data began", primary["DataGeneration"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(primary["DataGeneration"]!.GetValue<string>(), secondary["DataGeneration"]!.GetValue<string>());
+        Assert.Contains("sync complete", pair.Secondary!.Output, StringComparison.Ordinal);
+
+        await AssertFailoverServesThePrimarysImageAsync(pair);
+    }
+
+    [Fact]
+    public async Task A_promoted_node_whose_data_is_discarded_is_synced_whole_from_the_old_primary()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync(withProxy: true);
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xb1 0 1M");
+        await pair.CheckpointAsync();
+        pair.Proxy!.Cut();
+        await pair.WaitUntilDegradedAsync();
+        await pair.FailoverAsync();
+        await Tool.QemuIo(pair.SecondaryUri, "write -P 0xb3 2M 1M");   // the promoted node's own write
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xb2 1M 1M");     // and the old primary's, unprotected
+        pair.Proxy.Heal();
+        await pair.Primary!.WaitForOutputAsync("no longer reconnecting");
+
+        // The operator keeps the old primary's data: the promoted node's is discarded, only while it is down.
+        (int code, string output) = await ReplicatorProcess.RunAsync("discard-my-data", "--state-dir", pair.SecondaryState);
+        Assert.NotEqual(0, code);
+        Assert.Contains("stop it first", output, StringComparison.Ordinal);
+        await pair.Secondary!.TerminateAsync();
+        await pair.Secondary.WaitForExitAsync();
+        await pair.Secondary.DisposeAsync();
+        (code, output) = await ReplicatorProcess.RunAsync("discard-my-data", "--state-dir", pair.SecondaryState);
+        Assert.True(code == 0, output);
+        Assert.Contains("(promotion, since", output, StringComparison.Ordinal);
+        Assert.Contains("it is now a blank secondary", output, StringComparison.Ordinal);
+
+        // Both daemons start again; the old primary copies its whole image over the discarded one.
+        await pair.Primary.TerminateAsync();
+        await pair.Primary.WaitForExitAsync();
+        await pair.Primary.DisposeAsync();
+        pair.StartSecondary();
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        pair.StartPrimary();
+        await pair.Primary.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.Contains("full sync started", pair.Primary.Output, StringComparison.Ordinal);
+        await pair.CheckpointAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "read -P 0xb2 1M 1M");
+
+        await AssertFailoverServesThePrimarysImageAsync(pair);
+    }
+
+    /// <summary>The primary stops cleanly; the secondary, failed over, serves exactly the primary's image.</summary>
+    private static async Task AssertFailoverServesThePrimarysImageAsync(DaemonPair pair)
+    {
+        await pair.Primary!.TerminateAsync();
+        Assert.Equal(0, await pair.Primary.WaitForExitAsync());
+        byte[] expected = await File.ReadAllBytesAsync(pair.PrimaryImage);
+        await pair.FailoverAsync();
+        byte[] served = await pair.ReadThroughNbdAsync(pair.SecondaryUri);
+        Assert.True(expected.AsSpan().SequenceEqual(served), "the secondary differs from the primary it was synced from");
+    }
+}
