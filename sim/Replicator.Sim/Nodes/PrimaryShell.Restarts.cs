@@ -129,6 +129,10 @@ internal sealed partial class PrimaryShell
         if (kind == PrimaryRestart.AfterCrash)
         {
             _expectation = StartExpectation.SyncsWhole;
+
+            // The guest runs again on what the crash left on the primary's disk: writes in flight
+            // at the crash may or may not be there, and what it sees from now on is what is.
+            Guest.RestartOnDisk(Disk.Memory.Contents);
         }
 
         if (misdirected)

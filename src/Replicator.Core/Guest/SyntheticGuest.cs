@@ -200,6 +200,21 @@ public sealed class SyntheticGuest : IVirtualMachine
         Array.Fill(_dirtyPages, true);
     }
 
+    /// <summary>
+    /// The guest starts again on its primary's disk as a crash of the primary left it: writes that
+    /// were in flight may or may not be there, and the guest now sees what is. Its model of the
+    /// disk becomes <paramref name="disk"/>; checkpoints recorded before stay as they were.
+    /// </summary>
+    public void RestartOnDisk(ReadOnlySpan<byte> disk)
+    {
+        if (disk.Length != _disk.Length)
+        {
+            throw new ArgumentException($"the disk holds {disk.Length} bytes, the guest's {_disk.Length}", nameof(disk));
+        }
+
+        disk.CopyTo(_disk);
+    }
+
     /// <summary>The recorded state at a checkpoint, or null if none was captured for that epoch.</summary>
     public GuestCheckpoint? ExpectedAt(long epoch) => _checkpoints.GetValueOrDefault(epoch);
 
