@@ -71,6 +71,26 @@ public class SecondaryHostGenerationTests
     }
 
     [Fact]
+    public void No_epoch_of_a_sync_is_journalled_before_the_record_of_what_the_sync_brings()
+    {
+        var pair = new SecondaryHarness(blank: true);
+        LinkId link = pair.Connect();
+        pair.Host.OnInput(link, SecondaryHarness.ResyncStart(baseEpoch: 0, firstEpoch: 1, firstSequence: 1, SecondaryHarness.PrimaryGenerations, wholeImage: true));
+        pair.SendEpoch(link, 1, 1, startsResync: true);
+
+        // Only the sync's target is asked for: the epoch that completes the copy waits for it, so a
+        // power cut can never leave that epoch committed with nothing saying which data it completes.
+        Assert.Equal(1, pair.PendingStorage);
+        Assert.False(pair.Host.HoldsPairData);
+        pair.RunStorage(1);
+        Assert.Equal(1, pair.PendingStorage);
+        pair.RunStorage(1);
+        Assert.Single(pair.SentOf<AckMessage>(link));
+        Assert.True(pair.Host.HoldsPairData);
+        Assert.Null(pair.Host.Promote("operator"));
+    }
+
+    [Fact]
     public void A_copy_of_changed_regions_only_is_refused_on_a_blank_image()
     {
         var pair = new SecondaryHarness(blank: true);

@@ -11,6 +11,7 @@ namespace Replicator.Sim.Checks;
 /// the primary sent, I4 at every power cut and recovery, I5 at every output release, the memory
 /// bound at every delivery, liveness on a timer) and at every failover (I2, I6).
 /// </summary>
+// initialDisk: the secondary's image before anything was committed (the primary's, unless the secondary starts blank).
 internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest guest, ReadOnlySpan<byte> initialDisk)
 {
     private readonly byte[] _initialDisk = initialDisk.ToArray();
@@ -27,6 +28,9 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
     public CrashHistory ApplyHistory { get; private set; } = new(initialDisk);
 
     public long Commits { get; private set; }
+
+    /// <summary>A checkpoint that leaves the image complete (not mid-resync) was committed: from then on the node holds the pair's data.</summary>
+    public bool CompleteCheckpointCommitted { get; private set; }
 
     public long LastCommitAt { get; private set; }
 
@@ -74,6 +78,7 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
             return;
         }
 
+        CompleteCheckpointCommitted = true;
         GuestCheckpoint? expectedState = guest.ExpectedAt(checkpoint.Epoch);
         string? difference = committedVm.Epoch != checkpoint.Epoch ? $"the committed VM state is of epoch {committedVm.Epoch}"
             : expectedState is null ? "the guest has no record of it"

@@ -169,8 +169,9 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             MaxUnacknowledgedCheckpoints = scenario.MaxUnacknowledgedCheckpoints,
             Plant = scenario.Plant,
 
-            // Both simulated disks start equal, as an operator who vouches for them would say.
-            SkipInitialSync = true,
+            // Both simulated disks start equal, as an operator who vouches for them would say; a
+            // blank secondary is synced whole instead.
+            SkipInitialSync = !scenario.BlankSecondary,
         };
     }
 

@@ -58,6 +58,13 @@ internal sealed record Scenario
     /// <summary>The secondary journal's compaction threshold: small, so that applies lagging behind commits compact it and power cuts land inside.</summary>
     public long JournalCompactAboveBytes { get; init; } = 16 * 1024;
 
+    /// <summary>
+    /// The secondary's image starts as other bytes than the primary's and its node holds no data
+    /// generation: the pair forms by a full sync while the guest writes. Otherwise both disks start
+    /// equal and the primary vouches for it (--skip-initial-sync).
+    /// </summary>
+    public bool BlankSecondary { get; init; }
+
     /// <summary>How long a pair with both hosts up may go without committing an epoch once no fault is active (liveness).</summary>
     public long LivenessBoundUs =>
         8 * EpochUs + 20 * (Network.LatencyUs + Network.JitterUs + Network.RetransmitTimeoutUs)
@@ -67,5 +74,5 @@ internal sealed record Scenario
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
         $"buffer {SecondaryBufferBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
-        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

@@ -68,6 +68,7 @@ internal static class ScenarioDraw
 
             // Drawn apart, so every other draw of a seed stays what it was.
             JournalCompactAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
+            BlankSecondary = SeedSplitter.For(seed, "blank-secondary").NextDouble() < 0.2,
         };
         return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
     }

@@ -33,7 +33,15 @@ internal sealed class SimWorld
         Random = new SimRandom(scenario.Seed);
         Guest = new SyntheticGuest(scenario.Guest);
         byte[] initial = Guest.Disk.ToArray();
-        Checker = new Checker(Clock, Trace, Guest, initial);
+        byte[] secondaryInitial = initial;
+        if (scenario.BlankSecondary)
+        {
+            // Whatever the new node's file held before: nothing of it may survive the full sync.
+            secondaryInitial = new byte[initial.Length];
+            SeedSplitter.For(scenario.Seed, "blank-image").NextBytes(secondaryInitial);
+        }
+
+        Checker = new Checker(Clock, Trace, Guest, secondaryInitial);
         Faults = new DiskFaults(Random.DiskFaults);
         int largestSnapshot = scenario.Guest.RamPages * (scenario.Guest.PageSize + 16) + 4096;
         int maxBody = Math.Max(scenario.Guest.MaxWriteBytes + MirrorHeader.Size, largestSnapshot);
@@ -42,7 +50,7 @@ internal sealed class SimWorld
         var power = new SimPowerSwitch();
         Secondary = new SecondaryShell(
             this,
-            new MemoryDisk(initial.Length, initial),
+            new MemoryDisk(secondaryInitial.Length, secondaryInitial),
             new MemoryStorageDirectory("secondary-state", new SimStorageFaults(DiskId.SecondaryJournal, Faults, Clock, power)),
             new SimStorageFaults(DiskId.SecondaryImage, Faults, Clock, power));
         Network.Primary = Primary;
@@ -252,9 +260,11 @@ internal sealed class SimWorld
         }
         else if (Secondary.Promote("final failover") is { } refusal)
         {
-            // Only an image left mid-resync may refuse: it holds no checkpoint at all.
+            // Only an image left mid-resync may refuse, or a blank one that no complete checkpoint
+            // ever reached: neither holds a checkpoint of the pair's data.
             _failoverRefused = refusal;
-            if (Secondary.Host.Engine is not { IsResyncing: true })
+            bool neverSynced = Scenario.BlankSecondary && !Checker.CompleteCheckpointCommitted && !Secondary.Host.HoldsPairData;
+            if (Secondary.Host.Engine is not { IsResyncing: true } && !neverSynced)
             {
                 Checker.Fail($"the secondary refused failover without being mid-resync: {refusal}");
             }

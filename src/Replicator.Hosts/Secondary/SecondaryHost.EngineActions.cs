@@ -14,7 +14,19 @@ public sealed partial class SecondaryHost
     {
         public void PersistEpoch(EpochLog epoch)
         {
-            host._actions.RunStorage(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: epoch));
+            var persist = new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: epoch);
+            if (host._stateOperationsPending > 0)
+            {
+                // A sync's target is not yet durable in the state record: no epoch of the sync may
+                // become committed before it, or a power cut could leave the epoch that completes the
+                // copy in the journal with nothing saying which data it completes.
+                host._persistsWaiting.Enqueue(persist);
+            }
+            else
+            {
+                host._actions.RunStorage(persist);
+            }
+
             if (host._options.Plant == PlantedBug.AckBeforeJournalDurable)
             {
                 // The planted defect: the acknowledgement leaves before the journal's flush completed.
@@ -76,6 +88,11 @@ public sealed partial class SecondaryHost
     private void OnStateOperationDone()
     {
         _stateOperationsPending--;
+        while (_stateOperationsPending == 0 && _persistsWaiting.TryDequeue(out SecondaryStorageOperation persist))
+        {
+            _actions.RunStorage(persist);
+        }
+
         if (_stateOperationsPending == 0 && _promotionWaiting >= 0)
         {
             long epoch = _promotionWaiting;

@@ -39,8 +39,10 @@ public sealed partial class SecondaryHost
     // Generations a vouched blank image takes as it is (their record may still be on its way).
     private DataGenerations? _takenGenerations;
 
-    // State-record writes asked of the apply lane and not yet done; a promotion waits for them.
+    // State-record writes asked of the apply lane and not yet done; a promotion, and the journal
+    // appends of epochs sealed meanwhile, wait for them.
     private int _stateOperationsPending;
+    private readonly Queue<SecondaryStorageOperation> _persistsWaiting = new();
     private long _promotionWaiting = -1;
 
     /// <summary>A connection was accepted; nothing from it is acted on before its hello passes.</summary>
