@@ -11,6 +11,24 @@ public static class ControlCodec
     public static MessagePackSerializerOptions Options { get; } =
         MessagePackSerializerOptions.Standard.WithSecurity(MessagePackSecurity.UntrustedData);
 
+    /// <summary>
+    /// Builds every control message's serializer now. The standard resolver generates one per type
+    /// on first use, which a cold process under load can take hundreds of milliseconds over; a node
+    /// calls this before it opens links, so no handshake spends its peer's hello timeout on it.
+    /// </summary>
+    public static void Prepare()
+    {
+        RoundTrip(new HelloMessage { Generations = Generations.DataGenerations.None.Begin(new Generations.GenerationMark { Id = 1 }) });
+        RoundTrip(new WelcomeMessage());
+        RoundTrip(new ResyncStartMessage());
+        RoundTrip(new CheckpointMessage());
+        RoundTrip(new AckMessage { Timings = new AckTimings() });
+        RoundTrip(new CreditMessage());
+        RoundTrip(new HeartbeatMessage());
+        RoundTrip(new RejectMessage());
+        RoundTrip(new ErrorMessage());
+    }
+
     public static T Decode<T>(in Frame frame, FrameType expected)
     {
         if (frame.Type != expected)
@@ -28,4 +46,6 @@ public static class ControlCodec
             throw new ProtocolViolationException($"frame {frame.Header.LinkSequence} ({frame.Type}): body is not a valid {typeof(T).Name}: {e.Message}", e);
         }
     }
+
+    private static void RoundTrip<T>(T message) => MessagePackSerializer.Deserialize<T>(MessagePackSerializer.Serialize(message, Options), Options);
 }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Replicator.Protocol.Messages;
 using Replicator.Core.Blocks;
 using Replicator.Core.Primary;
 using Replicator.Core.Vm;
@@ -97,6 +98,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         }
 
         _image = ImageFile.Open(_options.ImagePath);
+        ControlCodec.Prepare();
         _host = new PrimaryHost(
             new PrimaryHostOptions
             {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Replicator.Protocol.Messages;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Secondary;
 using Replicator.Protocol.Framing;
@@ -83,6 +84,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         }
 
         _host.Start(ImageFile.Open(_options.ImagePath), new FileStorageDirectory(_options.StateDirectory));
+        ControlCodec.Prepare();
         _listener = new TcpListener(_options.Listen);
         _listener.Start();
         Log.Listening(_log, LocalEndPoint!.ToString());
