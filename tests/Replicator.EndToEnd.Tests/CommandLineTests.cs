@@ -38,6 +38,7 @@ public class CommandLineTests
     [InlineData("failover")]
     [InlineData("status")]
     [InlineData("keygen")]
+    [InlineData("discard-my-data")]
     [InlineData("demo")]
     [InlineData("bench")]
     public async Task Every_command_has_help(string command)
@@ -51,6 +52,7 @@ public class CommandLineTests
     [InlineData("checkpoint", "--timeout", "soon")]
     [InlineData("status")]
     [InlineData("keygen")]
+    [InlineData("discard-my-data")]
     [InlineData("demo", "--requests", "5")]
     [InlineData("bench", "--plot", "out.png")]
     [InlineData("nonsense")]
@@ -58,6 +60,26 @@ public class CommandLineTests
     {
         (int code, _) = await ReplicatorProcess.RunAsync(args);
         Assert.Equal(2, code);
+    }
+
+    [Theory]
+    [InlineData("--sync-reads-in-flight", "0", "--sync-reads-in-flight 0 must be between 1 and 1024")]
+    [InlineData("--sync-granularity-kb", "6", "--sync-granularity-kb 6 must be a multiple of 4")]
+    [InlineData("--no-replication", "true", "drop them, or drop --no-replication")]
+    public async Task The_sync_options_out_of_range_or_without_replication_are_refused_by_name(string option, string value, string message)
+    {
+        string image = Path.GetTempFileName();
+        try
+        {
+            string[] link = option == "--no-replication" ? ["--skip-initial-sync"] : ["--peer", "127.0.0.1:1", "--insecure-link"];
+            (int code, string output) = await ReplicatorProcess.RunAsync(["primary", "--image", image, "--state-dir", Path.GetTempPath(), option, value, .. link]);
+            Assert.Equal(2, code);
+            Assert.Contains(message, output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(image);
+        }
     }
 
     [Fact]

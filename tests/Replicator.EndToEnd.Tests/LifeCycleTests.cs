@@ -32,6 +32,10 @@ public class LifeCycleTests
         System.Text.Json.Nodes.JsonNode primary = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
         System.Text.Json.Nodes.JsonNode secondary = (await DaemonPair.StatusAsync(pair.SecondaryState))["status"]!;
         Assert.Equal("Protected", primary["Replication"]!.GetValue<string>());
+        Assert.True(primary["SyncCompleted"]!.GetValue<bool>());
+        Assert.True(primary["SyncWholeImage"]!.GetValue<bool>());
+        Assert.Equal(DaemonPair.ImageBytes, primary["SyncBytesTotal"]!.GetValue<long>());
+        Assert.StartsWith("full sync complete", primary["Sync"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("the pair's data began", primary["DataGeneration"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(primary["DataGeneration"]!.GetValue<string>(), secondary["DataGeneration"]!.GetValue<string>());
         Assert.Contains("sync complete", pair.Secondary!.Output, StringComparison.Ordinal);

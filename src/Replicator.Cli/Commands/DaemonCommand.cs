@@ -137,6 +137,8 @@ internal static class DaemonCommand
             StartWithoutSecondary = s.StartWithoutSecondary,
             AllowFullSync = s.AllowFullSync,
             SkipInitialSync = s.SkipInitialSync,
+            SyncReadsInFlight = s.SyncReadsInFlight,
+            SyncGranularityBytes = s.SyncGranularityKb * 1024,
             PairId = s.PairId,
             LinkKey = linkKey,
             InsecureLink = s.InsecureLink,

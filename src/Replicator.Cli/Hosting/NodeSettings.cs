@@ -73,6 +73,12 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Primary, "on the pair's first start, take a blank secondary's image as already equal to this one (both new and zeroed, or copied while stopped): nothing is copied")]
     public bool SkipInitialSync { get; set; }
 
+    [Setting(NodeRoles.Primary, "reads of the primary's disk a sync keeps in flight at once")]
+    public int SyncReadsInFlight { get; set; } = 4;
+
+    [Setting(NodeRoles.Primary, "granularity of the map of regions a sync copies, in KiB (a multiple of 4)")]
+    public int SyncGranularityKb { get; set; } = 1024;
+
     [Setting(NodeRoles.Primary, "first wait before reconnecting to a lost secondary (doubling up to 32 times), in ms; 0 never reconnects")]
     public int ReconnectMs { get; set; } = 250;
 

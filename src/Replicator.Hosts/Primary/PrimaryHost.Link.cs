@@ -124,6 +124,7 @@ public sealed partial class PrimaryHost
     /// </summary>
     public void OnHeartbeatTick()
     {
+        SampleSync();
         ReportProtectionChange();
         long now = _time.GetTimestamp();
         if (!_handshaking.IsNone && _time.GetElapsedTime(_handshakeStarted, now) > _options.HeartbeatTimeout)
@@ -272,6 +273,7 @@ public sealed partial class PrimaryHost
                 MaxUnacknowledgedCheckpoints = _options.MaxUnacknowledgedCheckpoints,
                 Plant = _options.Plant,
                 DirtyRegionBytes = _options.DirtyRegionBytes,
+                MaxResyncReadsInFlight = _options.MaxSyncReadsInFlight,
             },
             _engineActions);
         Volatile.Write(ref _engine, engine);

@@ -51,6 +51,9 @@ public sealed partial class PrimaryHost
         [LoggerMessage(24, LogLevel.Critical, "started without the secondary ({Reason}): the guest runs unprotected in {Generation}; trying to reach it")]
         public static partial void StartedAlone(ILogger logger, string reason, string generation);
 
+        [LoggerMessage(26, LogLevel.Information, "{Kind} complete at checkpoint {Epoch}: {Bytes} bytes copied in {Seconds:F1} s ({MBps} MB/s)")]
+        public static partial void SyncCompleted(ILogger logger, string kind, long epoch, long bytes, double seconds, string mbps);
+
         [LoggerMessage(25, LogLevel.Warning, "copying the whole image: {Reason}")]
         public static partial void WholeImageInstead(ILogger logger, string reason);
 

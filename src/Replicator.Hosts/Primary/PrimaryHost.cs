@@ -217,6 +217,7 @@ public sealed partial class PrimaryHost
             MaxUnacknowledgedCheckpoints = _options.MaxUnacknowledgedCheckpoints,
             Plant = _options.Plant,
             DirtyRegionBytes = _options.DirtyRegionBytes,
+            MaxResyncReadsInFlight = _options.MaxSyncReadsInFlight,
             StartsDegradedBecause = reason,
         };
     }
@@ -297,6 +298,7 @@ public sealed partial class PrimaryHost
 
         public void SendResyncStart(ResyncPlan plan)
         {
+            host.NoteSyncStarted(plan);
             Log.ResyncStarted(host._log, plan.WholeImage ? "full sync" : "resync", plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
             if (!host._link.IsNone)
             {
@@ -308,6 +310,7 @@ public sealed partial class PrimaryHost
 
         public void PairProtected(long epoch)
         {
+            host.NoteSyncCompleted(epoch);
             Log.ProtectedAgain(host._log, epoch);
             host.OnProtectedAgain();
             host._actions.ReplicationChanged(PrimaryReplication.Protected, null);

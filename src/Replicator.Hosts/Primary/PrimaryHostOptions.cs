@@ -63,6 +63,9 @@ public sealed record PrimaryHostOptions
     /// </summary>
     public bool SkipInitialSync { get; init; }
 
+    /// <summary>Reads of the primary's disk a sync keeps in flight at once: with the granularity, the sync's two knobs.</summary>
+    public int MaxSyncReadsInFlight { get; init; } = 4;
+
     /// <summary>Granularity of the engine's map of regions the secondary may lack: what a resync copies at least.</summary>
     public int DirtyRegionBytes { get; init; } = 1 << 20;
 }

@@ -74,13 +74,15 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         {
             PrimaryHost? host = _host;
             PrimaryEngine? e = host?.Engine;
+            SyncProgress? sync = host?.Sync;
             return new PrimaryStatus(
                 e?.Phase.ToString() ?? "starting", e?.CurrentEpoch ?? 0, e?.LastAcknowledgedEpoch ?? 0, e?.UnacknowledgedCheckpoints ?? 0,
                 e?.InFlightCount ?? 0, e?.QueuedCount ?? 0, e?.CreditAvailable ?? 0,
                 LinkState, e?.DegradedReason, e?.Replication.ToString() ?? "starting", host?.ReconnectAttempts ?? 0,
                 e?.ResyncBytesLeft ?? 0, e?.ResyncRegionsLeft ?? 0,
                 host?.LastProtection.State.ToString() ?? nameof(PairProtection.Starting), host?.LastProtection.Reason,
-                host?.Generations.ToString());
+                host?.Generations.ToString(),
+                sync?.Describe(), sync?.WholeImage ?? false, sync?.TotalBytes ?? 0, sync?.CopiedBytes ?? 0, Math.Round((sync?.BytesPerSecond ?? 0) / 1e6, 1), sync?.Completed ?? false);
         }
     }
 
@@ -112,6 +114,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 StartWithoutSecondary = _options.StartWithoutSecondary,
                 AllowFullSync = _options.AllowFullSync,
                 SkipInitialSync = _options.SkipInitialSync,
+                MaxSyncReadsInFlight = _options.SyncReadsInFlight,
+                DirtyRegionBytes = _options.SyncGranularityBytes,
                 HeartbeatTimeout = _options.HeartbeatTimeout,
                 AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,

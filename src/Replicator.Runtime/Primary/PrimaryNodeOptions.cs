@@ -27,6 +27,12 @@ public sealed record PrimaryNodeOptions
     /// <summary>See <see cref="Hosts.Primary.PrimaryHostOptions.SkipInitialSync"/>.</summary>
     public bool SkipInitialSync { get; init; }
 
+    /// <summary>Reads of the primary's disk a sync keeps in flight (<c>--sync-reads-in-flight</c>).</summary>
+    public int SyncReadsInFlight { get; init; } = 4;
+
+    /// <summary>The granularity of the map of regions a sync copies (<c>--sync-granularity-kb</c>).</summary>
+    public int SyncGranularityBytes { get; init; } = 1 << 20;
+
     public required string PairId { get; init; }
 
     /// <summary>The pair key the link is authenticated and encrypted with; null only with <see cref="InsecureLink"/> (or without replication).</summary>
@@ -93,6 +99,16 @@ public sealed record PrimaryNodeOptions
         if (LocalIoWorkers < 1)
         {
             problems.Add("at least one local I/O worker is needed");
+        }
+
+        if (SyncReadsInFlight is < 1 or > 1024)
+        {
+            problems.Add($"--sync-reads-in-flight {SyncReadsInFlight} must be between 1 and 1024");
+        }
+
+        if (SyncGranularityBytes < 4096 || SyncGranularityBytes % 4096 != 0 || SyncGranularityBytes > (1 << 30))
+        {
+            problems.Add($"--sync-granularity-kb {SyncGranularityBytes / 1024} must be a multiple of 4 from 4 to 1048576");
         }
 
         return problems;

@@ -8,8 +8,11 @@ namespace Replicator.Runtime.Primary;
 /// checkpoint has waited longer than the acknowledgement bound), with <see cref="ProtectionReason"/>
 /// saying why when it is anything else; it is as of the last heartbeat tick. <see cref="DataGeneration"/>
 /// says which data the image holds (its current data generation, with why and since when).
+/// <see cref="Sync"/> describes the latest sync (running or complete) for an operator; the
+/// <c>Sync…</c> fields carry the same for scripts (bytes to copy, bytes copied so far, MB/s).
 /// </summary>
 public sealed record PrimaryStatus(
     string Phase, long CurrentEpoch, long LastAcknowledgedEpoch, int UnacknowledgedCheckpoints, int InFlight, int Queued, long CreditAvailable, string Link, string? Degraded,
     string Replication = "Protected", int ReconnectAttempts = 0, long ResyncBytesLeft = 0, int ResyncRegionsLeft = 0,
-    string Protection = "Starting", string? ProtectionReason = null, string? DataGeneration = null);
+    string Protection = "Starting", string? ProtectionReason = null, string? DataGeneration = null,
+    string? Sync = null, bool SyncWholeImage = false, long SyncBytesTotal = 0, long SyncBytesCopied = 0, double SyncMBps = 0, bool SyncCompleted = false);
