@@ -23,9 +23,36 @@ internal static class BenchCommand
     // The lines a configuration's primaries print: running, warm-up, paced, closed-loop, done; then running, warm-up, closed-loop, done.
     private const int StepsPerConfiguration = 9;
 
+    /// <summary>The floor alone, as one line of JSON: for scripts that measure something else against it in the same run.</summary>
+    private static async Task<int> WriteFloorAsync(BenchArguments arguments, TextWriter output)
+    {
+        string directory = arguments.Directory is { } given ? Directory.CreateDirectory(given).FullName : Directory.CreateTempSubdirectory("replicator-bench-").FullName;
+        try
+        {
+            string keyPath = Path.Combine(directory, "floor.key");
+            LinkKey.Generate(keyPath);
+            using LinkKey key = LinkKey.Load(keyPath);
+            Floor floor = await FloorProbe.MeasureAsync(directory, key, CancellationToken.None).ConfigureAwait(false);
+            await output.WriteLineAsync(JsonSerializer.Serialize(floor)).ConfigureAwait(false);
+            return 0;
+        }
+        finally
+        {
+            if (arguments.Directory is null)
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
     public static async Task<int> RunAsync(BenchArguments arguments, TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(arguments);
+        if (arguments.FloorOnly)
+        {
+            return await WriteFloorAsync(arguments, output).ConfigureAwait(false);
+        }
+
         IReadOnlyList<BenchConfiguration> sweep = arguments.Quick ? BenchConfiguration.Quick() : BenchConfiguration.Full();
         string directory = arguments.Directory is { } given ? Directory.CreateDirectory(given).FullName : Directory.CreateTempSubdirectory("replicator-bench-").FullName;
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });

@@ -128,8 +128,9 @@ internal static class ReplicatorCommandLine
         });
         var seed = new Option<int>("--seed") { Description = "the guest's seed", DefaultValueFactory = _ => 1 };
         var dir = new Option<string?>("--dir") { Description = "work (and keep files) here instead of a temporary directory" };
-        var command = new Command("bench", "epoch-commit latency, pauses and throughput of a pair of processes against the measured floor (docs/performance.md)") { quick, json, plot, seed, dir };
-        command.SetAction((parsed, _) => BenchCommand.RunAsync(new BenchArguments(parsed.GetValue(quick), parsed.GetValue(json), parsed.GetValue(plot), parsed.GetValue(seed), parsed.GetValue(dir)), Console.Out));
+        var floorOnly = new Option<bool>("--floor-only") { Description = "measure the floor alone (link round trip and bandwidth, fdatasync) and print it as one line of JSON" };
+        var command = new Command("bench", "epoch-commit latency, pauses and throughput of a pair of processes against the measured floor (docs/performance.md)") { quick, json, plot, seed, dir, floorOnly };
+        command.SetAction((parsed, _) => BenchCommand.RunAsync(new BenchArguments(parsed.GetValue(quick), parsed.GetValue(json), parsed.GetValue(plot), parsed.GetValue(seed), parsed.GetValue(dir), parsed.GetValue(floorOnly)), Console.Out));
         return command;
     }
 
