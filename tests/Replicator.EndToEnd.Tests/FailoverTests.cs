@@ -110,6 +110,12 @@ public class FailoverTests
         Assert.Contains("full sync started", pair.Primary.Output, StringComparison.Ordinal);
         await pair.CheckpointAsync();
 
+        // Without a persistent map of what was written, the copy is the whole image (status --json says how much).
+        System.Text.Json.Nodes.JsonNode status = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
+        Assert.True(status["SyncCompleted"]!.GetValue<bool>());
+        Assert.True(status["SyncWholeImage"]!.GetValue<bool>());
+        Assert.Equal(DaemonPair.ImageBytes, status["SyncBytesTotal"]!.GetValue<long>());
+
         await pair.Primary.TerminateAsync();
         Assert.Equal(0, await pair.Primary.WaitForExitAsync());
         await pair.FailoverAsync();
