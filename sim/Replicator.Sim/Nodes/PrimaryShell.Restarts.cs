@@ -157,6 +157,7 @@ internal sealed partial class PrimaryShell
             ? new PrimaryHost(options, new MemoryStorageDirectory("misdirected-primary-state"), new Actions(this), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, _time)
             : NewHost(options);
         _misdirected = misdirected;
+        _mustSyncWholeFirst = _expectation == StartExpectation.SyncsWhole && !misdirected;
         Start();
     }
 
@@ -235,8 +236,6 @@ internal sealed partial class PrimaryShell
         {
             _world.Checker.Fail("handshake: the secondary welcomed a primary that is not this pair's (another pair, size, block size, largest request or protocol version)");
         }
-
-        _mustSyncWholeFirst = _expectation == StartExpectation.SyncsWhole;
 
         _pendingRestart = null;
     }

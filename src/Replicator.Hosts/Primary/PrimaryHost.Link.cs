@@ -248,15 +248,29 @@ public sealed partial class PrimaryHost
     /// <summary>
     /// The first link, to a secondary whose image is not known equal: the engine starts degraded and
     /// the link at once carries a sync — of the regions written since the secondary's checkpoint
-    /// where this primary knows them, of the whole image otherwise — while the guest runs.
+    /// where this primary knows them, of the whole image otherwise — while the guest runs. A
+    /// secondary that cannot be synced at all (it lost committed checkpoints, or has too little
+    /// buffer) fails the start: the guest is never served unprotected unless the operator said so.
     /// </summary>
     private void StartSyncing(LinkId link, WelcomeMessage welcome, SyncDecision decision)
     {
         PrimaryEngine engine = new(DegradedEngineOptions($"the secondary at {_options.Peer} is being synced"), _engineActions);
-        Volatile.Write(ref _engine, engine);
         RecordImagesNotKnownEqual();
+        Volatile.Write(ref _engine, engine);
+        _link = link;
+        _lastReceived = _time.GetTimestamp();
+        if (BeginSync(engine, welcome, decision) is { Reason: var reason })
+        {
+            _link = LinkId.None;
+            Volatile.Write(ref _engine, null);
+            _actions.Close(link, reason);
+            _actions.Started(new PrimaryStart(PrimaryStartOutcome.Refused, $"the secondary at {_options.Peer} cannot be synced: {reason}"));
+            return;
+        }
+
+        Log.Connected(_log, _options.Peer, welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
         _actions.Started(PrimaryStart.Running);
-        ResyncOver(link, welcome, decision);
+        _actions.ReplicationChanged(PrimaryReplication.Resyncing, engine.DegradedReason);
     }
 
     /// <summary>The first link: both images are known equal, so replication simply begins.</summary>
@@ -300,17 +314,7 @@ public sealed partial class PrimaryHost
         _link = link;
         _lastReceived = _time.GetTimestamp();
         Log.Reconnected(_log, _options.Peer, welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
-        ResyncScope scope = decision == SyncDecision.FullSync ? ResyncScope.WholeImage : ResyncScope.DirtyRegions;
-        ResyncRefusal? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, scope);
-        if (refusal is { WholeImageWouldDo: true } unknown)
-        {
-            // The secondary holds this primary's data (the table said so), but which regions it
-            // lacks is not known: copying all of them is slower, never wrong.
-            Log.WholeImageInstead(_log, unknown.Reason);
-            refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, ResyncScope.WholeImage);
-        }
-
-        if (refusal is { Reason: var reason })
+        if (BeginSync(engine, welcome, decision) is { Reason: var reason })
         {
             _link = LinkId.None;
             Log.ResyncRefused(_log, reason);
@@ -321,6 +325,26 @@ public sealed partial class PrimaryHost
 
         _reconnecting = false;
         _actions.ReplicationChanged(PrimaryReplication.Resyncing, engine.DegradedReason);
+    }
+
+    /// <summary>
+    /// Starts the sync the table decided over the current link: the regions written since the
+    /// secondary's checkpoint, or the whole image — also when which regions it lacks is not known.
+    /// Returns why the secondary cannot be synced at all, or null.
+    /// </summary>
+    private ResyncRefusal? BeginSync(PrimaryEngine engine, WelcomeMessage welcome, SyncDecision decision)
+    {
+        ResyncScope scope = decision == SyncDecision.FullSync ? ResyncScope.WholeImage : ResyncScope.DirtyRegions;
+        ResyncRefusal? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, scope);
+        if (refusal is { WholeImageWouldDo: true } unknown)
+        {
+            // The secondary holds this primary's data (the table said so), but which regions it
+            // lacks is not known: copying all of them is slower, never wrong.
+            Log.WholeImageInstead(_log, unknown.Reason);
+            refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, ResyncScope.WholeImage);
+        }
+
+        return refusal;
     }
 
     /// <summary>
