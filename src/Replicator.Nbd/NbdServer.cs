@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Replicator.Core.Diagnostics;
 using Replicator.Nbd.Logging;
 using Replicator.Nbd.Server;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
-using Replicator.Hosts.Links;
+using Replicator.Core.Diagnostics;
 
 namespace Replicator.Hosts.Tests;
 

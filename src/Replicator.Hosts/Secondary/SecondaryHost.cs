@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Replicator.Core.Blocks;
+using Replicator.Core.Diagnostics;
 using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
 using Replicator.Hosts.Links;

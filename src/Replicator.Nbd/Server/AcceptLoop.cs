@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Replicator.Core.Diagnostics;
 using Replicator.Nbd.Logging;
 
 namespace Replicator.Nbd.Server;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Replicator.Core.Diagnostics;
 using Replicator.Nbd.Logging;
 
 namespace Replicator.Nbd.Server;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Replicator.Core.Diagnostics;
 using Replicator.Protocol.Messages;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Secondary;
@@ -211,12 +212,9 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     /// <summary>Connections refused before they became links: logged, at most one line per interval.</summary>
     private void ReportRefusal(string peer, string reason)
     {
-        lock (_refusalLog)
+        if (_refusalLog.ShouldReport(out int heldBack))
         {
-            if (_refusalLog.ShouldReport(out int heldBack))
-            {
-                Log.ConnectionRefused(_log, peer, reason, heldBack);
-            }
+            Log.ConnectionRefused(_log, peer, reason, heldBack);
         }
     }
 }

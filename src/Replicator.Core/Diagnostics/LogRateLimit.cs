@@ -1,13 +1,15 @@
-namespace Replicator.Nbd.Logging;
+namespace Replicator.Core.Diagnostics;
 
 /// <summary>
 /// Lets one report through per interval and counts the ones held back, so that a flood of refused
-/// connections, slow handshakes or accept failures cannot flood the log (or fill the disk under
-/// it). Connections call it from many threads at once, hence the lock.
+/// connections, strangers, slow handshakes or accept failures cannot flood the log (or fill the
+/// disk under it). The one implementation for the hosts, the daemons and the NBD server. Safe to
+/// call from many threads at once (an NBD server's connections do); time is only read as
+/// timestamps of the injected <see cref="TimeProvider"/>, so tests and the simulator control it.
 /// </summary>
-internal sealed class LogRateLimit(TimeProvider time, TimeSpan interval)
+public sealed class LogRateLimit(TimeProvider time, TimeSpan interval)
 {
-    /// <summary>The interval the server uses for every rate-limited line.</summary>
+    /// <summary>The interval every rate-limited line uses unless configured otherwise.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
     private readonly object _gate = new();
