@@ -84,6 +84,26 @@ public class LifeCycleTests
         await AssertFailoverServesThePrimarysImageAsync(pair);
     }
 
+    [Fact]
+    public async Task A_pair_stopped_cleanly_leaves_two_equal_image_files()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xc1 0 1M", "write -P 0xc2 5M 256k");
+        await pair.CheckpointAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xc3 1M 1M", "write -z 5M 64k");
+
+        // The primary first (its last checkpoint), then the secondary (it applies what it committed).
+        await pair.Primary!.TerminateAsync();
+        Assert.Equal(0, await pair.Primary.WaitForExitAsync());
+        await pair.Secondary!.TerminateAsync();
+        Assert.Equal(0, await pair.Secondary.WaitForExitAsync());
+
+        Assert.Contains("nothing committed is left only in the journal", pair.Secondary.Output, StringComparison.Ordinal);
+        byte[] primary = await File.ReadAllBytesAsync(pair.PrimaryImage);
+        byte[] secondary = await File.ReadAllBytesAsync(pair.SecondaryImage);
+        Assert.True(primary.AsSpan().SequenceEqual(secondary), "the image files of a pair stopped cleanly differ");
+    }
+
     /// <summary>The primary stops cleanly; the secondary, failed over, serves exactly the primary's image.</summary>
     private static async Task AssertFailoverServesThePrimarysImageAsync(DaemonPair pair)
     {

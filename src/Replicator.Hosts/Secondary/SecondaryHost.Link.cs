@@ -49,6 +49,10 @@ public sealed partial class SecondaryHost
     public void OnLinkConnected(LinkId link, string peer)
     {
         _links[link] = new LinkState(peer, _time.GetTimestamp());
+        if (_stopping)
+        {
+            CloseLink(link, "the secondary is stopping");
+        }
     }
 
     /// <summary>A link closed (either side, or the network). Only the current primary's loss matters.</summary>

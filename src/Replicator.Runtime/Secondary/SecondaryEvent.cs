@@ -20,4 +20,7 @@ internal enum SecondaryEventKind
     StorageCompleted,
     HeartbeatTick,
     Promote,
+
+    /// <summary>A clean stop: the host drains what is committed into the image (<see cref="SecondaryEvent.Answer"/> completes when it has).</summary>
+    Stop,
 }

@@ -10,6 +10,9 @@ namespace Replicator.Runtime.Secondary;
 /// <summary>The host's loop, the storage lanes, each link's receive loop, and the host's actions.</summary>
 public sealed partial class SecondaryNode
 {
+    // A clean stop's answer, completed once the host says everything committed is in the image.
+    private TaskCompletionSource<string?>? _drained;
+
     private async Task EventLoopAsync()
     {
         await foreach (SecondaryEvent e in _events.Reader.ReadAllAsync().ConfigureAwait(false))
@@ -34,6 +37,16 @@ public sealed partial class SecondaryNode
                 case SecondaryEventKind.Promote:
                     e.Answer?.TrySetResult(_host.Promote(e.Text!));
                     break;
+                case SecondaryEventKind.Stop:
+                    _host.BeginStop();
+                    _drained = e.Answer;
+                    break;
+            }
+
+            if (_drained is not null && _host.IsDrained)
+            {
+                _drained.TrySetResult(null);
+                _drained = null;
             }
         }
     }

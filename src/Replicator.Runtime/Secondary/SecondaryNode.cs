@@ -106,6 +106,27 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         return refused is null ? await _promoted.Task.ConfigureAwait(false) : throw new InvalidOperationException($"not promoted: {refused}");
     }
 
+    /// <summary>
+    /// A clean stop before <see cref="DisposeAsync"/>: no primary is followed any more and every
+    /// committed epoch is applied, so the image file alone holds the last checkpoint. Returns false
+    /// when <paramref name="bound"/> ran out first (what is left is in the journal, and the next
+    /// start applies it).
+    /// </summary>
+    public async Task<bool> StopCleanlyAsync(TimeSpan bound)
+    {
+        var drained = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(new SecondaryEvent(SecondaryEventKind.Stop, Answer: drained));
+        try
+        {
+            await drained.Task.WaitAsync(bound, _time).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
