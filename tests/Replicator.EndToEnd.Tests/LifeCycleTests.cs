@@ -104,6 +104,29 @@ public class LifeCycleTests
         Assert.True(primary.AsSpan().SequenceEqual(secondary), "the image files of a pair stopped cleanly differ");
     }
 
+    [Fact]
+    public async Task A_promoted_node_restarted_serves_again_from_where_it_was_in_the_same_generation()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xd1 0 1M");
+        long epoch = await pair.CheckpointAsync();
+        pair.Primary!.Kill();
+        Assert.Equal(epoch, await pair.FailoverAsync());
+        await Tool.QemuIo(pair.SecondaryUri, "write -P 0xd2 1M 1M");
+        string generation = (await DaemonPair.StatusAsync(pair.SecondaryState))["status"]!["DataGeneration"]!.GetValue<string>();
+        Assert.Contains("promotion", generation, StringComparison.Ordinal);
+
+        await pair.Secondary!.TerminateAsync();
+        Assert.Equal(0, await pair.Secondary.WaitForExitAsync());
+        await pair.Secondary.DisposeAsync();
+        pair.StartSecondary();
+        await pair.Secondary.WaitForOutputAsync("serving the image over NBD");
+
+        Assert.Contains("still promoted after a restart", pair.Secondary.Output, StringComparison.Ordinal);
+        Assert.Equal(generation, (await DaemonPair.StatusAsync(pair.SecondaryState))["status"]!["DataGeneration"]!.GetValue<string>());
+        await Tool.QemuIo(pair.SecondaryUri, "read -P 0xd1 0 1M", "read -P 0xd2 1M 1M");
+    }
+
     /// <summary>The primary stops cleanly; the secondary, failed over, serves exactly the primary's image.</summary>
     private static async Task AssertFailoverServesThePrimarysImageAsync(DaemonPair pair)
     {

@@ -91,6 +91,27 @@ public class SecondaryHostGenerationTests
     }
 
     [Fact]
+    public void A_promoted_node_restarted_comes_back_promoted_in_the_same_generation_and_still_fences_the_old_primary()
+    {
+        var first = new SecondaryHarness();
+        LinkId link = first.Connect();
+        first.SendEpoch(link, 1, 1);
+        first.RunStorage();
+        Assert.Null(first.Host.Promote("operator"));
+        first.RunStorage();
+        Assert.Equal([1L], first.Promotions);
+        GenerationMark promotion = new NodeStateStore(first.Directory).Load()!.Generations.Current!;
+
+        var restarted = new SecondaryHarness(directory: first.Directory);
+
+        Assert.Equal([1L], restarted.Promotions);
+        Assert.Equal(1, restarted.Host.PromotedEpoch);
+        Assert.Equal(promotion, new NodeStateStore(restarted.Directory).Load()!.Generations.Current);
+        LinkId old = restarted.Connect();
+        Assert.Contains(restarted.Closed, c => c.Link == old && c.Fenced);
+    }
+
+    [Fact]
     public void A_copy_of_changed_regions_only_is_refused_on_a_blank_image()
     {
         var pair = new SecondaryHarness(blank: true);

@@ -403,8 +403,8 @@ internal sealed partial class SecondaryShell
     {
         if (IsPromoted)
         {
-            // A promoted node restarted (which today forgets the promotion but keeps refusing the
-            // old primary) and was promoted again: it must take over from the very same checkpoint.
+            // A promoted node restarted, and came back promoted: it must hold the very same
+            // checkpoint it took over from.
             if (epoch != PromotedEpoch)
             {
                 _world.Checker.Fail($"I2: a promoted node restarted and took over again at checkpoint {epoch}, first promoted at {PromotedEpoch}");

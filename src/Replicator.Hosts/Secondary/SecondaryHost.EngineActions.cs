@@ -108,9 +108,18 @@ public sealed partial class SecondaryHost
     /// </summary>
     private void RecordPromotion(long epoch)
     {
+        if (_store!.State.Role == NodeRole.Primary)
+        {
+            // Recorded before this node last stopped: the same promotion, resumed, with no new generation.
+            PromotedEpoch = epoch;
+            Log.PromotionResumed(_log, epoch, _store.State.Generations.ToString());
+            _actions.Promoted(epoch);
+            return;
+        }
+
         try
         {
-            _store!.MarkPromoted(_time.GetUtcNow());
+            _store.MarkPromoted(_time.GetUtcNow());
         }
         catch (IOException e)
         {

@@ -45,6 +45,9 @@ public sealed partial class SecondaryHost
         [LoggerMessage(11, LogLevel.Warning, "promoted: image and VM state hold checkpoint {Epoch}; writes from here on are {Generation}")]
         public static partial void Promoted(ILogger logger, long epoch, string generation);
 
+        [LoggerMessage(25, LogLevel.Warning, "still promoted after a restart: image and VM state hold checkpoint {Epoch}; writes go on in {Generation}")]
+        public static partial void PromotionResumed(ILogger logger, long epoch, string generation);
+
         [LoggerMessage(12, LogLevel.Critical, "storage failed: {Reason}")]
         public static partial void StorageFailed(ILogger logger, string reason);
 

@@ -5,6 +5,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Storage;
+using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Secondary;
 
@@ -113,7 +114,14 @@ public sealed partial class SecondaryHost
             Log.JournalEntriesSteppedOver(_log, _store.Journal.Name, _store.Journal.EntriesSteppedOver);
         }
 
-        if (_options.FailoverDiscardingUnverifiable && !IsPromoted)
+        if (_store.State.Role == NodeRole.Primary)
+        {
+            // A node that took over stays taken over across restarts: it comes back promoted, from
+            // the checkpoint its image holds, in the data generation its promotion began, and the
+            // shell serves its image again.
+            Promote("this node was promoted before it stopped");
+        }
+        else if (_options.FailoverDiscardingUnverifiable && !IsPromoted)
         {
             ForceFailover(_store.Journal.Damage);
         }
