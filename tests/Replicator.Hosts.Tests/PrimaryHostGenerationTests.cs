@@ -3,6 +3,7 @@ using Replicator.Hosts.Links;
 using Replicator.Hosts.Primary;
 using Replicator.Hosts.Storage;
 using Replicator.Hosts.Tests.Support;
+using Replicator.InMemory;
 using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 using static Replicator.Hosts.Tests.Support.RecordingPrimaryActions;
@@ -53,6 +54,24 @@ public class PrimaryHostGenerationTests
 
         Assert.Equal([created], new NodeStateStore(h.Directory).Load()!.Generations.History);
         Assert.Equal(PairRelation.SecondaryBehind, GenerationTable.Relate(h.Host.Generations, secondary));
+    }
+
+    [Fact]
+    public void A_full_disk_under_the_state_record_when_writing_goes_unprotected_fails_every_guest_request_instead()
+    {
+        var faults = new FailingStateWrites();
+        var h = new PrimaryHarness(directory: new MemoryStorageDirectory("state", faults));
+        LinkId link = h.StartConnected();
+        h.Write(1, 0);
+        faults.Failing = true;
+
+        h.Host.OnLinkClosed(link, "cable pulled");
+        h.Host.OnLocalCompleted(1, Core.Blocks.BlockRequest.Write(0, 4096), null);
+        h.Write(2, 8192);
+
+        // Neither write is acknowledged: nothing on disk says that writes go on unprotected.
+        Assert.Equal([new GuestCompleted(1, Core.Blocks.RequestStatus.IoError), new GuestCompleted(2, Core.Blocks.RequestStatus.IoError)], h.Actions.Of<GuestCompleted>());
+        Assert.Equal(GenerationCause.Created, new NodeStateStore(h.Directory).Load()!.Generations.Current!.Cause);
     }
 
     [Fact]
@@ -174,5 +193,19 @@ public class PrimaryHostGenerationTests
         Assert.False(resync.WholeImage);
         Assert.Equal(1, resync.Regions);
         Assert.Equal(6, resync.BaseEpoch);
+    }
+
+    /// <summary>Writes of the state record fail once <see cref="Failing"/> is set (a full disk, say).</summary>
+    private sealed class FailingStateWrites : InMemory.IStorageFaults
+    {
+        public bool Failing { get; set; }
+
+        public void BeforeCall(InMemory.StorageCall kind, string name)
+        {
+            if (Failing && kind == InMemory.StorageCall.Write && name.Contains(NodeStateStore.FileName, StringComparison.Ordinal))
+            {
+                throw new IOException($"writing {name}: no space left on device");
+            }
+        }
     }
 }

@@ -105,7 +105,15 @@ public sealed partial class PrimaryHost
     private void OnDegraded(string reason)
     {
         // Before any write is acknowledged with no secondary following.
-        BeginUnprotectedGeneration();
+        try
+        {
+            BeginUnprotectedGeneration();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            FailGuestWrites($"the new data generation could not be recorded in {_states.Path} ({e.Message}): no guest request is acknowledged unprotected without it; every request fails until the primary is restarted");
+        }
+
         if (!_options.Unreplicated)
         {
             Log.Degraded(_log, reason);

@@ -54,6 +54,9 @@ public sealed partial class PrimaryHost
         [LoggerMessage(26, LogLevel.Information, "{Kind} complete at checkpoint {Epoch}: {Bytes} bytes copied in {Seconds:F1} s ({MBps} MB/s)")]
         public static partial void SyncCompleted(ILogger logger, string kind, long epoch, long bytes, double seconds, string mbps);
 
+        [LoggerMessage(27, LogLevel.Critical, "failing every guest request: {Reason}")]
+        public static partial void GuestWritesFailed(ILogger logger, string reason);
+
         [LoggerMessage(25, LogLevel.Warning, "copying the whole image: {Reason}")]
         public static partial void WholeImageInstead(ILogger logger, string reason);
 

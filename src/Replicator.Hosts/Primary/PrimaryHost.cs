@@ -47,6 +47,10 @@ public sealed partial class PrimaryHost
     // does not push the secondary's generation out of the history.
     private GenerationMark? _unprotectedGeneration;
 
+    // Set when the state record could not say that writes go on unprotected: every guest request
+    // fails from then on (fail closed), rather than be acknowledged with nothing on disk saying so.
+    private string? _guestWritesFailed;
+
     public PrimaryHost(PrimaryHostOptions options, IStorageDirectory stateDirectory, IPrimaryHostActions actions, ILogger log, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -109,7 +113,7 @@ public sealed partial class PrimaryHost
     /// <summary>A guest request, under an id the shell chose (zero or more, unique while in flight).</summary>
     public void Submit(long requestId, in BlockRequest request, ReadOnlyMemory<byte> payload)
     {
-        if (_engine is not { } engine)
+        if (_engine is not { } engine || _guestWritesFailed is not null)
         {
             _actions.CompleteGuest(requestId, RequestStatus.IoError);
             return;
@@ -240,6 +244,13 @@ public sealed partial class PrimaryHost
         Log.Generation(_log, _state.Generations.ToString());
     }
 
+    /// <summary>From here on every guest request fails: the primary cannot record what acknowledging it would mean.</summary>
+    private void FailGuestWrites(string reason)
+    {
+        _guestWritesFailed ??= reason;
+        Log.GuestWritesFailed(_log, reason);
+    }
+
     /// <summary>Until a clean stop says otherwise, the images are not known to be equal.</summary>
     private void RecordImagesNotKnownEqual()
     {
@@ -260,7 +271,8 @@ public sealed partial class PrimaryHost
             }
         }
 
-        public void CompleteGuest(long requestId, RequestStatus status) => host._actions.CompleteGuest(requestId, status);
+        public void CompleteGuest(long requestId, RequestStatus status) =>
+            host._actions.CompleteGuest(requestId, host._guestWritesFailed is null ? status : RequestStatus.IoError);
 
         public void PauseGuest()
         {
