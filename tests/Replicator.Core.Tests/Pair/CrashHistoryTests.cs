@@ -106,43 +106,51 @@ public class CrashHistoryTests
     [Fact]
     public void Memory_disk_power_cuts_only_produce_legal_states()
     {
-        var random = new Random(5);
-        for (int trial = 0; trial < 200; trial++)
+        PowerCutTrials(seed: 5, trials: 200, operations: 12, flushOneIn: 5, (disk, history, random, offset, data, fua) =>
         {
-            var disk = new MemoryDisk(8 * 512);
-            var history = new CrashHistory(new byte[8 * 512]);
-            for (int op = 0; op < 12; op++)
-            {
-                if (random.Next(5) == 0)
-                {
-                    disk.Flush();
-                    history.Flush();
-                    continue;
-                }
-
-                long offset = random.Next(7) * 512L;
-                byte[] data = Enumerable.Repeat((byte)random.Next(1, 255), 1024).ToArray();
-                bool fua = random.Next(6) == 0;
-                disk.Write(offset, data, fua);
-                history.Write(offset, data, fua);
-            }
-
-            disk.PowerCut(random);
-            Assert.Null(history.CheckLegal(disk.Contents));
-        }
+            disk.Write(offset, data, fua);
+            history.Write(offset, data, fua);
+        });
     }
 
     [Fact]
     public void Memory_disk_power_cuts_after_failed_writes_and_later_flushes_only_produce_legal_states()
     {
-        var random = new Random(11);
-        for (int trial = 0; trial < 500; trial++)
+        PowerCutTrials(seed: 11, trials: 500, operations: 16, flushOneIn: 4, (disk, history, random, offset, data, fua) =>
+        {
+            switch (random.Next(6))
+            {
+                case 0:
+                    // Refused (full, an I/O error): nothing reached the disk.
+                    history.UncompletedWrite(offset, data);
+                    break;
+                case 1:
+                    // A FUA write whose data reached the cache but whose flush failed.
+                    disk.Write(offset, data, fua: false);
+                    history.UncompletedWrite(offset, data);
+                    break;
+                default:
+                    disk.Write(offset, data, fua);
+                    history.Write(offset, data, fua);
+                    break;
+            }
+        });
+    }
+
+    /// <summary>
+    /// Random writes and flushes on a <see cref="MemoryDisk"/> and its history side by side, then a
+    /// power cut: whatever the disk keeps must be a legal crash state of the history.
+    /// </summary>
+    private static void PowerCutTrials(int seed, int trials, int operations, int flushOneIn, Action<MemoryDisk, CrashHistory, Random, long, byte[], bool> write)
+    {
+        var random = new Random(seed);
+        for (int trial = 0; trial < trials; trial++)
         {
             var disk = new MemoryDisk(8 * 512);
             var history = new CrashHistory(new byte[8 * 512]);
-            for (int op = 0; op < 16; op++)
+            for (int op = 0; op < operations; op++)
             {
-                if (random.Next(4) == 0)
+                if (random.Next(flushOneIn) == 0)
                 {
                     disk.Flush();
                     history.Flush();
@@ -152,22 +160,7 @@ public class CrashHistoryTests
                 long offset = random.Next(7) * 512L;
                 byte[] data = Enumerable.Repeat((byte)random.Next(1, 255), 1024).ToArray();
                 bool fua = random.Next(6) == 0;
-                switch (random.Next(6))
-                {
-                    case 0:
-                        // Refused (full, an I/O error): nothing reached the disk.
-                        history.UncompletedWrite(offset, data);
-                        break;
-                    case 1:
-                        // A FUA write whose data reached the cache but whose flush failed.
-                        disk.Write(offset, data, fua: false);
-                        history.UncompletedWrite(offset, data);
-                        break;
-                    default:
-                        disk.Write(offset, data, fua);
-                        history.Write(offset, data, fua);
-                        break;
-                }
+                write(disk, history, random, offset, data, fua);
             }
 
             disk.PowerCut(random);
