@@ -20,6 +20,7 @@ public sealed partial class InMemoryPair
         private readonly Dictionary<long, GuestRequest> _requests = new();
         private readonly List<LocalRequest> _issued = new();
         private readonly List<ResyncRead> _reads = new();
+        private readonly Queue<DirtyLogOperation> _dirtyLog = new();
         private readonly Dictionary<long, long> _outputEpochs = new();
         private readonly Dictionary<long, WaiterOutcome> _waiters = new();
         private readonly byte[] _readBuffer = new byte[maxRequestBytes];
@@ -32,6 +33,8 @@ public sealed partial class InMemoryPair
         public int LocalInFlight => _issued.Count;
 
         public int ResyncReadsInFlight => _reads.Count;
+
+        public int DirtyLogOperations => _dirtyLog.Count;
 
         public bool CaptureAsked => _capture is not null;
 
@@ -97,6 +100,25 @@ public sealed partial class InMemoryPair
             pair.PrimaryHost.OnResyncReadCompleted(read.Id, read.Offset, _readBuffer.AsMemory(0, read.Length), null);
         }
 
+        /// <summary>The dirty log's next operation runs whole: the image flushed, the log's steps on its file.</summary>
+        public void RunDirtyLog()
+        {
+            DirtyLogOperation operation = _dirtyLog.Dequeue();
+            foreach (DirtyLogStep step in operation.Steps)
+            {
+                if (step.Kind == DirtyLogStepKind.FlushImage)
+                {
+                    pair.PrimaryDisk.Flush();
+                }
+                else
+                {
+                    operation.RunOnLog(step);
+                }
+            }
+
+            pair.PrimaryHost.OnDirtyLogWritten(operation.Id, null);
+        }
+
         public void Capture()
         {
             (long epoch, bool whole) = _capture!.Value;
@@ -142,6 +164,8 @@ public sealed partial class InMemoryPair
         public void ScheduleReconnect(TimeSpan delay) => ReconnectDue = pair._clock.After(delay);
 
         public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) => _issued.Add(new LocalRequest(requestId, request, payload));
+
+        public void RunDirtyLog(DirtyLogOperation operation) => _dirtyLog.Enqueue(operation);
 
         public void ReadForResync(long readId, long offset, int length) => _reads.Add(new ResyncRead(readId, offset, length));
 

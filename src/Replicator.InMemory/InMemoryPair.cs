@@ -67,6 +67,8 @@ public sealed partial class InMemoryPair
                 ReconnectMaxDelay = options.ReconnectMaxDelay,
                 MaxUnacknowledgedCheckpoints = options.MaxUnacknowledgedCheckpoints,
                 DirtyRegionBytes = options.DirtyRegionBytes,
+                ActivityLogExtents = options.ActivityLogExtents,
+                ActivityExtentBytes = options.ActivityExtentBytes,
 
                 // Both in-memory disks start zeroed: equal, as the operator's flag vouches.
                 SkipInitialSync = true,
@@ -220,6 +222,9 @@ public sealed partial class InMemoryPair
             case Choice.ResyncReadCompletes:
                 _primary.CompleteResyncRead(_scheduler);
                 break;
+            case Choice.DirtyLogRuns:
+                _primary.RunDirtyLog();
+                break;
             case Choice.VmCaptured:
                 _primary.Capture();
                 break;
@@ -267,6 +272,11 @@ public sealed partial class InMemoryPair
             if (_primary.ResyncReadsInFlight > 0)
             {
                 _choices.Add(Choice.ResyncReadCompletes);
+            }
+
+            if (_primary.DirtyLogOperations > 0)
+            {
+                _choices.Add(Choice.DirtyLogRuns);
             }
 
             if (_primary.CaptureAsked)
@@ -337,6 +347,7 @@ public sealed partial class InMemoryPair
         GuestSubmits,
         LocalCompletes,
         ResyncReadCompletes,
+        DirtyLogRuns,
         VmCaptured,
         Connects,
         ReconnectDue,

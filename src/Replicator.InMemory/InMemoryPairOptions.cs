@@ -30,7 +30,12 @@ public sealed record InMemoryPairOptions
     public int? MaxRequestBytes { get; init; }
 
     /// <summary>Granularity of the primary's map of regions the secondary may lack, so a resync of a small disk copies several.</summary>
-    public int DirtyRegionBytes { get; init; } = 1 << 20;
+    public int DirtyRegionBytes { get; init; } = 64 << 10;
+
+    /// <summary>The primary's dirty log: extents kept hot (0: none) and their size.</summary>
+    public int ActivityLogExtents { get; init; } = 2;
+
+    public int ActivityExtentBytes { get; init; } = 256 << 10;
 
     /// <summary>Scheduler steps between both hosts' heartbeat timer ticks.</summary>
     public int HeartbeatIntervalSteps { get; init; } = 100;

@@ -51,7 +51,8 @@ public sealed class PrimaryHostCheckpointTests
     [Fact]
     public void During_a_resync_a_waiter_waits_for_protection_not_only_for_the_acknowledgement()
     {
-        var h = new PrimaryHarness();
+        // One region as large as the image: the resync takes more than one epoch to copy.
+        var h = new PrimaryHarness(o => o with { DirtyRegionBytes = 1 << 20 });
         LinkId link = h.StartConnected();
         h.Write(1, 0);
         h.Pump(link);

@@ -9,7 +9,7 @@ namespace Replicator.Sim.Tests;
 /// </summary>
 public class PlantedBugTests
 {
-    private const int SeedBound = 100;
+    private const int SeedBound = 200;
 
     [Theory]
     [InlineData(PlantedBug.SkipDrain, new[] { "I1", "refused an epoch" })]
@@ -21,6 +21,7 @@ public class PlantedBugTests
     [InlineData(PlantedBug.NoOverlapOrder, new[] { "I1" })]
     [InlineData(PlantedBug.AckBeforeJournalDurable, new[] { "I5", "I2" })]
     [InlineData(PlantedBug.NoGenerationCheck, new[] { "I6" })]
+    [InlineData(PlantedBug.DirtyLogForgetsHotExtents, new[] { "I1" })]
     [InlineData(PlantedBug.JournalSkipBadEntry, new[] { "damaged storage" })]
     public void A_planted_bug_is_caught_by_its_checker_within_a_bounded_number_of_seeds(PlantedBug plant, string[] expectedCheckers)
     {

@@ -8,6 +8,7 @@ using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Network;
+using Replicator.Sim.Storage;
 
 namespace Replicator.Sim.Nodes;
 
@@ -82,6 +83,46 @@ internal sealed partial class PrimaryShell
         {
             Guest.OnCompleted(request, status);
         }
+    }
+
+    /// <summary>
+    /// The dirty log's steps one after another, each taking the primary's disk's time: an image
+    /// flush through the simulated disk, a log write or flush on the state directory. A crash or power
+    /// cut between two steps leaves the rest undone (and unflushed writes torn).
+    /// </summary>
+    private void RunDirtyLogStep(int incarnation, DirtyLogOperation operation, int index)
+    {
+        if (index == operation.Steps.Count)
+        {
+            OnHost(incarnation, () => Host.OnDirtyLogWritten(operation.Id, null));
+            return;
+        }
+
+        DirtyLogStep step = operation.Steps[index];
+        if (step.Kind == DirtyLogStepKind.FlushImage)
+        {
+            Disk.FlushCache(ok => OnHost(incarnation, () =>
+            {
+                if (ok)
+                {
+                    RunDirtyLogStep(incarnation, operation, index + 1);
+                }
+                else
+                {
+                    Host.OnDirtyLogWritten(operation.Id, "a simulated flush error on the primary's image");
+                }
+            }));
+            return;
+        }
+
+        DiskProfile disk = _world.Scenario.PrimaryDisk;
+        long latency = step.Kind == DirtyLogStepKind.FlushLog ? disk.FlushUs : disk.WriteUs;
+        _world.Clock.After(latency, () => OnHost(incarnation, () =>
+        {
+            _world.Trace.Event("dirty log", operation.Id, (long)step.Kind);
+            operation.RunOnLog(step);
+            RunDirtyLogStep(incarnation, operation, index + 1);
+        }));
     }
 
     private sealed class Actions(PrimaryShell shell) : IPrimaryHostActions
@@ -164,6 +205,14 @@ internal sealed partial class PrimaryShell
             if (Current)
             {
                 shell.Disk.Submit(request, payload, ok => shell.OnHost(_incarnation, () => shell.Host.OnLocalCompleted(requestId, request, ok ? null : "a simulated I/O error")));
+            }
+        }
+
+        public void RunDirtyLog(DirtyLogOperation operation)
+        {
+            if (Current)
+            {
+                shell.RunDirtyLogStep(_incarnation, operation, 0);
             }
         }
 

@@ -221,9 +221,9 @@ internal sealed partial class PrimaryShell
         }
 
         _mustSyncWholeFirst = false;
-        if (message is not ResyncStartMessage { WholeImage: true })
+        if (message is not ResyncStartMessage start || (!start.WholeImage && Host.RestoredDirtyLog is null))
         {
-            _world.Checker.Fail($"a primary that did not stop cleanly replicated ({message.GetType().Name}) before copying its whole image: its image may hold writes the secondary never saw");
+            _world.Checker.Fail($"a primary that did not stop cleanly replicated ({message.GetType().Name}) before copying its whole image or what its dirty log names: its image may hold writes the secondary never saw");
         }
     }
 

@@ -168,6 +168,9 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             ReconnectMaxDelay = TimeSpan.FromMicroseconds(32 * scenario.ReconnectUs),
             MaxUnacknowledgedCheckpoints = scenario.MaxUnacknowledgedCheckpoints,
             Plant = scenario.Plant,
+            DirtyRegionBytes = scenario.DirtyRegionBytes,
+            ActivityExtentBytes = scenario.ActivityExtentBytes,
+            ActivityLogExtents = scenario.ActivityLogExtents,
 
             // Both simulated disks start equal, as an operator who vouches for them would say; a
             // blank secondary is synced whole instead.

@@ -65,6 +65,13 @@ internal sealed record Scenario
     /// </summary>
     public bool BlankSecondary { get; init; }
 
+    /// <summary>The primary's dirty log: its bitmap's region, its activity log's extent, and how many extents it keeps hot (0: no log).</summary>
+    public int DirtyRegionBytes { get; init; } = 4096;
+
+    public int ActivityExtentBytes { get; init; } = 16 * 1024;
+
+    public int ActivityLogExtents { get; init; } = 4;
+
     /// <summary>How long a pair with both hosts up may go without committing an epoch once no fault is active (liveness).</summary>
     public long LivenessBoundUs =>
         8 * EpochUs + 20 * (Network.LatencyUs + Network.JitterUs + Network.RetransmitTimeoutUs)
@@ -74,5 +81,5 @@ internal sealed record Scenario
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
         $"buffer {SecondaryBufferBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
-        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

@@ -70,6 +70,14 @@ internal static class ScenarioDraw
             JournalCompactAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
             BlankSecondary = SeedSplitter.For(seed, "blank-secondary").NextDouble() < 0.2,
         };
+        Random log = SeedSplitter.For(seed, "dirty-log");
+        int region = 4096 << log.Next(0, 2);
+        scenario = scenario with
+        {
+            DirtyRegionBytes = region,
+            ActivityExtentBytes = region << log.Next(0, 4),
+            ActivityLogExtents = log.NextDouble() < 0.1 ? 0 : log.Next(2, 9),
+        };
         return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
     }
 

@@ -99,6 +99,34 @@ internal sealed class SimDisk
         });
     }
 
+    /// <summary>
+    /// A flush asked for by storage code beside the guest's I/O (the dirty log's): its latency is the
+    /// profile's without jitter, so adding it leaves the draws of the guest's own requests as they were.
+    /// </summary>
+    public void FlushCache(Action<bool> done)
+    {
+        long now = _clock.Now;
+        bool fails = _faults.Fails(Id, DiskFailure.Flush, now);
+        int generation = _generation;
+        _clock.After(_profile.FlushUs + _faults.ExtraLatency(Id, now), () =>
+        {
+            if (generation != _generation)
+            {
+                return;
+            }
+
+            if (fails)
+            {
+                Failures++;
+                done(false);
+                return;
+            }
+
+            Memory.Flush();
+            done(true);
+        });
+    }
+
     /// <summary>Requests in flight are forgotten (their completions never arrive); the cache is kept.</summary>
     public void AbandonInFlight() => _generation++;
 

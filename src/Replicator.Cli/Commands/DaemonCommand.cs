@@ -139,6 +139,7 @@ internal static class DaemonCommand
             SkipInitialSync = s.SkipInitialSync,
             SyncReadsInFlight = s.SyncReadsInFlight,
             SyncGranularityBytes = s.SyncGranularityKb * 1024,
+            ActivityLogExtents = s.ActivityLogExtents,
             PairId = s.PairId,
             LinkKey = linkKey,
             InsecureLink = s.InsecureLink,

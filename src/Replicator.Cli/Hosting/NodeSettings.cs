@@ -76,8 +76,11 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Primary, "reads of the primary's disk a sync keeps in flight at once")]
     public int SyncReadsInFlight { get; set; } = 4;
 
-    [Setting(NodeRoles.Primary, "granularity of the map of regions a sync copies, in KiB (a multiple of 4)")]
-    public int SyncGranularityKb { get; set; } = 1024;
+    [Setting(NodeRoles.Primary, "granularity of the map (and dirty-log bitmap) of regions a sync copies, in KiB (a power of two, 4 to 4096)")]
+    public int SyncGranularityKb { get; set; } = 64;
+
+    [Setting(NodeRoles.Primary, "4 MiB extents the dirty log keeps hot (a write into another waits for one log write; a crash resyncs at most these plus the bitmap); 0: no dirty log, a crash costs a whole-image sync")]
+    public int ActivityLogExtents { get; set; } = 256;
 
     [Setting(NodeRoles.Primary, "first wait before reconnecting to a lost secondary (doubling up to 32 times), in ms; 0 never reconnects")]
     public int ReconnectMs { get; set; } = 250;

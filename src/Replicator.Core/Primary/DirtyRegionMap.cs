@@ -26,6 +26,11 @@ internal sealed class DirtyRegionMap
 
     public int RegionBytes { get; }
 
+    public long RegionCount => _lastWrittenEpoch.Length;
+
+    /// <summary>Whether the region was written (or is unknown) after <paramref name="epoch"/>: a secondary holding that checkpoint may lack it.</summary>
+    public bool IsNewerThan(long region, long epoch) => _lastWrittenEpoch[region] > epoch;
+
     public void Mark(long offset, int length, long epoch)
     {
         long first = offset / RegionBytes;

@@ -70,7 +70,7 @@ public sealed partial class PrimaryEngine
                 ? new(ResyncRefusalKind.ChangesUnknown, "this primary does not know which regions were written before it started (it did not stop cleanly): the whole image must be copied")
             : secondaryEpoch < _changesKnownSinceEpoch
                 ? new(ResyncRefusalKind.ChangesUnknown, $"the secondary holds checkpoint {secondaryEpoch}, older than where this primary began tracking changes (checkpoint {_changesKnownSinceEpoch}): the whole image must be copied")
-            : secondaryEpoch > _lastCheckpointSent || secondaryLastSequence >= _nextSequence
+            : !AdoptsSecondaryNumbering && (secondaryEpoch > _lastCheckpointSent || secondaryLastSequence >= _nextSequence)
                 ? new(ResyncRefusalKind.ForeignCheckpoint, $"the secondary holds checkpoint {secondaryEpoch} (sequence {secondaryLastSequence}), which this primary never sent (its last was {_lastCheckpointSent}): its epochs say nothing of what it lacks")
             : secondaryEpoch < LastAcknowledgedEpoch
                 ? new(ResyncRefusalKind.LostCommitted, $"the secondary holds checkpoint {secondaryEpoch} but had acknowledged {LastAcknowledgedEpoch}: it lost committed checkpoints, so its storage cannot be trusted")
@@ -114,8 +114,8 @@ public sealed partial class PrimaryEngine
             }
             else
             {
-                // The region cannot be copied now; it stays unknown in the map for the next attempt.
-                _dirtyRegions.MarkPending(read.Request.Offset / _dirtyRegions.RegionBytes);
+                // The regions cannot be copied now; they stay unknown in the map for the next attempt.
+                _dirtyRegions.MarkDiverged(read.Request.Offset, read.Request.Length);
                 Degrade($"the primary's disk could not be read for the resync at {read.Request.Offset}+{read.Request.Length}");
             }
         }
@@ -142,14 +142,20 @@ public sealed partial class PrimaryEngine
         _mirroring = true;
         Replication = PrimaryReplication.Resyncing;
         bool whole = start.Scope == ResyncScope.WholeImage;
-        if (whole)
+
+        // What to copy, taken before any renumbering: after a restart from a dirty log the map's
+        // epochs are this engine's own, counted from the log's checkpoint, not the secondary's.
+        List<long> toCopy = (whole ? _dirtyRegions.AllRegions() : _dirtyRegions.RegionsNewerThan(AdoptsSecondaryNumbering ? _changesKnownSinceEpoch : start.Epoch)).ToList();
+        if (whole || AdoptsSecondaryNumbering)
         {
-            // The secondary's numbers are not this engine's: the new stream starts past both, and
-            // the map knows every change from there on (every region is pending until copied).
+            // The secondary's numbers are not this engine's: the new stream starts past both. After
+            // a whole copy the map knows every change from there on (every region is pending until
+            // copied); after a restored log it knew them from an older checkpoint already.
             CurrentEpoch = Math.Max(CurrentEpoch, start.Epoch);
             _nextSequence = Math.Max(_nextSequence, start.LastSequence + 1);
             _lastCheckpointSent = Math.Max(_lastCheckpointSent, start.Epoch);
-            _changesKnownSinceEpoch = start.Epoch;
+            _changesKnownSinceEpoch = whole ? start.Epoch : _changesKnownSinceEpoch;
+            AdoptsSecondaryNumbering = false;
         }
 
         CurrentEpoch++;
@@ -173,7 +179,7 @@ public sealed partial class PrimaryEngine
         }
 
         // Until a region is copied, no acknowledgement may make it look clean.
-        foreach (long region in (whole ? _dirtyRegions.AllRegions() : _dirtyRegions.RegionsNewerThan(start.Epoch)).ToList())
+        foreach (long region in toCopy)
         {
             _dirtyRegions.MarkPending(region);
             _resyncRegions.Enqueue(region);
@@ -215,8 +221,7 @@ public sealed partial class PrimaryEngine
                 _resyncRegionOffset = 0;
             }
 
-            (long regionOffset, long regionLength) = _dirtyRegions.RangeOf(_resyncRegion);
-            int length = (int)Math.Min(_options.Geometry.MaxRequestBytes, regionLength - _resyncRegionOffset);
+            (long readOffset, int length) = NextResyncRead();
             long cost = length + MirrorRecord.RecordOverheadBytes;
             if (_credit < cost)
             {
@@ -229,15 +234,8 @@ public sealed partial class PrimaryEngine
                 return;
             }
 
-            var request = BlockRequest.Write(regionOffset + _resyncRegionOffset, length);
-            _resyncRegionOffset += length;
-            ResyncBytesLeft -= length;
-            if (_resyncRegionOffset == regionLength)
-            {
-                _dirtyRegions.MarkCopied(_resyncRegion, CurrentEpoch);
-                _resyncRegion = -1;
-            }
-
+            var request = BlockRequest.Write(readOffset, length);
+            TakeResyncRead(length);
             long readId = _nextResyncReadId--;
             _credit -= cost;
             _epochBufferBytes += cost;
@@ -255,6 +253,60 @@ public sealed partial class PrimaryEngine
             else
             {
                 CloseEpochIfLarge();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where the next resync read starts and how long it is: the rest of the current region and, while
+    /// there is room in one request, the regions queued right after it that adjoin it — a fine map
+    /// granularity must not mean small records over the link.
+    /// </summary>
+    private (long Offset, int Length) NextResyncRead()
+    {
+        int max = _options.Geometry.MaxRequestBytes;
+        (long regionOffset, long regionLength) = _dirtyRegions.RangeOf(_resyncRegion);
+        long length = Math.Min(max, regionLength - _resyncRegionOffset);
+        long tail = _resyncRegion;
+        if (_resyncRegionOffset + length == regionLength)
+        {
+            foreach (long next in _resyncRegions)
+            {
+                if (next != tail + 1 || length == max)
+                {
+                    break;
+                }
+
+                length += Math.Min(max - length, _dirtyRegions.RangeOf(next).Length);
+                tail = next;
+            }
+        }
+
+        return (regionOffset + _resyncRegionOffset, (int)length);
+    }
+
+    /// <summary>The read <see cref="NextResyncRead"/> planned is admitted: each region it reads to the end is copied in this epoch.</summary>
+    private void TakeResyncRead(int length)
+    {
+        ResyncBytesLeft -= length;
+        long left = length;
+        while (left > 0)
+        {
+            long regionLength = _dirtyRegions.RangeOf(_resyncRegion).Length;
+            long take = Math.Min(left, regionLength - _resyncRegionOffset);
+            _resyncRegionOffset += take;
+            left -= take;
+            if (_resyncRegionOffset < regionLength)
+            {
+                break;
+            }
+
+            _dirtyRegions.MarkCopied(_resyncRegion, CurrentEpoch);
+            _resyncRegion = -1;
+            _resyncRegionOffset = 0;
+            if (left > 0)
+            {
+                _resyncRegion = _resyncRegions.Dequeue();
             }
         }
     }

@@ -48,6 +48,21 @@ public sealed partial class PrimaryEngine
         _epochFirstSequence = _nextSequence = options.FirstSequence;
         _dirtyRegions = new DirtyRegionMap(options.Geometry.DiskBytes, options.DirtyRegionBytes);
         _changesKnownSinceEpoch = options.KnowsChangesSinceFirstEpoch ? options.FirstEpoch - 1 : long.MaxValue;
+        if (options.RestoredDirtyRegions is { } restored)
+        {
+            foreach (long region in restored)
+            {
+                if (region < 0 || region >= _dirtyRegions.RegionCount)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(options), region, $"a restored dirty region must be one of the disk's {_dirtyRegions.RegionCount}");
+                }
+
+                _dirtyRegions.MarkPending(region);
+            }
+
+            AdoptsSecondaryNumbering = true;
+        }
+
         if (options.StartsDegradedBecause is { } reason)
         {
             _mirroring = false;
@@ -58,6 +73,21 @@ public sealed partial class PrimaryEngine
 
     /// <summary>The sequence number given last (to a guest write or a resync read): at a quiet clean stop, the last one the final checkpoint holds.</summary>
     public long LastSequenceAssigned => _nextSequence - 1;
+
+    /// <summary>
+    /// The engine began from a restored dirty log: until its first resync it does not know how far
+    /// its stream went before the restart, so that resync takes the secondary's numbers.
+    /// </summary>
+    public bool AdoptsSecondaryNumbering { get; private set; }
+
+    /// <summary>Granularity of the map of regions the secondary may lack.</summary>
+    public int DirtyRegionBytes => _dirtyRegions.RegionBytes;
+
+    /// <summary>
+    /// Whether a secondary holding checkpoint <paramref name="throughEpoch"/> may lack the region:
+    /// it was written after it, or is unknown (a failed local write, a copy not yet made).
+    /// </summary>
+    public bool MayLack(long region, long throughEpoch) => _dirtyRegions.IsNewerThan(region, throughEpoch);
 
     /// <summary>The epoch that admitted requests join.</summary>
     public long CurrentEpoch { get; private set; }

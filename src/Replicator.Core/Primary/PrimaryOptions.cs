@@ -40,6 +40,15 @@ public sealed record PrimaryOptions
     public bool KnowsChangesSinceFirstEpoch { get; init; } = true;
 
     /// <summary>
+    /// A restarted primary's dirty log: the regions that may differ between its image and any
+    /// checkpoint from <see cref="FirstEpoch"/> − 1 on of the stream its secondary followed. The
+    /// engine starts with them unknown (to be copied), and since it cannot know how far that stream
+    /// went before the restart, its first resync takes the secondary's epoch and sequence numbers
+    /// instead of checking them against its own. Requires <see cref="KnowsChangesSinceFirstEpoch"/>.
+    /// </summary>
+    public IReadOnlyCollection<long>? RestoredDirtyRegions { get; init; }
+
+    /// <summary>
     /// Set: the engine begins degraded for this reason — it mirrors nothing and admits every request
     /// at once until <see cref="PrimaryEngine.BeginResync"/> — as a primary with no secondary yet does.
     /// </summary>
@@ -84,6 +93,11 @@ public sealed record PrimaryOptions
         if (EarlyCheckpointFraction is <= 0 or > 1)
         {
             throw new ArgumentOutOfRangeException(nameof(EarlyCheckpointFraction), EarlyCheckpointFraction, "must be in (0, 1]");
+        }
+
+        if (RestoredDirtyRegions is not null && !KnowsChangesSinceFirstEpoch)
+        {
+            throw new ArgumentException("restored dirty regions say what changed since the first epoch: the engine must know changes from there", nameof(RestoredDirtyRegions));
         }
 
         if (DirtyRegionBytes < BlockGeometry.SectorSize || DirtyRegionBytes % BlockGeometry.SectorSize != 0)

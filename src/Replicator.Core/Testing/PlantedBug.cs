@@ -41,4 +41,7 @@ public enum PlantedBug
 
     /// <summary>A promoted node accepts its old primary: no generation or role check in the handshake (breaks I6).</summary>
     NoGenerationCheck,
+
+    /// <summary>A primary restarted after a crash trusts its dirty log's bitmap alone, forgetting the extents that were hot (breaks I1: a region is missed).</summary>
+    DirtyLogForgetsHotExtents,
 }

@@ -34,6 +34,13 @@ public interface IPrimaryHostActions
     /// <summary>Read this range of the primary's own disk; report <see cref="PrimaryHost.OnResyncReadCompleted"/>.</summary>
     void ReadForResync(long readId, long offset, int length);
 
+    /// <summary>
+    /// Run the dirty-log operation's steps in order, off the host's loop (an image flush on the
+    /// primary's image, the others through <see cref="DirtyLogOperation.RunOnLog"/>); report
+    /// <see cref="PrimaryHost.OnDirtyLogWritten"/>, with the failure if a step threw.
+    /// </summary>
+    void RunDirtyLog(DirtyLogOperation operation);
+
     /// <summary>Tell the guest its request ended.</summary>
     void CompleteGuest(long requestId, RequestStatus status);
 

@@ -95,6 +95,10 @@ public sealed partial class PrimaryHost
                 acknowledged = Math.Max(waiter.Epoch, _engine.LastAcknowledgedEpoch);
                 _state = _state! with { AppliedEpoch = acknowledged, AppliedLastSequence = _engine.LastSequenceAssigned };
                 _states.Save(_state);
+                if (CloseDirtyLog(waiter.Id))
+                {
+                    continue; // completed once the log says it is closed
+                }
             }
 
             _actions.CheckpointWaiterCompleted(waiter.Id, acknowledged);

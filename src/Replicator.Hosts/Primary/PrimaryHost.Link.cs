@@ -126,6 +126,8 @@ public sealed partial class PrimaryHost
     {
         SampleSync();
         ReportProtectionChange();
+        _tracker?.OnTick();
+        PumpDirtyLog();
         long now = _time.GetTimestamp();
         if (!_handshaking.IsNone && _time.GetElapsedTime(_handshakeStarted, now) > _options.HeartbeatTimeout)
         {
@@ -256,7 +258,7 @@ public sealed partial class PrimaryHost
     {
         PrimaryEngine engine = new(DegradedEngineOptions($"the secondary at {_options.Peer} is being synced"), _engineActions);
         RecordImagesNotKnownEqual();
-        Volatile.Write(ref _engine, engine);
+        UseEngine(engine);
         _link = link;
         _lastReceived = _time.GetTimestamp();
         if (BeginSync(engine, welcome, decision) is { Reason: var reason })
@@ -290,9 +292,10 @@ public sealed partial class PrimaryHost
                 MaxResyncReadsInFlight = _options.MaxSyncReadsInFlight,
             },
             _engineActions);
-        Volatile.Write(ref _engine, engine);
+        UseEngine(engine);
         _link = link;
         _lastReceived = _time.GetTimestamp();
+        RecordSecondaryLineage();
         Log.Connected(_log, _options.Peer, welcome.LastCommittedEpoch, welcome.BufferCapacityBytes);
         _actions.Started(PrimaryStart.Running);
     }
@@ -334,7 +337,7 @@ public sealed partial class PrimaryHost
     /// </summary>
     private ResyncRefusal? BeginSync(PrimaryEngine engine, WelcomeMessage welcome, SyncDecision decision)
     {
-        ResyncScope scope = decision == SyncDecision.FullSync ? ResyncScope.WholeImage : ResyncScope.DirtyRegions;
+        ResyncScope scope = ScopeFromDirtyLog(engine, welcome, decision == SyncDecision.FullSync ? ResyncScope.WholeImage : ResyncScope.DirtyRegions);
         ResyncRefusal? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, scope);
         if (refusal is { WholeImageWouldDo: true } unknown)
         {

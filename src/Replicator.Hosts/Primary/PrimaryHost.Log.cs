@@ -68,5 +68,14 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(20, LogLevel.Warning, "replication is off: serving {Image} with no secondary; the guest's writes are not protected")]
         public static partial void RunningUnreplicated(ILogger logger, string image);
+
+        [LoggerMessage(28, LogLevel.Information, "dirty log restored: {Regions} regions ({Bytes} bytes) may differ from the secondary's checkpoint {Epoch} or later (after a crash: {AfterCrash})")]
+        public static partial void DirtyLogRestored(ILogger logger, int regions, long bytes, long epoch, bool afterCrash);
+
+        [LoggerMessage(29, LogLevel.Information, "a new dirty log was started: {Reason}")]
+        public static partial void DirtyLogNew(ILogger logger, string reason);
+
+        [LoggerMessage(30, LogLevel.Error, "the dirty log could not be written ({Reason}): it is no longer trusted; after a crash the whole image will be copied to the secondary")]
+        public static partial void DirtyLogFailed(ILogger logger, string reason);
     }
 }

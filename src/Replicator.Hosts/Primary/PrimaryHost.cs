@@ -35,6 +35,7 @@ public sealed partial class PrimaryHost
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly NodeStateStore _states;
+    private readonly IStorageDirectory _stateDirectory;
     private readonly EngineActions _engineActions;
     private readonly PairIdentity _identity;
     private PrimaryEngine? _engine;
@@ -63,6 +64,7 @@ public sealed partial class PrimaryHost
         _log = log;
         _time = time;
         _states = new NodeStateStore(stateDirectory);
+        _stateDirectory = stateDirectory;
         _engineActions = new EngineActions(this);
         _identity = new PairIdentity { PairId = options.PairId, ImageBytes = options.ImageBytes, BlockSize = options.BlockSize, MaxRequestBytes = options.MaxRequestBytes };
     }
@@ -98,6 +100,7 @@ public sealed partial class PrimaryHost
             state = state with { Generations = state.Generations.Begin(GenerationMark.Draw(GenerationCause.Created, _time.GetUtcNow())) };
         }
 
+        state = OpenDirtyLog(state);
         _states.Save(state);
         _state = _stateAtStart = state;
         Log.Generation(_log, state.Generations.ToString());
@@ -179,7 +182,7 @@ public sealed partial class PrimaryHost
     {
         // The image now moves on alone: a new generation, and whatever secondary it had is no longer known to be equal.
         BeginUnprotectedGeneration();
-        Volatile.Write(ref _engine, new PrimaryEngine(DegradedEngineOptions(UnreplicatedReason), _engineActions));
+        UseEngine(new PrimaryEngine(DegradedEngineOptions(UnreplicatedReason), _engineActions));
         Log.RunningUnreplicated(_log, _options.ImageName);
         _actions.ReplicationChanged(PrimaryReplication.Degraded, UnreplicatedReason);
         _actions.Started(PrimaryStart.Running);
@@ -194,7 +197,7 @@ public sealed partial class PrimaryHost
     {
         string degraded = $"started without the secondary: {reason}";
         BeginUnprotectedGeneration();
-        Volatile.Write(ref _engine, new PrimaryEngine(DegradedEngineOptions(degraded), _engineActions));
+        UseEngine(new PrimaryEngine(DegradedEngineOptions(degraded), _engineActions));
         Log.StartedAlone(_log, reason, _state!.Generations.ToString());
         _actions.ReplicationChanged(PrimaryReplication.Degraded, degraded);
         _reconnecting = true;
@@ -205,12 +208,13 @@ public sealed partial class PrimaryHost
     /// <summary>
     /// An engine that begins degraded, numbering on from where the state record last knew both images
     /// equal — its map then knows every change a secondary still holding that checkpoint lacks — or,
-    /// when they are not known equal, from 1, knowing nothing (only a whole-image sync can help).
+    /// when they are not known equal, from the dirty log's checkpoint with the regions it names, or
+    /// from 1 knowing nothing (only a whole-image sync can help).
     /// </summary>
     private PrimaryOptions DegradedEngineOptions(string reason)
     {
         bool knownEqual = _stateAtStart.AppliedEpoch >= 0;
-        return new PrimaryOptions
+        PrimaryOptions options = new PrimaryOptions
         {
             Geometry = new BlockGeometry(_options.ImageBytes, _options.MaxRequestBytes),
             // Charged only once a resync brings the secondary's own figure; until then it only has to pass validation.
@@ -224,6 +228,7 @@ public sealed partial class PrimaryHost
             MaxResyncReadsInFlight = _options.MaxSyncReadsInFlight,
             StartsDegradedBecause = reason,
         };
+        return knownEqual ? options : WithRestoredLog(options);
     }
 
     /// <summary>
@@ -261,7 +266,7 @@ public sealed partial class PrimaryHost
     /// <summary>The engine's actions: disk work and guest calls passed on, frames to the current link, the rest decided here.</summary>
     private sealed class EngineActions(PrimaryHost host) : IPrimaryActions
     {
-        public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) => host._actions.IssueLocal(requestId, request, payload);
+        public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) => host.IssueLocal(requestId, request, payload);
 
         public void SendMirror(in MirrorRecord record)
         {
@@ -311,6 +316,11 @@ public sealed partial class PrimaryHost
         public void SendResyncStart(ResyncPlan plan)
         {
             host.NoteSyncStarted(plan);
+            if (plan.WholeImage)
+            {
+                host._tracker?.ForgetLineage();
+            }
+
             Log.ResyncStarted(host._log, plan.WholeImage ? "full sync" : "resync", plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);
             if (!host._link.IsNone)
             {
@@ -323,6 +333,7 @@ public sealed partial class PrimaryHost
         public void PairProtected(long epoch)
         {
             host.NoteSyncCompleted(epoch);
+            host.RecordSecondaryLineage();
             Log.ProtectedAgain(host._log, epoch);
             host.OnProtectedAgain();
             host._actions.ReplicationChanged(PrimaryReplication.Protected, null);

@@ -66,6 +66,15 @@ public sealed record PrimaryHostOptions
     /// <summary>Reads of the primary's disk a sync keeps in flight at once: with the granularity, the sync's two knobs.</summary>
     public int MaxSyncReadsInFlight { get; init; } = 4;
 
-    /// <summary>Granularity of the engine's map of regions the secondary may lack: what a resync copies at least.</summary>
-    public int DirtyRegionBytes { get; init; } = 1 << 20;
+    /// <summary>
+    /// Granularity of the map of regions the secondary may lack, in memory and in the dirty log's
+    /// bitmap: what a resync copies at least (64 KiB, as drive-mirror uses for raw images).
+    /// </summary>
+    public int DirtyRegionBytes { get; init; } = 64 << 10;
+
+    /// <summary>Extents the dirty log's activity log keeps hot at once (0: no dirty log; a crash then costs a whole-image sync).</summary>
+    public int ActivityLogExtents { get; init; } = 256;
+
+    /// <summary>The activity log's extent: a write into an extent not hot waits for one durable log write.</summary>
+    public int ActivityExtentBytes { get; init; } = 4 << 20;
 }

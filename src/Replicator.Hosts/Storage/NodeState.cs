@@ -56,4 +56,10 @@ public sealed record NodeState
     /// node's state is first created; never sent anywhere.
     /// </summary>
     public long JournalSalt { get; init; }
+
+    /// <summary>
+    /// A primary's dirty log (<see cref="DirtyLogFile"/>) that may be trusted at the next start: the
+    /// id it was created with. 0: none — a log that cannot be written any more is named no longer.
+    /// </summary>
+    public ulong DirtyLogId { get; init; }
 }

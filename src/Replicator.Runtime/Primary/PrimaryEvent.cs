@@ -38,4 +38,7 @@ internal enum PrimaryEventKind
     ReconnectDue,
     CheckpointRequested,
     StopCleanly,
+
+    /// <summary>The dirty-log worker ran an operation (<see cref="PrimaryEvent.Reason"/>: why it failed).</summary>
+    DirtyLogWritten,
 }

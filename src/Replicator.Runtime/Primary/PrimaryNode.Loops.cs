@@ -84,6 +84,9 @@ public sealed partial class PrimaryNode
                     _waiters.Add(++_nextWaiterId, e.Waiter!);
                     host.RequestCheckpoint(_nextWaiterId);
                     break;
+                case PrimaryEventKind.DirtyLogWritten:
+                    host.OnDirtyLogWritten(e.Id, e.Reason);
+                    break;
                 case PrimaryEventKind.StopCleanly:
                     _waiters.Add(++_nextWaiterId, e.Waiter!);
                     host.StopCleanly(_nextWaiterId);
@@ -124,6 +127,35 @@ public sealed partial class PrimaryNode
         }
     }
 
+    /// <summary>The dirty-log worker: each operation's steps in order, the image flush on the image itself.</summary>
+    private async Task DirtyLogLoopAsync()
+    {
+        await foreach (DirtyLogOperation operation in _dirtyLog.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            string? failure = null;
+            try
+            {
+                foreach (DirtyLogStep step in operation.Steps)
+                {
+                    if (step.Kind == DirtyLogStepKind.FlushImage)
+                    {
+                        _image!.Flush();
+                    }
+                    else
+                    {
+                        operation.RunOnLog(step);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+                failure = e.Message;
+            }
+
+            Post(new PrimaryEvent(PrimaryEventKind.DirtyLogWritten, operation.Id, Reason: failure));
+        }
+    }
+
     /// <summary>On a local I/O worker: the resync's read of the primary's own disk, into a pooled buffer the event loop returns.</summary>
     private void ReadForResync(in PrimaryEvent io)
     {
@@ -157,6 +189,8 @@ public sealed partial class PrimaryNode
 
         public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) =>
             node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.Submit, requestId, request, payload));
+
+        public void RunDirtyLog(DirtyLogOperation operation) => node._dirtyLog.Writer.TryWrite(operation);
 
         public void ReadForResync(long readId, long offset, int length) =>
             node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.ResyncRead, readId, BlockRequest.Write(offset, length)));

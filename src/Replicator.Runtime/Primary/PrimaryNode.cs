@@ -27,6 +27,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private readonly Channel<PrimaryEvent> _events = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleReader = true });
     // Requests issued to the local disk: the event struct reused for its id, request and payload.
     private readonly Channel<PrimaryEvent> _localIo = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleWriter = true });
+    // The dirty log's operations, run in order by one worker so a slow image flush never holds up the guest's I/O.
+    private readonly Channel<DirtyLogOperation> _dirtyLog = Channel.CreateUnbounded<DirtyLogOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TaskCompletionSource<PrimaryStart> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Actions _actions;
@@ -116,6 +118,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 SkipInitialSync = _options.SkipInitialSync,
                 MaxSyncReadsInFlight = _options.SyncReadsInFlight,
                 DirtyRegionBytes = _options.SyncGranularityBytes,
+                ActivityLogExtents = _options.ActivityLogExtents,
                 HeartbeatTimeout = _options.HeartbeatTimeout,
                 AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,
@@ -126,7 +129,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             _log,
             _time);
 
-        var loops = new List<Task> { EventLoopAsync(_host) };
+        var loops = new List<Task> { EventLoopAsync(_host), DirtyLogLoopAsync() };
         for (int i = 0; i < _options.LocalIoWorkers; i++)
         {
             loops.Add(LocalIoLoopAsync());
@@ -217,6 +220,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         _heartbeat?.Dispose();
         _events.Writer.TryComplete();
         _localIo.Writer.TryComplete();
+        _dirtyLog.Writer.TryComplete();
         try
         {
             await _loops.ConfigureAwait(false);

@@ -31,7 +31,10 @@ public sealed record PrimaryNodeOptions
     public int SyncReadsInFlight { get; init; } = 4;
 
     /// <summary>The granularity of the map of regions a sync copies (<c>--sync-granularity-kb</c>).</summary>
-    public int SyncGranularityBytes { get; init; } = 1 << 20;
+    public int SyncGranularityBytes { get; init; } = 64 << 10;
+
+    /// <summary>Extents of 4 MiB the dirty log keeps hot (<c>--activity-log-extents</c>; 0: no dirty log).</summary>
+    public int ActivityLogExtents { get; init; } = 256;
 
     public required string PairId { get; init; }
 
@@ -106,9 +109,14 @@ public sealed record PrimaryNodeOptions
             problems.Add($"--sync-reads-in-flight {SyncReadsInFlight} must be between 1 and 1024");
         }
 
-        if (SyncGranularityBytes < 4096 || SyncGranularityBytes % 4096 != 0 || SyncGranularityBytes > (1 << 30))
+        if (SyncGranularityBytes < 4096 || (SyncGranularityBytes & (SyncGranularityBytes - 1)) != 0 || SyncGranularityBytes > (4 << 20))
         {
-            problems.Add($"--sync-granularity-kb {SyncGranularityBytes / 1024} must be a multiple of 4 from 4 to 1048576");
+            problems.Add($"--sync-granularity-kb {SyncGranularityBytes / 1024} must be a power of two from 4 to 4096 (the dirty log's extent)");
+        }
+
+        if (ActivityLogExtents != 0 && ActivityLogExtents is < 2 or > Hosts.Storage.DirtyLogFile.MaxActiveExtents)
+        {
+            problems.Add($"--activity-log-extents {ActivityLogExtents} must be 0 (no dirty log) or between 2 and {Hosts.Storage.DirtyLogFile.MaxActiveExtents}");
         }
 
         return problems;

@@ -36,6 +36,9 @@ internal sealed class PrimaryHarness
             HeartbeatTimeout = HeartbeatTimeout,
             ReconnectDelay = ReconnectDelay,
             ReconnectMaxDelay = ReconnectDelay * 8,
+
+            // Tests of other matters see a write issued at once; the dirty log's own tests turn it on.
+            ActivityLogExtents = 0,
         };
         Options = configure?.Invoke(Options) ?? Options;
         Host = new PrimaryHost(Options, Directory, Actions, NullLogger.Instance, Time);
@@ -117,6 +120,9 @@ internal sealed class PrimaryHarness
                 case RecordingPrimaryActions.Issued issued:
                     Host.OnLocalCompleted(issued.RequestId, issued.Request, null);
                     break;
+                case DirtyLogOperation operation:
+                    RunDirtyLog(operation);
+                    break;
                 case RecordingPrimaryActions.ResyncRead read:
                     Host.OnResyncReadCompleted(read.ReadId, read.Offset, new byte[read.Length], null);
                     break;
@@ -132,6 +138,20 @@ internal sealed class PrimaryHarness
                     break;
             }
         }
+    }
+
+    /// <summary>The shell's part of a dirty-log operation: its log steps on the state directory (the image is not modelled), then done.</summary>
+    public void RunDirtyLog(DirtyLogOperation operation)
+    {
+        foreach (DirtyLogStep step in operation.Steps)
+        {
+            if (step.Kind != DirtyLogStepKind.FlushImage)
+            {
+                operation.RunOnLog(step);
+            }
+        }
+
+        Host.OnDirtyLogWritten(operation.Id, null);
     }
 
     /// <summary>Skips what was asked so far: the next <see cref="Pump"/> answers only what follows.</summary>

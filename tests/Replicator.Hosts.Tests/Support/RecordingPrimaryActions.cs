@@ -29,6 +29,8 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
 
     public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) => Calls.Add(new Issued(requestId, request));
 
+    public void RunDirtyLog(DirtyLogOperation operation) => Calls.Add(operation);
+
     public void ReadForResync(long readId, long offset, int length) => Calls.Add(new ResyncRead(readId, offset, length));
 
     public void CompleteGuest(long requestId, RequestStatus status) => Calls.Add(new GuestCompleted(requestId, status));
