@@ -9,13 +9,13 @@
 # frames through a loopback link, plain and with TLS and the pair key).
 #
 # Usage: scripts/sync-rate.sh   SIZE_MB: image size (default 1024). READS: --sync-reads-in-flight
-#        (default 4). GRANULARITY_KB: --sync-granularity-kb (default 1024). Installs fio with
+#        (default 4). GRANULARITY_KB: --sync-granularity-kb (default 64). Installs fio with
 #        apt-get when missing (needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${SIZE_MB:-1024}
 reads=${READS:-4}
-granularity=${GRANULARITY_KB:-1024}
+granularity=${GRANULARITY_KB:-64}
 work=$(mktemp -d)
 pids=()
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }

@@ -82,7 +82,7 @@ public class FailoverTests
     }
 
     [Fact]
-    public async Task A_primary_stopped_by_SIGTERM_restarts_where_it_left_off_and_one_killed_syncs_its_whole_image()
+    public async Task A_primary_stopped_by_SIGTERM_restarts_where_it_left_off_and_one_killed_resyncs_what_its_dirty_log_names()
     {
         await using DaemonPair pair = await DaemonPair.StartAsync();
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x81 0 1M");
@@ -98,28 +98,41 @@ public class FailoverTests
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x82 1M 1M", "read -P 0x81 0 1M");
         await pair.CheckpointAsync();
 
-        // Killed after a write no checkpoint covers: its image holds what the secondary never saw,
-        // and nothing says where. A restart copies the whole image first; the pair is then protected.
+        // Killed after a write no checkpoint covers: its image holds what the secondary never saw.
+        // The dirty log's hot extent (the first 4 MiB, where every write since the start landed)
+        // names it: the restart copies that extent, not the 16 MiB image, before the pair is protected.
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x83 2M 1M");
         pair.Primary.Kill();
         await pair.Primary.WaitForExitAsync();
         await pair.Primary.DisposeAsync();
         pair.StartPrimary();
         await pair.Primary.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.Contains("dirty log restored: 64 regions (4194304 bytes)", pair.Primary.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("full sync", pair.Primary.Output, StringComparison.Ordinal);
+        await pair.CheckpointAsync();
+        System.Text.Json.Nodes.JsonNode status = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
+        Assert.True(status["SyncCompleted"]!.GetValue<bool>());
+        Assert.False(status["SyncWholeImage"]!.GetValue<bool>());
+        Assert.Equal(4L << 20, status["SyncBytesTotal"]!.GetValue<long>());
+
+        // Killed again, and restarted without a dirty log: nothing says where it wrote, so the whole image is copied.
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x84 9M 1M");
+        pair.Primary.Kill();
+        await pair.Primary.WaitForExitAsync();
+        await pair.Primary.DisposeAsync();
+        pair.StartPrimary("--activity-log-extents", "0");
+        await pair.Primary.WaitForOutputAsync("exporting the protected disk over NBD");
         Assert.Contains("copying the whole image", pair.Primary.Output, StringComparison.Ordinal);
         Assert.Contains("full sync started", pair.Primary.Output, StringComparison.Ordinal);
         await pair.CheckpointAsync();
-
-        // Without a persistent map of what was written, the copy is the whole image (status --json says how much).
-        System.Text.Json.Nodes.JsonNode status = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
-        Assert.True(status["SyncCompleted"]!.GetValue<bool>());
+        status = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
         Assert.True(status["SyncWholeImage"]!.GetValue<bool>());
         Assert.Equal(DaemonPair.ImageBytes, status["SyncBytesTotal"]!.GetValue<long>());
 
         await pair.Primary.TerminateAsync();
         Assert.Equal(0, await pair.Primary.WaitForExitAsync());
         await pair.FailoverAsync();
-        await Tool.QemuIo(pair.SecondaryUri, "read -P 0x81 0 1M", "read -P 0x82 1M 1M", "read -P 0x83 2M 1M");
+        await Tool.QemuIo(pair.SecondaryUri, "read -P 0x81 0 1M", "read -P 0x82 1M 1M", "read -P 0x83 2M 1M", "read -P 0x84 9M 1M");
     }
 
     [Fact]

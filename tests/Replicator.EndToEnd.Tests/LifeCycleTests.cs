@@ -127,6 +127,45 @@ public class LifeCycleTests
         await Tool.QemuIo(pair.SecondaryUri, "read -P 0xd1 0 1M", "read -P 0xd2 1M 1M");
     }
 
+    [Fact]
+    public async Task A_damaged_dirty_log_stops_the_primary_and_moving_it_away_costs_a_whole_image_sync()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xe1 0 1M");
+        await pair.CheckpointAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xe2 5M 1M");
+        pair.Primary!.Kill();
+        await pair.Primary.WaitForExitAsync();
+        await pair.Primary.DisposeAsync();
+
+        // Both header slots spoiled: no crash does that.
+        string log = Path.Combine(pair.PrimaryState, "dirty-log.bin");
+        await using (FileStream file = new(log, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = 8;
+            file.Write([0xde, 0xad]);
+            file.Position = 4096 + 8;
+            file.Write([0xde, 0xad]);
+        }
+
+        byte[] damaged = await File.ReadAllBytesAsync(log);
+        pair.StartPrimary();
+        Assert.NotEqual(0, await pair.Primary.WaitForExitAsync());
+        Assert.Contains($"dirty log {log} is damaged: neither of its two headers verifies", pair.Primary.Output, StringComparison.Ordinal);
+        Assert.Equal(damaged, await File.ReadAllBytesAsync(log));
+
+        // The runbook: keep it, move it out of the state directory, start again.
+        await pair.Primary.DisposeAsync();
+        File.Move(log, log + ".damaged-kept");
+        pair.StartPrimary();
+        await pair.Primary.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.Contains("a new dirty log was started: there is no dirty log yet", pair.Primary.Output, StringComparison.Ordinal);
+        Assert.Contains("full sync started", pair.Primary.Output, StringComparison.Ordinal);
+        await pair.CheckpointAsync();
+        Assert.True((await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!["SyncWholeImage"]!.GetValue<bool>());
+        await AssertFailoverServesThePrimarysImageAsync(pair);
+    }
+
     /// <summary>The primary stops cleanly; the secondary, failed over, serves exactly the primary's image.</summary>
     private static async Task AssertFailoverServesThePrimarysImageAsync(DaemonPair pair)
     {
