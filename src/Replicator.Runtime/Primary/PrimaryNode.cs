@@ -230,6 +230,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         }
 
         await CloseLinksAsync().ConfigureAwait(false);
+        _host?.DirtyLog?.Dispose();
         _image?.Dispose();
         _stopping.Dispose();
     }
