@@ -219,6 +219,13 @@ public sealed partial class InMemoryPair
 
         public void CheckpointWaiterFailed(long waiterId, string reason) => _waiters[waiterId] = new WaiterOutcome(-1, reason);
 
+        /// <summary>The last verify's report, or why it failed.</summary>
+        public (VerifyReport? Report, string? Failure) LastVerify { get; private set; }
+
+        public void VerifyCompleted(long waiterId, VerifyReport report) => LastVerify = (report, null);
+
+        public void VerifyFailed(long waiterId, string reason) => LastVerify = (null, reason);
+
         private readonly record struct LocalRequest(long Id, BlockRequest Request, ReadOnlyMemory<byte> Payload);
 
         private readonly record struct ResyncRead(long Id, long Offset, int Length);

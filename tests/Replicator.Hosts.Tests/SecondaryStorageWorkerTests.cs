@@ -34,6 +34,26 @@ public class SecondaryStorageWorkerTests
         Assert.Equal(resyncPending, new NodeStateStore(directory).Load()!.MidResync);
     }
 
+    [Fact]
+    public void A_verify_record_is_compared_with_the_image_as_it_is_and_names_the_blocks_that_differ()
+    {
+        var directory = new MemoryStorageDirectory();
+        SecondaryStore store = SecondaryStore.Open(directory.Create("disk.img", 1 << 20), directory, "pair-1", 4 * PageSize, PageSize);
+        var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
+        byte[] primary = new byte[256 * 1024];
+        new Random(3).NextBytes(primary);
+        worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.WriteImage, new MirrorRecord(1, 1, BlockRequest.Write(0, primary.Length), primary)));
+        store.WriteImage(new MirrorRecord(1, 2, BlockRequest.Write(128 * 1024 + 512, 512), new byte[512])); // one block drifts
+        byte[] hashes = new byte[VerifyBlocks.PayloadLength(primary.Length)];
+        VerifyBlocks.Hash(primary, hashes);
+
+        SecondaryStorageCompletion done = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.WriteImage, new MirrorRecord(1, 3, new BlockRequest(BlockOp.Verify, 0, primary.Length), hashes)));
+
+        Assert.Equal(SecondaryStorageResult.Done, done.Result);
+        Assert.Equal([128L * 1024], done.Verified!.Diverged);
+        Assert.Equal((1L, 3L, 0L, primary.Length), (done.Verified.Epoch, done.Verified.Sequence, done.Verified.Offset, done.Verified.Length));
+    }
+
     /// <summary>One epoch of one write, sealed by a real engine as it hands it to the journal.</summary>
     private static EpochLog SealedEpoch(bool resyncPending)
     {

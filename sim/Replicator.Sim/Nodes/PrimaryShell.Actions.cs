@@ -125,6 +125,19 @@ internal sealed partial class PrimaryShell
         }));
     }
 
+    /// <summary>
+    /// A verify of a pair that was protected throughout compares two images the invariants say are
+    /// equal: any block found to differ is a violation (the replica drifted from the primary).
+    /// </summary>
+    private void OnVerifyCompleted(VerifyReport report)
+    {
+        _world.Trace.Event("verified", report.BytesCompared, report.BlocksDiverged);
+        if (report.BlocksDiverged > 0)
+        {
+            _world.Checker.Fail($"verify: {report.BlocksDiverged} blocks differ between the primary and the secondary (first at {report.DivergedOffsets[0]})");
+        }
+    }
+
     private sealed class Actions(PrimaryShell shell) : IPrimaryHostActions
     {
         private readonly int _incarnation = shell._incarnation;
@@ -310,6 +323,22 @@ internal sealed partial class PrimaryShell
             if (Current)
             {
                 shell.OnCleanStopAcknowledged(waiterId, epoch);
+            }
+        }
+
+        public void VerifyCompleted(long waiterId, VerifyReport report)
+        {
+            if (Current)
+            {
+                shell.OnVerifyCompleted(report);
+            }
+        }
+
+        public void VerifyFailed(long waiterId, string reason)
+        {
+            if (Current)
+            {
+                shell._world.Trace.Note(() => $"verify failed: {reason}");
             }
         }
 

@@ -126,6 +126,13 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
         GoDown(processKilled ? "the primary's process died" : null);
     }
 
+    /// <summary>The operator runs <c>replicator verify</c>: the running primary compares both images (refused unless protected).</summary>
+    public void Verify(bool repair) => OnHost(_incarnation, () =>
+    {
+        _world.Trace.Event("verify", repair ? 1 : 0);
+        Host.Verify(waiterId: 0, repair);
+    });
+
     public void Pause(long duration)
     {
         PausedUntil = Math.Max(PausedUntil, _world.Clock.Now + duration);

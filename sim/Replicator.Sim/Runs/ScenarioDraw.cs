@@ -78,6 +78,17 @@ internal static class ScenarioDraw
             ActivityExtentBytes = region << log.Next(0, 4),
             ActivityLogExtents = log.NextDouble() < 0.1 ? 0 : log.Next(2, 9),
         };
+        Random verify = SeedSplitter.For(seed, "verify");
+        if (verify.NextDouble() < 0.3)
+        {
+            scenario = scenario with
+            {
+                Verifies = Enumerable.Range(0, verify.Next(1, 3))
+                    .Select(_ => ((long)(durationUs * (0.1 + (0.7 * verify.NextDouble()))), verify.NextDouble() < 0.5))
+                    .ToList(),
+            };
+        }
+
         return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
     }
 

@@ -95,6 +95,11 @@ internal sealed class SimWorld
             Clock.At(fault.At, () => Inject(fault));
         }
 
+        foreach ((long at, bool repair) in Scenario.Verifies)
+        {
+            Clock.At(at, () => Primary.Verify(repair));
+        }
+
         Clock.After(Scenario.EpochUs, LivenessTick);
         Clock.RunUntil(Scenario.DurationUs);
         FailOverAtTheEnd();

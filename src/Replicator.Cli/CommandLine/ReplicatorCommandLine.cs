@@ -41,6 +41,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(Control("checkpoint", "take a checkpoint now and wait for the secondary's acknowledgement"));
         root.Subcommands.Add(Control("failover", "promote the secondary now"));
         root.Subcommands.Add(Control("status", "show a running node's status"));
+        root.Subcommands.Add(Verify());
         root.Subcommands.Add(Keygen());
         root.Subcommands.Add(DiscardMyData());
         root.Subcommands.Add(Demo());
@@ -79,6 +80,17 @@ internal static class ReplicatorCommandLine
         var output = new Option<string>("--out") { Description = "where to write the pair key (owner-only; never over an existing file)", Required = true };
         var command = new Command("keygen", "make a pair key for the replication link; copy it to both nodes") { output };
         command.SetAction(parsed => KeygenCommand.Run(parsed.GetValue(output)!, Console.Out, Console.Error));
+        return command;
+    }
+
+    private static Command Verify()
+    {
+        var stateDir = new Option<string>("--state-dir") { Description = "the running primary's state directory", Required = true };
+        var repair = new Option<bool>("--repair") { Description = "copy the regions of the blocks that differ from the primary to the secondary" };
+        var timeout = new Option<int>("--timeout") { Description = "give up after this many ms (default 3600000)", DefaultValueFactory = _ => 3_600_000 };
+        timeout.Validators.Add(r => Positive(r, timeout));
+        var command = new Command("verify", "compare the primary's image with the secondary's, block by block, while the guest runs; exit 0 when equal (or repaired), 3 when they differ") { stateDir, repair, timeout };
+        command.SetAction((parsed, _) => VerifyCommand.RunAsync(parsed.GetValue(stateDir)!, parsed.GetValue(repair), TimeSpan.FromMilliseconds(parsed.GetValue(timeout)), Console.Out, Console.Error));
         return command;
     }
 

@@ -36,7 +36,8 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, NbdServe
             {
                 "status" => JsonSerializer.SerializeToNode(new { role = "primary", status = node.Status, nbd = server.LocalEndPoint.ToString() }),
                 "checkpoint" => JsonSerializer.SerializeToNode(new { acknowledged = await node.CheckpointAsync().WaitAsync(cancel).ConfigureAwait(false) }),
-                _ => throw new InvalidOperationException($"a primary does not know '{command}' (status, checkpoint)"),
+                "verify" or "verify --repair" => JsonSerializer.SerializeToNode(await node.VerifyAsync(repair: command.EndsWith("--repair", StringComparison.Ordinal)).WaitAsync(cancel).ConfigureAwait(false)),
+                _ => throw new InvalidOperationException($"a primary does not know '{command}' (status, checkpoint, verify)"),
             });
             AccessLog.Control(_log, control.SocketPath);
 

@@ -37,11 +37,29 @@ public sealed record BlockGeometry
                     : "a flush carries no range, payload or FUA flag";
             case BlockOp.Skipped:
                 return "a skipped sequence number is not a guest request";
+            case BlockOp.Verify:
+                return "a verify record is not a guest request";
             case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim:
-                break;
+                return ValidateRange(request, payloadLength);
             default:
                 return $"unknown operation {(byte)request.Op}";
         }
+    }
+
+    /// <summary>
+    /// Why a mirrored record cannot be taken, or null: a guest request's rules, plus the records
+    /// only the primary makes — a skipped sequence number (no payload) and a verify record.
+    /// </summary>
+    public string? ValidateRecord(in BlockRequest request, int payloadLength) => request.Op switch
+    {
+        BlockOp.Skipped => payloadLength == 0 ? null : "a skipped sequence number carries a payload",
+        BlockOp.Verify when request.Fua => "a verify record carries no FUA flag",
+        BlockOp.Verify => ValidateRange(request, payloadLength),
+        _ => Validate(request, payloadLength),
+    };
+
+    private string? ValidateRange(in BlockRequest request, int payloadLength)
+    {
 
         if (request.Length <= 0 || request.Length > MaxRequestBytes)
         {

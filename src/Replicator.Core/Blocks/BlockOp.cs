@@ -20,4 +20,11 @@ public enum BlockOp : byte
     /// secondary sees no gap, and applies nothing: a failed write leaves its range undefined.
     /// </summary>
     Skipped = 5,
+
+    /// <summary>
+    /// Online verify: changes nothing. Its payload is the hash of each block of the range as the
+    /// primary's disk held it at this place in the sequence (<see cref="VerifyBlocks"/>); the
+    /// secondary compares its own image there. Never a guest request.
+    /// </summary>
+    Verify = 6,
 }

@@ -23,7 +23,12 @@ public readonly record struct BlockRequest(BlockOp Op, long Offset, int Length, 
     public bool IsBarrier => Op == BlockOp.Flush || (Fua && ChangesData);
 
     /// <summary>The number of payload bytes that travel with the request.</summary>
-    public int PayloadLength => Op == BlockOp.Write ? Length : 0;
+    public int PayloadLength => Op switch
+    {
+        BlockOp.Write => Length,
+        BlockOp.Verify => VerifyBlocks.PayloadLength(Length),
+        _ => 0,
+    };
 
     public bool Overlaps(in BlockRequest other) =>
         ChangesData && other.ChangesData && Offset < other.End && other.Offset < End;

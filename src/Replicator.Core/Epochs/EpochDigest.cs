@@ -35,7 +35,7 @@ public struct EpochDigest
         header[28] = (byte)record.Request.Op;
         header[29] = record.Request.Fua ? (byte)1 : (byte)0;
         ulong headerHash = XxHash3.HashToUInt64(header);
-        return record.Request.Op == BlockOp.Write
+        return record.Request.Op is BlockOp.Write or BlockOp.Verify
             ? XxHash3.HashToUInt64(record.Payload.Span, unchecked((long)headerHash))
             : headerHash;
     }

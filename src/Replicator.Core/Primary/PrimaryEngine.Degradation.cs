@@ -53,6 +53,7 @@ public sealed partial class PrimaryEngine
         Replication = PrimaryReplication.Degraded;
         DegradedReason = reason;
         StopResync();
+        StopVerify();
         _checkpointWanted = false;
         _unacknowledged.Clear();
         _actions.SecondaryDegraded(reason);

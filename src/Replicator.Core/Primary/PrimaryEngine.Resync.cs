@@ -102,22 +102,14 @@ public sealed partial class PrimaryEngine
             throw new InvalidOperationException($"resync read {readId} reported done, but it is not in flight");
         }
 
-        _resyncReadsInFlight--;
         _overlaps.Complete(readId, _nowIssuable);
-        if (_mirroring && read.Session == _session)
+        if (read.IsVerify)
         {
-            if (succeeded && data.Length == read.Request.Length)
-            {
-                var record = new MirrorRecord(read.Epoch, read.Sequence, read.Request, data);
-                _digest.Add(record);
-                _actions.SendMirror(record);
-            }
-            else
-            {
-                // The regions cannot be copied now; they stay unknown in the map for the next attempt.
-                _dirtyRegions.MarkDiverged(read.Request.Offset, read.Request.Length);
-                Degrade($"the primary's disk could not be read for the resync at {read.Request.Offset}+{read.Request.Length}");
-            }
+            CompleteVerifyRead(read, succeeded, data);
+        }
+        else
+        {
+            CompleteCopyRead(read, succeeded, data);
         }
 
         IssueNowIssuable();
@@ -128,6 +120,30 @@ public sealed partial class PrimaryEngine
         else
         {
             AdmitResyncReads();
+            AdmitVerifyReads();
+        }
+    }
+
+    /// <summary>A resync (or repair) read finished: what it read goes out as a write record; a failed read degrades.</summary>
+    private void CompleteCopyRead(in InFlightRequest read, bool succeeded, ReadOnlyMemory<byte> data)
+    {
+        _resyncReadsInFlight--;
+        if (!_mirroring || read.Session != _session)
+        {
+            return;
+        }
+
+        if (succeeded && data.Length == read.Request.Length)
+        {
+            var record = new MirrorRecord(read.Epoch, read.Sequence, read.Request, data);
+            _digest.Add(record);
+            _actions.SendMirror(record);
+        }
+        else
+        {
+            // The regions cannot be copied now; they stay unknown in the map for the next attempt.
+            _dirtyRegions.MarkDiverged(read.Request.Offset, read.Request.Length);
+            Degrade($"the primary's disk could not be read for the resync at {read.Request.Offset}+{read.Request.Length}");
         }
     }
 
@@ -212,7 +228,7 @@ public sealed partial class PrimaryEngine
     /// </summary>
     private void AdmitResyncReads()
     {
-        while (Phase == PrimaryPhase.Running && Replication == PrimaryReplication.Resyncing && _admissionQueue.Count == 0
+        while (Phase == PrimaryPhase.Running && (Replication == PrimaryReplication.Resyncing || (_repairing && Replication == PrimaryReplication.Protected)) && _admissionQueue.Count == 0
             && _resyncReadsInFlight < _options.MaxResyncReadsInFlight && HasResyncWorkLeft)
         {
             if (_resyncRegion < 0)
@@ -244,6 +260,12 @@ public sealed partial class PrimaryEngine
             if (_overlaps.Add(readId, request))
             {
                 _actions.ReadForResync(readId, request.Offset, request.Length);
+            }
+
+            if (_repairing)
+            {
+                RepairedThroughEpoch = CurrentEpoch;
+                _repairing = HasResyncWorkLeft;
             }
 
             if (!HasResyncWorkLeft)

@@ -287,6 +287,7 @@ public sealed partial class PrimaryEngine
         }
 
         AdmitResyncReads();
+        AdmitVerifyReads();
         RelieveBufferPressure();
     }
 
@@ -304,7 +305,8 @@ public sealed partial class PrimaryEngine
 
     // Session: the stream it was admitted into; only the current one's requests are mirrored.
     // IsResyncRead: a read of the primary's disk for the resync, mirrored as a write of what it read.
-    private readonly record struct InFlightRequest(long Sequence, long Epoch, BlockRequest Request, ReadOnlyMemory<byte> Payload, long Session, bool IsResyncRead = false);
+    // IsVerify: a resync-style read whose record carries the hashes of what it read, not the bytes.
+    private readonly record struct InFlightRequest(long Sequence, long Epoch, BlockRequest Request, ReadOnlyMemory<byte> Payload, long Session, bool IsResyncRead = false, bool IsVerify = false);
 
     private readonly record struct QueuedRequest(long RequestId, BlockRequest Request, ReadOnlyMemory<byte> Payload);
 }

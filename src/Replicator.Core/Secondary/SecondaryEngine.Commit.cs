@@ -167,6 +167,10 @@ public sealed partial class SecondaryEngine
                 case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim:
                     _actions.WriteImage(held.Record);
                     break;
+                case BlockOp.Verify:
+                    // Compared against the image at this place in the sequence: after every record before it, before any after.
+                    _actions.WriteImage(held.Record);
+                    break;
                 case BlockOp.Flush when _options.Plant != PlantedBug.IgnoreBarriers:
                     _actions.FlushImage();
                     break;

@@ -149,8 +149,7 @@ public sealed partial class SecondaryEngine
         }
 
         string? bad = record.Epoch > _lastSealedEpoch + _options.MaxOpenEpochs ? $"epoch is more than {_options.MaxOpenEpochs} ahead of the last sealed epoch {_lastSealedEpoch}"
-            : record.Request.Op == BlockOp.Skipped ? (record.Payload.IsEmpty ? null : "a skipped sequence number carries a payload")
-            : _options.Geometry.Validate(record.Request, record.Payload.Length);
+            : _options.Geometry.ValidateRecord(record.Request, record.Payload.Length);
         if (bad is not null)
         {
             Stall(record.Epoch, $"record {record.Sequence}: {bad}");

@@ -44,4 +44,7 @@ public enum PlantedBug
 
     /// <summary>A primary restarted after a crash trusts its dirty log's bitmap alone, forgetting the extents that were hot (breaks I1: a region is missed).</summary>
     DirtyLogForgetsHotExtents,
+
+    /// <summary>Verify reads skip the overlap ordering, so a read may see a guest write admitted after it (a verify then reports blocks that do not differ).</summary>
+    VerifyUnordered,
 }

@@ -69,6 +69,12 @@ public interface IPrimaryHostActions
     /// <summary>The checkpoint asked for under <paramref name="waiterId"/> is acknowledged (and the pair protected) at <paramref name="epoch"/>.</summary>
     void CheckpointWaiterCompleted(long waiterId, long epoch);
 
+    /// <summary>The verify asked for under <paramref name="waiterId"/> compared both images (and repaired them, if asked).</summary>
+    void VerifyCompleted(long waiterId, VerifyReport report);
+
+    /// <summary>The verify asked for under <paramref name="waiterId"/> ended without a verdict, for <paramref name="reason"/>.</summary>
+    void VerifyFailed(long waiterId, string reason);
+
     /// <summary>The checkpoint asked for under <paramref name="waiterId"/> will not be acknowledged.</summary>
     void CheckpointWaiterFailed(long waiterId, string reason);
 }

@@ -28,6 +28,8 @@ public static class PrimaryFrameDecoder
                 case FrameType.Reject:
                     RejectMessage reject = ControlCodec.Decode<RejectMessage>(frame, FrameType.Reject);
                     return new PrimaryInput(PrimaryInputKind.Reject, frame.Type, sequence, reject.Epoch, reject.Reason);
+                case FrameType.VerifyResult:
+                    return new PrimaryInput(PrimaryInputKind.VerifyResult, frame.Type, sequence, Verify: ControlCodec.Decode<VerifyResultMessage>(frame, FrameType.VerifyResult));
                 case FrameType.Heartbeat:
                     return new PrimaryInput(PrimaryInputKind.Heartbeat, frame.Type, sequence);
                 case FrameType.Error:

@@ -74,6 +74,8 @@ public sealed partial class PrimaryHost
                 started.Start));
         }
 
+        FinishVerifyIfDone();
+
         // During a resync an acknowledgement is a commit, not yet protection: waiters wait for both.
         if (_engine!.Replication != PrimaryReplication.Protected)
         {
@@ -129,6 +131,7 @@ public sealed partial class PrimaryHost
         }
 
         _waiters.Clear();
+        FailVerify($"replication is degraded: {reason}");
 
         // Checkpoints of the ended stream will never be acknowledged: their timings would lie.
         _checkpointStarts.Clear();

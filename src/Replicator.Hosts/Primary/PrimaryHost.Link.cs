@@ -99,6 +99,9 @@ public sealed partial class PrimaryHost
             case PrimaryInputKind.Reject:
                 engine.OnEpochRejected(input.Value, input.Reason ?? string.Empty);
                 break;
+            case PrimaryInputKind.VerifyResult:
+                OnVerifyResult(input.Verify!);
+                break;
             case PrimaryInputKind.Heartbeat:
                 break;
             case PrimaryInputKind.PeerError:

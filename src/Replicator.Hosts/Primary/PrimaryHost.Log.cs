@@ -77,5 +77,17 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(30, LogLevel.Error, "the dirty log could not be written ({Reason}): it is no longer trusted; after a crash the whole image will be copied to the secondary")]
         public static partial void DirtyLogFailed(ILogger logger, string reason);
+
+        [LoggerMessage(31, LogLevel.Information, "verify started: comparing {Bytes} bytes with the secondary while the guest runs (repair: {Repair})")]
+        public static partial void VerifyStarted(ILogger logger, long bytes, bool repair);
+
+        [LoggerMessage(32, LogLevel.Warning, "verify found {Blocks} blocks that differ: copying their regions to the secondary")]
+        public static partial void RepairStarted(ILogger logger, int blocks);
+
+        [LoggerMessage(33, LogLevel.Information, "verify complete: {Bytes} bytes compared, {Blocks} blocks differed (repaired: {Repaired}) in {Seconds:F1} s ({MBps} MB/s)")]
+        public static partial void VerifyCompleted(ILogger logger, long bytes, long blocks, bool repaired, double seconds, double mbps);
+
+        [LoggerMessage(34, LogLevel.Error, "verify failed: {Reason}")]
+        public static partial void VerifyFailed(ILogger logger, string reason);
     }
 }

@@ -23,6 +23,9 @@ public enum PrimaryInputKind
     /// <summary>The secondary's last word before it closes: <see cref="PrimaryInput.Reason"/>, and whether it fences this primary.</summary>
     PeerError,
 
+    /// <summary>A verify record was compared on the secondary: <see cref="PrimaryInput.Verify"/>.</summary>
+    VerifyResult,
+
     /// <summary>The frame could not be read: <see cref="PrimaryInput.Reason"/> says why.</summary>
     Malformed,
 
@@ -43,7 +46,8 @@ public readonly record struct PrimaryInput(
     string? Reason = null,
     bool Fenced = false,
     AckTimings? Timings = null,
-    WelcomeMessage? Welcome = null)
+    WelcomeMessage? Welcome = null,
+    VerifyResultMessage? Verify = null)
 {
     /// <summary>Nothing the secondary sends after this frame is read: the link ends with it.</summary>
     public bool EndsLink => Kind is PrimaryInputKind.PeerError or PrimaryInputKind.Malformed or PrimaryInputKind.Unexpected;

@@ -5,6 +5,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Storage;
+using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Secondary;
@@ -212,6 +213,14 @@ public sealed partial class SecondaryHost
                 break;
             case SecondaryStorageResult.Done when completion.Kind is SecondaryStorageKind.RecordSyncTarget or SecondaryStorageKind.TakeGenerations:
                 OnStateOperationDone();
+                break;
+            case SecondaryStorageResult.Done when completion.Verified is { } verified:
+                // Only the primary of this stream asked; after a restart (journal replay) nobody waits for it.
+                if (!_welcomed.IsNone)
+                {
+                    _actions.Send(_welcomed, FrameType.VerifyResult, verified);
+                }
+
                 break;
             case SecondaryStorageResult.Done or SecondaryStorageResult.Skipped:
                 break;

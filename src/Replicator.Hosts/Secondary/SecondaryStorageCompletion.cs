@@ -6,7 +6,8 @@ public readonly record struct SecondaryStorageCompletion(
     long Epoch,
     SecondaryStorageResult Result,
     string? Reason = null,
-    EpochStamps Stamps = default);
+    EpochStamps Stamps = default,
+    Protocol.Messages.VerifyResultMessage? Verified = null);
 
 /// <summary>The outcome of one storage operation.</summary>
 public enum SecondaryStorageResult

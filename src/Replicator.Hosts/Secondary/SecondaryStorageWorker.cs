@@ -51,6 +51,8 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
         {
             switch (op.Kind)
             {
+                case SecondaryStorageKind.WriteImage when op.Record.Request.Op == Core.Blocks.BlockOp.Verify:
+                    return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, SecondaryStorageResult.Done, Verified: store.Verify(op.Record));
                 case SecondaryStorageKind.WriteImage:
                     store.WriteImage(op.Record);
                     break;

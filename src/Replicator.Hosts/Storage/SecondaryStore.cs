@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
@@ -159,6 +160,28 @@ public sealed class SecondaryStore : IDisposable
     }
 
     public void WriteImage(in MirrorRecord record) => Image.Apply(record.Request, record.Payload.Span);
+
+    /// <summary>
+    /// A verify record: the image's blocks over its range, as they are now (after every record
+    /// before it was applied, before any after it), hashed and compared with what the primary's
+    /// disk held there. Returns what to tell the primary.
+    /// </summary>
+    public VerifyResultMessage Verify(in MirrorRecord record)
+    {
+        int length = record.Request.Length;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Image.Read(record.Request.Offset, buffer.AsSpan(0, length));
+            var diverged = new List<long>();
+            VerifyBlocks.Compare(record.Request.Offset, buffer.AsSpan(0, length), record.Payload.Span, diverged);
+            return new VerifyResultMessage { Epoch = record.Epoch, Sequence = record.Sequence, Offset = record.Request.Offset, Length = length, Diverged = [.. diverged] };
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     public void FlushImage() => Image.Flush();
 

@@ -32,4 +32,7 @@ public enum FrameType : byte
 
     /// <summary>Primary → secondary, first after <see cref="Welcome"/> on a link that resyncs: where the new stream begins.</summary>
     ResyncStart = 10,
+
+    /// <summary>Secondary → primary: what comparing one verify record with its image found.</summary>
+    VerifyResult = 11,
 }

@@ -44,7 +44,7 @@ public static class MirrorHeader
         var op = (BlockOp)source[28];
         byte flags = source[29];
         request = new BlockRequest(op, offset, length, (flags & 1) != 0);
-        if (op is < BlockOp.Write or > BlockOp.Skipped)
+        if (op is < BlockOp.Write or > BlockOp.Verify)
         {
             return $"unknown operation {(byte)op}";
         }

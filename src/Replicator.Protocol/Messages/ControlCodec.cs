@@ -27,6 +27,7 @@ public static class ControlCodec
         RoundTrip(new HeartbeatMessage());
         RoundTrip(new RejectMessage());
         RoundTrip(new ErrorMessage());
+        RoundTrip(new VerifyResultMessage());
     }
 
     public static T Decode<T>(in Frame frame, FrameType expected)

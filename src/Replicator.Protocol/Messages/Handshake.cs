@@ -4,11 +4,12 @@ namespace Replicator.Protocol.Messages;
 public static class Handshake
 {
     /// <summary>
+    /// 5: online verify (verify records, the VerifyResult frame).
     /// 4: data generations in the hello, the welcome and the resync start, in place of the identity's failover counter.
     /// 3: roles as <see cref="NodeRole"/> numbers and the largest request in the pair identity.
     /// 2: resync (the ResyncStart frame, the checkpoint's resync marks, Welcome's role, Error's fence).
     /// </summary>
-    public const int ProtocolVersion = 4;
+    public const int ProtocolVersion = 5;
 
     /// <summary>
     /// The secondary's check of a primary's hello: may a peer claiming <paramref name="peer"/>

@@ -16,7 +16,8 @@ internal readonly record struct PrimaryEvent(
     VmSnapshot? Snapshot = null,
     TaskCompletionSource<long>? Waiter = null,
     LinkId Link = default,
-    PrimaryInput Input = default);
+    PrimaryInput Input = default,
+    TaskCompletionSource<VerifyReport>? VerifyWaiter = null);
 
 internal enum PrimaryEventKind
 {
@@ -41,4 +42,7 @@ internal enum PrimaryEventKind
 
     /// <summary>The dirty-log worker ran an operation (<see cref="PrimaryEvent.Reason"/>: why it failed).</summary>
     DirtyLogWritten,
+
+    /// <summary>A verify asked for (<see cref="PrimaryEvent.Id"/> 1: repair what differs).</summary>
+    VerifyRequested,
 }

@@ -16,6 +16,7 @@ public sealed partial class PrimaryNode
     // Event loop only: the guest's completions and the checkpoint waiters, by the ids the host knows them by.
     private readonly Dictionary<long, TaskCompletionSource<RequestStatus>> _completions = new();
     private readonly Dictionary<long, TaskCompletionSource<long>> _waiters = new();
+    private readonly Dictionary<long, TaskCompletionSource<VerifyReport>> _verifyWaiters = new();
     private long _nextWaiterId;
 
     private async Task EventLoopAsync(PrimaryHost host)
@@ -87,6 +88,10 @@ public sealed partial class PrimaryNode
                 case PrimaryEventKind.DirtyLogWritten:
                     host.OnDirtyLogWritten(e.Id, e.Reason);
                     break;
+                case PrimaryEventKind.VerifyRequested:
+                    _verifyWaiters.Add(++_nextWaiterId, e.VerifyWaiter!);
+                    host.Verify(_nextWaiterId, e.Id != 0);
+                    break;
                 case PrimaryEventKind.StopCleanly:
                     _waiters.Add(++_nextWaiterId, e.Waiter!);
                     host.StopCleanly(_nextWaiterId);
@@ -101,6 +106,12 @@ public sealed partial class PrimaryNode
         }
 
         _waiters.Clear();
+        foreach (TaskCompletionSource<VerifyReport> waiter in _verifyWaiters.Values)
+        {
+            waiter.TrySetException(new InvalidOperationException("no verify: the primary stopped"));
+        }
+
+        _verifyWaiters.Clear();
     }
 
     private async Task LocalIoLoopAsync()
@@ -230,6 +241,22 @@ public sealed partial class PrimaryNode
             if (node._waiters.Remove(waiterId, out TaskCompletionSource<long>? waiter))
             {
                 waiter.TrySetResult(epoch);
+            }
+        }
+
+        public void VerifyCompleted(long waiterId, VerifyReport report)
+        {
+            if (node._verifyWaiters.Remove(waiterId, out TaskCompletionSource<VerifyReport>? waiter))
+            {
+                waiter.TrySetResult(report);
+            }
+        }
+
+        public void VerifyFailed(long waiterId, string reason)
+        {
+            if (node._verifyWaiters.Remove(waiterId, out TaskCompletionSource<VerifyReport>? waiter))
+            {
+                waiter.TrySetException(new InvalidOperationException(reason));
             }
         }
 

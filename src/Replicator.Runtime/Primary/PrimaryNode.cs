@@ -84,7 +84,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 e?.ResyncBytesLeft ?? 0, e?.ResyncRegionsLeft ?? 0,
                 host?.LastProtection.State.ToString() ?? nameof(PairProtection.Starting), host?.LastProtection.Reason,
                 host?.Generations.ToString(),
-                sync?.Describe(), sync?.WholeImage ?? false, sync?.TotalBytes ?? 0, sync?.CopiedBytes ?? 0, Math.Round((sync?.BytesPerSecond ?? 0) / 1e6, 1), sync?.Completed ?? false);
+                sync?.Describe(), sync?.WholeImage ?? false, sync?.TotalBytes ?? 0, sync?.CopiedBytes ?? 0, Math.Round((sync?.BytesPerSecond ?? 0) / 1e6, 1), sync?.Completed ?? false,
+                host?.VerifyStatus);
         }
     }
 
@@ -185,6 +186,21 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         if (!_events.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.CheckpointRequested, Waiter: waiter)))
         {
             waiter.TrySetException(new InvalidOperationException("no checkpoint: the primary is stopped"));
+        }
+
+        return waiter.Task;
+    }
+
+    /// <summary>
+    /// Compares the primary's image with the secondary's while the guest runs (and, with
+    /// <paramref name="repair"/>, copies what differs); fails if replication is or becomes degraded.
+    /// </summary>
+    public Task<VerifyReport> VerifyAsync(bool repair)
+    {
+        var waiter = new TaskCompletionSource<VerifyReport>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_events.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.VerifyRequested, repair ? 1 : 0, VerifyWaiter: waiter)))
+        {
+            waiter.TrySetException(new InvalidOperationException("no verify: the primary is stopped"));
         }
 
         return waiter.Task;

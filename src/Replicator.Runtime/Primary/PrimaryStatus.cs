@@ -15,4 +15,5 @@ public sealed record PrimaryStatus(
     string Phase, long CurrentEpoch, long LastAcknowledgedEpoch, int UnacknowledgedCheckpoints, int InFlight, int Queued, long CreditAvailable, string Link, string? Degraded,
     string Replication = "Protected", int ReconnectAttempts = 0, long ResyncBytesLeft = 0, int ResyncRegionsLeft = 0,
     string Protection = "Starting", string? ProtectionReason = null, string? DataGeneration = null,
-    string? Sync = null, bool SyncWholeImage = false, long SyncBytesTotal = 0, long SyncBytesCopied = 0, double SyncMBps = 0, bool SyncCompleted = false);
+    string? Sync = null, bool SyncWholeImage = false, long SyncBytesTotal = 0, long SyncBytesCopied = 0, double SyncMBps = 0, bool SyncCompleted = false,
+    string? Verify = null);

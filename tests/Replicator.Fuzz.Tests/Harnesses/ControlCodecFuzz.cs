@@ -66,6 +66,7 @@ public class ControlCodecFuzz(ITestOutputHelper output)
         Of<RejectMessage>(FrameType.Reject),
         Of<ErrorMessage>(FrameType.Error),
         Of<ResyncStartMessage>(FrameType.ResyncStart),
+        Of<VerifyResultMessage>(FrameType.VerifyResult),
     ];
 
     internal sealed record Input(byte[] Body, uint Split);
@@ -138,7 +139,7 @@ public class ControlCodecFuzz(ITestOutputHelper output)
             }
 
             // The same body in a frame of another type is refused by type.
-            FrameType other = type.Type == FrameType.ResyncStart ? FrameType.Hello : type.Type + 1;
+            FrameType other = type.Type == FrameType.VerifyResult ? FrameType.Hello : type.Type + 1;
             try
             {
                 type.Decode(new Frame(new FrameHeader(other, 0, input.Body.Length, 0, 0), new ReadOnlySequence<byte>(input.Body)));

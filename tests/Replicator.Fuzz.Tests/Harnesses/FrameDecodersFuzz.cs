@@ -52,10 +52,10 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
     public void Seed_sessions_decode_to_the_inputs_they_carry()
     {
         Assert.Equal(
-            "Hello ResyncStart Mirror Mirror Mirror Mirror Mirror Mirror Checkpoint Heartbeat PeerError",
+            "Hello ResyncStart Mirror Mirror Mirror Mirror Mirror Mirror Mirror Checkpoint Heartbeat PeerError",
             string.Join(" ", DecodeStream(Corpus.Load(CorpusGenerator.Frames).Single(e => e.Name == "gen-session-to-secondary.bin").Bytes).Secondary));
         Assert.Equal(
-            "Welcome Credit Ack Ack Heartbeat Reject PeerError",
+            "Welcome Credit Ack Ack VerifyResult Heartbeat Reject PeerError",
             string.Join(" ", DecodeStream(Corpus.Load(CorpusGenerator.Frames).Single(e => e.Name == "gen-session-to-primary.bin").Bytes).Primary));
     }
 
@@ -196,6 +196,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
             PrimaryInputKind.Reject => FrameType.Reject,
             PrimaryInputKind.Heartbeat => FrameType.Heartbeat,
             PrimaryInputKind.PeerError => FrameType.Error,
+            PrimaryInputKind.VerifyResult => FrameType.VerifyResult,
             _ => null,
         };
         switch (input.Kind)
@@ -204,7 +205,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
                 throw new FuzzPropertyException("malformed", "a malformed input without a reason");
             case PrimaryInputKind.Malformed:
                 return input.Kind;
-            case PrimaryInputKind.Unexpected when frame.Type is FrameType.Welcome or FrameType.Ack or FrameType.Credit or FrameType.Reject or FrameType.Heartbeat or FrameType.Error:
+            case PrimaryInputKind.Unexpected when frame.Type is FrameType.Welcome or FrameType.Ack or FrameType.Credit or FrameType.Reject or FrameType.Heartbeat or FrameType.Error or FrameType.VerifyResult:
                 throw new FuzzPropertyException("kind", $"a {frame.Type} frame, which a secondary sends, was called unexpected");
             case PrimaryInputKind.Unexpected:
                 return input.Kind;
@@ -234,7 +235,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
     private static void ExpectOnDisk(in MirrorRecord record)
     {
         BlockRequest request = record.Request;
-        if (request.Op == BlockOp.Skipped || Disk.Validate(request, record.Payload.Length) is not null)
+        if (request.Op == BlockOp.Skipped || Disk.ValidateRecord(request, record.Payload.Length) is not null)
         {
             return;
         }

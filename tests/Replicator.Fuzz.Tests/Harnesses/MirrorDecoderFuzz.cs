@@ -107,8 +107,11 @@ public class MirrorDecoderFuzz(ITestOutputHelper output)
         byte op = body[28];
         byte flags = body[29];
         ushort reserved = BinaryPrimitives.ReadUInt16LittleEndian(body[30..]);
-        int payload = op == (byte)BlockOp.Write ? length : 0;
-        bool wellFormed = epoch > 0 && sequence > 0 && op is >= 1 and <= 5 && flags <= 1 && reserved == 0 && body.Length - MirrorHeader.Size == payload;
+        // A write carries its bytes; a verify record 16 bytes of hash per 64 KiB block (the last may be short).
+        int payload = op == (byte)BlockOp.Write ? length
+            : op == (byte)BlockOp.Verify ? (length <= 0 ? 0 : (int)((length + 65535L) / 65536 * 16))
+            : 0;
+        bool wellFormed = epoch > 0 && sequence > 0 && op is >= 1 and <= 6 && flags <= 1 && reserved == 0 && body.Length - MirrorHeader.Size == payload;
         if (!wellFormed)
         {
             throw new FuzzPropertyException("accepted", $"a malformed header decoded: epoch {epoch}, sequence {sequence}, op {op}, flags {flags}, reserved {reserved}, length {length}, {body.Length - MirrorHeader.Size} payload bytes");

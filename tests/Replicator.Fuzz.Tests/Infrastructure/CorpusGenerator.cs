@@ -22,7 +22,7 @@ internal static class CorpusGenerator
     public const string NbdNegotiation = "nbd-negotiation";
     public const string NbdTransmission = "nbd-transmission";
 
-    private static readonly string[] ToPrimary = ["welcome", "credit", "ack", "ack-timings", "heartbeat", "reject", "error"];
+    private static readonly string[] ToPrimary = ["welcome", "credit", "ack", "ack-timings", "verify-result", "heartbeat", "reject", "error"];
 
     /// <summary>The identity the handshake harness checks peers against.</summary>
     public static PairIdentity LocalIdentity() =>
@@ -49,6 +49,7 @@ internal static class CorpusGenerator
         ["trim"] = new MirrorRecord(2, 10, BlockRequest.Trim(0, 4096), default),
         ["flush"] = new MirrorRecord(2, 11, BlockRequest.Flush(), default),
         ["skipped"] = new MirrorRecord(2, 12, new BlockRequest(BlockOp.Skipped, 0, 0), default),
+        ["verify"] = new MirrorRecord(2, 13, new BlockRequest(BlockOp.Verify, 65536, 131072), Pattern(32, 3)),
     };
 
     private static Dictionary<string, byte[]> MirrorBodies() => MirrorRecords().ToDictionary(
@@ -82,6 +83,7 @@ internal static class CorpusGenerator
         ("reject", FrameType.Reject, new RejectMessage { Epoch = 5, Reason = "digest mismatch" }),
         ("error", FrameType.Error, new ErrorMessage { Reason = "promoted", Fenced = true }),
         ("resync-start", FrameType.ResyncStart, new ResyncStartMessage { BaseEpoch = 1, FirstEpoch = 9, FirstSequence = 100, Regions = 3, Bytes = 12288 }),
+        ("verify-result", FrameType.VerifyResult, new VerifyResultMessage { Epoch = 2, Sequence = 13, Offset = 65536, Length = 131072, Diverged = [131072] }),
     ];
 
     private static byte[] Serialize(object message) =>
@@ -157,6 +159,7 @@ internal static class CorpusGenerator
                 case RejectMessage m: _writer.WriteControl(Output, type, m); break;
                 case ErrorMessage m: _writer.WriteControl(Output, type, m); break;
                 case ResyncStartMessage m: _writer.WriteControl(Output, type, m); break;
+                case VerifyResultMessage m: _writer.WriteControl(Output, type, m); break;
                 default: throw new ArgumentException($"no frame for {message.GetType()}", nameof(message));
             }
         }

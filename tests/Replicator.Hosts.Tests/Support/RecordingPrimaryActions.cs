@@ -55,6 +55,14 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
 
     public void CheckpointWaiterFailed(long waiterId, string reason) => Calls.Add(new WaiterFailed(waiterId, reason));
 
+    public void VerifyCompleted(long waiterId, VerifyReport report) => Calls.Add(new Verified(waiterId, report));
+
+    public void VerifyFailed(long waiterId, string reason) => Calls.Add(new VerifyFailure(waiterId, reason));
+
+    internal sealed record Verified(long WaiterId, VerifyReport Report);
+
+    internal sealed record VerifyFailure(long WaiterId, string Reason);
+
     internal sealed record Connected(TimeSpan Timeout);
 
     internal sealed record Sent(LinkId Link, FrameType Type, object Message);
