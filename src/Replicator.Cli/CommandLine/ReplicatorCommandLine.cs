@@ -42,6 +42,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(Control("failover", "promote the secondary now"));
         root.Subcommands.Add(Control("status", "show a running node's status"));
         root.Subcommands.Add(Verify());
+        root.Subcommands.Add(SyncRate());
         root.Subcommands.Add(Keygen());
         root.Subcommands.Add(DiscardMyData());
         root.Subcommands.Add(Demo());
@@ -65,13 +66,18 @@ internal static class ReplicatorCommandLine
         timeout.Validators.Add(r => Positive(r, timeout));
         var command = new Command(name, description) { stateDir, timeout };
         Option<bool>? json = null;
+        Option<bool>? watch = null;
         if (name == "status")
         {
             json = new Option<bool>("--json") { Description = "print the status as JSON, for scripts" };
+            watch = new Option<bool>("--watch") { Description = "a primary: show its running sync as a progress bar until it completes" };
             command.Options.Add(json);
+            command.Options.Add(watch);
         }
 
-        command.SetAction((parsed, _) => ControlCommand.RunAsync(name, parsed.GetValue(stateDir)!, json is not null && parsed.GetValue(json), TimeSpan.FromMilliseconds(parsed.GetValue(timeout))));
+        command.SetAction((parsed, _) => watch is not null && parsed.GetValue(watch)
+            ? SyncWatchCommand.RunAsync(parsed.GetValue(stateDir)!, TimeSpan.FromMilliseconds(parsed.GetValue(timeout)), Console.Out)
+            : ControlCommand.RunAsync(name, parsed.GetValue(stateDir)!, json is not null && parsed.GetValue(json), TimeSpan.FromMilliseconds(parsed.GetValue(timeout))));
         return command;
     }
 
@@ -91,6 +97,22 @@ internal static class ReplicatorCommandLine
         timeout.Validators.Add(r => Positive(r, timeout));
         var command = new Command("verify", "compare the primary's image with the secondary's, block by block, while the guest runs; exit 0 when equal (or repaired), 3 when they differ") { stateDir, repair, timeout };
         command.SetAction((parsed, _) => VerifyCommand.RunAsync(parsed.GetValue(stateDir)!, parsed.GetValue(repair), TimeSpan.FromMilliseconds(parsed.GetValue(timeout)), Console.Out, Console.Error));
+        return command;
+    }
+
+    private static Command SyncRate()
+    {
+        var stateDir = new Option<string>("--state-dir") { Description = "the running primary's state directory", Required = true };
+        var mbps = new Option<int>("--mbps") { Description = "the sync's new rate limit in MB/s; 0 lifts it", Required = true };
+        mbps.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0)
+            {
+                r.AddError("--mbps must be 0 (no limit) or more");
+            }
+        });
+        var command = new Command("sync-rate", "change the rate limit of the primary's sync (full sync, resync, repair) while it runs") { stateDir, mbps };
+        command.SetAction((parsed, _) => ControlCommand.RunAsync($"sync-rate {parsed.GetValue(mbps).ToString(System.Globalization.CultureInfo.InvariantCulture)}", parsed.GetValue(stateDir)!, json: false, TimeSpan.FromSeconds(30)));
         return command;
     }
 

@@ -140,6 +140,7 @@ internal static class DaemonCommand
             SyncReadsInFlight = s.SyncReadsInFlight,
             SyncGranularityBytes = s.SyncGranularityKb * 1024,
             ActivityLogExtents = s.ActivityLogExtents,
+            SyncRateMBps = s.SyncRateMbps,
             PairId = s.PairId,
             LinkKey = linkKey,
             InsecureLink = s.InsecureLink,

@@ -79,6 +79,9 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Primary, "granularity of the map (and dirty-log bitmap) of regions a sync copies, in KiB (a power of two, 4 to 4096)")]
     public int SyncGranularityKb { get; set; } = 64;
 
+    [Setting(NodeRoles.Primary, "the sync's rate limit in MB/s (0: none); `replicator sync-rate` changes it while the primary runs")]
+    public int SyncRateMbps { get; set; }
+
     [Setting(NodeRoles.Primary, "4 MiB extents the dirty log keeps hot (a write into another waits for one log write; a crash resyncs at most these plus the bitmap); 0: no dirty log, a crash costs a whole-image sync")]
     public int ActivityLogExtents { get; set; } = 256;
 

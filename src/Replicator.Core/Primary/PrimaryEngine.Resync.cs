@@ -31,6 +31,9 @@ public sealed partial class PrimaryEngine
     private int _resyncReadsInFlight;
     private long _nextResyncReadId = -1;
 
+    // Bytes the host's rate limit lets sync copies read from now on (long.MaxValue: no limit).
+    private long _resyncBudget = long.MaxValue;
+
     // The secondary checkpoint from which the dirty-region map knows every write: a resync from an
     // older one (or any, while this is long.MaxValue) must copy the whole image.
     private long _changesKnownSinceEpoch;
@@ -238,6 +241,11 @@ public sealed partial class PrimaryEngine
             }
 
             (long readOffset, int length) = NextResyncRead();
+            if (_resyncBudget < length)
+            {
+                return; // the rate limit: the host grants more as time passes
+            }
+
             long cost = length + MirrorRecord.RecordOverheadBytes;
             if (_credit < cost)
             {
@@ -252,6 +260,7 @@ public sealed partial class PrimaryEngine
 
             var request = BlockRequest.Write(readOffset, length);
             TakeResyncRead(length);
+            _resyncBudget = _resyncBudget == long.MaxValue ? long.MaxValue : _resyncBudget - length;
             long readId = _nextResyncReadId--;
             _credit -= cost;
             _epochBufferBytes += cost;
@@ -276,6 +285,27 @@ public sealed partial class PrimaryEngine
             {
                 CloseEpochIfLarge();
             }
+        }
+    }
+
+    /// <summary>
+    /// Limits what sync copies (resync, whole-image sync, repair) may read from now on to
+    /// <paramref name="bytes"/> more, or lifts the limit (null). The host's rate limit calls this
+    /// as time passes; copies waiting for it are admitted at once.
+    /// </summary>
+    public void SetResyncBudget(long? bytes)
+    {
+        _resyncBudget = bytes is { } limited ? Math.Max(0, limited) : long.MaxValue;
+        AdmitResyncReads();
+    }
+
+    /// <summary>Adds <paramref name="bytes"/> to a limited budget (no effect without a limit) and admits what it allows.</summary>
+    public void AddResyncBudget(long bytes)
+    {
+        if (_resyncBudget != long.MaxValue)
+        {
+            _resyncBudget = Math.Min(_resyncBudget + bytes, long.MaxValue - 1);
+            AdmitResyncReads();
         }
     }
 

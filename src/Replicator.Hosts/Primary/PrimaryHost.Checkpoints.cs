@@ -20,6 +20,7 @@ public sealed partial class PrimaryHost
     /// <summary>The shell's epoch timer fired: an interval checkpoint (none once a clean stop began).</summary>
     public void OnEpochTick()
     {
+        FeedSyncBudget();
         if (!_stoppingCleanly)
         {
             _engine?.RequestCheckpoint(CheckpointTrigger.Interval);

@@ -80,6 +80,11 @@ public sealed partial class PrimaryHost
     private void UseEngine(PrimaryEngine engine)
     {
         _tracker?.Attach(engine);
+        if (_syncRate is not null)
+        {
+            engine.SetResyncBudget(0);
+        }
+
         Volatile.Write(ref _engine, engine);
     }
 

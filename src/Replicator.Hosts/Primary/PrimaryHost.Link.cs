@@ -131,6 +131,7 @@ public sealed partial class PrimaryHost
         ReportProtectionChange();
         _tracker?.OnTick();
         PumpDirtyLog();
+        FeedSyncBudget();
         long now = _time.GetTimestamp();
         if (!_handshaking.IsNone && _time.GetElapsedTime(_handshakeStarted, now) > _options.HeartbeatTimeout)
         {

@@ -89,5 +89,8 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(34, LogLevel.Error, "verify failed: {Reason}")]
         public static partial void VerifyFailed(ILogger logger, string reason);
+
+        [LoggerMessage(35, LogLevel.Information, "sync rate limit now {MBps} MB/s (0: none)")]
+        public static partial void SyncRateSet(ILogger logger, double mbps);
     }
 }

@@ -26,7 +26,7 @@ namespace Replicator.Hosts.Primary;
 /// before the first mirrored write, and "equal at e" only after e's acknowledgement). Keeping the
 /// call here keeps that order in the host, where the simulator's power cuts can reach it.
 /// </remarks>
-public sealed partial class PrimaryHost
+public sealed partial class PrimaryHost : IDisposable
 {
     public const string UnreplicatedReason = "replication is off (started without a secondary): the guest's writes are not protected";
 
@@ -88,6 +88,11 @@ public sealed partial class PrimaryHost
         }
 
         _started = true;
+        if (_options.SyncBytesPerSecond > 0)
+        {
+            _syncRate = new SyncRateLimit(_options.SyncBytesPerSecond, _time);
+        }
+
         NodeState state = _states.Load() ?? new NodeState { PairId = _options.PairId, Role = NodeRole.Primary };
         if (!string.Equals(state.PairId, _options.PairId, StringComparison.Ordinal))
         {
@@ -111,6 +116,13 @@ public sealed partial class PrimaryHost
         }
 
         BeginConnect();
+    }
+
+    /// <summary>Releases the dirty log's file and the rate limit; the shell calls it once its loop has stopped.</summary>
+    public void Dispose()
+    {
+        _tracker?.Dispose();
+        _syncRate?.Dispose();
     }
 
     /// <summary>A guest request, under an id the shell chose (zero or more, unique while in flight).</summary>

@@ -72,6 +72,9 @@ public sealed record PrimaryHostOptions
     /// </summary>
     public int DirtyRegionBytes { get; init; } = 64 << 10;
 
+    /// <summary>The sync's rate limit in bytes per second (0: none); <see cref="PrimaryHost.SetSyncRate"/> changes it while it runs.</summary>
+    public long SyncBytesPerSecond { get; init; }
+
     /// <summary>Extents the dirty log's activity log keeps hot at once (0: no dirty log; a crash then costs a whole-image sync).</summary>
     public int ActivityLogExtents { get; init; } = 256;
 

@@ -45,4 +45,7 @@ internal enum PrimaryEventKind
 
     /// <summary>A verify asked for (<see cref="PrimaryEvent.Id"/> 1: repair what differs).</summary>
     VerifyRequested,
+
+    /// <summary>The sync's rate limit changes to <see cref="PrimaryEvent.Id"/> bytes per second (0: none).</summary>
+    SyncRateChanged,
 }

@@ -88,6 +88,9 @@ public sealed partial class PrimaryNode
                 case PrimaryEventKind.DirtyLogWritten:
                     host.OnDirtyLogWritten(e.Id, e.Reason);
                     break;
+                case PrimaryEventKind.SyncRateChanged:
+                    host.SetSyncRate(e.Id);
+                    break;
                 case PrimaryEventKind.VerifyRequested:
                     _verifyWaiters.Add(++_nextWaiterId, e.VerifyWaiter!);
                     host.Verify(_nextWaiterId, e.Id != 0);

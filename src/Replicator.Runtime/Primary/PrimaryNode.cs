@@ -85,7 +85,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 host?.LastProtection.State.ToString() ?? nameof(PairProtection.Starting), host?.LastProtection.Reason,
                 host?.Generations.ToString(),
                 sync?.Describe(), sync?.WholeImage ?? false, sync?.TotalBytes ?? 0, sync?.CopiedBytes ?? 0, Math.Round((sync?.BytesPerSecond ?? 0) / 1e6, 1), sync?.Completed ?? false,
-                host?.VerifyStatus);
+                host?.VerifyStatus, Math.Round((host?.SyncBytesPerSecond ?? 0) / 1e6, 1), sync?.Remaining?.TotalSeconds is { } left ? Math.Round(left) : null);
         }
     }
 
@@ -120,6 +120,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 MaxSyncReadsInFlight = _options.SyncReadsInFlight,
                 DirtyRegionBytes = _options.SyncGranularityBytes,
                 ActivityLogExtents = _options.ActivityLogExtents,
+                SyncBytesPerSecond = _options.SyncRateMBps * 1_000_000L,
                 HeartbeatTimeout = _options.HeartbeatTimeout,
                 AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,
@@ -191,6 +192,16 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         return waiter.Task;
     }
 
+    /// <summary>Sets the sync's rate limit from now on, in bytes per second (0: none).</summary>
+    public void SetSyncRate(long bytesPerSecond)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytesPerSecond);
+        if (!_events.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.SyncRateChanged, bytesPerSecond)))
+        {
+            throw new InvalidOperationException("the primary is stopped");
+        }
+    }
+
     /// <summary>
     /// Compares the primary's image with the secondary's while the guest runs (and, with
     /// <paramref name="repair"/>, copies what differs); fails if replication is or becomes degraded.
@@ -246,7 +257,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         }
 
         await CloseLinksAsync().ConfigureAwait(false);
-        _host?.DirtyLog?.Dispose();
+        _host?.Dispose();
         _image?.Dispose();
         _stopping.Dispose();
     }

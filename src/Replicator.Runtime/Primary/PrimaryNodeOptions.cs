@@ -33,6 +33,9 @@ public sealed record PrimaryNodeOptions
     /// <summary>The granularity of the map of regions a sync copies (<c>--sync-granularity-kb</c>).</summary>
     public int SyncGranularityBytes { get; init; } = 64 << 10;
 
+    /// <summary>The sync's rate limit in MB/s (<c>--sync-rate-mbps</c>; 0: none); <c>replicator sync-rate</c> changes it while it runs.</summary>
+    public int SyncRateMBps { get; init; }
+
     /// <summary>Extents of 4 MiB the dirty log keeps hot (<c>--activity-log-extents</c>; 0: no dirty log).</summary>
     public int ActivityLogExtents { get; init; } = 256;
 
@@ -112,6 +115,11 @@ public sealed record PrimaryNodeOptions
         if (SyncGranularityBytes < 4096 || (SyncGranularityBytes & (SyncGranularityBytes - 1)) != 0 || SyncGranularityBytes > (4 << 20))
         {
             problems.Add($"--sync-granularity-kb {SyncGranularityBytes / 1024} must be a power of two from 4 to 4096 (the dirty log's extent)");
+        }
+
+        if (SyncRateMBps < 0)
+        {
+            problems.Add($"--sync-rate-mbps {SyncRateMBps} must be 0 (no limit) or more");
         }
 
         if (ActivityLogExtents != 0 && ActivityLogExtents is < 2 or > Hosts.Storage.DirtyLogFile.MaxActiveExtents)
