@@ -41,4 +41,46 @@ public class SyncControlTests
         Assert.NotEqual(0, code);
         Assert.Contains("--mbps must be 0 (no limit) or more", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_full_sync_with_checksums_copies_only_what_differs_on_a_secondary_that_still_holds_the_data()
+    {
+        await using DaemonPair pair = await DaemonPair.StartAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0xc1 0 8M");
+        await pair.CheckpointAsync();
+        await pair.Primary!.TerminateAsync();
+        Assert.Equal(0, await pair.Primary.WaitForExitAsync());
+        await pair.Primary.DisposeAsync();
+        await pair.Secondary!.TerminateAsync();
+        Assert.Equal(0, await pair.Secondary.WaitForExitAsync());
+        await pair.Secondary.DisposeAsync();
+
+        // The secondary gives up its data (its image keeps the bytes); the primary's image changes in one place meanwhile.
+        (int code, string output) = await ReplicatorProcess.RunAsync("discard-my-data", "--state-dir", pair.SecondaryState);
+        Assert.True(code == 0, output);
+        await using (FileStream image = new(pair.PrimaryImage, FileMode.Open, FileAccess.Write))
+        {
+            image.Position = 12L << 20;
+            image.Write(Enumerable.Repeat((byte)0xc2, 1 << 20).ToArray());
+        }
+
+        pair.StartSecondary();
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        pair.StartPrimary("--sync-checksums");
+        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        Assert.Contains("full sync started", pair.Primary.Output, StringComparison.Ordinal);
+        await pair.CheckpointAsync();
+        await pair.Primary.WaitForOutputAsync("already equal on the secondary");
+
+        JsonNode status = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
+        Assert.True(status["SyncCompleted"]!.GetValue<bool>());
+        Assert.Equal(DaemonPair.ImageBytes - (1L << 20), status["SyncBytesFoundEqual"]!.GetValue<long>());
+
+        await pair.Primary.TerminateAsync();
+        Assert.Equal(0, await pair.Primary.WaitForExitAsync());
+        byte[] expected = await File.ReadAllBytesAsync(pair.PrimaryImage);
+        await pair.FailoverAsync();
+        byte[] served = await pair.ReadThroughNbdAsync(pair.SecondaryUri);
+        Assert.True(expected.AsSpan().SequenceEqual(served), "the secondary differs from the primary it was synced from");
+    }
 }

@@ -178,6 +178,7 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             DirtyRegionBytes = scenario.DirtyRegionBytes,
             ActivityExtentBytes = scenario.ActivityExtentBytes,
             ActivityLogExtents = scenario.ActivityLogExtents,
+            SyncChecksums = scenario.SyncChecksums,
 
             // Both simulated disks start equal, as an operator who vouches for them would say; a
             // blank secondary is synced whole instead.

@@ -78,6 +78,7 @@ internal static class ScenarioDraw
             ActivityExtentBytes = region << log.Next(0, 4),
             ActivityLogExtents = log.NextDouble() < 0.1 ? 0 : log.Next(2, 9),
         };
+        scenario = scenario with { SyncChecksums = SeedSplitter.For(seed, "sync-checksums").NextDouble() < 0.5 };
         Random verify = SeedSplitter.For(seed, "verify");
         if (verify.NextDouble() < 0.3)
         {

@@ -141,6 +141,7 @@ internal static class DaemonCommand
             SyncGranularityBytes = s.SyncGranularityKb * 1024,
             ActivityLogExtents = s.ActivityLogExtents,
             SyncRateMBps = s.SyncRateMbps,
+            SyncChecksums = s.SyncChecksums,
             PairId = s.PairId,
             LinkKey = linkKey,
             InsecureLink = s.InsecureLink,

@@ -79,6 +79,9 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Primary, "granularity of the map (and dirty-log bitmap) of regions a sync copies, in KiB (a power of two, 4 to 4096)")]
     public int SyncGranularityKb { get; set; } = 64;
 
+    [Setting(NodeRoles.Primary, "a whole-image sync compares each region's checksums with the secondary's first and copies only the regions that differ (for a stale secondary that mostly holds the data)")]
+    public bool SyncChecksums { get; set; }
+
     [Setting(NodeRoles.Primary, "the sync's rate limit in MB/s (0: none); `replicator sync-rate` changes it while the primary runs")]
     public int SyncRateMbps { get; set; }
 

@@ -15,6 +15,10 @@ internal sealed class DirtyRegionMap
     private const long Unknown = long.MaxValue;
 
     private readonly long[] _lastWrittenEpoch;
+
+    // For a region still unknown: the last epoch a guest wrote it in meanwhile (0: none), so that a
+    // copy or a checksum taken before that write does not make the region look older than it is.
+    private readonly long[] _writtenWhileUnknown;
     private readonly long _diskBytes;
 
     public DirtyRegionMap(long diskBytes, int regionBytes)
@@ -22,6 +26,7 @@ internal sealed class DirtyRegionMap
         _diskBytes = diskBytes;
         RegionBytes = regionBytes;
         _lastWrittenEpoch = new long[(diskBytes + regionBytes - 1) / regionBytes];
+        _writtenWhileUnknown = new long[_lastWrittenEpoch.Length];
     }
 
     public int RegionBytes { get; }
@@ -40,6 +45,10 @@ internal sealed class DirtyRegionMap
             if (_lastWrittenEpoch[r] != Unknown)
             {
                 _lastWrittenEpoch[r] = epoch;
+            }
+            else
+            {
+                _writtenWhileUnknown[r] = epoch;
             }
         }
     }
@@ -61,8 +70,15 @@ internal sealed class DirtyRegionMap
     /// <summary>A resync will copy the region: until it has, no acknowledgement makes it clean.</summary>
     public void MarkPending(long region) => _lastWrittenEpoch[region] = Unknown;
 
-    /// <summary>The whole region was sent in <paramref name="epoch"/> or earlier: the secondary has it once that epoch commits.</summary>
-    public void MarkCopied(long region, long epoch) => _lastWrittenEpoch[region] = epoch;
+    /// <summary>
+    /// The whole region was sent (or found equal) in <paramref name="epoch"/>: the secondary has it
+    /// once that epoch commits — and any guest write into it since, once that write's epoch does.
+    /// </summary>
+    public void MarkCopied(long region, long epoch)
+    {
+        _lastWrittenEpoch[region] = Math.Max(epoch, _writtenWhileUnknown[region]);
+        _writtenWhileUnknown[region] = 0;
+    }
 
     /// <summary>The byte range a region covers (the last one may be short).</summary>
     public (long Offset, long Length) RangeOf(long region)

@@ -47,7 +47,7 @@ public sealed partial class PrimaryEngine
     /// <summary>Regions the running resync has not yet finished admitting.</summary>
     public int ResyncRegionsLeft => _resyncRegions.Count + (_resyncRegion >= 0 ? 1 : 0);
 
-    private bool HasResyncWorkLeft => ResyncRegionsLeft > 0;
+    private bool HasResyncWorkLeft => ResyncRegionsLeft > 0 || ChecksumWorkLeft;
 
     /// <summary>
     /// A new link to the secondary is up and it holds checkpoint <paramref name="secondaryEpoch"/>
@@ -106,7 +106,11 @@ public sealed partial class PrimaryEngine
         }
 
         _overlaps.Complete(readId, _nowIssuable);
-        if (read.IsVerify)
+        if (read.IsChecksum)
+        {
+            CompleteChecksumRead(read, succeeded, data);
+        }
+        else if (read.IsVerify)
         {
             CompleteVerifyRead(read, succeeded, data);
         }
@@ -123,6 +127,7 @@ public sealed partial class PrimaryEngine
         else
         {
             AdmitResyncReads();
+            AdmitChecksumReads();
             AdmitVerifyReads();
         }
     }
@@ -197,11 +202,15 @@ public sealed partial class PrimaryEngine
             }
         }
 
-        // Until a region is copied, no acknowledgement may make it look clean.
+        // Until a region is copied (or found equal), no acknowledgement may make it look clean. A
+        // whole-image sync with checksums compares every region first and copies only what differs.
+        // A comparison reads whole regions in one request: with regions larger than a request it is not done.
+        bool checksums = whole && _options.ChecksumWholeImageSync && _dirtyRegions.RegionBytes <= _options.Geometry.MaxRequestBytes;
+        ChecksumBytesFoundEqual = 0;
         foreach (long region in toCopy)
         {
             _dirtyRegions.MarkPending(region);
-            _resyncRegions.Enqueue(region);
+            (checksums ? _checksumRegions : _resyncRegions).Enqueue(region);
             ResyncBytesLeft += _dirtyRegions.RangeOf(region).Length;
         }
 
@@ -217,6 +226,7 @@ public sealed partial class PrimaryEngine
     private void StopResync()
     {
         _resyncRegions.Clear();
+        StopChecksums();
         _resyncRegion = -1;
         _resyncRegionOffset = 0;
         ResyncBytesLeft = 0;
@@ -232,7 +242,7 @@ public sealed partial class PrimaryEngine
     private void AdmitResyncReads()
     {
         while (Phase == PrimaryPhase.Running && (Replication == PrimaryReplication.Resyncing || (_repairing && Replication == PrimaryReplication.Protected)) && _admissionQueue.Count == 0
-            && _resyncReadsInFlight < _options.MaxResyncReadsInFlight && HasResyncWorkLeft)
+            && _resyncReadsInFlight < _options.MaxResyncReadsInFlight && ResyncRegionsLeft > 0)
         {
             if (_resyncRegion < 0)
             {

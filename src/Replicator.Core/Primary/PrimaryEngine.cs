@@ -287,6 +287,7 @@ public sealed partial class PrimaryEngine
         }
 
         AdmitResyncReads();
+        AdmitChecksumReads();
         AdmitVerifyReads();
         RelieveBufferPressure();
     }
@@ -306,7 +307,8 @@ public sealed partial class PrimaryEngine
     // Session: the stream it was admitted into; only the current one's requests are mirrored.
     // IsResyncRead: a read of the primary's disk for the resync, mirrored as a write of what it read.
     // IsVerify: a resync-style read whose record carries the hashes of what it read, not the bytes.
-    private readonly record struct InFlightRequest(long Sequence, long Epoch, BlockRequest Request, ReadOnlyMemory<byte> Payload, long Session, bool IsResyncRead = false, bool IsVerify = false);
+    // IsChecksum: such a read of a sync that compares before it copies (its answer decides the copy).
+    private readonly record struct InFlightRequest(long Sequence, long Epoch, BlockRequest Request, ReadOnlyMemory<byte> Payload, long Session, bool IsResyncRead = false, bool IsVerify = false, bool IsChecksum = false);
 
     private readonly record struct QueuedRequest(long RequestId, BlockRequest Request, ReadOnlyMemory<byte> Payload);
 }

@@ -49,6 +49,13 @@ public sealed record PrimaryOptions
     public IReadOnlyCollection<long>? RestoredDirtyRegions { get; init; }
 
     /// <summary>
+    /// A whole-image sync compares each region first (its blocks' hashes, as online verify does)
+    /// and copies only the regions that differ: for a stale secondary that mostly holds the data.
+    /// Only with regions no larger than the largest request (a comparison reads a region whole).
+    /// </summary>
+    public bool ChecksumWholeImageSync { get; init; }
+
+    /// <summary>
     /// Set: the engine begins degraded for this reason — it mirrors nothing and admits every request
     /// at once until <see cref="PrimaryEngine.BeginResync"/> — as a primary with no secondary yet does.
     /// </summary>

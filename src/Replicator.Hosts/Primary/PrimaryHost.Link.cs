@@ -294,6 +294,7 @@ public sealed partial class PrimaryHost
                 Plant = _options.Plant,
                 DirtyRegionBytes = _options.DirtyRegionBytes,
                 MaxResyncReadsInFlight = _options.MaxSyncReadsInFlight,
+                ChecksumWholeImageSync = _options.SyncChecksums,
             },
             _engineActions);
         UseEngine(engine);

@@ -92,5 +92,8 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(35, LogLevel.Information, "sync rate limit now {MBps} MB/s (0: none)")]
         public static partial void SyncRateSet(ILogger logger, double mbps);
+
+        [LoggerMessage(36, LogLevel.Information, "the sync's checksums found {EqualBytes} bytes already equal on the secondary; {CopiedBytes} bytes were copied")]
+        public static partial void FoundEqual(ILogger logger, long equalBytes, long copiedBytes);
     }
 }

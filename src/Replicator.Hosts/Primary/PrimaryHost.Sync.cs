@@ -23,7 +23,7 @@ public sealed partial class PrimaryHost
     {
         if (_sync is { Completed: false } running && _engine is { Replication: PrimaryReplication.Resyncing } engine)
         {
-            Volatile.Write(ref _sync, running with { CopiedBytes = running.TotalBytes - engine.ResyncBytesLeft, Elapsed = _time.GetElapsedTime(_syncStartedAt) });
+            Volatile.Write(ref _sync, running with { CopiedBytes = running.TotalBytes - engine.ResyncBytesLeft, Elapsed = _time.GetElapsedTime(_syncStartedAt), FoundEqualBytes = engine.ChecksumBytesFoundEqual });
         }
     }
 
@@ -34,8 +34,13 @@ public sealed partial class PrimaryHost
             return;
         }
 
-        SyncProgress done = running with { CopiedBytes = running.TotalBytes, Elapsed = _time.GetElapsedTime(_syncStartedAt), Completed = true };
+        SyncProgress done = running with { CopiedBytes = running.TotalBytes, Elapsed = _time.GetElapsedTime(_syncStartedAt), Completed = true, FoundEqualBytes = _engine!.ChecksumBytesFoundEqual };
         Volatile.Write(ref _sync, done);
+        if (done.FoundEqualBytes > 0)
+        {
+            Log.FoundEqual(_log, done.FoundEqualBytes, done.TotalBytes - done.FoundEqualBytes);
+        }
+
         Log.SyncCompleted(_log, done.WholeImage ? "full sync" : "resync", epoch, done.TotalBytes, done.Elapsed.TotalSeconds, string.Create(CultureInfo.InvariantCulture, $"{done.BytesPerSecond / 1e6:F1}"));
     }
 }

@@ -50,6 +50,11 @@ public sealed partial class PrimaryHost
 
     private void OnVerifyResult(VerifyResultMessage result)
     {
+        if (_engine?.OnChecksumResult(result.Offset, result.Length, result.Diverged) == true)
+        {
+            return; // an answer to the running sync's comparison
+        }
+
         if (_verify is not { Repairing: false } run)
         {
             return; // a verify that already ended (failed) or moved on to its repair

@@ -238,6 +238,7 @@ public sealed partial class PrimaryHost : IDisposable
             Plant = _options.Plant,
             DirtyRegionBytes = _options.DirtyRegionBytes,
             MaxResyncReadsInFlight = _options.MaxSyncReadsInFlight,
+            ChecksumWholeImageSync = _options.SyncChecksums,
             StartsDegradedBecause = reason,
         };
         return knownEqual ? options : WithRestoredLog(options);

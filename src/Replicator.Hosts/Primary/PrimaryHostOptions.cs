@@ -72,6 +72,9 @@ public sealed record PrimaryHostOptions
     /// </summary>
     public int DirtyRegionBytes { get; init; } = 64 << 10;
 
+    /// <summary>A whole-image sync compares each region's checksums first and copies only what differs (a stale secondary).</summary>
+    public bool SyncChecksums { get; init; }
+
     /// <summary>The sync's rate limit in bytes per second (0: none); <see cref="PrimaryHost.SetSyncRate"/> changes it while it runs.</summary>
     public long SyncBytesPerSecond { get; init; }
 

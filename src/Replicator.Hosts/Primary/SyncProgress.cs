@@ -10,6 +10,9 @@ namespace Replicator.Hosts.Primary;
 /// </summary>
 public sealed record SyncProgress(bool WholeImage, long TotalBytes, long CopiedBytes, TimeSpan Elapsed, bool Completed)
 {
+    /// <summary>Of <see cref="CopiedBytes"/>, what a sync with checksums found equal and did not copy.</summary>
+    public long FoundEqualBytes { get; init; }
+
     public double BytesPerSecond => Elapsed > TimeSpan.Zero ? CopiedBytes / Elapsed.TotalSeconds : 0;
 
     /// <summary>The time left at the rate so far, or null before anything was copied.</summary>

@@ -85,7 +85,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 host?.LastProtection.State.ToString() ?? nameof(PairProtection.Starting), host?.LastProtection.Reason,
                 host?.Generations.ToString(),
                 sync?.Describe(), sync?.WholeImage ?? false, sync?.TotalBytes ?? 0, sync?.CopiedBytes ?? 0, Math.Round((sync?.BytesPerSecond ?? 0) / 1e6, 1), sync?.Completed ?? false,
-                host?.VerifyStatus, Math.Round((host?.SyncBytesPerSecond ?? 0) / 1e6, 1), sync?.Remaining?.TotalSeconds is { } left ? Math.Round(left) : null);
+                host?.VerifyStatus, Math.Round((host?.SyncBytesPerSecond ?? 0) / 1e6, 1), sync?.Remaining?.TotalSeconds is { } left ? Math.Round(left) : null,
+                sync?.FoundEqualBytes ?? 0);
         }
     }
 
@@ -121,6 +122,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 DirtyRegionBytes = _options.SyncGranularityBytes,
                 ActivityLogExtents = _options.ActivityLogExtents,
                 SyncBytesPerSecond = _options.SyncRateMBps * 1_000_000L,
+                SyncChecksums = _options.SyncChecksums,
                 HeartbeatTimeout = _options.HeartbeatTimeout,
                 AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,

@@ -33,6 +33,9 @@ public sealed record PrimaryNodeOptions
     /// <summary>The granularity of the map of regions a sync copies (<c>--sync-granularity-kb</c>).</summary>
     public int SyncGranularityBytes { get; init; } = 64 << 10;
 
+    /// <summary>A whole-image sync compares checksums first and copies only what differs (<c>--sync-checksums</c>).</summary>
+    public bool SyncChecksums { get; init; }
+
     /// <summary>The sync's rate limit in MB/s (<c>--sync-rate-mbps</c>; 0: none); <c>replicator sync-rate</c> changes it while it runs.</summary>
     public int SyncRateMBps { get; init; }
 

@@ -16,4 +16,4 @@ public sealed record PrimaryStatus(
     string Replication = "Protected", int ReconnectAttempts = 0, long ResyncBytesLeft = 0, int ResyncRegionsLeft = 0,
     string Protection = "Starting", string? ProtectionReason = null, string? DataGeneration = null,
     string? Sync = null, bool SyncWholeImage = false, long SyncBytesTotal = 0, long SyncBytesCopied = 0, double SyncMBps = 0, bool SyncCompleted = false,
-    string? Verify = null, double SyncRateLimitMBps = 0, double? SyncSecondsLeft = null);
+    string? Verify = null, double SyncRateLimitMBps = 0, double? SyncSecondsLeft = null, long SyncBytesFoundEqual = 0);
