@@ -147,6 +147,9 @@ internal sealed partial class PrimaryShell
                 PrimaryRestart.OtherVersion => options with { ProtocolVersion = options.ProtocolVersion + 1 },
                 _ => options with { MaxRequestBytes = options.MaxRequestBytes / 2 },
             };
+
+            // Its start is judged by the handshake alone: it must never be welcomed (running alone, it would not be).
+            options = options with { StartWithoutSecondary = false };
         }
 
         _world.Trace.Event("primary starting", (long)kind);

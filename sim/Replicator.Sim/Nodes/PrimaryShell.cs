@@ -179,6 +179,7 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             ActivityExtentBytes = scenario.ActivityExtentBytes,
             ActivityLogExtents = scenario.ActivityLogExtents,
             SyncChecksums = scenario.SyncChecksums,
+            StartWithoutSecondary = scenario.StartWithoutSecondary,
 
             // Both simulated disks start equal, as an operator who vouches for them would say; a
             // blank secondary is synced whole instead.

@@ -90,6 +90,18 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
         _world.Clock.After(_world.Scenario.HeartbeatUs, () => HeartbeatTick(_incarnation));
     }
 
+    /// <summary>The daemon comes up only after <paramref name="delay"/>: until then a primary finds nobody listening.</summary>
+    public void StartAfter(long delay)
+    {
+        Down = true;
+        _world.Clock.After(delay, () =>
+        {
+            Down = false;
+            _world.Trace.Event("secondary starts late");
+            Start();
+        });
+    }
+
     /// <summary>A primary connects. Refused (the connection fails) while this node is down.</summary>
     public bool Accept(SimConnection connection)
     {

@@ -72,6 +72,15 @@ internal sealed record Scenario
 
     public int ActivityLogExtents { get; init; } = 4;
 
+    /// <summary>
+    /// The primary may start without its secondary (<c>--start-without-secondary</c>), and the
+    /// secondary's daemon comes up <see cref="SecondaryStartDelayUs"/> after the primary's: the
+    /// primary serves unprotected meanwhile, in a generation of its own, and syncs the secondary once it answers.
+    /// </summary>
+    public bool StartWithoutSecondary { get; init; }
+
+    public long SecondaryStartDelayUs { get; init; }
+
     /// <summary>A whole-image sync compares checksums before it copies.</summary>
     public bool SyncChecksums { get; init; }
 
@@ -87,5 +96,5 @@ internal sealed record Scenario
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
         $"buffer {SecondaryBufferBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
-        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

@@ -79,6 +79,15 @@ internal static class ScenarioDraw
             ActivityLogExtents = log.NextDouble() < 0.1 ? 0 : log.Next(2, 9),
         };
         scenario = scenario with { SyncChecksums = SeedSplitter.For(seed, "sync-checksums").NextDouble() < 0.5 };
+
+        // Not with auto-failover: without a witness a secondary that cannot see its primary may
+        // promote while the primary writes alone — the two writers this option warns of.
+        Random alone = SeedSplitter.For(seed, "start-without-secondary");
+        if (!scenario.AutoFailover && alone.NextDouble() < 0.25)
+        {
+            scenario = scenario with { StartWithoutSecondary = true, SecondaryStartDelayUs = alone.Next(1, 40) * 1000L };
+        }
+
         Random verify = SeedSplitter.For(seed, "verify");
         if (verify.NextDouble() < 0.3)
         {

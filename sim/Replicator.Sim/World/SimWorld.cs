@@ -88,7 +88,15 @@ internal sealed class SimWorld
 
     public RunResult Run()
     {
-        Secondary.Start();
+        if (Scenario.SecondaryStartDelayUs > 0)
+        {
+            Secondary.StartAfter(Scenario.SecondaryStartDelayUs);
+        }
+        else
+        {
+            Secondary.Start();
+        }
+
         Primary.Start();
         foreach (Fault fault in Scenario.Faults)
         {
@@ -268,7 +276,7 @@ internal sealed class SimWorld
             // Only an image left mid-resync may refuse, or a blank one that no complete checkpoint
             // ever reached: neither holds a checkpoint of the pair's data.
             _failoverRefused = refusal;
-            bool neverSynced = Scenario.BlankSecondary && !Checker.CompleteCheckpointCommitted && !Secondary.Host.HoldsPairData;
+            bool neverSynced = (Scenario.BlankSecondary || Scenario.StartWithoutSecondary) && !Checker.CompleteCheckpointCommitted && !Secondary.Host.HoldsPairData;
             if (Secondary.Host.Engine is not { IsResyncing: true } && !neverSynced)
             {
                 Checker.Fail($"the secondary refused failover without being mid-resync: {refusal}");
