@@ -16,24 +16,8 @@ cd "$(dirname "$0")/.."
 size_mb=${SIZE_MB:-1024}
 reads=${READS:-4}
 granularity=${GRANULARITY_KB:-64}
-work=$(mktemp -d)
-pids=()
-stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
-cleanup() { stop_all; rm -rf "$work"; }
-trap cleanup EXIT
-
-if ! PATH="/usr/bin:/usr/sbin:$PATH" command -v fio >/dev/null 2>&1; then
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  echo "sync-rate: installing fio"
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends fio >/dev/null
-fi
-export PATH="/usr/bin:/usr/sbin:$PATH"
-
-dotnet build src/Replicator.Cli -c Release -v q -nologo >/dev/null
-replicator=(dotnet src/Replicator.Cli/bin/Release/net10.0/replicator.dll)
-"${replicator[@]}" keygen --out "$work/pair.key" >/dev/null
+SCRIPT_NAME=sync-rate
+source scripts/measure-lib.sh
 dd if=/dev/urandom of="$work/primary.img" bs=4M count=$((size_mb / 4)) status=none
 sync
 
@@ -49,8 +33,6 @@ floor_json=$("${replicator[@]}" bench --floor-only)
 link_plain=$(python3 -c "import json,sys; print(f\"{json.loads(sys.argv[1])['FramedBandwidthMBps']:.0f}\")" "$floor_json")
 link_tls=$(python3 -c "import json,sys; print(f\"{json.loads(sys.argv[1])['TlsFramedBandwidthMBps']:.0f}\")" "$floor_json")
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "sync-rate: '$2' never appeared in $1" >&2; cat "$1" >&2; return 1; }
 
 # One sync: prints "seconds MB/s".
 run_sync() { # NAME WITH_WRITES

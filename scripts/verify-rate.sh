@@ -9,24 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${SIZE_MB:-1024}
-work=$(mktemp -d)
-pids=()
-stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
-cleanup() { stop_all; rm -rf "$work"; }
-trap cleanup EXIT
-
-if ! PATH="/usr/bin:/usr/sbin:$PATH" command -v fio >/dev/null 2>&1; then
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  echo "verify-rate: installing fio"
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends fio >/dev/null
-fi
-export PATH="/usr/bin:/usr/sbin:$PATH"
-
-dotnet build src/Replicator.Cli -c Release -v q -nologo >/dev/null
-replicator=(dotnet src/Replicator.Cli/bin/Release/net10.0/replicator.dll)
-"${replicator[@]}" keygen --out "$work/pair.key" >/dev/null
+SCRIPT_NAME=verify-rate
+source scripts/measure-lib.sh
 dd if=/dev/urandom of="$work/primary.img" bs=4M count=$((size_mb / 4)) status=none
 cp "$work/primary.img" "$work/secondary.img"
 sync
@@ -35,8 +19,6 @@ now() { python3 -c 'import time; print(time.monotonic())'; }
 t0=$(now); dd if="$work/primary.img" of=/dev/null bs=4M iflag=direct status=none; t1=$(now)
 read_floor=$(python3 -c "print(f'{$size_mb * 1048576 / 1e6 / ($t1 - $t0):.0f}')")
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "verify-rate: '$2' never appeared in $1" >&2; cat "$1" >&2; return 1; }
 sport=$(free_port); pport=$(free_port)
 "${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" \
   --link-key "$work/pair.key" >"$work/s.log" 2>&1 &

@@ -309,6 +309,10 @@ public sealed class DirtyTracker : IDisposable
             Lineage = cleaning.Lineage;
             IsClosed = cleaning.Closes;
         }
+        else
+        {
+            IsClosed = false; // a header in use went out: writes came after the close
+        }
 
         for (int i = 0; i < _held.Count; i++)
         {
