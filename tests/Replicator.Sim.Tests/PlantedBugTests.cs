@@ -22,6 +22,7 @@ public class PlantedBugTests
     [InlineData(PlantedBug.AckBeforeJournalDurable, new[] { "I5", "I2" })]
     [InlineData(PlantedBug.NoGenerationCheck, new[] { "I6" })]
     [InlineData(PlantedBug.DirtyLogForgetsHotExtents, new[] { "I1" })]
+    [InlineData(PlantedBug.DirtyLogClearsUnflushed, new[] { "I1" })]
     [InlineData(PlantedBug.VerifyUnordered, new[] { "verify:" })]
     [InlineData(PlantedBug.JournalSkipBadEntry, new[] { "damaged storage" })]
     public void A_planted_bug_is_caught_by_its_checker_within_a_bounded_number_of_seeds(PlantedBug plant, string[] expectedCheckers)

@@ -55,7 +55,9 @@ internal sealed partial class PrimaryShell
         _world.Trace.Event("primary restart", (long)kind);
         if (kind == PrimaryRestart.AfterCrash)
         {
-            Crash(processKilled: true);
+            // Half of them lose the host's power: the image keeps only what was flushed, the dirty
+            // log only what was synced — and what the log names must still cover what the secondary lacks.
+            Crash(processKilled: _world.Random.PrimaryPower.NextDouble() < 0.5);
             _world.Clock.After(_world.Random.Faults.Next(1, 20) * 1000L, StartAgain);
             return;
         }

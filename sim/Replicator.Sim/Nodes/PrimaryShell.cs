@@ -119,8 +119,10 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
         Disk.AbandonInFlight();
         if (!processKilled)
         {
-            // The host lost power: its state record keeps only what was made durable.
+            // The host lost power: its state record and dirty log keep only what was made durable,
+            // and its image only what was flushed.
             StateDirectory.PowerCut(_world.Random.PowerCuts);
+            Disk.PowerCut(_world.Random.PowerCuts);
         }
 
         GoDown(processKilled ? "the primary's process died" : null);

@@ -18,4 +18,7 @@ internal sealed class SimRandom(long seed)
     public Random PowerCuts { get; } = SeedSplitter.For(seed, "power-cuts");
 
     public Random Faults { get; } = SeedSplitter.For(seed, "fault-timing");
+
+    /// <summary>Whether an operator's restart after a crash follows a lost host (power) or a killed process.</summary>
+    public Random PrimaryPower { get; } = SeedSplitter.For(seed, "primary-power");
 }

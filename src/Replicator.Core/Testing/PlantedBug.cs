@@ -45,6 +45,9 @@ public enum PlantedBug
     /// <summary>A primary restarted after a crash trusts its dirty log's bitmap alone, forgetting the extents that were hot (breaks I1: a region is missed).</summary>
     DirtyLogForgetsHotExtents,
 
+    /// <summary>The dirty log clears bits without flushing the primary's image first, so a power cut can take back a write the bitmap no longer names (breaks I1).</summary>
+    DirtyLogClearsUnflushed,
+
     /// <summary>Verify reads skip the overlap ordering, so a read may see a guest write admitted after it (a verify then reports blocks that do not differ).</summary>
     VerifyUnordered,
 }

@@ -27,6 +27,7 @@ public sealed class DirtyTracker : IDisposable
     private readonly DirtyLogGeometry _geometry;
     private readonly int _capacity;
     private readonly ulong _logId;
+    private readonly PlantedBug _plant;
 
     // The bitmap as the log holds it once the operation in flight has landed: byte r / 8, bit r % 8
     // (a sector's bits follow the previous sector's without a gap).
@@ -55,8 +56,9 @@ public sealed class DirtyTracker : IDisposable
     private ulong? _lineageWanted;
     private (long Epoch, ulong Lineage, bool Closes)? _cleaning;
 
-    private DirtyTracker(DirtyLogFile file, DirtyLogGeometry geometry, int capacity, ulong logId, long transaction, long acknowledgedEpoch, ulong lineage, byte[] bitmap)
+    private DirtyTracker(DirtyLogFile file, DirtyLogGeometry geometry, int capacity, ulong logId, long transaction, long acknowledgedEpoch, ulong lineage, byte[] bitmap, PlantedBug plant)
     {
+        _plant = plant;
         _file = file;
         _geometry = geometry;
         _capacity = capacity;
@@ -165,13 +167,13 @@ public sealed class DirtyTracker : IDisposable
             file?.Dispose();
             ulong logId = NewLogId();
             DirtyLogFile created = DirtyLogFile.Create(directory, geometry, logId);
-            var fresh = new DirtyTracker(created, geometry, capacity, logId, 0, 0, 0, new byte[(long)geometry.SectorCount * DirtyLogGeometry.BitmapBytesPerSector]);
+            var fresh = new DirtyTracker(created, geometry, capacity, logId, 0, 0, 0, new byte[(long)geometry.SectorCount * DirtyLogGeometry.BitmapBytesPerSector], plant);
             fresh.OpenDurably();
             return new DirtyLogStart(fresh, null, untrusted);
         }
 
         DirtyLogHeader header = contents!.Header!;
-        var tracker = new DirtyTracker(file!, geometry, capacity, header.LogId, header.Transaction, header.AcknowledgedEpoch, header.AcknowledgedGeneration, contents.Bitmap);
+        var tracker = new DirtyTracker(file!, geometry, capacity, header.LogId, header.Transaction, header.AcknowledgedEpoch, header.AcknowledgedGeneration, contents.Bitmap, plant);
         if (header.InUse && plant != PlantedBug.DirtyLogForgetsHotExtents)
         {
             // The primary did not stop cleanly: its active extents may hold writes the bitmap never saw.
@@ -456,7 +458,11 @@ public sealed class DirtyTracker : IDisposable
         _closeWanted = false;
 
         var operation = new DirtyLogOperation(++_nextOperation, _file, _logId);
-        operation.FlushImage();
+        if (_plant != PlantedBug.DirtyLogClearsUnflushed)
+        {
+            operation.FlushImage();
+        }
+
         List<long> active = ActiveAfter();
         operation.WriteHeader(Header(inUse: true, acknowledged, lineage, active));
         if (_engine is not null)
