@@ -229,6 +229,17 @@ internal sealed partial class PrimaryShell
         if (message is not ResyncStartMessage start || (!start.WholeImage && Host.RestoredDirtyLog is null))
         {
             _world.Checker.Fail($"a primary that did not stop cleanly replicated ({message.GetType().Name}) before copying its whole image or what its dirty log names: its image may hold writes the secondary never saw");
+            return;
+        }
+
+        // No full copy where the dirty log suffices: a log that names the secondary's generation,
+        // against a secondary that holds at least the log's checkpoint and is not mid-sync.
+        if (start.WholeImage && Host.RestoredDirtyLog is { AcknowledgedGeneration: not 0 } log
+            && !_world.Secondary.Down && _world.Secondary.Host.Store?.State is { SyncTarget: null } held
+            && held.Generations.Current is { } current && (ulong)current.Id == log.AcknowledgedGeneration
+            && _world.Secondary.Host.Engine is { } secondary && secondary.LastCommittedEpoch >= log.AcknowledgedEpoch)
+        {
+            _world.Checker.Fail($"a full copy where the dirty log sufficed: it names the secondary's generation and checkpoint {log.AcknowledgedEpoch}, the secondary holds {secondary.LastCommittedEpoch}");
         }
     }
 
