@@ -96,6 +96,25 @@ public sealed class PrimaryHostDirtyLogTests
     }
 
     [Fact]
+    public void A_restarted_primary_starts_its_stream_past_what_the_secondary_sealed_or_was_announced_not_only_what_it_committed()
+    {
+        var h = WithLog(_directory);
+        h.Host.Start();
+        LinkId link = h.Connect();
+
+        // The dead incarnation had announced a resync from epoch 8 (sequence 61) that never committed.
+        WelcomeMessage welcome = h.Welcome(epoch: 5, sequence: 40);
+        welcome.SeenEpoch = 7;
+        welcome.SeenSequence = 60;
+        h.Host.OnFrame(link, PrimaryHarness.Input(welcome));
+
+        ResyncStartMessage start = ResyncStartOn(h, link);
+        Assert.Equal(5, start.BaseEpoch);
+        Assert.True(start.FirstEpoch > 7, $"the new stream starts at epoch {start.FirstEpoch}, which the secondary already saw");
+        Assert.True(start.FirstSequence > 60, $"the new stream starts at sequence {start.FirstSequence}, which the secondary already saw");
+    }
+
+    [Fact]
     public void A_log_that_never_learned_which_generation_its_secondary_holds_gives_a_whole_image_sync()
     {
         var h = WithLog(_directory);

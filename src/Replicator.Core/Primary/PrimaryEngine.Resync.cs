@@ -57,7 +57,7 @@ public sealed partial class PrimaryEngine
     /// or between epochs if a checkpoint of the lost link is still ending), otherwise why the primary
     /// must not resync into that secondary this way — the engine then stays degraded.
     /// </summary>
-    public ResyncRefusal? BeginResync(long secondaryEpoch, long secondaryLastSequence, long secondaryBufferBytes, ResyncScope scope = ResyncScope.DirtyRegions)
+    public ResyncRefusal? BeginResync(long secondaryEpoch, long secondaryLastSequence, long secondaryBufferBytes, ResyncScope scope = ResyncScope.DirtyRegions, long secondarySeenEpoch = 0, long secondarySeenSequence = 0)
     {
         if (_mirroring || _waitingResync is not null)
         {
@@ -83,7 +83,7 @@ public sealed partial class PrimaryEngine
             return refusal;
         }
 
-        _waitingResync = new ResyncRequest(secondaryEpoch, secondaryLastSequence, secondaryBufferBytes, scope);
+        _waitingResync = new ResyncRequest(secondaryEpoch, secondaryLastSequence, secondaryBufferBytes, scope, Math.Max(secondaryEpoch, secondarySeenEpoch), Math.Max(secondaryLastSequence, secondarySeenSequence));
         if (Phase == PrimaryPhase.Running)
         {
             StartResync();
@@ -175,14 +175,17 @@ public sealed partial class PrimaryEngine
             // The secondary's numbers are not this engine's: the new stream starts past both. After
             // a whole copy the map knows every change from there on (every region is pending until
             // copied); after a restored log it knew them from an older checkpoint already.
-            CurrentEpoch = Math.Max(CurrentEpoch, start.Epoch);
-            _nextSequence = Math.Max(_nextSequence, start.LastSequence + 1);
+            CurrentEpoch = Math.Max(CurrentEpoch, start.SeenEpoch);
+            _nextSequence = Math.Max(_nextSequence, start.SeenSequence + 1);
             _lastCheckpointSent = Math.Max(_lastCheckpointSent, start.Epoch);
             _changesKnownSinceEpoch = whole ? start.Epoch : _changesKnownSinceEpoch;
             AdoptsSecondaryNumbering = false;
         }
 
-        CurrentEpoch++;
+        // Past anything the secondary sealed or was announced, whatever this engine knows of its own
+        // stream: numbers a cut-short stream used are never used again (I3).
+        CurrentEpoch = Math.Max(CurrentEpoch, start.SeenEpoch) + 1;
+        _nextSequence = Math.Max(_nextSequence, start.SeenSequence + 1);
         _resyncFirstEpoch = CurrentEpoch;
         _epochFirstSequence = _nextSequence;
         _digest.Reset();
@@ -387,5 +390,6 @@ public sealed partial class PrimaryEngine
         _actions.PairProtected(epoch);
     }
 
-    private readonly record struct ResyncRequest(long Epoch, long LastSequence, long BufferBytes, ResyncScope Scope);
+    // SeenEpoch, SeenSequence: the highest the secondary sealed or was announced, past which any new stream starts.
+    private readonly record struct ResyncRequest(long Epoch, long LastSequence, long BufferBytes, ResyncScope Scope, long SeenEpoch, long SeenSequence);
 }

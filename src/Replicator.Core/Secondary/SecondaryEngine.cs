@@ -18,6 +18,12 @@ public sealed partial class SecondaryEngine
     private long _lastSealedEpoch;
     private long _lastSealedSequence;
 
+    /// <summary>The highest epoch sealed here, or announced by a resync start: a new stream must begin past it.</summary>
+    public long LastSealedEpoch => _lastSealedEpoch;
+
+    /// <summary>The last sequence number of <see cref="LastSealedEpoch"/>.</summary>
+    public long LastSealedSequence => _lastSealedSequence;
+
     /// <param name="options">Geometry and buffer bound.</param>
     /// <param name="actions">Where the engine's actions go.</param>
     /// <param name="appliedEpoch">The checkpoint the image and VM state already hold (0 for a fresh pair).</param>

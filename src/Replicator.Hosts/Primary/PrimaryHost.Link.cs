@@ -343,13 +343,13 @@ public sealed partial class PrimaryHost
     private ResyncRefusal? BeginSync(PrimaryEngine engine, WelcomeMessage welcome, SyncDecision decision)
     {
         ResyncScope scope = ScopeFromDirtyLog(engine, welcome, decision == SyncDecision.FullSync ? ResyncScope.WholeImage : ResyncScope.DirtyRegions);
-        ResyncRefusal? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, scope);
+        ResyncRefusal? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, scope, welcome.SeenEpoch, welcome.SeenSequence);
         if (refusal is { WholeImageWouldDo: true } unknown)
         {
             // The secondary holds this primary's data (the table said so), but which regions it
             // lacks is not known: copying all of them is slower, never wrong.
             Log.WholeImageInstead(_log, unknown.Reason);
-            refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, ResyncScope.WholeImage);
+            refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, ResyncScope.WholeImage, welcome.SeenEpoch, welcome.SeenSequence);
         }
 
         return refusal;

@@ -263,6 +263,8 @@ public sealed partial class SecondaryHost
             LastCommittedSequence = engine.LastCommittedSequence,
             Role = _store!.State.Role,
             Generations = _store.State.Generations,
+            SeenEpoch = engine.LastSealedEpoch,
+            SeenSequence = engine.LastSealedSequence,
         };
         _actions.Send(link, FrameType.Welcome, welcome);
         _welcomed = link;

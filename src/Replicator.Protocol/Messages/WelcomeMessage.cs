@@ -29,4 +29,15 @@ public sealed partial class WelcomeMessage
     /// <summary>The data generations the secondary's image holds: with the hello's, what <see cref="Generations.GenerationTable"/> decides from.</summary>
     [Key(6)]
     public Generations.DataGenerations Generations { get; set; } = Replicator.Protocol.Generations.DataGenerations.None;
+
+    /// <summary>
+    /// The highest epoch, and sequence number, this node has sealed or a resync start announced to
+    /// it — past what it committed when an earlier stream was cut short. A primary that does not know
+    /// how far its own stream went (restarted after a crash) starts its new one past these.
+    /// </summary>
+    [Key(7)]
+    public long SeenEpoch { get; set; }
+
+    [Key(8)]
+    public long SeenSequence { get; set; }
 }
