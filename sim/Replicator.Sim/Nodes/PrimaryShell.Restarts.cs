@@ -232,14 +232,15 @@ internal sealed partial class PrimaryShell
             return;
         }
 
-        // No full copy where the dirty log suffices: a log that names the secondary's generation,
-        // against a secondary that holds at least the log's checkpoint and is not mid-sync.
+        // No full copy where the dirty log suffices: a log that names the generation the secondary's
+        // welcome said it holds, and a checkpoint no newer than the one it said it committed. (A
+        // secondary whose sync-completing epoch is committed but not yet applied still names its old
+        // generation: a whole copy then is slower, not wrong.)
         if (start.WholeImage && Host.RestoredDirtyLog is { AcknowledgedGeneration: not 0 } log
-            && !_world.Secondary.Down && _world.Secondary.Host.Store?.State is { SyncTarget: null } held
-            && held.Generations.Current is { } current && (ulong)current.Id == log.AcknowledgedGeneration
-            && _world.Secondary.Host.Engine is { } secondary && secondary.LastCommittedEpoch >= log.AcknowledgedEpoch)
+            && LastWelcome is { Generations.Current: { } current } said && (ulong)current.Id == log.AcknowledgedGeneration
+            && said.LastCommittedEpoch >= log.AcknowledgedEpoch)
         {
-            _world.Checker.Fail($"a full copy where the dirty log sufficed: it names the secondary's generation and checkpoint {log.AcknowledgedEpoch}, the secondary holds {secondary.LastCommittedEpoch}");
+            _world.Checker.Fail($"a full copy where the dirty log sufficed: it names the secondary's generation and checkpoint {log.AcknowledgedEpoch}, the secondary said it holds {said.LastCommittedEpoch}");
         }
     }
 

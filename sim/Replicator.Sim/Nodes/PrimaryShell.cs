@@ -81,6 +81,9 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
     /// <summary>The newest checkpoint any incarnation started.</summary>
     public long LastCheckpointStarted => Math.Max(_startedBefore, Engine?.LastCheckpointStarted ?? 0);
 
+    /// <summary>The last welcome any link brought: what the secondary said it held when the primary decided how to sync it.</summary>
+    public Replicator.Protocol.Messages.WelcomeMessage? LastWelcome { get; private set; }
+
     /// <summary>The highest epoch of any output released as protected by the replica.</summary>
     public long HighestProtectedOutputEpoch { get; private set; }
 
@@ -145,6 +148,11 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
     {
         // Decoded on arrival, as the daemon's receive loop does; taken by the host on its own turn.
         PrimaryInput input = PrimaryFrameDecoder.Decode(frame);
+        if (input.Welcome is { } welcome)
+        {
+            LastWelcome = welcome;
+        }
+
         OnHost(_incarnation, () =>
         {
             if (_links.TryGetValue(connection, out LinkId link))
