@@ -38,6 +38,23 @@ public sealed class PrimaryHostSyncRateTests
         Assert.Equal(0, h.Host.Engine.ResyncBytesLeft);
     }
 
+    [Fact]
+    public void A_sync_with_checksums_compares_no_faster_than_the_rate_either()
+    {
+        var h = new PrimaryHarness(o => o with { SyncBytesPerSecond = BytesPerSecond, DirtyRegionBytes = 64 * 1024, MaxSyncReadsInFlight = 64, SyncChecksums = true });
+        StartWholeSync(h);
+        for (int tick = 1; tick <= 20; tick++)
+        {
+            h.Time.Advance(TimeSpan.FromMilliseconds(25));
+            h.Host.OnEpochTick();
+            h.Pump(h.Host.CurrentLink);
+        }
+
+        long read = h.Actions.Of<ResyncRead>().Sum(r => (long)r.Length);
+        Assert.True(read > 0);
+        Assert.True(read <= (BytesPerSecond * 1.0) + (64 * 1024), $"{read} bytes compared in 0.5 s at {BytesPerSecond} bytes/s");
+    }
+
     /// <summary>A first start against a blank secondary: the whole 1 MiB image is copied.</summary>
     private static void StartWholeSync(PrimaryHarness h)
     {

@@ -89,6 +89,11 @@ public sealed partial class PrimaryEngine
                 last = next;
             }
 
+            if (_resyncBudget < length)
+            {
+                return; // the rate limit covers the sync's reads of the disk, compared or copied
+            }
+
             long cost = VerifyBlocks.PayloadLength((int)length) + MirrorRecord.RecordOverheadBytes;
             if (_credit < cost)
             {
@@ -106,6 +111,7 @@ public sealed partial class PrimaryEngine
             }
 
             var range = BlockRequest.Write(_dirtyRegions.RangeOf(first).Offset, (int)length);
+            _resyncBudget = _resyncBudget == long.MaxValue ? long.MaxValue : _resyncBudget - length;
             long readId = _nextResyncReadId--;
             _credit -= cost;
             _epochBufferBytes += cost;

@@ -302,7 +302,7 @@ public sealed partial class PrimaryEngine
     }
 
     /// <summary>
-    /// Limits what sync copies (resync, whole-image sync, repair) may read from now on to
+    /// Limits what a sync (resync, whole-image sync with or without checksums, repair) may read from now on to
     /// <paramref name="bytes"/> more, or lifts the limit (null). The host's rate limit calls this
     /// as time passes; copies waiting for it are admitted at once.
     /// </summary>
@@ -310,6 +310,7 @@ public sealed partial class PrimaryEngine
     {
         _resyncBudget = bytes is { } limited ? Math.Max(0, limited) : long.MaxValue;
         AdmitResyncReads();
+        AdmitChecksumReads();
     }
 
     /// <summary>Adds <paramref name="bytes"/> to a limited budget (no effect without a limit) and admits what it allows.</summary>
@@ -319,6 +320,7 @@ public sealed partial class PrimaryEngine
         {
             _resyncBudget = Math.Min(_resyncBudget + bytes, long.MaxValue - 1);
             AdmitResyncReads();
+            AdmitChecksumReads();
         }
     }
 
