@@ -101,6 +101,39 @@ public sealed class DirtyLogFileTests
         Assert.Throws<InvalidDataException>(() => reopened.Load());
     }
 
+    [Theory]
+    [InlineData(DirtyLogFile.BitmapOffset + 100L, "too short for the bitmap its header describes")]
+    [InlineData(100L, "shorter than its two headers")]
+    public void A_log_that_lost_its_end_is_damage_named_with_the_file(long size, string what)
+    {
+        using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
+        {
+            file.WriteHeader(Header(1, active: []));
+            file.Flush();
+        }
+
+        using (IBlockDevice device = _directory.Open(DirtyLogFile.FileName))
+        {
+            device.SetSize(size);
+        }
+
+        using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
+        var damage = Assert.Throws<InvalidDataException>(() => reopened.Load());
+        Assert.Contains("state/dirty-log.bin is damaged", damage.Message, StringComparison.Ordinal);
+        Assert.Contains(what, damage.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_empty_log_file_is_one_whose_creation_was_cut_short()
+    {
+        using (IBlockDevice device = _directory.Create(DirtyLogFile.FileName, 0))
+        {
+        }
+
+        using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
+        Assert.Null(reopened.Load().Header);
+    }
+
     private static DirtyLogHeader Header(long transaction, long[] active) =>
         new(transaction, 7, Geometry, InUse: true, AcknowledgedEpoch: 4, AcknowledgedGeneration: 99, active);
 

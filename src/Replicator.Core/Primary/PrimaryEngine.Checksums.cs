@@ -150,17 +150,8 @@ public sealed partial class PrimaryEngine
             return;
         }
 
-        if (_verifyHashes.Length < VerifyBlocks.PayloadLength(data.Length))
-        {
-            _verifyHashes = new byte[VerifyBlocks.PayloadLength(Math.Max(data.Length, _options.Geometry.MaxRequestBytes))];
-        }
-
-        Span<byte> hashes = _verifyHashes.AsSpan(0, VerifyBlocks.PayloadLength(data.Length));
-        VerifyBlocks.Hash(data.Span, hashes);
-        var record = new MirrorRecord(read.Epoch, read.Sequence, new BlockRequest(BlockOp.Verify, read.Request.Offset, read.Request.Length), _verifyHashes.AsMemory(0, hashes.Length));
         _checksumsAwaited[read.Request.Offset] = (read.Request.Length, read.Epoch);
-        _digest.Add(record);
-        _actions.SendMirror(record);
+        SendHashes(read, data);
     }
 
     /// <summary>The stream ended: comparisons not answered leave their regions unknown, for the next sync.</summary>

@@ -55,10 +55,6 @@ public sealed partial class PrimaryEngine
         _verifyNext = 0;
         VerifyRecordsSent = 0;
         VerifyReadsFailed = 0;
-        if (_verifyHashes.Length == 0)
-        {
-            _verifyHashes = new byte[VerifyBlocks.PayloadLength(ReadBytes)];
-        }
 
         AdmitVerifyReads();
         return null;
@@ -159,21 +155,31 @@ public sealed partial class PrimaryEngine
             return;
         }
 
-        MirrorRecord record;
         if (succeeded && data.Length == read.Request.Length)
         {
-            Span<byte> hashes = _verifyHashes.AsSpan(0, VerifyBlocks.PayloadLength(data.Length));
-            VerifyBlocks.Hash(data.Span, hashes);
-            record = new MirrorRecord(read.Epoch, read.Sequence, new BlockRequest(BlockOp.Verify, read.Request.Offset, read.Request.Length), _verifyHashes.AsMemory(0, hashes.Length));
+            SendHashes(read, data);
             VerifyRecordsSent++;
-        }
-        else
-        {
-            // The sequence number still travels; the range is reported as not compared.
-            record = new MirrorRecord(read.Epoch, read.Sequence, new BlockRequest(BlockOp.Skipped, read.Request.Offset, read.Request.Length), default);
-            VerifyReadsFailed++;
+            return;
         }
 
+        // The sequence number still travels; the range is reported as not compared.
+        var skipped = new MirrorRecord(read.Epoch, read.Sequence, new BlockRequest(BlockOp.Skipped, read.Request.Offset, read.Request.Length), default);
+        VerifyReadsFailed++;
+        _digest.Add(skipped);
+        _actions.SendMirror(skipped);
+    }
+
+    /// <summary>Sends what a verify or comparison read found as a verify record: the hashes of its blocks, in a buffer the engine reuses.</summary>
+    private void SendHashes(in InFlightRequest read, ReadOnlyMemory<byte> data)
+    {
+        int length = VerifyBlocks.PayloadLength(data.Length);
+        if (_verifyHashes.Length < length)
+        {
+            _verifyHashes = new byte[VerifyBlocks.PayloadLength(Math.Max(data.Length, ReadBytes))];
+        }
+
+        VerifyBlocks.Hash(data.Span, _verifyHashes.AsSpan(0, length));
+        var record = new MirrorRecord(read.Epoch, read.Sequence, new BlockRequest(BlockOp.Verify, read.Request.Offset, read.Request.Length), _verifyHashes.AsMemory(0, length));
         _digest.Add(record);
         _actions.SendMirror(record);
     }

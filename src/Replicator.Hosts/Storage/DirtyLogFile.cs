@@ -91,6 +91,16 @@ public sealed class DirtyLogFile : IDisposable
     /// </summary>
     public DirtyLogContents Load()
     {
+        if (_device.Size == 0)
+        {
+            return new DirtyLogContents(null, []); // created, and cut short before it had its size
+        }
+
+        if (_device.Size < BitmapOffset)
+        {
+            throw Damaged(string.Create(CultureInfo.InvariantCulture, $"it is {_device.Size} bytes, shorter than its two headers"));
+        }
+
         DirtyLogHeader? first = ReadSlot(0, out bool firstWritten);
         DirtyLogHeader? second = ReadSlot(1, out bool secondWritten);
         DirtyLogHeader? newest = first is null ? second : second is null || first.Transaction > second.Transaction ? first : second;
@@ -106,9 +116,15 @@ public sealed class DirtyLogFile : IDisposable
         }
 
         DirtyLogGeometry geometry = newest.Geometry;
-        if (geometry.Problem() is not null || BitmapOffset + ((long)geometry.SectorCount * SectorBytes) > _device.Size)
+        if (geometry.Problem() is not null)
         {
-            return new DirtyLogContents(newest, []);
+            return new DirtyLogContents(newest, []); // of no shape this build keeps: not this image's log
+        }
+
+        if (BitmapOffset + ((long)geometry.SectorCount * SectorBytes) > _device.Size)
+        {
+            // It was created at its whole size: a shorter file lost its end.
+            throw Damaged(string.Create(CultureInfo.InvariantCulture, $"it is {_device.Size} bytes, too short for the bitmap its header describes"));
         }
 
         byte[] bitmap = new byte[(long)geometry.SectorCount * DirtyLogGeometry.BitmapBytesPerSector];
