@@ -85,6 +85,20 @@ internal sealed class DaemonPair : IAsyncDisposable
         Secondary = umask is null ? ReplicatorProcess.Start(arguments) : ReplicatorProcess.StartUnderUmask(umask, arguments);
     }
 
+    /// <summary>Where the first primary listens once it comes back as a secondary (failback): its <c>--listen</c>, the promoted node's <c>--peer</c>.</summary>
+    public int PrimaryPort { get; } = ReplicatorProcess.FreePort();
+
+    /// <summary>The first primary restarted as a secondary on its own image and state directory, following the node that took over.</summary>
+    public ReplicatorProcess StartPrimaryAsSecondary(params string[] options)
+    {
+        Primary = ReplicatorProcess.Start(["secondary", "--image", PrimaryImage, "--listen", $"127.0.0.1:{PrimaryPort}", "--peer", $"127.0.0.1:{SecondaryPort}",
+            "--state-dir", PrimaryState, "--nbd", $"127.0.0.1:{PrimaryNbd}", .. WithLink(options)]);
+        return Primary;
+    }
+
+    /// <summary>The secondary's options that make it replicate back to the first primary once promoted.</summary>
+    public string[] PeerOfSecondary => ["--peer", $"127.0.0.1:{PrimaryPort}", "--reconnect-ms", "100"];
+
     /// <summary>
     /// The primary vouches that a blank secondary's image equals its own (<see cref="CreateImages"/>
     /// makes them so): the pair starts without a sync. Off for tests of the initial sync.

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace Replicator.EndToEnd.Tests;
 
 /// <summary>
@@ -105,7 +107,7 @@ public class LifeCycleTests
     }
 
     [Fact]
-    public async Task A_promoted_node_restarted_serves_again_from_where_it_was_in_the_same_generation()
+    public async Task A_promoted_node_restarted_is_still_a_primary_and_serves_again_from_where_it_was()
     {
         await using DaemonPair pair = await DaemonPair.StartAsync();
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0xd1 0 1M");
@@ -123,7 +125,13 @@ public class LifeCycleTests
         await pair.Secondary.WaitForOutputAsync("serving the image over NBD");
 
         Assert.Contains("still promoted after a restart", pair.Secondary.Output, StringComparison.Ordinal);
-        Assert.Equal(generation, (await DaemonPair.StatusAsync(pair.SecondaryState))["status"]!["DataGeneration"]!.GetValue<string>());
+        JsonNode status = await DaemonPair.StatusAsync(pair.SecondaryState);
+        Assert.Equal("promoted", status["role"]!.GetValue<string>());
+
+        // Its writes from here on follow no secondary: a generation of their own (a peer holding the promotion's would be behind it).
+        string restarted = status["status"]!["DataGeneration"]!.GetValue<string>();
+        Assert.NotEqual(generation, restarted);
+        Assert.Contains("writes with no secondary following", restarted, StringComparison.Ordinal);
         await Tool.QemuIo(pair.SecondaryUri, "read -P 0xd1 0 1M", "read -P 0xd2 1M 1M");
     }
 

@@ -41,6 +41,7 @@ internal static class DaemonCommand
         if (role.Role == NodeRoles.Secondary)
         {
             SecondaryNodeOptions? options = SecondaryOptions(settings, problems);
+            PrimaryNodeOptions? promoted = PromotedOptions(settings, problems);
             IPEndPoint? nbdEndPoint = settings.Nbd is null ? null : NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
             NbdServerOptions? nbd = nbdEndPoint is null ? null : settings.NbdOptions(nbdEndPoint, problems);
             if (!Report(role.RoleName, problems))
@@ -48,7 +49,7 @@ internal static class DaemonCommand
                 return 2;
             }
 
-            builder.Services.AddHostedService(s => new SecondaryDaemon(options!, nbd, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
+            builder.Services.AddHostedService(s => new SecondaryDaemon(options!, promoted!, nbd, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
         }
         else
         {
@@ -101,6 +102,33 @@ internal static class DaemonCommand
         return options;
     }
 
+    /// <summary>
+    /// The primary a secondary becomes once promoted: replicating to --peer (attempts in the
+    /// background, from the moment it takes over), or to nothing without one.
+    /// </summary>
+    private static PrimaryNodeOptions? PromotedOptions(NodeSettings s, List<string> problems)
+    {
+        bool peered = !string.IsNullOrWhiteSpace(s.Peer);
+        IPEndPoint? peer = peered ? NodeSettings.ParseEndPoint(s.Peer, "peer", problems) : new IPEndPoint(IPAddress.Loopback, 0);
+        if (peer is null || string.IsNullOrWhiteSpace(s.Image) || string.IsNullOrWhiteSpace(s.StateDir))
+        {
+            return null;
+        }
+
+        PrimaryNodeOptions options = CommonPrimaryOptions(s, peer, s.InsecureLink ? null : s.LoadLinkKey([])) with
+        {
+            Unreplicated = !peered,
+            RunsPromotedNode = true,
+        };
+        if (problems.Count == 0)
+        {
+            // Checked only once the secondary's own options pass: the two share most settings.
+            problems.AddRange(options.Validate().Select(problem => $"once promoted: {problem}"));
+        }
+
+        return options;
+    }
+
     private static PrimaryNodeOptions? PrimaryOptions(NodeSettings s, List<string> problems)
     {
         // Without replication there is no peer to name: a placeholder that is never contacted.
@@ -128,15 +156,24 @@ internal static class DaemonCommand
             return null;
         }
 
-        var options = new PrimaryNodeOptions
+        PrimaryNodeOptions options = CommonPrimaryOptions(s, peer, linkKey) with
+        {
+            Unreplicated = s.NoReplication,
+            StartWithoutSecondary = s.StartWithoutSecondary,
+            SkipInitialSync = s.SkipInitialSync,
+        };
+        problems.AddRange(options.Validate());
+        return options;
+    }
+
+    /// <summary>The primary's options both daemons take alike.</summary>
+    private static PrimaryNodeOptions CommonPrimaryOptions(NodeSettings s, IPEndPoint peer, LinkKey? linkKey) =>
+        new()
         {
             ImagePath = s.Image!,
             StateDirectory = s.StateDir!,
             Peer = peer,
-            Unreplicated = s.NoReplication,
-            StartWithoutSecondary = s.StartWithoutSecondary,
             AllowFullSync = s.AllowFullSync,
-            SkipInitialSync = s.SkipInitialSync,
             SyncReadsInFlight = s.SyncReadsInFlight,
             SyncGranularityBytes = s.SyncGranularityKb * 1024,
             ActivityLogExtents = s.ActivityLogExtents,
@@ -154,9 +191,6 @@ internal static class DaemonCommand
             ReconnectDelay = TimeSpan.FromMilliseconds(s.ReconnectMs),
             AckTimeout = TimeSpan.FromMilliseconds(s.AckTimeoutMs),
         };
-        problems.AddRange(options.Validate());
-        return options;
-    }
 
     private static void Require(string? value, string what, List<string> problems)
     {

@@ -22,7 +22,7 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Secondary, "HOST:PORT where the primary connects")]
     public string? Listen { get; set; }
 
-    [Setting(NodeRoles.Primary, "HOST:PORT of the secondary")]
+    [Setting(NodeRoles.Both, "HOST:PORT of the peer: where the primary replicates to (a secondary, once promoted, replicates there too)")]
     public string? Peer { get; set; }
 
     [Setting(NodeRoles.Both, "HOST:PORT of the NBD export (the secondary's once promoted)")]
@@ -37,7 +37,7 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "run the link unauthenticated and unencrypted (instead of --link-key)")]
     public bool InsecureLink { get; set; }
 
-    [Setting(NodeRoles.Primary, "the checkpoint interval, in ms")]
+    [Setting(NodeRoles.Both, "the checkpoint interval, in ms (a secondary's once promoted)")]
     public int EpochMs { get; set; } = 25;
 
     [Setting(NodeRoles.Secondary, "the secondary's RAM buffer bound (the primary's credit), in MiB")]
@@ -55,7 +55,7 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "silence on the link after which the peer is lost, in ms")]
     public int HeartbeatTimeoutMs { get; set; } = 2000;
 
-    [Setting(NodeRoles.Primary, "a checkpoint unacknowledged this long makes the status Stalled, not Protected, in ms")]
+    [Setting(NodeRoles.Both, "a checkpoint unacknowledged this long makes the status Stalled, not Protected, in ms")]
     public int AckTimeoutMs { get; set; } = 2000;
 
     [Setting(NodeRoles.Secondary, "promote when the primary's heartbeats stop")]
@@ -67,28 +67,28 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Primary, "when the secondary cannot be reached at start, run unprotected and sync it once it is back (make sure it was not promoted)")]
     public bool StartWithoutSecondary { get; set; }
 
-    [Setting(NodeRoles.Primary, "copy the whole image over a secondary whose data is not known to be this pair's")]
+    [Setting(NodeRoles.Both, "copy the whole image over a secondary whose data is not known to be this pair's")]
     public bool AllowFullSync { get; set; }
 
     [Setting(NodeRoles.Primary, "on the pair's first start, take a blank secondary's image as already equal to this one (both new and zeroed, or copied while stopped): nothing is copied")]
     public bool SkipInitialSync { get; set; }
 
-    [Setting(NodeRoles.Primary, "reads of the primary's disk a sync keeps in flight at once")]
+    [Setting(NodeRoles.Both, "reads of the primary's disk a sync keeps in flight at once")]
     public int SyncReadsInFlight { get; set; } = 4;
 
-    [Setting(NodeRoles.Primary, "granularity of the map (and dirty-log bitmap) of regions a sync copies, in KiB (a power of two, 4 to 4096)")]
+    [Setting(NodeRoles.Both, "granularity of the map (and dirty-log bitmap) of regions a sync copies, in KiB (a power of two, 4 to 4096)")]
     public int SyncGranularityKb { get; set; } = 64;
 
-    [Setting(NodeRoles.Primary, "a whole-image sync compares each region's checksums with the secondary's first and copies only the regions that differ (for a stale secondary that mostly holds the data)")]
+    [Setting(NodeRoles.Both, "a whole-image sync compares each region's checksums with the secondary's first and copies only the regions that differ (for a stale secondary that mostly holds the data)")]
     public bool SyncChecksums { get; set; }
 
-    [Setting(NodeRoles.Primary, "the sync's rate limit in MB/s (0: none); `replicator sync-rate` changes it while the primary runs")]
+    [Setting(NodeRoles.Both, "the sync's rate limit in MB/s (0: none); `replicator sync-rate` changes it while the primary runs")]
     public int SyncRateMbps { get; set; }
 
-    [Setting(NodeRoles.Primary, "4 MiB extents the dirty log keeps hot (a write into another waits for one log write; a crash resyncs at most these plus the bitmap); 0: no dirty log, a crash costs a whole-image sync")]
+    [Setting(NodeRoles.Both, "4 MiB extents the dirty log keeps hot (a write into another waits for one log write; a crash resyncs at most these plus the bitmap); 0: no dirty log, a crash costs a whole-image sync")]
     public int ActivityLogExtents { get; set; } = 256;
 
-    [Setting(NodeRoles.Primary, "first wait before reconnecting to a lost secondary (doubling up to 32 times), in ms; 0 never reconnects")]
+    [Setting(NodeRoles.Both, "first wait before reconnecting to a lost secondary (doubling up to 32 times), in ms; 0 never reconnects")]
     public int ReconnectMs { get; set; } = 250;
 
     [Setting(NodeRoles.Secondary, "connections still proving the pair key, at most")]

@@ -32,14 +32,7 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, NbdServe
             {
                 AccessLog.Report(_log, options.LinkKey);
             }
-            await using ControlServer control = ControlServer.Start(options.StateDirectory, async (command, cancel) => command switch
-            {
-                "status" => JsonSerializer.SerializeToNode(new { role = "primary", status = node.Status, nbd = server.LocalEndPoint.ToString() }),
-                "checkpoint" => JsonSerializer.SerializeToNode(new { acknowledged = await node.CheckpointAsync().WaitAsync(cancel).ConfigureAwait(false) }),
-                _ when command.StartsWith("sync-rate ", StringComparison.Ordinal) => SetSyncRate(node, command),
-                "verify" or "verify --repair" => JsonSerializer.SerializeToNode(await node.VerifyAsync(repair: command.EndsWith("--repair", StringComparison.Ordinal)).WaitAsync(cancel).ConfigureAwait(false)),
-                _ => throw new InvalidOperationException($"a primary does not know '{command}' (status, checkpoint, verify)"),
-            });
+            await using ControlServer control = ControlServer.Start(options.StateDirectory, (command, cancel) => PrimaryControl.AnswerAsync(node, "primary", server.LocalEndPoint.ToString(), command, cancel));
             AccessLog.Control(_log, control.SocketPath);
 
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
@@ -79,18 +72,6 @@ internal sealed partial class PrimaryDaemon(PrimaryNodeOptions options, NbdServe
 
             await node.DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    /// <summary>The control command <c>sync-rate MBPS</c>: the new limit, or why not.</summary>
-    private static System.Text.Json.Nodes.JsonNode? SetSyncRate(PrimaryNode node, string command)
-    {
-        if (!int.TryParse(command.AsSpan("sync-rate ".Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int mbps))
-        {
-            throw new InvalidOperationException($"sync-rate takes MB/s as a whole number, 0 for no limit, not '{command["sync-rate ".Length..]}'");
-        }
-
-        node.SetSyncRate(mbps * 1_000_000L);
-        return JsonSerializer.SerializeToNode(new { syncRateMBps = mbps });
     }
 
     private static partial class Log

@@ -94,6 +94,62 @@ public sealed partial class PrimaryEngine
     }
 
     /// <summary>
+    /// A new link to a former primary: a node whose image holds, by the host's word, the checkpoint
+    /// this engine's map counts changes from (the one this node took over from) plus its own writes
+    /// in <paramref name="formerWrites"/>, which no acknowledgement ever covered. The resync copies
+    /// both — every region written here since that checkpoint, and every region the former primary
+    /// wrote — so its writes are rolled back and it ends equal to this image. Its own epoch numbers
+    /// (<paramref name="secondaryEpoch"/>, its seen ones) are taken as they are: the new stream
+    /// starts past them and past this engine's. Returns null when the resync is under way, otherwise
+    /// why not (only a whole-image sync can help when the map does not know the changes).
+    /// </summary>
+    public ResyncRefusal? BeginFormerPrimaryResync(long secondaryEpoch, long secondaryLastSequence, long secondaryBufferBytes, IEnumerable<(long Offset, long Length)> formerWrites, long secondarySeenEpoch, long secondarySeenSequence)
+    {
+        ArgumentNullException.ThrowIfNull(formerWrites);
+        if (_mirroring || _waitingResync is not null)
+        {
+            throw new InvalidOperationException("a resync begins only after the secondary was lost");
+        }
+
+        long smallest = 2L * (_options.Geometry.MaxRequestBytes + MirrorRecord.RecordOverheadBytes);
+        if (secondaryBufferBytes < smallest)
+        {
+            return new(ResyncRefusalKind.BufferTooSmall, $"the secondary offers {secondaryBufferBytes} bytes of buffer, less than two of the largest records ({smallest})");
+        }
+
+        if (_changesKnownSinceEpoch == long.MaxValue)
+        {
+            return new(ResyncRefusalKind.ChangesUnknown, "this primary does not know which regions were written since it took over: the whole image must be copied");
+        }
+
+        foreach ((long offset, long length) in formerWrites)
+        {
+            if (offset < 0 || length <= 0 || offset > _options.Geometry.DiskBytes - length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(formerWrites), $"a former primary's write at {offset} of {length} bytes is not within the {_options.Geometry.DiskBytes}-byte disk");
+            }
+
+            // Unknown until copied, whatever is acknowledged meanwhile: a resync cut short copies them next time.
+            for (long at = offset; at < offset + length; at += int.MaxValue / 2)
+            {
+                _dirtyRegions.MarkDiverged(at, (int)Math.Min(int.MaxValue / 2, offset + length - at));
+            }
+        }
+
+        // The map's epochs are this engine's own, the former primary's are not: counted from the
+        // takeover checkpoint, and renumbered past both, as after a restart from a dirty log.
+        AdoptsSecondaryNumbering = true;
+        _waitingResync = new ResyncRequest(secondaryEpoch, secondaryLastSequence, secondaryBufferBytes, ResyncScope.DirtyRegions, Math.Max(secondaryEpoch, secondarySeenEpoch), Math.Max(secondaryLastSequence, secondarySeenSequence));
+        if (Phase == PrimaryPhase.Running)
+        {
+            StartResync();
+            AdmitQueued();
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// The read asked for by <see cref="IPrimaryActions.ReadForResync"/> finished. <paramref name="data"/>
     /// is lent for this call only: the engine passes it to <see cref="IPrimaryActions.SendMirror"/>,
     /// which must copy what it keeps.

@@ -121,7 +121,12 @@ public sealed class DirtyTracker : IDisposable
     /// marked in use, durably, before this returns. Throws <see cref="InvalidDataException"/> naming
     /// the file when it is damaged (nothing is changed), <see cref="IOException"/> when it cannot be written.
     /// </summary>
-    public static DirtyLogStart Open(IStorageDirectory directory, DirtyLogGeometry geometry, int capacity, ulong trustedLogId, PlantedBug plant = PlantedBug.None)
+    /// <remarks>
+    /// <paramref name="countFrom"/>: a node that just took over starts a new log whatever is there,
+    /// complete against the checkpoint it took over from (empty: its image is that checkpoint), so
+    /// that a former primary of that generation can be synced from the changes alone.
+    /// </remarks>
+    public static DirtyLogStart Open(IStorageDirectory directory, DirtyLogGeometry geometry, int capacity, ulong trustedLogId, PlantedBug plant = PlantedBug.None, TakeoverPoint? countFrom = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (geometry.Problem() is { } problem)
@@ -134,10 +139,15 @@ public sealed class DirtyTracker : IDisposable
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the activity log holds 2 to {DirtyLogFile.MaxActiveExtents} extents");
         }
 
-        DirtyLogFile? file = DirtyLogFile.Open(directory);
+        // A node that took over keeps nothing of a log it may have kept before: it is not even read.
+        DirtyLogFile? file = countFrom is null ? DirtyLogFile.Open(directory) : null;
         string? untrusted;
         DirtyLogContents? contents = null;
-        if (file is null)
+        if (countFrom is not null)
+        {
+            untrusted = "this node took over: its log begins at the checkpoint it took over from";
+        }
+        else if (file is null)
         {
             untrusted = "there is no dirty log yet";
         }
@@ -153,13 +163,7 @@ public sealed class DirtyTracker : IDisposable
                 throw;
             }
 
-            untrusted = contents.Header switch
-            {
-                null => "the dirty log was never completed (its creation was cut short)",
-                { LogId: var id } when id != trustedLogId || trustedLogId == 0 => "the dirty log is not the one the state record names (a crash while it was replaced, or a log this node stopped keeping)",
-                { Geometry: var g } when g != geometry => $"the dirty log was kept for another image shape ({g.DiskBytes} bytes, {g.RegionBytes}-byte regions, {g.ExtentBytes}-byte extents)",
-                _ => null,
-            };
+            untrusted = contents.WhyNotTrusted(trustedLogId, geometry, geometry.DiskBytes);
         }
 
         if (untrusted is not null)
@@ -167,9 +171,13 @@ public sealed class DirtyTracker : IDisposable
             file?.Dispose();
             ulong logId = NewLogId();
             DirtyLogFile created = DirtyLogFile.Create(directory, geometry, logId);
-            var fresh = new DirtyTracker(created, geometry, capacity, logId, 0, 0, 0, new byte[(long)geometry.SectorCount * DirtyLogGeometry.BitmapBytesPerSector], plant);
+            long epoch = countFrom?.Epoch ?? 0;
+            ulong lineage = (ulong)(countFrom?.Generation ?? 0);
+            var fresh = new DirtyTracker(created, geometry, capacity, logId, 0, epoch, lineage, new byte[(long)geometry.SectorCount * DirtyLogGeometry.BitmapBytesPerSector], plant);
             fresh.OpenDurably();
-            return new DirtyLogStart(fresh, null, untrusted);
+            return countFrom is null
+                ? new DirtyLogStart(fresh, null, untrusted)
+                : new DirtyLogStart(fresh, new RestoredDirtyLog(epoch, lineage, [], AfterCrash: false), null);
         }
 
         DirtyLogHeader header = contents!.Header!;

@@ -15,6 +15,12 @@ public sealed partial class PrimaryHost
 {
     private DirtyTracker? _tracker;
     private RestoredDirtyLog? _restored;
+
+    // The secondary checkpoint, and its generation, from which the engine's map knows every change
+    // while that still holds (from the start's log, or the takeover); null once a whole-image sync
+    // or a protected pair moved the map's count elsewhere. Only a former primary of that generation
+    // may be synced from the changes and its own writes alone.
+    private RestoredDirtyLog? _knowledgeBase;
     private long? _closingWaiter;
 
     /// <summary>The dirty log's tracker, once started with one (read by status and tests; on the host's loop only).</summary>
@@ -51,19 +57,37 @@ public sealed partial class PrimaryHost
         PumpDirtyLog();
     }
 
-    /// <summary>At start, before the state record is saved: the log opened, its id to be recorded with the state.</summary>
+    /// <summary>
+    /// At start, before the state record is saved: the log opened, its id to be recorded with the
+    /// state. A node's first start after it took over begins counting changes at the checkpoint it
+    /// took over from — in a new log, or in memory alone without one — and the images are no longer
+    /// known equal to anyone's: what a former primary needs is that count, not an epoch number.
+    /// </summary>
     private NodeState OpenDirtyLog(NodeState state)
     {
+        TakeoverPoint? takeover = state.PromotedFrom;
+        if (takeover is not null)
+        {
+            state = state with { PromotedFrom = null, AppliedEpoch = -1 };
+
+            // The promotion drew this generation a moment ago: no other node can hold it, so the
+            // writes from here on need no further one (a later start alone draws one, as any does).
+            _unprotectedGeneration = state.Generations.Current;
+        }
+
         if (_options.ActivityLogExtents == 0)
         {
+            _restored = takeover is null ? null : new RestoredDirtyLog(takeover.Epoch, (ulong)takeover.Generation, [], AfterCrash: false);
+            _knowledgeBase = _restored;
             return state with { DirtyLogId = 0 };
         }
 
         var geometry = new DirtyLogGeometry(_options.ImageBytes, _options.DirtyRegionBytes, _options.ActivityExtentBytes);
-        DirtyLogStart start = DirtyTracker.Open(_stateDirectory, geometry, _options.ActivityLogExtents, state.DirtyLogId, _options.Plant);
+        DirtyLogStart start = DirtyTracker.Open(_stateDirectory, geometry, _options.ActivityLogExtents, state.DirtyLogId, _options.Plant, takeover);
         _tracker = start.Tracker;
 
         _restored = start.Restored;
+        _knowledgeBase = _restored;
         if (_restored is { } r)
         {
             Log.DirtyLogRestored(_log, r.Regions.Count, (long)r.Regions.Count * _options.DirtyRegionBytes, r.AcknowledgedEpoch, r.AfterCrash);
@@ -111,6 +135,7 @@ public sealed partial class PrimaryHost
     /// <summary>The secondary holds this image's current generation now: the log may speak of it.</summary>
     private void RecordSecondaryLineage()
     {
+        _knowledgeBase = null;
         _tracker?.RecordLineage((ulong)_state!.Generations.Current!.Id);
         PumpDirtyLog();
     }

@@ -343,6 +343,27 @@ public sealed partial class PrimaryHost
     private ResyncRefusal? BeginSync(PrimaryEngine engine, WelcomeMessage welcome, SyncDecision decision)
     {
         ResyncScope scope = ScopeFromDirtyLog(engine, welcome, decision == SyncDecision.FullSync ? ResyncScope.WholeImage : ResyncScope.DirtyRegions);
+        if (welcome.FormerPrimaryWrites is { } former)
+        {
+            if (WhyNotFromChanges(welcome, former, decision) is { } whole)
+            {
+                Log.WholeImageInstead(_log, whole);
+                scope = ResyncScope.WholeImage;
+            }
+            else
+            {
+                Log.RollingBackFormerPrimary(_log, former.RangeCount, former.Bytes, welcome.Generations.ToString());
+                ResyncRefusal? rollback = engine.BeginFormerPrimaryResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, former.Pairs(), welcome.SeenEpoch, welcome.SeenSequence);
+                if (rollback is not { WholeImageWouldDo: true } changesUnknown)
+                {
+                    return rollback;
+                }
+
+                Log.WholeImageInstead(_log, changesUnknown.Reason);
+                scope = ResyncScope.WholeImage;
+            }
+        }
+
         ResyncRefusal? refusal = engine.BeginResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, scope, welcome.SeenEpoch, welcome.SeenSequence);
         if (refusal is { WholeImageWouldDo: true } unknown)
         {
@@ -353,6 +374,26 @@ public sealed partial class PrimaryHost
         }
 
         return refusal;
+    }
+
+    /// <summary>
+    /// Why a former primary (a node that comes back as a secondary with writes of its own) must be
+    /// copied whole, or null when copying what this node changed since it took over from that
+    /// node's generation, plus what that node wrote, makes the two equal: it must be behind in
+    /// generations, say what it wrote against the same generation, and this node must still count
+    /// its changes from that generation's last checkpoint — no later than the one it took over from.
+    /// </summary>
+    private string? WhyNotFromChanges(WelcomeMessage welcome, FormerPrimaryWrites former, SyncDecision decision)
+    {
+        long generation = welcome.Generations.Current?.Id ?? 0;
+        return decision != SyncDecision.Resync ? "the former primary's data is not an ancestor of this node's"
+            : !former.Known ? $"the former primary cannot say which regions it wrote: {former.UnknownBecause}"
+            : former.Generation != generation ? "the former primary's dirty log was kept against another data generation than it holds"
+            : _knowledgeBase is not { } known || known.AcknowledgedGeneration != (ulong)generation
+                ? "this node does not count its changes from where that generation ended here (it synced another node since, or kept no dirty log across a restart)"
+            : former.AcknowledgedEpoch > known.AcknowledgedEpoch
+                ? string.Create(CultureInfo.InvariantCulture, $"the former primary's log counts from checkpoint {former.AcknowledgedEpoch}, past checkpoint {known.AcknowledgedEpoch} this node took over from (committed checkpoints were discarded at the takeover)")
+            : null;
     }
 
     /// <summary>

@@ -95,5 +95,8 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(36, LogLevel.Information, "the sync's checksums found {EqualBytes} bytes already equal on the secondary; {CopiedBytes} bytes were copied")]
         public static partial void FoundEqual(ILogger logger, long equalBytes, long copiedBytes);
+
+        [LoggerMessage(37, LogLevel.Warning, "the secondary was a primary ({Generation}): its own {Ranges} written ranges ({Bytes} bytes) are copied back from this image, with every region written here since the takeover")]
+        public static partial void RollingBackFormerPrimary(ILogger logger, int ranges, long bytes, string generation);
     }
 }

@@ -99,12 +99,20 @@ public sealed partial class PrimaryHost : IDisposable
             throw new InvalidDataException($"state directory {_states.Path} belongs to pair '{state.PairId}', not '{_options.PairId}'");
         }
 
+        if (state.Role != NodeRole.Primary)
+        {
+            throw new InvalidDataException($"state directory {_states.Path} is a secondary's ({state.Generations}{(state.FormerPrimary || state.MidResync ? ", its image mid-sync and no checkpoint" : string.Empty)}): a secondary takes over only by a failover while it runs as `replicator secondary` (its journal may hold committed checkpoints its image lacks), never by being started as a primary");
+        }
+
         if (state.Generations.IsBlank)
         {
             // A new primary: its image is where the pair's data begins.
             state = state with { Generations = state.Generations.Begin(GenerationMark.Draw(GenerationCause.Created, _time.GetUtcNow())) };
         }
 
+        // Started by `replicator primary`, the node is the operator's primary from now on: started
+        // as a secondary later, it is demoted rather than resuming a promotion.
+        state = state with { PrimaryByPromotion = state.PrimaryByPromotion && _options.RunsPromotedNode };
         state = OpenDirtyLog(state);
         _states.Save(state);
         _state = _stateAtStart = state;
@@ -112,6 +120,14 @@ public sealed partial class PrimaryHost : IDisposable
         if (_options.Unreplicated)
         {
             StartUnreplicated();
+            return;
+        }
+
+        if (_options.RunsPromotedNode)
+        {
+            // The node took over: the guest is served at once, never after a connect that may hang
+            // on a partition; the peer is tried in the background and synced once it follows.
+            StartAlone("this node took over; its peer is connected to in the background");
             return;
         }
 
@@ -332,6 +348,7 @@ public sealed partial class PrimaryHost : IDisposable
             if (plan.WholeImage)
             {
                 host._tracker?.ForgetLineage();
+                host._knowledgeBase = null;
             }
 
             Log.ResyncStarted(host._log, plan.WholeImage ? "full sync" : "resync", plan.BaseEpoch, plan.Regions, plan.Bytes, plan.FirstEpoch);

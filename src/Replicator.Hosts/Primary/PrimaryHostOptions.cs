@@ -54,6 +54,13 @@ public sealed record PrimaryHostOptions
     /// </summary>
     public bool StartWithoutSecondary { get; init; }
 
+    /// <summary>
+    /// This primary runs in a node that was promoted as a secondary (<c>replicator secondary</c>
+    /// after a failover): the node stays primary across restarts of that daemon. False for
+    /// <c>replicator primary</c>, which makes the role the operator's choice from then on.
+    /// </summary>
+    public bool RunsPromotedNode { get; init; }
+
     /// <summary>The operator allows copying the whole image over a secondary whose data is not known to be this pair's.</summary>
     public bool AllowFullSync { get; init; }
 

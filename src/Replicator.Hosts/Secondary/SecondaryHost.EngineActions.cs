@@ -119,7 +119,7 @@ public sealed partial class SecondaryHost
 
         try
         {
-            _store.MarkPromoted(_time.GetUtcNow());
+            _store.MarkPromoted(_time.GetUtcNow(), epoch);
         }
         catch (IOException e)
         {

@@ -265,6 +265,7 @@ public sealed partial class SecondaryHost
             Generations = _store.State.Generations,
             SeenEpoch = engine.LastSealedEpoch,
             SeenSequence = engine.LastSealedSequence,
+            FormerPrimaryWrites = _store.State.FormerPrimary ? _formerPrimaryWrites : null,
         };
         _actions.Send(link, FrameType.Welcome, welcome);
         _welcomed = link;

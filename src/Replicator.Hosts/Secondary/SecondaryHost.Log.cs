@@ -68,5 +68,8 @@ public sealed partial class SecondaryHost
 
         [LoggerMessage(17, LogLevel.Warning, "resync complete: the image holds checkpoint {Epoch}, equal to the primary's")]
         public static partial void ResyncComplete(ILogger logger, long epoch);
+
+        [LoggerMessage(26, LogLevel.Warning, "this node was the primary ({Generation}) and starts as a secondary: its image is no checkpoint until the new primary has synced it; {Writes}")]
+        public static partial void DemotedFormerPrimary(ILogger logger, string generation, string writes);
     }
 }

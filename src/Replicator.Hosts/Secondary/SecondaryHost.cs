@@ -29,6 +29,7 @@ public sealed partial class SecondaryHost
     private readonly EngineActions _engineActions;
     private SecondaryStore? _store;
     private SecondaryEngine? _engine;
+    private FormerPrimaryWrites? _formerPrimaryWrites;
 
     public SecondaryHost(SecondaryHostOptions options, ISecondaryHostActions actions, ILogger log, TimeProvider time)
     {
@@ -115,6 +116,11 @@ public sealed partial class SecondaryHost
             Log.JournalEntriesSteppedOver(_log, _store.Journal.Name, _store.Journal.EntriesSteppedOver);
         }
 
+        if (_store.State.FormerPrimary)
+        {
+            ReadFormerPrimaryWrites(stateDirectory);
+        }
+
         if (_store.State.Role == NodeRole.Primary)
         {
             // A node that took over stays taken over across restarts: it comes back promoted, from
@@ -126,6 +132,32 @@ public sealed partial class SecondaryHost
         {
             ForceFailover(_store.Journal.Damage);
         }
+    }
+
+    /// <summary>
+    /// A former primary: what its own dirty log says its image may hold beyond what its new primary
+    /// has, sent in every welcome until a sync completes. A log that cannot be read stops the start,
+    /// naming the file (the state directory already says the node is a secondary; nothing else changed).
+    /// </summary>
+    private void ReadFormerPrimaryWrites(IStorageDirectory stateDirectory)
+    {
+        int maxRanges = Math.Clamp(LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize) / 2 / 20, 16, FormerPrimaryWrites.MaxRanges);
+        try
+        {
+            _formerPrimaryWrites = FormerPrimaryLog.Read(stateDirectory, _store!.State.DirtyLogId, _store.Image.Size, maxRanges);
+        }
+        catch
+        {
+            _store!.Dispose();
+            _store = null;
+            _engine = null;
+            throw;
+        }
+
+        FormerPrimaryWrites writes = _formerPrimaryWrites;
+        Log.DemotedFormerPrimary(_log, _store.State.Generations.ToString(), writes.Known
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"its dirty log names {writes.RangeCount} ranges ({writes.Bytes} bytes) its new primary will copy back over its own writes")
+            : $"which regions it wrote is not known ({writes.UnknownBecause}): the new primary will copy the whole image");
     }
 
     /// <summary>The operator's forced failover: say exactly what is discarded, then promote as any failover does.</summary>

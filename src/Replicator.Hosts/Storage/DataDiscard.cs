@@ -34,6 +34,11 @@ public static class DataDiscard
             AppliedEpoch = Math.Max(0, state.AppliedEpoch),
             AppliedLastSequence = Math.Max(0, state.AppliedLastSequence),
             MidResync = false,
+            FormerPrimary = false,
+            PrimaryByPromotion = false,
+            PromotedFrom = null,
+            DirtyLogId = 0,
+            JournalSalt = state.JournalSalt != 0 ? state.JournalSalt : SecondaryStore.NewJournalSalt(),
         });
 
         string? kept = null;

@@ -260,4 +260,38 @@ public sealed class DirtyLogFile : IDisposable
 }
 
 /// <summary>What a dirty log holds: its newest intact header (null: never written) and its bitmap.</summary>
-public sealed record DirtyLogContents(DirtyLogHeader? Header, byte[] Bitmap);
+public sealed record DirtyLogContents(DirtyLogHeader? Header, byte[] Bitmap)
+{
+    /// <summary>
+    /// Why this log must not be believed — never completed, not the log the state record names
+    /// (<paramref name="trustedLogId"/>), or kept for another image shape than <paramref name="expected"/>
+    /// (any shape of <paramref name="expectedDiskBytes"/> when null) — or null when it may be.
+    /// </summary>
+    public string? WhyNotTrusted(ulong trustedLogId, DirtyLogGeometry? expected, long expectedDiskBytes) => Header switch
+    {
+        null => "the dirty log was never completed (its creation was cut short)",
+        { LogId: var id } when id != trustedLogId || trustedLogId == 0 => "the dirty log is not the one the state record names (a crash while it was replaced, or a log this node stopped keeping)",
+        { Geometry: var g } when (expected is { } shape && g != shape) || g.DiskBytes != expectedDiskBytes || g.Problem() is not null
+            => $"the dirty log was kept for another image shape ({g.DiskBytes} bytes, {g.RegionBytes}-byte regions, {g.ExtentBytes}-byte extents)",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Every region the log says may differ from its secondary's checkpoint, in increasing order:
+    /// the bitmap's, and — when the primary did not stop cleanly — every region of the extents that
+    /// were hot. Only for a trusted log.
+    /// </summary>
+    public IEnumerable<long> RegionsThatMayDiffer()
+    {
+        DirtyLogHeader header = Header ?? throw new InvalidOperationException("a log that was never completed names no regions");
+        DirtyLogGeometry geometry = header.Geometry;
+        var hot = new HashSet<long>(header.InUse ? header.ActiveExtents : []);
+        for (long region = 0; region < geometry.RegionCount; region++)
+        {
+            if ((Bitmap[region >> 3] & (1 << (int)(region & 7))) != 0 || hot.Contains(region / geometry.RegionsPerExtent))
+            {
+                yield return region;
+            }
+        }
+    }
+}

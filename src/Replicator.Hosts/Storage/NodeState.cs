@@ -11,11 +11,13 @@ namespace Replicator.Hosts.Storage;
 public sealed record NodeState
 {
     /// <summary>
+    /// 4: where the primary role came from (<see cref="PrimaryByPromotion"/>), a former primary's
+    /// demotion (<see cref="FormerPrimary"/>) and the checkpoint a promotion took over from.
     /// 3: data generations (a record of format 1 or 2 reads as holding none: a secondary is then
     /// synced whole, a primary begins the pair's data anew). 2: the file carries a checksum over the
     /// record (1: none; still read).
     /// </summary>
-    public const int CurrentFormatVersion = 3;
+    public const int CurrentFormatVersion = 4;
 
     public int FormatVersion { get; init; } = CurrentFormatVersion;
 
@@ -35,6 +37,28 @@ public sealed record NodeState
     public long SyncFirstEpoch { get; init; }
 
     public required NodeRole Role { get; init; }
+
+    /// <summary>
+    /// The primary role came from a promotion of this node as a secondary (failover, switchover):
+    /// started again as a secondary, it comes back promoted. False for a node made primary by
+    /// <c>replicator primary</c>: started as a secondary, it is demoted (<see cref="FormerPrimary"/>).
+    /// </summary>
+    public bool PrimaryByPromotion { get; init; }
+
+    /// <summary>
+    /// Set when this node took over: the checkpoint its image held and the data generation that
+    /// checkpoint belongs to. Its first start as a primary counts every change from there (a new
+    /// dirty log says so), so a former primary of that generation can be rolled back and synced
+    /// by copying only what either side wrote since; cleared by that start.
+    /// </summary>
+    public TakeoverPoint? PromotedFrom { get; init; }
+
+    /// <summary>
+    /// A former primary started as a secondary: until a sync from its new primary completes, its
+    /// image may hold writes no other node has — the regions its dirty log (<see cref="DirtyLogId"/>)
+    /// names — and is no checkpoint (it is never promoted meanwhile).
+    /// </summary>
+    public bool FormerPrimary { get; init; }
 
     /// <summary>The checkpoint the image and RAM image hold (0: the initial copy).</summary>
     public long AppliedEpoch { get; init; }
@@ -63,3 +87,6 @@ public sealed record NodeState
     /// </summary>
     public ulong DirtyLogId { get; init; }
 }
+
+/// <summary>The checkpoint a node took over from, and the data generation (its id) that checkpoint belongs to.</summary>
+public sealed record TakeoverPoint(long Epoch, long Generation);

@@ -82,6 +82,16 @@ public sealed class SecondaryStore : IDisposable
                 throw new InvalidDataException($"state directory {stateDirectory.Location} belongs to pair '{state.PairId}', not '{pairId}'");
             }
 
+            bool demoting = state.Role == NodeRole.Primary && !state.PrimaryByPromotion;
+            if (demoting && stateDirectory.Exists(EpochJournal.FileName))
+            {
+                // A journal from an earlier life of this node as a secondary: everything in it was
+                // drained before that node became primary, or was never acknowledged. Kept aside
+                // (not deleted), and never replayed over the new primary's stream.
+                stateDirectory.Replace(EpochJournal.FileName, JournalBeforeDemotionName);
+                stateDirectory.Sync();
+            }
+
             bool createRam = !stateDirectory.Exists(RamFileName);
             ram = createRam ? stateDirectory.Create(RamFileName, ramBytes) : stateDirectory.Open(RamFileName);
             if (createRam)
@@ -99,6 +109,11 @@ public sealed class SecondaryStore : IDisposable
             // refusal leaves the state directory as it found it.
             // A node that promotes, or was promoted, never journals again: its journal is read
             // without being changed, and damage in it is reported rather than refused.
+            if (demoting)
+            {
+                state = Demoted(state);
+            }
+
             JournalDamagePolicy policy = discardUnverifiable || state.Role != NodeRole.Secondary ? JournalDamagePolicy.KeepAsEvidence : JournalDamagePolicy.Refuse;
             journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, state.JournalSalt, plant, journalCompactAboveBytes, policy);
             states.Save(state);
@@ -123,8 +138,33 @@ public sealed class SecondaryStore : IDisposable
         }
     }
 
+    /// <summary>What a former primary's journal is kept as when it comes back as a secondary.</summary>
+    public const string JournalBeforeDemotionName = "journal.before-demotion.bin";
+
+    /// <summary>
+    /// A node that was made primary by <c>replicator primary</c> starts as a secondary: its image
+    /// holds its own data generation plus writes its new primary may lack, so it is no checkpoint
+    /// (never promoted) until a sync from the new primary completes. Its generations stay (they say
+    /// how its data relates to the new primary's) and so does its dirty log's id (the log names
+    /// the writes to roll back).
+    /// </summary>
+    private static NodeState Demoted(NodeState state) => state with
+    {
+        Role = NodeRole.Secondary,
+        FormerPrimary = true,
+        PrimaryByPromotion = false,
+        PromotedFrom = null,
+        AppliedEpoch = 0,
+        AppliedLastSequence = 0,
+        MidResync = true,
+        SyncTarget = null,
+        SyncFirstEpoch = 0,
+        CpuState = [],
+        JournalSalt = state.JournalSalt != 0 ? state.JournalSalt : NewJournalSalt(),
+    };
+
     /// <summary>A salt no guest can guess (a state record of a version before the salt keeps its 0).</summary>
-    private static long NewJournalSalt() => BitConverter.ToInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    internal static long NewJournalSalt() => BitConverter.ToInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
 
     /// <summary>Builds a secondary engine that continues from this storage, replaying the unapplied journal entries.</summary>
     public SecondaryEngine CreateEngine(SecondaryOptions options, ISecondaryActions actions)
@@ -207,7 +247,8 @@ public sealed class SecondaryStore : IDisposable
         NodeState applied = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync };
         if (applied.SyncTarget is { } target && epoch >= applied.SyncFirstEpoch && !midResync)
         {
-            applied = applied with { Generations = target, SyncTarget = null, SyncFirstEpoch = 0 };
+            // A former primary's own writes are rolled back by now: its dirty log says nothing any more.
+            applied = applied with { Generations = target, SyncTarget = null, SyncFirstEpoch = 0, FormerPrimary = false, DirtyLogId = 0 };
         }
 
         State = applied;
@@ -241,9 +282,18 @@ public sealed class SecondaryStore : IDisposable
     /// Records that this node took over: a new data generation, drawn <paramref name="now"/> (so the
     /// old primary, which does not hold it, never replicates over it: I6), and the primary role.
     /// </summary>
-    public void MarkPromoted(DateTimeOffset now)
+    public void MarkPromoted(DateTimeOffset now, long epoch)
     {
-        State = State with { Generations = State.Generations.Begin(GenerationMark.Draw(GenerationCause.Promotion, now)), Role = NodeRole.Primary, SyncTarget = null, SyncFirstEpoch = 0 };
+        TakeoverPoint? from = State.Generations.Current is { } held ? new TakeoverPoint(epoch, held.Id) : null;
+        State = State with
+        {
+            Generations = State.Generations.Begin(GenerationMark.Draw(GenerationCause.Promotion, now)),
+            Role = NodeRole.Primary,
+            PrimaryByPromotion = true,
+            PromotedFrom = from,
+            SyncTarget = null,
+            SyncFirstEpoch = 0,
+        };
         _states.Save(State);
     }
 

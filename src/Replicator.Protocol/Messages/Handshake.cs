@@ -4,12 +4,13 @@ namespace Replicator.Protocol.Messages;
 public static class Handshake
 {
     /// <summary>
+    /// 6: a former primary's writes in the welcome (failback).
     /// 5: online verify (verify records, the VerifyResult frame).
     /// 4: data generations in the hello, the welcome and the resync start, in place of the identity's failover counter.
     /// 3: roles as <see cref="NodeRole"/> numbers and the largest request in the pair identity.
     /// 2: resync (the ResyncStart frame, the checkpoint's resync marks, Welcome's role, Error's fence).
     /// </summary>
-    public const int ProtocolVersion = 5;
+    public const int ProtocolVersion = 6;
 
     /// <summary>
     /// The secondary's check of a primary's hello: may a peer claiming <paramref name="peer"/>
@@ -40,6 +41,11 @@ public static class Handshake
         if (CheckGenerations(welcome.Generations) is { } malformed)
         {
             return HandshakeVerdict.Incompatible(malformed);
+        }
+
+        if (welcome.FormerPrimaryWrites?.Problem(local.ImageBytes) is { } writes)
+        {
+            return HandshakeVerdict.Incompatible($"the peer sent {writes}");
         }
 
         return welcome.Role != NodeRole.Secondary

@@ -40,4 +40,11 @@ public sealed partial class WelcomeMessage
 
     [Key(8)]
     public long SeenSequence { get; set; }
+
+    /// <summary>
+    /// Set only by a node that was a primary and came back as a secondary, until a sync makes it
+    /// equal to its new primary: what its own image may hold that the new primary lacks.
+    /// </summary>
+    [Key(9)]
+    public FormerPrimaryWrites? FormerPrimaryWrites { get; set; }
 }

@@ -116,6 +116,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 ImageName = _options.ImagePath,
                 Unreplicated = _options.Unreplicated,
                 StartWithoutSecondary = _options.StartWithoutSecondary,
+                RunsPromotedNode = _options.RunsPromotedNode,
                 AllowFullSync = _options.AllowFullSync,
                 SkipInitialSync = _options.SkipInitialSync,
                 MaxSyncReadsInFlight = _options.SyncReadsInFlight,

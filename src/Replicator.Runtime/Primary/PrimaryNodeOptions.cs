@@ -21,6 +21,9 @@ public sealed record PrimaryNodeOptions
     /// <summary>See <see cref="Hosts.Primary.PrimaryHostOptions.StartWithoutSecondary"/>.</summary>
     public bool StartWithoutSecondary { get; init; }
 
+    /// <summary>See <see cref="Hosts.Primary.PrimaryHostOptions.RunsPromotedNode"/>.</summary>
+    public bool RunsPromotedNode { get; init; }
+
     /// <summary>See <see cref="Hosts.Primary.PrimaryHostOptions.AllowFullSync"/>.</summary>
     public bool AllowFullSync { get; init; }
 

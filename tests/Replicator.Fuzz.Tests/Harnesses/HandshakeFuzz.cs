@@ -22,7 +22,7 @@ public class HandshakeFuzz(ITestOutputHelper output)
 
     private static readonly PairIdentity Local = CorpusGenerator.LocalIdentity();
 
-    internal sealed record Peer(int Version, PairIdentity? Identity, NodeRole Role, DataGenerations? Generations);
+    internal sealed record Peer(int Version, PairIdentity? Identity, NodeRole Role, DataGenerations? Generations, FormerPrimaryWrites? Writes = null);
 
     private static Gen<T> Near<T>(T local, Gen<T> any, params T[] special) =>
         Gen.Frequency((6, Gen.Const(local)), (2, Gen.OneOf(special)), (1, any));
@@ -48,18 +48,29 @@ public class HandshakeFuzz(ITestOutputHelper output)
             (1, Gen.Const((DataGenerations?)null)),
             (1, Gen.Const((DataGenerations?)new DataGenerations { Current = new GenerationMark() })),
             (1, Gen.Int[0, 40].Select(n => (DataGenerations?)new DataGenerations { Current = new GenerationMark { Id = 1 }, History = Enumerable.Range(2, n).Select(i => new GenerationMark { Id = i % 7 }).ToList() })));
+        // A former primary's writes: none (most welcomes), unknown, or ranges — in order and within
+        // the image, or not (out of order, touching, empty, past the end, an odd count, too many).
+        Gen<long> place = Gen.Frequency((4, Gen.Long[0, Local.ImageBytes]), (1, Gen.Long), (1, Gen.OneOf(Gen.Const(0L), Gen.Const(Local.ImageBytes), Gen.Const(Local.ImageBytes - 4096), Gen.Const(-1L))));
+        Gen<FormerPrimaryWrites?> writes = Gen.Frequency(
+            (4, Gen.Const((FormerPrimaryWrites?)null)),
+            (1, Gen.Const((FormerPrimaryWrites?)FormerPrimaryWrites.Unknown("no log"))),
+            (1, place.Array[0, 4].Select(r => (FormerPrimaryWrites?)new FormerPrimaryWrites { Known = false, Ranges = r })),
+            (4, place.Array[0, 12].Select(r => (FormerPrimaryWrites?)new FormerPrimaryWrites { Known = true, Generation = 1, Ranges = r })),
+            (2, Gen.Int[0, 6].Select(n => (FormerPrimaryWrites?)FormerPrimaryWrites.From(1, 0, Enumerable.Range(0, n).Select(i => ((long)i * 8192, 4096L)), Local.ImageBytes))),
+            (1, Gen.Const((FormerPrimaryWrites?)new FormerPrimaryWrites { Known = true, Ranges = Enumerable.Range(0, FormerPrimaryWrites.MaxRanges + 1).SelectMany(i => new[] { (long)i * 2, 1L }).ToArray() })));
         return Gen.Select(
             Near(Handshake.ProtocolVersion, Gen.Int, 0, 2, 3, 5, -3, int.MaxValue),
             identity,
             Near(NodeRole.Secondary, Gen.Int.Select(r => (NodeRole)r), NodeRole.Primary, NodeRole.Unknown, (NodeRole)3, (NodeRole)(-1)),
             generations,
-            (version, id, role, gens) => new Peer(version, id, role, gens));
+            writes,
+            (version, id, role, gens, former) => new Peer(version, id, role, gens, former));
     }
 
     [Fact]
     public void Any_hello_or_welcome_gets_exactly_the_verdict_the_rules_give()
     {
-        FuzzRunner.Run("handshake", Peers(), Check, p => $"version {p.Version}, role {(int)p.Role}, identity {(p.Identity is null ? "null" : $"'{p.Identity.PairId}' {p.Identity.ImageBytes} {p.Identity.BlockSize} {p.Identity.MaxRequestBytes}")}, generations {(p.Generations is null ? "null" : $"{p.Generations.Current?.Id} + {p.Generations.History.Count}")}", SmokeInputs, output);
+        FuzzRunner.Run("handshake", Peers(), Check, p => $"version {p.Version}, role {(int)p.Role}, identity {(p.Identity is null ? "null" : $"'{p.Identity.PairId}' {p.Identity.ImageBytes} {p.Identity.BlockSize} {p.Identity.MaxRequestBytes}")}, generations {(p.Generations is null ? "null" : $"{p.Generations.Current?.Id} + {p.Generations.History.Count}")}, writes {(p.Writes is null ? "none" : $"{p.Writes.Known} [{string.Join(' ', p.Writes.Ranges.Take(24))}]")}", SmokeInputs, output);
     }
 
     [Fact]
@@ -72,7 +83,7 @@ public class HandshakeFuzz(ITestOutputHelper output)
     private static string Check(Peer peer)
     {
         string hello = Expect("hello", Handshake.Check(peer.Version, peer.Identity, Local, peer.Generations), ExpectedForHello(peer.Version, peer.Identity, peer.Generations));
-        var welcome = new WelcomeMessage { ProtocolVersion = peer.Version, Identity = peer.Identity!, Role = peer.Role, Generations = peer.Generations! };
+        var welcome = new WelcomeMessage { ProtocolVersion = peer.Version, Identity = peer.Identity!, Role = peer.Role, Generations = peer.Generations!, FormerPrimaryWrites = peer.Writes };
         string welcomed = Expect("welcome", Handshake.CheckWelcome(welcome, Local), ExpectedForWelcome(welcome));
         return $"hello {hello}, welcome {welcomed}";
     }
@@ -134,6 +145,42 @@ public class HandshakeFuzz(ITestOutputHelper output)
         && generations.History.Count <= DataGenerations.MaxHistory
         && generations.History.All(m => m is { Id: not 0 });
 
+    /// <summary>
+    /// A former primary's writes as the rules take them: unknown ones name no ranges; known ones are
+    /// offset and length pairs, at most <see cref="FormerPrimaryWrites.MaxRanges"/>, each non-empty,
+    /// within the image, and after the previous one with a gap.
+    /// </summary>
+    private static bool WellFormed(FormerPrimaryWrites? writes)
+    {
+        if (writes is null)
+        {
+            return true;
+        }
+
+        long[] r = writes.Ranges;
+        if (!writes.Known)
+        {
+            return r is { Length: 0 };
+        }
+
+        if (r is null || r.Length % 2 == 1 || r.Length / 2 > FormerPrimaryWrites.MaxRanges)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < r.Length; i += 2)
+        {
+            bool inImage = r[i] >= 0 && r[i + 1] > 0 && r[i + 1] <= Local.ImageBytes && r[i] <= Local.ImageBytes - r[i + 1];
+            bool afterPrevious = i == 0 || r[i] > r[i - 2] + r[i - 1];
+            if (!inImage || !afterPrevious)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>A primary of the pair, with well-formed data generations, passes; whose data is valid is the generation table's to say.</summary>
     private static HandshakeOutcome ExpectedForHello(int version, PairIdentity? peer, DataGenerations? generations) =>
         !Compatible(version, peer) || !WellFormed(generations) ? HandshakeOutcome.Incompatible
@@ -141,7 +188,7 @@ public class HandshakeFuzz(ITestOutputHelper output)
 
     /// <summary>A primary writes only to a node that follows; a promoted one fences it.</summary>
     private static HandshakeOutcome ExpectedForWelcome(WelcomeMessage welcome) =>
-        !Compatible(welcome.ProtocolVersion, welcome.Identity) || !WellFormed(welcome.Generations) ? HandshakeOutcome.Incompatible
+        !Compatible(welcome.ProtocolVersion, welcome.Identity) || !WellFormed(welcome.Generations) || !WellFormed(welcome.FormerPrimaryWrites) ? HandshakeOutcome.Incompatible
         : welcome.Role != NodeRole.Secondary ? HandshakeOutcome.Fenced
         : HandshakeOutcome.Accepted;
 }

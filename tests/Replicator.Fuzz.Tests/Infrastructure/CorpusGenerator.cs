@@ -198,6 +198,8 @@ internal static class CorpusGenerator
             ["behind"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Role = NodeRole.Secondary, Generations = Lineage(2, 1) },
             ["no-role"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Role = NodeRole.Unknown },
             ["other-geometry"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = With(i => i.BlockSize = 512), Role = NodeRole.Secondary },
+            ["former-primary"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Role = NodeRole.Secondary, Generations = Lineage(2, 1), FormerPrimaryWrites = FormerPrimaryWrites.From(2, 9, [(0, 65536), (1 << 20, 4096)], LocalIdentity().ImageBytes) },
+            ["former-primary-unknown"] = new() { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), Role = NodeRole.Secondary, Generations = Lineage(2, 1), FormerPrimaryWrites = FormerPrimaryWrites.Unknown("no dirty log") },
         };
         return hellos.ToDictionary(h => $"gen-hello-{h.Key}.bin", h => Serialize(h.Value))
             .Concat(welcomes.ToDictionary(w => $"gen-welcome-{w.Key}.bin", w => Serialize(w.Value)))

@@ -259,7 +259,7 @@ public sealed class SecondaryStoreTests : IDisposable
         {
             Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xB1));
             pump.Run(); // journalled, applied, recorded
-            store.MarkPromoted(DateTimeOffset.UnixEpoch);
+            store.MarkPromoted(DateTimeOffset.UnixEpoch, store.State.AppliedEpoch);
 
             // An append left in the journal after the promotion (one whose flush failed, say).
             Send(pump.Engine, 2, 2, Write(2, 2, 0, 0xB2));
