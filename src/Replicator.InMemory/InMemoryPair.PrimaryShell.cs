@@ -219,6 +219,9 @@ public sealed partial class InMemoryPair
 
         public void CheckpointWaiterFailed(long waiterId, string reason) => _waiters[waiterId] = new WaiterOutcome(-1, reason);
 
+        // The in-memory pair keeps its roles: it never asks for a switchover.
+        public void SwitchoverEnded(long waiterId, SwitchoverResult result) => _waiters[waiterId] = new WaiterOutcome(result.Epoch, result.Detail);
+
         /// <summary>The last verify's report, or why it failed.</summary>
         public (VerifyReport? Report, string? Failure) LastVerify { get; private set; }
 

@@ -22,7 +22,7 @@ public class CommandLineTests
 
     [Theory]
     [InlineData("secondary", "--no-replication", "true", "--no-replication is an option of replicator primary, not of replicator secondary")]
-    [InlineData("primary", "--listen", "127.0.0.1:7700", "--listen is an option of replicator secondary, not of replicator primary")]
+    [InlineData("primary", "--failover-discarding-unverifiable-epochs", "true", "--failover-discarding-unverifiable-epochs is an option of replicator secondary, not of replicator primary")]
     [InlineData("primary", "--auto-failover", "true", "--auto-failover is an option of replicator secondary, not of replicator primary")]
     public async Task An_option_of_the_other_role_is_refused_by_name(string role, string option, string value, string message)
     {

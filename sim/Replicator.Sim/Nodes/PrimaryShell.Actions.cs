@@ -349,5 +349,8 @@ internal sealed partial class PrimaryShell
                 shell.OnCleanStopFailed(waiterId, reason);
             }
         }
+
+        // The simulator does not switch roles over yet: nothing asks for one.
+        public void SwitchoverEnded(long waiterId, SwitchoverResult result) => shell._world.Trace.Note(() => $"switchover ended: {result}");
     }
 }

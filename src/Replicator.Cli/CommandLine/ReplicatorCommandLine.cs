@@ -40,6 +40,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(Daemon(NodeRoles.Primary, "run the primary: export the protected disk over NBD and mirror every write to the secondary"));
         root.Subcommands.Add(Control("checkpoint", "take a checkpoint now and wait for the secondary's acknowledgement"));
         root.Subcommands.Add(Control("failover", "promote the secondary now"));
+        root.Subcommands.Add(Control("switchover", "run on the primary: a last checkpoint, then the secondary takes over and this node follows it (planned; nothing acknowledged is lost)"));
         root.Subcommands.Add(Control("status", "show a running node's status"));
         root.Subcommands.Add(Verify());
         root.Subcommands.Add(SyncRate());

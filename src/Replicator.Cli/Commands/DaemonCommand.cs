@@ -49,19 +49,30 @@ internal static class DaemonCommand
                 return 2;
             }
 
-            builder.Services.AddHostedService(s => new SecondaryDaemon(options!, promoted!, nbd, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey };
+            builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
         }
         else
         {
             PrimaryNodeOptions? options = PrimaryOptions(settings, problems);
             IPEndPoint? nbdEndPoint = NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
             NbdServerOptions? nbd = nbdEndPoint is null ? null : settings.NbdOptions(nbdEndPoint, problems);
+
+            // With --listen the primary can hand over in a switchover and follow as a secondary.
+            SecondaryNodeOptions? follower = string.IsNullOrWhiteSpace(settings.Listen) || settings.NoReplication ? null : SecondaryOptions(settings, problems);
+            PrimaryNodeOptions? promoted = PromotedOptions(settings, problems);
+            if (settings.NoReplication && !string.IsNullOrWhiteSpace(settings.Listen))
+            {
+                problems.Add("--no-replication runs without a secondary: drop --listen, or drop --no-replication");
+            }
+
             if (!Report(role.RoleName, problems))
             {
                 return 2;
             }
 
-            builder.Services.AddHostedService(s => new PrimaryDaemon(options!, nbd!, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey };
+            builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
         }
 
         using IHost host = builder.Build();

@@ -19,7 +19,7 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "the node's state directory")]
     public string? StateDir { get; set; }
 
-    [Setting(NodeRoles.Secondary, "HOST:PORT where the primary connects")]
+    [Setting(NodeRoles.Both, "HOST:PORT where the primary connects (a primary's: where it listens once it has handed over in a switchover)")]
     public string? Listen { get; set; }
 
     [Setting(NodeRoles.Both, "HOST:PORT of the peer: where the primary replicates to (a secondary, once promoted, replicates there too)")]
@@ -40,7 +40,7 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "the checkpoint interval, in ms (a secondary's once promoted)")]
     public int EpochMs { get; set; } = 25;
 
-    [Setting(NodeRoles.Secondary, "the secondary's RAM buffer bound (the primary's credit), in MiB")]
+    [Setting(NodeRoles.Both, "the secondary's RAM buffer bound (the primary's credit), in MiB (a primary's once it follows after a switchover)")]
     public long BufferMb { get; set; } = 256;
 
     [Setting(NodeRoles.Both, "the guest RAM carried in snapshots, in KiB")]
@@ -91,7 +91,7 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "first wait before reconnecting to a lost secondary (doubling up to 32 times), in ms; 0 never reconnects")]
     public int ReconnectMs { get; set; } = 250;
 
-    [Setting(NodeRoles.Secondary, "connections still proving the pair key, at most")]
+    [Setting(NodeRoles.Both, "connections still proving the pair key, at most (while the node is a secondary)")]
     public int MaxPendingLinks { get; set; } = 8;
 
     [Setting(NodeRoles.Both, "how long a new link has to complete its TLS handshake, in ms")]

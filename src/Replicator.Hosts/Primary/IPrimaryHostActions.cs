@@ -77,4 +77,7 @@ public interface IPrimaryHostActions
 
     /// <summary>The checkpoint asked for under <paramref name="waiterId"/> will not be acknowledged.</summary>
     void CheckpointWaiterFailed(long waiterId, string reason);
+
+    /// <summary>The switchover asked for under <paramref name="waiterId"/> ended (<see cref="PrimaryHost.SwitchOver"/>).</summary>
+    void SwitchoverEnded(long waiterId, SwitchoverResult result);
 }

@@ -49,14 +49,14 @@ public sealed partial class PrimaryHost
     {
         if (_engine is not { } engine)
         {
-            _actions.CheckpointWaiterFailed(waiter.Id, "no checkpoint: the primary is not running");
+            FailWaiter(waiter.Id, "no checkpoint: the primary is not running");
             return;
         }
 
         long epoch = engine.RequestCheckpoint(CheckpointTrigger.Explicit);
         if (epoch == PrimaryEngine.NoCheckpoint)
         {
-            _actions.CheckpointWaiterFailed(waiter.Id, $"no checkpoint: replication is degraded ({engine.DegradedReason})");
+            FailWaiter(waiter.Id, $"no checkpoint: replication is degraded ({engine.DegradedReason})");
             return;
         }
 
@@ -104,17 +104,20 @@ public sealed partial class PrimaryHost
                 }
             }
 
-            _actions.CheckpointWaiterCompleted(waiter.Id, acknowledged);
+            CompleteCleanStop(waiter.Id, acknowledged);
         }
     }
 
     /// <summary>The engine stopped replicating: waiters fail, timings of the ended stream are dropped, the link is retired.</summary>
     private void OnDegraded(string reason)
     {
-        // Before any write is acknowledged with no secondary following.
+        // Before any write is acknowledged with no secondary following (none is, once handed over).
         try
         {
-            BeginUnprotectedGeneration();
+            if (!HandedOver)
+            {
+                BeginUnprotectedGeneration();
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -128,7 +131,7 @@ public sealed partial class PrimaryHost
 
         foreach (Waiter waiter in _waiters)
         {
-            _actions.CheckpointWaiterFailed(waiter.Id, $"replication is degraded: {reason}");
+            FailWaiter(waiter.Id, $"replication is degraded: {reason}");
         }
 
         _waiters.Clear();

@@ -51,7 +51,7 @@ public sealed partial class PrimaryHost
         if (_closingWaiter is { } waiter && (tracker.IsClosed || tracker.Failure is not null))
         {
             _closingWaiter = null;
-            _actions.CheckpointWaiterCompleted(waiter, _state!.AppliedEpoch);
+            CompleteCleanStop(waiter, _state!.AppliedEpoch);
         }
 
         PumpDirtyLog();

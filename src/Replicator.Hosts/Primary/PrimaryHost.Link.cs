@@ -105,6 +105,12 @@ public sealed partial class PrimaryHost
             case PrimaryInputKind.Heartbeat:
                 break;
             case PrimaryInputKind.PeerError:
+                if (EndHandover(input.Reason ?? string.Empty, input.Fenced, answered: true))
+                {
+                    OnLinkLost(link, $"the secondary answered the handover: {input.Reason}");
+                    break;
+                }
+
                 if (input.Fenced)
                 {
                     FenceOff($"the secondary at {_options.Peer} will not follow this primary again: {input.Reason}");

@@ -98,5 +98,11 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(37, LogLevel.Warning, "the secondary was a primary ({Generation}): its own {Ranges} written ranges ({Bytes} bytes) are copied back from this image, with every region written here since the takeover")]
         public static partial void RollingBackFormerPrimary(ILogger logger, int ranges, long bytes, string generation);
+
+        [LoggerMessage(38, LogLevel.Warning, "switchover: checkpoint {Epoch} is acknowledged and no more guest writes are taken; handing over to the secondary at {Peer}")]
+        public static partial void HandingOver(ILogger logger, long epoch, string peer);
+
+        [LoggerMessage(39, LogLevel.Warning, "switchover ended: {Outcome}: {Detail}")]
+        public static partial void SwitchoverEnded(ILogger logger, string outcome, string detail);
     }
 }

@@ -56,6 +56,7 @@ public sealed partial class PrimaryHost
             return; // a link already retired
         }
 
+        EndHandover(reason, fenced: false, answered: false);
         _engine!.OnSecondaryLost(reason);
         RetireLink(reason);
     }
@@ -72,7 +73,7 @@ public sealed partial class PrimaryHost
             _link = LinkId.None;
         }
 
-        if (_reconnecting || _fenced is not null || _stopping || _options.ReconnectDelay == TimeSpan.Zero || _options.Unreplicated)
+        if (_reconnecting || _fenced is not null || _stopping || HandedOver || _options.ReconnectDelay == TimeSpan.Zero || _options.Unreplicated)
         {
             return;
         }

@@ -34,6 +34,8 @@ public static class SecondaryFrameDecoder
                     return new SecondaryInput(SecondaryInputKind.ResyncStart, ResyncStart: ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart));
                 case FrameType.Heartbeat:
                     return new SecondaryInput(SecondaryInputKind.Heartbeat);
+                case FrameType.Switchover:
+                    return new SecondaryInput(SecondaryInputKind.Switchover, Epoch: ControlCodec.Decode<SwitchoverMessage>(frame, FrameType.Switchover).Epoch);
                 case FrameType.Error:
                     return new SecondaryInput(SecondaryInputKind.PeerError, Reason: ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error).Reason);
                 default:

@@ -128,6 +128,9 @@ public sealed partial class SecondaryHost
                 break;
             case SecondaryInputKind.Heartbeat:
                 break;
+            case SecondaryInputKind.Switchover:
+                OnSwitchover(link, input.Epoch);
+                break;
             case SecondaryInputKind.PeerError:
                 Log.PeerError(_log, input.Reason!);
                 CloseLink(link, "the primary reported an error");
@@ -270,6 +273,32 @@ public sealed partial class SecondaryHost
         _actions.Send(link, FrameType.Welcome, welcome);
         _welcomed = link;
         _linkDescription = $"connected to {_links[link].Peer}";
+    }
+
+    /// <summary>
+    /// A planned switchover: the primary took its last checkpoint, this node acknowledged it, and the
+    /// primary takes no more writes. This node takes over from exactly that checkpoint — a promotion
+    /// like any, which closes the link (fenced: the old primary now becomes a secondary). Anything
+    /// else it holds refuses, and the primary hears why.
+    /// </summary>
+    private void OnSwitchover(LinkId link, long epoch)
+    {
+        SecondaryEngine engine = _engine!;
+        string? refused = engine.IsResyncing ? "this node is mid-resync: it holds no checkpoint to take over from"
+            : engine.LastCommittedEpoch != epoch || engine.LastSealedEpoch != epoch
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the primary hands over at checkpoint {epoch}, but this node committed {engine.LastCommittedEpoch} and sealed {engine.LastSealedEpoch}")
+            : null;
+        if (refused is null)
+        {
+            Log.SwitchoverTakingOver(_log, epoch);
+            refused = Promote($"the primary handed over at checkpoint {epoch} (switchover)");
+        }
+
+        if (refused is not null)
+        {
+            Log.SwitchoverRefused(_log, epoch, refused);
+            CloseLink(link, $"switchover refused: {refused}");
+        }
     }
 
     /// <summary>The primary resyncs this node; a refusal closes its link with the reason.</summary>

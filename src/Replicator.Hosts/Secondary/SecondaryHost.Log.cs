@@ -71,5 +71,11 @@ public sealed partial class SecondaryHost
 
         [LoggerMessage(26, LogLevel.Warning, "this node was the primary ({Generation}) and starts as a secondary: its image is no checkpoint until the new primary has synced it; {Writes}")]
         public static partial void DemotedFormerPrimary(ILogger logger, string generation, string writes);
+
+        [LoggerMessage(27, LogLevel.Warning, "switchover: the primary handed over at checkpoint {Epoch}; taking over")]
+        public static partial void SwitchoverTakingOver(ILogger logger, long epoch);
+
+        [LoggerMessage(28, LogLevel.Error, "switchover at checkpoint {Epoch} refused: {Reason}")]
+        public static partial void SwitchoverRefused(ILogger logger, long epoch, string reason);
     }
 }

@@ -17,7 +17,8 @@ public readonly record struct SecondaryInput(
     HelloMessage? Hello = null,
     ResyncStartMessage? ResyncStart = null,
     string? Reason = null,
-    long ReceivedAt = 0);
+    long ReceivedAt = 0,
+    long Epoch = 0);
 
 /// <summary>What a primary's frame was.</summary>
 public enum SecondaryInputKind
@@ -27,6 +28,9 @@ public enum SecondaryInputKind
     Checkpoint,
     ResyncStart,
     Heartbeat,
+
+    /// <summary>The primary hands over at the checkpoint <see cref="SecondaryInput.Epoch"/> (a planned switchover).</summary>
+    Switchover,
 
     /// <summary>The primary reported an error and is closing (<see cref="SecondaryInput.Reason"/>).</summary>
     PeerError,

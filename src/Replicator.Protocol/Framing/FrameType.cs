@@ -35,4 +35,10 @@ public enum FrameType : byte
 
     /// <summary>Secondary → primary: what comparing one verify record with its image found.</summary>
     VerifyResult = 11,
+
+    /// <summary>
+    /// Primary → secondary, after a last checkpoint it acknowledged: this primary takes no more
+    /// writes and hands over; take over at that checkpoint (a planned switchover).
+    /// </summary>
+    Switchover = 12,
 }

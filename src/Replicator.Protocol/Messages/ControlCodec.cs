@@ -27,6 +27,7 @@ public static class ControlCodec
         RoundTrip(new HeartbeatMessage());
         RoundTrip(new RejectMessage());
         RoundTrip(new ErrorMessage());
+        RoundTrip(new SwitchoverMessage());
         RoundTrip(new VerifyResultMessage());
     }
 

@@ -17,7 +17,8 @@ internal readonly record struct PrimaryEvent(
     TaskCompletionSource<long>? Waiter = null,
     LinkId Link = default,
     PrimaryInput Input = default,
-    TaskCompletionSource<VerifyReport>? VerifyWaiter = null);
+    TaskCompletionSource<VerifyReport>? VerifyWaiter = null,
+    TaskCompletionSource<SwitchoverResult>? SwitchoverWaiter = null);
 
 internal enum PrimaryEventKind
 {
@@ -45,6 +46,9 @@ internal enum PrimaryEventKind
 
     /// <summary>A verify asked for (<see cref="PrimaryEvent.Id"/> 1: repair what differs).</summary>
     VerifyRequested,
+
+    /// <summary>A planned switchover asked for (the guest quiet): hand the primary role to the secondary.</summary>
+    SwitchoverRequested,
 
     /// <summary>The sync's rate limit changes to <see cref="PrimaryEvent.Id"/> bytes per second (0: none).</summary>
     SyncRateChanged,

@@ -17,6 +17,7 @@ public sealed partial class PrimaryNode
     private readonly Dictionary<long, TaskCompletionSource<RequestStatus>> _completions = new();
     private readonly Dictionary<long, TaskCompletionSource<long>> _waiters = new();
     private readonly Dictionary<long, TaskCompletionSource<VerifyReport>> _verifyWaiters = new();
+    private readonly Dictionary<long, TaskCompletionSource<SwitchoverResult>> _switchoverWaiters = new();
     private long _nextWaiterId;
 
     private async Task EventLoopAsync(PrimaryHost host)
@@ -99,6 +100,10 @@ public sealed partial class PrimaryNode
                     _waiters.Add(++_nextWaiterId, e.Waiter!);
                     host.StopCleanly(_nextWaiterId);
                     break;
+                case PrimaryEventKind.SwitchoverRequested:
+                    _switchoverWaiters.Add(++_nextWaiterId, e.SwitchoverWaiter!);
+                    host.SwitchOver(_nextWaiterId);
+                    break;
             }
         }
 
@@ -115,6 +120,15 @@ public sealed partial class PrimaryNode
         }
 
         _verifyWaiters.Clear();
+        foreach (TaskCompletionSource<SwitchoverResult> waiter in _switchoverWaiters.Values)
+        {
+            // Stopped mid-switchover: a handover sent may have been taken, so only a stop before it leaves this node primary.
+            waiter.TrySetResult(host.HandedOver
+                ? new SwitchoverResult(SwitchoverOutcome.Unconfirmed, 0, "the primary stopped after the handover, before the secondary answered")
+                : new SwitchoverResult(SwitchoverOutcome.NotHandedOver, 0, "the primary stopped before the handover"));
+        }
+
+        _switchoverWaiters.Clear();
     }
 
     private async Task LocalIoLoopAsync()
@@ -268,6 +282,14 @@ public sealed partial class PrimaryNode
             if (node._waiters.Remove(waiterId, out TaskCompletionSource<long>? waiter))
             {
                 waiter.TrySetException(new InvalidOperationException(reason));
+            }
+        }
+
+        public void SwitchoverEnded(long waiterId, SwitchoverResult result)
+        {
+            if (node._switchoverWaiters.Remove(waiterId, out TaskCompletionSource<SwitchoverResult>? waiter))
+            {
+                waiter.TrySetResult(result);
             }
         }
     }

@@ -221,6 +221,22 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     }
 
     /// <summary>
+    /// A planned switchover: a last checkpoint, acknowledged, then the primary role handed to the
+    /// secondary (<see cref="PrimaryHost.SwitchOver"/>). Call with the guest quiet (the export
+    /// stopped taking requests). The result says whether this node gave up the role.
+    /// </summary>
+    public Task<SwitchoverResult> SwitchOverAsync()
+    {
+        var waiter = new TaskCompletionSource<SwitchoverResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_events.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.SwitchoverRequested, SwitchoverWaiter: waiter)))
+        {
+            waiter.TrySetResult(new SwitchoverResult(SwitchoverOutcome.NotHandedOver, 0, "the primary is stopped"));
+        }
+
+        return waiter.Task;
+    }
+
+    /// <summary>
     /// A clean stop: takes a last checkpoint and, once the secondary acknowledged it, records that
     /// both images are equal at it, so the pair may start again from there. Call with the guest
     /// quiet (no requests being submitted).

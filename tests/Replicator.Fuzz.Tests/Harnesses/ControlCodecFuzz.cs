@@ -67,6 +67,7 @@ public class ControlCodecFuzz(ITestOutputHelper output)
         Of<ErrorMessage>(FrameType.Error),
         Of<ResyncStartMessage>(FrameType.ResyncStart),
         Of<VerifyResultMessage>(FrameType.VerifyResult),
+        Of<SwitchoverMessage>(FrameType.Switchover),
     ];
 
     internal sealed record Input(byte[] Body, uint Split);

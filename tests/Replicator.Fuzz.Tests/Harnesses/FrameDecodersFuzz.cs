@@ -42,7 +42,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
         byte[][] bodies = [.. Corpus.Bytes(CorpusGenerator.Control), .. Corpus.Bytes(CorpusGenerator.Mirror)];
         var format = new InputFormat { Fields = body => body.Length >= MirrorHeader.Size ? [.. Frames.MirrorFields(0)] : [], Tokens = ControlCodecFuzz.MessagePackTokens, MaxRandomBytes = 128, MaxBytes = 16 << 10 };
         return Gen.Select(
-            Gen.Frequency((9, Gen.Byte[1, 10]), (1, Gen.Byte)).Select(b => (FrameType)b),
+            Gen.Frequency((9, Gen.Byte[1, 12]), (1, Gen.Byte)).Select(b => (FrameType)b),
             Infrastructure.Inputs.From(bodies, format),
             Gen.UInt,
             (type, body, split) => new DirectInput(type, body, split));
@@ -52,7 +52,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
     public void Seed_sessions_decode_to_the_inputs_they_carry()
     {
         Assert.Equal(
-            "Hello ResyncStart Mirror Mirror Mirror Mirror Mirror Mirror Mirror Checkpoint Heartbeat PeerError",
+            "Hello ResyncStart Mirror Mirror Mirror Mirror Mirror Mirror Mirror Checkpoint Heartbeat Switchover PeerError",
             string.Join(" ", DecodeStream(Corpus.Load(CorpusGenerator.Frames).Single(e => e.Name == "gen-session-to-secondary.bin").Bytes).Secondary));
         Assert.Equal(
             "Welcome Credit Ack Ack VerifyResult Heartbeat Reject PeerError",
@@ -141,6 +141,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
                 SecondaryInputKind.Checkpoint => FrameType.Checkpoint,
                 SecondaryInputKind.ResyncStart => FrameType.ResyncStart,
                 SecondaryInputKind.Heartbeat => FrameType.Heartbeat,
+                SecondaryInputKind.Switchover => FrameType.Switchover,
                 SecondaryInputKind.PeerError => FrameType.Error,
                 _ => null,
             };

@@ -83,6 +83,7 @@ internal static class CorpusGenerator
         ("reject", FrameType.Reject, new RejectMessage { Epoch = 5, Reason = "digest mismatch" }),
         ("error", FrameType.Error, new ErrorMessage { Reason = "promoted", Fenced = true }),
         ("resync-start", FrameType.ResyncStart, new ResyncStartMessage { BaseEpoch = 1, FirstEpoch = 9, FirstSequence = 100, Regions = 3, Bytes = 12288 }),
+        ("switchover", FrameType.Switchover, new SwitchoverMessage { Epoch = 7 }),
         ("verify-result", FrameType.VerifyResult, new VerifyResultMessage { Epoch = 2, Sequence = 13, Offset = 65536, Length = 131072, Diverged = [131072] }),
     ];
 
@@ -120,6 +121,7 @@ internal static class CorpusGenerator
 
             w.Control(FrameType.Checkpoint, control.Single(c => c.Name == "checkpoint").Message);
             w.Control(FrameType.Heartbeat, control.Single(c => c.Name == "heartbeat").Message);
+            w.Control(FrameType.Switchover, control.Single(c => c.Name == "switchover").Message);
             w.Control(FrameType.Error, control.Single(c => c.Name == "error").Message);
         });
         files["gen-session-to-primary.bin"] = Stream(w =>
@@ -160,6 +162,7 @@ internal static class CorpusGenerator
                 case ErrorMessage m: _writer.WriteControl(Output, type, m); break;
                 case ResyncStartMessage m: _writer.WriteControl(Output, type, m); break;
                 case VerifyResultMessage m: _writer.WriteControl(Output, type, m); break;
+                case SwitchoverMessage m: _writer.WriteControl(Output, type, m); break;
                 default: throw new ArgumentException($"no frame for {message.GetType()}", nameof(message));
             }
         }

@@ -55,6 +55,8 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
 
     public void CheckpointWaiterFailed(long waiterId, string reason) => Calls.Add(new WaiterFailed(waiterId, reason));
 
+    public void SwitchoverEnded(long waiterId, SwitchoverResult result) => Calls.Add(new SwitchedOver(waiterId, result));
+
     public void VerifyCompleted(long waiterId, VerifyReport report) => Calls.Add(new Verified(waiterId, report));
 
     public void VerifyFailed(long waiterId, string reason) => Calls.Add(new VerifyFailure(waiterId, reason));
@@ -94,4 +96,6 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
     internal sealed record WaiterCompleted(long WaiterId, long Epoch);
 
     internal sealed record WaiterFailed(long WaiterId, string Reason);
+
+    internal sealed record SwitchedOver(long WaiterId, SwitchoverResult Result);
 }

@@ -1,0 +1,125 @@
+using Replicator.Core.Blocks;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Primary;
+using Replicator.Hosts.Secondary;
+using Replicator.Hosts.Storage;
+using Replicator.Hosts.Tests.Support;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+using static Replicator.Hosts.Tests.Support.RecordingPrimaryActions;
+
+namespace Replicator.Hosts.Tests;
+
+/// <summary>A planned switchover: the primary's last checkpoint, its handover, and the secondary taking over from exactly there.</summary>
+public sealed class SwitchoverTests
+{
+    [Fact]
+    public void The_primary_hands_over_only_after_its_last_checkpoint_is_acknowledged_and_recorded_and_then_takes_no_write()
+    {
+        var h = new PrimaryHarness();
+        LinkId link = h.StartConnected();
+        NodeStateStore states = new(h.Directory);
+        states.Save(states.Load()! with { PrimaryByPromotion = true });
+
+        h.Host.SwitchOver(7);
+        SwitchoverMessage handover = HandoverOn(h, link);
+        Assert.Empty(h.Actions.Of<SwitchedOver>());
+        int acknowledged = h.Actions.Calls.FindIndex(c => c is Sent { Type: FrameType.Switchover });
+        Assert.True(acknowledged > h.Actions.Calls.FindIndex(c => c is Sent { Type: FrameType.Checkpoint }));
+        NodeState state = states.Load()!;
+        Assert.Equal(handover.Epoch, state.AppliedEpoch);
+        Assert.False(state.PrimaryByPromotion);   // started as a secondary from now on, it is demoted
+
+        h.Write(1, 0);
+        Assert.Equal(new GuestCompleted(1, RequestStatus.IoError), h.Actions.Of<GuestCompleted>().Single());
+        Assert.Empty(h.Actions.Of<Issued>());
+
+        h.Host.OnFrame(link, PrimaryHarness.Error("the secondary is being promoted", fenced: true));
+        SwitchoverResult result = Assert.Single(h.Actions.Of<SwitchedOver>()).Result;
+        Assert.Equal((SwitchoverOutcome.TakenOver, handover.Epoch), (result.Outcome, result.Epoch));
+        Assert.True(result.GaveUpPrimaryRole);
+
+        // No generation of its own after the handover, and no attempt to reach the new primary as its secondary.
+        Assert.Equal(state.Generations.Current, states.Load()!.Generations.Current);
+        Assert.Empty(h.Actions.Of<ReconnectScheduled>());
+    }
+
+    [Theory]
+    [InlineData(true, SwitchoverOutcome.Refused)]
+    [InlineData(false, SwitchoverOutcome.Unconfirmed)]
+    public void A_handover_the_secondary_refuses_leaves_the_primary_role_and_one_never_answered_gives_it_up(bool answered, SwitchoverOutcome outcome)
+    {
+        var h = new PrimaryHarness();
+        LinkId link = h.StartConnected();
+        h.Host.SwitchOver(7);
+        HandoverOn(h, link);
+
+        if (answered)
+        {
+            h.Host.OnFrame(link, PrimaryHarness.Error("switchover refused: this node is mid-resync", fenced: false));
+        }
+        else
+        {
+            h.Host.OnLinkClosed(link, "connection reset");
+        }
+
+        SwitchoverResult result = Assert.Single(h.Actions.Of<SwitchedOver>()).Result;
+        Assert.Equal(outcome, result.Outcome);
+        Assert.Equal(!answered, result.GaveUpPrimaryRole);
+    }
+
+    [Fact]
+    public void A_switchover_of_a_pair_that_is_not_protected_hands_nothing_over()
+    {
+        var h = new PrimaryHarness();
+        h.StartConnectedThenLose();
+        h.Host.SwitchOver(7);
+
+        SwitchoverResult result = Assert.Single(h.Actions.Of<SwitchedOver>()).Result;
+        Assert.Equal(SwitchoverOutcome.NotHandedOver, result.Outcome);
+        Assert.Contains("not protected", result.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(h.Actions.Of<Sent>(), s => s.Type == FrameType.Switchover);
+    }
+
+    [Fact]
+    public void The_secondary_takes_over_at_the_handed_over_checkpoint_and_closes_the_link_fenced()
+    {
+        var s = new SecondaryHarness();
+        LinkId link = s.Connect();
+        s.RunStorage();
+        s.SendEpoch(link, 1, 1);
+        s.SendEpoch(link, 2, 2);
+        s.RunStorage();
+
+        s.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Switchover, Epoch: 2));
+        s.RunStorage();
+
+        Assert.Equal([2L], s.Promotions);
+        Assert.Contains(s.Closed, c => c.Link == link && c.Fenced);
+        Assert.Equal(new TakeoverPoint(2, SecondaryHarness.PrimaryGenerations.Current!.Id), new NodeStateStore(s.Directory).Load()!.PromotedFrom);
+    }
+
+    [Fact]
+    public void A_handover_at_another_checkpoint_than_the_secondary_holds_is_refused_and_nothing_is_promoted()
+    {
+        var s = new SecondaryHarness();
+        LinkId link = s.Connect();
+        s.RunStorage();
+        s.SendEpoch(link, 1, 1);
+        s.RunStorage();
+
+        s.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Switchover, Epoch: 3));
+        s.RunStorage();
+
+        Assert.Empty(s.Promotions);
+        (LinkId _, string reason, bool fenced) = Assert.Single(s.Closed);
+        Assert.Contains("switchover refused: the primary hands over at checkpoint 3, but this node committed 1", reason, StringComparison.Ordinal);
+        Assert.False(fenced);
+    }
+
+    private static SwitchoverMessage HandoverOn(PrimaryHarness h, LinkId link)
+    {
+        h.Pump(link);
+        return (SwitchoverMessage)h.Actions.Of<Sent>().Single(s => s.Link == link && s.Type == FrameType.Switchover).Message;
+    }
+}
