@@ -90,6 +90,12 @@ internal static class SimulatorCommand
         output.WriteLine($"{report.Seeds} seeds in {wall:F1} s: {report.Events:N0} events ({report.Events / Math.Max(wall, 1e-9):N0} events/s), " +
             $"{report.SimulatedUs / 1e6:F1} s simulated ({report.SimulatedUs / 1e6 / Math.Max(wall, 1e-9):F1}x wall clock), {report.Commits:N0} epochs committed");
         output.WriteLine($"determinism: {report.DeterminismChecked} seeds run twice, {report.DeterminismFailures.Count} differed");
+        if (report.Failbacks.Count > 0)
+        {
+            long Of(FailbackSync kind) => report.Failbacks.GetValueOrDefault(kind);
+            output.WriteLine($"failbacks: {Of(FailbackSync.Changes) + Of(FailbackSync.WholeImage) + Of(FailbackSync.AfterSplitBrain)} synced back — {Of(FailbackSync.Changes)} from the changes alone, {Of(FailbackSync.WholeImage)} whole, {Of(FailbackSync.AfterSplitBrain)} whole after a split brain");
+        }
+
         if (arguments.Plant != Core.Testing.PlantedBug.None)
         {
             output.WriteLine($"planted {SimulatorArguments.PlantName(arguments.Plant)}: first caught by seed {report.FirstFailingSeed?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, after {report.SeedsUntilFirstFailure} seeds");

@@ -67,6 +67,21 @@ internal sealed class DaemonPair : IAsyncDisposable
         return pair;
     }
 
+    /// <summary>
+    /// A pair whose nodes know both addresses, so roles can change: the secondary replicates back to
+    /// the first primary's <see cref="PrimaryPort"/> once promoted (failback).
+    /// </summary>
+    public static async Task<DaemonPair> StartWithPeersAsync(params string[] primaryOptions)
+    {
+        var pair = new DaemonPair();
+        pair.CreateImages(ImageBytes, ImageBytes);
+        pair.StartSecondary(pair.PeerOfSecondary);
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        pair.StartPrimary(primaryOptions);
+        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        return pair;
+    }
+
     /// <summary>Both images start as the same bytes (a byte copy), as the pair's initial state.</summary>
     public void CreateImages(long primaryBytes, long secondaryBytes)
     {

@@ -10,17 +10,12 @@ public class FailbackTests
     [Fact]
     public async Task After_a_failover_the_old_primary_comes_back_as_a_secondary_and_only_what_either_side_wrote_is_copied()
     {
-        await using DaemonPair pair = new();
-        pair.CreateImages(DaemonPair.ImageBytes, DaemonPair.ImageBytes);
-        pair.StartSecondary(pair.PeerOfSecondary);
-        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
-        pair.StartPrimary();
-        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        await using DaemonPair pair = await DaemonPair.StartWithPeersAsync();
 
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x11 0 2M", "flush");
         long epoch = await pair.CheckpointAsync();
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x12 4M 512k", "flush");   // never in a checkpoint: rolled back
-        pair.Primary.Kill();
+        pair.Primary!.Kill();
         await pair.Primary.DisposeAsync();
         Assert.Equal(epoch, await pair.FailoverAsync());
         await Tool.QemuIo(pair.SecondaryUri, "write -P 0x13 8M 1M", "flush");   // the new primary's own writes
@@ -28,7 +23,7 @@ public class FailbackTests
         ReplicatorProcess old = pair.StartPrimaryAsSecondary();
         await old.WaitForOutputAsync("listening for the primary");
         Assert.Contains("this node was the primary", old.Output, StringComparison.Ordinal);
-        await pair.Secondary.WaitForOutputAsync("resync complete: the pair is protected again");
+        await pair.Secondary!.WaitForOutputAsync("resync complete: the pair is protected again");
 
         // The old primary's hot extents (0-8 MiB: 4 MiB each) and the new primary's 1 MiB; never the 16 MiB image.
         JsonNode status = (await DaemonPair.StatusAsync(pair.SecondaryState))["status"]!;
@@ -55,18 +50,13 @@ public class FailbackTests
     [Fact]
     public async Task An_old_primary_that_wrote_alone_after_the_failover_is_refused_as_a_split_brain_until_its_writes_are_discarded()
     {
-        await using DaemonPair pair = new();
-        pair.CreateImages(DaemonPair.ImageBytes, DaemonPair.ImageBytes);
-        pair.StartSecondary(pair.PeerOfSecondary);
-        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
-        pair.StartPrimary("--reconnect-ms", "0");
-        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        await using DaemonPair pair = await DaemonPair.StartWithPeersAsync("--reconnect-ms", "0");
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x21 0 1M");
         await pair.CheckpointAsync();
 
         // The secondary dies and the primary goes on alone (a new generation); then the secondary
         // comes back and is failed over to anyway: both wrote after the same generation.
-        pair.Secondary.Kill();
+        pair.Secondary!.Kill();
         await pair.WaitUntilDegradedAsync();
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x22 1M 1M");
         await pair.Secondary.DisposeAsync();
@@ -75,7 +65,7 @@ public class FailbackTests
         await pair.FailoverAsync();
         await Tool.QemuIo(pair.SecondaryUri, "write -P 0x23 2M 1M");
 
-        await pair.Primary.TerminateAsync();
+        await pair.Primary!.TerminateAsync();
         await pair.Primary.WaitForExitAsync();
         await pair.Primary.DisposeAsync();
         ReplicatorProcess old = pair.StartPrimaryAsSecondary();

@@ -10,24 +10,19 @@ public class SwitchoverTests
     [Fact]
     public async Task Failover_then_failback_then_a_switchover_back_leaves_both_images_equal_at_each_step()
     {
-        await using DaemonPair pair = new();
-        pair.CreateImages(DaemonPair.ImageBytes, DaemonPair.ImageBytes);
-        pair.StartSecondary(pair.PeerOfSecondary);
-        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
-        pair.StartPrimary();
-        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        await using DaemonPair pair = await DaemonPair.StartWithPeersAsync();
         await Tool.QemuIo(pair.PrimaryUri, "write -P 0x31 0 1M", "flush");
         long first = await pair.CheckpointAsync();
 
         // Failover.
-        pair.Primary.Kill();
+        pair.Primary!.Kill();
         await pair.Primary.DisposeAsync();
         Assert.Equal(first, await pair.FailoverAsync());
         await Tool.QemuIo(pair.SecondaryUri, "write -P 0x32 1M 1M", "flush");
 
         // Failback: the old primary follows the promoted node, and both hold the same bytes.
         ReplicatorProcess old = pair.StartPrimaryAsSecondary();
-        await pair.Secondary.WaitForOutputAsync("resync complete: the pair is protected again");
+        await pair.Secondary!.WaitForOutputAsync("resync complete: the pair is protected again");
         await AssertVerifiedEqualAsync(pair.SecondaryState);
 
         // Switchover back: the promoted node hands over at a last checkpoint; the old primary takes

@@ -84,15 +84,7 @@ public sealed class SwitchoverTests
     [Fact]
     public void The_secondary_takes_over_at_the_handed_over_checkpoint_and_closes_the_link_fenced()
     {
-        var s = new SecondaryHarness();
-        LinkId link = s.Connect();
-        s.RunStorage();
-        s.SendEpoch(link, 1, 1);
-        s.SendEpoch(link, 2, 2);
-        s.RunStorage();
-
-        s.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Switchover, Epoch: 2));
-        s.RunStorage();
+        (SecondaryHarness s, LinkId link) = HandedOverTo(committed: 2, handedOverAt: 2);
 
         Assert.Equal([2L], s.Promotions);
         Assert.Contains(s.Closed, c => c.Link == link && c.Fenced);
@@ -102,19 +94,29 @@ public sealed class SwitchoverTests
     [Fact]
     public void A_handover_at_another_checkpoint_than_the_secondary_holds_is_refused_and_nothing_is_promoted()
     {
-        var s = new SecondaryHarness();
-        LinkId link = s.Connect();
-        s.RunStorage();
-        s.SendEpoch(link, 1, 1);
-        s.RunStorage();
-
-        s.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Switchover, Epoch: 3));
-        s.RunStorage();
+        (SecondaryHarness s, _) = HandedOverTo(committed: 1, handedOverAt: 3);
 
         Assert.Empty(s.Promotions);
         (LinkId _, string reason, bool fenced) = Assert.Single(s.Closed);
         Assert.Contains("switchover refused: the primary hands over at checkpoint 3, but this node committed 1", reason, StringComparison.Ordinal);
         Assert.False(fenced);
+    }
+
+    /// <summary>A secondary that committed epochs 1..<paramref name="committed"/> is handed the primary role at <paramref name="handedOverAt"/>.</summary>
+    private static (SecondaryHarness Secondary, LinkId Link) HandedOverTo(long committed, long handedOverAt)
+    {
+        var s = new SecondaryHarness();
+        LinkId link = s.Connect();
+        s.RunStorage();
+        for (long epoch = 1; epoch <= committed; epoch++)
+        {
+            s.SendEpoch(link, epoch, epoch);
+        }
+
+        s.RunStorage();
+        s.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Switchover, Epoch: handedOverAt));
+        s.RunStorage();
+        return (s, link);
     }
 
     private static SwitchoverMessage HandoverOn(PrimaryHarness h, LinkId link)

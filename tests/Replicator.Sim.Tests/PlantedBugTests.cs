@@ -24,6 +24,7 @@ public class PlantedBugTests
     [InlineData(PlantedBug.DirtyLogForgetsHotExtents, new[] { "I1" })]
     [InlineData(PlantedBug.DirtyLogClearsUnflushed, new[] { "I1" })]
     [InlineData(PlantedBug.VerifyUnordered, new[] { "verify:" })]
+    [InlineData(PlantedBug.FailbackKeepsOldWrites, new[] { "I7 (failback)" })]
     [InlineData(PlantedBug.JournalSkipBadEntry, new[] { "damaged storage" })]
     public void A_planted_bug_is_caught_by_its_checker_within_a_bounded_number_of_seeds(PlantedBug plant, string[] expectedCheckers)
     {

@@ -16,6 +16,12 @@ public class SeedBatchTests
         Assert.Equal(20, report.DeterminismChecked);
         Assert.Empty(report.DeterminismFailures);
         Assert.True(report.Commits > 10_000, $"only {report.Commits} epochs committed over 1000 seeds");
+
+        // Failbacks of every kind ran, and passed with the rest: synced from the changes alone,
+        // whole (the old primary could not say what it wrote), and whole after a split brain.
+        Assert.True(report.Failbacks.GetValueOrDefault(FailbackSync.Changes) >= 50, $"failbacks: {string.Join(", ", report.Failbacks)}");
+        Assert.True(report.Failbacks.GetValueOrDefault(FailbackSync.WholeImage) > 0, $"failbacks: {string.Join(", ", report.Failbacks)}");
+        Assert.True(report.Failbacks.GetValueOrDefault(FailbackSync.AfterSplitBrain) > 0, $"failbacks: {string.Join(", ", report.Failbacks)}");
     }
 
     /// <summary>

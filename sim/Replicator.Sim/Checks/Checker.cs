@@ -34,6 +34,13 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
 
     public long LastCommitAt { get; private set; }
 
+    /// <summary>The first byte at which two images differ, or null.</summary>
+    public static long? FirstDifference(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
+    {
+        int common = expected.CommonPrefixLength(actual);
+        return common == expected.Length && expected.Length == actual.Length ? null : common;
+    }
+
     public void Fail(string violation)
     {
         if (_violations.Count < 20)
@@ -44,6 +51,25 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
         trace.Event("VIOLATION", _violations.Count);
         trace.Note(() => $"VIOLATION {violation}");
     }
+
+    /// <summary>
+    /// The failback phase: the guest has stopped, the promoted node serves <paramref name="newPrimaryImage"/>
+    /// unchanged, and the old primary, starting from <paramref name="oldPrimaryImage"/>, follows it.
+    /// Every complete checkpoint it commits from now on must be exactly that image (I7), and its
+    /// crash states are judged from what it starts with.
+    /// </summary>
+    public void BeginFailback(byte[] newPrimaryImage, byte[] oldPrimaryImage)
+    {
+        _failbackImage = newPrimaryImage;
+        _sent.Clear();
+        RebaseHistory(oldPrimaryImage);
+    }
+
+    /// <summary>Whether the failback phase runs (the old primary follows the promoted node).</summary>
+    public bool FailingBack => _failbackImage is not null;
+
+    private byte[]? _failbackImage;
+    private long? _failbackSyncedAt;
 
     public void CheckpointSent(CheckpointRecord checkpoint) =>
         _sent[checkpoint.Epoch] = (checkpoint.FirstSequence, checkpoint.LastSequence, checkpoint.Digest);
@@ -79,6 +105,17 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
         }
 
         CompleteCheckpointCommitted = true;
+        if (_failbackImage is { } failback)
+        {
+            _failbackSyncedAt ??= checkpoint.Epoch;
+            if (FirstDifference(failback, committedDisk) is { } at)
+            {
+                Fail($"I7 (failback): epoch {checkpoint.Epoch} completed the old primary's sync, but its image differs from the new primary's at byte {at}");
+            }
+
+            return;
+        }
+
         GuestCheckpoint? expectedState = guest.ExpectedAt(checkpoint.Epoch);
         string? difference = committedVm.Epoch != checkpoint.Epoch ? $"the committed VM state is of epoch {committedVm.Epoch}"
             : expectedState is null ? "the guest has no record of it"
@@ -111,6 +148,22 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
         if (midResync)
         {
             return; // an image left mid-resync is no checkpoint; it may not be promoted either
+        }
+
+        if (_failbackImage is { } failback)
+        {
+            // Before its sync completed the old primary's image holds its own data (or a discarded copy): no checkpoint of the new primary's.
+            if (_failbackSyncedAt is not { } synced || epoch < synced)
+            {
+                return;
+            }
+
+            if (FirstDifference(failback, image) is { } at)
+            {
+                Fail($"I4 (failback): after recovery to epoch {epoch} the old primary's image differs from the new primary's at byte {at}");
+            }
+
+            return;
         }
 
         string? difference = ExpectedDifference(epoch, image, vm);

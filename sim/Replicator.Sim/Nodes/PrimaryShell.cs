@@ -41,14 +41,23 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
     private long _startedBefore;
 
     public PrimaryShell(SimWorld world, SimDisk disk)
+        : this(world, disk, new MemoryStorageDirectory("primary-state"), tookOver: false)
+    {
+    }
+
+    /// <summary>A primary over <paramref name="stateDirectory"/>; <paramref name="tookOver"/>: the node was promoted as a secondary, and its primary runs as a promoted node's does (failback).</summary>
+    public PrimaryShell(SimWorld world, SimDisk disk, MemoryStorageDirectory stateDirectory, bool tookOver)
     {
         _world = world;
         _time = new SimTimeProvider(world.Clock);
+        _tookOver = tookOver;
         Disk = disk;
         Guest = world.Guest;
-        StateDirectory = new MemoryStorageDirectory("primary-state");
+        StateDirectory = stateDirectory;
         Host = NewHost(Options());
     }
+
+    private readonly bool _tookOver;
 
     /// <summary>The host of the current incarnation of the process.</summary>
     public PrimaryHost Host { get; private set; }
@@ -192,8 +201,9 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             StartWithoutSecondary = scenario.StartWithoutSecondary,
 
             // Both simulated disks start equal, as an operator who vouches for them would say; a
-            // blank secondary is synced whole instead.
-            SkipInitialSync = !scenario.BlankSecondary,
+            // blank secondary is synced whole instead. Nobody vouches for anything at a failback.
+            SkipInitialSync = !scenario.BlankSecondary && !_tookOver,
+            RunsPromotedNode = _tookOver,
         };
     }
 

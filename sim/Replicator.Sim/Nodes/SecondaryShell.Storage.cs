@@ -100,6 +100,29 @@ internal sealed partial class SecondaryShell
         _world.Clock.After(_restartAfter, Restart);
     }
 
+    /// <summary>
+    /// The process is stopped for good and its storage handed on (the failback runs a primary over
+    /// it): its sockets close, nothing of it runs again.
+    /// </summary>
+    public void Retire()
+    {
+        _retired = true;
+        foreach (var connection in _links.Keys.ToList())
+        {
+            _world.Network.Close(connection, "the node's secondary stopped: it serves as a primary", this);
+        }
+
+        if (!Down)
+        {
+            GoDown();
+        }
+
+        // The host is up (again, after a power cut): the primary that runs on it next reads this storage.
+        Power.TurnOn();
+    }
+
+    private bool _retired;
+
     /// <summary>The daemon's process is killed: its sockets close, the disks keep their caches, it is restarted after <paramref name="restartAfter"/>.</summary>
     public void Kill(long restartAfter) => FailStop("the process was killed", restartAfter);
 
@@ -144,7 +167,7 @@ internal sealed partial class SecondaryShell
     /// </summary>
     public void Restart()
     {
-        if (!Down)
+        if (!Down || _retired)
         {
             return;
         }

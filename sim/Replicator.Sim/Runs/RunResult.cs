@@ -9,7 +9,23 @@ internal sealed record RunResult(
     ulong TraceHash,
     long Commits,
     IReadOnlyList<string> TraceLines,
-    string Summary)
+    string Summary,
+    FailbackSync Failback = FailbackSync.None)
 {
     public bool Passed => Violations.Count == 0;
+}
+
+/// <summary>How a run's failback synced the old primary, if it ran one.</summary>
+internal enum FailbackSync
+{
+    None,
+
+    /// <summary>Only what either side wrote since the takeover was copied.</summary>
+    Changes,
+
+    /// <summary>The whole image was copied (the old primary could not say what it wrote, or the new primary no longer counted from the takeover).</summary>
+    WholeImage,
+
+    /// <summary>The old primary had written alone: a split brain, resolved by discarding its data, then a whole-image copy.</summary>
+    AfterSplitBrain,
 }

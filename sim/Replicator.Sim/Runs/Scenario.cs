@@ -87,6 +87,15 @@ internal sealed record Scenario
     /// <summary>When an operator runs <c>replicator verify</c> (and whether with <c>--repair</c>): a protected pair must find both images equal.</summary>
     public IReadOnlyList<(long At, bool Repair)> Verifies { get; init; } = [];
 
+    /// <summary>
+    /// After the final failover the old primary comes back as a secondary of the promoted node,
+    /// which runs as a primary (failback), and must end with both images equal.
+    /// </summary>
+    public bool FailBack { get; init; }
+
+    /// <summary>During the failback the old primary's host loses power this long after it starts (0: it does not), then comes back.</summary>
+    public long FailBackPowerCutUs { get; init; }
+
     /// <summary>How long a pair with both hosts up may go without committing an epoch once no fault is active (liveness).</summary>
     public long LivenessBoundUs =>
         8 * EpochUs + 20 * (Network.LatencyUs + Network.JitterUs + Network.RetransmitTimeoutUs)
@@ -96,5 +105,5 @@ internal sealed record Scenario
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
         $"buffer {SecondaryBufferBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
-        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(FailBack ? $", failback{(FailBackPowerCutUs > 0 ? $" (old primary's power cut at {FailBackPowerCutUs / 1000.0:F1} ms)" : string.Empty)}" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

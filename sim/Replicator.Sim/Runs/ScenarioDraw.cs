@@ -99,6 +99,17 @@ internal static class ScenarioDraw
             };
         }
 
+        // Not where the heartbeat timeout is shorter than the link takes to recover one lost packet:
+        // such a pair loses every link it makes (the first pair only runs until its secondary
+        // promotes), and a failback's sync, with no guest traffic to cover the gaps, never completes.
+        Random failBack = SeedSplitter.For(seed, "failback");
+        NetworkProfile link = scenario.Network;
+        bool linkHolds = scenario.HeartbeatTimeoutUs > 2 * (link.RetransmitTimeoutUs + link.LatencyUs + link.JitterUs);
+        if (failBack.NextDouble() < 0.35 && linkHolds)
+        {
+            scenario = scenario with { FailBack = true, FailBackPowerCutUs = failBack.NextDouble() < 0.5 ? failBack.Next(1, 60) * 1000L : 0 };
+        }
+
         return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
     }
 

@@ -50,4 +50,7 @@ public enum PlantedBug
 
     /// <summary>Verify reads skip the overlap ordering, so a read may see a guest write admitted after it (a verify then reports blocks that do not differ).</summary>
     VerifyUnordered,
+
+    /// <summary>A failback copies only what the new primary wrote since the takeover, not the old primary's own writes, so those are never rolled back (breaks I7).</summary>
+    FailbackKeepsOldWrites,
 }

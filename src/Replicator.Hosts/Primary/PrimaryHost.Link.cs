@@ -359,7 +359,8 @@ public sealed partial class PrimaryHost
             else
             {
                 Log.RollingBackFormerPrimary(_log, former.RangeCount, former.Bytes, welcome.Generations.ToString());
-                ResyncRefusal? rollback = engine.BeginFormerPrimaryResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, former.Pairs(), welcome.SeenEpoch, welcome.SeenSequence);
+                IEnumerable<(long Offset, long Length)> rolledBack = _options.Plant == Core.Testing.PlantedBug.FailbackKeepsOldWrites ? [] : former.Pairs();
+                ResyncRefusal? rollback = engine.BeginFormerPrimaryResync(welcome.LastCommittedEpoch, welcome.LastCommittedSequence, welcome.BufferCapacityBytes, rolledBack, welcome.SeenEpoch, welcome.SeenSequence);
                 if (rollback is not { WholeImageWouldDo: true } changesUnknown)
                 {
                     return rollback;
