@@ -93,7 +93,7 @@ internal static class SimulatorCommand
         if (report.Failbacks.Count > 0)
         {
             long Of(FailbackSync kind) => report.Failbacks.GetValueOrDefault(kind);
-            output.WriteLine($"failbacks: {Of(FailbackSync.Changes) + Of(FailbackSync.WholeImage) + Of(FailbackSync.AfterSplitBrain)} synced back — {Of(FailbackSync.Changes)} from the changes alone, {Of(FailbackSync.WholeImage)} whole, {Of(FailbackSync.AfterSplitBrain)} whole after a split brain");
+            output.WriteLine($"failbacks: {Of(FailbackSync.Changes) + Of(FailbackSync.WholeImage) + Of(FailbackSync.AfterSplitBrain)} synced back — {Of(FailbackSync.Changes)} from the changes alone, {Of(FailbackSync.WholeImage)} whole, {Of(FailbackSync.AfterSplitBrain)} whole after a split brain; {report.SwitchedOver} of them after a switchover");
         }
 
         if (arguments.Plant != Core.Testing.PlantedBug.None)

@@ -22,6 +22,8 @@ public sealed class SwitchoverTests
         states.Save(states.Load()! with { PrimaryByPromotion = true });
 
         h.Host.SwitchOver(7);
+        h.Write(1, 0);   // the guest should be quiet; a write that comes anyway is refused, never left behind
+        Assert.Equal(new GuestCompleted(1, RequestStatus.IoError), h.Actions.Of<GuestCompleted>().Single());
         SwitchoverMessage handover = HandoverOn(h, link);
         Assert.Empty(h.Actions.Of<SwitchedOver>());
         int acknowledged = h.Actions.Calls.FindIndex(c => c is Sent { Type: FrameType.Switchover });
@@ -30,8 +32,8 @@ public sealed class SwitchoverTests
         Assert.Equal(handover.Epoch, state.AppliedEpoch);
         Assert.False(state.PrimaryByPromotion);   // started as a secondary from now on, it is demoted
 
-        h.Write(1, 0);
-        Assert.Equal(new GuestCompleted(1, RequestStatus.IoError), h.Actions.Of<GuestCompleted>().Single());
+        h.Write(2, 0);
+        Assert.Equal(new GuestCompleted(2, RequestStatus.IoError), h.Actions.Of<GuestCompleted>().Last());
         Assert.Empty(h.Actions.Of<Issued>());
 
         h.Host.OnFrame(link, PrimaryHarness.Error("the secondary is being promoted", fenced: true));

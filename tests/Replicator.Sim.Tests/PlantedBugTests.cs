@@ -22,7 +22,7 @@ public class PlantedBugTests
     [InlineData(PlantedBug.AckBeforeJournalDurable, new[] { "I5", "I2" })]
     [InlineData(PlantedBug.NoGenerationCheck, new[] { "I6" })]
     [InlineData(PlantedBug.DirtyLogForgetsHotExtents, new[] { "I1" })]
-    [InlineData(PlantedBug.DirtyLogClearsUnflushed, new[] { "I1" })]
+    [InlineData(PlantedBug.DirtyLogClearsUnflushed, new[] { "I1", "I7 (failback)" })]
     [InlineData(PlantedBug.VerifyUnordered, new[] { "verify:" })]
     [InlineData(PlantedBug.FailbackKeepsOldWrites, new[] { "I7 (failback)" })]
     [InlineData(PlantedBug.JournalSkipBadEntry, new[] { "damaged storage" })]

@@ -350,7 +350,14 @@ internal sealed partial class PrimaryShell
             }
         }
 
-        // The simulator does not switch roles over yet: nothing asks for one.
-        public void SwitchoverEnded(long waiterId, SwitchoverResult result) => shell._world.Trace.Note(() => $"switchover ended: {result}");
+        public void SwitchoverEnded(long waiterId, SwitchoverResult result)
+        {
+            if (Current)
+            {
+                shell._world.Trace.Event("switchover ended", (long)result.Outcome, result.Epoch);
+                shell._world.Trace.Note(() => $"switchover ended: {result.Outcome}: {result.Detail}");
+                shell.Switchover = result;
+            }
+        }
     }
 }

@@ -147,6 +147,16 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
         Host.Verify(waiterId: 0, repair);
     });
 
+    /// <summary>How the switchover asked by <see cref="SwitchOver"/> ended, once it has.</summary>
+    public SwitchoverResult? Switchover { get; private set; }
+
+    /// <summary>The operator runs <c>replicator switchover</c> on this primary (with the guest quiet, as the daemon's export makes it).</summary>
+    public void SwitchOver() => OnHost(_incarnation, () =>
+    {
+        _world.Trace.Event("switchover", Engine?.CurrentEpoch ?? 0);
+        Host.SwitchOver(waiterId: 0);
+    });
+
     public void Pause(long duration)
     {
         PausedUntil = Math.Max(PausedUntil, _world.Clock.Now + duration);

@@ -16,7 +16,8 @@ internal sealed record BatchReport(
     TimeSpan Wall,
     long? FirstFailingSeed,
     long SeedsUntilFirstFailure,
-    IReadOnlyDictionary<FailbackSync, long> Failbacks);
+    IReadOnlyDictionary<FailbackSync, long> Failbacks,
+    long SwitchedOver);
 
 /// <summary>Runs seeds on every core; each seed's run depends on nothing but the seed, so the order they finish in does not matter.</summary>
 internal static class Batch
@@ -27,7 +28,7 @@ internal static class Batch
         var failures = new ConcurrentBag<RunResult>();
         var determinism = new ConcurrentBag<string>();
         var failbacks = new ConcurrentDictionary<FailbackSync, long>();
-        long events = 0, simulated = 0, commits = 0, failed = 0, checkedTwice = 0, ran = 0;
+        long events = 0, simulated = 0, commits = 0, failed = 0, checkedTwice = 0, ran = 0, switchedOver = 0;
         var wall = Stopwatch.StartNew();
         Parallel.For(arguments.Start, arguments.Start + arguments.Seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (seed, state) =>
         {
@@ -43,6 +44,11 @@ internal static class Batch
             Interlocked.Add(ref events, result.Events);
             Interlocked.Add(ref simulated, result.SimulatedUs);
             Interlocked.Add(ref commits, result.Commits);
+            if (result.SwitchedOver)
+            {
+                Interlocked.Increment(ref switchedOver);
+            }
+
             if (result.Failback != FailbackSync.None)
             {
                 failbacks.AddOrUpdate(result.Failback, 1, (_, n) => n + 1);
@@ -71,6 +77,6 @@ internal static class Batch
         long? first = ordered.Count > 0 ? ordered[0].Scenario.Seed : null;
         return new BatchReport(
             ran, failed, ordered, determinism.ToList(), checkedTwice, events, simulated, commits, wall.Elapsed,
-            first, first is null ? 0 : first.Value - arguments.Start + 1, failbacks);
+            first, first is null ? 0 : first.Value - arguments.Start + 1, failbacks, switchedOver);
     }
 }

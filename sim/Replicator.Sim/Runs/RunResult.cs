@@ -10,7 +10,8 @@ internal sealed record RunResult(
     long Commits,
     IReadOnlyList<string> TraceLines,
     string Summary,
-    FailbackSync Failback = FailbackSync.None)
+    FailbackSync Failback = FailbackSync.None,
+    bool SwitchedOver = false)
 {
     public bool Passed => Violations.Count == 0;
 }

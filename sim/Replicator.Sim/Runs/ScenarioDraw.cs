@@ -110,6 +110,12 @@ internal static class ScenarioDraw
             scenario = scenario with { FailBack = true, FailBackPowerCutUs = failBack.NextDouble() < 0.5 ? failBack.Next(1, 60) * 1000L : 0 };
         }
 
+        Random switchOver = SeedSplitter.For(seed, "switchover");
+        if (switchOver.NextDouble() < 0.25 && linkHolds)
+        {
+            scenario = scenario with { SwitchOver = true, SwitchOverResetUs = switchOver.NextDouble() < 0.3 ? switchOver.Next(1, 4 * (int)scenario.EpochUs) : 0 };
+        }
+
         return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
     }
 

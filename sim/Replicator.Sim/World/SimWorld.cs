@@ -25,6 +25,7 @@ internal sealed class SimWorld
     private bool _livenessFailed;
     private string? _failoverRefused;
     private FailbackSync _failback;
+    private bool _switchedOver;
 
     public SimWorld(Scenario scenario, bool keepTrace)
     {
@@ -113,8 +114,16 @@ internal sealed class SimWorld
 
         Clock.After(Scenario.EpochUs, LivenessTick);
         Clock.RunUntil(Scenario.DurationUs);
-        FailOverAtTheEnd();
-        return new RunResult(Scenario, Checker.Violations, Clock.EventsRun, Clock.Now, Trace.Hash, Checker.Commits, Trace.Lines, Summary(), _failback);
+        if (Scenario.SwitchOver)
+        {
+            SwitchOverAtTheEnd();
+        }
+        else
+        {
+            FailOverAtTheEnd();
+        }
+
+        return new RunResult(Scenario, Checker.Violations, Clock.EventsRun, Clock.Now, Trace.Hash, Checker.Commits, Trace.Lines, Summary(), _failback, _switchedOver);
     }
 
     /// <summary>The promoted node reports the checkpoint it holds; I2 is judged at the end, against everything the old primary saw.</summary>
@@ -274,6 +283,68 @@ internal sealed class SimWorld
     }
 
     /// <summary>
+    /// The operator switches over instead of failing over, once the guest is quiet and the pair
+    /// protected: the primary's last checkpoint, the handover (the network may reset the link
+    /// meanwhile), then — if the primary gave up its role — the secondary takes over at exactly the
+    /// handed-over checkpoint (or, unconfirmed and not taken, the operator fails it over), judged as
+    /// any failover is (I2: every acknowledged write is there), and the old primary follows it as a
+    /// failback's does. A switchover that hands nothing over leaves the usual final failover.
+    /// </summary>
+    private void SwitchOverAtTheEnd()
+    {
+        long deadline = Clock.Now + 60_000_000;
+        bool Quiet() => ShouldCommit && !Primary.IsPaused && Primary.Engine is { Replication: Replicator.Core.Primary.PrimaryReplication.Protected, InFlightCount: 0, QueuedCount: 0 };
+        Clock.RunUntil(deadline, Quiet);
+        if (!Quiet())
+        {
+            Trace.Note(() => "no switchover: the pair is not protected at the end");
+            FailOverAtTheEnd();
+            return;
+        }
+
+        Primary.SwitchOver();
+        if (Scenario.SwitchOverResetUs > 0)
+        {
+            Clock.After(Scenario.SwitchOverResetUs, () =>
+            {
+                if (Network.Current is { } connection)
+                {
+                    Network.Close(connection, "connection reset by the network");
+                }
+            });
+        }
+
+        Clock.RunUntil(deadline, () => Primary.Switchover is not null);
+        if (Primary.Switchover is not { GaveUpPrimaryRole: true } handed)
+        {
+            Trace.Note(() => $"switchover handed nothing over: {Primary.Switchover?.Detail ?? "no answer"}");
+            FailOverAtTheEnd();
+            return;
+        }
+
+        _switchedOver = true;
+        Primary.Retire(processKilled: Random.Faults.NextDouble() < 0.5);
+        Clock.After(Scenario.HeartbeatTimeoutUs, PromoteWhenUp);
+        Clock.RunUntil(deadline, () => _promotion is not null || _failoverRefused is not null);
+        if (_promotion is not { } promotion)
+        {
+            Checker.Fail($"switchover: the secondary neither took over at checkpoint {handed.Epoch} nor could be failed over ({_failoverRefused ?? "no answer"})");
+            return;
+        }
+
+        // No acknowledged write lost: the handover followed the acknowledgement of the last
+        // checkpoint, after which the guest wrote nothing; any takeover lands exactly there.
+        if (promotion.Epoch != handed.Epoch)
+        {
+            Checker.Fail($"switchover: handed over at checkpoint {handed.Epoch}, but the secondary took over at {promotion.Epoch}");
+        }
+
+        Checker.Failover(promotion.Epoch, promotion.Image, promotion.Vm, Primary.LastAcknowledgedEpoch, Primary.LastCheckpointStarted, Primary.HighestProtectedOutputEpoch);
+        Secondary.CheckUnchangedSincePromotion();
+        FollowTheNewPrimary();
+    }
+
+    /// <summary>
     /// Failback: the promoted node runs the real primary over its image and state directory, the
     /// old primary starts as a secondary on its own (demoted, naming what its dirty log holds), and
     /// the new primary syncs it — copying what either wrote since the takeover, or the whole image
@@ -282,7 +353,10 @@ internal sealed class SimWorld
     /// says) and it is synced whole. It must end equal to the new primary's image, whatever power
     /// cut hit it on the way.
     /// </summary>
-    private void FailBackAtTheEnd()
+    private void FailBackAtTheEnd() => FollowTheNewPrimary();
+
+    /// <summary>The old primary follows the node that took over (after a failover or a switchover); see <see cref="FailBackAtTheEnd"/>.</summary>
+    private void FollowTheNewPrimary()
     {
         byte[] newImage = Secondary.Image.Contents.ToArray();
         byte[] oldImage = Primary.Disk.Memory.Contents.ToArray();

@@ -144,7 +144,8 @@ public sealed partial class PrimaryHost : IDisposable
     /// <summary>A guest request, under an id the shell chose (zero or more, unique while in flight).</summary>
     public void Submit(long requestId, in BlockRequest request, ReadOnlyMemory<byte> payload)
     {
-        if (_engine is not { } engine || _guestWritesFailed is not null || HandedOver)
+        // From the switchover on, nothing is acknowledged that the handover could leave behind.
+        if (_engine is not { } engine || _guestWritesFailed is not null || HandedOver || _switchoverWaiter is not null)
         {
             _actions.CompleteGuest(requestId, RequestStatus.IoError);
             return;
