@@ -213,7 +213,8 @@ internal static class DaemonCommand
 
     private static bool Report(string role, List<string> problems)
     {
-        foreach (string problem in problems)
+        // The roles' options share settings: a problem found by both is said once.
+        foreach (string problem in problems.Distinct(StringComparer.Ordinal))
         {
             Console.Error.WriteLine($"replicator {role}: {problem}");
         }
