@@ -84,6 +84,33 @@ public sealed class SwitchoverTests
     }
 
     [Fact]
+    public void A_link_lost_and_back_after_the_last_checkpoint_but_before_the_dirty_log_closed_hands_nothing_over()
+    {
+        var h = new PrimaryHarness(o => o with { DirtyRegionBytes = 4096, ActivityExtentBytes = 16 * 1024, ActivityLogExtents = 2 });
+        LinkId link = h.StartConnected();
+        h.Pump(link);
+        h.HoldDirtyLog = true;
+        h.Host.SwitchOver(7);
+        h.Pump(link);               // the last checkpoint is acknowledged; the log's close is still on its way
+
+        // The link drops and comes back (a resync starts) before the log's close lands.
+        h.Host.OnLinkClosed(link, "cable pulled");
+        h.Host.OnReconnectDue();
+        LinkId again = h.Connect();
+        h.Host.OnFrame(again, PrimaryHarness.Input(h.Welcome(h.Host.Engine!.LastAcknowledgedEpoch)));
+        h.HoldDirtyLog = false;
+        foreach (DirtyLogOperation held in h.HeldDirtyLog)
+        {
+            h.RunDirtyLog(held);
+        }
+
+        SwitchoverResult result = Assert.Single(h.Actions.Of<SwitchedOver>()).Result;
+        Assert.Equal(SwitchoverOutcome.NotHandedOver, result.Outcome);
+        Assert.DoesNotContain(h.Actions.Of<Sent>(), s => s.Type == FrameType.Switchover);
+        Assert.False(h.Host.HandedOver);
+    }
+
+    [Fact]
     public void The_secondary_takes_over_at_the_handed_over_checkpoint_and_closes_the_link_fenced()
     {
         (SecondaryHarness s, LinkId link) = HandedOverTo(committed: 2, handedOverAt: 2);

@@ -34,7 +34,8 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
     private long _nextLink;
     private int _incarnation;
 
-    public SecondaryShell(SimWorld world, MemoryDisk image, MemoryStorageDirectory stateDirectory, SimStorageFaults storageFaults)
+    /// <summary>A secondary over this storage; <paramref name="autoFailover"/>: whether it promotes itself when its primary's heartbeats stop (the scenario's setting unless said).</summary>
+    public SecondaryShell(SimWorld world, MemoryDisk image, MemoryStorageDirectory stateDirectory, SimStorageFaults storageFaults, bool? autoFailover = null)
     {
         _world = world;
         Image = image;
@@ -51,7 +52,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             RamBytes = (long)scenario.Guest.RamPages * scenario.Guest.PageSize,
             PageSize = scenario.Guest.PageSize,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
-            AutoFailover = scenario.AutoFailover,
+            AutoFailover = autoFailover ?? scenario.AutoFailover,
             JournalCompactAboveBytes = scenario.JournalCompactAboveBytes,
             Plant = scenario.Plant,
         };

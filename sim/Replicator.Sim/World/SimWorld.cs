@@ -376,7 +376,9 @@ internal sealed class SimWorld
         Trace.Event("failback", newImage.Length);
         Checker.BeginFailback(newImage, oldImage);
         var power = new SimPowerSwitch();
-        Secondary = new SecondaryShell(this, new MemoryDisk(oldImage.Length, oldImage), oldState, new SimStorageFaults(DiskId.SecondaryImage, Faults, Clock, power));
+        // Without auto-failover: without a witness it would promote the follower whenever the link
+        // drops for long enough after its sync — the two writers the witness issue is about.
+        Secondary = new SecondaryShell(this, new MemoryDisk(oldImage.Length, oldImage), oldState, new SimStorageFaults(DiskId.SecondaryImage, Faults, Clock, power), autoFailover: false);
         Primary = new PrimaryShell(this, new SimDisk(DiskId.PrimaryImage, Clock, Scenario.PrimaryDisk, Faults, Random.PrimaryDisk, newImage), promotedState, tookOver: true);
         Network.Primary = Primary;
         Network.Secondary = Secondary;

@@ -50,9 +50,12 @@ public sealed partial class PrimaryHost
             return;
         }
 
-        if (_link.IsNone)
+        // The dirty log's close ends the clean stop, and the link may have been lost meanwhile: the
+        // record then no longer says both images are equal (epoch -1), and a secondary resynced
+        // since holds no checkpoint of this stop. Nothing is handed over then.
+        if (_link.IsNone || epoch < 0 || _engine is not { Replication: PrimaryReplication.Protected })
         {
-            EndSwitchover(new SwitchoverResult(SwitchoverOutcome.NotHandedOver, 0, string.Create(CultureInfo.InvariantCulture, $"the secondary was lost after acknowledging checkpoint {epoch}, before the handover: this node is still the primary")));
+            EndSwitchover(new SwitchoverResult(SwitchoverOutcome.NotHandedOver, 0, "the secondary was lost after acknowledging the last checkpoint, before the handover: this node is still the primary"));
             return;
         }
 

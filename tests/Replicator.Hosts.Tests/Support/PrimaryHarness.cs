@@ -120,6 +120,9 @@ internal sealed class PrimaryHarness
                 case RecordingPrimaryActions.Issued issued:
                     Host.OnLocalCompleted(issued.RequestId, issued.Request, null);
                     break;
+                case DirtyLogOperation operation when HoldDirtyLog:
+                    HeldDirtyLog.Add(operation);
+                    break;
                 case DirtyLogOperation operation:
                     RunDirtyLog(operation);
                     break;
@@ -139,6 +142,11 @@ internal sealed class PrimaryHarness
             }
         }
     }
+
+    /// <summary>While set, <see cref="Pump"/> keeps the dirty log's operations in <see cref="HeldDirtyLog"/> instead of running them (a slow log device).</summary>
+    public bool HoldDirtyLog { get; set; }
+
+    public List<DirtyLogOperation> HeldDirtyLog { get; } = new();
 
     /// <summary>The shell's part of a dirty-log operation: its log steps on the state directory (the image is not modelled), then done.</summary>
     public void RunDirtyLog(DirtyLogOperation operation)
