@@ -278,7 +278,7 @@ internal sealed class SimWorld
         Secondary.CheckUnchangedSincePromotion();
         if (Scenario.FailBack)
         {
-            FailBackAtTheEnd();
+            FollowTheNewPrimary();
         }
     }
 
@@ -345,6 +345,7 @@ internal sealed class SimWorld
     }
 
     /// <summary>
+    /// The old primary follows the node that took over (after the final failover, or a switchover).
     /// Failback: the promoted node runs the real primary over its image and state directory, the
     /// old primary starts as a secondary on its own (demoted, naming what its dirty log holds), and
     /// the new primary syncs it — copying what either wrote since the takeover, or the whole image
@@ -353,9 +354,6 @@ internal sealed class SimWorld
     /// says) and it is synced whole. It must end equal to the new primary's image, whatever power
     /// cut hit it on the way.
     /// </summary>
-    private void FailBackAtTheEnd() => FollowTheNewPrimary();
-
-    /// <summary>The old primary follows the node that took over (after a failover or a switchover); see <see cref="FailBackAtTheEnd"/>.</summary>
     private void FollowTheNewPrimary()
     {
         byte[] newImage = Secondary.Image.Contents.ToArray();
