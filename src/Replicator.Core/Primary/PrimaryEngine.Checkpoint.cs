@@ -1,5 +1,4 @@
 using Replicator.Core.Epochs;
-using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 
 namespace Replicator.Core.Primary;
@@ -102,7 +101,7 @@ public sealed partial class PrimaryEngine
         // I5: during a resync a committed epoch is not yet a protected one; held output waits for protection.
         if (Replication == PrimaryReplication.Protected)
         {
-            _outputs.ReleaseThrough(_options.Plant == PlantedBug.EarlyOutput ? epoch + 1 : epoch, _actions);
+            _outputs.ReleaseThrough(epoch, _actions);
         }
 
         _actions.CheckpointCommitted(epoch);
@@ -119,7 +118,7 @@ public sealed partial class PrimaryEngine
         _checkpointWanted = false;
         LastCheckpointStarted = CurrentEpoch;
         _actions.PauseGuest();
-        if (_inFlight.Count == 0 || _options.Plant == PlantedBug.SkipDrain)
+        if (_inFlight.Count == 0)
         {
             BeginCapture();
         }

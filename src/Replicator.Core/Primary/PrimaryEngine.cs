@@ -41,7 +41,7 @@ public sealed partial class PrimaryEngine
         ArgumentNullException.ThrowIfNull(actions);
         options.Validate();
         _options = options;
-        _actions = actions;
+        _actions = PlantedPrimaryActions.Wrap(actions, options.Plant, this);
         _credit = _creditLimit = options.SecondaryBufferBytes;
         CurrentEpoch = options.FirstEpoch;
         LastAcknowledgedEpoch = LastCheckpointStarted = _lastCheckpointSent = options.FirstEpoch - 1;

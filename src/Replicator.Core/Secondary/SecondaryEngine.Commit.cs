@@ -1,6 +1,5 @@
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
-using Replicator.Core.Testing;
 
 namespace Replicator.Core.Secondary;
 
@@ -34,7 +33,7 @@ public sealed partial class SecondaryEngine
         _committed.Enqueue(log);
 
         // I1/I5: the acknowledgement leaves only now, after the commit point.
-        if (Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled && _options.Plant != PlantedBug.AckBeforeCommit)
+        if (Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled)
         {
             _actions.AcknowledgeEpoch(epoch);
         }
@@ -135,11 +134,6 @@ public sealed partial class SecondaryEngine
     private void Persist(EpochLog log)
     {
         _persisting.Enqueue(log);
-        if (_options.Plant == PlantedBug.AckBeforeCommit)
-        {
-            _actions.AcknowledgeEpoch(log.Epoch);
-        }
-
         _actions.PersistEpoch(log);
     }
 
@@ -161,9 +155,6 @@ public sealed partial class SecondaryEngine
         {
             switch (held.Record.Request.Op)
             {
-                case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim when _options.Plant == PlantedBug.IgnoreBarriers:
-                    _actions.WriteImage(held.Record with { Request = held.Record.Request with { Fua = false } });
-                    break;
                 case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim:
                     _actions.WriteImage(held.Record);
                     break;
@@ -171,7 +162,7 @@ public sealed partial class SecondaryEngine
                     // Compared against the image at this place in the sequence: after every record before it, before any after.
                     _actions.WriteImage(held.Record);
                     break;
-                case BlockOp.Flush when _options.Plant != PlantedBug.IgnoreBarriers:
+                case BlockOp.Flush:
                     _actions.FlushImage();
                     break;
             }

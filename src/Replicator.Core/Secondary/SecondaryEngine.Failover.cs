@@ -1,6 +1,5 @@
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
-using Replicator.Core.Testing;
 
 namespace Replicator.Core.Secondary;
 
@@ -29,10 +28,6 @@ public sealed partial class SecondaryEngine
 
         Phase = SecondaryPhase.Promoting;
         DiscardOpenEpochs(returnCredit: false);
-        if (_options.Plant == PlantedBug.DiscardCommitted)
-        {
-            DiscardUnappliedCommitted();
-        }
 
         CompletePromotionIfDrained();
         return null;
@@ -67,24 +62,6 @@ public sealed partial class SecondaryEngine
                     target.Clear();
                 }
             }
-        }
-    }
-
-    /// <summary>The <see cref="PlantedBug.DiscardCommitted"/> defect: committed epochs waiting to be applied are dropped.</summary>
-    private void DiscardUnappliedCommitted()
-    {
-        int keep = _applying ? 1 : 0;
-        for (int i = _committed.Count; i > 0; i--)
-        {
-            EpochLog log = _committed.Dequeue();
-            if (keep-- > 0)
-            {
-                _committed.Enqueue(log);
-                continue;
-            }
-
-            Free(log.BufferBytes, returnCredit: false);
-            log.Release();
         }
     }
 

@@ -35,7 +35,7 @@ public sealed partial class SecondaryEngine
         ArgumentNullException.ThrowIfNull(actions);
         options.Validate();
         _options = options;
-        _actions = actions;
+        _actions = PlantedSecondaryActions.Wrap(actions, options.Plant, this);
         LastAppliedEpoch = LastCommittedEpoch = _lastSealedEpoch = appliedEpoch;
         LastCommittedSequence = _lastSealedSequence = appliedLastSequence;
         CommittedMidResync = _lastSealedMidResync = appliedMidResync;

@@ -216,11 +216,4 @@ public class EpochBufferTests
         Assert.Equal(1, owners[2].Disposed);
         Assert.Equal(0, _secondary.BufferedBytes);
     }
-
-    private sealed class CountingOwner : IDisposable
-    {
-        public int Disposed { get; private set; }
-
-        public void Dispose() => Disposed++;
-    }
 }

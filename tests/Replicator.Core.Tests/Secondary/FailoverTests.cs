@@ -75,4 +75,54 @@ public class FailoverTests
         _secondary.Promote();
         Assert.Equal([1L], _actions.Promotions);
     }
+
+    [Fact]
+    public void Every_committed_epoch_waiting_to_be_applied_lands_in_the_image_before_the_promotion_is_reported()
+    {
+        for (long e = 1; e <= 3; e++)
+        {
+            MirrorRecord record = Write(e, e, (e - 1) * 4096, (byte)e);
+            _secondary.OnMirror(record);
+            _secondary.OnCheckpoint(CheckpointFor(e, e, e, record));
+            _secondary.OnEpochPersisted(e);
+        }
+
+        Assert.Null(_secondary.Promote());
+        _secondary.OnApplied(1);
+        _secondary.OnApplied(2);
+        Assert.Empty(_actions.Promotions);
+        _secondary.OnApplied(3);
+
+        Assert.Equal([3L], _actions.Promotions);
+        Assert.Equal([1L, 2, 3], _actions.ImageWrites.Select(w => w.Epoch));
+        Assert.Equal(["vm 1", "vm 2", "vm 3"], _actions.Log.Where(l => l.StartsWith("vm", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Promoting_twice_reports_one_promotion()
+    {
+        Assert.Null(_secondary.Promote());
+        Assert.Null(_secondary.Promote());
+        Assert.Equal([0L], _actions.Promotions);
+        Assert.Equal(SecondaryPhase.Promoted, _secondary.Phase);
+    }
+
+    [Fact]
+    public void A_node_mid_resync_refuses_promotion_and_keeps_following()
+    {
+        Assert.Null(_secondary.OnResyncStart(baseEpoch: 0, firstEpoch: 5, firstSequence: 10));
+        MirrorRecord first = Write(5, 10, 0, 0xA);
+        _secondary.OnMirror(first);
+        _secondary.OnCheckpoint(CheckpointFor(5, 10, 10, first) with { StartsResync = true, ResyncPending = true });
+        // Sealed, not yet committed: it would commit during a promotion, so it already counts.
+
+        string? refusal = _secondary.Promote();
+        Assert.NotNull(refusal);
+        Assert.Contains("epoch 5", refusal, StringComparison.Ordinal);
+        Assert.Equal(SecondaryPhase.Replicating, _secondary.Phase);
+        Assert.Empty(_actions.Promotions);
+
+        _secondary.OnEpochPersisted(5);
+        Assert.Equal([5L], _actions.Acks);
+    }
 }
