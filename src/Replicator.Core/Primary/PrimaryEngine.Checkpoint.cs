@@ -107,7 +107,6 @@ public sealed partial class PrimaryEngine
         _actions.CheckpointCommitted(epoch);
         if (_checkpointWanted && Phase == PrimaryPhase.Running)
         {
-            _checkpointWanted = false;
             StartCheckpoint();
         }
     }

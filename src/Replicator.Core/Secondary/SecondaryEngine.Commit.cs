@@ -38,8 +38,8 @@ public sealed partial class SecondaryEngine
             _actions.AcknowledgeEpoch(epoch);
         }
 
+        // The epoch just queued is applied before a promotion can complete (OnApplied checks).
         ApplyNextCommitted();
-        CompletePromotionIfDrained();
     }
 
     /// <summary>

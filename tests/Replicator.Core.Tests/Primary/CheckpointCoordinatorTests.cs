@@ -225,6 +225,16 @@ public class CheckpointCoordinatorTests
     public void A_capture_reported_out_of_turn_is_a_driver_bug()
     {
         PrimaryEngine primary = NewPrimary();
-        Assert.Throws<InvalidOperationException>(() => primary.OnVmCaptured(1, Snapshot(1)));
+        var error = Assert.Throws<InvalidOperationException>(() => primary.OnVmCaptured(1, Snapshot(1)));
+        Assert.Equal("capture of epoch 1 reported while the primary is Running in epoch 1", error.Message);
+    }
+
+    [Fact]
+    public void A_capture_without_a_snapshot_is_a_driver_bug()
+    {
+        PrimaryEngine primary = NewPrimary();
+        primary.RequestCheckpoint(CheckpointTrigger.Interval);
+        Assert.Throws<ArgumentNullException>(() => primary.OnVmCaptured(1, null!));
+        Assert.Equal(PrimaryPhase.Capturing, primary.Phase);
     }
 }

@@ -85,7 +85,28 @@ public class CommitterTests
     public void A_persisted_report_out_of_order_is_a_driver_bug()
     {
         Seal(1, 1, Write(1, 1, 0, 0xA));
-        Assert.Throws<InvalidOperationException>(() => _secondary.OnEpochPersisted(2));
+        var error = Assert.Throws<InvalidOperationException>(() => _secondary.OnEpochPersisted(2));
+        Assert.Equal("epoch 2 reported persisted, but the next epoch being journalled is 1", error.Message);
+    }
+
+    [Fact]
+    public void A_verify_record_reaches_the_image_writer_at_its_place_in_the_sequence()
+    {
+        MirrorRecord before = Write(1, 1, 0, 0xA);
+        var verify = new MirrorRecord(1, 2, new BlockRequest(BlockOp.Verify, 0, 4096), new byte[VerifyBlocks.PayloadLength(4096)]);
+        MirrorRecord after = Write(1, 3, 0, 0xB);
+        Seal(1, 1, before, verify, after);
+        _secondary.OnEpochPersisted(1);
+
+        Assert.Equal([1L, 2, 3], _actions.ImageWrites.Select(w => w.Sequence));
+        Assert.Equal(BlockOp.Verify, _actions.ImageWrites[1].Request.Op);
+    }
+
+    [Fact]
+    public void Replay_without_a_checkpoint_or_records_is_a_caller_bug()
+    {
+        Assert.Throws<ArgumentNullException>(() => _secondary.RecoverCommittedEpoch(null!, []));
+        Assert.Throws<ArgumentNullException>(() => _secondary.RecoverCommittedEpoch(CheckpointFor(1, 1, 0), null!));
     }
 
     [Fact]
@@ -120,7 +141,8 @@ public class CommitterTests
     {
         MirrorRecord a = Write(1, 1, 0, 0xA);
         var recovered = new SecondaryEngine(new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20 }, _actions);
-        Assert.Throws<InvalidOperationException>(() => recovered.RecoverCommittedEpoch(CheckpointFor(1, 1, 1, Write(1, 1, 0, 0xF)), [a]));
+        var error = Assert.Throws<InvalidOperationException>(() => recovered.RecoverCommittedEpoch(CheckpointFor(1, 1, 1, Write(1, 1, 0, 0xF)), [a]));
+        Assert.Equal("journal entry for epoch 1 does not match its digest", error.Message);
     }
 
     private void Seal(long epoch, long first, params MirrorRecord[] records)

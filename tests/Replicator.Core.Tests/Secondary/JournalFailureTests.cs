@@ -47,6 +47,33 @@ public class JournalFailureTests
     }
 
     [Fact]
+    public void A_failure_report_for_an_epoch_not_being_journalled_leaves_the_ones_that_are_alone()
+    {
+        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.OnPersistFailed(7, "stale report");
+
+        Assert.Equal(1, _secondary.EpochsBeingCommitted);
+        Assert.Equal(SecondaryPhase.Replicating, _secondary.Phase);
+        _secondary.OnEpochPersisted(1);
+        Assert.Equal([1L], _actions.Acks);
+    }
+
+    [Fact]
+    public void A_failed_journal_write_gives_the_pooled_payloads_back()
+    {
+        var owners = new[] { new CountingOwner(), new CountingOwner() };
+        MirrorRecord a = Write(1, 1, 0, 0xA);
+        MirrorRecord b = Write(2, 2, 0, 0xB);
+        _secondary.OnMirror(a, owners[0]);
+        _secondary.OnCheckpoint(CheckpointFor(1, 1, 1, a));
+        _secondary.OnMirror(b, owners[1]);
+        _secondary.OnCheckpoint(CheckpointFor(2, 2, 2, b));
+
+        _secondary.OnPersistFailed(1, "I/O error");
+        Assert.All(owners, o => Assert.Equal(1, o.Disposed));
+    }
+
+    [Fact]
     public void A_failure_after_some_epochs_committed_keeps_those_and_refuses_any_resync()
     {
         Seal(1, 1, Write(1, 1, 0, 0xA));
@@ -131,7 +158,8 @@ public class JournalFailureTests
     public void An_applied_report_for_an_epoch_not_being_applied_is_a_driver_bug()
     {
         Seal(1, 1, Write(1, 1, 0, 0xA));
-        Assert.Throws<InvalidOperationException>(() => _secondary.OnApplied(1)); // not yet committed
+        var error = Assert.Throws<InvalidOperationException>(() => _secondary.OnApplied(1)); // not yet committed
+        Assert.Equal("epoch 1 reported applied, but it is not the epoch being applied", error.Message);
 
         _secondary.OnEpochPersisted(1);
         Assert.Throws<InvalidOperationException>(() => _secondary.OnApplied(2));
@@ -165,6 +193,19 @@ public class JournalFailureTests
         Assert.False(_secondary.CommittedMidResync);
         Assert.False(_secondary.IsResyncing);
         Assert.Equal([5L, 6], _actions.Acks);
+    }
+
+    [Fact]
+    public void A_resync_completed_by_its_first_epoch_ends_when_that_epoch_commits()
+    {
+        Assert.Null(_secondary.OnResyncStart(baseEpoch: 0, firstEpoch: 5, firstSequence: 10));
+        MirrorRecord only = Write(5, 10, 0, 0xA);
+        SealCheckpoint(CheckpointFor(5, 10, 10, only) with { StartsResync = true }, only);
+        Assert.True(_secondary.IsResyncing);
+
+        _secondary.OnEpochPersisted(5);
+        Assert.False(_secondary.IsResyncing);
+        Assert.False(_secondary.CommittedMidResync);
     }
 
     private void Seal(long epoch, long first, params MirrorRecord[] records) =>
