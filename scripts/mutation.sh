@@ -2,8 +2,9 @@
 # Mutation testing of the core's safety code: Stryker.NET (pinned in .config/dotnet-tools.json) mutates
 # the files tests/Replicator.Core.Tests/stryker-config.json names and runs the core's tests against
 # each mutant (per-test coverage). Prints Stryker's table, then the score per file from its JSON
-# report; fails (exit non-zero) when the overall score is under the config's thresholds.break.
-# The HTML and JSON reports land in StrykerOutput/core/reports/. About 15–20 minutes on 2 cores.
+# report; fails (exit non-zero) when the overall score or any file's is under the config's
+# thresholds.break, or a file has a mutant no test reaches.
+# The HTML and JSON reports land in StrykerOutput/core/reports/. About 30 minutes on 2 cores.
 #
 # Usage: scripts/mutation.sh [extra dotnet-stryker options]
 set -euo pipefail
@@ -16,9 +17,11 @@ status=0
 
 report="$output/reports/mutation-report.json"
 if [ -f "$report" ]; then
-  python3 - "$report" <<'PY'
+  python3 - "$report" tests/Replicator.Core.Tests/stryker-config.json <<'PY' || status=1
 import json, sys
 files = json.load(open(sys.argv[1]))["files"]
+goal = json.load(open(sys.argv[2]))["stryker-config"]["thresholds"]["break"]
+under = []
 detected = {"Killed", "Timeout"}
 counted = detected | {"Survived", "NoCoverage"}
 total_detected = total_counted = 0
@@ -32,7 +35,12 @@ for name, f in sorted(files.items()):
     score = 100.0 * d / c if c else 100.0
     short = name.split("src/")[-1]
     print(f"{short:58} {score:6.1f}% {d:7} {states.count('Survived'):9} {states.count('NoCoverage'):12}")
+    if score < goal or "NoCoverage" in states:
+        under.append(short)
 print(f"{'all files':58} {100.0 * total_detected / max(total_counted, 1):6.1f}%")
+if under:
+    print(f"under the goal of {goal}% or with mutants no test reaches: {', '.join(under)}")
+    sys.exit(1)
 PY
 fi
 

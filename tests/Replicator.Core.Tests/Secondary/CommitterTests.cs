@@ -18,7 +18,7 @@ public class CommitterTests
     [Fact]
     public void The_acknowledgement_leaves_only_after_the_journal_entry_is_durable()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         Assert.Empty(_actions.Acks);
         Assert.Equal(0, _secondary.LastCommittedEpoch);
 
@@ -30,7 +30,7 @@ public class CommitterTests
     [Fact]
     public void Apply_keeps_the_recorded_barriers_then_flushes_applies_the_snapshot_and_records_it()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA), Write(1, 2, 4096, 0xB), Flush(1, 3), Write(1, 4, 0, 0xC, fua: true), Write(1, 5, 8192, 0xD));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA), Write(1, 2, 4096, 0xB), Flush(1, 3), Write(1, 4, 0, 0xC, fua: true), Write(1, 5, 8192, 0xD));
         _secondary.OnEpochPersisted(1);
 
         Assert.Equal(
@@ -42,7 +42,7 @@ public class CommitterTests
     public void Applied_epochs_free_their_memory_and_return_credit()
     {
         MirrorRecord a = Write(1, 1, 0, 0xA);
-        Seal(1, 1, a);
+        _secondary.Seal(1, 1, a);
         _secondary.OnEpochPersisted(1);
         Assert.Equal(a.BufferCost, _secondary.BufferedBytes);
 
@@ -55,7 +55,7 @@ public class CommitterTests
     [Fact]
     public void Reads_see_the_newest_committed_data_and_not_open_epochs()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA), new MirrorRecord(1, 2, BlockRequest.Zeroes(512, 512), default));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA), new MirrorRecord(1, 2, BlockRequest.Zeroes(512, 512), default));
         _secondary.OnEpochPersisted(1);
         MirrorRecord open = Write(2, 3, 0, 0xE);
         _secondary.OnMirror(open);
@@ -70,8 +70,8 @@ public class CommitterTests
     [Fact]
     public void Epochs_apply_one_at_a_time_in_order()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
-        Seal(2, 2, Write(2, 2, 0, 0xB));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(2, 2, Write(2, 2, 0, 0xB));
         _secondary.OnEpochPersisted(1);
         _secondary.OnEpochPersisted(2);
         Assert.DoesNotContain("write 2", _actions.Log);
@@ -84,7 +84,7 @@ public class CommitterTests
     [Fact]
     public void A_persisted_report_out_of_order_is_a_driver_bug()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         var error = Assert.Throws<InvalidOperationException>(() => _secondary.OnEpochPersisted(2));
         Assert.Equal("epoch 2 reported persisted, but the next epoch being journalled is 1", error.Message);
     }
@@ -95,7 +95,7 @@ public class CommitterTests
         MirrorRecord before = Write(1, 1, 0, 0xA);
         var verify = new MirrorRecord(1, 2, new BlockRequest(BlockOp.Verify, 0, 4096), new byte[VerifyBlocks.PayloadLength(4096)]);
         MirrorRecord after = Write(1, 3, 0, 0xB);
-        Seal(1, 1, before, verify, after);
+        _secondary.Seal(1, 1, before, verify, after);
         _secondary.OnEpochPersisted(1);
 
         Assert.Equal([1L, 2, 3], _actions.ImageWrites.Select(w => w.Sequence));
@@ -112,7 +112,7 @@ public class CommitterTests
     [Fact]
     public void A_failed_journal_write_commits_nothing_and_stalls()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         _secondary.OnPersistFailed(1, "disk full");
 
         Assert.Empty(_actions.Acks);
@@ -143,15 +143,5 @@ public class CommitterTests
         var recovered = new SecondaryEngine(new SecondaryOptions { Geometry = Geometry, BufferCapacityBytes = 1 << 20 }, _actions);
         var error = Assert.Throws<InvalidOperationException>(() => recovered.RecoverCommittedEpoch(CheckpointFor(1, 1, 1, Write(1, 1, 0, 0xF)), [a]));
         Assert.Equal("journal entry for epoch 1 does not match its digest", error.Message);
-    }
-
-    private void Seal(long epoch, long first, params MirrorRecord[] records)
-    {
-        foreach (MirrorRecord record in records)
-        {
-            _secondary.OnMirror(record);
-        }
-
-        _secondary.OnCheckpoint(CheckpointFor(epoch, first, first + records.Length - 1, records));
     }
 }

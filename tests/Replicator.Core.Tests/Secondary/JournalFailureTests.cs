@@ -21,8 +21,8 @@ public class JournalFailureTests
     [Fact]
     public void A_failed_journal_write_drops_every_epoch_behind_it_without_returning_their_credit()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
-        Seal(2, 2, Write(2, 2, 0, 0xB));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(2, 2, Write(2, 2, 0, 0xB));
         Assert.Equal(2, _secondary.EpochsBeingCommitted);
 
         _secondary.OnPersistFailed(1, "I/O error");
@@ -37,8 +37,8 @@ public class JournalFailureTests
     [Fact]
     public void A_second_failure_report_for_an_epoch_already_dropped_is_ignored()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
-        Seal(2, 2, Write(2, 2, 0, 0xB));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(2, 2, Write(2, 2, 0, 0xB));
         _secondary.OnPersistFailed(1, "I/O error");
         _secondary.OnPersistFailed(2, "I/O error");
 
@@ -49,7 +49,7 @@ public class JournalFailureTests
     [Fact]
     public void A_failure_report_for_an_epoch_not_being_journalled_leaves_the_ones_that_are_alone()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         _secondary.OnPersistFailed(7, "stale report");
 
         Assert.Equal(1, _secondary.EpochsBeingCommitted);
@@ -76,9 +76,9 @@ public class JournalFailureTests
     [Fact]
     public void A_failure_after_some_epochs_committed_keeps_those_and_refuses_any_resync()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         _secondary.OnEpochPersisted(1);
-        Seal(2, 2, Write(2, 2, 0, 0xB));
+        _secondary.Seal(2, 2, Write(2, 2, 0, 0xB));
         _secondary.OnPersistFailed(2, "no space");
 
         Assert.Equal(1, _secondary.LastCommittedEpoch);
@@ -93,9 +93,9 @@ public class JournalFailureTests
     [Fact]
     public void A_node_whose_journal_failed_still_fails_over_to_its_last_committed_epoch()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         _secondary.OnEpochPersisted(1);
-        Seal(2, 2, Write(2, 2, 0, 0xB));
+        _secondary.Seal(2, 2, Write(2, 2, 0, 0xB));
         _secondary.OnPersistFailed(2, "no space");
 
         Assert.Null(_secondary.Promote());
@@ -107,10 +107,10 @@ public class JournalFailureTests
     [Fact]
     public void A_journal_failure_during_promotion_ends_the_promotion_at_the_last_committed_epoch()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         _secondary.OnEpochPersisted(1);
         _secondary.OnApplied(1);
-        Seal(2, 2, Write(2, 2, 0, 0xB));
+        _secondary.Seal(2, 2, Write(2, 2, 0, 0xB));
         Assert.Null(_secondary.Promote());
         Assert.Empty(_actions.Promotions); // waits for epoch 2's journal write
 
@@ -124,7 +124,7 @@ public class JournalFailureTests
     public void An_epoch_sealed_before_a_stall_is_acknowledged_when_it_commits_and_its_credit_is_kept_back()
     {
         MirrorRecord a = Write(1, 1, 0, 0xA);
-        Seal(1, 1, a);
+        _secondary.Seal(1, 1, a);
         _secondary.OnMirror(Write(2, 2, 0, 0xB));
         _secondary.OnCheckpoint(CheckpointFor(2, 2, 2, Write(2, 2, 0, 0xC))); // digest mismatch: stalls
         Assert.Equal(SecondaryPhase.Stalled, _secondary.Phase);
@@ -141,8 +141,8 @@ public class JournalFailureTests
     {
         MirrorRecord a = Write(1, 1, 0, 0xA, length: 8192);
         MirrorRecord b = Write(2, 2, 0, 0xB);
-        Seal(1, 1, a);
-        Seal(2, 2, b);
+        _secondary.Seal(1, 1, a);
+        _secondary.Seal(2, 2, b);
         _secondary.OnEpochPersisted(1);
         _secondary.OnEpochPersisted(2);
 
@@ -157,7 +157,7 @@ public class JournalFailureTests
     [Fact]
     public void An_applied_report_for_an_epoch_not_being_applied_is_a_driver_bug()
     {
-        Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         var error = Assert.Throws<InvalidOperationException>(() => _secondary.OnApplied(1)); // not yet committed
         Assert.Equal("epoch 1 reported applied, but it is not the epoch being applied", error.Message);
 
@@ -181,14 +181,14 @@ public class JournalFailureTests
         Assert.True(_secondary.IsResyncing);
 
         MirrorRecord first = Write(5, 10, 0, 0xA);
-        SealCheckpoint(CheckpointFor(5, 10, 10, first) with { StartsResync = true, ResyncPending = true }, first);
+        _secondary.Seal(CheckpointFor(5, 10, 10, first) with { StartsResync = true, ResyncPending = true }, first);
         _secondary.OnEpochPersisted(5);
         Assert.True(_secondary.CommittedMidResync);
         Assert.True(_secondary.IsResyncing);
         Assert.Equal(10, _secondary.LastCommittedSequence);
 
         MirrorRecord last = Write(6, 11, 0, 0xB);
-        SealCheckpoint(CheckpointFor(6, 11, 11, last), last);
+        _secondary.Seal(CheckpointFor(6, 11, 11, last), last);
         _secondary.OnEpochPersisted(6);
         Assert.False(_secondary.CommittedMidResync);
         Assert.False(_secondary.IsResyncing);
@@ -200,24 +200,11 @@ public class JournalFailureTests
     {
         Assert.Null(_secondary.OnResyncStart(baseEpoch: 0, firstEpoch: 5, firstSequence: 10));
         MirrorRecord only = Write(5, 10, 0, 0xA);
-        SealCheckpoint(CheckpointFor(5, 10, 10, only) with { StartsResync = true }, only);
+        _secondary.Seal(CheckpointFor(5, 10, 10, only) with { StartsResync = true }, only);
         Assert.True(_secondary.IsResyncing);
 
         _secondary.OnEpochPersisted(5);
         Assert.False(_secondary.IsResyncing);
         Assert.False(_secondary.CommittedMidResync);
-    }
-
-    private void Seal(long epoch, long first, params MirrorRecord[] records) =>
-        SealCheckpoint(CheckpointFor(epoch, first, first + records.Length - 1, records), records);
-
-    private void SealCheckpoint(CheckpointRecord checkpoint, params MirrorRecord[] records)
-    {
-        foreach (MirrorRecord record in records)
-        {
-            _secondary.OnMirror(record);
-        }
-
-        _secondary.OnCheckpoint(checkpoint);
     }
 }
