@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Mutation testing of the core's safety code: Stryker.NET (pinned in .config/dotnet-tools.json) mutates
-# the files tests/Replicator.Core.Tests/stryker-config.json names and runs the core's tests against
-# each mutant (per-test coverage). Prints Stryker's table, then the score per file from its JSON
-# report; fails (exit non-zero) when the overall score or any file's is under the config's
-# thresholds.break, or a file has a mutant no test reaches.
-# The HTML and JSON reports land in StrykerOutput/core/reports/. About 30 minutes on 2 cores.
+# Mutation testing of the safety code: Stryker.NET (pinned in .config/dotnet-tools.json) mutates the
+# files a target's stryker-config.json names and runs that target's tests against each mutant
+# (per-test coverage). Prints Stryker's table, then the score per file from its JSON report; fails
+# (exit non-zero) when the overall score or any file's is under the config's thresholds.break, or a
+# file has a mutant no test reaches. Reports land in StrykerOutput/<target>/reports/.
 #
-# Usage: scripts/mutation.sh [extra dotnet-stryker options]
+# Targets:
+#   core     (default) the core's safety files, tests/Replicator.Core.Tests/stryker-config.json;
+#            about 30 minutes on 2 cores
+#   journal  the secondary's journal in the hosts, tests/Replicator.Sim.Tests/stryker-config.json
+#            (the simulator's journal tests and the hosts' tests); about 5 minutes
+#
+# Usage: scripts/mutation.sh [core|journal] [extra dotnet-stryker options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target=core
+case "${1:-}" in
+  core|journal) target=$1; shift ;;
+esac
+case "$target" in
+  core) tests=tests/Replicator.Core.Tests ;;
+  journal) tests=tests/Replicator.Sim.Tests ;;
+esac
 dotnet tool restore >/dev/null
-output="$(pwd)/StrykerOutput/core"
+output="$(pwd)/StrykerOutput/$target"
 rm -rf "$output"
 status=0
-(cd tests/Replicator.Core.Tests && dotnet stryker --config-file stryker-config.json --output "$output" "$@") || status=$?
+(cd "$tests" && dotnet stryker --config-file stryker-config.json --output "$output" "$@") || status=$?
 
 report="$output/reports/mutation-report.json"
 if [ -f "$report" ]; then
-  python3 - "$report" tests/Replicator.Core.Tests/stryker-config.json <<'PY' || status=1
+  python3 - "$report" "$tests/stryker-config.json" <<'PY' || status=1
 import json, sys
 files = json.load(open(sys.argv[1]))["files"]
 goal = json.load(open(sys.argv[2]))["stryker-config"]["thresholds"]["break"]
