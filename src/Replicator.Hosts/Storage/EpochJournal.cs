@@ -298,10 +298,15 @@ public sealed class EpochJournal : IDisposable
             // Appends follow one another, each durable before the next begins, so whatever lies
             // before such an entry was durable once: it is damaged, not torn.
             long floor = Math.Max(lastEpoch, appliedEpoch);
-            if (FindEntryAfter(offset + 1, length, floor) is not { } next)
+            // Checked by value rather than with a pattern, so that every mutant of this walk still
+            // compiles under mutation testing (docs/mutation.md).
+            (long Epoch, long Offset)? found = FindEntryAfter(offset + 1, length, floor);
+            if (found is null)
             {
                 break;
             }
+
+            (long Epoch, long Offset) next = found.Value;
 
             // Only epochs the image already holds are missing in between: nothing is lost by stepping over.
             bool onlyAppliedMissing = lastEpoch <= appliedEpoch && next.Epoch == appliedEpoch + 1;
