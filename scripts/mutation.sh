@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 target=core
 case "${1:-}" in
   core|journal) target=$1; shift ;;
+  ""|-*) ;;
+  *) echo "mutation.sh: unknown target '$1' (core or journal; dotnet-stryker options start with -)" >&2; exit 2 ;;
 esac
 case "$target" in
   core) tests=tests/Replicator.Core.Tests ;;
