@@ -6,7 +6,7 @@ namespace Replicator.InMemory;
 /// An open in-memory file as the storage code sees it: reads, writes and flushes land on a
 /// <see cref="MemoryDisk"/> (its volatile cache), each after the fault hook had its say.
 /// </summary>
-public sealed class MemoryBlockDevice(string name, MemoryDisk disk, IStorageFaults? faults = null) : IBlockDevice
+public sealed class MemoryBlockDevice(string name, MemoryDisk disk, IStorageFaults? faults = null, Action? closed = null) : IBlockDevice
 {
     private bool _closed;
 
@@ -38,7 +38,14 @@ public sealed class MemoryBlockDevice(string name, MemoryDisk disk, IStorageFaul
         disk.SetSize(size);
     }
 
-    public void Dispose() => _closed = true;
+    public void Dispose()
+    {
+        if (!_closed)
+        {
+            _closed = true;
+            closed?.Invoke();
+        }
+    }
 
     private void Enter(StorageCall call)
     {

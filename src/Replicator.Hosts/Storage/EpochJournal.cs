@@ -4,7 +4,6 @@ using MessagePack;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
-using Replicator.Core.Testing;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 
@@ -42,6 +41,9 @@ public sealed class EpochJournal : IDisposable
     /// apply lags behind the commits. (The simulator sets it small, so its power cuts reach compaction.)
     /// </summary>
     public const long DefaultCompactAboveBytes = 64L << 20;
+
+    /// <summary>How much of the file the search for a whole entry past damage reads at a time.</summary>
+    public const int SearchWindowBytes = 1 << 20;
 
     private readonly long _compactAboveBytes;
 
@@ -110,7 +112,7 @@ public sealed class EpochJournal : IDisposable
     /// append. With <see cref="JournalDamagePolicy.KeepAsEvidence"/> it returns the entries before
     /// the damage instead, records it in <see cref="Damage"/>, and never writes the file.
     /// </summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, PlantedBug plant = PlantedBug.None, long compactAboveBytes = DefaultCompactAboveBytes, JournalDamagePolicy damagePolicy = JournalDamagePolicy.Refuse)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long compactAboveBytes = DefaultCompactAboveBytes, JournalDamagePolicy damagePolicy = JournalDamagePolicy.Refuse)
     {
         ArgumentNullException.ThrowIfNull(directory);
         bool created = !directory.Exists(FileName);
@@ -133,7 +135,7 @@ public sealed class EpochJournal : IDisposable
 
         try
         {
-            entries = journal.ReadWholeEntries(appliedEpoch, plant == PlantedBug.JournalSkipBadEntry);
+            entries = journal.ReadWholeEntries(appliedEpoch);
         }
         catch
         {
@@ -275,13 +277,15 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
-    private List<JournalEntry> ReadWholeEntries(long appliedEpoch, bool skipBadEntries)
+    private List<JournalEntry> ReadWholeEntries(long appliedEpoch)
     {
         var entries = new List<JournalEntry>();
         long length = _device.Size;
         long offset = 0;
         long lastEpoch = long.MinValue;
-        while (offset + HeaderSize <= length)
+        // The walk ends where no whole entry is and none follows: the file's end included, since
+        // TryReadEntry bounds every read by the length.
+        while (true)
         {
             string? unreadable = TryReadEntry(offset, length, lastEpoch, out long epoch, out byte[]? body);
             if (unreadable is null)
@@ -308,9 +312,10 @@ public sealed class EpochJournal : IDisposable
 
             (long Epoch, long Offset) next = found.Value;
 
-            // Only epochs the image already holds are missing in between: nothing is lost by stepping over.
-            bool onlyAppliedMissing = lastEpoch <= appliedEpoch && next.Epoch == appliedEpoch + 1;
-            if (!onlyAppliedMissing && !skipBadEntries)
+            // Only epochs the image already holds are missing in between: nothing is lost by stepping
+            // over. (The entry found is newer than the floor, so this also means lastEpoch <= appliedEpoch.)
+            bool onlyAppliedMissing = next.Epoch == appliedEpoch + 1;
+            if (!onlyAppliedMissing)
             {
                 var damage = new JournalDamage(Name, offset, unreadable, next.Epoch, next.Offset, Math.Max(lastEpoch, appliedEpoch));
                 if (!KeptAsEvidence)
@@ -325,12 +330,7 @@ public sealed class EpochJournal : IDisposable
                 break;
             }
 
-            // (The planted defect steps over it whatever it held.)
-            if (onlyAppliedMissing)
-            {
-                EntriesSteppedOver++;
-            }
-
+            EntriesSteppedOver++;
             offset = next.Offset;
         }
 
@@ -418,43 +418,37 @@ public sealed class EpochJournal : IDisposable
     {
         Span<byte> magic = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(magic, Magic);
-        byte[] chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
+        // Only met past damage or a torn tail, once or twice per start: not worth a pooled buffer.
+        byte[] chunk = new byte[Math.Clamp(length - from, 0, SearchWindowBytes)];
+        long start = from;
+        while (start + HeaderSize <= length)
         {
-            long start = from;
-            while (start + HeaderSize <= length)
+            int count = (int)Math.Min(chunk.Length, length - start);
+            Span<byte> window = chunk.AsSpan(0, count);
+            _device.Read(start, window);
+            int at = 0;
+            while (true)
             {
-                int count = (int)Math.Min(chunk.Length, length - start);
-                Span<byte> window = chunk.AsSpan(0, count);
-                _device.Read(start, window);
-                int at = 0;
-                while (at <= count - magic.Length)
+                int found = window[at..].IndexOf(magic);
+                if (found < 0)
                 {
-                    int found = window[at..].IndexOf(magic);
-                    if (found < 0)
-                    {
-                        break;
-                    }
-
-                    long candidate = start + at + found;
-                    if (candidate + HeaderSize <= length && TryReadEntry(candidate, length, floor, out long epoch, out _) is null)
-                    {
-                        return (epoch, candidate);
-                    }
-
-                    at += found + 1;
+                    break;
                 }
 
-                // The next window overlaps this one by less than a magic, so none is missed at the seam.
-                start += Math.Max(1, count - (magic.Length - 1));
+                long candidate = start + at + found;
+                if (TryReadEntry(candidate, length, floor, out long epoch, out _) is null)
+                {
+                    return (epoch, candidate);
+                }
+
+                at += found + 1;
             }
 
-            return null;
+            // The next window overlaps this one by less than a magic, so none is missed at the seam.
+            start += Math.Max(1, count - (magic.Length - 1));
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(chunk);
-        }
+
+        return null;
     }
 
     /// <summary>An entry whose checksum holds but whose contents do not decode, or disagree with its header: never written so by this journal, so refused as damage.</summary>
@@ -479,8 +473,8 @@ public sealed class EpochJournal : IDisposable
             throw new InvalidDataException($"journal entry for epoch {epoch} holds the checkpoint of epoch {checkpoint.Epoch}");
         }
 
-        // The count is only a hint for the list: the body itself bounds how many records it holds.
-        var records = new List<MirrorRecord>((int)Math.Clamp(checkpoint.RecordCount, 0, body.Length / MirrorHeader.Size));
+        // The body itself says how many records it holds (the checkpoint's count is checked by the replay).
+        var records = new List<MirrorRecord>();
         int at = 4 + checkpointLength;
         while (at < body.Length)
         {

@@ -5,6 +5,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
 using Replicator.Core.Testing;
 using Replicator.Core.Vm;
+using Replicator.Hosts.Testing;
 using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
@@ -115,7 +116,10 @@ public sealed class SecondaryStore : IDisposable
             }
 
             JournalDamagePolicy policy = discardUnverifiable || state.Role != NodeRole.Secondary ? JournalDamagePolicy.KeepAsEvidence : JournalDamagePolicy.Refuse;
-            journal = EpochJournal.Open(stateDirectory, out List<JournalEntry> entries, state.AppliedEpoch, state.JournalSalt, plant, journalCompactAboveBytes, policy);
+            List<JournalEntry> entries;
+            journal = plant == PlantedBug.JournalSkipBadEntry
+                ? PlantedJournalSkip.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalCompactAboveBytes, policy)
+                : EpochJournal.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalCompactAboveBytes, policy);
             states.Save(state);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             if (state.Role != NodeRole.Secondary && entries.Count > 0)

@@ -6,20 +6,20 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Storage;
+using Replicator.Hosts.Testing;
 using Replicator.InMemory;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Storage;
 using Replicator.Sim.World;
 
-namespace Replicator.Sim.Tests;
+namespace Replicator.Sim.Tests.Journal;
 
 /// <summary>The daemon's own journal on the simulated disk: power cut between any two of its storage calls.</summary>
-public class JournalTests
+public class JournalPowerCutTests
 {
-    private const long Salt = 0x5EED;
+    private const long Salt = JournalFixture.Salt;
 
-    private readonly SimScheduler _clock = new();
-    private readonly DiskFaults _faults = new(new Random(1));
+    private readonly JournalFixture _journal = new();
 
     [Fact]
     public void A_power_cut_at_any_storage_call_keeps_every_completed_append_and_only_a_run_of_whole_entries()
@@ -78,7 +78,7 @@ public class JournalTests
     public void A_full_disk_fails_the_append_and_nothing_of_it_is_recovered()
     {
         (MemoryStorageDirectory directory, _) = NewDirectory();
-        _faults.Full(DiskId.SecondaryJournal, 0, 10);
+        _journal.Faults.Full(DiskId.SecondaryJournal, 0, 10);
         EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt);
 
         Assert.Throws<IOException>(() => journal.Append(SealedEpochs(1)[0]));
@@ -112,7 +112,7 @@ public class JournalTests
         (MemoryStorageDirectory directory, long second) = ThreeEntries();
         Flip(directory.Peek(EpochJournal.FileName)!, second + EpochJournal.HeaderSize + 10);
 
-        EpochJournal.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, salt: Salt, plant: PlantedBug.JournalSkipBadEntry).Dispose();
+        PlantedJournalSkip.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, Salt, EpochJournal.DefaultCompactAboveBytes, JournalDamagePolicy.Refuse).Dispose();
 
         Assert.Equal([1, 3], entries.Select(e => e.Checkpoint.Epoch));
     }
@@ -200,7 +200,7 @@ public class JournalTests
     {
         (MemoryStorageDirectory directory, SimPowerSwitch power) = NewDirectory();
         EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt);
-        _faults.Errors(DiskId.SecondaryJournal, DiskFailure.Flush, 0, 10);
+        _journal.Faults.Errors(DiskId.SecondaryJournal, DiskFailure.Flush, 0, 10);
         // Half the calls in an error window fail: append until one flush does.
         List<EpochLog> epochs = SealedEpochs(8);
         int failed = epochs.FindIndex(e =>
@@ -219,7 +219,7 @@ public class JournalTests
         journal.Dispose();
 
         // The process restarts (the cache still holds the append), reads it back, then the power goes.
-        _clock.RunUntil(20);
+        _journal.Clock.RunUntil(20);
         EpochJournal.Open(directory, out List<JournalEntry> readBack, appliedEpoch: 0, salt: Salt).Dispose();
         power.TurnOff();
         directory.PowerCut(new Random(3));
@@ -232,47 +232,13 @@ public class JournalTests
     /// <summary>A journal of three entries; returns where the second begins.</summary>
     private (MemoryStorageDirectory Directory, long Second) ThreeEntries()
     {
-        (MemoryStorageDirectory directory, _) = NewDirectory();
-        EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, salt: Salt);
-        List<EpochLog> epochs = SealedEpochs(3);
-        journal.Append(epochs[0]);
-        long second = journal.Length;
-        journal.Append(epochs[1]);
-        journal.Append(epochs[2]);
-        journal.Dispose();
-        return (directory, second);
+        (MemoryStorageDirectory directory, long[] offsets) = _journal.Entries(3);
+        return (directory, offsets[1]);
     }
 
-    /// <summary>One byte of the file's medium flipped, durably.</summary>
-    private static void Flip(MemoryDisk file, long offset)
-    {
-        byte[] one = [(byte)(file.Contents[(int)offset] ^ 0xFF)];
-        file.Write(offset, one, fua: true);
-    }
+    private (MemoryStorageDirectory Directory, SimPowerSwitch Power) NewDirectory() => _journal.NewDirectory();
 
-    private (MemoryStorageDirectory Directory, SimPowerSwitch Power) NewDirectory()
-    {
-        var power = new SimPowerSwitch();
-        return (new MemoryStorageDirectory("state", new SimStorageFaults(DiskId.SecondaryJournal, _faults, _clock, power)), power);
-    }
+    private static List<EpochLog> SealedEpochs(int count) => JournalFixture.SealedEpochs(count);
 
-    /// <summary>Epochs of one 4 KiB write each, sealed by a real engine as it hands them to the journal.</summary>
-    private static List<EpochLog> SealedEpochs(int count)
-    {
-        var logs = new List<EpochLog>();
-        var actions = Substitute.For<ISecondaryActions>();
-        actions.When(a => a.PersistEpoch(Arg.Any<EpochLog>())).Do(call => logs.Add(call.Arg<EpochLog>()));
-        var engine = new SecondaryEngine(new SecondaryOptions { Geometry = new BlockGeometry(1 << 20, 64 * 1024), BufferCapacityBytes = 1 << 20 }, actions);
-        for (long e = 1; e <= count; e++)
-        {
-            var record = new MirrorRecord(e, e, BlockRequest.Write(e * 4096, 4096), Enumerable.Repeat((byte)e, 4096).ToArray());
-            var digest = default(EpochDigest);
-            digest.Add(record);
-            engine.OnMirror(record);
-            var snapshot = new VmSnapshot(e, [], []);
-            engine.OnCheckpoint(new CheckpointRecord(e, e, e, digest.Value, snapshot, snapshot.ComputeDigest()));
-        }
-
-        return logs;
-    }
+    private static void Flip(MemoryDisk file, long offset) => JournalFixture.Flip(file, offset);
 }

@@ -1,0 +1,141 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using NSubstitute;
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Storage;
+using Replicator.InMemory;
+using Replicator.Sim.Faults;
+using Replicator.Sim.Storage;
+using Replicator.Sim.World;
+
+namespace Replicator.Sim.Tests.Journal;
+
+/// <summary>
+/// The daemon's journal on the simulated disk (power switch, injected errors), the epochs a real
+/// engine seals for it, and the file format as its documentation states it, computed here
+/// independently of the journal's own code.
+/// </summary>
+internal sealed class JournalFixture
+{
+    public const long Salt = 0x5EED;
+
+    public SimScheduler Clock { get; } = new();
+
+    public DiskFaults Faults { get; } = new(new Random(1));
+
+    public (MemoryStorageDirectory Directory, SimPowerSwitch Power) NewDirectory()
+    {
+        var power = new SimPowerSwitch();
+        return (new MemoryStorageDirectory("state", new SimStorageFaults(DiskId.SecondaryJournal, Faults, Clock, power)), power);
+    }
+
+    public static EpochJournal Open(MemoryStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch = 0, long compactAboveBytes = EpochJournal.DefaultCompactAboveBytes, JournalDamagePolicy policy = JournalDamagePolicy.Refuse) =>
+        EpochJournal.Open(directory, out entries, appliedEpoch, Salt, compactAboveBytes, policy);
+
+    /// <summary>A journal of <paramref name="count"/> entries of one size; returns where each begins.</summary>
+    public (MemoryStorageDirectory Directory, long[] Offsets) Entries(int count)
+    {
+        (MemoryStorageDirectory directory, _) = NewDirectory();
+        EpochJournal journal = Open(directory, out _);
+        foreach (EpochLog epoch in SealedEpochs(count))
+        {
+            journal.Append(epoch);
+        }
+
+        long[] offsets = journal.EntriesHeld().Select(e => e.Offset).ToArray();
+        journal.Dispose();
+        return (directory, offsets);
+    }
+
+    /// <summary>Epochs of one 4 KiB write each, sealed by a real engine as it hands them to the journal.</summary>
+    public static List<EpochLog> SealedEpochs(int count) =>
+        Seal(count, e => [BlockRequest.Write(e * 4096, 4096)]);
+
+    /// <summary>
+    /// Epochs 1..<paramref name="count"/> of the given requests (payloads of a pattern of epoch and
+    /// sequence), each with a vCPU state of <paramref name="cpuStateBytes"/> bytes, sealed by a real engine.
+    /// </summary>
+    public static List<EpochLog> Seal(int count, Func<long, BlockRequest[]> requests, Func<long, int>? cpuStateBytes = null)
+    {
+        var logs = new List<EpochLog>();
+        var actions = Substitute.For<ISecondaryActions>();
+        actions.When(a => a.PersistEpoch(Arg.Any<EpochLog>())).Do(call => logs.Add(call.Arg<EpochLog>()));
+        var engine = new SecondaryEngine(new SecondaryOptions { Geometry = new BlockGeometry(64L << 20, 64 * 1024), BufferCapacityBytes = 64 << 20 }, actions);
+        long sequence = 0;
+        for (long e = 1; e <= count; e++)
+        {
+            long first = sequence + 1;
+            var digest = default(EpochDigest);
+            foreach (BlockRequest request in requests(e))
+            {
+                sequence++;
+                byte[] payload = request.Op == BlockOp.Write ? Pattern(e * 1000 + sequence, request.Length) : [];
+                var record = new MirrorRecord(e, sequence, request, payload);
+                digest.Add(record);
+                engine.OnMirror(record);
+            }
+
+            var snapshot = new VmSnapshot(e, Pattern(e, cpuStateBytes?.Invoke(e) ?? 0), []);
+            engine.OnCheckpoint(new CheckpointRecord(e, first, sequence, digest.Value, snapshot, snapshot.ComputeDigest()));
+        }
+
+        Assert.Equal(count, logs.Count);
+        return logs;
+    }
+
+    public static byte[] Pattern(long seed, int length)
+    {
+        byte[] bytes = new byte[length];
+        new Random((int)seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>One byte of the file's medium flipped, durably.</summary>
+    public static void Flip(MemoryDisk file, long offset)
+    {
+        byte[] one = [(byte)(file.Contents[(int)offset] ^ 0xFF)];
+        file.Write(offset, one, fua: true);
+    }
+
+    public static MemoryDisk File(MemoryStorageDirectory directory) => directory.Peek(EpochJournal.FileName)!;
+
+    /// <summary>
+    /// An entry as the journal's documentation lays it out, with this journal's salt: the 28-byte
+    /// header (magic, body length, epoch, CRC-32C of salt, epoch, length and body, format version 2,
+    /// CRC-32C of salt and the 24 bytes before it), then the body.
+    /// </summary>
+    public static byte[] DocumentedEntry(long epoch, ReadOnlySpan<byte> body, long salt = Salt)
+    {
+        byte[] entry = new byte[EpochJournal.HeaderSize + body.Length];
+        Span<byte> header = entry.AsSpan(0, EpochJournal.HeaderSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, 0x4A4C5052);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], body.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(header[8..], epoch);
+        byte[] prefix = new byte[20];
+        BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
+        BinaryPrimitives.WriteInt64LittleEndian(prefix.AsSpan(8), epoch);
+        BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(16), body.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], Crc32C([.. prefix, .. body]));
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], 2);
+        byte[] saltBytes = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(saltBytes, salt);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[24..], Crc32C([.. saltBytes, .. header[..24]]));
+        body.CopyTo(entry.AsSpan(EpochJournal.HeaderSize));
+        return entry;
+    }
+
+    /// <summary>CRC-32C (Castagnoli) the textbook way, byte by byte, independent of the hashing library the journal uses.</summary>
+    public static uint Crc32C(ReadOnlySpan<byte> bytes)
+    {
+        uint crc = uint.MaxValue;
+        foreach (byte b in bytes)
+        {
+            crc = BitOperations.Crc32C(crc, b);
+        }
+
+        return ~crc;
+    }
+}
