@@ -51,6 +51,9 @@ public sealed class EpochJournal : IDisposable
     private readonly Lock _lock = new();
 
     public const string FileName = "journal.bin";
+
+    // Why bytes are not an entry at all: a torn tail, or no entry begins there.
+    private const string NoWholeEntry = "no whole entry header";
     private const string CompactingName = FileName + ".compact";
 
     private readonly IStorageDirectory _directory;
@@ -353,7 +356,7 @@ public sealed class EpochJournal : IDisposable
         body = null;
         if (offset + HeaderSize > length)
         {
-            return "no whole entry header";
+            return NoWholeEntry;
         }
 
         Span<byte> header = stackalloc byte[HeaderSize];
@@ -365,7 +368,7 @@ public sealed class EpochJournal : IDisposable
         int version = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
         if (magic != Magic || bodyLength < 4 || offset + HeaderSize + bodyLength > length)
         {
-            return "no whole entry header";
+            return NoWholeEntry;
         }
 
         if (version != FormatVersion)

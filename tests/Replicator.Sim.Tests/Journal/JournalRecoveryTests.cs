@@ -120,13 +120,16 @@ public class JournalRecoveryTests
         Assert.Contains("a whole entry of epoch 6 follows", refused.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_file_that_ends_inside_the_last_entry_s_body_is_a_torn_append_and_is_cut()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(EpochJournal.HeaderSize)]
+    [InlineData(100)]
+    public void A_file_that_ends_inside_the_last_entry_s_body_is_a_torn_append_and_is_cut(int missing)
     {
         // A full disk mid-append, or a file system that kept the header's blocks and not the body's.
         (MemoryStorageDirectory directory, long[] offsets) = _journal.Entries(3);
         MemoryDisk file = JournalFixture.File(directory);
-        file.SetSize(file.Size - 100);
+        file.SetSize(file.Size - missing);
         file.Flush();
 
         using EpochJournal journal = JournalFixture.Open(directory, out List<JournalEntry> entries);
