@@ -1,6 +1,5 @@
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
-using Replicator.Core.Testing;
 using Replicator.Core.Vm;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
@@ -25,12 +24,6 @@ public sealed partial class SecondaryHost
             else
             {
                 host._actions.RunStorage(persist);
-            }
-
-            if (host._options.Plant == PlantedBug.AckBeforeJournalDurable)
-            {
-                // The planted defect: the acknowledgement leaves before the journal's flush completed.
-                AcknowledgeEpoch(epoch.Epoch);
             }
         }
 

@@ -5,6 +5,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Storage;
+using Replicator.Hosts.Testing;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 
@@ -26,7 +27,7 @@ public sealed partial class SecondaryHost
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly LogRateLimit _refusalReports;
-    private readonly EngineActions _engineActions;
+    private readonly ISecondaryActions _engineActions;
     private SecondaryStore? _store;
     private SecondaryEngine? _engine;
     private FormerPrimaryWrites? _formerPrimaryWrites;
@@ -39,7 +40,7 @@ public sealed partial class SecondaryHost
         _log = log;
         _time = time;
         _refusalReports = new LogRateLimit(time, options.RefusalReportInterval);
-        _engineActions = new EngineActions(this);
+        _engineActions = PlantedAckBeforeJournalDurable.Wrap(new EngineActions(this), options.Plant);
     }
 
     /// <summary>The engine; null before <see cref="Start"/>.</summary>

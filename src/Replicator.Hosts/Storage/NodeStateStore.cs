@@ -76,12 +76,12 @@ public sealed class NodeStateStore(IStorageDirectory directory)
     {
         ArgumentNullException.ThrowIfNull(state);
         byte[] record = JsonSerializer.SerializeToUtf8Bytes(state with { FormatVersion = NodeState.CurrentFormatVersion }, Json);
-        var contents = new ArrayBufferWriter<byte>(record.Length + 64);
+        var contents = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(contents, new JsonWriterOptions { Indented = true }))
         {
             writer.WriteStartObject();
             writer.WritePropertyName(StateProperty);
-            writer.WriteRawValue(record, skipInputValidation: true);
+            writer.WriteRawValue(record);
             writer.WriteString(ChecksumProperty, Checksum(record));
             writer.WriteEndObject();
         }
