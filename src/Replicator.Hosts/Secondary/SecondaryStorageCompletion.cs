@@ -15,7 +15,10 @@ public enum SecondaryStorageResult
     /// <summary>Done; for a persist, the epoch is durable in the journal (committed).</summary>
     Done,
 
-    /// <summary>Not run: an earlier append failed, and nothing may land in the journal after a gap.</summary>
+    /// <summary>
+    /// Not run: an earlier append failed, and nothing may land in the journal after a gap; or an
+    /// earlier apply failed, and nothing more is applied.
+    /// </summary>
     Skipped,
 
     /// <summary>The journal append failed: the epoch is not committed (the engine refuses it).</summary>

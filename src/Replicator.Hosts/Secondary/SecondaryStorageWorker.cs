@@ -14,6 +14,10 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
     // follow a gap. The engine has already refused those epochs.
     private bool _journalFailed;
 
+    // Apply queue only: after a failure nothing more is applied — above all no state record saying
+    // that the epoch whose write failed is applied, which would release its journal entry with it.
+    private bool _applyFailed;
+
     // Apply queue only: when the epoch being applied got its first storage action.
     private long _applyStarted;
 
@@ -46,6 +50,11 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
 
     private SecondaryStorageCompletion Apply(in SecondaryStorageOperation op)
     {
+        if (_applyFailed)
+        {
+            return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, SecondaryStorageResult.Skipped);
+        }
+
         _applyStarted = _applyStarted == 0 ? time.GetTimestamp() : _applyStarted;
         try
         {
@@ -81,6 +90,7 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
         {
             // The image or RAM image failed under a committed epoch: it is still safe in the
             // journal, but this node cannot go on applying.
+            _applyFailed = true;
             return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, SecondaryStorageResult.StorageFailed, $"applying epoch {op.EpochNumber} to {store.Image.Name} failed: {e.Message}");
         }
     }

@@ -56,11 +56,8 @@ public sealed partial class SecondaryNode
         await foreach (SecondaryStorageOperation op in operations.ReadAllAsync().ConfigureAwait(false))
         {
             SecondaryStorageCompletion completion = _host.Storage.Run(op);
+            // After a failed apply the worker skips the rest of the lane; the host stops the node.
             Post(new SecondaryEvent(SecondaryEventKind.StorageCompleted, Completion: completion));
-            if (completion.Result == SecondaryStorageResult.StorageFailed)
-            {
-                return; // nothing more is applied; the host stops the node
-            }
         }
     }
 

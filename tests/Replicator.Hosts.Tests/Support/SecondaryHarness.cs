@@ -43,7 +43,7 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
             Plant = plant,
         };
         Host = new SecondaryHost(Options, this, NullLogger.Instance, Time);
-        Host.Start(new MemoryBlockDevice("disk.img", new MemoryDisk(ImageBytes)), Directory);
+        Host.Start(new MemoryBlockDevice("disk.img", new MemoryDisk(ImageBytes), faults), Directory);
     }
 
     public SecondaryHostOptions Options { get; }

@@ -1,0 +1,151 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Epochs;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Secondary;
+using Replicator.Hosts.Storage;
+using Replicator.Hosts.Tests.Support;
+using Replicator.InMemory;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Messages;
+
+namespace Replicator.Hosts.Tests;
+
+/// <summary>
+/// The secondary host between its engine and its storage: journal → acknowledgement → apply,
+/// credit back to the primary that spent it, and what a failed journal or image does.
+/// </summary>
+public class SecondaryHostStorageTests
+{
+    [Fact]
+    public void An_epoch_is_acknowledged_once_journalled_and_its_credit_returned_in_full_once_applied()
+    {
+        var pair = new SecondaryHarness();
+        LinkId link = pair.Connect();
+
+        pair.SendEpoch(link, 1, 1);
+        pair.RunStorage(1); // the journal append
+        Assert.Equal([1L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
+        Assert.Empty(pair.SentOf<CreditMessage>(link));
+        Assert.Equal(0, pair.Host.Engine!.LastAppliedEpoch);
+
+        pair.RunStorage();
+        pair.SendEpoch(link, 2, 2);
+        pair.RunStorage();
+
+        Assert.Equal([1L, 2L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
+        Assert.Equal([RecordCost(1), RecordCost(2)], pair.SentOf<CreditMessage>(link).Select(c => c.Bytes));
+        Assert.Equal(2, pair.Host.Engine.LastAppliedEpoch);
+    }
+
+    [Fact]
+    public void A_new_primary_gets_back_no_more_credit_than_it_spent_while_the_last_session_s_epochs_drain()
+    {
+        var pair = new SecondaryHarness();
+        LinkId first = pair.Connect();
+        pair.SendEpoch(first, 1, 1);
+        pair.RunStorage(1); // journalled; its apply waits
+        pair.Host.OnLinkClosed(first, "cable pulled");
+        LinkId second = pair.Connect();
+        pair.SendEpoch(second, 2, 2);
+
+        pair.RunStorage();
+
+        Assert.Equal(RecordCost(2), pair.SentOf<CreditMessage>(second).Sum(c => c.Bytes));
+        Assert.Equal(2, pair.Host.Engine!.LastAppliedEpoch);
+    }
+
+    [Fact]
+    public void An_epoch_that_does_not_verify_is_rejected_to_the_primary_with_the_reason()
+    {
+        var pair = new SecondaryHarness();
+        LinkId link = pair.Connect();
+        var record = new MirrorRecord(1, 1, BlockRequest.Write(0, 4096), new byte[4096]);
+        var snapshot = new VmSnapshot(1, [], []);
+        pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, record));
+
+        pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(1, 1, 1, Digest: 12345, snapshot, snapshot.ComputeDigest())));
+
+        RejectMessage reject = Assert.Single(pair.SentOf<RejectMessage>(link));
+        Assert.Equal(1, reject.Epoch);
+        Assert.Contains("digest", reject.Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(pair.SentOf<AckMessage>(link));
+        Assert.Equal(0, pair.PendingStorage);
+    }
+
+    [Fact]
+    public void A_failed_journal_append_is_never_acknowledged_the_primary_is_told_and_a_waiting_welcome_answered()
+    {
+        var faults = new FailingWrites();
+        var pair = new SecondaryHarness(faults: faults);
+        LinkId first = pair.Connect();
+        pair.SendEpoch(first, 1, 1);
+        pair.Host.OnLinkClosed(first, "cable pulled");
+        LinkId second = pair.Connect(); // its welcome waits for epoch 1's append
+        Assert.Empty(pair.SentOf<WelcomeMessage>(second));
+        faults.FailFrom = EpochJournal.FileName;
+
+        pair.RunStorage();
+
+        Assert.Empty(pair.Sent.Select(s => s.Message).OfType<AckMessage>());
+        WelcomeMessage welcome = Assert.Single(pair.SentOf<WelcomeMessage>(second));
+        Assert.Equal(0, welcome.LastCommittedEpoch);
+        Assert.Contains("journal write failed", pair.Host.Engine!.StallReason, StringComparison.Ordinal);
+        Assert.Empty(pair.Halted);
+    }
+
+    [Fact]
+    public void An_image_that_fails_under_a_committed_epoch_stops_the_node_naming_it_and_the_epoch_stays_journalled()
+    {
+        var faults = new FailingWrites();
+        var pair = new SecondaryHarness(faults: faults);
+        LinkId link = pair.Connect();
+        faults.FailFrom = "disk.img";
+        pair.SendEpoch(link, 1, 1);
+
+        pair.RunStorage();
+
+        Assert.Equal([1L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
+        string halted = Assert.Single(pair.Halted);
+        Assert.StartsWith("applying epoch 1 to disk.img failed: writing disk.img: no space left on device", halted, StringComparison.Ordinal);
+        Assert.Equal(0, pair.Host.Engine!.LastAppliedEpoch);
+        Assert.Equal(0, new NodeStateStore(pair.Directory).Load()!.AppliedEpoch);
+    }
+
+    [Fact]
+    public void An_acknowledgement_carries_the_journal_s_phases_and_the_last_apply_as_measured()
+    {
+        var pair = new SecondaryHarness();
+        LinkId link = pair.Connect();
+        pair.SendEpoch(link, 1, 1);
+        pair.RunStorage();
+        // Each reading of the clock from here on is a millisecond after the one before.
+        pair.Time.AutoAdvanceAmount = TimeSpan.FromMilliseconds(1);
+        pair.SendEpoch(link, 2, 2);
+
+        pair.RunStorage(1);
+
+        AckTimings timings = pair.SentOf<AckMessage>(link).Last().Timings!;
+        Assert.True(timings.JournalWriteMicroseconds > 0 && timings.JournalFlushMicroseconds > 0, $"journal {timings.JournalWriteMicroseconds} + {timings.JournalFlushMicroseconds} µs");
+        Assert.True(timings.QueueMicroseconds > 0, $"queue {timings.QueueMicroseconds} µs");
+        Assert.Equal(1, timings.AppliedEpoch);
+    }
+
+    /// <summary>What a harness epoch's one 4 KiB write costs the primary in credit.</summary>
+    private static long RecordCost(long epoch) =>
+        new MirrorRecord(epoch, epoch, BlockRequest.Write(0, 4096), new byte[4096]).BufferCost;
+
+    /// <summary>Every write to a file whose name contains <see cref="FailFrom"/> fails, once set.</summary>
+    private sealed class FailingWrites : IStorageFaults
+    {
+        public string? FailFrom { get; set; }
+
+        public void BeforeCall(StorageCall kind, string name)
+        {
+            if (kind == StorageCall.Write && FailFrom is not null && name.Contains(FailFrom, StringComparison.Ordinal))
+            {
+                throw new IOException($"writing {name}: no space left on device");
+            }
+        }
+    }
+}
