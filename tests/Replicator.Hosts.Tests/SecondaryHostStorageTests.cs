@@ -7,6 +7,7 @@ using Replicator.Hosts.Storage;
 using Replicator.Hosts.Tests.Support;
 using Replicator.InMemory;
 using Replicator.Protocol.Framing;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 
 namespace Replicator.Hosts.Tests;
@@ -69,6 +70,7 @@ public class SecondaryHostStorageTests
         RejectMessage reject = Assert.Single(pair.SentOf<RejectMessage>(link));
         Assert.Equal(1, reject.Epoch);
         Assert.Contains("digest", reject.Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal([$"epoch 1 refused: {reject.Reason}"], pair.Logged("refused"));
         Assert.Empty(pair.SentOf<AckMessage>(link));
         Assert.Equal(0, pair.PendingStorage);
     }
@@ -108,8 +110,10 @@ public class SecondaryHostStorageTests
         Assert.Equal([1L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
         string halted = Assert.Single(pair.Halted);
         Assert.StartsWith("applying epoch 1 to disk.img failed: writing disk.img: no space left on device", halted, StringComparison.Ordinal);
+        Assert.Equal([$"storage failed: {halted}"], pair.Logged("storage failed"));
         Assert.Equal(0, pair.Host.Engine!.LastAppliedEpoch);
         Assert.Equal(0, new NodeStateStore(pair.Directory).Load()!.AppliedEpoch);
+        Assert.Contains(pair.Host.Store!.Journal.EntriesHeld(), e => e.Epoch == 1);
     }
 
     [Fact]
@@ -129,6 +133,46 @@ public class SecondaryHostStorageTests
         Assert.True(timings.JournalWriteMicroseconds > 0 && timings.JournalFlushMicroseconds > 0, $"journal {timings.JournalWriteMicroseconds} + {timings.JournalFlushMicroseconds} µs");
         Assert.True(timings.QueueMicroseconds > 0, $"queue {timings.QueueMicroseconds} µs");
         Assert.Equal(1, timings.AppliedEpoch);
+    }
+
+    [Fact]
+    public void A_resync_and_a_sync_are_reported_complete_once_when_the_epoch_that_completes_them_is_journalled_and_applied()
+    {
+        var pair = new SecondaryHarness();
+        DataGenerations moved = SecondaryHarness.PrimaryGenerations.Begin(new GenerationMark { Id = 0xc33, Cause = GenerationCause.UnprotectedWriting });
+        LinkId link = pair.Connect(generations: moved);
+        pair.Host.OnInput(link, SecondaryHarness.ResyncStart(baseEpoch: 0, firstEpoch: 1, firstSequence: 1, moved, wholeImage: false));
+        pair.SendEpoch(link, 1, 1, resyncPending: true, startsResync: true);
+        pair.RunStorage();
+        Assert.Empty(pair.Logged("resync complete").Concat(pair.Logged("sync complete at")));
+
+        pair.SendEpoch(link, 2, 2);
+        pair.RunStorage(1); // the journal append of the epoch that ends the resync
+        Assert.Equal(["resync complete: the image holds checkpoint 2, equal to the primary's"], pair.Logged("resync complete"));
+        Assert.Empty(pair.Logged("sync complete at"));
+        pair.RunStorage();
+        pair.SendEpoch(link, 3, 3);
+        pair.RunStorage();
+
+        Assert.Single(pair.Logged("resync complete"));
+        Assert.StartsWith("sync complete at epoch 2: the image holds the primary's data, ", Assert.Single(pair.Logged("sync complete at")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_promotion_is_reported_with_its_checkpoint_and_again_as_resumed_after_a_restart()
+    {
+        var first = new SecondaryHarness();
+        LinkId link = first.Connect();
+        first.SendEpoch(link, 1, 1);
+        first.RunStorage();
+
+        Assert.Null(first.Host.Promote("operator"));
+        first.RunStorage();
+        var restarted = new SecondaryHarness(directory: first.Directory);
+
+        Assert.StartsWith("promoted: image and VM state hold checkpoint 1; writes from here on are ", Assert.Single(first.Logged("promoted:")), StringComparison.Ordinal);
+        Assert.StartsWith("still promoted after a restart: image and VM state hold checkpoint 1; ", Assert.Single(restarted.Logged("still promoted")), StringComparison.Ordinal);
+        Assert.Empty(restarted.Logged("promoted:"));
     }
 
     /// <summary>What a harness epoch's one 4 KiB write costs the primary in credit.</summary>

@@ -54,6 +54,121 @@ public class SecondaryStorageWorkerTests
         Assert.Equal((1L, 3L, 0L, primary.Length), (done.Verified.Epoch, done.Verified.Sequence, done.Verified.Offset, done.Verified.Length));
     }
 
+    [Fact]
+    public void After_a_failed_append_nothing_more_lands_in_the_journal()
+    {
+        var faults = new FailingWrites { Failing = EpochJournal.FileName };
+        var directory = new MemoryStorageDirectory("state", faults);
+        SecondaryStore store = SecondaryStore.Open(new MemoryBlockDevice("disk.img", new MemoryDisk(1 << 20)), directory, "pair-1", 4 * PageSize, PageSize);
+        var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
+        var persist = new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: SealedEpoch(resyncPending: false));
+
+        SecondaryStorageCompletion failed = worker.Run(persist);
+        faults.Failing = null; // the disk is fine again: the gap behind the failed append is not
+        SecondaryStorageCompletion next = worker.Run(persist);
+
+        Assert.Equal((SecondaryStorageResult.PersistFailed, 1L), (failed.Result, failed.Epoch));
+        Assert.Equal("writing state/journal.bin failed", failed.Reason);
+        Assert.Equal((SecondaryStorageResult.Skipped, 1L), (next.Result, next.Epoch));
+        Assert.Equal(0, store.Journal.Length);
+    }
+
+    [Fact]
+    public void An_apply_is_timed_from_its_first_storage_action_to_its_state_record()
+    {
+        var time = new FakeTimeProvider();
+        var directory = new MemoryStorageDirectory();
+        SecondaryStore store = SecondaryStore.Open(directory.Create("disk.img", 1 << 20), directory, "pair-1", 4 * PageSize, PageSize);
+        var worker = new SecondaryStorageWorker(store, time);
+        worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: SealedEpoch(resyncPending: false)));
+        var write = new SecondaryStorageOperation(SecondaryStorageKind.WriteImage, new MirrorRecord(1, 1, BlockRequest.Write(0, 4096), new byte[4096]));
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        long firstStarted = time.GetTimestamp();
+        worker.Run(write);
+        time.Advance(TimeSpan.FromMilliseconds(4));
+        worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.FlushImage));
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        EpochStamps first = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.MarkApplied, Number: 1, LastSequence: 1)).Stamps;
+        time.Advance(TimeSpan.FromMilliseconds(7));
+        long secondStarted = time.GetTimestamp();
+        worker.Run(write);
+        time.Advance(TimeSpan.FromMilliseconds(2));
+        EpochStamps second = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.MarkApplied, Number: 1, LastSequence: 1)).Stamps;
+
+        Assert.Equal((firstStarted, firstStarted + TimeSpan.FromMilliseconds(9).Ticks), (first.ApplyStarted, first.ApplyEnded));
+        Assert.Equal((secondStarted, secondStarted + TimeSpan.FromMilliseconds(2).Ticks), (second.ApplyStarted, second.ApplyEnded));
+    }
+
+    [Fact]
+    public void A_flushed_image_keeps_its_writes_through_a_power_cut()
+    {
+        for (int seed = 0; seed < 8; seed++)
+        {
+            var directory = new MemoryStorageDirectory();
+            var disk = new MemoryDisk(1 << 20);
+            SecondaryStore store = SecondaryStore.Open(new MemoryBlockDevice("disk.img", disk), directory, "pair-1", 4 * PageSize, PageSize);
+            var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
+            byte[] payload = Enumerable.Repeat((byte)0xA5, 4096).ToArray();
+            worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.WriteImage, new MirrorRecord(1, 1, BlockRequest.Write(8192, 4096), payload)));
+
+            SecondaryStorageCompletion flushed = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.FlushImage));
+            disk.PowerCut(new Random(seed));
+
+            Assert.Equal(SecondaryStorageResult.Done, flushed.Result);
+            Assert.Equal(payload, disk.Contents.Slice(8192, 4096).ToArray());
+        }
+    }
+
+    [Fact]
+    public void A_snapshot_s_pages_reach_the_RAM_image()
+    {
+        var directory = new MemoryStorageDirectory();
+        SecondaryStore store = SecondaryStore.Open(directory.Create("disk.img", 1 << 20), directory, "pair-1", 4 * PageSize, PageSize);
+        var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
+        byte[] page = Enumerable.Repeat((byte)0x3C, PageSize).ToArray();
+
+        SecondaryStorageCompletion applied = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.ApplyVm, Snapshot: new VmSnapshot(1, [1, 2], [new VmPage(2, page)])));
+
+        Assert.Equal(SecondaryStorageResult.Done, applied.Result);
+        Assert.Equal(page, directory.Peek(SecondaryStore.RamFileName)!.Contents.Slice(2 * PageSize, PageSize).ToArray());
+    }
+
+    [Fact]
+    public void After_a_failed_apply_nothing_more_is_applied_so_the_epoch_stays_unapplied()
+    {
+        var faults = new FailingWrites();
+        var directory = new MemoryStorageDirectory("state", faults);
+        SecondaryStore store = SecondaryStore.Open(new MemoryBlockDevice("disk.img", new MemoryDisk(1 << 20), faults), directory, "pair-1", 4 * PageSize, PageSize);
+        var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
+        worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: SealedEpoch(resyncPending: false)));
+        faults.Failing = "disk.img";
+
+        SecondaryStorageCompletion failed = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.WriteImage, new MirrorRecord(1, 1, BlockRequest.Write(0, 4096), new byte[4096])));
+        faults.Failing = null;
+        SecondaryStorageCompletion marked = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.MarkApplied, Number: 1, LastSequence: 1));
+
+        Assert.Equal(SecondaryStorageResult.StorageFailed, failed.Result);
+        Assert.Equal("applying epoch 1 to disk.img failed: writing disk.img failed", failed.Reason);
+        Assert.Equal(SecondaryStorageResult.Skipped, marked.Result);
+        Assert.Equal(0, new NodeStateStore(directory).Load()!.AppliedEpoch);
+        Assert.Equal([1L], store.Journal.EntriesHeld().Select(e => e.Epoch));
+    }
+
+    /// <summary>Every write to a file whose name contains <see cref="Failing"/> fails while it is set.</summary>
+    private sealed class FailingWrites : IStorageFaults
+    {
+        public string? Failing { get; set; }
+
+        public void BeforeCall(StorageCall kind, string name)
+        {
+            if (kind == StorageCall.Write && Failing is not null && name.Contains(Failing, StringComparison.Ordinal))
+            {
+                throw new IOException($"writing {name} failed");
+            }
+        }
+    }
+
     /// <summary>One epoch of one write, sealed by a real engine as it hands it to the journal.</summary>
     private static EpochLog SealedEpoch(bool resyncPending)
     {

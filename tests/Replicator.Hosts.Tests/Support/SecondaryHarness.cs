@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
@@ -42,13 +42,19 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
             HeartbeatTimeout = TimeSpan.FromSeconds(1),
             Plant = plant,
         };
-        Host = new SecondaryHost(Options, this, NullLogger.Instance, Time);
+        Host = new SecondaryHost(Options, this, Log, Time);
         Host.Start(new MemoryBlockDevice("disk.img", new MemoryDisk(ImageBytes), faults), Directory);
     }
 
     public SecondaryHostOptions Options { get; }
 
     public FakeTimeProvider Time { get; } = new();
+
+    /// <summary>What the host told the operator.</summary>
+    public FakeLogger Log { get; } = new();
+
+    /// <summary>The messages logged so far that contain <paramref name="text"/>.</summary>
+    public IEnumerable<string> Logged(string text) => Log.Collector.GetSnapshot().Select(r => r.Message).Where(m => m.Contains(text, StringComparison.Ordinal));
 
     public MemoryStorageDirectory Directory { get; }
 
