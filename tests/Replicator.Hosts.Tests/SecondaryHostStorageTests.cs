@@ -175,6 +175,46 @@ public class SecondaryHostStorageTests
         Assert.Empty(restarted.Logged("promoted:"));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_verify_result_goes_to_the_primary_that_asked_and_to_nobody_once_it_left(bool stays)
+    {
+        var pair = new SecondaryHarness();
+        LinkId link = pair.Connect();
+        byte[] data = Enumerable.Repeat((byte)0x5A, 8192).ToArray();
+        byte[] hashes = new byte[VerifyBlocks.PayloadLength(data.Length)];
+        VerifyBlocks.Hash(data, hashes);
+        var write = new MirrorRecord(1, 1, BlockRequest.Write(0, data.Length), data);
+        var verify = new MirrorRecord(1, 2, new BlockRequest(BlockOp.Verify, 0, data.Length), hashes);
+        var digest = default(EpochDigest);
+        digest.Add(write);
+        digest.Add(verify);
+        var snapshot = new VmSnapshot(1, [], []);
+        pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, write));
+        pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, verify));
+        pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(1, 1, 2, digest.Value, snapshot, snapshot.ComputeDigest())));
+        if (!stays)
+        {
+            pair.Host.OnLinkClosed(link, "cable pulled");
+        }
+
+        pair.RunStorage();
+
+        Assert.Equal(1, pair.Host.Engine!.LastAppliedEpoch);
+        VerifyResultMessage[] results = pair.Sent.Select(s => s.Message).OfType<VerifyResultMessage>().ToArray();
+        if (stays)
+        {
+            VerifyResultMessage result = Assert.Single(pair.SentOf<VerifyResultMessage>(link));
+            Assert.Equal((1L, 2L, 0L, data.Length), (result.Epoch, result.Sequence, result.Offset, result.Length));
+            Assert.Empty(result.Diverged);
+        }
+        else
+        {
+            Assert.Empty(results);
+        }
+    }
+
     /// <summary>What a harness epoch's one 4 KiB write costs the primary in credit.</summary>
     private static long RecordCost(long epoch) =>
         new MirrorRecord(epoch, epoch, BlockRequest.Write(0, 4096), new byte[4096]).BufferCost;

@@ -168,7 +168,9 @@ public class SecondaryHostTests
         Assert.Null(pair.Host.Promote("operator"));
 
         Assert.Empty(pair.Promotions);
-        Assert.Contains(NodeStateStore.FileName, Assert.Single(pair.Halted), StringComparison.Ordinal);
+        string halted = Assert.Single(pair.Halted);
+        Assert.Contains(NodeStateStore.FileName, halted, StringComparison.Ordinal);
+        Assert.Equal([$"storage failed: {halted}"], pair.Logged("storage failed"));
         Assert.Equal(NodeRole.Secondary, new NodeStateStore(pair.Directory).Load()!.Role);
     }
 

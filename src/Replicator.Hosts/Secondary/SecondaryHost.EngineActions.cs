@@ -86,10 +86,10 @@ public sealed partial class SecondaryHost
             _actions.RunStorage(persist);
         }
 
-        if (_stateOperationsPending == 0 && _promotionWaiting >= 0)
+        if (_stateOperationsPending == 0 && _promotionWaiting.HasValue)
         {
-            long epoch = _promotionWaiting;
-            _promotionWaiting = -1;
+            long epoch = _promotionWaiting.Value;
+            _promotionWaiting = null;
             RecordPromotion(epoch);
         }
     }

@@ -43,7 +43,7 @@ public sealed partial class SecondaryHost
     // appends of epochs sealed meanwhile, wait for them.
     private int _stateOperationsPending;
     private readonly Queue<SecondaryStorageOperation> _persistsWaiting = new();
-    private long _promotionWaiting = -1;
+    private long? _promotionWaiting;
 
     /// <summary>A connection was accepted; nothing from it is acted on before its hello passes.</summary>
     public void OnLinkConnected(LinkId link, string peer)
