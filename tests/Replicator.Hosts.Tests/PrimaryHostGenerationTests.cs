@@ -61,11 +61,11 @@ public class PrimaryHostGenerationTests
     [Fact]
     public void A_full_disk_under_the_state_record_when_writing_goes_unprotected_fails_every_guest_request_instead()
     {
-        var faults = new FailingStateWrites();
+        var faults = new FailingWrites();
         var h = new PrimaryHarness(directory: new MemoryStorageDirectory("state", faults));
         LinkId link = h.StartConnected();
         h.Write(1, 0);
-        faults.Failing = true;
+        faults.FailFrom = NodeStateStore.FileName;
 
         h.Host.OnLinkClosed(link, "cable pulled");
         h.Host.OnLocalCompleted(1, Core.Blocks.BlockRequest.Write(0, 4096), null);
@@ -195,19 +195,5 @@ public class PrimaryHostGenerationTests
         Assert.False(resync.WholeImage);
         Assert.Equal(1, resync.Regions);
         Assert.Equal(6, resync.BaseEpoch);
-    }
-
-    /// <summary>Writes of the state record fail once <see cref="Failing"/> is set (a full disk, say).</summary>
-    private sealed class FailingStateWrites : InMemory.IStorageFaults
-    {
-        public bool Failing { get; set; }
-
-        public void BeforeCall(InMemory.StorageCall kind, string name)
-        {
-            if (Failing && kind == InMemory.StorageCall.Write && name.Contains(NodeStateStore.FileName, StringComparison.Ordinal))
-            {
-                throw new IOException($"writing {name}: no space left on device");
-            }
-        }
     }
 }

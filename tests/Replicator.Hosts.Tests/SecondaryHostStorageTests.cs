@@ -158,23 +158,6 @@ public class SecondaryHostStorageTests
         Assert.StartsWith("sync complete at epoch 2: the image holds the primary's data, ", Assert.Single(pair.Logged("sync complete at")), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_promotion_is_reported_with_its_checkpoint_and_again_as_resumed_after_a_restart()
-    {
-        var first = new SecondaryHarness();
-        LinkId link = first.Connect();
-        first.SendEpoch(link, 1, 1);
-        first.RunStorage();
-
-        Assert.Null(first.Host.Promote("operator"));
-        first.RunStorage();
-        var restarted = new SecondaryHarness(directory: first.Directory);
-
-        Assert.StartsWith("promoted: image and VM state hold checkpoint 1; writes from here on are ", Assert.Single(first.Logged("promoted:")), StringComparison.Ordinal);
-        Assert.StartsWith("still promoted after a restart: image and VM state hold checkpoint 1; ", Assert.Single(restarted.Logged("still promoted")), StringComparison.Ordinal);
-        Assert.Empty(restarted.Logged("promoted:"));
-    }
-
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -218,18 +201,4 @@ public class SecondaryHostStorageTests
     /// <summary>What a harness epoch's one 4 KiB write costs the primary in credit.</summary>
     private static long RecordCost(long epoch) =>
         new MirrorRecord(epoch, epoch, BlockRequest.Write(0, 4096), new byte[4096]).BufferCost;
-
-    /// <summary>Every write to a file whose name contains <see cref="FailFrom"/> fails, once set.</summary>
-    private sealed class FailingWrites : IStorageFaults
-    {
-        public string? FailFrom { get; set; }
-
-        public void BeforeCall(StorageCall kind, string name)
-        {
-            if (kind == StorageCall.Write && FailFrom is not null && name.Contains(FailFrom, StringComparison.Ordinal))
-            {
-                throw new IOException($"writing {name}: no space left on device");
-            }
-        }
-    }
 }

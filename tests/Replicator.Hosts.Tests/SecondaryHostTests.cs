@@ -173,18 +173,4 @@ public class SecondaryHostTests
         Assert.Equal([$"storage failed: {halted}"], pair.Logged("storage failed"));
         Assert.Equal(NodeRole.Secondary, new NodeStateStore(pair.Directory).Load()!.Role);
     }
-
-    /// <summary>Every write to a file whose name starts with <see cref="FailFrom"/> fails, once set.</summary>
-    private sealed class FailingWrites : IStorageFaults
-    {
-        public string? FailFrom { get; set; }
-
-        public void BeforeCall(StorageCall kind, string name)
-        {
-            if (kind == StorageCall.Write && FailFrom is not null && name.Contains(FailFrom, StringComparison.Ordinal))
-            {
-                throw new IOException($"writing {name}: no space left on device");
-            }
-        }
-    }
 }

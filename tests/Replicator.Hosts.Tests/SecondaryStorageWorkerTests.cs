@@ -57,18 +57,18 @@ public class SecondaryStorageWorkerTests
     [Fact]
     public void After_a_failed_append_nothing_more_lands_in_the_journal()
     {
-        var faults = new FailingWrites { Failing = EpochJournal.FileName };
+        var faults = new FailingWrites { FailFrom = EpochJournal.FileName };
         var directory = new MemoryStorageDirectory("state", faults);
         SecondaryStore store = SecondaryStore.Open(new MemoryBlockDevice("disk.img", new MemoryDisk(1 << 20)), directory, "pair-1", 4 * PageSize, PageSize);
         var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
         var persist = new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: SealedEpoch(resyncPending: false));
 
         SecondaryStorageCompletion failed = worker.Run(persist);
-        faults.Failing = null; // the disk is fine again: the gap behind the failed append is not
+        faults.FailFrom = null; // the disk is fine again: the gap behind the failed append is not
         SecondaryStorageCompletion next = worker.Run(persist);
 
         Assert.Equal((SecondaryStorageResult.PersistFailed, 1L), (failed.Result, failed.Epoch));
-        Assert.Equal("writing state/journal.bin failed", failed.Reason);
+        Assert.Equal("writing state/journal.bin: no space left on device", failed.Reason);
         Assert.Equal((SecondaryStorageResult.Skipped, 1L), (next.Result, next.Epoch));
         Assert.Equal(0, store.Journal.Length);
     }
@@ -142,31 +142,17 @@ public class SecondaryStorageWorkerTests
         SecondaryStore store = SecondaryStore.Open(new MemoryBlockDevice("disk.img", new MemoryDisk(1 << 20), faults), directory, "pair-1", 4 * PageSize, PageSize);
         var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
         worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: SealedEpoch(resyncPending: false)));
-        faults.Failing = "disk.img";
+        faults.FailFrom = "disk.img";
 
         SecondaryStorageCompletion failed = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.WriteImage, new MirrorRecord(1, 1, BlockRequest.Write(0, 4096), new byte[4096])));
-        faults.Failing = null;
+        faults.FailFrom = null;
         SecondaryStorageCompletion marked = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.MarkApplied, Number: 1, LastSequence: 1));
 
         Assert.Equal(SecondaryStorageResult.StorageFailed, failed.Result);
-        Assert.Equal("applying epoch 1 to disk.img failed: writing disk.img failed", failed.Reason);
+        Assert.Equal("applying epoch 1 to disk.img failed: writing disk.img: no space left on device", failed.Reason);
         Assert.Equal(SecondaryStorageResult.Skipped, marked.Result);
         Assert.Equal(0, new NodeStateStore(directory).Load()!.AppliedEpoch);
         Assert.Equal([1L], store.Journal.EntriesHeld().Select(e => e.Epoch));
-    }
-
-    /// <summary>Every write to a file whose name contains <see cref="Failing"/> fails while it is set.</summary>
-    private sealed class FailingWrites : IStorageFaults
-    {
-        public string? Failing { get; set; }
-
-        public void BeforeCall(StorageCall kind, string name)
-        {
-            if (kind == StorageCall.Write && Failing is not null && name.Contains(Failing, StringComparison.Ordinal))
-            {
-                throw new IOException($"writing {name} failed");
-            }
-        }
     }
 
     /// <summary>One epoch of one write, sealed by a real engine as it hands it to the journal.</summary>
