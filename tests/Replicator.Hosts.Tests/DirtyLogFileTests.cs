@@ -1,5 +1,8 @@
+using System.Buffers.Binary;
+using System.Numerics;
 using Replicator.Core.Storage;
 using Replicator.Hosts.Storage;
+using Replicator.Hosts.Tests.Support;
 using Replicator.InMemory;
 
 namespace Replicator.Hosts.Tests;
@@ -132,6 +135,253 @@ public sealed class DirtyLogFileTests
 
         using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
         Assert.Null(reopened.Load().Header);
+    }
+
+    [Fact]
+    public void A_header_and_a_bitmap_sector_are_laid_out_as_documented_with_checksums_computed_independently()
+    {
+        using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 0x1122334455667788))
+        {
+            byte[] bits = new byte[DirtyLogGeometry.BitmapBytesPerSector];
+            bits[0] = 0x81;
+            file.WriteSector(0x1122334455667788, 1, bits);
+            file.WriteHeader(new DirtyLogHeader(3, 0x1122334455667788, Geometry, InUse: true, AcknowledgedEpoch: 41, AcknowledgedGeneration: 0xABCDEF, [2, 7]));
+        }
+
+        byte[] log = _directory.Peek(DirtyLogFile.FileName)!.Contents.ToArray();
+        ReadOnlySpan<byte> slot = log.AsSpan(DirtyLogFile.HeaderSlotBytes, DirtyLogFile.HeaderSlotBytes); // odd transactions: the second slot
+        Assert.Equal("DIRTYLOG"u8.ToArray(), slot[..8].ToArray());
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(slot[8..]));
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(slot[12..]));
+        Assert.Equal(3L, BinaryPrimitives.ReadInt64LittleEndian(slot[16..]));
+        Assert.Equal(0x1122334455667788UL, BinaryPrimitives.ReadUInt64LittleEndian(slot[24..]));
+        Assert.Equal((Geometry.DiskBytes, Geometry.RegionBytes, Geometry.ExtentBytes), (BinaryPrimitives.ReadInt64LittleEndian(slot[32..]), BinaryPrimitives.ReadInt32LittleEndian(slot[40..]), BinaryPrimitives.ReadInt32LittleEndian(slot[44..])));
+        Assert.Equal((41L, 0xABCDEFUL), (BinaryPrimitives.ReadInt64LittleEndian(slot[48..]), BinaryPrimitives.ReadUInt64LittleEndian(slot[56..])));
+        Assert.Equal((2, 2u, 7u), (BinaryPrimitives.ReadInt32LittleEndian(slot[64..]), BinaryPrimitives.ReadUInt32LittleEndian(slot[72..]), BinaryPrimitives.ReadUInt32LittleEndian(slot[76..])));
+        Assert.True(slot[80..^4].IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(Crc32C(slot[..^4]), BinaryPrimitives.ReadUInt32LittleEndian(slot[^4..]));
+        Assert.True(log.AsSpan(0, DirtyLogFile.HeaderSlotBytes).IndexOfAnyExcept((byte)0) < 0); // the other slot never written
+
+        ReadOnlySpan<byte> sector = log.AsSpan(DirtyLogFile.BitmapOffset + DirtyLogFile.SectorBytes, DirtyLogFile.SectorBytes);
+        byte[] prefix = new byte[12];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, 0x1122334455667788);
+        BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(8), 1);
+        Assert.Equal(0x81, sector[0]);
+        Assert.Equal(Crc32C([.. prefix, .. sector[..^4]]), BinaryPrimitives.ReadUInt32LittleEndian(sector[^4..]));
+    }
+
+    [Fact]
+    public void Every_header_field_reads_back_and_the_higher_transaction_wins_in_either_slot()
+    {
+        using DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7);
+        var older = new DirtyLogHeader(2, 7, Geometry, InUse: true, AcknowledgedEpoch: 10, AcknowledgedGeneration: 5, [1]);
+        var newer = new DirtyLogHeader(3, 7, Geometry, InUse: false, AcknowledgedEpoch: 11, AcknowledgedGeneration: 6, []);
+        file.WriteHeader(older);
+        file.WriteHeader(newer);
+
+        DirtyLogHeader read = file.Load().Header!;
+        Assert.Equal((newer.Transaction, newer.LogId, newer.Geometry, newer.InUse, newer.AcknowledgedEpoch, newer.AcknowledgedGeneration), (read.Transaction, read.LogId, read.Geometry, read.InUse, read.AcknowledgedEpoch, read.AcknowledgedGeneration));
+        Assert.Empty(read.ActiveExtents);
+
+        file.WriteHeader(older with { Transaction = 4 }); // slot 0 again, now the newer one
+        Assert.Equal(4, file.Load().Header!.Transaction);
+    }
+
+    [Fact]
+    public void A_single_header_torn_while_it_was_first_written_reads_as_a_log_never_completed()
+    {
+        using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
+        {
+            file.WriteHeader(Header(1, active: []));
+        }
+
+        Spoil(offset: DirtyLogFile.HeaderSlotBytes + 100, length: 8);
+        using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
+
+        DirtyLogContents contents = reopened.Load();
+        Assert.Null(contents.Header);
+        Assert.Empty(contents.Bitmap);
+    }
+
+    [Fact]
+    public void A_header_of_another_format_is_damage_not_a_torn_write()
+    {
+        using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
+        {
+            file.WriteHeader(Header(1, active: []));
+        }
+
+        RewriteSlot(1, slot => BinaryPrimitives.WriteUInt32LittleEndian(slot[8..], 2));
+        using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
+
+        var damage = Assert.Throws<InvalidDataException>(() => reopened.Load());
+        Assert.Contains("state/dirty-log.bin is damaged: its header has format 2; this build reads format 1; nothing was changed", damage.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(2L, 0)] // an even transaction in the odd slot
+    [InlineData(1L, -1)]
+    [InlineData(1L, DirtyLogFile.MaxActiveExtents + 1)]
+    public void A_header_that_verifies_but_contradicts_itself_is_damage(long transaction, int count)
+    {
+        using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
+        {
+            file.WriteHeader(Header(1, active: []));
+        }
+
+        RewriteSlot(1, slot =>
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(slot[16..], transaction);
+            BinaryPrimitives.WriteInt32LittleEndian(slot[64..], count);
+        });
+        using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
+
+        var damage = Assert.Throws<InvalidDataException>(() => reopened.Load());
+        Assert.Contains($"header slot 1 verifies but is inconsistent (transaction {transaction}, {count} extents)", damage.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_header_names_at_most_the_extents_its_slot_holds()
+    {
+        using DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7);
+        long[] most = Enumerable.Range(0, DirtyLogFile.MaxActiveExtents).Select(e => (long)e).ToArray();
+
+        file.WriteHeader(Header(1, most));
+        Assert.Throws<ArgumentOutOfRangeException>(() => file.WriteHeader(Header(2, [.. most, 1])));
+        Assert.Throws<ArgumentException>(() => file.WriteSector(7, 0, new byte[DirtyLogGeometry.BitmapBytesPerSector - 1]));
+
+        Assert.Equal(most, file.Load().Header!.ActiveExtents);
+    }
+
+    [Fact]
+    public void A_log_kept_for_a_shape_this_build_cannot_track_reads_with_no_bitmap()
+    {
+        var odd = new DirtyLogGeometry(Geometry.DiskBytes, RegionBytes: 1000, Geometry.ExtentBytes);
+        using DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7);
+        file.WriteHeader(Header(1, active: []) with { Geometry = odd });
+
+        DirtyLogContents contents = file.Load();
+
+        Assert.Equal(odd, contents.Header!.Geometry);
+        Assert.Empty(contents.Bitmap);
+        Assert.StartsWith("the dirty log was kept for another image shape (67108864 bytes, 1000-byte regions", contents.WhyNotTrusted(7, null, Geometry.DiskBytes), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_new_log_is_whole_and_durable_name_and_all_before_it_is_used()
+    {
+        for (int seed = 0; seed < 4; seed++)
+        {
+            var directory = new MemoryStorageDirectory("state");
+            using (DirtyLogFile.Create(directory, Geometry, logId: 7))
+            {
+            }
+
+            directory.PowerCut(new Random(seed));
+            using DirtyLogFile reopened = DirtyLogFile.Open(directory)!;
+            using (IBlockDevice device = directory.Open(DirtyLogFile.FileName))
+            {
+                Assert.Equal(DirtyLogFile.BitmapOffset + ((long)Geometry.SectorCount * DirtyLogFile.SectorBytes), device.Size);
+            }
+
+            reopened.WriteHeader(Header(1, active: []));
+            Assert.Equal(Geometry.SectorCount * DirtyLogGeometry.BitmapBytesPerSector, reopened.Load().Bitmap.Length);
+        }
+    }
+
+    [Fact]
+    public void A_log_that_cannot_be_created_is_closed_and_the_error_told()
+    {
+        var faults = new FailingWrites { FailFrom = DirtyLogFile.FileName };
+        var directory = new MemoryStorageDirectory("state", faults);
+
+        Assert.Throws<IOException>(() => DirtyLogFile.Create(directory, Geometry, logId: 7));
+
+        Assert.Equal(0, directory.OpenDevices);
+        Assert.Null(DirtyLogFile.Open(new MemoryStorageDirectory("empty")));
+        Assert.Throws<ArgumentNullException>(() => DirtyLogFile.Open(null!));
+    }
+
+    [Fact]
+    public void A_bitmap_sector_moved_to_another_place_in_the_log_does_not_verify()
+    {
+        using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
+        {
+            file.WriteHeader(Header(1, active: []));
+        }
+
+        MemoryDisk disk = _directory.Peek(DirtyLogFile.FileName)!;
+        byte[] first = disk.Contents.Slice(DirtyLogFile.BitmapOffset, DirtyLogFile.SectorBytes).ToArray();
+        disk.Write(DirtyLogFile.BitmapOffset + DirtyLogFile.SectorBytes, first, fua: true);
+        using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
+
+        Assert.Contains("bitmap sector 1 (bytes 8704..) does not verify", Assert.Throws<InvalidDataException>(() => reopened.Load()).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(7UL, 7UL, true, null)]
+    [InlineData(8UL, 7UL, true, "not the one the state record names")]
+    [InlineData(0UL, 0UL, true, "not the one the state record names")] // a state record that names no log trusts none
+    [InlineData(7UL, 7UL, false, "another image shape")]
+    public void A_log_is_trusted_only_when_it_is_the_one_the_state_record_names_for_this_image(ulong logId, ulong trusted, bool sameShape, string? why)
+    {
+        var contents = new DirtyLogContents(Header(1, active: []) with { LogId = logId }, []);
+        DirtyLogGeometry expected = sameShape ? Geometry : Geometry with { RegionBytes = 8192 };
+
+        string? answer = contents.WhyNotTrusted(trusted, expected, Geometry.DiskBytes);
+
+        if (why is null)
+        {
+            Assert.Null(answer);
+            Assert.Null(contents.WhyNotTrusted(trusted, null, Geometry.DiskBytes)); // any shape of this image's size
+            Assert.Contains("another image shape", contents.WhyNotTrusted(trusted, null, Geometry.DiskBytes + 4096), StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains(why, answer, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("never completed", new DirtyLogContents(null, []).WhyNotTrusted(trusted, expected, Geometry.DiskBytes), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_regions_that_may_differ_are_the_bitmap_s_and_while_in_use_every_region_of_the_hot_extents(bool inUse)
+    {
+        var small = new DirtyLogGeometry(DiskBytes: 64 * 4096, RegionBytes: 4096, ExtentBytes: 4 * 4096);
+        byte[] bitmap = new byte[DirtyLogGeometry.BitmapBytesPerSector];
+        bitmap[0] = 0b0000_0010; // region 1
+        bitmap[7] = 0b1000_0000; // region 63, the last
+        var contents = new DirtyLogContents(new DirtyLogHeader(1, 7, small, inUse, 1, 1, [3]), bitmap);
+
+        long[] regions = contents.RegionsThatMayDiffer().ToArray();
+
+        Assert.Equal(inUse ? [1L, 12, 13, 14, 15, 63] : [1L, 63], regions);
+        Assert.Throws<InvalidOperationException>(() => new DirtyLogContents(null, []).RegionsThatMayDiffer().ToArray());
+    }
+
+    private void RewriteSlot(int slot, SlotEdit edit)
+    {
+        MemoryDisk disk = _directory.Peek(DirtyLogFile.FileName)!;
+        byte[] bytes = disk.Contents.Slice(slot * DirtyLogFile.HeaderSlotBytes, DirtyLogFile.HeaderSlotBytes).ToArray();
+        edit(bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(DirtyLogFile.HeaderSlotBytes - 4), Crc32C(bytes.AsSpan(0, DirtyLogFile.HeaderSlotBytes - 4)));
+        disk.Write(slot * DirtyLogFile.HeaderSlotBytes, bytes, fua: true);
+    }
+
+    private delegate void SlotEdit(Span<byte> slot);
+
+    /// <summary>CRC-32C the textbook way, byte by byte.</summary>
+    private static uint Crc32C(ReadOnlySpan<byte> bytes)
+    {
+        uint crc = uint.MaxValue;
+        foreach (byte b in bytes)
+        {
+            crc = BitOperations.Crc32C(crc, b);
+        }
+
+        return ~crc;
     }
 
     private static DirtyLogHeader Header(long transaction, long[] active) =>

@@ -51,10 +51,10 @@ public sealed class EpochJournal : IDisposable
     private readonly Lock _lock = new();
 
     public const string FileName = "journal.bin";
+    private const string CompactingName = FileName + ".compact";
 
     // Why bytes are not an entry at all: a torn tail, or no entry begins there.
     private const string NoWholeEntry = "no whole entry header";
-    private const string CompactingName = FileName + ".compact";
 
     private readonly IStorageDirectory _directory;
     private readonly FrameChecksum _checksum = new();
@@ -421,7 +421,8 @@ public sealed class EpochJournal : IDisposable
     {
         Span<byte> magic = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(magic, Magic);
-        // Only met past damage or a torn tail, once or twice per start: not worth a pooled buffer.
+        // Met where the walk ends (a torn tail, older entries left behind a reuse, damage), about
+        // once per start: not worth a pooled buffer. Nothing is allocated at the file's end.
         byte[] chunk = new byte[Math.Clamp(length - from, 0, SearchWindowBytes)];
         long start = from;
         while (start + HeaderSize <= length)
