@@ -107,6 +107,8 @@ public sealed class DirtyLogFileTests
     [Theory]
     [InlineData(DirtyLogFile.BitmapOffset + 100L, "too short for the bitmap its header describes")]
     [InlineData(100L, "shorter than its two headers")]
+    [InlineData(DirtyLogFile.BitmapOffset - 1L, "shorter than its two headers")]
+    [InlineData(DirtyLogFile.BitmapOffset + 0L, "too short for the bitmap its header describes")]
     public void A_log_that_lost_its_end_is_damage_named_with_the_file(long size, string what)
     {
         using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
@@ -145,6 +147,8 @@ public sealed class DirtyLogFileTests
             byte[] bits = new byte[DirtyLogGeometry.BitmapBytesPerSector];
             bits[0] = 0x81;
             file.WriteSector(0x1122334455667788, 1, bits);
+            // A longer one in the same slot before it: nothing of it may be left past the new one's extents.
+            file.WriteHeader(new DirtyLogHeader(1, 0x1122334455667788, Geometry, InUse: true, AcknowledgedEpoch: 40, AcknowledgedGeneration: 0xABCDEF, [2, 7, 9, 11]));
             file.WriteHeader(new DirtyLogHeader(3, 0x1122334455667788, Geometry, InUse: true, AcknowledgedEpoch: 41, AcknowledgedGeneration: 0xABCDEF, [2, 7]));
         }
 
@@ -204,6 +208,20 @@ public sealed class DirtyLogFileTests
     }
 
     [Fact]
+    public void A_slot_whose_checksum_holds_but_that_is_no_dirty_log_header_is_not_read_as_one()
+    {
+        using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
+        {
+            file.WriteHeader(Header(1, active: []));
+        }
+
+        RewriteSlot(1, slot => "NOTALOG!"u8.CopyTo(slot));
+        using DirtyLogFile reopened = DirtyLogFile.Open(_directory)!;
+
+        Assert.Null(reopened.Load().Header);
+    }
+
+    [Fact]
     public void A_header_of_another_format_is_damage_not_a_torn_write()
     {
         using (DirtyLogFile file = DirtyLogFile.Create(_directory, Geometry, logId: 7))
@@ -247,9 +265,14 @@ public sealed class DirtyLogFileTests
         long[] most = Enumerable.Range(0, DirtyLogFile.MaxActiveExtents).Select(e => (long)e).ToArray();
 
         file.WriteHeader(Header(1, most));
-        Assert.Throws<ArgumentOutOfRangeException>(() => file.WriteHeader(Header(2, [.. most, 1])));
-        Assert.Throws<ArgumentException>(() => file.WriteSector(7, 0, new byte[DirtyLogGeometry.BitmapBytesPerSector - 1]));
+        var tooMany = Assert.Throws<ArgumentOutOfRangeException>(() => file.WriteHeader(Header(2, [.. most, 1])));
+        // An extent number past what a header holds is refused, never cut short into another extent's.
+        Assert.Throws<OverflowException>(() => file.WriteHeader(Header(2, [(long)uint.MaxValue + 3])));
+        var shortSector = Assert.Throws<ArgumentException>(() => file.WriteSector(7, 0, new byte[DirtyLogGeometry.BitmapBytesPerSector - 1]));
+        Assert.Throws<ArgumentNullException>(() => file.WriteHeader(null!));
 
+        Assert.Contains($"a header names at most {DirtyLogFile.MaxActiveExtents} extents", tooMany.Message, StringComparison.Ordinal);
+        Assert.Contains($"a bitmap sector holds {DirtyLogGeometry.BitmapBytesPerSector} bytes of bits", shortSector.Message, StringComparison.Ordinal);
         Assert.Equal(most, file.Load().Header!.ActiveExtents);
     }
 
@@ -300,6 +323,7 @@ public sealed class DirtyLogFileTests
         Assert.Equal(0, directory.OpenDevices);
         Assert.Null(DirtyLogFile.Open(new MemoryStorageDirectory("empty")));
         Assert.Throws<ArgumentNullException>(() => DirtyLogFile.Open(null!));
+        Assert.Throws<ArgumentNullException>(() => DirtyLogFile.Create(null!, Geometry, logId: 7));
     }
 
     [Fact]
@@ -353,12 +377,14 @@ public sealed class DirtyLogFileTests
         byte[] bitmap = new byte[DirtyLogGeometry.BitmapBytesPerSector];
         bitmap[0] = 0b0000_0010; // region 1
         bitmap[7] = 0b1000_0000; // region 63, the last
+        bitmap[8] = 0b0000_0001; // past the image's end: names nothing
         var contents = new DirtyLogContents(new DirtyLogHeader(1, 7, small, inUse, 1, 1, [3]), bitmap);
 
         long[] regions = contents.RegionsThatMayDiffer().ToArray();
 
         Assert.Equal(inUse ? [1L, 12, 13, 14, 15, 63] : [1L, 63], regions);
-        Assert.Throws<InvalidOperationException>(() => new DirtyLogContents(null, []).RegionsThatMayDiffer().ToArray());
+        var never = Assert.Throws<InvalidOperationException>(() => new DirtyLogContents(null, []).RegionsThatMayDiffer().ToArray());
+        Assert.Equal("a log that was never completed names no regions", never.Message);
     }
 
     private void RewriteSlot(int slot, SlotEdit edit)

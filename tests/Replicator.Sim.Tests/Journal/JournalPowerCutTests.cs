@@ -1,16 +1,10 @@
 using System.Buffers.Binary;
-using NSubstitute;
-using Replicator.Core.Blocks;
-using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
-using Replicator.Core.Testing;
-using Replicator.Core.Vm;
 using Replicator.Hosts.Storage;
 using Replicator.Hosts.Testing;
 using Replicator.InMemory;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Storage;
-using Replicator.Sim.World;
 
 namespace Replicator.Sim.Tests.Journal;
 
