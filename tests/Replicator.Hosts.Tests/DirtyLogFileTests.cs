@@ -313,6 +313,17 @@ public sealed class DirtyLogFileTests
     }
 
     [Fact]
+    public void A_log_for_a_large_image_is_created_at_its_whole_size()
+    {
+        var large = new DirtyLogGeometry(DiskBytes: 4L << 30, RegionBytes: 4096, ExtentBytes: 1 << 20);
+        using DirtyLogFile file = DirtyLogFile.Create(_directory, large, logId: 7);
+        file.WriteHeader(Header(1, active: []) with { Geometry = large });
+
+        Assert.Equal(DirtyLogFile.BitmapOffset + ((long)large.SectorCount * DirtyLogFile.SectorBytes), _directory.Peek(DirtyLogFile.FileName)!.Size);
+        Assert.Equal((long)large.SectorCount * DirtyLogGeometry.BitmapBytesPerSector, file.Load().Bitmap.Length);
+    }
+
+    [Fact]
     public void A_log_that_cannot_be_created_is_closed_and_the_error_told()
     {
         var faults = new FailingWrites { FailFrom = DirtyLogFile.FileName };
