@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using Replicator.Core.Storage;
 using Replicator.Hosts.Storage;
 using Replicator.Hosts.Tests.Support;
@@ -163,7 +162,7 @@ public sealed class DirtyLogFileTests
         Assert.Equal((41L, 0xABCDEFUL), (BinaryPrimitives.ReadInt64LittleEndian(slot[48..]), BinaryPrimitives.ReadUInt64LittleEndian(slot[56..])));
         Assert.Equal((2, 2u, 7u), (BinaryPrimitives.ReadInt32LittleEndian(slot[64..]), BinaryPrimitives.ReadUInt32LittleEndian(slot[72..]), BinaryPrimitives.ReadUInt32LittleEndian(slot[76..])));
         Assert.True(slot[80..^4].IndexOfAnyExcept((byte)0) < 0);
-        Assert.Equal(Crc32C(slot[..^4]), BinaryPrimitives.ReadUInt32LittleEndian(slot[^4..]));
+        Assert.Equal(TextbookCrc32C.Compute(slot[..^4]), BinaryPrimitives.ReadUInt32LittleEndian(slot[^4..]));
         Assert.True(log.AsSpan(0, DirtyLogFile.HeaderSlotBytes).IndexOfAnyExcept((byte)0) < 0); // the other slot never written
 
         ReadOnlySpan<byte> sector = log.AsSpan(DirtyLogFile.BitmapOffset + DirtyLogFile.SectorBytes, DirtyLogFile.SectorBytes);
@@ -171,7 +170,7 @@ public sealed class DirtyLogFileTests
         BinaryPrimitives.WriteUInt64LittleEndian(prefix, 0x1122334455667788);
         BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(8), 1);
         Assert.Equal(0x81, sector[0]);
-        Assert.Equal(Crc32C([.. prefix, .. sector[..^4]]), BinaryPrimitives.ReadUInt32LittleEndian(sector[^4..]));
+        Assert.Equal(TextbookCrc32C.Compute([.. prefix, .. sector[..^4]]), BinaryPrimitives.ReadUInt32LittleEndian(sector[^4..]));
     }
 
     [Fact]
@@ -403,23 +402,11 @@ public sealed class DirtyLogFileTests
         MemoryDisk disk = _directory.Peek(DirtyLogFile.FileName)!;
         byte[] bytes = disk.Contents.Slice(slot * DirtyLogFile.HeaderSlotBytes, DirtyLogFile.HeaderSlotBytes).ToArray();
         edit(bytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(DirtyLogFile.HeaderSlotBytes - 4), Crc32C(bytes.AsSpan(0, DirtyLogFile.HeaderSlotBytes - 4)));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(DirtyLogFile.HeaderSlotBytes - 4), TextbookCrc32C.Compute(bytes.AsSpan(0, DirtyLogFile.HeaderSlotBytes - 4)));
         disk.Write(slot * DirtyLogFile.HeaderSlotBytes, bytes, fua: true);
     }
 
     private delegate void SlotEdit(Span<byte> slot);
-
-    /// <summary>CRC-32C the textbook way, byte by byte.</summary>
-    private static uint Crc32C(ReadOnlySpan<byte> bytes)
-    {
-        uint crc = uint.MaxValue;
-        foreach (byte b in bytes)
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-
-        return ~crc;
-    }
 
     private static DirtyLogHeader Header(long transaction, long[] active) =>
         new(transaction, 7, Geometry, InUse: true, AcknowledgedEpoch: 4, AcknowledgedGeneration: 99, active);

@@ -1,7 +1,7 @@
-using System.Numerics;
 using System.Text;
 using System.Text.Json;
 using Replicator.Hosts.Storage;
+using Replicator.Hosts.Tests.Support;
 using Replicator.InMemory;
 using Replicator.Protocol.Messages;
 
@@ -170,17 +170,9 @@ public class NodeStateStoreTests
         Assert.False(_directory.Exists(NodeStateStore.FileName));
     }
 
-    /// <summary>CRC-32C the textbook way, byte by byte, as 8 lower-case hex digits.</summary>
-    private static string Crc32C(string text)
-    {
-        uint crc = uint.MaxValue;
-        foreach (byte b in Encoding.UTF8.GetBytes(text))
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-
-        return (~crc).ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
-    }
+    /// <summary>The record's checksum as the file states it: CRC-32C of its UTF-8 bytes, 8 lower-case hex digits.</summary>
+    private static string Crc32C(string text) =>
+        TextbookCrc32C.Compute(Encoding.UTF8.GetBytes(text)).ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
 
     private sealed class PowerCutException : Exception;
 
