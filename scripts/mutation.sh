@@ -9,8 +9,8 @@
 #   core     (default) the core's safety files, tests/Replicator.Core.Tests/stryker-config.json;
 #            about 30 minutes on 2 cores
 #   hosts    the hosts' safety files (the secondary's journal, its journal -> ack -> apply order,
-#            the node state record), tests/Replicator.Hosts.Tests/stryker-config.json (the hosts'
-#            tests and the simulator's journal tests)
+#            the node state record, the dirty log file), tests/Replicator.Hosts.Tests/stryker-config.json
+#            (the hosts' tests and the simulator's journal tests); about 7 minutes
 #
 # Usage: scripts/mutation.sh [core|hosts] [extra dotnet-stryker options]
 set -euo pipefail
