@@ -23,6 +23,17 @@ public sealed class NbdServerOptions
     /// <summary>Export read-only even when the backend takes writes.</summary>
     public bool ReadOnly { get; init; }
 
+    /// <summary>
+    /// The longest read or write a client may send, advertised as the maximum block size. Default
+    /// 32 MiB: the protocol asks servers to take 32 MiB from clients that cannot learn the limit.
+    /// Requests longer than the backend's own <see cref="INbdBackend.MaxRequestBytes"/> are split
+    /// into backend calls. A multiple of 512, at least 4 KiB, at most 1 GiB.
+    /// </summary>
+    public int MaxPayloadBytes { get; init; } = DefaultMaxPayloadBytes;
+
+    /// <summary>The default <see cref="MaxPayloadBytes"/>: 32 MiB.</summary>
+    public const int DefaultMaxPayloadBytes = 32 << 20;
+
     /// <summary>Requests one connection may have in flight before the server stops reading from it. Default 64.</summary>
     public int MaxInFlightRequests { get; init; } = 64;
 

@@ -12,7 +12,7 @@ namespace Replicator.Benchmarks;
 public class NbdRequestParserBenchmarks
 {
     private readonly byte[] _header = new byte[NbdRequest.Size];
-    private readonly NbdRequestValidator _validator = new(1L << 30, 4 << 20, readOnly: false);
+    private readonly NbdRequestValidator _validator = new(1L << 30, 4 << 20, readOnly: false, new NegotiatedFeatures(StructuredReplies: true, AllocationContext: true));
 
     [GlobalSetup]
     public void Setup() =>

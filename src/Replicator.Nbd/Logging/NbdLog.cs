@@ -13,8 +13,8 @@ internal static partial class NbdLog
     [LoggerMessage(2, LogLevel.Debug, "NBD connection {ConnectionId} from {Remote} accepted")]
     public static partial void Accepted(this ILogger logger, long connectionId, EndPoint? remote);
 
-    [LoggerMessage(3, LogLevel.Information, "NBD connection {ConnectionId} entered transmission on export '{ExportName}' ({How})")]
-    public static partial void Negotiated(this ILogger logger, long connectionId, string exportName, string how);
+    [LoggerMessage(3, LogLevel.Information, "NBD connection {ConnectionId} entered transmission on export '{ExportName}' ({How}; structured replies {StructuredReplies}, base:allocation {AllocationContext})")]
+    public static partial void Negotiated(this ILogger logger, long connectionId, string exportName, string how, bool structuredReplies, bool allocationContext);
 
     [LoggerMessage(4, LogLevel.Debug, "NBD connection {ConnectionId} closed: {Reason}")]
     public static partial void Closed(this ILogger logger, long connectionId, string reason);

@@ -14,4 +14,7 @@ internal static class NbdMagic
     public const uint Request = 0x25609513;
 
     public const uint SimpleReply = 0x67446698;
+
+    /// <summary>Starts every chunk of a structured reply.</summary>
+    public const uint StructuredReply = 0x668e33ef;
 }

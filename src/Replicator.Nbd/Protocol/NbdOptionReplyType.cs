@@ -6,6 +6,7 @@ public enum NbdOptionReplyType : uint
     Ack = 1,
     Server = 2,
     Info = 3,
+    MetaContext = 4,
     ErrorUnsupported = 0x8000_0001,
     ErrorPolicy = 0x8000_0002,
     ErrorInvalid = 0x8000_0003,

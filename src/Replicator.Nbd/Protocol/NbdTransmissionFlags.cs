@@ -17,4 +17,7 @@ public enum NbdTransmissionFlags : ushort
     SendWriteZeroes = 1 << 6,
     SendDontFragment = 1 << 7,
     CanMultiConnection = 1 << 8,
+    SendResize = 1 << 9,
+    SendCache = 1 << 10,
+    SendFastZero = 1 << 11,
 }

@@ -57,14 +57,14 @@ internal sealed class NbdConnection
         try
         {
             _server.Logger.Accepted(_id, _remote);
-            NegotiationOutcome outcome = await NegotiateAsync(input, network, receiving.Token).ConfigureAwait(false);
+            (NegotiationOutcome outcome, NegotiatedFeatures features) = await NegotiateAsync(input, network, receiving.Token).ConfigureAwait(false);
             if (outcome != NegotiationOutcome.Transmission)
             {
                 return;
             }
 
             var budget = new InFlightBudget(_server.Options.MaxInFlightRequests, _server.Options.MaxInFlightBytes);
-            transmission = new NbdTransmission(_id, input, network, _server.Backend, _server.Export, budget, _server.InFlight, _server.Logger, _abort);
+            transmission = new NbdTransmission(_id, input, network, _server.Backend, _server.Export, features, budget, _server.InFlight, _server.Logger, _abort);
             string reason = await transmission.ReceiveAsync(receiving.Token).ConfigureAwait(false);
             _server.Logger.Closed(_id, reason);
             end = ConnectionEnd.FinishRequests;
@@ -108,7 +108,7 @@ internal sealed class NbdConnection
     /// The handshake, bounded by <see cref="NbdServerOptions.NegotiationTimeout"/> from the moment the
     /// connection was accepted: a client that connects and haggles (or says nothing) past it is closed.
     /// </summary>
-    private async Task<NegotiationOutcome> NegotiateAsync(Stream input, Stream output, CancellationToken receiving)
+    private async Task<(NegotiationOutcome Outcome, NegotiatedFeatures Features)> NegotiateAsync(Stream input, Stream output, CancellationToken receiving)
     {
         // Armed before the greeting goes out, and disarmed (disposed) once the handshake is over.
         using var deadline = new CancellationTokenSource(_server.Options.NegotiationTimeout, _server.Time);
@@ -127,7 +127,7 @@ internal sealed class NbdConnection
         switch (outcome)
         {
             case NegotiationOutcome.Transmission:
-                _server.Logger.Negotiated(_id, _server.Export.Name, negotiation.SelectedBy == NbdOption.Go ? "NBD_OPT_GO" : "NBD_OPT_EXPORT_NAME");
+                _server.Logger.Negotiated(_id, _server.Export.Name, negotiation.SelectedBy == NbdOption.Go ? "NBD_OPT_GO" : "NBD_OPT_EXPORT_NAME", negotiation.Features.StructuredReplies, negotiation.Features.AllocationContext);
                 break;
             case NegotiationOutcome.Aborted:
                 _server.Logger.Closed(_id, "the client aborted the handshake (NBD_OPT_ABORT)");
@@ -142,7 +142,7 @@ internal sealed class NbdConnection
                 break;
         }
 
-        return outcome;
+        return (outcome, negotiation.Features);
     }
 
     private async Task CloseAsync(NetworkStream network, BufferedStream input, NbdTransmission? transmission, ConnectionEnd end)

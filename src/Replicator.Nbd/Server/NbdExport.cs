@@ -15,6 +15,9 @@ internal sealed class NbdExport
 
     public const int PreferredBlockSize = 4096;
 
+    /// <summary>The largest payload (and backend call) allowed: a read's reply, header and data, must fit one array.</summary>
+    public const int MaxPayloadLimit = 1 << 30;
+
     public NbdExport(INbdBackend backend, NbdServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -33,21 +36,28 @@ internal sealed class NbdExport
         }
 
         // The maximum must reach the preferred size, and the read reply (header + data) must fit one array.
-        if (backend.MaxRequestBytes < PreferredBlockSize || backend.MaxRequestBytes % MinimumBlockSize != 0 || backend.MaxRequestBytes > 1 << 30)
+        if (backend.MaxRequestBytes < PreferredBlockSize || backend.MaxRequestBytes % MinimumBlockSize != 0 || backend.MaxRequestBytes > MaxPayloadLimit)
         {
-            throw new ArgumentException($"backend's largest request {backend.MaxRequestBytes} must be a multiple of {MinimumBlockSize} in {PreferredBlockSize}..{1 << 30}", nameof(backend));
+            throw new ArgumentException($"backend's largest request {backend.MaxRequestBytes} must be a multiple of {MinimumBlockSize} in {PreferredBlockSize}..{MaxPayloadLimit}", nameof(backend));
+        }
+
+        if (options.MaxPayloadBytes < PreferredBlockSize || options.MaxPayloadBytes % MinimumBlockSize != 0 || options.MaxPayloadBytes > MaxPayloadLimit)
+        {
+            throw new ArgumentException($"maximum payload {options.MaxPayloadBytes} must be a multiple of {MinimumBlockSize} in {PreferredBlockSize}..{MaxPayloadLimit}", nameof(options));
         }
 
         Size = backend.Size;
-        MaximumBlockSize = backend.MaxRequestBytes;
+        MaximumBlockSize = options.MaxPayloadBytes;
+        BackendRequestBytes = backend.MaxRequestBytes;
         ReadOnly = options.ReadOnly || backend.IsReadOnly;
 
-        // No CAN_MULTI_CONN: a backend's flush is promised to cover the writes of its own connection
-        // only (see docs/nbd.md). No ROTATIONAL, DF or FAST_ZERO either.
+        // CAN_MULTI_CONN rests on INbdBackend.FlushAsync covering every connection's completed writes
+        // (see docs/nbd.md). DF is added per connection, once structured replies are negotiated.
+        NbdTransmissionFlags always = NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.SendFua
+            | NbdTransmissionFlags.CanMultiConnection | NbdTransmissionFlags.SendCache;
         Flags = ReadOnly
-            ? NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.ReadOnly | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.SendFua
-            : NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.SendFua
-                | NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendWriteZeroes;
+            ? always | NbdTransmissionFlags.ReadOnly
+            : always | NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendWriteZeroes | NbdTransmissionFlags.SendFastZero;
     }
 
     public string Name { get; }
@@ -58,11 +68,20 @@ internal sealed class NbdExport
 
     public long Size { get; }
 
+    /// <summary>The longest read or write a client may send (advertised); longer trims and write-zeroes are split.</summary>
     public int MaximumBlockSize { get; }
+
+    /// <summary>The backend's largest call: requests longer than this are split into pieces of at most this.</summary>
+    public int BackendRequestBytes { get; }
 
     public bool ReadOnly { get; }
 
+    /// <summary>The flags every connection gets; see <see cref="FlagsFor"/>.</summary>
     public NbdTransmissionFlags Flags { get; }
+
+    /// <summary>The flags sent to one client: DF only to a client that negotiated structured replies (the protocol forbids it otherwise).</summary>
+    public NbdTransmissionFlags FlagsFor(bool structuredReplies) =>
+        structuredReplies ? Flags | NbdTransmissionFlags.SendDontFragment : Flags;
 
     /// <summary>True for this export's name and for the empty name, which selects the default export.</summary>
     public bool IsNamed(ReadOnlySpan<byte> requestedName) =>

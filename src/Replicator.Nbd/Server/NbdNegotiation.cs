@@ -24,6 +24,8 @@ internal sealed class NbdNegotiation
     private readonly ArrayBufferWriter<byte> _replies = new(256);
     private bool _fixedNewstyle;
     private bool _noZeroes;
+    private bool _structuredReplies;
+    private bool _allocationContext;
 
     public NbdNegotiation(Stream input, Stream output, NbdExport export)
     {
@@ -34,6 +36,9 @@ internal sealed class NbdNegotiation
 
     /// <summary>The option that entered transmission (for the log).</summary>
     public NbdOption? SelectedBy { get; private set; }
+
+    /// <summary>What the client negotiated; meaningful once the handshake entered transmission.</summary>
+    public NegotiatedFeatures Features => new(_structuredReplies, _allocationContext);
 
     public async Task<NegotiationOutcome> RunAsync(CancellationToken cancellationToken)
     {
@@ -111,9 +116,14 @@ internal sealed class NbdNegotiation
                 return null;
             case NbdOption.Info or NbdOption.Go:
                 return AnswerInfo(option, data) && option == NbdOption.Go ? Select(option) : null;
+            case NbdOption.StructuredReply:
+                AnswerStructuredReply(data);
+                return null;
+            case NbdOption.ListMetaContext or NbdOption.SetMetaContext:
+                AnswerMetaContext(option, data);
+                return null;
             default:
-                // STARTTLS, STRUCTURED_REPLY and the meta-context options included: this server sends
-                // simple replies only, and clients fall back when refused.
+                // STARTTLS and extended headers included: clients go on without them when refused.
                 AppendError(option, NbdOptionReplyType.ErrorUnsupported, $"option {(uint)option} is not supported by this server");
                 return null;
         }
@@ -129,7 +139,7 @@ internal sealed class NbdNegotiation
 
         Span<byte> reply = _replies.GetSpan(10 + ExportNameReplyPadding);
         BinaryPrimitives.WriteUInt64BigEndian(reply, (ulong)_export.Size);
-        BinaryPrimitives.WriteUInt16BigEndian(reply[8..], (ushort)_export.Flags);
+        BinaryPrimitives.WriteUInt16BigEndian(reply[8..], (ushort)_export.FlagsFor(_structuredReplies));
         int length = 10;
         if (!_noZeroes)
         {
@@ -205,7 +215,7 @@ internal sealed class NbdNegotiation
         Span<byte> info = stackalloc byte[14];
         BinaryPrimitives.WriteUInt16BigEndian(info, (ushort)NbdInfoType.Export);
         BinaryPrimitives.WriteUInt64BigEndian(info[2..], (ulong)_export.Size);
-        BinaryPrimitives.WriteUInt16BigEndian(info[10..], (ushort)_export.Flags);
+        BinaryPrimitives.WriteUInt16BigEndian(info[10..], (ushort)_export.FlagsFor(_structuredReplies));
         AppendReply(option, NbdOptionReplyType.Info, info[..12]);
 
         // Sent even when not asked for: clients that asked (qemu, libnbd) then keep requests sector
@@ -228,6 +238,64 @@ internal sealed class NbdNegotiation
 
         AppendReply(option, NbdOptionReplyType.Ack, default);
         return true;
+    }
+
+    private void AnswerStructuredReply(ReadOnlySpan<byte> data)
+    {
+        if (!data.IsEmpty)
+        {
+            AppendError(NbdOption.StructuredReply, NbdOptionReplyType.ErrorInvalid, "NBD_OPT_STRUCTURED_REPLY takes no data");
+            return;
+        }
+
+        _structuredReplies = true;
+        AppendReply(NbdOption.StructuredReply, NbdOptionReplyType.Ack, default);
+    }
+
+    /// <summary>
+    /// NBD_OPT_LIST_META_CONTEXT and NBD_OPT_SET_META_CONTEXT. The one context is
+    /// <c>base:allocation</c>; listing with no query (or the query <c>base:</c>) names it. Setting
+    /// replaces the selection: a query list without it selects nothing, and block status is then
+    /// refused. Unknown namespaces are not errors, they just match nothing.
+    /// </summary>
+    private void AnswerMetaContext(NbdOption option, ReadOnlySpan<byte> data)
+    {
+        if (!_structuredReplies)
+        {
+            AppendError(option, NbdOptionReplyType.ErrorInvalid, "metadata contexts need NBD_OPT_STRUCTURED_REPLY first");
+            return;
+        }
+
+        // Data: name length (32), name, count of queries (32), each query's length (32) and text.
+        if (!MetaContextQuery.TryParse(data, out ReadOnlySpan<byte> name, out MetaContextQuery? query, out string? problem))
+        {
+            AppendError(option, NbdOptionReplyType.ErrorInvalid, problem);
+            return;
+        }
+
+        if (!_export.IsNamed(name))
+        {
+            AppendError(option, NbdOptionReplyType.ErrorUnknown, $"no export named '{Describe(name)}' (this server exports '{_export.Name}')");
+            return;
+        }
+
+        bool listing = option == NbdOption.ListMetaContext;
+        bool matched = listing ? query.Lists(NegotiatedFeatures.AllocationContextName) : query.Selects(NegotiatedFeatures.AllocationContextName);
+        if (!listing)
+        {
+            _allocationContext = matched;
+        }
+
+        if (matched)
+        {
+            // Listing gives id 0, as the protocol asks; selecting gives the id block status replies carry.
+            byte[] context = new byte[4 + NegotiatedFeatures.AllocationContextName.Length];
+            BinaryPrimitives.WriteUInt32BigEndian(context, listing ? 0 : NegotiatedFeatures.AllocationContextId);
+            Encoding.UTF8.GetBytes(NegotiatedFeatures.AllocationContextName, context.AsSpan(4));
+            AppendReply(option, NbdOptionReplyType.MetaContext, context);
+        }
+
+        AppendReply(option, NbdOptionReplyType.Ack, default);
     }
 
     private void AppendInfoString(NbdOption option, NbdInfoType type, byte[] text)

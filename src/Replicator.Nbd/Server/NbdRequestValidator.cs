@@ -11,27 +11,36 @@ internal sealed class NbdRequestValidator
     private readonly ulong _size;
     private readonly uint _maximum;
     private readonly bool _readOnly;
+    private readonly NegotiatedFeatures _features;
 
-    public NbdRequestValidator(long size, int maximumBlockSize, bool readOnly)
+    public NbdRequestValidator(long size, int maximumBlockSize, bool readOnly, NegotiatedFeatures features)
     {
         _size = (ulong)size;
         _maximum = (uint)maximumBlockSize;
         _readOnly = readOnly;
+        _features = features;
     }
 
     public NbdError Validate(in NbdRequest request)
     {
+        // FUA is accepted on every command, as the protocol requires once SEND_FUA is advertised.
+        // The others only where documented and advertised to this client: DF on reads once
+        // structured replies are on, FAST_ZERO on write-zeroes of a writable export, REQ_ONE on
+        // block status.
         NbdCommandFlags allowed = request.Command switch
         {
-            NbdCommand.Read or NbdCommand.Write or NbdCommand.Trim or NbdCommand.Flush => NbdCommandFlags.Fua,
+            NbdCommand.Read when _features.StructuredReplies => NbdCommandFlags.Fua | NbdCommandFlags.DontFragment,
+            NbdCommand.WriteZeroes when !_readOnly => NbdCommandFlags.Fua | NbdCommandFlags.NoHole | NbdCommandFlags.FastZero,
             NbdCommand.WriteZeroes => NbdCommandFlags.Fua | NbdCommandFlags.NoHole,
-            _ => NbdCommandFlags.None,
+            NbdCommand.BlockStatus => NbdCommandFlags.Fua | NbdCommandFlags.RequestOne,
+            _ => NbdCommandFlags.Fua,
         };
 
-        // Unknown commands (CACHE and BLOCK_STATUS are not advertised) and flags not documented for
-        // the command (DF and FAST_ZERO are not advertised) are refused. FUA is accepted on every
-        // command, as the protocol requires once SEND_FUA is advertised.
-        if (!IsKnown(request.Command) || (request.Flags & ~allowed) != 0)
+        // Unknown commands, and block status from a client that selected no metadata context (the
+        // protocol's "SHOULD reply EINVAL"), are refused.
+        if (!IsKnown(request.Command)
+            || (request.Flags & ~allowed) != 0
+            || (request.Command == NbdCommand.BlockStatus && !_features.AllocationContext))
         {
             return NbdError.Invalid;
         }
@@ -54,8 +63,9 @@ internal sealed class NbdRequestValidator
             return NbdError.Invalid;
         }
 
-        // The maximum binds the requests whose length travels as data (reads and writes). A trim or
-        // write-zeroes may be longer, as the protocol allows: the server splits it into pieces.
+        // The maximum binds the requests whose length travels as data (reads and writes). A trim,
+        // write-zeroes, cache or block status may be longer, as the protocol allows: the server
+        // splits the first two into pieces, and describes or prefetches the others as asked.
         if (request.Length > _maximum && (request.Command is NbdCommand.Read or NbdCommand.Write))
         {
             return NbdError.Invalid;
@@ -70,5 +80,6 @@ internal sealed class NbdRequestValidator
     }
 
     private static bool IsKnown(NbdCommand command) =>
-        command is NbdCommand.Read or NbdCommand.Write or NbdCommand.Flush or NbdCommand.Trim or NbdCommand.WriteZeroes;
+        command is NbdCommand.Read or NbdCommand.Write or NbdCommand.Flush or NbdCommand.Trim or NbdCommand.WriteZeroes
+            or NbdCommand.Cache or NbdCommand.BlockStatus;
 }

@@ -8,8 +8,11 @@ namespace Replicator.Nbd.Server;
 
 /// <summary>
 /// The transmission phase of one connection. The receive loop reads requests and hands each to the
-/// backend without waiting for earlier ones; each reply (header and any read data, in one pooled
-/// buffer) goes out as one write under the send lock, in whatever order the backend finishes.
+/// backend without waiting for earlier ones; each reply (header and any read data or extents, in
+/// one pooled buffer) goes out as one write under the send lock, in whatever order the backend
+/// finishes. A client that negotiated structured replies gets its reads as chunks (zero blocks as
+/// holes), its block status as one chunk, and its errors with a message; everything else is
+/// answered with simple replies, which the protocol allows for replies without a payload.
 /// </summary>
 internal sealed class NbdTransmission : IDisposable
 {
@@ -20,14 +23,25 @@ internal sealed class NbdTransmission : IDisposable
     /// </summary>
     public const uint MaxSkippedPayload = 32 << 20;
 
+    /// <summary>Extents one block status reply carries at most (8 KiB of descriptors); the client asks again for the rest.</summary>
+    public const int MaxExtentsPerReply = 1024;
+
     private const int SkipChunkBytes = 64 << 10;
-    private const int HeaderSize = NbdSimpleReply.HeaderSize;
+
+    /// <summary>
+    /// Room kept before a request's data in its buffer: a structured read's first chunk header,
+    /// and more than a simple reply's header, which is written just before the data.
+    /// </summary>
+    private const int ReplyPrefix = NbdStructuredReply.DataChunkPrefix;
+    private const int SimpleHeaderAt = ReplyPrefix - NbdSimpleReply.HeaderSize;
+    private const int ChunkHeaderAt = ReplyPrefix - NbdStructuredReply.HeaderSize;
 
     private readonly long _connectionId;
     private readonly Stream _input;
     private readonly Stream _output;
     private readonly INbdBackend _backend;
     private readonly NbdExport _export;
+    private readonly NegotiatedFeatures _features;
     private readonly NbdRequestValidator _validator;
     private readonly InFlightBudget _budget;
     private readonly ServerInFlightBudget _serverBudget;
@@ -41,6 +55,7 @@ internal sealed class NbdTransmission : IDisposable
         Stream output,
         INbdBackend backend,
         NbdExport export,
+        NegotiatedFeatures features,
         InFlightBudget budget,
         ServerInFlightBudget serverBudget,
         ILogger logger,
@@ -51,7 +66,8 @@ internal sealed class NbdTransmission : IDisposable
         _output = output;
         _backend = backend;
         _export = export;
-        _validator = new NbdRequestValidator(export.Size, export.MaximumBlockSize, export.ReadOnly);
+        _features = features;
+        _validator = new NbdRequestValidator(export.Size, export.MaximumBlockSize, export.ReadOnly, features);
         _budget = budget;
         _serverBudget = serverBudget;
         _logger = logger;
@@ -101,16 +117,16 @@ internal sealed class NbdTransmission : IDisposable
             isWrite = false;
         }
 
-        // One buffer per request: the reply header, then the write payload or the read data.
-        int dataBytes = isWrite || (request.Command == NbdCommand.Read && error == NbdError.None) ? (int)request.Length : 0;
-        int bufferBytes = HeaderSize + dataBytes;
+        // One buffer per request: room for the reply's header, then the write payload, the read data
+        // or the block status descriptors.
+        int bufferBytes = ReplyPrefix + DataBytes(request, error, isWrite);
         await EnterBudgetsAsync(bufferBytes, cancellationToken).ConfigureAwait(false);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferBytes);
         try
         {
             if (isWrite)
             {
-                await _input.ReadExactlyAsync(buffer.AsMemory(HeaderSize, dataBytes), cancellationToken).ConfigureAwait(false);
+                await _input.ReadExactlyAsync(buffer.AsMemory(ReplyPrefix, (int)request.Length), cancellationToken).ConfigureAwait(false);
             }
         }
         catch
@@ -124,22 +140,47 @@ internal sealed class NbdTransmission : IDisposable
         _ = ProcessAsync(request, error, buffer, bufferBytes);
     }
 
+    /// <summary>What a request needs after the reply prefix: its payload, its read data, or room for its extents.</summary>
+    private static int DataBytes(in NbdRequest request, NbdError error, bool isWrite)
+    {
+        if (isWrite)
+        {
+            return (int)request.Length;
+        }
+
+        if (error != NbdError.None)
+        {
+            return 0;
+        }
+
+        return request.Command switch
+        {
+            NbdCommand.Read => (int)request.Length,
+            NbdCommand.BlockStatus => 4 + (8 * MaxExtents(request)),
+            _ => 0,
+        };
+    }
+
+    /// <summary>REQ_ONE asks for one extent; otherwise at most one per sector, and at most <see cref="MaxExtentsPerReply"/>.</summary>
+    private static int MaxExtents(in NbdRequest request) =>
+        request.Flags.HasFlag(NbdCommandFlags.RequestOne) ? 1 : (int)Math.Min(MaxExtentsPerReply, request.Length / NbdExport.MinimumBlockSize);
+
     private async Task ProcessAsync(NbdRequest request, NbdError error, byte[] buffer, int bufferBytes)
     {
         try
         {
+            int extents = 0;
             if (error == NbdError.None)
             {
-                error = await ExecuteAsync(request, buffer).ConfigureAwait(false);
+                (error, extents) = await ExecuteAsync(request, buffer).ConfigureAwait(false);
             }
             else
             {
                 _logger.Refused(_connectionId, request.Command, request.Offset, request.Length, request.Flags, error);
             }
 
-            int replyBytes = HeaderSize + (request.Command == NbdCommand.Read && error == NbdError.None ? (int)request.Length : 0);
-            NbdSimpleReply.WriteHeader(buffer, error, request.Handle);
-            await SendAsync(buffer.AsMemory(0, replyBytes)).ConfigureAwait(false);
+            ReadOnlyMemory<byte> reply = error == NbdError.None ? SuccessReply(request, buffer, extents) : ErrorReply(request, error, buffer);
+            await SendAsync(reply).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
@@ -155,6 +196,50 @@ internal sealed class NbdTransmission : IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             ExitBudgets(bufferBytes);
         }
+    }
+
+    /// <summary>The reply to a request that succeeded, laid out in its buffer.</summary>
+    private ReadOnlyMemory<byte> SuccessReply(in NbdRequest request, byte[] buffer, int extents)
+    {
+        switch (request.Command)
+        {
+            case NbdCommand.Read when _features.StructuredReplies:
+                bool allowHoles = !request.Flags.HasFlag(NbdCommandFlags.DontFragment);
+                return buffer.AsMemory(0, SparseReadReply.Lay(buffer, request.Handle, (long)request.Offset, (int)request.Length, allowHoles));
+            case NbdCommand.Read:
+                NbdSimpleReply.WriteHeader(buffer.AsSpan(SimpleHeaderAt), NbdError.None, request.Handle);
+                return buffer.AsMemory(SimpleHeaderAt, NbdSimpleReply.HeaderSize + (int)request.Length);
+            case NbdCommand.BlockStatus:
+                int payload = 4 + (8 * extents);
+                NbdStructuredReply.WriteHeader(buffer.AsSpan(ChunkHeaderAt), done: true, NbdReplyChunkType.BlockStatus, request.Handle, payload);
+                return buffer.AsMemory(ChunkHeaderAt, NbdStructuredReply.HeaderSize + payload);
+            default:
+                NbdSimpleReply.WriteHeader(buffer.AsSpan(SimpleHeaderAt), NbdError.None, request.Handle);
+                return buffer.AsMemory(SimpleHeaderAt, NbdSimpleReply.HeaderSize);
+        }
+    }
+
+    /// <summary>
+    /// The reply to a request that failed: a simple reply without data, or, for a client that
+    /// negotiated structured replies, an error chunk with a message (the protocol forbids a simple
+    /// reply to a read then, and prefers the chunk for the rest). Errors are off the hot path: the
+    /// chunk has its own small array.
+    /// </summary>
+    private ReadOnlyMemory<byte> ErrorReply(in NbdRequest request, NbdError error, byte[] buffer)
+    {
+        if (!_features.StructuredReplies)
+        {
+            NbdSimpleReply.WriteHeader(buffer.AsSpan(SimpleHeaderAt), error, request.Handle);
+            return buffer.AsMemory(SimpleHeaderAt, NbdSimpleReply.HeaderSize);
+        }
+
+        byte[] message = System.Text.Encoding.UTF8.GetBytes(NbdErrorText.Describe(request.Command, error));
+        byte[] chunk = new byte[NbdStructuredReply.HeaderSize + 6 + message.Length];
+        NbdStructuredReply.WriteHeader(chunk, done: true, NbdReplyChunkType.Error, request.Handle, 6 + message.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(NbdStructuredReply.HeaderSize), (uint)error);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(chunk.AsSpan(NbdStructuredReply.HeaderSize + 4), (ushort)message.Length);
+        message.CopyTo(chunk, NbdStructuredReply.HeaderSize + 6);
+        return chunk;
     }
 
     /// <summary>
@@ -216,7 +301,8 @@ internal sealed class NbdTransmission : IDisposable
         _budget.Exit(bytes);
     }
 
-    private async Task<NbdError> ExecuteAsync(NbdRequest request, byte[] buffer)
+    /// <summary>Runs a valid request on the backend; the error the client gets, and for block status the extents written.</summary>
+    private async Task<(NbdError Error, int Extents)> ExecuteAsync(NbdRequest request, byte[] buffer)
     {
         long offset = (long)request.Offset;
         bool fua = request.Flags.HasFlag(NbdCommandFlags.Fua);
@@ -226,13 +312,19 @@ internal sealed class NbdTransmission : IDisposable
             switch (request.Command)
             {
                 case NbdCommand.Read:
-                    await _backend.ReadAsync(offset, buffer.AsMemory(HeaderSize, (int)request.Length), abort).ConfigureAwait(false);
+                    await ReadAsync(offset, buffer.AsMemory(ReplyPrefix, (int)request.Length), abort).ConfigureAwait(false);
                     break;
                 case NbdCommand.Write:
-                    await _backend.WriteAsync(offset, buffer.AsMemory(HeaderSize, (int)request.Length), fua, abort).ConfigureAwait(false);
+                    await WriteAsync(offset, buffer.AsMemory(ReplyPrefix, (int)request.Length), fua, abort).ConfigureAwait(false);
                     break;
                 case NbdCommand.WriteZeroes:
-                    // NO_HOLE needs nothing: the backend's zeroes are always allocated.
+                    // FAST_ZERO fails before touching anything when zeroing costs as much as writing.
+                    if (request.Flags.HasFlag(NbdCommandFlags.FastZero) && !_backend.ZeroesFast)
+                    {
+                        return (NbdError.NotSupported, 0);
+                    }
+
+                    // NO_HOLE needs nothing: the backend's zeroes never punch holes.
                     await WriteZeroesAsync(offset, request.Length, fua, abort).ConfigureAwait(false);
                     break;
                 case NbdCommand.Trim:
@@ -241,27 +333,80 @@ internal sealed class NbdTransmission : IDisposable
                 case NbdCommand.Flush:
                     await _backend.FlushAsync(abort).ConfigureAwait(false);
                     break;
+                case NbdCommand.Cache:
+                    await _backend.PrefetchAsync(offset, request.Length, abort).ConfigureAwait(false);
+                    if (fua)
+                    {
+                        await _backend.FlushAsync(abort).ConfigureAwait(false);
+                    }
+
+                    break;
+                case NbdCommand.BlockStatus:
+                    return await DescribeAllocationAsync(request, buffer, abort).ConfigureAwait(false);
                 default:
-                    return NbdError.Invalid; // the validator lets no other command through
+                    return (NbdError.Invalid, 0); // the validator lets no other command through
             }
 
-            return NbdError.None;
+            return (NbdError.None, 0);
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
-            return NbdError.Shutdown;
+            return (NbdError.Shutdown, 0);
         }
         catch (NbdBackendException ex)
         {
             _logger.BackendFailed(_connectionId, request.Command, request.Offset, request.Length, ex.Error, ex);
-            return ex.Error;
+            return (ex.Error, 0);
         }
 #pragma warning disable CA1031 // Any backend failure is that request's EIO; the connection and server stay up.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             _logger.BackendFailed(_connectionId, request.Command, request.Offset, request.Length, NbdError.IoError, ex);
-            return NbdError.IoError;
+            return (NbdError.IoError, 0);
+        }
+    }
+
+    /// <summary>A read longer than the backend's largest call is read as pieces into the one buffer.</summary>
+    private ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
+        destination.Length <= _export.BackendRequestBytes
+            ? _backend.ReadAsync(offset, destination, cancellationToken)
+            : new ValueTask(RangeSplitter.RunAsync(offset, destination.Length, _export.BackendRequestBytes, (pieceOffset, pieceLength) =>
+                _backend.ReadAsync(pieceOffset, destination.Slice((int)(pieceOffset - offset), pieceLength), cancellationToken)));
+
+    /// <summary>
+    /// A write longer than the backend's largest call is written as pieces; FUA goes with every
+    /// piece, so all are durable before the one reply. Like any write in flight, a crash or a
+    /// failover before the reply may keep some pieces and not others.
+    /// </summary>
+    private ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken) =>
+        data.Length <= _export.BackendRequestBytes
+            ? _backend.WriteAsync(offset, data, fua, cancellationToken)
+            : new ValueTask(RangeSplitter.RunAsync(offset, data.Length, _export.BackendRequestBytes, (pieceOffset, pieceLength) =>
+                _backend.WriteAsync(pieceOffset, data.Slice((int)(pieceOffset - offset), pieceLength), fua, cancellationToken)));
+
+    /// <summary>
+    /// Asks the backend for the extents and writes them as descriptors after the context id. What
+    /// the backend answers is checked: extents that are empty, too many, or reach past the request
+    /// are its bug, answered as EIO rather than passed to the client.
+    /// </summary>
+    private async Task<(NbdError Error, int Extents)> DescribeAllocationAsync(NbdRequest request, byte[] buffer, CancellationToken cancellationToken)
+    {
+        int capacity = MaxExtents(request);
+        NbdExtent[] extents = ArrayPool<NbdExtent>.Shared.Rent(capacity);
+        try
+        {
+            int count = await _backend.DescribeAllocationAsync((long)request.Offset, request.Length, extents.AsMemory(0, capacity), cancellationToken).ConfigureAwait(false);
+            if (!BlockStatusReply.TryWrite(extents.AsSpan(0, Math.Clamp(count, 0, capacity)), count, request.Length, buffer.AsSpan(ReplyPrefix), out string? problem))
+            {
+                throw new InvalidOperationException($"the backend described the allocation wrongly: {problem}");
+            }
+
+            return (NbdError.None, count);
+        }
+        finally
+        {
+            ArrayPool<NbdExtent>.Shared.Return(extents);
         }
     }
 
@@ -270,13 +415,13 @@ internal sealed class NbdTransmission : IDisposable
     /// it. FUA goes with every piece, so each piece is durable before the one reply is sent.
     /// </summary>
     private ValueTask WriteZeroesAsync(long offset, uint length, bool fua, CancellationToken cancellationToken) =>
-        length <= (uint)_export.MaximumBlockSize
+        length <= (uint)_export.BackendRequestBytes
             ? _backend.WriteZeroesAsync(offset, (int)length, fua, cancellationToken)
             : new ValueTask(SplitWriteZeroesAsync(offset, length, fua, cancellationToken));
 
     // Separate from the caller so that only a split request pays for the lambda's closure.
     private Task SplitWriteZeroesAsync(long offset, uint length, bool fua, CancellationToken cancellationToken) =>
-        RangeSplitter.RunAsync(offset, length, _export.MaximumBlockSize, (pieceOffset, pieceLength) =>
+        RangeSplitter.RunAsync(offset, length, _export.BackendRequestBytes, (pieceOffset, pieceLength) =>
             _backend.WriteZeroesAsync(pieceOffset, pieceLength, fua, cancellationToken));
 
     /// <summary>
@@ -286,7 +431,7 @@ internal sealed class NbdTransmission : IDisposable
     /// </summary>
     private async Task TrimAsync(long offset, uint length, bool fua, CancellationToken cancellationToken)
     {
-        if (length <= (uint)_export.MaximumBlockSize)
+        if (length <= (uint)_export.BackendRequestBytes)
         {
             await _backend.TrimAsync(offset, (int)length, cancellationToken).ConfigureAwait(false);
         }
@@ -302,7 +447,7 @@ internal sealed class NbdTransmission : IDisposable
     }
 
     private Task SplitTrimAsync(long offset, uint length, CancellationToken cancellationToken) =>
-        RangeSplitter.RunAsync(offset, length, _export.MaximumBlockSize, (pieceOffset, pieceLength) =>
+        RangeSplitter.RunAsync(offset, length, _export.BackendRequestBytes, (pieceOffset, pieceLength) =>
             _backend.TrimAsync(pieceOffset, pieceLength, cancellationToken));
 
     private async Task SendAsync(ReadOnlyMemory<byte> reply)

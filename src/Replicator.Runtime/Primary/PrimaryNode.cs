@@ -5,6 +5,7 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Primary;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Primary;
+using Replicator.Nbd.Protocol;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
 
@@ -174,6 +175,19 @@ public sealed partial class PrimaryNode : IAsyncDisposable
 
     /// <summary>Reads the primary's own image (what the guest sees).</summary>
     public void Read(long offset, Span<byte> destination) => _image!.Read(offset, destination);
+
+    /// <summary>The holes and data of the primary's own image (NBD block status); a write in flight may show either way, as the protocol allows.</summary>
+    public int DescribeAllocation(long offset, long length, Span<NbdExtent> extents) => _image!.DescribeAllocation(offset, length, extents);
+
+    /// <summary>Reads a range of the primary's image ahead into the page cache (NBD_CMD_CACHE).</summary>
+    public void Prefetch(long offset, long length) => _image!.Prefetch(offset, length);
+
+    /// <summary>
+    /// True while the primary's image zeroes ranges without writing them. A zeroing guest request
+    /// then costs little anywhere: the mirror record carries no payload, and the secondary's image
+    /// zeroes the same way when its file system can.
+    /// </summary>
+    public bool ZeroesFast => _image?.ZeroesFast ?? false;
 
     /// <summary>A guest request. Returns its id; <paramref name="completion"/> completes when the local disk finished it.</summary>
     public long Submit(BlockRequest request, ReadOnlyMemory<byte> payload, TaskCompletionSource<RequestStatus> completion)

@@ -8,8 +8,13 @@ namespace Replicator.Runtime.Primary;
 /// The primary's front door: puts its write filter behind the NBD export, so the path reads NBD →
 /// <see cref="PrimaryNode"/> → engine. Every write, write-zeroes, trim and flush a client sends
 /// becomes a guest request of the primary engine (sequenced, mirrored, drained at checkpoints);
-/// reads come straight from the primary's image.
+/// reads, block status and prefetches come straight from the primary's image.
 /// </summary>
+/// <remarks>
+/// A flush is a guest request like the others: sequenced after every request already submitted,
+/// whichever connection sent it, so it covers every write that completed before it (the promise
+/// behind CAN_MULTI_CONN), on the primary's disk and in the replica's flush ordering alike.
+/// </remarks>
 public sealed class ReplicatedNbdBackend(PrimaryNode node, int maxRequestBytes) : INbdBackend
 {
     public long Size => node.ImageBytes;
@@ -34,6 +39,17 @@ public sealed class ReplicatedNbdBackend(PrimaryNode node, int maxRequestBytes) 
         SubmitAsync(BlockRequest.Trim(offset, length), default);
 
     public ValueTask FlushAsync(CancellationToken cancellationToken) => SubmitAsync(BlockRequest.Flush(), default);
+
+    public bool ZeroesFast => node.ZeroesFast;
+
+    public ValueTask<int> DescribeAllocationAsync(long offset, long length, Memory<NbdExtent> extents, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(node.DescribeAllocation(offset, length, extents.Span));
+
+    public ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken)
+    {
+        node.Prefetch(offset, length);
+        return ValueTask.CompletedTask;
+    }
 
     private async ValueTask SubmitAsync(BlockRequest request, ReadOnlyMemory<byte> payload)
     {

@@ -1,5 +1,6 @@
 using Replicator.Core.Blocks;
 using Replicator.Nbd;
+using Replicator.Nbd.Protocol;
 
 namespace Replicator.Runtime.Storage;
 
@@ -8,10 +9,10 @@ namespace Replicator.Runtime.Storage;
 /// shared by every connection, the same writes and the same flush (fdatasync) as the block seam.
 /// </summary>
 /// <remarks>
-/// Trim writes zeroes rather than punching a hole: the replica models a trim as zeroes
-/// (<see cref="BlockOp.Trim"/>), so zeroing keeps primary and replica byte-identical, and hole
-/// punching would need a P/Invoke whose effect depends on the file system. The cost is that a trim
-/// frees no space.
+/// Trim zeroes rather than punching a hole: the replica models a trim as zeroes
+/// (<see cref="BlockOp.Trim"/>), so zeroing keeps primary and replica byte-identical. Zeroing marks
+/// the range on file systems that can (see <see cref="WriteZeroes"/>), so it is fast there, but a
+/// trim frees no space. Block status reports the file's holes (a sparse image's untouched ranges).
 /// </remarks>
 public sealed partial class ImageFile : INbdBackend
 {
@@ -60,6 +61,32 @@ public sealed partial class ImageFile : INbdBackend
                 }
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>True while the file system zeroes ranges without writing them (see <see cref="WriteZeroes"/>).</summary>
+    public bool ZeroesFast => Volatile.Read(ref _zeroRangeWorks);
+
+    public ValueTask<int> DescribeAllocationAsync(long offset, long length, Memory<NbdExtent> extents, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(DescribeAllocation(offset, length, extents.Span));
+
+    /// <summary>The data and hole extents of a range inside the image, for NBD block status (see <see cref="FileAllocation.Describe"/>).</summary>
+    public int DescribeAllocation(long offset, long length, Span<NbdExtent> extents)
+    {
+        CheckRange(offset, length);
+        return FileAllocation.Describe(_handle, offset, length, Size, extents);
+    }
+
+    public ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken)
+    {
+        Prefetch(offset, length);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Asks the kernel to read the range ahead (NBD_CMD_CACHE); a hint.</summary>
+    public void Prefetch(long offset, long length)
+    {
+        CheckRange(offset, length);
+        FileAllocation.WillNeed(_handle, offset, length);
     }
 
     public ValueTask TrimAsync(long offset, int length, CancellationToken cancellationToken) =>

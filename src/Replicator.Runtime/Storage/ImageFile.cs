@@ -22,6 +22,7 @@ public sealed partial class ImageFile : IBlockDevice
     private readonly bool _growable;
     private long _size;
     private long _flushesToDisk;
+    private bool _zeroRangeWorks = OperatingSystem.IsLinux();
 
     private ImageFile(string path, SafeFileHandle handle, long size, bool readOnly, int maxRequestBytes, bool growable = false)
     {
@@ -142,10 +143,27 @@ public sealed partial class ImageFile : IBlockDevice
         Wrote(offset + data.Length);
     }
 
-    /// <summary>Writes zeroes as slices of the one shared zero block, many to a vectored write (pwritev).</summary>
+    /// <summary>
+    /// Makes the range read as zeroes. An image asks the file system to zero it without writing
+    /// (fallocate FALLOC_FL_ZERO_RANGE: ext4 and XFS mark the blocks, still allocated, so NO_HOLE
+    /// holds); durable with the next flush, like a write. Where the file system cannot (and always
+    /// for a growable file, which that call would not extend), zeroes are written as slices of the
+    /// one shared zero block, many to a vectored write (pwritev). The first refusal turns the fast
+    /// way off for the file, and <see cref="ZeroesFast"/> with it.
+    /// </summary>
     public void WriteZeroes(long offset, int length)
     {
         CheckWrite(offset, length);
+        if (!_growable && Volatile.Read(ref _zeroRangeWorks))
+        {
+            if (FileAllocation.TryZeroRange(_handle, offset, length, Path))
+            {
+                return;
+            }
+
+            Volatile.Write(ref _zeroRangeWorks, false);
+        }
+
         long end = offset + length;
         var segments = new List<ReadOnlyMemory<byte>>(ZeroSegmentsPerWrite);
         while (offset < end)
@@ -187,7 +205,7 @@ public sealed partial class ImageFile : IBlockDevice
 
     public void Dispose() => _handle.Dispose();
 
-    private void CheckRange(long offset, int length)
+    private void CheckRange(long offset, long length)
     {
         if (offset < 0 || length < 0 || offset + length > Size)
         {

@@ -26,6 +26,11 @@ public class NbdFuzz(ITestOutputHelper output)
         NbdWire.Option(NbdWire.OptGo, NbdWire.InfoData("disk", NbdWire.InfoName, NbdWire.InfoDescription)),
         NbdWire.Option(NbdWire.OptList, []),
         NbdWire.Option(NbdWire.OptExportName, "disk"u8),
+        NbdWire.Option(NbdWire.OptStructuredReply, []),
+        NbdWire.Option(NbdWire.OptSetMetaContext, NbdWire.MetaContextData("disk", "base:allocation")),
+        NbdWire.Option(NbdWire.OptListMetaContext, NbdWire.MetaContextData("", "base:")),
+        NbdWire.Request(NbdWire.FlagRequestOne, NbdWire.CmdBlockStatus, 11, 0, 1 << 20),
+        NbdWire.Request(NbdWire.FlagDontFragment, NbdWire.CmdRead, 12, 4096, 16384),
         NbdWire.Request(0, NbdWire.CmdWrite, 7, 0, 0x01ff_fe00),
         NbdWire.Request(0, NbdWire.CmdWrite, 7, 0, 0xffff_fe00),
         NbdWire.Request(0, NbdWire.CmdRead, 8, 0xffff_ffff_ffff_fe00, 512),
@@ -38,12 +43,14 @@ public class NbdFuzz(ITestOutputHelper output)
             Corpus.Bytes(CorpusGenerator.NbdNegotiation),
             new InputFormat { Fields = NbdWire.NegotiationFields, Tokens = Tokens, MaxRandomBytes = 256, MaxBytes = 32 << 10 });
 
-    /// <summary>Requests behind a fixed handshake (NBD_OPT_GO for the default export).</summary>
+    /// <summary>Requests behind one of two fixed handshakes: NBD_OPT_GO alone (simple replies), or after structured replies and the <c>base:allocation</c> context.</summary>
     private static Gen<byte[]> Transmissions() =>
-        Infrastructure.Inputs.From(
-            Corpus.Bytes(CorpusGenerator.NbdTransmission),
-            new InputFormat { Fields = bytes => NbdWire.RequestFields(bytes), Tokens = Tokens, MaxRandomBytes = 256, MaxBytes = 64 << 10 })
-            .Select(requests => (byte[])[.. NbdWire.GoPrefix, .. requests]);
+        Gen.Select(
+            Infrastructure.Inputs.From(
+                Corpus.Bytes(CorpusGenerator.NbdTransmission),
+                new InputFormat { Fields = bytes => NbdWire.RequestFields(bytes), Tokens = Tokens, MaxRandomBytes = 256, MaxBytes = 64 << 10 }),
+            Gen.Bool,
+            (requests, structured) => (byte[])[.. structured ? NbdWire.StructuredGoPrefix : NbdWire.GoPrefix, .. requests]);
 
     [Fact]
     public async Task Seeds_are_answered_as_the_protocol_says()
@@ -58,6 +65,7 @@ public class NbdFuzz(ITestOutputHelper output)
         foreach (CorpusEntry entry in Corpus.Load(CorpusGenerator.NbdTransmission))
         {
             Assert.StartsWith("transmission", await harness.RunAsync([.. NbdWire.GoPrefix, .. entry.Bytes]), StringComparison.Ordinal);
+            Assert.StartsWith("transmission", await harness.RunAsync([.. NbdWire.StructuredGoPrefix, .. entry.Bytes]), StringComparison.Ordinal);
         }
 
         await harness.ExpectAliveAndStopAsync();

@@ -243,6 +243,30 @@ internal static class CorpusGenerator
                 .. disconnect,
             ],
             ["gen-export-name.bin"] = [.. flags, .. NbdWire.Option(NbdWire.OptExportName, "disk"u8), .. NbdWire.Request(0, NbdWire.CmdFlush, 7, 0, 0), .. disconnect],
+            ["gen-structured-meta-context-go.bin"] =
+            [
+                .. flags,
+                .. NbdWire.Option(NbdWire.OptListMetaContext, NbdWire.MetaContextData("")), // refused: structured replies first
+                .. NbdWire.Option(NbdWire.OptStructuredReply, []),
+                .. NbdWire.Option(NbdWire.OptListMetaContext, NbdWire.MetaContextData("disk", "base:")),
+                .. NbdWire.Option(NbdWire.OptSetMetaContext, NbdWire.MetaContextData("", "x-other:thing", "base:allocation")),
+                .. NbdWire.Option(NbdWire.OptGo, NbdWire.InfoData("disk", NbdWire.InfoBlockSize)),
+                .. NbdWire.Request(0, NbdWire.CmdBlockStatus, 1, 0, 1 << 16),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 2, 0, 16384),
+                .. disconnect,
+            ],
+            ["gen-structured-no-context.bin"] =
+            [
+                .. flags,
+                .. NbdWire.Option(NbdWire.OptStructuredReply, [1]), // refused: takes no data
+                .. NbdWire.Option(NbdWire.OptStructuredReply, []),
+                .. NbdWire.Option(NbdWire.OptSetMetaContext, NbdWire.MetaContextData("disk", "base:allocation")),
+                .. NbdWire.Option(NbdWire.OptSetMetaContext, NbdWire.MetaContextData("disk")), // selects nothing
+                .. NbdWire.Option(NbdWire.OptExportName, "disk"u8),
+                .. NbdWire.Request(0, NbdWire.CmdBlockStatus, 1, 0, 4096), // refused: no context
+                .. NbdWire.Request(0, NbdWire.CmdRead, 2, 100, 512), // refused with an error chunk
+                .. disconnect,
+            ],
             ["gen-export-name-oldstyle-client.bin"] = [.. NbdWire.ClientFlags(0), .. NbdWire.Option(NbdWire.OptExportName, []), .. disconnect],
         };
     }
@@ -280,6 +304,19 @@ internal static class CorpusGenerator
                 .. NbdWire.Request(0, NbdWire.CmdWrite, 25, 0, (8 << 10) + 512, Pattern((8 << 10) + 512, 9)),
                 .. NbdWire.Request(0, NbdWire.CmdRead, 26, 0, 0),
                 .. NbdWire.Request(4, NbdWire.CmdRead, 27, 0, 512),
+                .. disconnect,
+            ],
+            ["gen-new-commands.bin"] =
+            [
+                .. NbdWire.Request(0, NbdWire.CmdWrite, 40, 0, 16384, Pattern(16384, 11)),
+                .. NbdWire.Request(NbdWire.FlagFastZero, NbdWire.CmdWriteZeroes, 41, 0, 4096),
+                .. NbdWire.Request(0, NbdWire.CmdWriteZeroes, 42, 4096, 8192),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 43, 0, 16384),
+                .. NbdWire.Request(NbdWire.FlagDontFragment, NbdWire.CmdRead, 44, 0, 16384),
+                .. NbdWire.Request(0, NbdWire.CmdCache, 45, 0, 1 << 20),
+                .. NbdWire.Request(NbdWire.FlagRequestOne, NbdWire.CmdBlockStatus, 46, 4096, 1 << 16),
+                .. NbdWire.Request(0, NbdWire.CmdBlockStatus, 47, 0, 1 << 20),
+                .. NbdWire.Request(0, NbdWire.CmdRead, 48, 0, 16384 + 512),
                 .. disconnect,
             ],
             ["gen-pipelined-reads.bin"] = [.. Enumerable.Range(0, 12).SelectMany(i => NbdWire.Request(0, NbdWire.CmdRead, (ulong)(100 + i), (ulong)i * 8192, 8192)), .. disconnect],

@@ -16,7 +16,12 @@ namespace Replicator.Fuzz.Tests.Infrastructure;
 internal sealed class NbdServerHarness : IAsyncDisposable
 {
     public const long ExportSize = 1 << 20;
+
+    /// <summary>The backend's largest call.</summary>
     public const int MaxRequest = 8192;
+
+    /// <summary>The export's maximum payload: twice the backend's, so reads and writes get split too.</summary>
+    public const int MaxPayload = 2 * MaxRequest;
 
     /// <summary>Per input, all threads together: what a client's bytes may make the server allocate (its receive buffer is 64 KiB, an option at most 64 KiB).</summary>
     public const long MaxAllocatedBytes = 16L << 20;
@@ -30,7 +35,7 @@ internal sealed class NbdServerHarness : IAsyncDisposable
     public NbdServerHarness()
     {
         TaskScheduler.UnobservedTaskException += OnUnobserved;
-        _server = new NbdServer(_backend, new NbdServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), ExportName = "disk", Description = "fuzzed export" }, _log);
+        _server = new NbdServer(_backend, new NbdServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), ExportName = "disk", Description = "fuzzed export", MaxPayloadBytes = MaxPayload }, _log);
         _server.Start();
     }
 
@@ -193,9 +198,34 @@ internal sealed class NbdServerHarness : IAsyncDisposable
 
         public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-        private bool Valid(string call, long offset, int length)
+        public ValueTask<int> DescribeAllocationAsync(long offset, long length, Memory<Nbd.Protocol.NbdExtent> extents, CancellationToken cancellationToken)
         {
-            bool valid = offset >= 0 && length > 0 && length <= MaxRequest && offset % 512 == 0 && length % 512 == 0 && offset + length <= ExportSize;
+            if (!Valid("block status", offset, length, unbounded: true) || extents.IsEmpty)
+            {
+                return ValueTask.FromResult(0);
+            }
+
+            // Alternating 4 KiB data and hole extents, so replies carry several descriptors.
+            int count = 0;
+            for (long at = offset; at < offset + length && count < extents.Length; count++)
+            {
+                long next = Math.Min((at / 4096 + 1) * 4096, offset + length);
+                extents.Span[count] = new Nbd.Protocol.NbdExtent(next - at, at / 4096 % 2 == 0 ? Nbd.Protocol.NbdExtentState.Data : Nbd.Protocol.NbdExtentState.Hole | Nbd.Protocol.NbdExtentState.Zero);
+                at = next;
+            }
+
+            return ValueTask.FromResult(count);
+        }
+
+        public ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken)
+        {
+            Valid("cache", offset, length, unbounded: true);
+            return ValueTask.CompletedTask;
+        }
+
+        private bool Valid(string call, long offset, long length, bool unbounded = false)
+        {
+            bool valid = offset >= 0 && length > 0 && (unbounded || length <= MaxRequest) && offset % 512 == 0 && length % 512 == 0 && offset + length <= ExportSize;
             if (!valid)
             {
                 Interlocked.CompareExchange(ref _violation, $"{call} {offset}+{length}", null);

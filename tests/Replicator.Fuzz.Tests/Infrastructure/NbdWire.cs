@@ -11,6 +11,7 @@ internal static class NbdWire
     public const ulong OptionReplyMagic = 0x0003e889045565a9;
     public const uint RequestMagic = 0x25609513;
     public const uint SimpleReplyMagic = 0x67446698;
+    public const uint StructuredReplyMagic = 0x668e33ef;
 
     public const uint FixedNewstyle = 1;
     public const uint NoZeroes = 2;
@@ -41,6 +42,11 @@ internal static class NbdWire
 
     public const ushort FlagFua = 1;
     public const ushort FlagNoHole = 2;
+    public const ushort FlagDontFragment = 4;
+    public const ushort FlagRequestOne = 8;
+    public const ushort FlagFastZero = 16;
+
+    public const ushort TransmissionFlagDontFragment = 1 << 7;
 
     public const int OptionHeaderSize = 16;
     public const int RequestHeaderSize = 28;
@@ -93,6 +99,40 @@ internal static class NbdWire
 
     /// <summary>The handshake every transmission-phase input starts behind: fixed newstyle, no zeroes, NBD_OPT_GO for the default export.</summary>
     public static byte[] GoPrefix { get; } = [.. ClientFlags(FixedNewstyle | NoZeroes), .. Option(OptGo, InfoData("", InfoBlockSize))];
+
+    /// <summary>The other handshake transmission inputs start behind: structured replies and the <c>base:allocation</c> context, then GO.</summary>
+    public static byte[] StructuredGoPrefix { get; } =
+    [
+        .. ClientFlags(FixedNewstyle | NoZeroes),
+        .. Option(OptStructuredReply, []),
+        .. Option(OptSetMetaContext, MetaContextData("", "base:allocation")),
+        .. Option(OptGo, InfoData("", InfoBlockSize)),
+    ];
+
+    /// <summary>NBD_OPT_LIST_META_CONTEXT / NBD_OPT_SET_META_CONTEXT data: name length, name, count of queries, each query's length and text.</summary>
+    public static byte[] MetaContextData(string name, params string[] queries)
+    {
+        var bytes = new List<byte>();
+        void Add(string text)
+        {
+            byte[] utf8 = Encoding.UTF8.GetBytes(text);
+            byte[] length = new byte[4];
+            BinaryPrimitives.WriteUInt32BigEndian(length, (uint)utf8.Length);
+            bytes.AddRange(length);
+            bytes.AddRange(utf8);
+        }
+
+        Add(name);
+        byte[] count = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(count, (uint)queries.Length);
+        bytes.AddRange(count);
+        foreach (string query in queries)
+        {
+            Add(query);
+        }
+
+        return [.. bytes];
+    }
 
     /// <summary>The fields of a client's handshake bytes: the flags, then each option's code and length, and the name length and request count of INFO/GO.</summary>
     public static IReadOnlyList<Field> NegotiationFields(byte[] input)

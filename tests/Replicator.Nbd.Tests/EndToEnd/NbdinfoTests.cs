@@ -27,11 +27,14 @@ public class NbdinfoTests
         Assert.True(export.GetProperty("can_fua").GetBoolean());
         Assert.True(export.GetProperty("can_trim").GetBoolean());
         Assert.True(export.GetProperty("can_zero").GetBoolean());
-        Assert.False(export.GetProperty("can_multi_conn").GetBoolean());
+        Assert.True(export.GetProperty("can_multi_conn").GetBoolean());
+        Assert.True(export.GetProperty("can_cache").GetBoolean());
+        Assert.True(export.GetProperty("can_fast_zero").GetBoolean());
+        Assert.True(export.GetProperty("can_df").GetBoolean());
         Assert.Equal(512, export.GetProperty("block_size_minimum").GetInt32());
         Assert.Equal(4096, export.GetProperty("block_size_preferred").GetInt32());
-        Assert.Equal(2 << 20, export.GetProperty("block_size_maximum").GetInt32());
-        Assert.False(json.RootElement.GetProperty("structured").GetBoolean());
+        Assert.Equal(NbdServerOptions.DefaultMaxPayloadBytes, export.GetProperty("block_size_maximum").GetInt32());
+        Assert.True(json.RootElement.GetProperty("structured").GetBoolean());
     }
 
     [Fact]

@@ -37,24 +37,24 @@ public class RequestTests
     [InlineData(NbdCommand.Read, NbdCommandFlags.None, 100, 512, NbdError.Invalid)] // misaligned offset
     [InlineData(NbdCommand.Read, NbdCommandFlags.None, 0, 100, NbdError.Invalid)] // misaligned length
     [InlineData(NbdCommand.Write, NbdCommandFlags.None, 512, 1000, NbdError.Invalid)] // misaligned, payload still consumed
-    [InlineData(NbdCommand.Read, NbdCommandFlags.None, 0, Max + 512, NbdError.Invalid)] // above the maximum
-    [InlineData(NbdCommand.Write, NbdCommandFlags.None, 0, Max + 512, NbdError.Invalid)] // above the maximum, payload skipped
+    [InlineData(NbdCommand.Read, NbdCommandFlags.None, 0, Max + 512, NbdError.Invalid)] // above the maximum payload
+    [InlineData(NbdCommand.Write, NbdCommandFlags.None, 0, Max + 512, NbdError.Invalid)] // above the maximum payload, payload skipped
     [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.None, Size - Max, (2 * Max) + 512, NbdError.NoSpace)] // long, and straddles the end: refused whole
     [InlineData(NbdCommand.Trim, NbdCommandFlags.None, Size - Max, (2 * Max) + 512, NbdError.Invalid)] // long, and straddles the end: refused whole
     [InlineData(NbdCommand.Read, NbdCommandFlags.None, 0, 0, NbdError.Invalid)] // empty
     [InlineData(NbdCommand.Flush, NbdCommandFlags.None, 512, 0, NbdError.Invalid)] // a flush has no range
-    [InlineData(NbdCommand.Cache, NbdCommandFlags.None, 0, 512, NbdError.Invalid)] // not advertised
-    [InlineData(NbdCommand.BlockStatus, NbdCommandFlags.None, 0, 512, NbdError.Invalid)] // not negotiable
+    [InlineData(NbdCommand.Cache, NbdCommandFlags.None, Size, 512, NbdError.Invalid)] // past the end
+    [InlineData(NbdCommand.BlockStatus, NbdCommandFlags.None, 0, 512, NbdError.Invalid)] // no metadata context selected
     [InlineData((NbdCommand)42, NbdCommandFlags.None, 0, 512, NbdError.Invalid)] // unknown
     [InlineData(NbdCommand.Read, NbdCommandFlags.DontFragment, 0, 512, NbdError.Invalid)] // DF needs structured replies
     [InlineData(NbdCommand.Write, NbdCommandFlags.NoHole, 0, 512, NbdError.Invalid)] // NO_HOLE is for write-zeroes
-    [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.FastZero, 0, 512, NbdError.Invalid)] // not advertised
+    [InlineData(NbdCommand.WriteZeroes, NbdCommandFlags.FastZero, 0, 512, NbdError.NotSupported)] // this backend's zeroing is not fast
     [InlineData(NbdCommand.Read, (NbdCommandFlags)0x8000, 0, 512, NbdError.Invalid)] // unknown flag
     public async Task A_refused_request_gets_its_error_and_the_connection_keeps_serving(NbdCommand command, NbdCommandFlags flags, ulong offset, uint length, NbdError expected)
     {
         var backend = new MemoryBackend(Size, Max);
         backend.Data.AsSpan(0, 512).Fill(0x77);
-        await using TestServer server = TestServer.Start(backend);
+        await using TestServer server = TestServer.Start(backend, new NbdServerOptions { EndPoint = TestServer.AnyLoopbackPort, ExportName = "disk", MaxPayloadBytes = Max });
         await using NbdTestClient client = await NbdTestClient.ConnectAndGoAsync(server.EndPoint, "disk");
 
         byte[] payload = command == NbdCommand.Write ? new byte[length] : [];
@@ -194,7 +194,10 @@ public class RequestTests
         await using TestServer server = TestServer.Start(backend, readOnly: readOnlyOption);
         await using NbdTestClient client = await NbdTestClient.ConnectAndGoAsync(server.EndPoint, "disk");
 
-        Assert.Equal(NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.ReadOnly | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.SendFua, client.TransmissionFlags);
+        Assert.Equal(
+            NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.ReadOnly | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.SendFua
+                | NbdTransmissionFlags.CanMultiConnection | NbdTransmissionFlags.SendCache,
+            client.TransmissionFlags);
         Assert.Equal(NbdError.NotPermitted, (await client.RequestAsync(NbdCommand.Write, 0, 512, payload: new byte[512])).Error);
         Assert.Equal(NbdError.NotPermitted, (await client.RequestAsync(NbdCommand.Write, 0, Max + 512, payload: new byte[Max + 512])).Error);
         Assert.Equal(NbdError.NotPermitted, (await client.RequestAsync(NbdCommand.WriteZeroes, 0, 512)).Error);
