@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Replicator.Nbd.Protocol;
 
 namespace Replicator.Nbd.Tests.Support;
 
@@ -31,6 +32,11 @@ internal sealed class MemoryBackend : INbdBackend
     /// <summary>Returns the exception a call throws instead of running, or null.</summary>
     public Func<string, Exception?>? Fault { get; set; }
 
+    public bool ZeroesFast { get; set; }
+
+    /// <summary>Answers block status (offset, length, room for extents → how many written); one data extent over the range when null.</summary>
+    public Func<long, long, Memory<NbdExtent>, int>? Allocation { get; set; }
+
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
         await EnterAsync($"read {offset}+{destination.Length}", cancellationToken);
@@ -56,6 +62,21 @@ internal sealed class MemoryBackend : INbdBackend
     }
 
     public async ValueTask FlushAsync(CancellationToken cancellationToken) => await EnterAsync("flush", cancellationToken);
+
+    public async ValueTask<int> DescribeAllocationAsync(long offset, long length, Memory<NbdExtent> extents, CancellationToken cancellationToken)
+    {
+        await EnterAsync($"status {offset}+{length} room {extents.Length}", cancellationToken);
+        if (Allocation is { } allocation)
+        {
+            return allocation(offset, length, extents);
+        }
+
+        extents.Span[0] = new NbdExtent(length, NbdExtentState.Data);
+        return 1;
+    }
+
+    public async ValueTask PrefetchAsync(long offset, long length, CancellationToken cancellationToken) =>
+        await EnterAsync($"cache {offset}+{length}", cancellationToken);
 
     private async Task EnterAsync(string call, CancellationToken cancellationToken)
     {
