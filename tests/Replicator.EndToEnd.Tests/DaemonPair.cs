@@ -22,6 +22,9 @@ internal sealed class DaemonPair : IAsyncDisposable
 
     public string SecondaryImage => Path.Combine(_directory, "secondary.img");
 
+    /// <summary>A path in the pair's directory (deleted with it), for a test's own files.</summary>
+    public string FileInDirectory(string name) => Path.Combine(_directory, name);
+
     public string PrimaryState => Path.Combine(_directory, "primary-state");
 
     public string SecondaryState => Path.Combine(_directory, "secondary-state");
