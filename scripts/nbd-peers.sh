@@ -7,7 +7,8 @@
 #   replicator NBD, file      our NBD server straight over the file, no write filter (a promoted secondary)
 #   qemu-nbd, nbdkit file, nbd-server
 # Jobs: 4 KiB random writes at depth 1 and 32, 1 MiB sequential writes at depth 8, 4 KiB random
-# writes each followed by a flush (fio fsync=1, which the nbd engine sends as NBD_CMD_FLUSH).
+# writes each followed by a flush (fio fsync=1, which the nbd engine sends as NBD_CMD_FLUSH), and
+# 4 KiB random reads at depth 1 and 32 (fio's engine is libnbd: reads come as structured replies).
 # Prints one table (IOPS, MB/s, p99 completion latency per server and job), then the replicated
 # export's IOPS as a ratio to every other row.
 #
@@ -44,7 +45,9 @@ dotnet build src/Replicator.Cli -c Release -v q -nologo >/dev/null
 replicator=(dotnet src/Replicator.Cli/bin/Release/net10.0/replicator.dll)
 
 # Preallocated, written images: no server pays for first-touch block allocation the others skip.
-dd if=/dev/zero of="$work/disk.img" bs=4M count=$((size_mb / 4)) status=none
+# Random bytes, not zeroes: a server that answers reads of zero blocks as holes (ours does) would
+# otherwise skip sending the very data the read jobs measure.
+head -c "$((size_mb << 20))" /dev/urandom >"$work/disk.img"
 cp "$work/disk.img" "$work/secondary.img"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -52,7 +55,7 @@ wait_port() { for _ in $(seq 1 400); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 
 results="$work/results.tsv"
 : >"$results"
-jobs=("randwrite 4k 1 0" "randwrite 4k 32 0" "write 1M 8 0" "randwrite 4k 1 1")
+jobs=("randwrite 4k 1 0" "randwrite 4k 32 0" "write 1M 8 0" "randwrite 4k 1 1" "randread 4k 1 0" "randread 4k 32 0")
 
 run_jobs() { # NAME URI
   local name=$1 uri=$2
@@ -69,11 +72,11 @@ run_jobs() { # NAME URI
 import json, sys
 text = sys.stdin.read()
 job = json.loads(text[text.index("{"):])["jobs"][0]
-w, s = job["write"], job.get("sync", {})
+w, s = job["read" if "read" in sys.argv[3] else "write"], job.get("sync", {})
 p99 = lambda lat: lat.get("percentile", {}).get("99.000000", 0) / 1000
 flush = "\t%.1f" % p99(s["lat_ns"]) if s.get("total_ios") else "\t"
 print("%s\t%s\t%.0f\t%.1f\t%.1f%s" % (sys.argv[1], sys.argv[2], w["iops"], w["bw_bytes"] / 1e6, p99(w["clat_ns"]), flush))
-' "$name" "$label" <<<"$out" >>"$results"
+' "$name" "$label" "$rw" <<<"$out" >>"$results"
   done
 }
 
