@@ -18,14 +18,20 @@ namespace Replicator.Nbd;
 /// <example>
 /// <code>
 /// using var image = ImageFile.Open("disk.img"); // Replicator.Runtime.Storage: a raw image file
-/// await using var server = new NbdServer(image, new NbdServerOptions { EndPoint = new(IPAddress.Loopback, 0), ExportName = "disk" }, logger);
+/// await using var server = new NbdServer(image, new NbdServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), ExportName = "disk" }, logger);
 /// server.Start();
-/// // qemu-io -f raw nbd://127.0.0.1:{server.LocalEndPoint.Port}/disk
+/// // qemu-io -f raw nbd://127.0.0.1:{((IPEndPoint)server.LocalEndPoint).Port}/disk
 /// await server.StopAsync();
+///
+/// // Or on a Unix socket, for clients on this host (the file is owner-only, removed on stop):
+/// // EndPoint = NbdEndPoints.UnixSocket("/run/replicator/disk.sock")
+/// // qemu-io -f raw 'nbd+unix:///disk?socket=/run/replicator/disk.sock'
 /// </code>
 /// </example>
 public sealed class NbdServer : IAsyncDisposable
 {
+    private const int Backlog = 128;
+
     private readonly NbdServerOptions _options;
     private readonly NbdServerContext _context;
     private readonly ILogger _logger;
@@ -35,7 +41,8 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
     private readonly object _lifecycle = new();
     private Socket? _listener;
-    private IPEndPoint? _localEndPoint;
+    private UnixSocketFile? _socketFile;
+    private EndPoint? _localEndPoint;
     private Task _acceptLoop = Task.CompletedTask;
     private Task? _stopped;
     private long _lastConnectionId;
@@ -51,6 +58,7 @@ public sealed class NbdServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(backend);
         _options = options ?? new NbdServerOptions();
         ArgumentNullException.ThrowIfNull(_options.EndPoint);
+        CheckEndPoint(_options.EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightRequests);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxInFlightBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxConnections);
@@ -63,8 +71,12 @@ public sealed class NbdServer : IAsyncDisposable
         _context = new NbdServerContext(backend, new NbdExport(backend, _options), _options, _logger, _time);
     }
 
-    /// <summary>Where the server listens (with the real port when the options asked for port 0). Valid after <see cref="Start"/>.</summary>
-    public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("the server has not been started");
+    /// <summary>
+    /// Where the server listens: an <see cref="IPEndPoint"/> (with the real port when the options
+    /// asked for port 0) or a <see cref="UnixDomainSocketEndPoint"/>; <see cref="NbdEndPoints.Describe"/>
+    /// shows either. Valid after <see cref="Start"/>.
+    /// </summary>
+    public EndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("the server has not been started");
 
     /// <summary>Connections currently open, in handshake or transmission.</summary>
     public int ConnectionCount => _connections.Count;
@@ -78,7 +90,13 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>Completes once no request is held anywhere, including requests dropped with their connection that the backend has not yet returned.</summary>
     internal Task WhenNothingInFlightAsync(CancellationToken cancellationToken) => _context.InFlight.WhenIdleAsync(cancellationToken);
 
-    /// <summary>Binds, listens and starts accepting connections; returns once the port is bound.</summary>
+    /// <summary>
+    /// Binds, listens and starts accepting connections; returns once the port or socket file is
+    /// bound. On a Unix socket path the file is owner-only (mode 0600) before any client can
+    /// connect; a stale socket there (nobody accepting on it) is replaced, while a socket someone
+    /// listens on, or a file of any other type, makes the start throw <see cref="IOException"/>
+    /// naming the path and leaves it as it is.
+    /// </summary>
     public void Start()
     {
         lock (_lifecycle)
@@ -88,22 +106,10 @@ public sealed class NbdServer : IAsyncDisposable
                 throw new InvalidOperationException("an NBD server starts once");
             }
 
-            var listener = new Socket(_options.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                listener.Bind(_options.EndPoint);
-                listener.Listen(128);
-            }
-            catch
-            {
-                listener.Dispose();
-                throw;
-            }
-
-            _listener = listener;
-            _localEndPoint = (IPEndPoint)listener.LocalEndPoint!;
-            _logger.Listening(_localEndPoint, _context.Export.Name, _context.Export.Size, _context.Export.Flags);
-            _acceptLoop = new AcceptLoop(listener.AcceptAsync, Admit, _time, _logger).RunAsync(_stopping.Token);
+            _listener = Listen(_options.EndPoint, out _socketFile);
+            _localEndPoint = _listener.LocalEndPoint!;
+            _logger.Listening(NbdEndPoints.Describe(_localEndPoint), _context.Export.Name, _context.Export.Size, _context.Export.Flags);
+            _acceptLoop = new AcceptLoop(_listener.AcceptAsync, Admit, _time, _logger).RunAsync(_stopping.Token);
         }
     }
 
@@ -139,13 +145,17 @@ public sealed class NbdServer : IAsyncDisposable
         }
 
         _listener.Dispose();
+
+        // At once, not after the clients finish: nothing accepts on it any more, so it is only a stale file now.
+        _socketFile?.Remove();
         await _acceptLoop.ConfigureAwait(false);
         NbdConnection[] connections = [.. _connections.Values];
 
         // The bound starts before the line that announces it, so whoever reads the line knows it runs.
         using var bound = new CancellationTokenSource(_options.StopTimeout, _time);
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(bound.Token, cancellationToken);
-        _logger.Stopping(LocalEndPoint, connections.Length);
+        string endPoint = NbdEndPoints.Describe(LocalEndPoint);
+        _logger.Stopping(endPoint, connections.Length);
         Task all = Task.WhenAll(connections.Select(connection => connection.Completion));
         try
         {
@@ -156,11 +166,11 @@ public sealed class NbdServer : IAsyncDisposable
             int busy = connections.Count(connection => !connection.Completion.IsCompleted);
             if (cancellationToken.IsCancellationRequested)
             {
-                _logger.StopAborted(LocalEndPoint);
+                _logger.StopAborted(endPoint);
             }
             else
             {
-                _logger.StopTimedOut(LocalEndPoint, busy, _options.StopTimeout);
+                _logger.StopTimedOut(endPoint, busy, _options.StopTimeout);
             }
 
             foreach (NbdConnection connection in connections)
@@ -193,8 +203,12 @@ public sealed class NbdServer : IAsyncDisposable
 
         try
         {
-            // Replies are whole messages written at once; Nagle would only hold them back.
-            client.NoDelay = true;
+            // Replies are whole messages written at once; Nagle would only hold them back. (TCP's
+            // alone: a Unix socket has no Nagle, and refuses the option.)
+            if (client.ProtocolType == ProtocolType.Tcp)
+            {
+                client.NoDelay = true;
+            }
         }
         catch (SocketException ex)
         {
@@ -224,6 +238,48 @@ public sealed class NbdServer : IAsyncDisposable
             _connections.TryRemove(id, out _);
             Interlocked.Decrement(ref _open);
         }
+    }
+
+    /// <summary>Only the end points the server knows how to listen on, and a Unix socket only with a path (an abstract name has no file to make owner-only).</summary>
+    private static void CheckEndPoint(EndPoint endPoint)
+    {
+        switch (endPoint)
+        {
+            case IPEndPoint:
+                return;
+            case UnixDomainSocketEndPoint unix when NbdEndPoints.PathOf(unix) is not null:
+                return;
+            case UnixDomainSocketEndPoint unix:
+                throw new ArgumentException($"NbdServerOptions.EndPoint '{unix}' is an abstract or unnamed Unix socket address; the server listens only on a socket path, which it makes owner-only", nameof(endPoint));
+            default:
+                throw new ArgumentException($"NbdServerOptions.EndPoint must be an IPEndPoint (TCP) or a UnixDomainSocketEndPoint (a socket path), not a {endPoint.GetType().Name} ({endPoint})", nameof(endPoint));
+        }
+    }
+
+    /// <summary>A listening socket at <paramref name="endPoint"/>; for a Unix socket path, also its <paramref name="socketFile"/>.</summary>
+    private static Socket Listen(EndPoint endPoint, out UnixSocketFile? socketFile)
+    {
+        socketFile = null;
+        if (endPoint is UnixDomainSocketEndPoint unix)
+        {
+            Socket unixListener = UnixSocketFile.Listen(NbdEndPoints.PathOf(unix)!, Backlog, out UnixSocketFile file);
+            socketFile = file;
+            return unixListener;
+        }
+
+        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.Bind(endPoint);
+            listener.Listen(Backlog);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        return listener;
     }
 
     private static EndPoint? RemoteOf(Socket socket)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 
 namespace Replicator.Nbd;
 
@@ -11,8 +12,14 @@ namespace Replicator.Nbd;
 /// </remarks>
 public sealed class NbdServerOptions
 {
-    /// <summary>Where to listen; port 0 picks a free port (see <see cref="NbdServer.LocalEndPoint"/>). Default: loopback, the IANA NBD port 10809.</summary>
-    public IPEndPoint EndPoint { get; init; } = new(IPAddress.Loopback, 10809);
+    /// <summary>
+    /// Where to listen: an <see cref="IPEndPoint"/> (TCP; port 0 picks a free port, see
+    /// <see cref="NbdServer.LocalEndPoint"/>) or a <see cref="UnixDomainSocketEndPoint"/> with a
+    /// path (<see cref="NbdEndPoints.UnixSocket"/>; the server makes the file owner-only and removes
+    /// it on stop). Anything else makes the <see cref="NbdServer"/> constructor throw. Default:
+    /// loopback, the IANA NBD port 10809.
+    /// </summary>
+    public EndPoint EndPoint { get; init; } = new IPEndPoint(IPAddress.Loopback, 10809);
 
     /// <summary>The export's name. Clients may also ask for the default (empty) name and get this export.</summary>
     public string ExportName { get; init; } = "";

@@ -84,6 +84,18 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task A_misspelt_nbd_value_exits_2_naming_both_forms_and_the_help_shows_them()
+    {
+        (int code, string output) = await ReplicatorProcess.RunAsync("primary", "--nbd", "unix/run/disk.sock", "--insecure-link");
+        Assert.Equal(2, code);
+        Assert.Contains("--nbd 'unix/run/disk.sock' is neither HOST:PORT (an IP address and port, e.g. 127.0.0.1:10809) nor unix:PATH", output, StringComparison.Ordinal);
+
+        (code, output) = await ReplicatorProcess.RunAsync("secondary", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("HOST:PORT, or unix:PATH", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Settings_from_the_environment_are_checked_as_strictly_naming_the_key()
     {
         (int code, string output) = await ReplicatorProcess.RunWithEnvironmentAsync(

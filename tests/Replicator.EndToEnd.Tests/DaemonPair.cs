@@ -41,7 +41,12 @@ internal sealed class DaemonPair : IAsyncDisposable
 
     public TcpProxy? Proxy { get; private set; }
 
-    public string PrimaryUri => $"nbd://127.0.0.1:{PrimaryNbd}/";
+    /// <summary>When set, the primary exports on the Unix socket <see cref="PrimarySocket"/> (<c>--nbd unix:PATH</c>), not on <see cref="PrimaryNbd"/>.</summary>
+    public bool PrimaryOnUnixSocket { get; init; }
+
+    public string PrimarySocket => Path.Combine(_directory, "primary-nbd.sock");
+
+    public string PrimaryUri => PrimaryOnUnixSocket ? $"nbd+unix:///?socket={PrimarySocket}" : $"nbd://127.0.0.1:{PrimaryNbd}/";
 
     public string SecondaryUri => $"nbd://127.0.0.1:{SecondaryNbd}/";
 
@@ -128,7 +133,7 @@ internal sealed class DaemonPair : IAsyncDisposable
     /// <summary>The primary, after a shell set-up command (a ulimit, say) when one is given.</summary>
     public void StartPrimaryAfter(string? setup, params string[] options)
     {
-        string[] arguments = ["primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", $"127.0.0.1:{PrimaryNbd}",
+        string[] arguments = ["primary", "--image", PrimaryImage, "--peer", $"127.0.0.1:{Proxy?.Port ?? SecondaryPort}", "--nbd", PrimaryOnUnixSocket ? $"unix:{PrimarySocket}" : $"127.0.0.1:{PrimaryNbd}",
             "--state-dir", PrimaryState, "--epoch-ms", "3600000", .. SkipInitialSync ? ["--skip-initial-sync"] : Array.Empty<string>(), .. WithLink(options)];
         Primary = setup is null ? ReplicatorProcess.Start(arguments) : ReplicatorProcess.StartAfter(setup, arguments);
     }

@@ -42,7 +42,7 @@ internal static class DaemonCommand
         {
             SecondaryNodeOptions? options = SecondaryOptions(settings, problems);
             PrimaryNodeOptions? promoted = PromotedOptions(settings, problems);
-            IPEndPoint? nbdEndPoint = settings.Nbd is null ? null : NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            EndPoint? nbdEndPoint = settings.Nbd is null ? null : NodeSettings.ParseNbdEndPoint(settings.Nbd, problems);
             NbdServerOptions? nbd = nbdEndPoint is null ? null : settings.NbdOptions(nbdEndPoint, problems);
             if (!Report(role.RoleName, problems))
             {
@@ -55,7 +55,7 @@ internal static class DaemonCommand
         else
         {
             PrimaryNodeOptions? options = PrimaryOptions(settings, problems);
-            IPEndPoint? nbdEndPoint = NodeSettings.ParseEndPoint(settings.Nbd, "nbd", problems);
+            EndPoint? nbdEndPoint = NodeSettings.ParseNbdEndPoint(settings.Nbd, problems);
             NbdServerOptions? nbd = nbdEndPoint is null ? null : settings.NbdOptions(nbdEndPoint, problems);
 
             // With --listen the primary can hand over in a switchover and follow as a secondary.

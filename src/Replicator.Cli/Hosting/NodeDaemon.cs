@@ -83,6 +83,9 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         }
     }
 
+    /// <summary>Where the export listens, as logs, status and answers show it (<c>HOST:PORT</c> or <c>unix:PATH</c>); null without one.</summary>
+    private static string? NbdAddress(NbdServer? server) => server is null ? null : NbdEndPoints.Describe(server.LocalEndPoint);
+
     private string RoleWord => options.StartsAs == NodeRoles.Primary ? "primary" : "secondary";
 
     /// <summary>Follows a primary until promoted: the promoted primary's role comes next.</summary>
@@ -129,17 +132,17 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         string peer = primaryOptions.Unreplicated ? "nowhere (replication off)" : primaryOptions.Peer.ToString();
         if (role == NodeRun.Promoted)
         {
-            Log.ServingPromoted(_log, _promotedAt, server?.LocalEndPoint.ToString() ?? "nowhere (no --nbd)", primaryOptions.Unreplicated ? "nowhere (no --peer: the guest is unprotected)" : $"{peer} once a secondary listens there");
+            Log.ServingPromoted(_log, _promotedAt, NbdAddress(server) ?? "nowhere (no --nbd)", primaryOptions.Unreplicated ? "nowhere (no --peer: the guest is unprotected)" : $"{peer} once a secondary listens there");
         }
         else
         {
-            Log.Serving(_log, server?.LocalEndPoint.ToString() ?? "nowhere", peer);
+            Log.Serving(_log, NbdAddress(server) ?? "nowhere", peer);
         }
 
         StartControl();
         SetRun(role);
         _servingAsPrimary.TrySetResult();
-        AnswerSwitchover(JsonSerializer.SerializeToNode(new { role = role == NodeRun.Promoted ? "promoted" : "primary", nbd = server?.LocalEndPoint.ToString() }));
+        AnswerSwitchover(JsonSerializer.SerializeToNode(new { role = role == NodeRun.Promoted ? "promoted" : "primary", nbd = NbdAddress(server) }));
 
         PendingSwitchover asked = await _switchoverAsked.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
         _switchoverAsked = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -227,7 +230,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
                 "switchover" => AskSwitchoverAsync(cancel),
                 "failover" when run == NodeRun.Promoted => Task.FromResult(JsonSerializer.SerializeToNode(new { promoted = true, epoch = _promotedAt })),
                 "failover" => throw new InvalidOperationException("this node is the primary: a failover is asked of the secondary"),
-                _ => PrimaryControl.AnswerAsync(primary, run == NodeRun.Promoted ? "promoted" : "primary", server?.LocalEndPoint.ToString(), command, cancel),
+                _ => PrimaryControl.AnswerAsync(primary, run == NodeRun.Promoted ? "promoted" : "primary", NbdAddress(server), command, cancel),
             };
         }
 

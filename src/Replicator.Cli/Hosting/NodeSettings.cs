@@ -13,6 +13,9 @@ namespace Replicator.Cli.Hosting;
 /// </summary>
 public sealed class NodeSettings
 {
+    /// <summary>The two forms <c>--nbd</c> takes.</summary>
+    private const string NbdForms = "HOST:PORT or unix:PATH";
+
     [Setting(NodeRoles.Both, "the raw image (size a multiple of 512)")]
     public string? Image { get; set; }
 
@@ -25,7 +28,7 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "HOST:PORT of the peer: where the primary replicates to (a secondary, once promoted, replicates there too)")]
     public string? Peer { get; set; }
 
-    [Setting(NodeRoles.Both, "HOST:PORT of the NBD export (the secondary's once promoted)")]
+    [Setting(NodeRoles.Both, "HOST:PORT, or unix:PATH (a socket file, owner-only), of the NBD export (the secondary's once promoted)")]
     public string? Nbd { get; set; }
 
     [Setting(NodeRoles.Both, "the pair's identity; both nodes must agree")]
@@ -113,7 +116,7 @@ public sealed class NodeSettings
     public bool FailoverDiscardingUnverifiableEpochs { get; set; }
 
     /// <summary>The NBD export's options at <paramref name="endPoint"/>; adds a problem for each limit out of range.</summary>
-    public NbdServerOptions NbdOptions(IPEndPoint endPoint, List<string> problems)
+    public NbdServerOptions NbdOptions(EndPoint endPoint, List<string> problems)
     {
         ArgumentNullException.ThrowIfNull(problems);
         if (NbdMaxConnections < 1)
@@ -164,6 +167,48 @@ public sealed class NodeSettings
             problems.Add(e.Message);
             return null;
         }
+    }
+
+    /// <summary>
+    /// Parses <c>--nbd</c>: <c>unix:PATH</c>, a Unix socket (a relative path is made absolute here,
+    /// against the working directory, so logs and status name the file wherever the daemon runs), or
+    /// HOST:PORT as <see cref="ParseEndPoint"/> takes it. Adds a problem and returns null otherwise.
+    /// </summary>
+    public static EndPoint? ParseNbdEndPoint(string? value, List<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            problems.Add($"--nbd {NbdForms} is required");
+            return null;
+        }
+
+        if (!value.StartsWith(NbdEndPoints.UnixPrefix, StringComparison.Ordinal))
+        {
+            if (ParseEndPoint(value, "nbd", []) is { } endPoint)
+            {
+                return endPoint;
+            }
+
+            problems.Add($"--nbd '{value}' is neither HOST:PORT (an IP address and port, e.g. 127.0.0.1:10809) nor unix:PATH (a socket file, e.g. unix:/run/replicator/disk.sock)");
+            return null;
+        }
+
+        string path = value[NbdEndPoints.UnixPrefix.Length..];
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            problems.Add($"--nbd '{value}' names no socket file: unix:PATH, e.g. unix:/run/replicator/disk.sock");
+            return null;
+        }
+
+        string fullPath = Path.GetFullPath(path);
+        if (NbdEndPoints.UnixSocketPathProblem(fullPath) is { } problem)
+        {
+            problems.Add($"--nbd '{value}': {problem}");
+            return null;
+        }
+
+        return NbdEndPoints.UnixSocket(fullPath);
     }
 
     /// <summary>Parses HOST:PORT (an IP address); adds a problem and returns null when it is not one.</summary>

@@ -8,7 +8,7 @@ namespace Replicator.Nbd.Logging;
 internal static partial class NbdLog
 {
     [LoggerMessage(1, LogLevel.Information, "NBD server listening on {EndPoint}: export '{ExportName}', {Size} bytes, flags {Flags}")]
-    public static partial void Listening(this ILogger logger, EndPoint endPoint, string exportName, long size, NbdTransmissionFlags flags);
+    public static partial void Listening(this ILogger logger, string endPoint, string exportName, long size, NbdTransmissionFlags flags);
 
     [LoggerMessage(2, LogLevel.Debug, "NBD connection {ConnectionId} from {Remote} accepted")]
     public static partial void Accepted(this ILogger logger, long connectionId, EndPoint? remote);
@@ -35,10 +35,10 @@ internal static partial class NbdLog
     public static partial void AcceptFailed(this ILogger logger, string reason, int retryMilliseconds, int heldBack, Exception exception);
 
     [LoggerMessage(10, LogLevel.Information, "NBD server on {EndPoint} stopping; {Connections} connection(s) finish their requests")]
-    public static partial void Stopping(this ILogger logger, EndPoint endPoint, int connections);
+    public static partial void Stopping(this ILogger logger, string endPoint, int connections);
 
     [LoggerMessage(11, LogLevel.Warning, "NBD server on {EndPoint} stop was cut short; open connections were aborted")]
-    public static partial void StopAborted(this ILogger logger, EndPoint endPoint);
+    public static partial void StopAborted(this ILogger logger, string endPoint);
 
     [LoggerMessage(12, LogLevel.Error, "NBD connection {ConnectionId} failed unexpectedly")]
     public static partial void ConnectionFailed(this ILogger logger, long connectionId, Exception exception);
@@ -53,7 +53,7 @@ internal static partial class NbdLog
     public static partial void ReadingPaused(this ILogger logger, long bytes, long limit, int heldBack);
 
     [LoggerMessage(16, LogLevel.Warning, "NBD server on {EndPoint}: {Connections} connection(s) still busy {Timeout} after the stop began (a client not reading its replies, or gone without a word); closed, their replies dropped")]
-    public static partial void StopTimedOut(this ILogger logger, EndPoint endPoint, int connections, TimeSpan timeout);
+    public static partial void StopTimedOut(this ILogger logger, string endPoint, int connections, TimeSpan timeout);
 
     [LoggerMessage(17, LogLevel.Debug, "NBD connection from {Remote} dropped right after accept: {Reason}")]
     public static partial void AdmitFailed(this ILogger logger, EndPoint? remote, string reason);
