@@ -41,6 +41,9 @@ public sealed class NbdServerOptions
     /// <summary>The default <see cref="MaxPayloadBytes"/>: 32 MiB.</summary>
     public const int DefaultMaxPayloadBytes = 32 << 20;
 
+    /// <summary>The largest <see cref="MaxPayloadBytes"/> (and backend call) allowed, 1 GiB: a read's reply, header and data, must fit one array.</summary>
+    public const int MaxPayloadLimit = 1 << 30;
+
     /// <summary>Requests one connection may have in flight before the server stops reading from it. Default 64.</summary>
     public int MaxInFlightRequests { get; init; } = 64;
 

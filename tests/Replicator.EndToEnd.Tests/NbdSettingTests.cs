@@ -91,3 +91,49 @@ public class NbdSettingTests
         Assert.Equal("--nbd HOST:PORT or unix:PATH is required", Assert.Single(problems));
     }
 }
+
+/// <summary><c>--nbd-max-payload-mb</c>: the export's maximum payload, 32 MiB unless set, 1..1024.</summary>
+public class NbdPayloadSettingTests
+{
+    private static readonly EndPoint Loopback = new IPEndPoint(IPAddress.Loopback, 10809);
+
+    [Fact]
+    public void The_default_is_32_MiB()
+    {
+        var problems = new List<string>();
+
+        NbdServerOptionsOf(new NodeSettings(), problems, out int payload);
+
+        Assert.Empty(problems);
+        Assert.Equal(32 << 20, payload);
+    }
+
+    [Theory]
+    [InlineData(1, 1 << 20)]
+    [InlineData(1024, 1 << 30)]
+    public void A_value_in_range_is_taken_in_MiB(int megabytes, int expected)
+    {
+        var problems = new List<string>();
+
+        NbdServerOptionsOf(new NodeSettings { NbdMaxPayloadMb = megabytes }, problems, out int payload);
+
+        Assert.Empty(problems);
+        Assert.Equal(expected, payload);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-3)]
+    [InlineData(1025)]
+    public void A_value_out_of_range_is_a_problem_naming_the_option(int megabytes)
+    {
+        var problems = new List<string>();
+
+        NbdServerOptionsOf(new NodeSettings { NbdMaxPayloadMb = megabytes }, problems, out _);
+
+        Assert.Equal($"--nbd-max-payload-mb {megabytes} must be 1..1024", Assert.Single(problems));
+    }
+
+    private static void NbdServerOptionsOf(NodeSettings settings, List<string> problems, out int payload) =>
+        payload = settings.NbdOptions(Loopback, problems).MaxPayloadBytes;
+}

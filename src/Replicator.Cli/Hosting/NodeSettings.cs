@@ -106,6 +106,9 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "MiB of NBD requests read but not yet answered, all clients together; past it the server stops reading")]
     public int NbdMaxInFlightMb { get; set; } = 256;
 
+    [Setting(NodeRoles.Both, "MiB of the longest NBD read or write a client may send (the advertised maximum block size); longer ones get EINVAL")]
+    public int NbdMaxPayloadMb { get; set; } = NbdServerOptions.DefaultMaxPayloadBytes >> 20;
+
     [Setting(NodeRoles.Both, "how long an NBD client has to finish its handshake, in ms")]
     public int NbdHandshakeTimeoutMs { get; set; } = 10_000;
 
@@ -129,6 +132,11 @@ public sealed class NodeSettings
             problems.Add($"--nbd-max-in-flight-mb {NbdMaxInFlightMb} must be at least 1");
         }
 
+        if (NbdMaxPayloadMb is < 1 or > (NbdServerOptions.MaxPayloadLimit >> 20))
+        {
+            problems.Add($"--nbd-max-payload-mb {NbdMaxPayloadMb} must be 1..{(NbdServerOptions.MaxPayloadLimit >> 20)}");
+        }
+
         if (NbdHandshakeTimeoutMs < 1)
         {
             problems.Add($"--nbd-handshake-timeout-ms {NbdHandshakeTimeoutMs} must be positive");
@@ -144,6 +152,7 @@ public sealed class NodeSettings
             EndPoint = endPoint,
             MaxConnections = NbdMaxConnections,
             MaxTotalInFlightBytes = (long)NbdMaxInFlightMb << 20,
+            MaxPayloadBytes = Math.Clamp(NbdMaxPayloadMb, 1, (NbdServerOptions.MaxPayloadLimit >> 20)) << 20,
             NegotiationTimeout = TimeSpan.FromMilliseconds(NbdHandshakeTimeoutMs),
             StopTimeout = TimeSpan.FromMilliseconds(NbdStopTimeoutMs),
         };

@@ -15,9 +15,6 @@ internal sealed class NbdExport
 
     public const int PreferredBlockSize = 4096;
 
-    /// <summary>The largest payload (and backend call) allowed: a read's reply, header and data, must fit one array.</summary>
-    public const int MaxPayloadLimit = 1 << 30;
-
     public NbdExport(INbdBackend backend, NbdServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -36,14 +33,14 @@ internal sealed class NbdExport
         }
 
         // The maximum must reach the preferred size, and the read reply (header + data) must fit one array.
-        if (backend.MaxRequestBytes < PreferredBlockSize || backend.MaxRequestBytes % MinimumBlockSize != 0 || backend.MaxRequestBytes > MaxPayloadLimit)
+        if (backend.MaxRequestBytes < PreferredBlockSize || backend.MaxRequestBytes % MinimumBlockSize != 0 || backend.MaxRequestBytes > NbdServerOptions.MaxPayloadLimit)
         {
-            throw new ArgumentException($"backend's largest request {backend.MaxRequestBytes} must be a multiple of {MinimumBlockSize} in {PreferredBlockSize}..{MaxPayloadLimit}", nameof(backend));
+            throw new ArgumentException($"backend's largest request {backend.MaxRequestBytes} must be a multiple of {MinimumBlockSize} in {PreferredBlockSize}..{NbdServerOptions.MaxPayloadLimit}", nameof(backend));
         }
 
-        if (options.MaxPayloadBytes < PreferredBlockSize || options.MaxPayloadBytes % MinimumBlockSize != 0 || options.MaxPayloadBytes > MaxPayloadLimit)
+        if (options.MaxPayloadBytes < PreferredBlockSize || options.MaxPayloadBytes % MinimumBlockSize != 0 || options.MaxPayloadBytes > NbdServerOptions.MaxPayloadLimit)
         {
-            throw new ArgumentException($"maximum payload {options.MaxPayloadBytes} must be a multiple of {MinimumBlockSize} in {PreferredBlockSize}..{MaxPayloadLimit}", nameof(options));
+            throw new ArgumentException($"maximum payload {options.MaxPayloadBytes} must be a multiple of {MinimumBlockSize} in {PreferredBlockSize}..{NbdServerOptions.MaxPayloadLimit}", nameof(options));
         }
 
         Size = backend.Size;
