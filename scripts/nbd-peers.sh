@@ -6,6 +6,8 @@
 #                             the same write filter and local path, no secondary
 #   replicator NBD, file      our NBD server straight over the file, no write filter (a promoted secondary)
 #   qemu-nbd, nbdkit file, nbd-server
+#   ... unix                  the replicated export, qemu-nbd and nbdkit again on a Unix-domain socket
+#                             (how a local QEMU connects)
 # Jobs: 4 KiB random writes at depth 1 and 32, 1 MiB sequential writes at depth 8, 4 KiB random
 # writes each followed by a flush (fio fsync=1, which the nbd engine sends as NBD_CMD_FLUSH), and
 # 4 KiB random reads at depth 1 and 32 (fio's engine is libnbd: reads come as structured replies).
@@ -43,15 +45,20 @@ export PATH="/usr/bin:/usr/sbin:$PATH"
 
 dotnet build src/Replicator.Cli -c Release -v q -nologo >/dev/null
 replicator=(dotnet src/Replicator.Cli/bin/Release/net10.0/replicator.dll)
+# The pair runs as deployed: the link authenticated and encrypted with a pair key.
+"${replicator[@]}" keygen --out "$work/pair.key" >/dev/null
+key=(--link-key "$work/pair.key")
 
 # Preallocated, written images: no server pays for first-touch block allocation the others skip.
 # Random bytes, not zeroes: a server that answers reads of zero blocks as holes (ours does) would
 # otherwise skip sending the very data the read jobs measure.
 head -c "$((size_mb << 20))" /dev/urandom >"$work/disk.img"
 cp "$work/disk.img" "$work/secondary.img"
+cp "$work/disk.img" "$work/secondary-unix.img"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 400); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+wait_socket() { for _ in $(seq 1 400); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "socket $1 never appeared" >&2; return 1; }
 
 results="$work/results.tsv"
 : >"$results"
@@ -84,9 +91,9 @@ skip() { for job in "${jobs[@]}"; do read -r rw bs depth flush <<<"$job"; l="$rw
 
 # --- replicator, replicated ----------------------------------------------------------------
 sport=$(free_port); pport=$(free_port)
-"${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" --buffer-mb 256 >"$work/s.log" 2>&1 &
+"${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" --buffer-mb 256 "${key[@]}" >"$work/s.log" 2>&1 &
 pids+=($!); wait_port "$sport"
-"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 --skip-initial-sync >"$work/p.log" 2>&1 &
+"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 --skip-initial-sync "${key[@]}" >"$work/p.log" 2>&1 &
 pids+=($!); wait_port "$pport"
 run_jobs "replicator, replicated" "nbd://127.0.0.1:$pport/"
 status=$("${replicator[@]}" status --state-dir "$work/p" --json 2>&1 || true)
@@ -102,6 +109,19 @@ acked = s.get("LastAcknowledgedEpoch")
 print(("DEGRADED during the run: %s" % degraded) if degraded else "replication stayed on; last acknowledged epoch %s" % acked)
 ' "$status")
 
+# --- replicator, replicated, on a Unix-domain socket ---------------------------------------------
+sport=$(free_port)
+"${replicator[@]}" secondary --image "$work/secondary-unix.img" --listen "127.0.0.1:$sport" --state-dir "$work/su" --buffer-mb 256 "${key[@]}" >"$work/su.log" 2>&1 &
+pids+=($!); wait_port "$sport"
+"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "unix:$work/replicated.sock" --state-dir "$work/pu" --epoch-ms 25 --skip-initial-sync "${key[@]}" >"$work/pu.log" 2>&1 &
+pids+=($!)
+if wait_socket "$work/replicated.sock"; then
+  run_jobs "replicator, replicated, unix" "nbd+unix:///?socket=$work/replicated.sock"
+else
+  skip "replicator, replicated, unix" "the primary did not serve: $(tail -n 1 "$work/pu.log")"
+fi
+stop_servers
+
 # --- replicator, unreplicated: the same export and write filter, no secondary ------------------
 pport=$(free_port)
 "${replicator[@]}" primary --image "$work/disk.img" --no-replication --nbd "127.0.0.1:$pport" --state-dir "$work/p-off" >"$work/p-off.log" 2>&1 &
@@ -113,18 +133,17 @@ else
 fi
 stop_servers
 
-# --- replicator NBD server over the file (a secondary promoted at once serves its image) ----
-cp "$work/disk.img" "$work/promoted.img"
+# --- replicator NBD server over the file: the first run's secondary promoted, serving its image ---
+# (a blank secondary is never promoted, so it is the one that followed the replicated run)
 sport=$(free_port); nport=$(free_port)
-"${replicator[@]}" secondary --image "$work/promoted.img" --listen "127.0.0.1:$sport" --nbd "127.0.0.1:$nport" --state-dir "$work/f" >"$work/f.log" 2>&1 &
+"${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --nbd "127.0.0.1:$nport" --state-dir "$work/s" "${key[@]}" >"$work/f.log" 2>&1 &
 pids+=($!); wait_port "$sport"
-if "${replicator[@]}" failover --state-dir "$work/f" >"$work/failover.log" 2>&1 && wait_port "$nport"; then
+if "${replicator[@]}" failover --state-dir "$work/s" >"$work/failover.log" 2>&1 && wait_port "$nport"; then
   run_jobs "replicator NBD, file" "nbd://127.0.0.1:$nport/"
 else
-  skip "replicator NBD, file" "the promoted secondary did not serve: $(tail -n 1 "$work/failover.log")"
+  skip "replicator NBD, file" "the promoted secondary did not serve: $(tail -n 3 "$work/failover.log" "$work/f.log" | tr '\n' ' ')"
 fi
 stop_servers
-rm -f "$work/promoted.img"
 
 # --- peers on the same file ------------------------------------------------------------------
 port=$(free_port)
@@ -135,6 +154,14 @@ stop_servers
 port=$(free_port)
 nbdkit -f -i 127.0.0.1 -p "$port" file file="$work/disk.img" 2>"$work/nbdkit.log" & pids+=($!); wait_port "$port"
 run_jobs "nbdkit file" "nbd://127.0.0.1:$port/"
+stop_servers
+
+qemu-nbd -f raw -k "$work/qemu-nbd.sock" -t "$work/disk.img" 2>"$work/qemu-nbd-unix.log" & pids+=($!); wait_socket "$work/qemu-nbd.sock"
+run_jobs "qemu-nbd, unix" "nbd+unix:///?socket=$work/qemu-nbd.sock"
+stop_servers
+
+nbdkit -f -U "$work/nbdkit.sock" file file="$work/disk.img" 2>"$work/nbdkit-unix.log" & pids+=($!); wait_socket "$work/nbdkit.sock"
+run_jobs "nbdkit file, unix" "nbd+unix:///?socket=$work/nbdkit.sock"
 stop_servers
 
 port=$(free_port)
@@ -167,24 +194,29 @@ echo "replicated run: $replication_note"
 python3 - "$results" <<'EOF'
 import sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
-print("%-26s %-24s %9s %9s %11s %13s" % ("server", "job", "IOPS", "MB/s", "p99 us", "p99 flush us"))
+print("%-30s %-24s %9s %9s %11s %13s" % ("server", "job", "IOPS", "MB/s", "p99 us", "p99 flush us"))
 for r in rows:
     if len(r) == 3:
-        print("%-26s %-24s %s" % (r[0], r[1], r[2]))
+        print("%-30s %-24s %s" % (r[0], r[1], r[2]))
     else:
-        print("%-26s %-24s %9s %9s %11s %13s" % (r[0], r[1], r[2], r[3], r[4], r[5] or "-"))
+        print("%-30s %-24s %9s %9s %11s %13s" % (r[0], r[1], r[2], r[3], r[4], r[5] or "-"))
 
-ours = "replicator, replicated"
 iops = {(r[0], r[1]): float(r[2]) for r in rows if len(r) == 6}
-servers = [s for s in dict.fromkeys(r[0] for r in rows) if s != ours]
 jobs = list(dict.fromkeys(r[1] for r in rows))
-print()
-print("IOPS of %s / IOPS of each other row (1.00 = equal; above 1 = ours faster)" % ours)
-print("%-24s" % "job" + "".join("  %s" % s for s in servers))
-for job in jobs:
-    cells = []
-    for s in servers:
-        a, b = iops.get((ours, job)), iops.get((s, job))
-        cells.append("  %*s" % (len(s), "%.2f" % (a / b) if a and b else "-"))
-    print("%-24s" % job + "".join(cells))
+names = list(dict.fromkeys(r[0] for r in rows))
+# The TCP export against every TCP row; the Unix-socket export against the Unix-socket rows.
+for ours, others in (("replicator, replicated", [n for n in names if not n.endswith(", unix")]),
+                     ("replicator, replicated, unix", [n for n in names if n.endswith(", unix")])):
+    servers = [n for n in others if n != ours]
+    if ours not in names or not servers:
+        continue
+    print()
+    print("IOPS of %s / IOPS of each other row (1.00 = equal; above 1 = ours faster)" % ours)
+    print("%-24s" % "job" + "".join("  %s" % n for n in servers))
+    for job in jobs:
+        cells = []
+        for n in servers:
+            a, b = iops.get((ours, job)), iops.get((n, job))
+            cells.append("  %*s" % (len(n), "%.2f" % (a / b) if a and b else "-"))
+        print("%-24s" % job + "".join(cells))
 EOF

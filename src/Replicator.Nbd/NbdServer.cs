@@ -10,7 +10,7 @@ using Replicator.Nbd.Server;
 namespace Replicator.Nbd;
 
 /// <summary>
-/// An NBD server (fixed newstyle handshake, simple replies) exporting one <see cref="INbdBackend"/>
+/// An NBD server (fixed newstyle handshake; structured replies, block status and multi-connection for clients that ask) exporting one <see cref="INbdBackend"/>
 /// under one name to up to <see cref="NbdServerOptions.MaxConnections"/> connections. A client's
 /// mistake fails that request, or at worst closes that client's connection; it never touches the
 /// others. What clients can make it hold is bounded (see <see cref="NbdServerOptions"/>).
