@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Replicator.Nbd.Logging;
 using Replicator.Nbd.Protocol;
@@ -233,11 +235,11 @@ internal sealed class NbdTransmission : IDisposable
             return buffer.AsMemory(SimpleHeaderAt, NbdSimpleReply.HeaderSize);
         }
 
-        byte[] message = System.Text.Encoding.UTF8.GetBytes(NbdErrorText.Describe(request.Command, error));
+        byte[] message = Encoding.UTF8.GetBytes(NbdErrorText.Describe(request.Command, error));
         byte[] chunk = new byte[NbdStructuredReply.HeaderSize + 6 + message.Length];
         NbdStructuredReply.WriteHeader(chunk, done: true, NbdReplyChunkType.Error, request.Handle, 6 + message.Length);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(NbdStructuredReply.HeaderSize), (uint)error);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(chunk.AsSpan(NbdStructuredReply.HeaderSize + 4), (ushort)message.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(NbdStructuredReply.HeaderSize), (uint)error);
+        BinaryPrimitives.WriteUInt16BigEndian(chunk.AsSpan(NbdStructuredReply.HeaderSize + 4), (ushort)message.Length);
         message.CopyTo(chunk, NbdStructuredReply.HeaderSize + 6);
         return chunk;
     }
