@@ -25,7 +25,7 @@ public class HandshakeTests
     public async Task Go_replies_export_info_and_block_size_then_acks()
     {
         await using TestServer server = TestServer.Start(new MemoryBackend(size: 1 << 20, maxRequestBytes: 64 << 10));
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("disk", NbdInfoType.BlockSize));
 
@@ -45,10 +45,10 @@ public class HandshakeTests
     public async Task Info_answers_name_and_description_when_asked_and_negotiation_goes_on()
     {
         await using TestServer server = TestServer.Start(new MemoryBackend(), exportName: "disk", description: "a test disk");
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.Info, NbdTestClient.GoData("", NbdInfoType.Name, NbdInfoType.Description, (NbdInfoType)99));
-        List<OptionReply> replies = await ReadUntilFinalAsync(client);
+        List<OptionReply> replies = await client.ReadUntilFinalAsync();
 
         Assert.All(replies, reply => Assert.Equal((uint)NbdOption.Info, reply.Option));
         Assert.Equal((uint)NbdOptionReplyType.Ack, replies[^1].Type);
@@ -59,7 +59,7 @@ public class HandshakeTests
 
         // INFO does not enter transmission: another option is still answered.
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("disk"));
-        Assert.Equal((uint)NbdOptionReplyType.Ack, (await ReadUntilFinalAsync(client))[^1].Type);
+        Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadUntilFinalAsync())[^1].Type);
         Assert.Equal(NbdError.None, (await client.RequestAsync(NbdCommand.Read, 0, 512)).Error);
     }
 
@@ -90,7 +90,7 @@ public class HandshakeTests
     public async Task Unsupported_options_are_refused_and_negotiation_goes_on(NbdOption option)
     {
         await using TestServer server = TestServer.Start(new MemoryBackend());
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(option, [1, 2, 3, 4, 5]);
         OptionReply refused = await client.ReadOptionReplyAsync();
@@ -98,14 +98,14 @@ public class HandshakeTests
         Assert.Equal((uint)option, refused.Option);
         Assert.Equal((uint)NbdOptionReplyType.ErrorUnsupported, refused.Type);
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("disk"));
-        Assert.Equal((uint)NbdOptionReplyType.Ack, (await ReadUntilFinalAsync(client))[^1].Type);
+        Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadUntilFinalAsync())[^1].Type);
     }
 
     [Fact]
     public async Task List_names_the_export_then_acks_and_refuses_data()
     {
         await using TestServer server = TestServer.Start(new MemoryBackend(), exportName: "disk");
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.List, []);
         Assert.Equal(Hex.Golden($"{Magic} 00000003 00000002 00000008 00000004 6469736b"), Hex.Of((await client.ReadOptionReplyAsync()).Raw));
@@ -119,7 +119,7 @@ public class HandshakeTests
     public async Task Abort_is_acknowledged_and_the_server_closes()
     {
         await using TestServer server = TestServer.Start(new MemoryBackend());
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.Abort, []);
 
@@ -131,7 +131,7 @@ public class HandshakeTests
     public async Task Go_for_an_unknown_export_is_refused_and_the_default_name_then_works()
     {
         await using TestServer server = TestServer.Start(new MemoryBackend(), exportName: "disk");
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("other"));
         OptionReply refused = await client.ReadOptionReplyAsync();
@@ -139,7 +139,7 @@ public class HandshakeTests
         Assert.Contains("other", System.Text.Encoding.UTF8.GetString(refused.Data), StringComparison.Ordinal);
 
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData(""));
-        Assert.Equal((uint)NbdOptionReplyType.Ack, (await ReadUntilFinalAsync(client))[^1].Type);
+        Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadUntilFinalAsync())[^1].Type);
         Assert.Equal(NbdError.None, (await client.RequestAsync(NbdCommand.Read, 0, 512)).Error);
     }
 
@@ -150,20 +150,20 @@ public class HandshakeTests
     public async Task Malformed_info_data_is_refused_as_invalid(string data)
     {
         await using TestServer server = TestServer.Start(new MemoryBackend());
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.Go, Convert.FromHexString(Hex.Golden(data)));
 
         Assert.Equal((uint)NbdOptionReplyType.ErrorInvalid, (await client.ReadOptionReplyAsync()).Type);
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("disk"));
-        Assert.Equal((uint)NbdOptionReplyType.Ack, (await ReadUntilFinalAsync(client))[^1].Type);
+        Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadUntilFinalAsync())[^1].Type);
     }
 
     [Fact]
     public async Task Export_name_for_an_unknown_export_closes_the_connection_with_a_logged_reason()
     {
         await using TestServer server = TestServer.Start(new MemoryBackend(), exportName: "disk");
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.ExportName, "nope"u8);
 
@@ -206,27 +206,5 @@ public class HandshakeTests
         Assert.True(await client.WaitForServerCloseAsync());
         Assert.True(server.Log.Contains(LogLevel.Warning, reason), server.Log.ToString());
         Assert.Equal(NbdError.None, (await bystander.RequestAsync(NbdCommand.Read, 0, 4096)).Error);
-    }
-
-    private static async Task<NbdTestClient> HandshakeAsync(TestServer server)
-    {
-        NbdTestClient client = await NbdTestClient.ConnectAsync(server.EndPoint);
-        await client.ReadExactlyAsync(18);
-        await client.SendUInt32Async((uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes));
-        return client;
-    }
-
-    private static async Task<List<OptionReply>> ReadUntilFinalAsync(NbdTestClient client)
-    {
-        var replies = new List<OptionReply>();
-        OptionReply reply;
-        do
-        {
-            reply = await client.ReadOptionReplyAsync();
-            replies.Add(reply);
-        }
-        while (reply.Type == (uint)NbdOptionReplyType.Info || reply.Type == (uint)NbdOptionReplyType.Server);
-
-        return replies;
     }
 }

@@ -24,7 +24,7 @@ public class NegotiationTests
     public async Task Structured_reply_with_data_is_invalid_and_meta_contexts_need_it_first()
     {
         await using TestServer server = TestServer.Start(new MemoryBackend());
-        await using NbdTestClient client = await HandshakeAsync(server);
+        await using NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
 
         await client.SendOptionAsync(NbdOption.StructuredReply, [1]);
         Assert.Equal((uint)NbdOptionReplyType.ErrorInvalid, (await client.ReadOptionReplyAsync()).Type);
@@ -37,7 +37,7 @@ public class NegotiationTests
 
         // Without structured replies: no DF, and block status is refused with a simple reply.
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("disk"));
-        List<OptionReply> replies = await ReadUntilFinalAsync(client);
+        List<OptionReply> replies = await client.ReadUntilFinalAsync();
         Assert.Equal((uint)NbdOptionReplyType.Ack, replies[^1].Type);
         Assert.Equal(NbdError.Invalid, (await client.RequestAsync(NbdCommand.BlockStatus, 0, 4096)).Error);
     }
@@ -88,7 +88,7 @@ public class NegotiationTests
         await client.SendOptionAsync(NbdOption.SetMetaContext, StructuredClient.MetaContextData("disk"));
         Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadOptionReplyAsync()).Type);
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("disk"));
-        Assert.Equal((uint)NbdOptionReplyType.Ack, (await ReadUntilFinalAsync(client))[^1].Type);
+        Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadUntilFinalAsync())[^1].Type);
 
         StructuredChunk refused = Assert.Single(await client.StructuredRequestAsync(NbdCommand.BlockStatus, 0, 4096));
         Assert.Equal(NbdReplyChunkType.Error, refused.Type);
@@ -111,7 +111,7 @@ public class NegotiationTests
 
         Assert.Equal((uint)NbdOptionReplyType.ErrorInvalid, (await client.ReadOptionReplyAsync()).Type);
         await client.SendOptionAsync(NbdOption.Go, NbdTestClient.GoData("disk"));
-        Assert.Equal((uint)NbdOptionReplyType.Ack, (await ReadUntilFinalAsync(client))[^1].Type);
+        Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadUntilFinalAsync())[^1].Type);
     }
 
     [Fact]
@@ -127,31 +127,11 @@ public class NegotiationTests
         Assert.Contains("other", System.Text.Encoding.UTF8.GetString(refused.Data), StringComparison.Ordinal);
     }
 
-    private static async Task<NbdTestClient> HandshakeAsync(TestServer server)
-    {
-        NbdTestClient client = await NbdTestClient.ConnectAsync(server.EndPoint);
-        await client.ReadExactlyAsync(18);
-        await client.SendUInt32Async((uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes));
-        return client;
-    }
-
     private static async Task<NbdTestClient> StructuredHandshakeAsync(TestServer server)
     {
-        NbdTestClient client = await HandshakeAsync(server);
+        NbdTestClient client = await NbdTestClient.HandshakeAsync(server.EndPoint);
         await client.SendOptionAsync(NbdOption.StructuredReply, []);
         Assert.Equal(Hex.Golden($"{Magic} 00000008 00000001 00000000"), Hex.Of((await client.ReadOptionReplyAsync()).Raw));
         return client;
-    }
-
-    private static async Task<List<OptionReply>> ReadUntilFinalAsync(NbdTestClient client)
-    {
-        var replies = new List<OptionReply>();
-        do
-        {
-            replies.Add(await client.ReadOptionReplyAsync());
-        }
-        while (replies[^1].Type is (uint)NbdOptionReplyType.Info or (uint)NbdOptionReplyType.Server);
-
-        return replies;
     }
 }

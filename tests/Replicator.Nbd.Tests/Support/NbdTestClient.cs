@@ -43,6 +43,28 @@ internal sealed class NbdTestClient : IAsyncDisposable
         return new NbdTestClient(tcp);
     }
 
+    /// <summary>Connects, reads the greeting and sends fixed newstyle and no-zeroes: ready for options.</summary>
+    public static async Task<NbdTestClient> HandshakeAsync(IPEndPoint endPoint)
+    {
+        NbdTestClient client = await ConnectAsync(endPoint);
+        await client.ReadExactlyAsync(18);
+        await client.SendUInt32Async((uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes));
+        return client;
+    }
+
+    /// <summary>Reads option replies through the informational ones (INFO, SERVER) to the final ack or error.</summary>
+    public async Task<List<OptionReply>> ReadUntilFinalAsync()
+    {
+        var replies = new List<OptionReply>();
+        do
+        {
+            replies.Add(await ReadOptionReplyAsync());
+        }
+        while (replies[^1].Type is (uint)NbdOptionReplyType.Info or (uint)NbdOptionReplyType.Server);
+
+        return replies;
+    }
+
     /// <summary>The export's size, from NBD_INFO_EXPORT (after <see cref="ConnectAndGoAsync"/>).</summary>
     public ulong ExportSize { get; private set; }
 

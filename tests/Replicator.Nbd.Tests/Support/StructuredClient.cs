@@ -31,9 +31,7 @@ internal static class StructuredClient
     /// <summary>Connects, negotiates structured replies (and <c>base:allocation</c> when asked), then NBD_OPT_GO; returns the export's flags too.</summary>
     public static async Task<(NbdTestClient Client, NbdTransmissionFlags Flags)> ConnectAsync(IPEndPoint endPoint, bool allocation = true)
     {
-        NbdTestClient client = await NbdTestClient.ConnectAsync(endPoint);
-        await client.ReadExactlyAsync(18);
-        await client.SendUInt32Async((uint)(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes));
+        NbdTestClient client = await NbdTestClient.HandshakeAsync(endPoint);
         await client.SendOptionAsync(NbdOption.StructuredReply, []);
         Assert.Equal((uint)NbdOptionReplyType.Ack, (await client.ReadOptionReplyAsync()).Type);
         if (allocation)
