@@ -33,7 +33,8 @@ public sealed class NbdServer : IAsyncDisposable
     private const int Backlog = 128;
 
     private readonly NbdServerOptions _options;
-    private readonly NbdServerContext _context;
+    private readonly INbdBackend _backend;
+    private NbdServerContext? _context;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly LogRateLimit _overLimit;
@@ -48,7 +49,11 @@ public sealed class NbdServer : IAsyncDisposable
     private long _lastConnectionId;
     private int _open;
 
-    /// <summary>Checks the backend's geometry and the options; nothing listens until <see cref="Start"/>.</summary>
+    /// <summary>
+    /// Checks the options; nothing listens until <see cref="Listen"/> or <see cref="Start"/>, and the
+    /// backend is asked for its geometry (and checked) only at <see cref="Start"/>, so a host may
+    /// reserve the endpoint before the backend is ready.
+    /// </summary>
     /// <param name="backend">The disk behind the export.</param>
     /// <param name="options">Where to listen and the limits; the defaults when null.</param>
     /// <param name="logger">Where connections, refusals and limits reached are logged.</param>
@@ -68,48 +73,77 @@ public sealed class NbdServer : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _overLimit = new LogRateLimit(_time, LogRateLimit.Interval);
-        _context = new NbdServerContext(backend, new NbdExport(backend, _options), _options, _logger, _time);
+        _backend = backend;
     }
 
     /// <summary>
     /// Where the server listens: an <see cref="IPEndPoint"/> (with the real port when the options
     /// asked for port 0) or a <see cref="UnixDomainSocketEndPoint"/>; <see cref="NbdEndPoints.Describe"/>
-    /// shows either. Valid after <see cref="Start"/>.
+    /// shows either. Valid after <see cref="Listen"/> or <see cref="Start"/>.
     /// </summary>
-    public EndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("the server has not been started");
+    public EndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("the server is not listening yet");
 
     /// <summary>Connections currently open, in handshake or transmission.</summary>
     public int ConnectionCount => _connections.Count;
 
     /// <summary>Bytes of requests read but not yet answered (payloads and reply buffers), across every connection: at most <see cref="NbdServerOptions.MaxTotalInFlightBytes"/> and one request per connection.</summary>
-    public long InFlightBytes => _context.InFlight.Bytes;
+    public long InFlightBytes => _context?.InFlight.Bytes ?? 0;
 
     /// <summary>The most <see cref="InFlightBytes"/> ever was.</summary>
-    internal long PeakInFlightBytes => _context.InFlight.PeakBytes;
+    internal long PeakInFlightBytes => _context?.InFlight.PeakBytes ?? 0;
 
     /// <summary>Completes once no request is held anywhere, including requests dropped with their connection that the backend has not yet returned.</summary>
-    internal Task WhenNothingInFlightAsync(CancellationToken cancellationToken) => _context.InFlight.WhenIdleAsync(cancellationToken);
+    internal Task WhenNothingInFlightAsync(CancellationToken cancellationToken) => _context?.InFlight.WhenIdleAsync(cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>
-    /// Binds, listens and starts accepting connections; returns once the port or socket file is
-    /// bound. On a Unix socket path the file is owner-only (mode 0600) before any client can
-    /// connect; a stale socket there (nobody accepting on it) is replaced, while a socket someone
-    /// listens on, or a file of any other type, makes the start throw <see cref="IOException"/>
-    /// naming the path and leaves it as it is.
+    /// Binds and listens without accepting yet: a client that connects waits in the backlog until
+    /// <see cref="Start"/>. A host calls it first to learn at once, before it does anything it cannot
+    /// take back, that the endpoint is free. On a Unix socket path the file is owner-only (mode
+    /// 0600) before any client can connect; a stale socket there (nobody accepting on it) is
+    /// replaced, while a socket someone listens on, or a file of any other type, throws
+    /// <see cref="IOException"/> naming the path and leaves it as it is. Does nothing when already
+    /// listening.
+    /// </summary>
+    public void Listen()
+    {
+        lock (_lifecycle)
+        {
+            ListenLocked();
+        }
+    }
+
+    /// <summary>
+    /// Asks the backend for its geometry (an <see cref="ArgumentException"/> when it cannot be
+    /// exported), listens unless <see cref="Listen"/> already did, and starts accepting connections.
     /// </summary>
     public void Start()
     {
         lock (_lifecycle)
         {
-            if (_listener is not null || _stopped is not null)
+            if (_context is not null || _stopped is not null)
             {
                 throw new InvalidOperationException("an NBD server starts once");
             }
 
-            _listener = Listen(_options.EndPoint, out _socketFile);
+            var context = new NbdServerContext(_backend, new NbdExport(_backend, _options), _options, _logger, _time);
+            ListenLocked();
+            _context = context;
+            _logger.Listening(NbdEndPoints.Describe(_localEndPoint!), context.Export.Name, context.Export.Size, context.Export.Flags);
+            _acceptLoop = new AcceptLoop(_listener!.AcceptAsync, Admit, _time, _logger).RunAsync(_stopping.Token);
+        }
+    }
+
+    private void ListenLocked()
+    {
+        if (_stopped is not null)
+        {
+            throw new InvalidOperationException("the NBD server has stopped");
+        }
+
+        if (_listener is null)
+        {
+            _listener = Bind(_options.EndPoint, out _socketFile);
             _localEndPoint = _listener.LocalEndPoint!;
-            _logger.Listening(NbdEndPoints.Describe(_localEndPoint), _context.Export.Name, _context.Export.Size, _context.Export.Flags);
-            _acceptLoop = new AcceptLoop(_listener.AcceptAsync, Admit, _time, _logger).RunAsync(_stopping.Token);
         }
     }
 
@@ -220,7 +254,7 @@ public sealed class NbdServer : IAsyncDisposable
         }
 
         long id = Interlocked.Increment(ref _lastConnectionId);
-        var connection = new NbdConnection(id, client, remote, _context);
+        var connection = new NbdConnection(id, client, remote, _context!);
         _connections[id] = connection;
         connection.Completion = RunConnectionAsync(id, connection);
     }
@@ -257,7 +291,7 @@ public sealed class NbdServer : IAsyncDisposable
     }
 
     /// <summary>A listening socket at <paramref name="endPoint"/>; for a Unix socket path, also its <paramref name="socketFile"/>.</summary>
-    private static Socket Listen(EndPoint endPoint, out UnixSocketFile? socketFile)
+    private static Socket Bind(EndPoint endPoint, out UnixSocketFile? socketFile)
     {
         socketFile = null;
         if (endPoint is UnixDomainSocketEndPoint unix)

@@ -30,4 +30,23 @@ public class NbdUnixSocketTests
         byte[] secondary = await File.ReadAllBytesAsync(pair.SecondaryImage);
         Assert.True(secondary.AsSpan(0, 1 << 20).IndexOfAnyExcept((byte)0xd1) < 0, "the write through the socket did not reach the secondary's image");
     }
+
+    [Fact]
+    public async Task A_path_taken_by_another_file_stops_the_primary_before_it_writes_any_state()
+    {
+        await using var pair = new DaemonPair { PrimaryOnUnixSocket = true };
+        pair.CreateImages(DaemonPair.ImageBytes, DaemonPair.ImageBytes);
+        await File.WriteAllTextAsync(pair.PrimarySocket, "not a socket");
+        pair.StartSecondary();
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+
+        pair.StartPrimary();
+
+        Assert.NotEqual(0, await pair.Primary!.WaitForExitAsync());
+        Assert.Contains($"{pair.PrimarySocket} exists and is a regular file, not a socket", pair.Primary.Output, StringComparison.Ordinal);
+        Assert.Equal("not a socket", await File.ReadAllTextAsync(pair.PrimarySocket));
+
+        // Nothing the node would have written on start (a data generation, a dirty log) is there.
+        Assert.True(!Directory.Exists(pair.PrimaryState) || !Directory.EnumerateFileSystemEntries(pair.PrimaryState).Any(), string.Join(", ", Directory.Exists(pair.PrimaryState) ? Directory.EnumerateFileSystemEntries(pair.PrimaryState) : []));
+    }
 }

@@ -120,8 +120,25 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     {
         PrimaryNodeOptions primaryOptions = role == NodeRun.Promoted ? options.Promoted : options.Primary ?? options.Promoted;
         var primary = new PrimaryNode(primaryOptions, new DiskOnlyVirtualMachine(), loggers.CreateLogger<PrimaryNode>(), TimeProvider.System);
-        await primary.StartAsync(stoppingToken).ConfigureAwait(false);
         NbdServer? server = options.Nbd is null ? null : new NbdServer(new ReplicatedNbdBackend(primary, primaryOptions.MaxRequestBytes), options.Nbd, loggers.CreateLogger<NbdServer>());
+
+        // The export's endpoint first: a port in use or a path taken stops the start before the node
+        // writes anything (a new data generation, a dirty log) it could not take back.
+        server?.Listen();
+        try
+        {
+            await primary.StartAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+
         server?.Start();
         lock (_gate)
         {
