@@ -26,13 +26,14 @@ def key(c):
 def main(path):
     configs = json.load(open(path))
     print("**Latency and throughput.**\n")
-    print("| epoch | dirty disk | dirty RAM | write | ckpt/s | commit p50 | p90 | p99 | p99.9 | max | floor | p50/floor | p99/floor | pause p50 | p99 | max | repl MB/s | unrepl MB/s | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| epoch | dirty disk | dirty RAM | write | ckpt/s | commit p50 | p90 | p99 | p99.9 | max | floor | p50/floor | p99/floor | pause p50 | p99 | max | repl MB/s | unrepl MB/s | ratio | unrepl + flush/epoch MB/s | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in configs:
         cu, pu = c["commitUs"], c["pauseUs"]
         print(f"{key(c)} {c['checkpointsPerSecond']:.0f} | {ms(cu['p50'])} | {ms(cu['p90'])} | {ms(cu['p99'])} | {ms(cu['p999'])} | {ms(cu['max'])} | "
               f"{ms(c['floorUs'])} | {c['commitP50ToFloor']:.1f}× | {c['commitP99ToFloor']:.0f}× | {pu['p50']:.0f} | {pu['p99']:.0f} | {pu['max']:.0f} | "
-              f"{c['replicatedMBps']:.0f} | {c['unreplicatedMBps']:.0f} | {c['throughputRatio']:.2f} |")
+              f"{c['replicatedMBps']:.0f} | {c['unreplicatedMBps']:.0f} | {c['throughputRatio']:.2f} | "
+              f"{c.get('unreplicatedFlushedMBps', 0):.0f} | {c.get('flushedThroughputRatio', 0):.2f} |")
     print("\n**Commit phases**, p50 (p99) in µs, and what each epoch actually carried.\n")
     names = ["drain", "capture", "link", "queue", "journalWrite", "flush", "ack", "apply"]
     print("| epoch | dirty disk | dirty RAM | write | " + " | ".join(names) + " | link/floor | flush/floor | disk/epoch | RAM/epoch | wire/epoch | buffer peak |")

@@ -12,7 +12,7 @@ public class BenchTests
     private static readonly string[] Positive =
     [
         "commitUs.p50", "commitUs.p90", "commitUs.p99", "commitUs.p999", "commitUs.max",
-        "pauseUs.p50", "pauseUs.p99", "pauseUs.max", "floorUs", "replicatedMBps", "unreplicatedMBps", "allocBytesPerWrite",
+        "pauseUs.p50", "pauseUs.p99", "pauseUs.max", "floorUs", "replicatedMBps", "unreplicatedMBps", "unreplicatedFlushedMBps", "flushedThroughputRatio", "allocBytesPerWrite",
         "checkpoints", "wireBytesPerEpoch", "floor.rttUs", "floor.bandwidthMBps", "floor.fdatasyncUs",
     ];
 

@@ -20,8 +20,9 @@ internal static class BenchCommand
     private const int QueueDepth = 8;
     private const int BufferMb = 64;
 
-    // The lines a configuration's primaries print: running, warm-up, paced, closed-loop, done; then running, warm-up, closed-loop, done.
-    private const int StepsPerConfiguration = 9;
+    // The lines a configuration's primaries print: running, warm-up, paced, closed-loop, done; then
+    // running, warm-up, closed-loop, done, twice (unreplicated, and unreplicated with a flush per epoch).
+    private const int StepsPerConfiguration = 13;
 
     /// <summary>The floor alone, as one line of JSON: for scripts that measure something else against it in the same run.</summary>
     private static async Task<int> WriteFloorAsync(BenchArguments arguments, TextWriter output)
@@ -104,7 +105,12 @@ internal static class BenchCommand
                                 task.Description = Markup.Escape($"{label}: {phase}");
                                 task.Increment(1);
                             });
-                            results.Add(ConfigurationResult.From(configuration, floor, await run.ReplicatedAsync().ConfigureAwait(false), await run.UnreplicatedAsync().ConfigureAwait(false)));
+                            results.Add(ConfigurationResult.From(
+                                configuration,
+                                floor,
+                                await run.ReplicatedAsync().ConfigureAwait(false),
+                                await run.UnreplicatedAsync().ConfigureAwait(false),
+                                await run.UnreplicatedFlushedAsync().ConfigureAwait(false)));
                         }
                         catch (Exception e) when (e is InvalidOperationException or InvalidDataException or IOException or TimeoutException or JsonException or KeyNotFoundException)
                         {
@@ -166,7 +172,7 @@ internal static class BenchCommand
         image.Flush();
     }
 
-    /// <summary>The processes of one configuration: a secondary and a replicated primary, then an unreplicated primary alone.</summary>
+    /// <summary>The processes of one configuration: a secondary and a replicated primary, then an unreplicated primary alone, then one that flushes every epoch.</summary>
     private sealed class PairRun(BenchConfiguration configuration, bool quick, int seed, string directory, string name, string linkKey, string primaryImage, string secondaryImage, TextWriter childLog, Action<string> onPhase)
     {
         private readonly int _maxRequestKb = Math.Max(64, configuration.WriteSize / 1024);
@@ -198,6 +204,13 @@ internal static class BenchCommand
         {
             SettleImages();
             return await RunPrimaryAsync("unreplicated").ConfigureAwait(false);
+        }
+
+        /// <summary>The unreplicated primary with the replicated run's durability: its image flushed every epoch.</summary>
+        public async Task<PrimaryRunResult> UnreplicatedFlushedAsync()
+        {
+            SettleImages();
+            return await RunPrimaryAsync("unreplicated-flushed").ConfigureAwait(false);
         }
 
         private async Task<PrimaryRunResult> RunPrimaryAsync(string mode, params string[] extra)

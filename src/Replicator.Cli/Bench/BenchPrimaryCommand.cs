@@ -4,6 +4,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Replicator.Cli.Commands;
+using Replicator.Core.Blocks;
 using Replicator.Core.Guest;
 using Replicator.Runtime.Guest;
 using Replicator.Runtime.Links;
@@ -16,7 +17,9 @@ namespace Replicator.Cli.Bench;
 /// replicating to the secondary <c>bench</c> started, or with replication off — driven by the
 /// synthetic guest as a load generator. Replicated, it runs the guest at its configured rate and
 /// records every checkpoint (the paced run), then as fast as it goes (the closed-loop run);
-/// unreplicated, only the closed-loop run. A warm-up precedes each mode and is not counted. It
+/// unreplicated, only the closed-loop run; unreplicated-flushed, the same with a flush of the image
+/// every epoch interval, the durability a replicated epoch gets (its journal's fdatasync). A warm-up
+/// precedes each mode and is not counted. It
 /// prints "bench-primary phase NAME" as it goes and writes what it measured to <c>--out</c>.
 /// </summary>
 internal static class BenchPrimaryCommand
@@ -25,6 +28,7 @@ internal static class BenchPrimaryCommand
     {
         Dictionary<string, string> a = DemoArguments.Parse(args);
         bool replicated = a["--mode"] == "replicated";
+        bool flushed = a["--mode"] == "unreplicated-flushed";
         int Int(string name) => int.Parse(a[name], CultureInfo.InvariantCulture);
         long ramBytes = long.Parse(a["--ram-kb"], CultureInfo.InvariantCulture) << 10;
         int maxRequest = Int("--max-request-kb") * 1024;
@@ -91,9 +95,13 @@ internal static class BenchPrimaryCommand
         }
 
         Console.WriteLine("bench-primary phase closed-loop");
+        using var flushing = CancellationTokenSource.CreateLinkedTokenSource(limit.Token);
+        Task<long> flushes = flushed ? FlushEveryAsync(node, options.EpochInterval, flushing.Token) : Task.FromResult(0L);
         ClosedLoopRun closed = await ClosedLoopAsync(node, guest, recorder, TimeSpan.FromMilliseconds(Int("--closed-ms")), queueDepth, limit.Token);
+        await flushing.CancelAsync();
+        long flushCount = await flushes;
 
-        await File.WriteAllTextAsync(a["--out"], JsonSerializer.Serialize(new PrimaryRunResult(a["--mode"], paced, closed), PrimaryRunResult.Json));
+        await File.WriteAllTextAsync(a["--out"], JsonSerializer.Serialize(new PrimaryRunResult(a["--mode"], paced, closed, flushCount), PrimaryRunResult.Json));
         Console.WriteLine("bench-primary done");
         return 0;
     }
@@ -137,6 +145,37 @@ internal static class BenchPrimaryCommand
                 end.Bytes - start.Bytes, end.Pages - start.Pages, end.Wire - start.Wire, bufferPeak,
                 end.Writes - start.Writes, latency.Summary(), end.Cost.Since(start.Cost));
         }
+    }
+
+    /// <summary>
+    /// A guest flush every <paramref name="interval"/> until canceled, each waited for (so a slow
+    /// fdatasync delays the next one, as a slow journal flush delays the next epoch's commit);
+    /// returns how many completed.
+    /// </summary>
+    private static async Task<long> FlushEveryAsync(PrimaryNode node, TimeSpan interval, CancellationToken cancellation)
+    {
+        long completed = 0;
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellation).ConfigureAwait(false))
+            {
+                var done = new TaskCompletionSource<RequestStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+                node.Submit(BlockRequest.Flush(), default, done);
+                if (await done.Task.ConfigureAwait(false) != RequestStatus.Ok)
+                {
+                    throw new IOException("a flush of the bench image failed");
+                }
+
+                completed++;
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // The closed loop is over.
+        }
+
+        return completed;
     }
 
     private static async Task<ClosedLoopRun> ClosedLoopAsync(PrimaryNode node, SyntheticGuestRunner guest, CheckpointRecorder recorder, TimeSpan duration, int queueDepth, CancellationToken cancellation)

@@ -31,13 +31,23 @@ internal sealed record ConfigurationResult
 
     public required double UnreplicatedMBps { get; init; }
 
+    /// <summary>The unreplicated primary flushing its image every epoch: the durability the replicated run gets, without the secondary.</summary>
+    public required double UnreplicatedFlushedMBps { get; init; }
+
     /// <summary>Bytes the primary process allocated per completed write over the paced run (everything in the process: guest, harness, checkpoints).</summary>
     public required double AllocBytesPerWrite { get; init; }
 
     /// <summary>The part of <see cref="AllocBytesPerWrite"/> that is the guest's dirty RAM pages copied at capture (4 KiB per page).</summary>
     public required double RamCopyBytesPerWrite { get; init; }
 
+    /// <summary>Flushes per second the flushed unreplicated run completed (about one per epoch, fewer when fdatasync takes longer than an epoch).</summary>
+    public required double UnreplicatedFlushesPerSecond { get; init; }
+
+    /// <summary>Replicated against unreplicated (page cache only).</summary>
     public required double ThroughputRatio { get; init; }
+
+    /// <summary>Replicated against unreplicated with a flush per epoch: the same durability.</summary>
+    public required double FlushedThroughputRatio { get; init; }
 
     public required double CommitP50ToFloor { get; init; }
 
@@ -64,7 +74,7 @@ internal sealed record ConfigurationResult
     /// <summary>The journal flush against an fdatasync of an overwrite, at the median.</summary>
     public required double FlushP50ToFloor { get; init; }
 
-    /// <summary>Guest write latency (submitted → completed): paced replicated, and closed loop replicated and unreplicated.</summary>
+    /// <summary>Guest write latency (submitted → completed): paced replicated, and closed loop replicated, unreplicated and unreplicated with a flush per epoch.</summary>
     public required IReadOnlyDictionary<string, PhasePercentiles> WriteUs { get; init; }
 
     /// <summary>Allocated bytes per write in the closed-loop runs, replicated and unreplicated.</summary>
@@ -79,14 +89,15 @@ internal sealed record ConfigurationResult
     /// <summary>The floor's parts, measured in the same run.</summary>
     public required Floor Floor { get; init; }
 
-    public static ConfigurationResult From(BenchConfiguration configuration, Floor floor, PrimaryRunResult replicated, PrimaryRunResult unreplicated)
+    public static ConfigurationResult From(BenchConfiguration configuration, Floor floor, PrimaryRunResult replicated, PrimaryRunResult unreplicated, PrimaryRunResult unreplicatedFlushed)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         ArgumentNullException.ThrowIfNull(floor);
         ArgumentNullException.ThrowIfNull(replicated);
         ArgumentNullException.ThrowIfNull(unreplicated);
+        ArgumentNullException.ThrowIfNull(unreplicatedFlushed);
         PacedRun paced = replicated.Paced ?? throw new InvalidDataException("the replicated run has no paced part");
-        ClosedLoopRun on = replicated.Closed, off = unreplicated.Closed;
+        ClosedLoopRun on = replicated.Closed, off = unreplicated.Closed, flushed = unreplicatedFlushed.Closed;
         double epochs = Math.Max(1, paced.Checkpoints);
         double wirePerEpoch = paced.WireBytes / epochs;
         double floorUs = floor.FloorUs(wirePerEpoch);
@@ -103,9 +114,12 @@ internal sealed record ConfigurationResult
             FloorUs = Math.Round(floorUs, 1),
             ReplicatedMBps = Math.Round(on.MegabytesPerSecond, 1),
             UnreplicatedMBps = Math.Round(off.MegabytesPerSecond, 1),
+            UnreplicatedFlushedMBps = Math.Round(flushed.MegabytesPerSecond, 1),
+            UnreplicatedFlushesPerSecond = Math.Round(unreplicatedFlushed.Flushes / Math.Max(flushed.Seconds, 1e-9), 1),
             AllocBytesPerWrite = Math.Round(PerWrite(paced.Cost.AllocatedBytes, paced.Writes), 1),
             RamCopyBytesPerWrite = Math.Round(PerWrite(paced.RamPages * 4096, paced.Writes), 1),
             ThroughputRatio = Ratio(on.MegabytesPerSecond, off.MegabytesPerSecond),
+            FlushedThroughputRatio = Ratio(on.MegabytesPerSecond, flushed.MegabytesPerSecond),
             CommitP50ToFloor = Ratio(paced.Commit.P50, floorUs),
             CommitP99ToFloor = Ratio(paced.Commit.P99, floorUs),
             Checkpoints = paced.Checkpoints,
@@ -122,6 +136,7 @@ internal sealed record ConfigurationResult
                 ["pacedReplicated"] = new(paced.WriteLatency.P50, paced.WriteLatency.P99),
                 ["closedReplicated"] = new(on.WriteLatency.P50, on.WriteLatency.P99),
                 ["closedUnreplicated"] = new(off.WriteLatency.P50, off.WriteLatency.P99),
+                ["closedUnreplicatedFlushed"] = new(flushed.WriteLatency.P50, flushed.WriteLatency.P99),
             },
             ClosedLoopAllocBytesPerWrite = new Dictionary<string, double> { ["replicated"] = Math.Round(onAlloc, 1), ["unreplicated"] = Math.Round(offAlloc, 1) },
             ReplicationAllocBytesPerWrite = Math.Round(onAlloc - offAlloc, 1),

@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace Replicator.Cli.Bench;
 
-/// <summary>What one <c>bench-primary</c> process measured, handed to <c>bench</c> as a JSON file.</summary>
-internal sealed record PrimaryRunResult(string Mode, PacedRun? Paced, ClosedLoopRun Closed)
+/// <summary>What one <c>bench-primary</c> process measured, handed to <c>bench</c> as a JSON file; <c>Flushes</c>: the periodic flushes of the flushed unreplicated run.</summary>
+internal sealed record PrimaryRunResult(string Mode, PacedRun? Paced, ClosedLoopRun Closed, long Flushes = 0)
 {
     public static JsonSerializerOptions Json { get; } = new()
     {

@@ -163,7 +163,12 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest, TimeProvider? tim
 
     private void OnCompleted(object? state, RequestStatus status)
     {
-        var pending = (PendingRequest)state!;
+        // The node also completes requests others submitted (the bench's periodic flushes): not this guest's.
+        if (state is not PendingRequest pending)
+        {
+            return;
+        }
+
         lock (_lock)
         {
             guest.OnCompleted(pending.Request, status);
