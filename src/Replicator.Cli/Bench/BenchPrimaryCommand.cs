@@ -160,7 +160,7 @@ internal static class BenchPrimaryCommand
         {
             while (await timer.WaitForNextTickAsync(cancellation).ConfigureAwait(false))
             {
-                var done = new TaskCompletionSource<RequestStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var done = new FlushCompletion();
                 node.Submit(BlockRequest.Flush(), default, done);
                 if (await done.Task.ConfigureAwait(false) != RequestStatus.Ok)
                 {
@@ -176,6 +176,16 @@ internal static class BenchPrimaryCommand
         }
 
         return completed;
+    }
+
+    /// <summary>One periodic flush's outcome, heard on the primary's loop and awaited off it.</summary>
+    private sealed class FlushCompletion : IGuestRequestCompletion
+    {
+        private readonly TaskCompletionSource<RequestStatus> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<RequestStatus> Task => _outcome.Task;
+
+        public void Complete(RequestStatus status) => _outcome.TrySetResult(status);
     }
 
     private static async Task<ClosedLoopRun> ClosedLoopAsync(PrimaryNode node, SyntheticGuestRunner guest, CheckpointRecorder recorder, TimeSpan duration, int queueDepth, CancellationToken cancellation)

@@ -110,7 +110,6 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest, TimeProvider? tim
         // Not disposed: a request abandoned by cancellation may still complete and release it later.
         var slots = new SemaphoreSlim(queueDepth);
         _slots = slots;
-        node.GuestRequestCompleted = OnCompleted;
         using PeriodicTimer? pace = bytesPerSecond > 0 ? new PeriodicTimer(PaceStep, _time) : null;
         double allowance = 0, cap = bytesPerSecond * 2 * PaceStep.TotalSeconds;
         long refilled = _time.GetTimestamp();
@@ -138,9 +137,9 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest, TimeProvider? tim
 
                 GuestRequest request = await NextRequestAsync(issuing).ConfigureAwait(false);
                 allowance -= request.Request.ChangesData ? request.Request.Length : 0;
-                var pending = new PendingRequest(request, _time.GetTimestamp());
+                var pending = new PendingRequest(this, request, _time.GetTimestamp());
                 holdingSlot = false; // the request's completion gives it back
-                node.Submit(request.Request, request.Payload, new TaskCompletionSource<RequestStatus>(pending, TaskCreationOptions.RunContinuationsAsynchronously));
+                node.Submit(request.Request, request.Payload, pending);
             }
         }
         catch (OperationCanceledException) when (issuing.IsCancellationRequested && !cancellation.IsCancellationRequested)
@@ -161,14 +160,9 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest, TimeProvider? tim
         _slots = null;
     }
 
-    private void OnCompleted(object? state, RequestStatus status)
+    /// <summary>On the primary's loop, in completion order: the synthetic guest models its disk in that order.</summary>
+    private void OnCompleted(PendingRequest pending, RequestStatus status)
     {
-        // The node also completes requests others submitted (the bench's periodic flushes): not this guest's.
-        if (state is not PendingRequest pending)
-        {
-            return;
-        }
-
         lock (_lock)
         {
             guest.OnCompleted(pending.Request, status);
@@ -211,6 +205,9 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest, TimeProvider? tim
         return source;
     }
 
-    /// <summary>A request on its way: what the guest asked, and when.</summary>
-    private sealed record PendingRequest(GuestRequest Request, long Submitted);
+    /// <summary>A request on its way: what the guest asked, and when; its completion goes back to the runner.</summary>
+    private sealed record PendingRequest(SyntheticGuestRunner Runner, GuestRequest Request, long Submitted) : IGuestRequestCompletion
+    {
+        public void Complete(RequestStatus status) => Runner.OnCompleted(this, status);
+    }
 }

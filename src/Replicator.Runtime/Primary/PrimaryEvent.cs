@@ -11,7 +11,7 @@ internal readonly record struct PrimaryEvent(
     long Id = 0,
     BlockRequest Request = default,
     ReadOnlyMemory<byte> Payload = default,
-    TaskCompletionSource<RequestStatus>? Completion = null,
+    IGuestRequestCompletion? Completion = null,
     string? Reason = null,
     VmSnapshot? Snapshot = null,
     TaskCompletionSource<long>? Waiter = null,

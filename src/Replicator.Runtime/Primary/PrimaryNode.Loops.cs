@@ -14,7 +14,7 @@ namespace Replicator.Runtime.Primary;
 public sealed partial class PrimaryNode
 {
     // Event loop only: the guest's completions and the checkpoint waiters, by the ids the host knows them by.
-    private readonly Dictionary<long, TaskCompletionSource<RequestStatus>> _completions = new();
+    private readonly Dictionary<long, IGuestRequestCompletion> _completions = new();
     private readonly Dictionary<long, TaskCompletionSource<long>> _waiters = new();
     private readonly Dictionary<long, TaskCompletionSource<VerifyReport>> _verifyWaiters = new();
     private readonly Dictionary<long, TaskCompletionSource<SwitchoverResult>> _switchoverWaiters = new();
@@ -225,10 +225,9 @@ public sealed partial class PrimaryNode
 
         public void CompleteGuest(long requestId, RequestStatus status)
         {
-            if (node._completions.Remove(requestId, out TaskCompletionSource<RequestStatus>? completion))
+            if (node._completions.Remove(requestId, out IGuestRequestCompletion? completion))
             {
-                node.GuestRequestCompleted?.Invoke(completion.Task.AsyncState, status);
-                completion.TrySetResult(status);
+                completion.Complete(status);
             }
         }
 

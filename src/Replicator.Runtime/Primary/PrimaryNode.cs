@@ -50,13 +50,6 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         _actions = new Actions(this);
     }
 
-    /// <summary>
-    /// Called on the engine's loop, in completion order, before the request's task completes, with
-    /// the completion's <see cref="Task.AsyncState"/>: the synthetic guest models its disk with it,
-    /// since task continuations could run out of order.
-    /// </summary>
-    public Action<object?, RequestStatus>? GuestRequestCompleted { get; set; }
-
     public long ImageBytes => _image?.Size ?? 0;
 
     /// <summary>Called on the engine's loop when a checkpoint is acknowledged, with its pause and commit latency.</summary>
@@ -189,8 +182,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     /// </summary>
     public bool ZeroesFast => _image?.ZeroesFast ?? false;
 
-    /// <summary>A guest request. Returns its id; <paramref name="completion"/> completes when the local disk finished it.</summary>
-    public long Submit(BlockRequest request, ReadOnlyMemory<byte> payload, TaskCompletionSource<RequestStatus> completion)
+    /// <summary>A guest request. Returns its id; <paramref name="completion"/> hears its outcome, on the loop, when the local disk finished it.</summary>
+    public long Submit(BlockRequest request, ReadOnlyMemory<byte> payload, IGuestRequestCompletion completion)
     {
         long id = Interlocked.Increment(ref _nextRequestId);
         Post(new PrimaryEvent(PrimaryEventKind.Submit, id, request, payload, completion));

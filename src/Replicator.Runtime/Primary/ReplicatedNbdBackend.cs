@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Replicator.Core.Blocks;
 using Replicator.Nbd;
 using Replicator.Nbd.Protocol;
@@ -17,6 +19,8 @@ namespace Replicator.Runtime.Primary;
 /// </remarks>
 public sealed class ReplicatedNbdBackend(PrimaryNode node, int maxRequestBytes) : INbdBackend
 {
+    private readonly ConcurrentQueue<PooledRequestCompletion> _completions = new();
+
     public long Size => node.ImageBytes;
 
     public int MaxRequestBytes => maxRequestBytes;
@@ -51,11 +55,14 @@ public sealed class ReplicatedNbdBackend(PrimaryNode node, int maxRequestBytes) 
         return ValueTask.CompletedTask;
     }
 
+    // The pooling builder reuses the method's state machine box: with the pooled completion, a request
+    // that waits for the loop allocates nothing here.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SubmitAsync(BlockRequest request, ReadOnlyMemory<byte> payload)
     {
-        var completion = new TaskCompletionSource<RequestStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var completion = PooledRequestCompletion.Rent(_completions);
         node.Submit(request, payload, completion);
-        RequestStatus status = await completion.Task.ConfigureAwait(false);
+        RequestStatus status = await completion.Outcome.ConfigureAwait(false);
         if (status != RequestStatus.Ok)
         {
             throw new NbdBackendException(status == RequestStatus.Invalid ? NbdError.Invalid : NbdError.IoError, $"{request.Op} at {request.Offset}+{request.Length}: {status}");
