@@ -7,9 +7,7 @@ internal static class NbdErrorText
 {
     public static string Describe(NbdCommand command, NbdError error) => error switch
     {
-        NbdError.Invalid => command == NbdCommand.BlockStatus
-            ? "invalid request (block status needs the base:allocation context selected)"
-            : "invalid request: unknown command or flag, misaligned, out of range or too long",
+        NbdError.Invalid => "invalid request: unknown command or flag, misaligned, out of range or too long, or block status without the base:allocation context selected",
         NbdError.NoSpace => "the request runs past the end of the export",
         NbdError.NotPermitted => "the export is read-only",
         NbdError.NotSupported => command == NbdCommand.WriteZeroes

@@ -33,9 +33,10 @@ internal static class SparseReadReply
         int start = 0;
         while (start < length)
         {
+            // A run: blocks of one kind from here on, each block looked at once.
             bool hole = allowHoles && IsZeroBlock(buffer, offset, start, length);
-            int end = start;
-            while (end < length && (hole ? IsZeroBlock(buffer, offset, end, length) : !(allowHoles && IsZeroBlock(buffer, offset, end, length))))
+            int end = NextBoundary(offset, start, length);
+            while (end < length && (allowHoles && IsZeroBlock(buffer, offset, end, length)) == hole)
             {
                 end = NextBoundary(offset, end, length);
             }
