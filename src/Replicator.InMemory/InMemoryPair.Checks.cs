@@ -63,9 +63,14 @@ public sealed partial class InMemoryPair
     /// <summary>The memory bound, after every frame the secondary took.</summary>
     private void CheckBufferBound(SecondaryEngine secondary)
     {
-        if (secondary.BufferedBytes > secondary.BufferCapacityBytes)
+        if (secondary.BufferedBytes > secondary.MemoryBoundBytes)
         {
-            Violations.Add($"memory bound: secondary holds {secondary.BufferedBytes} bytes, bound {secondary.BufferCapacityBytes}");
+            Violations.Add($"memory bound: secondary holds {secondary.BufferedBytes} bytes, bound {secondary.MemoryBoundBytes}");
+        }
+
+        if (secondary.CreditHeldBytes > secondary.BufferCapacityBytes)
+        {
+            Violations.Add($"credit bound: secondary holds {secondary.CreditHeldBytes} bytes on the primary's credit, bound {secondary.BufferCapacityBytes}");
         }
     }
 

@@ -85,6 +85,7 @@ public sealed partial class InMemoryPair
                 PairId = PairId,
                 MaxRequestBytes = maxRequestBytes,
                 BufferCapacityBytes = options.SecondaryBufferBytes,
+                WritebackCapacityBytes = options.SecondaryWritebackBytes,
                 RamBytes = ramBytes,
                 PageSize = options.Guest.PageSize,
                 HeartbeatTimeout = options.HeartbeatTimeout,

@@ -15,6 +15,9 @@ public sealed record InMemoryPairOptions
 
     public long SecondaryBufferBytes { get; init; } = 4 << 20;
 
+    /// <summary>Committed bytes the secondary may hold for its write-back with their credit returned.</summary>
+    public long SecondaryWritebackBytes { get; init; } = 4 << 20;
+
     /// <summary>Guest requests in flight at most (submitted, not completed).</summary>
     public int QueueDepth { get; init; } = 8;
 

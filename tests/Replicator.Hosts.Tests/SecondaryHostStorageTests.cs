@@ -19,7 +19,7 @@ namespace Replicator.Hosts.Tests;
 public class SecondaryHostStorageTests
 {
     [Fact]
-    public void An_epoch_is_acknowledged_once_journalled_and_its_credit_returned_in_full_once_applied()
+    public void An_epoch_is_acknowledged_and_its_credit_returned_once_journalled_before_it_is_written_back()
     {
         var pair = new SecondaryHarness();
         LinkId link = pair.Connect();
@@ -27,8 +27,10 @@ public class SecondaryHostStorageTests
         pair.SendEpoch(link, 1, 1);
         pair.RunStorage(1); // the journal append
         Assert.Equal([1L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
-        Assert.Empty(pair.SentOf<CreditMessage>(link));
+        Assert.Equal([RecordCost(1)], pair.SentOf<CreditMessage>(link).Select(c => c.Bytes));
         Assert.Equal(0, pair.Host.Engine!.LastAppliedEpoch);
+        Assert.Equal(RecordCost(1), pair.Host.Engine.WritebackBacklogBytes);
+        Assert.Equal(0, pair.Host.Engine.CreditHeldBytes);
 
         pair.RunStorage();
         pair.SendEpoch(link, 2, 2);
@@ -36,6 +38,45 @@ public class SecondaryHostStorageTests
 
         Assert.Equal([1L, 2L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
         Assert.Equal([RecordCost(1), RecordCost(2)], pair.SentOf<CreditMessage>(link).Select(c => c.Bytes));
+        Assert.Equal(2, pair.Host.Engine.LastAppliedEpoch);
+        Assert.Equal(0, pair.Host.Engine.WritebackBacklogBytes);
+    }
+
+    [Fact]
+    public void Without_a_write_back_bound_an_epoch_s_credit_waits_for_its_write_back()
+    {
+        var pair = new SecondaryHarness(writebackBytes: 0);
+        LinkId link = pair.Connect();
+
+        pair.SendEpoch(link, 1, 1);
+        pair.RunStorage(1); // the journal append
+        Assert.Equal([1L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
+        Assert.Empty(pair.SentOf<CreditMessage>(link));
+        Assert.Equal(RecordCost(1), pair.Host.Engine!.CreditHeldBytes);
+
+        pair.RunStorage();
+        Assert.Equal([RecordCost(1)], pair.SentOf<CreditMessage>(link).Select(c => c.Bytes));
+        Assert.Equal(0, pair.Host.Engine.CreditHeldBytes);
+    }
+
+    [Fact]
+    public void Credit_beyond_the_write_back_bound_comes_back_as_the_backlog_drains()
+    {
+        // Room for one record's backlog: the second epoch's credit waits for the first one's write-back.
+        var pair = new SecondaryHarness(writebackBytes: RecordCost(1));
+        LinkId link = pair.Connect();
+        pair.SendEpoch(link, 1, 1);
+        pair.SendEpoch(link, 2, 2);
+
+        pair.RunStorage(2); // both journal appends: epoch 1's write-back is queued behind them
+        Assert.Equal([1L, 2L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
+        Assert.Equal([RecordCost(1)], pair.SentOf<CreditMessage>(link).Select(c => c.Bytes));
+        Assert.Equal(RecordCost(1) + RecordCost(2), pair.Host.Engine!.WritebackBacklogBytes);
+        Assert.Equal(RecordCost(2), pair.Host.Engine.CreditHeldBytes);
+
+        pair.RunStorage();
+        Assert.Equal([RecordCost(1), RecordCost(2)], pair.SentOf<CreditMessage>(link).Select(c => c.Bytes));
+        Assert.Equal(0, pair.Host.Engine.CreditHeldBytes);
         Assert.Equal(2, pair.Host.Engine.LastAppliedEpoch);
     }
 

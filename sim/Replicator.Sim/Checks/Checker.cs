@@ -234,6 +234,15 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
         }
     }
 
+    /// <summary>What the secondary holds on the primary's credit never exceeds the credit it gave.</summary>
+    public void CreditBound(long held, long bound)
+    {
+        if (held > bound)
+        {
+            Fail($"credit bound: the secondary holds {held} bytes on the primary's credit, which is {bound}");
+        }
+    }
+
     private string? ExpectedDifference(long epoch, ReadOnlySpan<byte> image, VmState vm)
     {
         if (vm.Epoch != epoch)

@@ -49,6 +49,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             BlockSize = SimIdentity.BlockSize,
             MaxRequestBytes = scenario.Guest.MaxWriteBytes,
             BufferCapacityBytes = scenario.SecondaryBufferBytes,
+            WritebackCapacityBytes = scenario.SecondaryWritebackBytes,
             RamBytes = (long)scenario.Guest.RamPages * scenario.Guest.PageSize,
             PageSize = scenario.Guest.PageSize,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
@@ -147,7 +148,8 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             _world.Checker.Fail("I6: a promoted secondary took a frame from the old primary");
         }
 
-        _world.Checker.BufferBound(Engine.BufferedBytes, Engine.BufferCapacityBytes);
+        _world.Checker.BufferBound(Engine.BufferedBytes, Engine.MemoryBoundBytes);
+        _world.Checker.CreditBound(Engine.CreditHeldBytes, Engine.BufferCapacityBytes);
     }
 
     public void OnClosed(SimConnection connection, string reason)

@@ -30,6 +30,9 @@ internal sealed record Scenario
 
     public required long SecondaryBufferBytes { get; init; }
 
+    /// <summary>Committed bytes the secondary may hold for its write-back with their credit returned (0: credit waits for the write-back).</summary>
+    public long SecondaryWritebackBytes { get; init; }
+
     public required int MaxUnacknowledgedCheckpoints { get; init; }
 
     public required long CaptureUs { get; init; }
@@ -113,6 +116,6 @@ internal sealed record Scenario
 
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
-        $"buffer {SecondaryBufferBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
+        $"buffer {SecondaryBufferBytes / 1024} KiB + write-back {SecondaryWritebackBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
         $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal compacted above {JournalCompactAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SwitchOver ? $", switchover{(SwitchOverResetUs > 0 ? $" (link reset {SwitchOverResetUs / 1000.0:F1} ms in)" : string.Empty)}" : string.Empty)}{(FailBack && !SwitchOver ? $", failback{(FailBackPowerCutUs > 0 ? $" (old primary's power cut at {FailBackPowerCutUs / 1000.0:F1} ms)" : string.Empty)}" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

@@ -70,6 +70,8 @@ internal static class ScenarioDraw
             JournalCompactAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
             BlankSecondary = SeedSplitter.For(seed, "blank-secondary").NextDouble() < 0.2,
         };
+        Random writeback = SeedSplitter.For(seed, "writeback");
+        scenario = scenario with { SecondaryWritebackBytes = writeback.NextDouble() < 0.2 ? 0 : (maxWrite + 64L) * writeback.Next(1, 65) };
         Random log = SeedSplitter.For(seed, "dirty-log");
         int region = 4096 << log.Next(0, 2);
         scenario = scenario with

@@ -103,6 +103,7 @@ internal static class DaemonCommand
             LinkHandshakeTimeout = TimeSpan.FromMilliseconds(s.LinkHandshakeTimeoutMs),
             MaxRequestBytes = s.MaxRequestKb * 1024,
             BufferCapacityBytes = s.BufferMb << 20,
+            WritebackCapacityBytes = s.WritebackMb << 20,
             RamBytes = s.RamKb << 10,
             HeartbeatInterval = TimeSpan.FromMilliseconds(s.HeartbeatMs),
             HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),

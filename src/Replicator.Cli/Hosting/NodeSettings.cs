@@ -46,6 +46,9 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "the secondary's RAM buffer bound (the primary's credit), in MiB (a primary's once it follows after a switchover)")]
     public long BufferMb { get; set; } = 256;
 
+    [Setting(NodeRoles.Both, "committed data the secondary may hold in RAM for the write-back to its image with the primary's credit already returned, in MiB (0: credit waits for the write-back)")]
+    public long WritebackMb { get; set; } = 256;
+
     [Setting(NodeRoles.Both, "the guest RAM carried in snapshots, in KiB")]
     public long RamKb { get; set; } = 4;
 

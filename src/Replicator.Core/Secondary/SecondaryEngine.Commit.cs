@@ -4,14 +4,42 @@ using Replicator.Core.Epochs;
 namespace Replicator.Core.Secondary;
 
 /// <summary>
-/// The committer: a sealed epoch is journalled (the commit point), acknowledged, then applied to
-/// the image honouring its barriers, with its VM snapshot, and only then released from RAM.
+/// The committer: a sealed epoch is journalled (the commit point), acknowledged, and its credit
+/// returned; committed epochs are then written back to the image in batches honouring their
+/// barriers, with their VM snapshots, and only then released from RAM.
 /// </summary>
 public sealed partial class SecondaryEngine
 {
+    /// <summary>
+    /// A write-back batch takes the committed epochs queued when it starts, up to this many bytes
+    /// (at least one epoch): under load one image flush, one RAM flush and one state record cover
+    /// many epochs; idle, each epoch is its own batch.
+    /// </summary>
+    public const long MaxWritebackBatchBytes = 64L << 20;
+
     private readonly Queue<EpochLog> _persisting = new();
     private readonly Queue<EpochLog> _committed = new();
-    private bool _applying;
+    private readonly WritebackSegment _segment = new();
+
+    // The last epoch of the batch being written back; 0 while none is.
+    private long _applyingThrough;
+
+    // Bytes of committed epochs not yet written back, and how much of their credit is held back
+    // because that backlog is above its bound (see SettleCredit).
+    private long _committedBytes;
+    private long _withheldCredit;
+
+    /// <summary>
+    /// What the primary may not send now on this node's account: uncommitted records, and committed
+    /// ones whose credit the write-back bound holds back. Never above <see cref="BufferCapacityBytes"/>.
+    /// </summary>
+    public long CreditHeldBytes => BufferedBytes - _committedBytes + _withheldCredit;
+
+    /// <summary>Bytes of committed epochs waiting in RAM to be written back to the image.</summary>
+    public long WritebackBacklogBytes => _committedBytes;
+
+    /// <summary>Writes left out of the write-back because a later write of the same segment rewrote their range.</summary>
+    public long CoalescedWrites => _segment.Coalesced;
 
     /// <summary>The journal entry asked for by <see cref="ISecondaryActions.PersistEpoch"/> is durable: the epoch is committed.</summary>
     public void OnEpochPersisted(long epoch)
@@ -31,12 +59,17 @@ public sealed partial class SecondaryEngine
         }
 
         _committed.Enqueue(log);
+        _committedBytes += log.BufferBytes;
 
         // I1/I5: the acknowledgement leaves only now, after the commit point.
         if (Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled)
         {
             _actions.AcknowledgeEpoch(epoch);
         }
+
+        // The epoch is durable in the journal: its credit goes back now, not after the write-back,
+        // as far as the write-back backlog stays within its bound.
+        SettleCredit(log.BufferBytes);
 
         // The epoch just queued is applied before a promotion can complete (OnApplied checks).
         ApplyNextCommitted();
@@ -71,23 +104,47 @@ public sealed partial class SecondaryEngine
         CompletePromotionIfDrained();
     }
 
-    /// <summary>The state record asked for by <see cref="ISecondaryActions.MarkApplied"/> is durable.</summary>
+    /// <summary>The state record asked for by <see cref="ISecondaryActions.MarkApplied"/> is durable: the batch through <paramref name="epoch"/> is written back.</summary>
     public void OnApplied(long epoch)
     {
-        if (!_applying || !_committed.TryPeek(out EpochLog? log) || log.Epoch != epoch)
+        if (_applyingThrough == 0 || epoch != _applyingThrough)
         {
-            throw new InvalidOperationException($"epoch {epoch} reported applied, but it is not the epoch being applied");
+            throw new InvalidOperationException($"epoch {epoch} reported applied, but the batch being written back ends at {(_applyingThrough == 0 ? "none" : _applyingThrough)}");
         }
 
-        _committed.Dequeue();
-        _applying = false;
+        _applyingThrough = 0;
         LastAppliedEpoch = epoch;
-        long freed = log.BufferBytes;
-        log.Release();
-        Recycle(log);
-        Free(freed, returnCredit: Phase == SecondaryPhase.Replicating);
+        long freed = 0;
+        while (_committed.TryPeek(out EpochLog? log) && log.Epoch <= epoch)
+        {
+            _committed.Dequeue();
+            freed += log.BufferBytes;
+            log.Release();
+            Recycle(log);
+        }
+
+        BufferedBytes -= freed;
+        _committedBytes -= freed;
+        SettleCredit(0);
         ApplyNextCommitted();
         CompletePromotionIfDrained();
+    }
+
+    /// <summary>
+    /// Returns the credit of <paramref name="newlyCommitted"/> bytes, and of any held back before,
+    /// except what keeps the write-back backlog beyond its bound: that much stays held until the
+    /// write-back drains it. Each committed byte's credit is so returned exactly once. With a bound
+    /// of 0 all credit comes back after the write-back, as it did before the journal was the buffer.
+    /// </summary>
+    private void SettleCredit(long newlyCommitted)
+    {
+        long held = Math.Max(0, _committedBytes - _options.WritebackCapacityBytes);
+        long returned = newlyCommitted + _withheldCredit - held;
+        _withheldCredit = held;
+        if (returned > 0 && Phase == SecondaryPhase.Replicating)
+        {
+            _actions.ReturnCredit(returned);
+        }
     }
 
     /// <summary>
@@ -124,6 +181,8 @@ public sealed partial class SecondaryEngine
 
         log.Seal();
         BufferedBytes += log.BufferBytes;
+        _committedBytes += log.BufferBytes;
+        SettleCredit(0);
         _lastSealedEpoch = LastCommittedEpoch = checkpoint.Epoch;
         _lastSealedSequence = LastCommittedSequence = checkpoint.LastSequence;
         _lastSealedMidResync = CommittedMidResync = checkpoint.ResyncPending;
@@ -138,39 +197,79 @@ public sealed partial class SecondaryEngine
     }
 
     /// <summary>
-    /// Emits the next committed epoch's image writes in sequence order. Each barrier the primary
-    /// recorded is kept: a flush becomes an image flush before any later write, and a FUA write is
-    /// durable before the next action runs. So even without the journal, a power cut mid-apply
-    /// leaves a legal crash state of the committed history (I4).
+    /// Emits the write-back of the committed epochs queued now (up to <see cref="MaxWritebackBatchBytes"/>),
+    /// in sequence order. Each barrier the primary recorded is kept: a flush becomes an image flush
+    /// before any later write (unless nothing was written since the last one), a FUA write is durable
+    /// before the next action runs, and between barriers a write whose range is rewritten later is
+    /// left out. So even without the journal, a power cut mid-write-back leaves a legal crash state
+    /// of the committed history (I4). One image flush, the VM snapshots in order and one state record
+    /// then close the batch.
     /// </summary>
     private void ApplyNextCommitted()
     {
-        if (_applying || !_committed.TryPeek(out EpochLog? log))
+        if (_applyingThrough != 0 || _committed.Count == 0)
         {
             return;
         }
 
-        _applying = true;
-        foreach (ref readonly BufferedRecord held in log.Records)
+        long batchBytes = 0;
+        bool written = false;
+        EpochLog? last = null;
+        foreach (EpochLog log in _committed)
         {
-            switch (held.Record.Request.Op)
+            if (last is not null && batchBytes + log.BufferBytes > MaxWritebackBatchBytes)
             {
-                case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim:
-                    _actions.WriteImage(held.Record);
-                    break;
-                case BlockOp.Verify:
-                    // Compared against the image at this place in the sequence: after every record before it, before any after.
-                    _actions.WriteImage(held.Record);
-                    break;
-                case BlockOp.Flush:
-                    _actions.FlushImage();
-                    break;
+                break;
+            }
+
+            batchBytes += log.BufferBytes;
+            last = log;
+            foreach (ref readonly BufferedRecord held in log.Records)
+            {
+                MirrorRecord record = held.Record;
+                switch (record.Request.Op)
+                {
+                    case BlockOp.Write or BlockOp.WriteZeroes or BlockOp.Trim:
+                        _segment.Add(record);
+                        written = true;
+                        if (record.Request.Fua)
+                        {
+                            // Durable when done: a barrier for what follows.
+                            _segment.Emit(_actions);
+                            written = false;
+                        }
+
+                        break;
+                    case BlockOp.Verify:
+                        // Compared against the image at this place in the sequence: after every record before it, before any after.
+                        _segment.Emit(_actions);
+                        _actions.WriteImage(record);
+                        break;
+                    case BlockOp.Flush:
+                        _segment.Emit(_actions);
+                        if (written)
+                        {
+                            _actions.FlushImage();
+                            written = false;
+                        }
+
+                        break;
+                }
             }
         }
 
-        CheckpointRecord checkpoint = log.Checkpoint!;
+        _segment.Emit(_actions);
         _actions.FlushImage();
-        _actions.ApplyVmSnapshot(checkpoint.Snapshot);
-        _actions.MarkApplied(log.Epoch, checkpoint.LastSequence);
+        foreach (EpochLog log in _committed)
+        {
+            _actions.ApplyVmSnapshot(log.Checkpoint!.Snapshot);
+            if (log == last)
+            {
+                break;
+            }
+        }
+
+        _applyingThrough = last!.Epoch;
+        _actions.MarkApplied(last.Epoch, last.Checkpoint!.LastSequence);
     }
 }

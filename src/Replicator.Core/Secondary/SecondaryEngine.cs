@@ -55,10 +55,19 @@ public sealed partial class SecondaryEngine
     /// <summary>Why the stream stalled, when it did.</summary>
     public string? StallReason { get; private set; }
 
-    /// <summary>Bytes held now in open, sealed and committed-but-unapplied epochs; never above the bound.</summary>
+    /// <summary>
+    /// Bytes held now in open, sealed and committed-but-unapplied epochs; never above
+    /// <see cref="MemoryBoundBytes"/>.
+    /// </summary>
     public long BufferedBytes { get; private set; }
 
     public long BufferCapacityBytes => _options.BufferCapacityBytes;
+
+    /// <summary>
+    /// The most this node holds in RAM: the credit window (records not yet committed, or committed
+    /// with their credit held back) plus the write-back backlog's bound.
+    /// </summary>
+    public long MemoryBoundBytes => _options.BufferCapacityBytes + _options.WritebackCapacityBytes;
 
     /// <summary>The highest buffer occupancy seen.</summary>
     public long PeakBufferedBytes { get; private set; }
@@ -162,7 +171,7 @@ public sealed partial class SecondaryEngine
             return MirrorOutcome.Rejected;
         }
 
-        if (BufferedBytes + record.BufferCost > _options.BufferCapacityBytes)
+        if (CreditHeldBytes + record.BufferCost > _options.BufferCapacityBytes)
         {
             Stall(record.Epoch, $"record {record.Sequence} would take the buffer past its bound of {_options.BufferCapacityBytes} bytes: the primary sent beyond its credit");
             return MirrorOutcome.Rejected;
@@ -208,8 +217,18 @@ public sealed partial class SecondaryEngine
         while (Phase == SecondaryPhase.Replicating && _open.TryGetValue(_lastSealedEpoch + 1, out EpochLog? log) && (log.IsComplete || PlantedGapSeal(log)))
         {
             CheckpointRecord checkpoint = log.Checkpoint!;
+            if (checkpoint.StartsResync && log.Epoch != _resyncFirstEpoch)
+            {
+                // The resync start that announces this epoch has not arrived: a transport that
+                // reorders or loses frames may deliver the new stream's first epoch ahead of it. The
+                // epoch waits; the start seals it (or a start elsewhere discards it). A primary that
+                // never sends one gets no further: its later epochs pile up until the open-epoch
+                // bound refuses them.
+                return;
+            }
+
             string? bad = checkpoint.FirstSequence != _lastSealedSequence + 1 ? $"sequence gap: epoch starts at {checkpoint.FirstSequence}, the previous one ended at {_lastSealedSequence}"
-                : checkpoint.StartsResync != (log.Epoch == _resyncFirstEpoch) ? (checkpoint.StartsResync ? "the checkpoint says a resync starts here, but no resync start announced this epoch" : "the first epoch after the resync start does not say so")
+                : !checkpoint.StartsResync && log.Epoch == _resyncFirstEpoch ? "the first epoch after the resync start does not say so"
                 : log.Digest != checkpoint.Digest && _options.Plant != PlantedBug.CommitWithGap ? $"digest mismatch: records sum to {log.Digest:x16}, the checkpoint says {checkpoint.Digest:x16}"
                 : checkpoint.Snapshot.ComputeDigest() != checkpoint.SnapshotDigest ? "the VM snapshot does not match its digest"
                 : SnapshotMisfit(checkpoint.Snapshot);

@@ -9,10 +9,18 @@ public sealed record SecondaryOptions
     public required BlockGeometry Geometry { get; init; }
 
     /// <summary>
-    /// The RAM block buffer's bound: bytes of records (payload plus per-record overhead) held in
-    /// open and committed-but-unapplied epochs. Told to the primary, which never sends beyond it.
+    /// The credit window: bytes of records (payload plus per-record overhead) held in epochs not yet
+    /// committed, plus committed ones whose credit the write-back bound holds back. Told to the
+    /// primary, which never sends beyond it.
     /// </summary>
     public required long BufferCapacityBytes { get; init; }
+
+    /// <summary>
+    /// How many bytes of committed epochs may wait in RAM for the write-back to the image with their
+    /// credit already returned. Beyond it, a committed epoch's credit comes back only as the
+    /// write-back drains the backlog. 0: all credit waits for the write-back.
+    /// </summary>
+    public long WritebackCapacityBytes { get; init; }
 
     /// <summary>Open epochs beyond the last sealed one that may hold records; more is a protocol error.</summary>
     public int MaxOpenEpochs { get; init; } = 64;
@@ -30,5 +38,6 @@ public sealed record SecondaryOptions
         ArgumentNullException.ThrowIfNull(Geometry);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BufferCapacityBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxOpenEpochs);
+        ArgumentOutOfRangeException.ThrowIfNegative(WritebackCapacityBytes);
     }
 }

@@ -261,7 +261,7 @@ public sealed partial class SecondaryHost
         {
             ProtocolVersion = Handshake.ProtocolVersion,
             Identity = LocalIdentity(),
-            BufferCapacityBytes = _options.BufferCapacityBytes - engine.BufferedBytes,
+            BufferCapacityBytes = _options.BufferCapacityBytes - engine.CreditHeldBytes,
             LastCommittedEpoch = engine.LastCommittedEpoch,
             LastCommittedSequence = engine.LastCommittedSequence,
             Role = _store!.State.Role,

@@ -94,6 +94,7 @@ public sealed partial class SecondaryHost
         {
             Geometry = geometry,
             BufferCapacityBytes = _options.BufferCapacityBytes,
+            WritebackCapacityBytes = _options.WritebackCapacityBytes,
             VmPageCount = _options.RamBytes / _options.PageSize,
             VmPageSize = _options.PageSize,
             Plant = _options.Plant,

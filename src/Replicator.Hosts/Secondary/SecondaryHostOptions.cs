@@ -14,6 +14,9 @@ public sealed record SecondaryHostOptions
 
     public long BufferCapacityBytes { get; init; } = 256L << 20;
 
+    /// <summary>Committed bytes that may wait for the write-back to the image with their credit returned (<see cref="Core.Secondary.SecondaryOptions.WritebackCapacityBytes"/>).</summary>
+    public long WritebackCapacityBytes { get; init; } = 256L << 20;
+
     public long RamBytes { get; init; } = 16L << 20;
 
     public int PageSize { get; init; } = 4096;

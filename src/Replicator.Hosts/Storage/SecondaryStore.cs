@@ -241,13 +241,22 @@ public sealed class SecondaryStore : IDisposable
     }
 
     /// <summary>
-    /// Records durably that image and RAM hold <paramref name="epoch"/>, then releases its journal
-    /// space. The epoch that completes a sync also gives the node the primary's data generations.
+    /// Records durably that image and RAM hold <paramref name="epoch"/> (the last of a write-back
+    /// batch), then releases the journal space of every epoch up to it. The epoch that completes a
+    /// sync also gives the node the primary's data generations.
     /// </summary>
     public void MarkApplied(long epoch, long lastSequence)
     {
         Ram.Flush();
         _midResync.TryRemove(epoch, out bool midResync);
+        foreach (long earlier in _midResync.Keys)
+        {
+            if (earlier < epoch)
+            {
+                _midResync.TryRemove(earlier, out _);
+            }
+        }
+
         NodeState applied = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync };
         if (applied.SyncTarget is { } target && epoch >= applied.SyncFirstEpoch && !midResync)
         {

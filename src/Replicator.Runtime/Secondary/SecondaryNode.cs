@@ -49,6 +49,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             BlockSize = options.BlockSize,
             MaxRequestBytes = options.MaxRequestBytes,
             BufferCapacityBytes = options.BufferCapacityBytes,
+            WritebackCapacityBytes = options.WritebackCapacityBytes,
             RamBytes = options.RamBytes,
             PageSize = options.PageSize,
             HeartbeatTimeout = options.HeartbeatTimeout,

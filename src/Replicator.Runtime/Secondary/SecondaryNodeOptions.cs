@@ -19,6 +19,9 @@ public sealed record SecondaryNodeOptions
 
     public long BufferCapacityBytes { get; init; } = 256L << 20;
 
+    /// <summary>Committed bytes that may wait in RAM for the write-back with their credit returned.</summary>
+    public long WritebackCapacityBytes { get; init; } = 256L << 20;
+
     public long RamBytes { get; init; } = 16L << 20;
 
     public int PageSize { get; init; } = 4096;
@@ -64,6 +67,11 @@ public sealed record SecondaryNodeOptions
         if (BufferCapacityBytes < 4L * MaxRequestBytes)
         {
             problems.Add($"buffer bound {BufferCapacityBytes} must hold at least four of the largest requests ({4L * MaxRequestBytes} bytes)");
+        }
+
+        if (WritebackCapacityBytes < 0)
+        {
+            problems.Add($"write-back bound {WritebackCapacityBytes} must not be negative");
         }
 
         return problems;

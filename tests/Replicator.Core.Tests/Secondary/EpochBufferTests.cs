@@ -57,7 +57,8 @@ public class EpochBufferTests
     [Fact]
     public void Reordered_sequence_numbers_are_applied_in_sequence_order()
     {
-        MirrorRecord a = Write(1, 1, 0, 0xA), b = Write(1, 2, 0, 0xB), c = Write(1, 3, 0, 0xC);
+        // Ranges that overlap without repeating: none is left out of the write-back, and order matters.
+        MirrorRecord a = Write(1, 1, 0, 0xA), b = Write(1, 2, 512, 0xB), c = Write(1, 3, 1024, 0xC);
         _secondary.OnMirror(c);
         _secondary.OnMirror(a);
         _secondary.OnMirror(b);

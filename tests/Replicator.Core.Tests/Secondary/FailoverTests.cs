@@ -89,8 +89,9 @@ public class FailoverTests
 
         Assert.Null(_secondary.Promote());
         _secondary.OnApplied(1);
-        _secondary.OnApplied(2);
         Assert.Empty(_actions.Promotions);
+        // Epochs 2 and 3 committed while 1 was written back: one batch, one state record for both.
+        Assert.Throws<InvalidOperationException>(() => _secondary.OnApplied(2));
         _secondary.OnApplied(3);
 
         Assert.Equal([3L], _actions.Promotions);

@@ -159,7 +159,7 @@ public class JournalFailureTests
     {
         _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
         var error = Assert.Throws<InvalidOperationException>(() => _secondary.OnApplied(1)); // not yet committed
-        Assert.Equal("epoch 1 reported applied, but it is not the epoch being applied", error.Message);
+        Assert.Equal("epoch 1 reported applied, but the batch being written back ends at none", error.Message);
 
         _secondary.OnEpochPersisted(1);
         Assert.Throws<InvalidOperationException>(() => _secondary.OnApplied(2));

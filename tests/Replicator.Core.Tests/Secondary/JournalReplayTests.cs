@@ -133,8 +133,8 @@ public class JournalReplayTests
     {
         SecondaryEngine secondary = NewSecondary();
         MirrorRecord a = Write(1, 1, 0, 0xA);
-        MirrorRecord b = Write(1, 2, 0, 0xB);
-        MirrorRecord c = Write(1, 3, 0, 0xC);
+        MirrorRecord b = Write(1, 2, 512, 0xB);
+        MirrorRecord c = Write(1, 3, 1024, 0xC);
         secondary.RecoverCommittedEpoch(CheckpointFor(1, 1, 3, a, b, c), [c, a, b]);
         Assert.Equal([1L, 2, 3], _actions.ImageWrites.Select(w => w.Sequence));
     }

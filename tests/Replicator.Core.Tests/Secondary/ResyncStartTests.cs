@@ -81,25 +81,56 @@ public class ResyncStartTests
         Assert.Contains("sequence gap", Assert.Single(_actions.Rejections).Reason, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    public void Only_the_first_epoch_after_a_resync_start_says_it_starts_the_resync(bool announced, bool marked)
+    [Fact]
+    public void The_first_epoch_after_a_resync_start_must_say_it_starts_the_resync()
     {
-        long first = 2;
-        if (announced)
-        {
-            _secondary.OnPrimaryLost();
-            _secondary.OnResyncStart(1, 5, 10);
-            first = 5;
-        }
+        _secondary.OnPrimaryLost();
+        _secondary.OnResyncStart(1, 5, 10);
 
-        MirrorRecord write = Write(first, announced ? 10 : 2, 0, 0xB);
+        MirrorRecord write = Write(5, 10, 0, 0xB);
         _secondary.OnMirror(write);
-        _secondary.OnCheckpoint(CheckpointFor(first, write.Sequence, write.Sequence, write) with { StartsResync = marked });
+        _secondary.OnCheckpoint(CheckpointFor(5, 10, 10, write));
 
         Assert.Equal(1, _secondary.LastCommittedEpoch);
         Assert.Contains("resync", Assert.Single(_actions.Rejections).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_first_epoch_of_a_resync_that_overtook_its_start_waits_for_it_and_commits_after()
+    {
+        // The next epoch in line, marked as a resync's first: a lossy transport delivered it before
+        // the start that announces it. Neither sealed nor refused until the start arrives.
+        MirrorRecord write = Write(2, 2, 0, 0xB);
+        _secondary.OnMirror(write);
+        _secondary.OnCheckpoint(CheckpointFor(2, 2, 2, write) with { StartsResync = true, ResyncPending = true });
+        Assert.Empty(_actions.Rejections);
+        Assert.DoesNotContain("persist 2", _actions.Log);
+        Assert.Equal(SecondaryPhase.Replicating, _secondary.Phase);
+
+        Assert.Null(_secondary.OnResyncStart(baseEpoch: 1, firstEpoch: 2, firstSequence: 2));
+        _secondary.OnEpochPersisted(2);
+
+        Assert.Equal(2, _secondary.LastCommittedEpoch);
+        Assert.Empty(_actions.Rejections);
+    }
+
+    [Fact]
+    public void A_resync_s_first_epoch_whose_start_never_comes_holds_back_the_stream_until_the_open_epoch_bound_refuses_it()
+    {
+        MirrorRecord first = Write(2, 2, 0, 0xB);
+        _secondary.OnMirror(first);
+        _secondary.OnCheckpoint(CheckpointFor(2, 2, 2, first) with { StartsResync = true, ResyncPending = true });
+        for (long epoch = 3; epoch <= 65; epoch++)
+        {
+            MirrorRecord write = Write(epoch, epoch, 0, 0xC);
+            Assert.Equal(MirrorOutcome.Buffered, _secondary.OnMirror(write));
+            _secondary.OnCheckpoint(CheckpointFor(epoch, epoch, epoch, write));
+        }
+
+        Assert.Equal(MirrorOutcome.Rejected, _secondary.OnMirror(Write(66, 66, 0, 0xD)));
+        Assert.Equal(SecondaryPhase.Stalled, _secondary.Phase);
+        Assert.Contains("ahead of the last sealed epoch 1", Assert.Single(_actions.Rejections).Reason, StringComparison.Ordinal);
+        Assert.Equal(1, _secondary.LastCommittedEpoch);
     }
 
     [Fact]
@@ -164,7 +195,7 @@ public class ResyncStartTests
         Assert.False(_secondary.IsResyncing);
         Assert.Null(_secondary.Promote());
         _secondary.OnApplied(1);
-        _secondary.OnApplied(5);
+        // Epochs 5 and 6 committed while 1 was written back: one batch.
         _secondary.OnApplied(6);
         Assert.Equal([6L], _actions.Promotions);
     }

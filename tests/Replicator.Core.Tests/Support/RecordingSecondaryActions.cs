@@ -43,7 +43,14 @@ internal sealed class RecordingSecondaryActions : ISecondaryActions
 
     public void ApplyVmSnapshot(VmSnapshot snapshot) => Log.Add($"vm {snapshot.Epoch}");
 
-    public void MarkApplied(long epoch, long lastSequence) => Log.Add($"applied {epoch}@{lastSequence}");
+    /// <summary>The epoch the last <see cref="MarkApplied"/> named: where the write-back batch asked for ends.</summary>
+    public long ApplyingThrough { get; private set; }
+
+    public void MarkApplied(long epoch, long lastSequence)
+    {
+        ApplyingThrough = epoch;
+        Log.Add($"applied {epoch}@{lastSequence}");
+    }
 
     public void ReturnCredit(long bytes)
     {

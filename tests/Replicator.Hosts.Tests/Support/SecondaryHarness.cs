@@ -25,7 +25,8 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
 
     /// <param name="blank">A new node that never held the pair's data; otherwise one synced from the harness's primary earlier.</param>
     /// <param name="directory">The state directory of a node that ran before (a restart); its record is kept.</param>
-    public SecondaryHarness(PlantedBug plant = PlantedBug.None, IStorageFaults? faults = null, bool blank = false, MemoryStorageDirectory? directory = null)
+    /// <param name="writebackBytes">The write-back backlog's bound (<see cref="SecondaryHostOptions.WritebackCapacityBytes"/>).</param>
+    public SecondaryHarness(PlantedBug plant = PlantedBug.None, IStorageFaults? faults = null, bool blank = false, MemoryStorageDirectory? directory = null, long writebackBytes = 1 << 20)
     {
         Directory = directory ?? new MemoryStorageDirectory("state", faults);
         if (!blank && directory is null)
@@ -38,6 +39,7 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
             PairId = "pair-1",
             MaxRequestBytes = MaxRequestBytes,
             BufferCapacityBytes = 1 << 20,
+            WritebackCapacityBytes = writebackBytes,
             RamBytes = 4 * 4096,
             HeartbeatTimeout = TimeSpan.FromSeconds(1),
             Plant = plant,
