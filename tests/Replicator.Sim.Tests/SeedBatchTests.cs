@@ -46,4 +46,19 @@ public class SeedBatchTests
         Assert.True(failed >= 0, $"seed {seed} no longer draws a failed image write");
         Assert.Contains(result.TraceLines.Skip(failed), l => l.Contains("secondary power cut", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// A 3,000-seed run found this once the journal lived in two files: the last entry of the older
+    /// file was damaged and the newer file began with the first epoch of a resync, whose jump in
+    /// epoch numbers hid the missing entry, so the replay skipped a committed epoch (I1, I4). A
+    /// resync's first epoch now never moves to the other file, and such a file boundary is damage.
+    /// </summary>
+    [Fact]
+    public void A_damaged_entry_before_a_resync_s_first_epoch_is_never_stepped_over_at_a_file_boundary()
+    {
+        RunResult result = Simulation.Run(ScenarioDraw.FromSeed(2011), keepTrace: true);
+
+        Assert.True(result.Passed, string.Join(Environment.NewLine, result.Violations));
+        Assert.Contains(result.TraceLines, l => l.Contains("journal damaged", StringComparison.Ordinal));
+    }
 }

@@ -50,20 +50,21 @@ internal sealed partial class SecondaryShell
             return;
         }
 
-        (long Epoch, long Offset, int Length)[] held = store.Journal.EntriesHeld();
+        JournalEntryLocation[] held = store.Journal.EntriesHeld();
         if (held.Length < 2)
         {
             return;
         }
 
         Random random = _world.Random.Faults;
-        (long epoch, long offset, int length) = held[beforeNewest ? held.Length - 2 : random.Next(held.Length - 1)];
-        long at = offset + random.NextInt64(length);
-        Flip(StateDirectory.Peek(EpochJournal.FileName)!, at, random);
+        JournalEntryLocation target = held[beforeNewest ? held.Length - 2 : random.Next(held.Length - 1)];
+        long epoch = target.Epoch;
+        long at = target.Offset + random.NextInt64(target.Length);
+        Flip(StateDirectory.Peek(target.File)!, at, random);
 
         // An operator must learn which file and which entry: a symptom further on (an epoch that
         // does not follow) sends them looking in the wrong place.
-        _damage = [EpochJournal.FileName, $"byte {offset}"];
+        _damage = [target.File, $"byte {target.Offset}"];
         _world.Trace.Event("journal damaged", epoch, at);
         FailStop($"restarted after damage to journal entry {epoch}", restartAfter);
     }

@@ -38,12 +38,12 @@ internal sealed partial class SecondaryShell
     private long _recoveringTo = -1;
     private bool _recoveringMidResync;
     private ulong _imageHashAtPromotion;
-    private int _compactionsBefore;
+    private int _switchesBefore;
     private bool _resetAtNextAppend;
     private long? _damageAtResyncStart;
 
     /// <summary>How often the journal was compacted in this run, over every incarnation.</summary>
-    public int JournalCompactions => _compactionsBefore + (Down ? 0 : Host.Store?.Journal.Compactions ?? 0);
+    public int JournalSwitches => _switchesBefore + (Down ? 0 : Host.Store?.Journal.Switches ?? 0);
 
     /// <summary>When promotion completed, the checkpoint the promoted node holds; -1 before.</summary>
     public long PromotedEpoch { get; private set; } = -1;
@@ -147,7 +147,7 @@ internal sealed partial class SecondaryShell
 
     private void GoDown()
     {
-        _compactionsBefore += Host.Store?.Journal.Compactions ?? 0;
+        _switchesBefore += Host.Store?.Journal.Switches ?? 0;
         Down = true;
         _incarnation++;
         _links.Clear();

@@ -54,7 +54,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             PageSize = scenario.Guest.PageSize,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
             AutoFailover = autoFailover ?? scenario.AutoFailover,
-            JournalCompactAboveBytes = scenario.JournalCompactAboveBytes,
+            JournalSwitchAboveBytes = scenario.JournalSwitchAboveBytes,
             Plant = scenario.Plant,
         };
         Host = NewHost();

@@ -67,7 +67,7 @@ internal static class ScenarioDraw
             ReconnectUs = r.Next(1, 21) * 1000L,
 
             // Drawn apart, so every other draw of a seed stays what it was.
-            JournalCompactAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
+            JournalSwitchAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
             BlankSecondary = SeedSplitter.For(seed, "blank-secondary").NextDouble() < 0.2,
         };
         Random writeback = SeedSplitter.For(seed, "writeback");

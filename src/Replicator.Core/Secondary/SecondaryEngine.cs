@@ -147,9 +147,11 @@ public sealed partial class SecondaryEngine
     /// Records and checkpoints are taken while replicating, and while stalled too: a stalled node
     /// seals nothing, but what a new stream sends ahead of its resync start (a transport that
     /// reorders frames may deliver it first) must be there when the start arrives. A promoted node
-    /// takes nothing from any primary (I6).
+    /// takes nothing from any primary (I6), and neither does one whose journal failed: it can
+    /// commit nothing more and refuses every resync, so holding (or refusing, one by one) what a
+    /// new stream sends ahead of its start would only fill its buffer.
     /// </summary>
-    private bool TakesFrames => Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled;
+    private bool TakesFrames => Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled && !_journalFailed;
 
     private MirrorOutcome Receive(in MirrorRecord record, IDisposable? payloadOwner)
     {

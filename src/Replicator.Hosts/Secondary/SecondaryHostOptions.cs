@@ -37,8 +37,8 @@ public sealed record SecondaryHostOptions
     /// </summary>
     public bool FailoverDiscardingUnverifiable { get; init; }
 
-    /// <summary>Applied journal entries taking at least this much (and half the file) are compacted away.</summary>
-    public long JournalCompactAboveBytes { get; init; } = EpochJournal.DefaultCompactAboveBytes;
+    /// <summary>Appends move to the journal's other file once the current one holds this much and the other is applied (<see cref="EpochJournal.DefaultSwitchAboveBytes"/>).</summary>
+    public long JournalSwitchAboveBytes { get; init; } = EpochJournal.DefaultSwitchAboveBytes;
 
     /// <summary>A deliberate defect for the simulator's checkers to catch; never set by the daemons.</summary>
     public PlantedBug Plant { get; init; }

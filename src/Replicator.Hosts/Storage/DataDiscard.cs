@@ -42,11 +42,15 @@ public static class DataDiscard
         });
 
         string? kept = null;
-        if (directory.Exists(EpochJournal.FileName))
+        foreach (string file in EpochJournal.FileNames)
         {
-            kept = $"{EpochJournal.FileName}.discarded-{now.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}";
-            directory.Replace(EpochJournal.FileName, kept);
-            directory.Sync();
+            if (directory.Exists(file))
+            {
+                string aside = $"{file}.discarded-{now.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}";
+                directory.Replace(file, aside);
+                directory.Sync();
+                kept ??= aside;
+            }
         }
 
         return new DiscardReport(state.Generations, state.Role, kept is null ? null : directory.Describe(kept));

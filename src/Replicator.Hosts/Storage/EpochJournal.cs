@@ -11,12 +11,18 @@ namespace Replicator.Hosts.Storage;
 
 /// <summary>
 /// The secondary's commit journal: each committed epoch appended whole and made durable with one
-/// fdatasync — that write is the commit point. Entries already applied to the image are released;
-/// once all are, the next append starts again at the front, overwriting blocks the file already
-/// has (an append into fresh blocks makes its fdatasync commit their allocation too, several times
-/// slower). At start-up the whole entries are read back, in increasing epoch order: an older entry
-/// left behind the last one by that reuse, or a torn tail, ends them. It runs on the block-device
-/// seam, so the simulator's power cuts and disk errors hit this very code.
+/// fdatasync — that write is the commit point. It lives in two files used in turn
+/// (<see cref="FileName"/> and <see cref="SecondFileName"/>): appends go to the current file from
+/// its front; once it holds <see cref="DefaultSwitchAboveBytes"/> and every entry of the other file
+/// is applied, appends move to the other file and start again at its front, overwriting blocks it
+/// already has. So the write-back lagging behind the commits never makes the journal copy its live
+/// entries (a compaction) or append into fresh blocks (an fdatasync that also commits their
+/// allocation, several times slower): in steady state both files keep their size and are
+/// overwritten in place. A file whose entries are all applied is also reused from its front. At
+/// start-up each file's whole entries are read back in increasing epoch order (an older entry left
+/// behind a reuse, or a torn tail, ends them); the file holding the newest is the current one, the
+/// other's entries come first, and no epoch may be missing between them. It runs on the
+/// block-device seam, so the simulator's power cuts and disk errors hit this very code.
 /// <code>
 /// entry: offset size field
 ///         0     4    magic 0x4A4C5052 ("RPLJ")
@@ -33,49 +39,47 @@ public sealed class EpochJournal : IDisposable
 {
     public const uint Magic = 0x4A4C5052;
     public const int HeaderSize = 28;
-    private const int FormatVersion = 2;
+    internal const int FormatVersion = 2;
 
     /// <summary>
-    /// The journal is rewritten without its applied entries once they take at least this much and
-    /// at least half the file: each byte is then copied a bounded number of times however far the
-    /// apply lags behind the commits. (The simulator sets it small, so its power cuts reach compaction.)
+    /// Appends move to the other file once the current one holds at least this much and the other
+    /// holds nothing unapplied. (The simulator sets it small, so its power cuts reach the switch.)
     /// </summary>
-    public const long DefaultCompactAboveBytes = 64L << 20;
+    public const long DefaultSwitchAboveBytes = 64L << 20;
 
     /// <summary>How much of the file the search for a whole entry past damage reads at a time.</summary>
     public const int SearchWindowBytes = 1 << 20;
 
-    private readonly long _compactAboveBytes;
+    public const string FileName = "journal.bin";
+
+    /// <summary>The journal's second file, created the first time appends move on from <see cref="FileName"/>.</summary>
+    public const string SecondFileName = "journal.1.bin";
+
+    /// <summary>Both files, in the order their index is kept.</summary>
+    public static IReadOnlyList<string> FileNames { get; } = [FileName, SecondFileName];
+
+    private readonly long _switchAboveBytes;
 
     // Append runs on the journal writer while Release runs on the image applier.
     private readonly Lock _lock = new();
 
-    public const string FileName = "journal.bin";
-    private const string CompactingName = FileName + ".compact";
-
-    // Why bytes are not an entry at all: a torn tail, or no entry begins there.
-    private const string NoWholeEntry = "no whole entry header";
-
     private readonly IStorageDirectory _directory;
-    private readonly FrameChecksum _checksum = new();
     private readonly ArrayBufferWriter<byte> _checkpointBody = new(4096);
     private readonly ArrayBufferWriter<byte> _body = new(1 << 20);
-    private readonly List<(long Epoch, long Offset, int Length)> _entries = new();
-    private IBlockDevice _device;
-    private long _end;
-
+    private readonly JournalSegment?[] _segments;
     private readonly long _salt;
+    private int _current;
 
-    private EpochJournal(IStorageDirectory directory, IBlockDevice device, long salt, long compactAboveBytes)
+    private EpochJournal(IStorageDirectory directory, JournalSegment?[] segments, long salt, long switchAboveBytes)
     {
         _directory = directory;
-        _device = device;
+        _segments = segments;
         _salt = salt;
-        _compactAboveBytes = compactAboveBytes;
+        _switchAboveBytes = switchAboveBytes;
     }
 
-    /// <summary>How many times this journal was compacted since it was opened (diagnostics; the simulator reports it).</summary>
-    public int Compactions { get; private set; }
+    /// <summary>How many times appends moved to the other file since the journal was opened (diagnostics; the simulator reports it).</summary>
+    public int Switches { get; private set; }
 
     /// <summary>
     /// Entries that could not be read at start-up but held only epochs the image already had, so
@@ -84,69 +88,78 @@ public sealed class EpochJournal : IDisposable
     public int EntriesSteppedOver { get; private set; }
 
     /// <summary>
-    /// Opened with <see cref="JournalDamagePolicy.KeepAsEvidence"/>: the file is never written again
-    /// (appends throw, releases never compact, a torn or damaged tail is not cut).
+    /// Opened with <see cref="JournalDamagePolicy.KeepAsEvidence"/>: the files are never written again
+    /// (appends throw, releases never reuse a file, a torn or damaged tail is not cut).
     /// </summary>
     public bool KeptAsEvidence { get; private init; }
 
     /// <summary>The damage met at start-up when it was kept as evidence; null when the journal verified to its end.</summary>
     public JournalDamage? Damage { get; private set; }
 
-    /// <summary>The journal's file, for messages.</summary>
-    public string Name => _device.Name;
+    /// <summary>The current file, for messages.</summary>
+    public string Name
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return Current.Device.Name;
+            }
+        }
+    }
 
+    /// <summary>Where the next append goes in the current file.</summary>
     public long Length
     {
         get
         {
             lock (_lock)
             {
-                return _end;
+                return Current.End;
             }
         }
     }
+
+    private JournalSegment Current => _segments[_current]!;
 
     /// <summary>
     /// Opens (or creates) the journal and returns the whole entries it holds, in order.
     /// <paramref name="appliedEpoch"/> is what the state record says the image holds: an entry that
     /// cannot be read is forgiven only where nothing after it shows it was committed and unapplied.
     /// Throws <see cref="InvalidDataException"/> (naming the file, changing nothing) when an entry
-    /// that cannot be read lies before a whole, newer, unapplied one: that is damage, not a torn
-    /// append. With <see cref="JournalDamagePolicy.KeepAsEvidence"/> it returns the entries before
-    /// the damage instead, records it in <see cref="Damage"/>, and never writes the file.
+    /// that cannot be read lies before a whole, newer, unapplied one, or epochs are missing between
+    /// the two files: that is damage, not a torn append. With <see cref="JournalDamagePolicy.KeepAsEvidence"/>
+    /// it returns the entries before the damage instead, records it in <see cref="Damage"/>, and never
+    /// writes the files.
     /// </summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long compactAboveBytes = DefaultCompactAboveBytes, JournalDamagePolicy damagePolicy = JournalDamagePolicy.Refuse)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long switchAboveBytes = DefaultSwitchAboveBytes, JournalDamagePolicy damagePolicy = JournalDamagePolicy.Refuse)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        bool created = !directory.Exists(FileName);
-        var journal = new EpochJournal(directory, created ? directory.Create(FileName, 0) : directory.Open(FileName), salt, compactAboveBytes)
-        {
-            KeptAsEvidence = damagePolicy == JournalDamagePolicy.KeepAsEvidence,
-        };
-        if (created)
-        {
-            // The file's name must survive a power cut too, or acknowledged epochs vanish with it.
-            directory.Sync();
-        }
-        else
-        {
-            // What is read back must be what the disk holds: an append whose flush failed may
-            // still sit in the cache, whole, and would otherwise be recovered as committed and then
-            // lost to a power cut. Flushed now, or the open fails and the start is retried.
-            journal._device.Flush();
-        }
-
+        var segments = new JournalSegment?[2];
         try
         {
-            entries = journal.ReadWholeEntries(appliedEpoch);
+            segments[0] = JournalSegment.Open(directory, FileName, salt);
+            if (directory.Exists(SecondFileName))
+            {
+                segments[1] = JournalSegment.Open(directory, SecondFileName, salt);
+            }
+
+            var journal = new EpochJournal(directory, segments, salt, switchAboveBytes)
+            {
+                KeptAsEvidence = damagePolicy == JournalDamagePolicy.KeepAsEvidence,
+            };
+            entries = journal.Recover(appliedEpoch);
+            return journal;
         }
         catch
         {
-            journal.Dispose();
+            foreach (JournalSegment? segment in segments)
+            {
+                segment?.Dispose();
+            }
+
             throw;
         }
-
-        return journal;
     }
 
     /// <summary>Appends a sealed epoch and makes it durable. Throws IOException (full disk, I/O error): then nothing is committed.</summary>
@@ -169,7 +182,7 @@ public sealed class EpochJournal : IDisposable
     {
         if (KeptAsEvidence)
         {
-            throw new InvalidOperationException($"journal {Name} is kept as evidence and is never appended to");
+            throw new InvalidOperationException($"journal {Current.Device.Name} is kept as evidence and is never appended to");
         }
 
         _checkpointBody.ResetWrittenCount();
@@ -187,22 +200,42 @@ public sealed class EpochJournal : IDisposable
         }
 
         ReadOnlySpan<byte> body = _body.WrittenSpan;
+        JournalSegment segment = SegmentForNextAppend(epoch.Checkpoint!.StartsResync);
 
         Span<byte> header = stackalloc byte[HeaderSize];
         BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
         BinaryPrimitives.WriteInt32LittleEndian(header[4..], body.Length);
         BinaryPrimitives.WriteInt64LittleEndian(header[8..], epoch.Epoch);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], Checksum(epoch.Epoch, body));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], segment.Checksum(epoch.Epoch, body));
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], FormatVersion);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[24..], HeaderChecksum(header[..24]));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[24..], segment.HeaderChecksum(header[..24]));
 
-        _device.Write(_end, header);
-        _device.Write(_end + HeaderSize, body);
-        long written = time?.GetTimestamp() ?? 0;
-        _device.Flush();
-        _entries.Add((epoch.Epoch, _end, HeaderSize + body.Length));
-        _end += HeaderSize + body.Length;
-        return written;
+        return segment.Append(epoch.Epoch, header, body, time);
+    }
+
+    /// <summary>
+    /// The current file, or the other one from its front when the current one has grown past the
+    /// switch size and everything in the other is applied. Everything the other file still holds
+    /// behind the next appends is then older than them and applied, which is how recovery tells
+    /// where they end. The first epoch of a resync never moves on: it may jump over epoch numbers,
+    /// so as the first entry of a file it could not show that the other file lost none of its last
+    /// entries. Recovery counts on that (<see cref="GapBetweenFiles"/>).
+    /// </summary>
+    private JournalSegment SegmentForNextAppend(bool startsResync)
+    {
+        JournalSegment current = Current;
+        int other = 1 - _current;
+        if (startsResync || current.End < _switchAboveBytes || _segments[other] is { Entries.Count: > 0 })
+        {
+            return current;
+        }
+
+        // A new file's name is made durable before anything is committed in it.
+        _segments[other] ??= JournalSegment.Open(_directory, FileNames[other], _salt);
+        _segments[other]!.End = 0;
+        _current = other;
+        Switches++;
+        return Current;
     }
 
     /// <summary>
@@ -214,285 +247,145 @@ public sealed class EpochJournal : IDisposable
     {
         lock (_lock)
         {
-            _entries.RemoveAll(e => e.Epoch <= appliedEpoch);
-            if (KeptAsEvidence)
+            foreach (JournalSegment? segment in _segments)
             {
-                return;
+                segment?.Entries.RemoveAll(e => e.Epoch <= appliedEpoch);
             }
 
-            long deadPrefix = _entries.Count == 0 ? _end : _entries[0].Offset;
-            if (_entries.Count == 0)
+            if (!KeptAsEvidence && Current.Entries.Count == 0)
             {
-                // Reuse the file from the front; what lies behind the next entries is older than
-                // them (and applied), which is how recovery tells where they end.
-                _end = 0;
-            }
-            else if (deadPrefix >= _compactAboveBytes && deadPrefix >= _end / 2)
-            {
-                Compact();
+                // Everything is applied (the other file's entries are older than the current one's):
+                // reuse the current file from the front.
+                Current.End = 0;
             }
         }
     }
 
-    public void Dispose() => _device.Dispose();
-
-    private void Compact()
+    public void Dispose()
     {
-        Compactions++;
-        long offset = 0;
-        var kept = new List<(long Epoch, long Offset, int Length)>();
-        using (IBlockDevice target = _directory.Create(CompactingName, 0))
+        foreach (JournalSegment? segment in _segments)
         {
-            foreach ((long epoch, long from, int length) in _entries)
-            {
-                byte[] entry = new byte[length];
-                _device.Read(from, entry);
-                target.Write(offset, entry);
-                kept.Add((epoch, offset, length));
-                offset += length;
-            }
-
-            target.Flush();
-        }
-
-        _device.Dispose();
-        try
-        {
-            _directory.Replace(CompactingName, FileName);
-            _entries.Clear();
-            _entries.AddRange(kept);
-            _end = offset;
-            _directory.Sync();
-        }
-        finally
-        {
-            // Whether or not the rename happened, the journal stays open: the old file, or the new.
-            _device = _directory.Open(FileName);
+            segment?.Dispose();
         }
     }
 
-    /// <summary>Where each entry not yet released lies in the file, oldest first (diagnostics; the simulator damages them).</summary>
-    public (long Epoch, long Offset, int Length)[] EntriesHeld()
+    /// <summary>Where each entry not yet released lies, oldest first (diagnostics; the simulator damages them).</summary>
+    public JournalEntryLocation[] EntriesHeld()
     {
         lock (_lock)
         {
-            return _entries.ToArray();
+            var held = new List<JournalEntryLocation>();
+            foreach (JournalSegment segment in Ordered())
+            {
+                held.AddRange(segment.Entries.Select(e => new JournalEntryLocation(e.Epoch, segment.FileName, e.Offset, e.Length)));
+            }
+
+            return [.. held];
         }
     }
 
-    private List<JournalEntry> ReadWholeEntries(long appliedEpoch)
+    /// <summary>The files that exist, the one with the older entries first.</summary>
+    private IEnumerable<JournalSegment> Ordered()
     {
-        var entries = new List<JournalEntry>();
-        long length = _device.Size;
-        long offset = 0;
-        long lastEpoch = long.MinValue;
-        // The walk ends where no whole entry is and none follows: the file's end included, since
-        // TryReadEntry bounds every read by the length.
-        while (true)
+        if (_segments[1 - _current] is { } older)
         {
-            string? unreadable = TryReadEntry(offset, length, lastEpoch, out long epoch, out byte[]? body);
-            if (unreadable is null)
-            {
-                entries.Add(ParseBody(offset, epoch, body!));
-                _entries.Add((epoch, offset, HeaderSize + body!.Length));
-                lastEpoch = epoch;
-                offset += HeaderSize + body.Length;
-                continue;
-            }
-
-            // What ends the walk is a torn append, or older entries left behind a reuse from the
-            // front — unless a whole entry that was committed and not yet applied lies further on.
-            // Appends follow one another, each durable before the next begins, so whatever lies
-            // before such an entry was durable once: it is damaged, not torn.
-            long floor = Math.Max(lastEpoch, appliedEpoch);
-            // Checked by value rather than with a pattern, so that every mutant of this walk still
-            // compiles under mutation testing (docs/mutation.md).
-            (long Epoch, long Offset)? found = FindEntryAfter(offset + 1, length, floor);
-            if (found is null)
-            {
-                break;
-            }
-
-            (long Epoch, long Offset) next = found.Value;
-
-            // Only epochs the image already holds are missing in between: nothing is lost by stepping
-            // over. (The entry found is newer than the floor, so this also means lastEpoch <= appliedEpoch.)
-            bool onlyAppliedMissing = next.Epoch == appliedEpoch + 1;
-            if (!onlyAppliedMissing)
-            {
-                var damage = new JournalDamage(Name, offset, unreadable, next.Epoch, next.Offset, Math.Max(lastEpoch, appliedEpoch));
-                if (!KeptAsEvidence)
-                {
-                    throw new InvalidDataException(
-                        $"{damage}. Nothing was changed: restore the file, re-create the secondary from the primary, or promote it from checkpoint {damage.LastVerifiableEpoch} " +
-                        "with --failover-discarding-unverifiable-epochs, which discards the rest (docs/operations.md).");
-                }
-
-                // What follows the damage cannot be trusted to be all there was: the walk ends here.
-                Damage = damage;
-                break;
-            }
-
-            EntriesSteppedOver++;
-            offset = next.Offset;
+            yield return older;
         }
 
-        if (offset < length && !KeptAsEvidence)
+        yield return Current;
+    }
+
+    /// <summary>
+    /// Reads both files back: the one holding the newest entry is current, the other's entries come
+    /// first. Damage in the older file ends the entries there; epochs missing between the files are
+    /// damage too (nothing but a lost or damaged entry leaves such a gap: every append is durable
+    /// before the next, and appends move on only once the other file is applied). Only the current
+    /// file's tail is cut, and only when nothing is damaged.
+    /// </summary>
+    private List<JournalEntry> Recover(long appliedEpoch)
+    {
+        var read = new List<JournalEntry>?[2];
+        var damage = new JournalDamage?[2];
+        for (int i = 0; i < 2; i++)
+        {
+            if (_segments[i] is { } segment)
+            {
+                read[i] = segment.ReadWholeEntries(appliedEpoch, out damage[i], out int steppedOver);
+                EntriesSteppedOver += steppedOver;
+            }
+        }
+
+        _current = _segments[1] is { } second && second.LastEpoch > _segments[0]!.LastEpoch ? 1 : 0;
+        int older = 1 - _current;
+        var entries = new List<JournalEntry>();
+        JournalDamage? found = null;
+        if (read[older] is { } olderEntries)
+        {
+            entries.AddRange(olderEntries);
+            found = damage[older];
+        }
+
+        if (found is null)
+        {
+            found = GapBetweenFiles(appliedEpoch, entries, read[_current]!);
+        }
+
+        if (found is null)
+        {
+            entries.AddRange(read[_current]!);
+            found = damage[_current];
+        }
+
+        if (found is not null)
+        {
+            if (!KeptAsEvidence)
+            {
+                throw new InvalidDataException(
+                    $"{found}. Nothing was changed: restore the file, re-create the secondary from the primary, or promote it from checkpoint {found.LastVerifiableEpoch} " +
+                    "with --failover-discarding-unverifiable-epochs, which discards the rest (docs/operations.md).");
+            }
+
+            // What follows the damage cannot be trusted to be all there was.
+            Damage = found;
+            return entries;
+        }
+
+        if (!KeptAsEvidence)
         {
             // Cut the tail (a torn append, or older entries) so the next append lands right after
             // the last whole entry and nothing older can follow it.
-            _device.SetSize(offset);
-            _device.Flush();
+            Current.CutTail();
         }
 
-        _end = offset;
         return entries;
     }
 
-    /// <summary>Reads the entry at <paramref name="offset"/>: null when it is whole and newer than <paramref name="lastEpoch"/>, else why not.</summary>
-    private string? TryReadEntry(long offset, long length, long lastEpoch, out long epoch, out byte[]? body)
+    /// <summary>
+    /// Damage when the current file's first unapplied entry does not follow what the older file (or
+    /// the image) holds. Only the first entry of a resync may jump, and only where the jump starts
+    /// from what the image holds: appends never move to the other file with such an entry, so one
+    /// that begins a file was appended there after a reuse from the front, once every entry before it
+    /// was applied. Anywhere else a jump means the older file lost entries.
+    /// </summary>
+    private JournalDamage? GapBetweenFiles(long appliedEpoch, List<JournalEntry> older, List<JournalEntry> current)
     {
-        epoch = 0;
-        body = null;
-        if (offset + HeaderSize > length)
+        if (_segments[1 - _current] is not { } olderSegment)
         {
-            return NoWholeEntry;
+            return null; // one file: the replay checks that its first entry follows the image
         }
 
-        Span<byte> header = stackalloc byte[HeaderSize];
-        _device.Read(offset, header);
-        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(header);
-        int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
-        epoch = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
-        uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(header[16..]);
-        int version = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
-        if (magic != Magic || bodyLength < 4 || offset + HeaderSize + bodyLength > length)
+        long olderLast = older.Count == 0 ? long.MinValue : older[^1].Checkpoint.Epoch;
+        long before = Math.Max(appliedEpoch, olderLast);
+        int first = current.FindIndex(e => e.Checkpoint.Epoch > appliedEpoch);
+        bool resyncFromImage = first >= 0 && current[first].Checkpoint.StartsResync && olderLast <= appliedEpoch;
+        if (first < 0 || current[first].Checkpoint.Epoch == before + 1 || resyncFromImage)
         {
-            return NoWholeEntry;
+            return null;
         }
 
-        if (version != FormatVersion)
-        {
-            return $"format version {version}, not {FormatVersion}";
-        }
-
-        // Checked before the body is read: bytes that only look like an entry (stale data, the
-        // guest's) cost a header's read, however long they claim to be.
-        if (HeaderChecksum(header[..24]) != BinaryPrimitives.ReadUInt32LittleEndian(header[24..]))
-        {
-            return "header checksum mismatch";
-        }
-
-        if (epoch <= lastEpoch)
-        {
-            return $"epoch {epoch} does not follow epoch {lastEpoch}";
-        }
-
-        body = new byte[bodyLength];
-        _device.Read(offset + HeaderSize, body);
-        if (Checksum(epoch, body) != checksum)
-        {
-            body = null;
-            return "checksum mismatch";
-        }
-
-        return null;
-    }
-
-    /// <summary>The entry's checksum: over this journal's salt, the header's epoch and length, and the body.</summary>
-    private uint Checksum(long epoch, ReadOnlySpan<byte> body)
-    {
-        Span<byte> prefix = stackalloc byte[20];
-        BinaryPrimitives.WriteInt64LittleEndian(prefix, _salt);
-        BinaryPrimitives.WriteInt64LittleEndian(prefix[8..], epoch);
-        BinaryPrimitives.WriteInt32LittleEndian(prefix[16..], body.Length);
-        return _checksum.Compute(prefix, body);
-    }
-
-    private uint HeaderChecksum(ReadOnlySpan<byte> header)
-    {
-        Span<byte> salt = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(salt, _salt);
-        return _checksum.Compute(salt, header);
-    }
-
-    /// <summary>The first whole entry newer than <paramref name="floor"/> that starts at or after <paramref name="from"/>, if any.</summary>
-    private (long Epoch, long Offset)? FindEntryAfter(long from, long length, long floor)
-    {
-        Span<byte> magic = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(magic, Magic);
-        // Met where the walk ends (a torn tail, older entries left behind a reuse, damage), about
-        // once per start: not worth a pooled buffer. Nothing is allocated at the file's end.
-        byte[] chunk = new byte[Math.Clamp(length - from, 0, SearchWindowBytes)];
-        long start = from;
-        while (start + HeaderSize <= length)
-        {
-            int count = (int)Math.Min(chunk.Length, length - start);
-            Span<byte> window = chunk.AsSpan(0, count);
-            _device.Read(start, window);
-            int at = 0;
-            while (true)
-            {
-                int found = window[at..].IndexOf(magic);
-                if (found < 0)
-                {
-                    break;
-                }
-
-                long candidate = start + at + found;
-                if (TryReadEntry(candidate, length, floor, out long epoch, out _) is null)
-                {
-                    return (epoch, candidate);
-                }
-
-                at += found + 1;
-            }
-
-            // The next window overlaps this one by less than a magic, so none is missed at the seam.
-            start += Math.Max(1, count - (magic.Length - 1));
-        }
-
-        return null;
-    }
-
-    /// <summary>An entry whose checksum holds but whose contents do not decode, or disagree with its header: never written so by this journal, so refused as damage.</summary>
-    private JournalEntry ParseBody(long offset, long epoch, byte[] body)
-    {
-        try
-        {
-            return ParseBody(epoch, body);
-        }
-        catch (Exception e) when (e is InvalidDataException or MessagePackSerializationException or ProtocolViolationException or ArgumentException)
-        {
-            throw new InvalidDataException($"journal {Name} is damaged: the entry at byte {offset} does not agree with its header: {e.Message}. Nothing was changed.", e);
-        }
-    }
-
-    private static JournalEntry ParseBody(long epoch, byte[] body)
-    {
-        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body);
-        CheckpointRecord checkpoint = MessagePackSerializer.Deserialize<CheckpointMessage>(body.AsMemory(4, checkpointLength), ControlCodec.Options).ToRecord();
-        if (checkpoint.Epoch != epoch)
-        {
-            throw new InvalidDataException($"journal entry for epoch {epoch} holds the checkpoint of epoch {checkpoint.Epoch}");
-        }
-
-        // The body itself says how many records it holds (the checkpoint's count is checked by the replay).
-        var records = new List<MirrorRecord>();
-        int at = 4 + checkpointLength;
-        while (at < body.Length)
-        {
-            string? bad = MirrorHeader.TryRead(body.AsSpan(at, MirrorHeader.Size), out long recordEpoch, out long sequence, out var request);
-            if (bad is not null || recordEpoch != epoch)
-            {
-                throw new InvalidDataException($"journal entry for epoch {epoch} holds a bad record: {bad ?? $"epoch {recordEpoch}"}");
-            }
-
-            at += MirrorHeader.Size;
-            records.Add(new MirrorRecord(recordEpoch, sequence, request, body.AsMemory(at, request.PayloadLength)));
-            at += request.PayloadLength;
-        }
-
-        return new JournalEntry(checkpoint, records);
+        // The older file's walk ended where the missing epochs would have begun: that is the damage.
+        (long epoch, long offset, _) = Current.Entries[first];
+        string why = $"{olderSegment.EndReason ?? "the file ends there"}; epochs {before + 1} to {epoch - 1} are in neither file";
+        return new JournalDamage(olderSegment.Device.Name, olderSegment.End, why, epoch, offset, before, Current.Device.Name);
     }
 }

@@ -68,7 +68,7 @@ public sealed class SecondaryStore : IDisposable
     /// read up to its damage and kept as evidence instead of refused, and what lies beyond is
     /// discarded (<see cref="EpochJournal.Damage"/> says what).
     /// </summary>
-    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None, long journalCompactAboveBytes = EpochJournal.DefaultCompactAboveBytes, bool discardUnverifiable = false)
+    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None, long journalSwitchAboveBytes = EpochJournal.DefaultSwitchAboveBytes, bool discardUnverifiable = false)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(stateDirectory);
@@ -84,13 +84,16 @@ public sealed class SecondaryStore : IDisposable
             }
 
             bool demoting = state.Role == NodeRole.Primary && !state.PrimaryByPromotion;
-            if (demoting && stateDirectory.Exists(EpochJournal.FileName))
+            foreach (string file in demoting ? EpochJournal.FileNames : [])
             {
-                // A journal from an earlier life of this node as a secondary: everything in it was
-                // drained before that node became primary, or was never acknowledged. Kept aside
-                // (not deleted), and never replayed over the new primary's stream.
-                stateDirectory.Replace(EpochJournal.FileName, JournalBeforeDemotionName);
-                stateDirectory.Sync();
+                if (stateDirectory.Exists(file))
+                {
+                    // A journal from an earlier life of this node as a secondary: everything in it was
+                    // drained before that node became primary, or was never acknowledged. Kept aside
+                    // (not deleted), and never replayed over the new primary's stream.
+                    stateDirectory.Replace(file, BeforeDemotionName(file));
+                    stateDirectory.Sync();
+                }
             }
 
             bool createRam = !stateDirectory.Exists(RamFileName);
@@ -118,8 +121,8 @@ public sealed class SecondaryStore : IDisposable
             JournalDamagePolicy policy = discardUnverifiable || state.Role != NodeRole.Secondary ? JournalDamagePolicy.KeepAsEvidence : JournalDamagePolicy.Refuse;
             List<JournalEntry> entries;
             journal = plant == PlantedBug.JournalSkipBadEntry
-                ? PlantedJournalSkip.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalCompactAboveBytes, policy)
-                : EpochJournal.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalCompactAboveBytes, policy);
+                ? PlantedJournalSkip.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalSwitchAboveBytes, policy)
+                : EpochJournal.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalSwitchAboveBytes, policy);
             states.Save(state);
             entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
             if (state.Role != NodeRole.Secondary && entries.Count > 0)
@@ -144,6 +147,10 @@ public sealed class SecondaryStore : IDisposable
 
     /// <summary>What a former primary's journal is kept as when it comes back as a secondary.</summary>
     public const string JournalBeforeDemotionName = "journal.before-demotion.bin";
+
+    /// <summary>What each of the journal's files is kept as when a former primary comes back as a secondary.</summary>
+    public static string BeforeDemotionName(string journalFile) =>
+        journalFile == EpochJournal.FileName ? JournalBeforeDemotionName : journalFile.Replace(".bin", ".before-demotion.bin", StringComparison.Ordinal);
 
     /// <summary>
     /// A node that was made primary by <c>replicator primary</c> starts as a secondary: its image

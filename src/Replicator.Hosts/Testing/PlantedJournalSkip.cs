@@ -11,15 +11,15 @@ namespace Replicator.Hosts.Testing;
 /// </summary>
 public static class PlantedJournalSkip
 {
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long compactAboveBytes, JournalDamagePolicy damagePolicy)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long switchAboveBytes, JournalDamagePolicy damagePolicy)
     {
         ArgumentNullException.ThrowIfNull(directory);
         while (FindDamage(directory, appliedEpoch, salt) is { } damage)
         {
-            CutOut(directory, damage.Offset, damage.NextOffset);
+            CutOut(directory, damage.Journal, damage.Offset, damage.NextOffset);
         }
 
-        return EpochJournal.Open(directory, out entries, appliedEpoch, salt, compactAboveBytes, damagePolicy);
+        return EpochJournal.Open(directory, out entries, appliedEpoch, salt, switchAboveBytes, damagePolicy);
     }
 
     private static JournalDamage? FindDamage(IStorageDirectory directory, long appliedEpoch, long salt)
@@ -28,9 +28,10 @@ public static class PlantedJournalSkip
         return evidence.Damage;
     }
 
-    private static void CutOut(IStorageDirectory directory, long from, long to)
+    private static void CutOut(IStorageDirectory directory, string journal, long from, long to)
     {
-        using IBlockDevice file = directory.Open(EpochJournal.FileName);
+        string name = EpochJournal.FileNames.First(n => directory.Exists(n) && directory.Describe(n) == journal);
+        using IBlockDevice file = directory.Open(name);
         byte[] rest = new byte[file.Size - to];
         file.Read(to, rest);
         file.Write(from, rest);

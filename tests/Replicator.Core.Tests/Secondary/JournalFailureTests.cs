@@ -91,6 +91,22 @@ public class JournalFailureTests
     }
 
     [Fact]
+    public void A_node_whose_journal_failed_takes_no_more_records_or_checkpoints_and_rejects_nothing_more()
+    {
+        _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));
+        _secondary.OnPersistFailed(1, "no space");
+        int rejections = _actions.Rejections.Count;
+
+        // A new stream's frames ahead of its (refused) resync start, even far beyond the open-epoch window.
+        MirrorRecord far = Write(500, 900, 0, 0xC);
+        Assert.Equal(MirrorOutcome.Refused, _secondary.OnMirror(far));
+        Assert.Equal(MirrorOutcome.Refused, _secondary.OnCheckpoint(CheckpointFor(500, 900, 900, far)));
+
+        Assert.Equal(rejections, _actions.Rejections.Count);
+        Assert.Equal(0, _secondary.BufferedBytes);
+    }
+
+    [Fact]
     public void A_node_whose_journal_failed_still_fails_over_to_its_last_committed_epoch()
     {
         _secondary.Seal(1, 1, Write(1, 1, 0, 0xA));

@@ -49,7 +49,7 @@ public class JournalEvidenceTests
         (MemoryStorageDirectory directory, _) = _journal.Entries(4);
         MemoryDisk file = JournalFixture.File(directory);
         byte[] before = file.Contents.ToArray();
-        using EpochJournal journal = JournalFixture.Open(directory, out _, compactAboveBytes: 1, policy: JournalDamagePolicy.KeepAsEvidence);
+        using EpochJournal journal = JournalFixture.Open(directory, out _, switchAboveBytes: 1, policy: JournalDamagePolicy.KeepAsEvidence);
         long length = journal.Length;
 
         var refused = Assert.Throws<InvalidOperationException>(() => journal.Append(JournalFixture.SealedEpochs(5)[4]));
@@ -58,7 +58,7 @@ public class JournalEvidenceTests
         journal.Release(4);
 
         Assert.Contains($"journal state/{EpochJournal.FileName} is kept as evidence and is never appended to", refused.Message, StringComparison.Ordinal);
-        Assert.Equal(0, journal.Compactions);
+        Assert.Equal(0, journal.Switches);
         Assert.Equal(length, journal.Length);
         Assert.Empty(journal.EntriesHeld());
         Assert.Equal(before, file.Contents.ToArray());

@@ -32,8 +32,8 @@ internal sealed class JournalFixture
         return (new MemoryStorageDirectory("state", new SimStorageFaults(DiskId.SecondaryJournal, Faults, Clock, power)), power);
     }
 
-    public static EpochJournal Open(MemoryStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch = 0, long compactAboveBytes = EpochJournal.DefaultCompactAboveBytes, JournalDamagePolicy policy = JournalDamagePolicy.Refuse) =>
-        EpochJournal.Open(directory, out entries, appliedEpoch, Salt, compactAboveBytes, policy);
+    public static EpochJournal Open(MemoryStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch = 0, long switchAboveBytes = EpochJournal.DefaultSwitchAboveBytes, JournalDamagePolicy policy = JournalDamagePolicy.Refuse) =>
+        EpochJournal.Open(directory, out entries, appliedEpoch, Salt, switchAboveBytes, policy);
 
     /// <summary>A journal of <paramref name="count"/> entries of one size; returns where each begins.</summary>
     public (MemoryStorageDirectory Directory, long[] Offsets) Entries(int count)

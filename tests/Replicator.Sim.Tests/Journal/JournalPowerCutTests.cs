@@ -91,7 +91,7 @@ public class JournalPowerCutTests
         (MemoryStorageDirectory directory, long second) = ThreeEntries();
         Flip(directory.Peek(EpochJournal.FileName)!, second + EpochJournal.HeaderSize + 10);
 
-        PlantedJournalSkip.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, Salt, EpochJournal.DefaultCompactAboveBytes, JournalDamagePolicy.Refuse).Dispose();
+        PlantedJournalSkip.Open(directory, out List<JournalEntry> entries, appliedEpoch: 0, Salt, EpochJournal.DefaultSwitchAboveBytes, JournalDamagePolicy.Refuse).Dispose();
 
         Assert.Equal([1, 3], entries.Select(e => e.Checkpoint.Epoch));
     }

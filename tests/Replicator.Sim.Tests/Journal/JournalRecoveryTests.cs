@@ -102,7 +102,7 @@ public class JournalRecoveryTests
             journal.Append(epochs[i]);
         }
 
-        (long _, long second, int length) = journal.EntriesHeld()[1];
+        (_, _, long second, int length) = journal.EntriesHeld()[1];
         byte[] epoch2 = JournalFixture.File(directory).Contents.Slice((int)second, length).ToArray();
         journal.Release(3);
         for (int i = 3; i < 6; i++)
