@@ -31,6 +31,23 @@ internal sealed class NbdTransmission : IDisposable
     private const int SkipChunkBytes = 64 << 10;
 
     /// <summary>
+    /// Request buffers, for every connection of the process. Not <see cref="ArrayPool{T}.Shared"/>:
+    /// a buffer is rented on a connection's receive loop and returned on whichever thread sent its
+    /// reply, and the shared pool files such returns under that thread, where the receive loop never
+    /// finds them (and drops them all at every full collection), so each large request became a new
+    /// array. This pool keeps what comes back, up to <see cref="MaxBuffersPerSize"/> per size class,
+    /// so it holds no more than the most requests that were in flight at once, which the server's
+    /// in-flight budget bounds.
+    /// </summary>
+    private static readonly ArrayPool<byte> RequestBuffers = ArrayPool<byte>.Create(MaxPooledBufferBytes, MaxBuffersPerSize);
+
+    /// <summary>Buffers kept per size class (powers of two).</summary>
+    internal const int MaxBuffersPerSize = 256;
+
+    /// <summary>Requests needing more than this (past the default maximum payload) get a buffer of their own.</summary>
+    internal const int MaxPooledBufferBytes = 64 << 20;
+
+    /// <summary>
     /// Room kept before a request's data in its buffer: a structured read's first chunk header,
     /// and more than a simple reply's header, which is written just before the data.
     /// </summary>
@@ -123,7 +140,7 @@ internal sealed class NbdTransmission : IDisposable
         // or the block status descriptors.
         int bufferBytes = ReplyPrefix + DataBytes(request, error, isWrite);
         await EnterBudgetsAsync(bufferBytes, cancellationToken).ConfigureAwait(false);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferBytes);
+        byte[] buffer = RequestBuffers.Rent(bufferBytes);
         try
         {
             if (isWrite)
@@ -133,7 +150,7 @@ internal sealed class NbdTransmission : IDisposable
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            RequestBuffers.Return(buffer);
             ExitBudgets(bufferBytes);
             throw;
         }
@@ -195,7 +212,7 @@ internal sealed class NbdTransmission : IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            RequestBuffers.Return(buffer);
             ExitBudgets(bufferBytes);
         }
     }

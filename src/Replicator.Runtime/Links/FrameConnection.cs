@@ -1,6 +1,6 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using Replicator.Core.Epochs;
 using Replicator.Protocol.Framing;
 
@@ -8,30 +8,39 @@ namespace Replicator.Runtime.Links;
 
 /// <summary>
 /// One TCP connection between primary and secondary, as frames, over the link's stream (TLS with
-/// the pair key, see <see cref="LinkTransport"/>). Sending appends the frame to a
-/// pending batch under a lock and wakes the send loop, which writes everything gathered since its
-/// last write in one socket call: small frames batch themselves under load and go out at once when
-/// idle. Receiving cuts frames out of a pooled buffer and hands each to the caller, who must copy
-/// what it keeps before returning.
+/// the pair key, see <see cref="LinkTransport"/>). Sending encodes the frame, under a lock, straight
+/// into a <see cref="Pipe"/> of pooled segments; the send loop writes whatever the pipe holds, one
+/// segment after another, and gives the segments back: small frames batch themselves under load
+/// and go out at once when idle, and nothing is copied twice or grown in place. Receiving cuts
+/// frames out of a pooled buffer and hands each to the caller, who must copy what it keeps before
+/// returning.
 /// </summary>
 /// <remarks>
-/// The pending batch is bounded by the replication credit: mirrors never exceed the secondary's
-/// buffer bound in flight, and control frames are small and few.
+/// What the pipe holds is bounded by the replication credit: mirrors never exceed the secondary's
+/// buffer bound in flight, and control frames are small and few. So the pipe never makes a sender
+/// wait (its pause threshold is off); its segments come from a pool of their own, which keeps no
+/// more than the most that were in use at once.
 /// </remarks>
 public sealed class FrameConnection : IAsyncDisposable
 {
     private const int InitialReceiveBuffer = 64 * 1024;
+
+    /// <summary>The smallest segment of the send pipe: small frames share one, and each socket write carries at least this much under load.</summary>
+    private const int SendSegmentBytes = 64 * 1024;
+
+    // Segments are rented on the caller's thread and returned on the send loop's: a pool that keeps
+    // what comes back wherever it comes back (not the shared array pool, see PayloadPool).
+    private static readonly PayloadPool SendSegments = new();
 
     private readonly Socket _socket;
     private readonly Stream _stream;
     private readonly FrameReader _reader;
     private readonly FrameWriter _writer = new();
     private readonly Lock _sendLock = new();
-    private readonly Channel<bool> _sendSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly Pipe _send = new(new PipeOptions(pool: SendSegments, pauseWriterThreshold: 0, minimumSegmentSize: SendSegmentBytes, useSynchronizationContext: false));
     private readonly CancellationTokenSource _closed = new();
     private readonly TimeProvider _time;
-    private ArrayBufferWriter<byte> _pending = new(256 * 1024);
-    private ArrayBufferWriter<byte> _sending = new(256 * 1024);
+    private bool _sendCompleted;
     private readonly int _maxReceiveBuffer;
     private byte[] _receiveBuffer;
     private Task _sendLoop = Task.CompletedTask;
@@ -77,20 +86,52 @@ public sealed class FrameConnection : IAsyncDisposable
     {
         lock (_sendLock)
         {
-            _writer.WriteMirror(_pending, record);
-        }
+            if (_sendCompleted)
+            {
+                return; // closed: the frame would never leave
+            }
 
-        _sendSignal.Writer.TryWrite(true);
+            _writer.WriteMirror(_send.Writer, record);
+            Publish();
+        }
     }
 
     public void SendControl<T>(FrameType type, T message)
     {
         lock (_sendLock)
         {
-            _writer.WriteControl(_pending, type, message);
-        }
+            if (_sendCompleted)
+            {
+                return;
+            }
 
-        _sendSignal.Writer.TryWrite(true);
+            _writer.WriteControl(_send.Writer, type, message);
+            Publish();
+        }
+    }
+
+    /// <summary>Makes what was written visible to the send loop. Never waits: the pipe has no pause threshold.</summary>
+    private void Publish()
+    {
+        ValueTask<FlushResult> flush = _send.Writer.FlushAsync(CancellationToken.None);
+        if (!flush.IsCompletedSuccessfully)
+        {
+            // Unreachable with the pause threshold off; observed all the same, so nothing is left unawaited.
+            flush.AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>No more frames: the send loop writes what the pipe holds and ends.</summary>
+    private void CompleteSending()
+    {
+        lock (_sendLock)
+        {
+            if (!_sendCompleted)
+            {
+                _sendCompleted = true;
+                _send.Writer.Complete();
+            }
+        }
     }
 
     /// <summary>Reads one frame synchronously from the socket (handshake use); null if the peer closed.</summary>
@@ -154,7 +195,7 @@ public sealed class FrameConnection : IAsyncDisposable
         if (reason is not null && !IsClosed)
         {
             SendControl(FrameType.Error, new Protocol.Messages.ErrorMessage { Reason = reason, Fenced = fenced });
-            _sendSignal.Writer.TryComplete();
+            CompleteSending();
             try
             {
                 await _sendLoop.WaitAsync(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false);
@@ -174,7 +215,7 @@ public sealed class FrameConnection : IAsyncDisposable
             // Disposed already: a heartbeat or a peer's error raced the owner's disposal; it is closed.
         }
 
-        _sendSignal.Writer.TryComplete();
+        CompleteSending();
         _socket.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
     }
@@ -212,38 +253,33 @@ public sealed class FrameConnection : IAsyncDisposable
 
     private async Task SendLoopAsync()
     {
+        PipeReader pending = _send.Reader;
         try
         {
-            while (await _sendSignal.Reader.WaitToReadAsync(_closed.Token).ConfigureAwait(false))
+            while (true)
             {
-                _sendSignal.Reader.TryRead(out _);
-                lock (_sendLock)
+                ReadResult read = await pending.ReadAsync(_closed.Token).ConfigureAwait(false);
+                ReadOnlySequence<byte> frames = read.Buffer;
+                foreach (ReadOnlyMemory<byte> segment in frames)
                 {
-                    (_pending, _sending) = (_sending, _pending);
+                    await _stream.WriteAsync(segment, _closed.Token).ConfigureAwait(false);
                 }
 
-                if (_sending.WrittenCount > 0)
+                Interlocked.Add(ref _bytesSent, frames.Length);
+                pending.AdvanceTo(frames.End);
+                if (read.IsCompleted)
                 {
-                    await _stream.WriteAsync(_sending.WrittenMemory, _closed.Token).ConfigureAwait(false);
-                    Interlocked.Add(ref _bytesSent, _sending.WrittenCount);
-                    _sending.ResetWrittenCount();
+                    break; // completed: what was left (the closing Error frame) is written
                 }
-            }
-
-            // Completed: flush whatever is left (the closing Error frame).
-            lock (_sendLock)
-            {
-                (_pending, _sending) = (_sending, _pending);
-            }
-
-            if (_sending.WrittenCount > 0)
-            {
-                await _stream.WriteAsync(_sending.WrittenMemory, _closed.Token).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             await _closed.CancelAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await pending.CompleteAsync().ConfigureAwait(false);
         }
     }
 }
