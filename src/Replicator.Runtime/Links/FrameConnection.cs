@@ -23,7 +23,12 @@ namespace Replicator.Runtime.Links;
 /// </remarks>
 public sealed class FrameConnection : IAsyncDisposable
 {
-    private const int InitialReceiveBuffer = 64 * 1024;
+    /// <summary>What one read from the stream takes at most: the receive pipe's segment size.</summary>
+    private const int ReceiveSegmentBytes = 64 * 1024;
+
+    // Rented and returned on the receive loop; a pool of its own all the same, so what a burst of
+    // large frames took is kept for the next one rather than dropped at a full collection.
+    private static readonly PayloadPool ReceiveSegments = new();
 
     /// <summary>The smallest segment of the send pipe: small frames share one, and each socket write carries at least this much under load.</summary>
     private const int SendSegmentBytes = 64 * 1024;
@@ -41,10 +46,8 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly CancellationTokenSource _closed = new();
     private readonly TimeProvider _time;
     private bool _sendCompleted;
-    private readonly int _maxReceiveBuffer;
-    private byte[] _receiveBuffer;
+    private readonly PipeReader _received;
     private Task _sendLoop = Task.CompletedTask;
-    private int _filled;
     private long _bytesSent;
     private int _disposed;
 
@@ -57,11 +60,10 @@ public sealed class FrameConnection : IAsyncDisposable
         _socket.NoDelay = true;
         RemoteEndPoint = socket.RemoteEndPoint?.ToString() ?? "?";
         _reader = new FrameReader(maxBodyLength);
-        // Small until a frame needs more: a connection that sends nothing (or only a hello) costs
-        // 64 KiB, and only a peer already welcomed sends the large frames that grow it.
-        // In long, clamped: two of the largest frames exceed an int once the guest has 1 GiB of RAM.
-        _maxReceiveBuffer = (int)Math.Clamp(2L * (maxBodyLength + (long)FrameHeader.Size), InitialReceiveBuffer, Array.MaxLength);
-        _receiveBuffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+        // Nothing until bytes arrive, then a segment per read: a connection holds what one read
+        // brought plus the frame it is in the middle of, and the reader refuses a header that
+        // announces more than the largest frame before any of its body is buffered.
+        _received = PipeReader.Create(stream, new StreamPipeReaderOptions(pool: ReceiveSegments, bufferSize: ReceiveSegmentBytes, minimumReadSize: ReceiveSegmentBytes / 4, leaveOpen: true));
         _time = time;
         LastReceived = time.GetTimestamp();
     }
@@ -153,35 +155,37 @@ public sealed class FrameConnection : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _closed.Token);
         while (true)
         {
-            var sequence = new ReadOnlySequence<byte>(_receiveBuffer, 0, _filled);
+            ReadResult read = await _received.ReadAsync(linked.Token).ConfigureAwait(false);
+            ReadOnlySequence<byte> sequence = read.Buffer;
             bool more = true;
-            while (more && _reader.TryRead(ref sequence, out Frame frame))
+            try
             {
-                LastReceived = _time.GetTimestamp();
-                more = handle(frame);
+                while (more && _reader.TryRead(ref sequence, out Frame frame))
+                {
+                    LastReceived = _time.GetTimestamp();
+                    more = handle(frame);
+                }
+            }
+            finally
+            {
+                // Bytes behind the last frame taken stay in the pipe for the next call; nothing is
+                // moved, and the segments of the frames taken go back to the pool. Stopped by the
+                // handler, they are left unexamined, so the next call reads a whole frame already
+                // there without waiting for more bytes.
+                if (more)
+                {
+                    _received.AdvanceTo(sequence.Start, sequence.End);
+                }
+                else
+                {
+                    _received.AdvanceTo(sequence.Start);
+                }
             }
 
-            // Bytes behind the last frame taken stay at the front of the buffer for the next call.
-            int consumed = _filled - (int)sequence.Length;
-            Buffer.BlockCopy(_receiveBuffer, consumed, _receiveBuffer, 0, _filled - consumed);
-            _filled -= consumed;
-            if (!more)
+            if (!more || read.IsCompleted || read.IsCanceled)
             {
                 return;
             }
-
-            if (_filled == _receiveBuffer.Length)
-            {
-                GrowReceiveBuffer();
-            }
-
-            int read = await _stream.ReadAsync(_receiveBuffer.AsMemory(_filled), linked.Token).ConfigureAwait(false);
-            if (read == 0)
-            {
-                return;
-            }
-
-            _filled += read;
         }
     }
 
@@ -220,7 +224,7 @@ public sealed class FrameConnection : IAsyncDisposable
         await _stream.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Closes and returns the receive buffer to its pool; a second call does nothing.</summary>
+    /// <summary>Closes and gives the receive pipe's segments back to their pool; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -231,24 +235,7 @@ public sealed class FrameConnection : IAsyncDisposable
         await CloseAsync(null).ConfigureAwait(false);
         await _sendLoop.ConfigureAwait(false);
         _closed.Dispose();
-        ArrayPool<byte>.Shared.Return(_receiveBuffer);
-    }
-
-    /// <summary>A frame larger than the buffer is arriving: double it, up to two of the largest frames.</summary>
-    private void GrowReceiveBuffer()
-    {
-        // The reader refuses a header announcing more than the largest frame, so a full buffer at the
-        // bound always holds a whole frame and this is never reached there.
-        int size = Math.Min(_maxReceiveBuffer, _receiveBuffer.Length * 2);
-        if (size <= _receiveBuffer.Length)
-        {
-            throw new ProtocolViolationException($"a frame does not fit in {_receiveBuffer.Length} bytes");
-        }
-
-        byte[] larger = ArrayPool<byte>.Shared.Rent(size);
-        Buffer.BlockCopy(_receiveBuffer, 0, larger, 0, _filled);
-        ArrayPool<byte>.Shared.Return(_receiveBuffer);
-        _receiveBuffer = larger;
+        await _received.CompleteAsync().ConfigureAwait(false);
     }
 
     private async Task SendLoopAsync()
