@@ -53,11 +53,10 @@ public sealed partial class PrimaryEngine
 
         // Drained, so every resync read admitted so far is in this epoch or an earlier one.
         bool resyncPending = Replication == PrimaryReplication.Resyncing && HasResyncWorkLeft;
-        var checkpoint = new CheckpointRecord(epoch, _epochFirstSequence, _nextSequence - 1, _digest.Value, snapshot, snapshot.ComputeDigest())
-        {
-            StartsResync = epoch == _resyncFirstEpoch,
-            ResyncPending = resyncPending,
-        };
+        bool startsResync = epoch == _resyncFirstEpoch;
+        long firstSequence = _epochFirstSequence;
+        long lastSequence = _nextSequence - 1;
+        ulong digest = _digest.Value;
         if (Replication == PrimaryReplication.Resyncing && !resyncPending && _protectedFromEpoch == 0)
         {
             _protectedFromEpoch = epoch;
@@ -69,8 +68,19 @@ public sealed partial class PrimaryEngine
         _epochFirstSequence = _nextSequence;
         _digest.Reset();
         _epochBufferBytes = 0;
+
+        // The guest runs again first: the snapshot was copied while it was paused, so hashing it,
+        // serialising it and checksumming its frame happen outside the pause. The checkpoint still
+        // leaves before anything of the next epoch (its records follow their local writes) and
+        // before a resync start waiting for this boundary.
+        ResumeGuest();
+        var checkpoint = new CheckpointRecord(epoch, firstSequence, lastSequence, digest, snapshot, snapshot.ComputeDigest())
+        {
+            StartsResync = startsResync,
+            ResyncPending = resyncPending,
+        };
         _actions.SendCheckpoint(checkpoint);
-        ResumeAfterCheckpoint();
+        ContinueAfterCheckpoint();
     }
 
     /// <summary>
@@ -145,8 +155,18 @@ public sealed partial class PrimaryEngine
 
     private void ResumeAfterCheckpoint()
     {
+        ResumeGuest();
+        ContinueAfterCheckpoint();
+    }
+
+    private void ResumeGuest()
+    {
         Phase = PrimaryPhase.Running;
         _actions.ResumeGuest();
+    }
+
+    private void ContinueAfterCheckpoint()
+    {
         if (_waitingResync is not null)
         {
             // A resync asked for while a checkpoint of the lost link was ending starts now, between epochs.

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net;
 using System.Net.Sockets;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
@@ -21,7 +20,7 @@ public sealed class FrameConnectionPipeTests : IDisposable
     [Fact]
     public async Task A_frame_already_received_is_handed_out_by_the_next_call_without_waiting_for_more_bytes()
     {
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         using (client)
         {
             await using var far = new FrameConnection(server, new NetworkStream(server), MaxBody, TimeProvider.System);
@@ -41,7 +40,7 @@ public sealed class FrameConnectionPipeTests : IDisposable
     [Fact]
     public async Task A_large_frame_dribbled_in_small_writes_arrives_whole_and_exact()
     {
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         using (client)
         {
             await using var far = new FrameConnection(server, new NetworkStream(server), MaxBody, TimeProvider.System);
@@ -61,7 +60,7 @@ public sealed class FrameConnectionPipeTests : IDisposable
     [Fact]
     public async Task Frames_of_every_size_cross_both_pipes_in_order_and_intact()
     {
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         await using var near = new FrameConnection(client, new NetworkStream(client), MaxBody, TimeProvider.System);
         await using var far = new FrameConnection(server, new NetworkStream(server), MaxBody, TimeProvider.System);
         near.StartSending();
@@ -113,15 +112,5 @@ public sealed class FrameConnectionPipeTests : IDisposable
         byte[] bytes = new byte[length];
         new Random(seed).NextBytes(bytes);
         return bytes;
-    }
-
-    private static async Task<(Socket Client, Socket Server)> ConnectedPair()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        Task<Socket> accepted = listener.AcceptSocketAsync();
-        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint);
-        return (client, await accepted);
     }
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
 using Replicator.Protocol.Framing;
@@ -24,7 +23,7 @@ public sealed class LinkTransportTests : IDisposable
     public async Task Two_ends_with_the_pair_key_exchange_frames()
     {
         using LinkKey key = TestLinkKey.In(_directory);
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         Task<Stream> accepted = LinkTransport.AcceptAsync(server, key, Handshake, TimeProvider.System, _timeout.Token);
         Stream near = await LinkTransport.ConnectAsync(client, key, Handshake, TimeProvider.System, _timeout.Token);
         await using var nearLink = new FrameConnection(client, near, 1024, TimeProvider.System);
@@ -42,7 +41,7 @@ public sealed class LinkTransportTests : IDisposable
     {
         // Two of the largest frames (a RAM snapshot of 1.5 GiB) exceed an int: the bound must not wrap.
         const int maxBody = 1536 << 20;
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         await using var near = new FrameConnection(client, new NetworkStream(client), maxBody, TimeProvider.System);
         await using var far = new FrameConnection(server, new NetworkStream(server), maxBody, TimeProvider.System);
         near.StartSending();
@@ -60,7 +59,7 @@ public sealed class LinkTransportTests : IDisposable
     {
         using LinkKey ours = TestLinkKey.In(_directory, "ours.key");
         using LinkKey theirs = TestLinkKey.In(_directory, "theirs.key");
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         using (client)
         using (server)
         {
@@ -76,7 +75,7 @@ public sealed class LinkTransportTests : IDisposable
     public async Task A_plain_client_s_frames_are_refused_before_any_is_read()
     {
         using LinkKey key = TestLinkKey.In(_directory);
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         using (client)
         using (server)
         {
@@ -99,7 +98,7 @@ public sealed class LinkTransportTests : IDisposable
     {
         using LinkKey key = TestLinkKey.In(_directory);
         var time = new FakeTimeProvider();
-        (Socket client, Socket server) = await ConnectedPair();
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
         using (client)
         using (server)
         {
@@ -144,16 +143,6 @@ public sealed class LinkTransportTests : IDisposable
         Assert.Equal([7L], epochs);
     }
 
-    private static async Task<(Socket Client, Socket Server)> ConnectedPair()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        Task<Socket> accepted = listener.AcceptSocketAsync();
-        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint);
-        return (client, await accepted);
-    }
-
     /// <summary>A man in the middle who forwards both ways and can send the client's last chunk again.</summary>
     private sealed class RecordingRelay : IDisposable
     {
@@ -163,8 +152,8 @@ public sealed class LinkTransportTests : IDisposable
 
         public async Task<(Socket Client, Socket Server)> ConnectAsync(CancellationToken cancellation)
         {
-            (Socket client, Socket relayIn) = await ConnectedPair();
-            (Socket relayOut, Socket server) = await ConnectedPair();
+            (Socket client, Socket relayIn) = await LoopbackSockets.ConnectedPair();
+            (Socket relayOut, Socket server) = await LoopbackSockets.ConnectedPair();
             _sockets.AddRange([client, relayIn, relayOut, server]);
             _toServer = relayOut;
             _ = PumpAsync(relayIn, relayOut, record: true, cancellation);
