@@ -91,7 +91,7 @@ skip() { for job in "${jobs[@]}"; do read -r rw bs depth flush <<<"$job"; l="$rw
 
 # --- replicator, replicated ----------------------------------------------------------------
 sport=$(free_port); pport=$(free_port)
-"${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" --buffer-mb 256 "${key[@]}" >"$work/s.log" 2>&1 &
+"${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" "${key[@]}" >"$work/s.log" 2>&1 &
 pids+=($!); wait_port "$sport"
 "${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 --skip-initial-sync "${key[@]}" >"$work/p.log" 2>&1 &
 pids+=($!); wait_port "$pport"
@@ -111,7 +111,7 @@ print(("DEGRADED during the run: %s" % degraded) if degraded else "replication s
 
 # --- replicator, replicated, on a Unix-domain socket ---------------------------------------------
 sport=$(free_port)
-"${replicator[@]}" secondary --image "$work/secondary-unix.img" --listen "127.0.0.1:$sport" --state-dir "$work/su" --buffer-mb 256 "${key[@]}" >"$work/su.log" 2>&1 &
+"${replicator[@]}" secondary --image "$work/secondary-unix.img" --listen "127.0.0.1:$sport" --state-dir "$work/su" "${key[@]}" >"$work/su.log" 2>&1 &
 pids+=($!); wait_port "$sport"
 "${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "unix:$work/replicated.sock" --state-dir "$work/pu" --epoch-ms 25 --skip-initial-sync "${key[@]}" >"$work/pu.log" 2>&1 &
 pids+=($!)

@@ -44,7 +44,7 @@ public sealed class NodeSettings
     public int EpochMs { get; set; } = 25;
 
     [Setting(NodeRoles.Both, "the secondary's RAM buffer bound (the primary's credit), in MiB (a primary's once it follows after a switchover)")]
-    public long BufferMb { get; set; } = 256;
+    public long BufferMb { get; set; } = 64;
 
     [Setting(NodeRoles.Both, "committed data the secondary may hold in RAM for the write-back to its image with the primary's credit already returned, in MiB (0: credit waits for the write-back)")]
     public long WritebackMb { get; set; } = 256;

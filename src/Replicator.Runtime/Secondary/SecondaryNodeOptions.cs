@@ -17,7 +17,8 @@ public sealed record SecondaryNodeOptions
 
     public int MaxRequestBytes { get; init; } = 1 << 20;
 
-    public long BufferCapacityBytes { get; init; } = 256L << 20;
+    /// <summary>The credit window (<see cref="Hosts.Secondary.SecondaryHostOptions.BufferCapacityBytes"/>).</summary>
+    public long BufferCapacityBytes { get; init; } = 64L << 20;
 
     /// <summary>Committed bytes that may wait in RAM for the write-back with their credit returned.</summary>
     public long WritebackCapacityBytes { get; init; } = 256L << 20;
