@@ -86,6 +86,7 @@ internal static class DaemonCommand
         LinkKey? linkKey = s.LoadLinkKey(problems);
         Require(s.Image, "image PATH", problems);
         Require(s.StateDir, "state-dir DIR", problems);
+        (long bufferBytes, long writebackBytes) = s.SecondaryRamBounds(problems);
         if (listen is null || problems.Count > 0)
         {
             return null;
@@ -102,8 +103,8 @@ internal static class DaemonCommand
             MaxPendingLinks = s.MaxPendingLinks,
             LinkHandshakeTimeout = TimeSpan.FromMilliseconds(s.LinkHandshakeTimeoutMs),
             MaxRequestBytes = s.MaxRequestKb * 1024,
-            BufferCapacityBytes = s.BufferMb << 20,
-            WritebackCapacityBytes = s.WritebackMb << 20,
+            BufferCapacityBytes = bufferBytes,
+            WritebackCapacityBytes = writebackBytes,
             RamBytes = s.RamKb << 10,
             HeartbeatInterval = TimeSpan.FromMilliseconds(s.HeartbeatMs),
             HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),

@@ -49,6 +49,29 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "committed data the secondary may hold in RAM for the write-back to its image with the primary's credit already returned, in MiB (0: credit waits for the write-back)")]
     public long WritebackMb { get; set; } = 256;
 
+    /// <summary>The largest RAM bound an option in MiB may name: 1 TiB.</summary>
+    public const long MaxMebibytes = 1L << 20;
+
+    /// <summary>
+    /// <see cref="BufferMb"/> and <see cref="WritebackMb"/> in bytes, each checked before it is
+    /// shifted, so no value wraps into a small or negative bound; a problem names the option.
+    /// </summary>
+    public (long BufferBytes, long WritebackBytes) SecondaryRamBounds(List<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        if (BufferMb is < 1 or > MaxMebibytes)
+        {
+            problems.Add($"--buffer-mb {BufferMb} must be 1..{MaxMebibytes}");
+        }
+
+        if (WritebackMb is < 0 or > MaxMebibytes)
+        {
+            problems.Add($"--writeback-mb {WritebackMb} must be 0..{MaxMebibytes}");
+        }
+
+        return (Math.Clamp(BufferMb, 1, MaxMebibytes) << 20, Math.Clamp(WritebackMb, 0, MaxMebibytes) << 20);
+    }
+
     [Setting(NodeRoles.Both, "the guest RAM carried in snapshots, in KiB")]
     public long RamKb { get; set; } = 4;
 
