@@ -16,6 +16,9 @@ internal sealed class WritebackSegment
     private readonly List<bool> _rewritten = new(256);
     private readonly HashSet<(long Offset, int Length)> _laterRanges = new();
 
+    // Up to this many writes a segment is checked pairwise, without the set.
+    private const int SmallSegment = 8;
+
     public int Count => _records.Count;
 
     /// <summary>Records left out of the segments emitted so far (diagnostics and tests).</summary>
@@ -39,10 +42,27 @@ internal sealed class WritebackSegment
             _rewritten.Add(false);
         }
 
-        for (int i = _records.Count - 1; i >= 0; i--)
+        if (_records.Count <= SmallSegment)
         {
-            Blocks.BlockRequest request = _records[i].Request;
-            _rewritten[i] = !_laterRanges.Add((request.Offset, request.Length));
+            // A guest that flushes often makes segments of one or a few writes: compared pairwise,
+            // since clearing the set costs its whole grown capacity, once per segment.
+            for (int i = 0; i < _records.Count; i++)
+            {
+                for (int later = i + 1; later < _records.Count && !_rewritten[i]; later++)
+                {
+                    _rewritten[i] = SameRange(_records[i], _records[later]);
+                }
+            }
+        }
+        else
+        {
+            for (int i = _records.Count - 1; i >= 0; i--)
+            {
+                Blocks.BlockRequest request = _records[i].Request;
+                _rewritten[i] = !_laterRanges.Add((request.Offset, request.Length));
+            }
+
+            _laterRanges.Clear();
         }
 
         for (int i = 0; i < _records.Count; i++)
@@ -57,6 +77,8 @@ internal sealed class WritebackSegment
         }
 
         _records.Clear();
-        _laterRanges.Clear();
     }
+
+    private static bool SameRange(in MirrorRecord a, in MirrorRecord b) =>
+        a.Request.Offset == b.Request.Offset && a.Request.Length == b.Request.Length;
 }

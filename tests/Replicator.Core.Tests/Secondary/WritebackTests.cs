@@ -79,6 +79,17 @@ public class WritebackTests
     }
 
     [Fact]
+    public void In_a_segment_of_many_writes_each_rewritten_range_is_written_once_and_in_order()
+    {
+        // More writes than are compared pairwise: the rewritten ones are found through the set.
+        Commit(1, W(1, 0, 0xA), W(1, 4096, 0xB), W(1, 8192, 0xC), W(1, 0, 0xD), W(1, 12288, 0xE),
+            W(1, 4096, 0xF), W(1, 16384, 0x1), W(1, 20480, 0x2), W(1, 0, 0x3), W(1, 24576, 0x4));
+
+        Assert.Equal(["write 3", "write 5", "write 6", "write 7", "write 8", "write 9", "write 10", "flush", "vm 1", "applied 1@10"], WritebackSince(0));
+        Assert.Equal(3, _secondary.CoalescedWrites);
+    }
+
+    [Fact]
     public void A_flush_between_two_writes_of_a_range_keeps_both_in_order()
     {
         Commit(1, W(1, 0, 0xA), F(1), W(1, 0, 0xB));
