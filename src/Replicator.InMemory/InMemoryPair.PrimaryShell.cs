@@ -139,6 +139,9 @@ public sealed partial class InMemoryPair
 
         public void Connect(TimeSpan timeout) => ConnectAsked = true;
 
+        // The in-memory pair runs two nodes and no witness; its hosts are never given one.
+        public void ConnectWitness(TimeSpan timeout) => throw new NotSupportedException("the in-memory pair has no witness");
+
         public void Send<T>(LinkId link, FrameType type, T message)
         {
             if (message is ResyncStartMessage start && pair.OpenAtPrimary(link) is not null)

@@ -156,5 +156,10 @@ public sealed partial class InMemoryPair
         }
 
         public void Halt(string reason) => pair.Violations.Add($"the secondary halted: {reason}");
+
+        // The in-memory pair runs two nodes, no witness and no fence command; its hosts are never given either.
+        public void ConnectWitness(TimeSpan timeout) => throw new NotSupportedException("the in-memory pair has no witness");
+
+        public void RunFence(FenceRequest request) => throw new NotSupportedException("the in-memory pair runs no fence command");
     }
 }

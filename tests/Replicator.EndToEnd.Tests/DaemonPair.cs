@@ -37,6 +37,23 @@ internal sealed class DaemonPair : IAsyncDisposable
 
     public ReplicatorProcess? Primary { get; private set; }
 
+    /// <summary>The pair's witness, once <see cref="StartWitness"/> started it.</summary>
+    public ReplicatorProcess? Witness { get; private set; }
+
+    public int WitnessPort { get; } = ReplicatorProcess.FreePort();
+
+    public string WitnessState => Path.Combine(_directory, "witness-state");
+
+    /// <summary>
+    /// Starts the pair's witness with the pair's key. It votes only once its longest lease
+    /// (<paramref name="maxLeaseMs"/>) could have run out since it started: kept short here.
+    /// </summary>
+    public ReplicatorProcess StartWitness(int maxLeaseMs = 1000)
+    {
+        Witness = ReplicatorProcess.Start("witness", "--listen", $"127.0.0.1:{WitnessPort}", "--state-dir", WitnessState, "--link-key", LinkKey, "--max-lease-ms", maxLeaseMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return Witness;
+    }
+
     public ReplicatorProcess? Secondary { get; private set; }
 
     public TcpProxy? Proxy { get; private set; }
@@ -71,6 +88,34 @@ internal sealed class DaemonPair : IAsyncDisposable
         }
 
         pair.StartPrimary(primaryOptions);
+        await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
+        return pair;
+    }
+
+    /// <summary>The primary's way to the witness when <see cref="StartWithWitnessAsync"/> put a proxy on it.</summary>
+    public TcpProxy? WitnessProxy { get; private set; }
+
+    /// <summary>
+    /// A witness, then the pair, both nodes given the witness; with <paramref name="withProxies"/>
+    /// the primary reaches the secondary through <see cref="Proxy"/> and the witness through
+    /// <see cref="WitnessProxy"/>, so a test can cut the primary from either or both.
+    /// </summary>
+    public static async Task<DaemonPair> StartWithWitnessAsync(bool withProxies, string[] secondaryOptions, string[] primaryOptions)
+    {
+        var pair = new DaemonPair();
+        pair.CreateImages(ImageBytes, ImageBytes);
+        pair.StartWitness();
+        await pair.Witness!.WaitForOutputAsync("witness listening");
+        var witness = new IPEndPoint(IPAddress.Loopback, pair.WitnessPort);
+        pair.StartSecondary([.. secondaryOptions, "--witness", witness.ToString()]);
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        if (withProxies)
+        {
+            pair.Proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, pair.SecondaryPort));
+            pair.WitnessProxy = new TcpProxy(witness);
+        }
+
+        pair.StartPrimary([.. primaryOptions, "--witness", (pair.WitnessProxy?.EndPoint ?? witness).ToString()]);
         await pair.Primary!.WaitForOutputAsync("exporting the protected disk over NBD");
         return pair;
     }
@@ -206,6 +251,16 @@ internal sealed class DaemonPair : IAsyncDisposable
         if (Proxy is not null)
         {
             await Proxy.DisposeAsync();
+        }
+
+        if (Witness is not null)
+        {
+            await Witness.DisposeAsync();
+        }
+
+        if (WitnessProxy is not null)
+        {
+            await WitnessProxy.DisposeAsync();
         }
 
         Directory.Delete(_directory, recursive: true);

@@ -89,13 +89,13 @@ public class NodeStateStoreTests
     [InlineData("not json at all", "is damaged")]
     [InlineData("""{ "state": { "PairId": "pair-1", "Role": "secondary" } }""", "is damaged")] // the checksum is gone
     [InlineData("""{ "state": { "PairId": "pair-1", "Role": "secondary" }, "crc32c": "00000000" }""", "its checksum is 00000000, its contents give")]
-    [InlineData("""{ "state": { "PairId": "pair-1", "Role": "secondary" }, "crc32c": null }""", "its checksum is , its contents give")]
+    [InlineData("""{ "state": { "PairId": "pair-1", "Role": "secondary" }, "crc32c": null }""", "its checksum is missing, its contents give")]
     [InlineData("""{ "FormatVersion": 1, "PairId": "pair-1", "Role": "leader" }""", "is damaged")] // a role no build writes
     [InlineData("""{ "FormatVersion": 1, "PairId": "pair-1", "Role": 1 }""", "is damaged")] // roles are words, never numbers
     [InlineData("""{ "FormatVersion": 99, "PairId": "pair-1", "Role": "secondary" }""", "has format 99; this build reads formats 1 to 4")]
     [InlineData("""{ "FormatVersion": 0, "PairId": "pair-1", "Role": "secondary" }""", "has format 0;")]
     [InlineData("null", "is damaged")]
-    [InlineData("""{ "state": null, "crc32c": "147e9acc" }""", "has format none;")] // checksummed, and empty
+    [InlineData("""{ "state": null, "crc32c": "147e9acc" }""", "holds an empty record;")] // checksummed, and empty
     public void A_record_that_cannot_be_trusted_is_refused_naming_the_file_never_taken_for_a_fresh_start(string contents, string why)
     {
         using (var file = _directory.Create(NodeStateStore.FileName, 0))

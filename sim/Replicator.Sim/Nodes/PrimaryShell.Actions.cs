@@ -154,6 +154,9 @@ internal sealed partial class PrimaryShell
             }
         }
 
+        // The simulated pairs run without a witness so far; their hosts are never given one.
+        public void ConnectWitness(TimeSpan timeout) => throw new NotSupportedException("the simulator runs no witness yet");
+
         public void Send<T>(LinkId link, FrameType type, T message)
         {
             if (!Current)

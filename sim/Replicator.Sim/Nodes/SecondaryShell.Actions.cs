@@ -85,6 +85,11 @@ internal sealed partial class SecondaryShell
             }
         }
 
+        // The simulated pairs run without a witness or a fence command so far; their hosts are never given either.
+        public void ConnectWitness(TimeSpan timeout) => throw new NotSupportedException("the simulator runs no witness yet");
+
+        public void RunFence(FenceRequest request) => throw new NotSupportedException("the simulator runs no fence command yet");
+
         public void Halt(string reason)
         {
             if (Current)

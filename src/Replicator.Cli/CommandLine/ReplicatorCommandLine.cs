@@ -38,6 +38,7 @@ internal static class ReplicatorCommandLine
         var root = new RootCommand("Replicator: micro-checkpointing replication of a VM disk to a secondary host. docs/operations.md is the runbook.");
         root.Subcommands.Add(Daemon(NodeRoles.Secondary, "run the secondary: hold the primary's writes by epoch, commit them with each checkpoint, serve the image after failover"));
         root.Subcommands.Add(Daemon(NodeRoles.Primary, "run the primary: export the protected disk over NBD and mirror every write to the secondary"));
+        root.Subcommands.Add(WitnessCommand.Build(Positive));
         root.Subcommands.Add(Control("checkpoint", "take a checkpoint now and wait for the secondary's acknowledgement"));
         root.Subcommands.Add(Control("failover", "promote the secondary now"));
         root.Subcommands.Add(Control("switchover", "run on the primary: a last checkpoint, then the secondary takes over and this node follows it (planned; nothing acknowledged is lost)"));
@@ -170,11 +171,14 @@ internal static class ReplicatorCommandLine
     }
 
     /// <summary>A value that parses but is not positive (one that does not parse is the parser's own error).</summary>
-    private static void Positive(System.CommandLine.Parsing.OptionResult result, Option<int> option)
+    private static bool Positive(System.CommandLine.Parsing.OptionResult result, Option<int> option)
     {
         if (result.Tokens.Count > 0 && int.TryParse(result.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out int value) && value <= 0)
         {
             result.AddError($"{option.Name} must be a positive number");
+            return false;
         }
+
+        return true;
     }
 }

@@ -110,6 +110,9 @@ internal static class DaemonCommand
             HeartbeatTimeout = TimeSpan.FromMilliseconds(s.HeartbeatTimeoutMs),
             AutoFailover = s.AutoFailover,
             FailoverDiscardingUnverifiable = s.FailoverDiscardingUnverifiableEpochs,
+            Witness = s.WitnessEndPoint(problems),
+            FenceCommand = s.FenceCommand,
+            FenceTimeout = TimeSpan.FromMilliseconds(s.FenceTimeoutMs),
         };
         problems.AddRange(options.Validate());
         return options;
@@ -128,7 +131,7 @@ internal static class DaemonCommand
             return null;
         }
 
-        PrimaryNodeOptions options = CommonPrimaryOptions(s, peer, s.InsecureLink ? null : s.LoadLinkKey([])) with
+        PrimaryNodeOptions options = CommonPrimaryOptions(s, peer, s.InsecureLink ? null : s.LoadLinkKey([]), []) with
         {
             Unreplicated = !peered,
             RunsPromotedNode = true,
@@ -169,7 +172,7 @@ internal static class DaemonCommand
             return null;
         }
 
-        PrimaryNodeOptions options = CommonPrimaryOptions(s, peer, linkKey) with
+        PrimaryNodeOptions options = CommonPrimaryOptions(s, peer, linkKey, problems) with
         {
             Unreplicated = s.NoReplication,
             StartWithoutSecondary = s.StartWithoutSecondary,
@@ -179,10 +182,13 @@ internal static class DaemonCommand
         return options;
     }
 
-    /// <summary>The primary's options both daemons take alike.</summary>
-    private static PrimaryNodeOptions CommonPrimaryOptions(NodeSettings s, IPEndPoint peer, LinkKey? linkKey) =>
+    /// <summary>The primary's options both daemons take alike; problems with their values go to <paramref name="problems"/>.</summary>
+    private static PrimaryNodeOptions CommonPrimaryOptions(NodeSettings s, IPEndPoint peer, LinkKey? linkKey, List<string> problems) =>
         new()
         {
+            Witness = s.WitnessEndPoint(problems),
+            QuorumLease = TimeSpan.FromMilliseconds(s.LeaseMs),
+            NoQuorum = s.NoQuorumPolicy(problems),
             ImagePath = s.Image!,
             StateDirectory = s.StateDir!,
             Peer = peer,

@@ -87,8 +87,43 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "a checkpoint unacknowledged this long makes the status Stalled, not Protected, in ms")]
     public int AckTimeoutMs { get; set; } = 2000;
 
-    [Setting(NodeRoles.Secondary, "promote when the primary's heartbeats stop")]
+    [Setting(NodeRoles.Secondary, "promote when the primary's heartbeats stop (needs --witness or --fence-command)")]
     public bool AutoFailover { get; set; }
+
+    [Setting(NodeRoles.Both, "HOST:PORT of the pair's witness (replicator witness): a primary then acknowledges guest writes only while it sees a majority, and auto-failover promotes only with the witness's vote")]
+    public string? Witness { get; set; }
+
+    [Setting(NodeRoles.Both, "with a witness: how long a lease (the secondary's heartbeat echo, the witness's grant) lets the primary acknowledge guest writes, in ms; shorter than --heartbeat-timeout-ms")]
+    public int LeaseMs { get; set; } = 1500;
+
+    [Setting(NodeRoles.Both, "with a witness, what a primary that sees no majority does with guest requests: suspend-io (hold the answers until the majority is back) or io-error (fail them)")]
+    public string OnNoQuorum { get; set; } = "suspend-io";
+
+    [Setting(NodeRoles.Secondary, "run with /bin/sh -c before an automatic promotion, the old primary in REPLICATOR_PEER, REPLICATOR_PAIR_ID, REPLICATOR_GENERATION (e.g. a STONITH call); without a witness the promotion waits for it to exit 0")]
+    public string? FenceCommand { get; set; }
+
+    [Setting(NodeRoles.Secondary, "how long the fence command may run before it counts as failed, in ms")]
+    public int FenceTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>The witness's address, or null without one; adds a problem when it is not HOST:PORT.</summary>
+    public IPEndPoint? WitnessEndPoint(List<string> problems) =>
+        string.IsNullOrWhiteSpace(Witness) ? null : ParseEndPoint(Witness, "witness", problems);
+
+    /// <summary><see cref="OnNoQuorum"/> as a policy; adds a problem naming the option when it is neither word.</summary>
+    public Hosts.Primary.NoQuorumPolicy NoQuorumPolicy(List<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        switch (OnNoQuorum)
+        {
+            case "suspend-io":
+                return Hosts.Primary.NoQuorumPolicy.SuspendIo;
+            case "io-error":
+                return Hosts.Primary.NoQuorumPolicy.IoError;
+            default:
+                problems.Add($"--on-no-quorum '{OnNoQuorum}' must be suspend-io or io-error");
+                return Hosts.Primary.NoQuorumPolicy.SuspendIo;
+        }
+    }
 
     [Setting(NodeRoles.Primary, "run with no secondary (replication off, the guest unprotected)")]
     public bool NoReplication { get; set; }

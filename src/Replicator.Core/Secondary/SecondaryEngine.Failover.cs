@@ -6,6 +6,12 @@ namespace Replicator.Core.Secondary;
 /// <summary>Failover, and reads that see the newest committed data while epochs drain.</summary>
 public sealed partial class SecondaryEngine
 {
+    /// <summary>Why <see cref="Promote"/> would refuse now, or null: asked before a vote is sought, so none is spent on a node that cannot take over.</summary>
+    public string? PromotionRefusal =>
+        Phase is SecondaryPhase.Promoting or SecondaryPhase.Promoted || !_lastSealedMidResync ? null
+        // Sealed epochs commit during promotion, so the last sealed one is where it would land.
+        : $"the image is in the middle of a resync (epoch {_lastSealedEpoch} left it with some regions newer than others): it holds no checkpoint to take over from";
+
     /// <summary>
     /// Promote this node (heartbeats stopped, or an operator said so). Incomplete epochs are
     /// discarded; committed ones drain into the image with their flushes; then
@@ -20,10 +26,9 @@ public sealed partial class SecondaryEngine
             return null;
         }
 
-        if (_lastSealedMidResync)
+        if (PromotionRefusal is { } refused)
         {
-            // Sealed epochs commit during promotion, so the last sealed one is where it would land.
-            return $"the image is in the middle of a resync (epoch {_lastSealedEpoch} left it with some regions newer than others): it holds no checkpoint to take over from";
+            return refused;
         }
 
         Phase = SecondaryPhase.Promoting;

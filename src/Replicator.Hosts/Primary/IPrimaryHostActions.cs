@@ -16,6 +16,9 @@ public interface IPrimaryHostActions
     /// <summary>Open a connection to the secondary; report <see cref="PrimaryHost.OnLinkConnected"/>, or <see cref="PrimaryHost.OnConnectFailed"/> after <paramref name="timeout"/> at the latest.</summary>
     void Connect(TimeSpan timeout);
 
+    /// <summary>Open a connection to the witness; report <see cref="PrimaryHost.OnWitnessConnected"/>, or <see cref="PrimaryHost.OnWitnessConnectFailed"/> after <paramref name="timeout"/> at the latest. Asked only of a primary with a witness.</summary>
+    void ConnectWitness(TimeSpan timeout);
+
     /// <summary>Send a control message on the link (copied at once). A link already closed drops it.</summary>
     void Send<T>(LinkId link, FrameType type, T message);
 

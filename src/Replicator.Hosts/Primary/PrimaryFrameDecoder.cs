@@ -31,7 +31,10 @@ public static class PrimaryFrameDecoder
                 case FrameType.VerifyResult:
                     return new PrimaryInput(PrimaryInputKind.VerifyResult, frame.Type, sequence, Verify: ControlCodec.Decode<VerifyResultMessage>(frame, FrameType.VerifyResult));
                 case FrameType.Heartbeat:
-                    return new PrimaryInput(PrimaryInputKind.Heartbeat, frame.Type, sequence);
+                    HeartbeatMessage heartbeat = ControlCodec.Decode<HeartbeatMessage>(frame, FrameType.Heartbeat);
+                    return new PrimaryInput(PrimaryInputKind.Heartbeat, frame.Type, sequence, heartbeat.Probe, PromiseMilliseconds: heartbeat.PromiseMilliseconds);
+                case FrameType.WitnessAnswer:
+                    return new PrimaryInput(PrimaryInputKind.WitnessAnswer, frame.Type, sequence, WitnessAnswer: ControlCodec.Decode<Protocol.Witness.WitnessAnswerMessage>(frame, FrameType.WitnessAnswer));
                 case FrameType.Error:
                     ErrorMessage error = ControlCodec.Decode<ErrorMessage>(frame, FrameType.Error);
                     return new PrimaryInput(PrimaryInputKind.PeerError, frame.Type, sequence, Reason: error.Reason, Fenced: error.Fenced);

@@ -61,6 +61,11 @@ public sealed partial class PrimaryHost
     /// <summary>A link's receive loop ended: the peer closed it, it failed, or it was closed as asked.</summary>
     public void OnLinkClosed(LinkId link, string reason)
     {
+        if (OnWitnessLinkClosed(link, reason))
+        {
+            return;
+        }
+
         if (link == _handshaking)
         {
             _handshaking = LinkId.None;
@@ -74,6 +79,12 @@ public sealed partial class PrimaryHost
     /// <summary>A frame of a link, decoded by <see cref="PrimaryFrameDecoder"/>.</summary>
     public void OnFrame(LinkId link, in PrimaryInput input)
     {
+        if (_witness?.Owns(link) == true)
+        {
+            OnWitnessFrame(link, input);
+            return;
+        }
+
         if (link == _handshaking)
         {
             OnHandshakeAnswer(link, input);
@@ -103,6 +114,7 @@ public sealed partial class PrimaryHost
                 OnVerifyResult(input.Verify!);
                 break;
             case PrimaryInputKind.Heartbeat:
+                OnProbeEchoed(input.Value, input.PromiseMilliseconds);
                 break;
             case PrimaryInputKind.PeerError:
                 if (EndHandover(input.Reason ?? string.Empty, input.Fenced, answered: true))
@@ -138,6 +150,7 @@ public sealed partial class PrimaryHost
         _tracker?.OnTick();
         PumpDirtyLog();
         FeedSyncBudget();
+        WitnessTick();
         long now = _time.GetTimestamp();
         if (!_handshaking.IsNone && _time.GetElapsedTime(_handshakeStarted, now) > _options.HeartbeatTimeout)
         {
@@ -159,7 +172,8 @@ public sealed partial class PrimaryHost
             return;
         }
 
-        _actions.Send(_link, FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine!.CurrentEpoch });
+        // Probes only where a lease counts (with a witness): a secondary echoes each one at once.
+        _actions.Send(_link, FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine!.CurrentEpoch, Probe = _options.Witness is null ? 0 : now });
     }
 
     private void BeginConnect()

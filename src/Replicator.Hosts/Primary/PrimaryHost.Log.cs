@@ -33,7 +33,7 @@ public sealed partial class PrimaryHost
         [LoggerMessage(7, LogLevel.Warning, "reconnect attempt {Attempt} failed: {Reason}")]
         public static partial void ReconnectFailed(ILogger logger, int attempt, string reason);
 
-        [LoggerMessage(8, LogLevel.Critical, "not resyncing and no longer reconnecting, replication stays degraded (I6, one primary): {Reason}")]
+        [LoggerMessage(8, LogLevel.Critical, "not resyncing and no longer reconnecting; replication stays degraded and every guest request fails from now on (I6, one primary): {Reason}")]
         public static partial void Fenced(ILogger logger, string reason);
 
         [LoggerMessage(9, LogLevel.Warning, "the secondary's answer rules out a resync for now: {Reason}")]
@@ -104,5 +104,14 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(39, LogLevel.Warning, "switchover ended: {Outcome}: {Detail}")]
         public static partial void SwitchoverEnded(ILogger logger, string outcome, string detail);
+
+        [LoggerMessage(60, LogLevel.Warning, "no majority (witness {Witness}): guest requests are {Action} until the secondary follows this generation again or the witness grants a lease")]
+        public static partial void QuorumLost(ILogger logger, string witness, string action);
+
+        [LoggerMessage(61, LogLevel.Information, "majority back: {Count} held guest answers sent")]
+        public static partial void QuorumRegained(ILogger logger, int count);
+
+        [LoggerMessage(62, LogLevel.Warning, "the witness at {Witness} refused a lease: {Reason}")]
+        public static partial void WitnessRefusedLease(ILogger logger, string witness, string reason);
     }
 }

@@ -71,6 +71,7 @@ public sealed partial class PrimaryHost
         {
             _actions.Close(_link, reason);
             _link = LinkId.None;
+            _peerLeaseUntil = 0;
         }
 
         if (_reconnecting || _fenced is not null || _stopping || HandedOver || _options.ReconnectDelay == TimeSpan.Zero || _options.Unreplicated)
@@ -109,6 +110,9 @@ public sealed partial class PrimaryHost
         _reconnecting = false;
         Log.Fenced(_log, reason);
         _actions.Fenced(reason);
+
+        // Another node holds the pair's data now: what this one acknowledged from here on would be lost (I6).
+        FailGuestWrites($"this primary was fenced: {reason}");
     }
 
     /// <summary>The resync is acknowledged: the next loss starts a fresh backoff.</summary>

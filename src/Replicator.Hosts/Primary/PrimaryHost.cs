@@ -117,6 +117,7 @@ public sealed partial class PrimaryHost : IDisposable
         _states.Save(state);
         _state = _stateAtStart = state;
         Log.Generation(_log, state.Generations.ToString());
+        StartWitness();
         if (_options.Unreplicated)
         {
             StartUnreplicated();
@@ -277,6 +278,7 @@ public sealed partial class PrimaryHost : IDisposable
         _state = _state! with { Generations = _state.Generations.Begin(_unprotectedGeneration), AppliedEpoch = -1 };
         _states.Save(_state);
         Log.Generation(_log, _state.Generations.ToString());
+        AskLease();
     }
 
     /// <summary>From here on every guest request fails: the primary cannot record what acknowledging it would mean.</summary>
@@ -284,6 +286,7 @@ public sealed partial class PrimaryHost : IDisposable
     {
         _guestWritesFailed ??= reason;
         Log.GuestWritesFailed(_log, reason);
+        FailHeld();
     }
 
     /// <summary>Until a clean stop says otherwise, the images are not known to be equal.</summary>
@@ -306,8 +309,7 @@ public sealed partial class PrimaryHost : IDisposable
             }
         }
 
-        public void CompleteGuest(long requestId, RequestStatus status) =>
-            host._actions.CompleteGuest(requestId, host._guestWritesFailed is null ? status : RequestStatus.IoError);
+        public void CompleteGuest(long requestId, RequestStatus status) => host.AnswerGuest(requestId, status);
 
         public void PauseGuest()
         {
@@ -341,7 +343,7 @@ public sealed partial class PrimaryHost : IDisposable
 
         public void CheckpointCommitted(long epoch) => host.OnCheckpointCommitted(epoch);
 
-        public void ReleaseOutput(long outputId, bool protectedByReplica) => host._actions.ReleaseOutput(outputId, protectedByReplica);
+        public void ReleaseOutput(long outputId, bool protectedByReplica) => host.ReleaseGuestOutput(outputId, protectedByReplica);
 
         public void SendResyncStart(ResyncPlan plan)
         {

@@ -88,6 +88,19 @@ public sealed record PrimaryHostOptions
     /// <summary>Extents the dirty log's activity log keeps hot at once (0: no dirty log; a crash then costs a whole-image sync).</summary>
     public int ActivityLogExtents { get; init; } = 256;
 
+    /// <summary>
+    /// The witness, when the pair has one: from then on this primary acknowledges a guest request
+    /// only while it sees a majority for its generation (its secondary following it, or the
+    /// witness's lease). Null: the two-node rules, where failover is the operator's or a fence command's.
+    /// </summary>
+    public Witness.WitnessSessionOptions? Witness { get; init; }
+
+    /// <summary>How long an echoed heartbeat probe counts as the secondary's lease (capped at nine tenths of the secondary's own timeout).</summary>
+    public TimeSpan QuorumLease { get; init; } = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>What happens to guest requests answered while no majority is seen.</summary>
+    public NoQuorumPolicy NoQuorum { get; init; } = NoQuorumPolicy.SuspendIo;
+
     /// <summary>The activity log's extent: a write into an extent not hot waits for one durable log write.</summary>
     public int ActivityExtentBytes { get; init; } = 4 << 20;
 }

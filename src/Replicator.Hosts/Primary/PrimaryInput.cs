@@ -18,6 +18,7 @@ public enum PrimaryInputKind
     /// <summary>The secondary refused epoch <see cref="PrimaryInput.Value"/> for <see cref="PrimaryInput.Reason"/>.</summary>
     Reject,
 
+    /// <summary>The secondary is alive; <see cref="PrimaryInput.Value"/> echoes the last heartbeat probe it had (0: none), which it promises not to promote for <see cref="PrimaryInput.PromiseMilliseconds"/> after.</summary>
     Heartbeat,
 
     /// <summary>The secondary's last word before it closes: <see cref="PrimaryInput.Reason"/>, and whether it fences this primary.</summary>
@@ -28,6 +29,9 @@ public enum PrimaryInputKind
 
     /// <summary>The frame could not be read: <see cref="PrimaryInput.Reason"/> says why.</summary>
     Malformed,
+
+    /// <summary>The witness answered (on its own link): <see cref="PrimaryInput.WitnessAnswer"/>.</summary>
+    WitnessAnswer,
 
     /// <summary>A well-formed frame of a type a secondary never sends (<see cref="PrimaryInput.Type"/>).</summary>
     Unexpected,
@@ -47,7 +51,9 @@ public readonly record struct PrimaryInput(
     bool Fenced = false,
     AckTimings? Timings = null,
     WelcomeMessage? Welcome = null,
-    VerifyResultMessage? Verify = null)
+    VerifyResultMessage? Verify = null,
+    Protocol.Witness.WitnessAnswerMessage? WitnessAnswer = null,
+    int PromiseMilliseconds = 0)
 {
     /// <summary>Nothing the secondary sends after this frame is read: the link ends with it.</summary>
     public bool EndsLink => Kind is PrimaryInputKind.PeerError or PrimaryInputKind.Malformed or PrimaryInputKind.Unexpected;

@@ -27,6 +27,12 @@ public interface ISecondaryHostActions
     /// <summary>Promotion is complete: the image and VM state hold checkpoint <paramref name="epoch"/>.</summary>
     void Promoted(long epoch);
 
+    /// <summary>Open a connection to the witness; report <see cref="SecondaryHost.OnWitnessConnected"/>, or <see cref="SecondaryHost.OnWitnessConnectFailed"/> after <paramref name="timeout"/> at the latest. Asked only of a secondary with a witness.</summary>
+    void ConnectWitness(TimeSpan timeout);
+
+    /// <summary>Run the operator's fence command; report <see cref="SecondaryHost.OnFenceCompleted"/>. Asked only of a secondary with one.</summary>
+    void RunFence(FenceRequest request);
+
     /// <summary>The node must not go on (storage failed under a committed epoch); the daemon exits with the reason.</summary>
     void Halt(string reason);
 }

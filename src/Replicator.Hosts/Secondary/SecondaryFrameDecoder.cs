@@ -33,7 +33,9 @@ public static class SecondaryFrameDecoder
                 case FrameType.ResyncStart:
                     return new SecondaryInput(SecondaryInputKind.ResyncStart, ResyncStart: ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart));
                 case FrameType.Heartbeat:
-                    return new SecondaryInput(SecondaryInputKind.Heartbeat);
+                    return new SecondaryInput(SecondaryInputKind.Heartbeat, Probe: ControlCodec.Decode<HeartbeatMessage>(frame, FrameType.Heartbeat).Probe);
+                case FrameType.WitnessAnswer:
+                    return new SecondaryInput(SecondaryInputKind.WitnessAnswer, WitnessAnswer: ControlCodec.Decode<Protocol.Witness.WitnessAnswerMessage>(frame, FrameType.WitnessAnswer));
                 case FrameType.Switchover:
                     return new SecondaryInput(SecondaryInputKind.Switchover, Epoch: ControlCodec.Decode<SwitchoverMessage>(frame, FrameType.Switchover).Epoch);
                 case FrameType.Error:

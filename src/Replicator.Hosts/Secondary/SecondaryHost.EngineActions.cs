@@ -112,7 +112,7 @@ public sealed partial class SecondaryHost
 
         try
         {
-            _store.MarkPromoted(_time.GetUtcNow(), epoch);
+            _store.MarkPromoted(_time.GetUtcNow(), epoch, _promotionGeneration);
         }
         catch (IOException e)
         {

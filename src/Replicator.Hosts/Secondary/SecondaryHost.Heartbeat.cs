@@ -9,7 +9,34 @@ public sealed partial class SecondaryHost
 {
     // When the last primary was last heard from (a TimeProvider timestamp; 0: never had one).
     private long _lastPrimaryContact;
+    private string _lastPrimaryPeer = "the primary";
     private bool _autoFailoverStarted;
+
+    // The current primary's last heartbeat probe: echoed at once, and in every heartbeat after.
+    private long _lastProbe;
+
+    /// <summary>
+    /// The current primary probed: the echo goes back at once. Receiving the probe is the promise —
+    /// this node does not promote until its heartbeat timeout has run from the primary's last frame,
+    /// which is no earlier than this one — so the primary may count on it from the probe's send time.
+    /// </summary>
+    private void EchoProbe(long probe)
+    {
+        if (probe <= 0)
+        {
+            return;
+        }
+
+        _lastProbe = probe;
+        _actions.Send(_welcomed, FrameType.Heartbeat, Heartbeat());
+    }
+
+    private HeartbeatMessage Heartbeat() => new()
+    {
+        Epoch = _engine?.LastCommittedEpoch ?? 0,
+        Probe = _lastProbe,
+        PromiseMilliseconds = (int)Math.Min(int.MaxValue, _options.HeartbeatTimeout.TotalMilliseconds),
+    };
 
     /// <summary>
     /// The shell's heartbeat timer fired: connections that never said hello and a primary silent for
@@ -38,15 +65,14 @@ public sealed partial class SecondaryHost
 
         if (!_welcomed.IsNone)
         {
-            _actions.Send(_welcomed, FrameType.Heartbeat, new HeartbeatMessage { Epoch = _engine?.LastCommittedEpoch ?? 0 });
-            return;
+            _actions.Send(_welcomed, FrameType.Heartbeat, Heartbeat());
         }
 
-        if (_current.IsNone && _options.AutoFailover && _lastPrimaryContact != 0 && !_autoFailoverStarted
+        WitnessTick();
+        if (_welcomed.IsNone && _current.IsNone && _options.AutoFailover && _lastPrimaryContact != 0 && !_autoFailoverStarted
             && _time.GetElapsedTime(_lastPrimaryContact) > _options.HeartbeatTimeout)
         {
-            _autoFailoverStarted = true;
-            Promote($"no primary for {_options.HeartbeatTimeout.TotalMilliseconds} ms");
+            TryAutoFailover($"no primary for {_options.HeartbeatTimeout.TotalMilliseconds} ms");
         }
     }
 }

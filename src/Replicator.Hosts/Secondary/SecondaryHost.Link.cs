@@ -58,6 +58,11 @@ public sealed partial class SecondaryHost
     /// <summary>A link closed (either side, or the network). Only the current primary's loss matters.</summary>
     public void OnLinkClosed(LinkId link, string reason)
     {
+        if (_witness?.OnClosed(link, reason) == true)
+        {
+            return;
+        }
+
         if (!_links.Remove(link, out LinkState? state))
         {
             return;
@@ -77,6 +82,7 @@ public sealed partial class SecondaryHost
         _welcomed = LinkId.None;
         _linkDescription = "no primary";
         _lastPrimaryContact = state.LastHeard;
+        _lastPrimaryPeer = state.Peer;
         Log.PrimaryLost(_log, reason);
 
         // Its open epochs can never complete: they go.
@@ -86,6 +92,12 @@ public sealed partial class SecondaryHost
     /// <summary>A decoded frame from a link.</summary>
     public void OnInput(LinkId link, in SecondaryInput input)
     {
+        if (_witness?.Owns(link) == true)
+        {
+            OnWitnessInput(link, input);
+            return;
+        }
+
         if (!_links.TryGetValue(link, out LinkState? state) || state.Closing)
         {
             input.Owner?.Dispose();
@@ -127,6 +139,11 @@ public sealed partial class SecondaryHost
                 OnResyncStart(link, input.ResyncStart!);
                 break;
             case SecondaryInputKind.Heartbeat:
+                EchoProbe(input.Probe);
+                break;
+            case SecondaryInputKind.WitnessAnswer:
+                Log.ProtocolViolation(_log, state.Peer, "a primary does not send WitnessAnswer");
+                CloseLink(link, "a primary does not send WitnessAnswer");
                 break;
             case SecondaryInputKind.Switchover:
                 OnSwitchover(link, input.Epoch);

@@ -77,5 +77,20 @@ public sealed partial class SecondaryHost
 
         [LoggerMessage(28, LogLevel.Error, "switchover at checkpoint {Epoch} refused: {Reason}")]
         public static partial void SwitchoverRefused(ILogger logger, long epoch, string reason);
+
+        [LoggerMessage(60, LogLevel.Warning, "the witness at {Witness} will not vote for this node's promotion, now or later: {Reason}. An operator decides (replicator failover)")]
+        public static partial void AutoFailoverRefused(ILogger logger, string witness, string reason);
+
+        [LoggerMessage(61, LogLevel.Information, "the witness at {Witness} refused a vote for now: {Reason}")]
+        public static partial void VoteRefused(ILogger logger, string witness, string reason);
+
+        [LoggerMessage(62, LogLevel.Warning, "fencing the old primary at {Peer}: running {Command}")]
+        public static partial void Fencing(ILogger logger, string peer, string command);
+
+        [LoggerMessage(63, LogLevel.Error, "the fence command failed ({Detail}): not promoting; trying again in {Milliseconds} ms")]
+        public static partial void FenceFailed(ILogger logger, string detail, double milliseconds);
+
+        [LoggerMessage(64, LogLevel.Information, "the fence command {Outcome} after the witness's vote ({Detail})")]
+        public static partial void FenceRanAfterVote(ILogger logger, string outcome, string detail);
     }
 }

@@ -77,7 +77,9 @@ public sealed partial class SecondaryHost
         _engine is not { IsResyncing: true } engine ? null
             : engine.CommittedMidResync ? "in progress: the image is mid-resync and holds no checkpoint until it completes"
             : "started: nothing of it is committed yet",
-        _store?.State.Generations.ToString());
+        _store?.State.Generations.ToString(),
+        WitnessDescription,
+        AutoFailoverRefused);
 
     /// <summary>
     /// Recovery: opens the image and the state directory, checks they are this pair's, and builds the
@@ -111,6 +113,7 @@ public sealed partial class SecondaryHost
         }
 
         _syncTarget = _store.State.SyncTarget;
+        StartWitness();
         _syncFirstEpoch = _store.State.SyncFirstEpoch;
         Log.Started(_log, _store.Image.Name, _store.State.AppliedEpoch, _store.Unapplied.Count, _store.State.Generations.ToString());
         if (_store.Journal.EntriesSteppedOver > 0)
@@ -185,7 +188,10 @@ public sealed partial class SecondaryHost
     /// incomplete epochs go, committed ones drain. Returns why not when this node must not take over
     /// (its image is mid-resync); null when promotion started or had already.
     /// </summary>
-    public string? Promote(string reason)
+    public string? Promote(string reason) => Promote(reason, into: null);
+
+    /// <summary>As <see cref="Promote(string)"/>, into <paramref name="into"/> when a witness voted for that generation.</summary>
+    private string? Promote(string reason, Protocol.Generations.GenerationMark? into)
     {
         SecondaryEngine engine = _engine!;
         if (IsPromoted)
@@ -200,6 +206,8 @@ public sealed partial class SecondaryHost
             return blank;
         }
 
+        // Set before the engine is asked: with nothing to drain it completes the promotion at once.
+        _promotionGeneration = into;
         if (engine.Promote() is { } refused)
         {
             Log.NotPromoting(_log, reason, refused);

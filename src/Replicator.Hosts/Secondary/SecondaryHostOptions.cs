@@ -36,6 +36,15 @@ public sealed record SecondaryHostOptions
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
 
+    /// <summary>The witness, when the pair has one: auto-failover then promotes only with its vote.</summary>
+    public Witness.WitnessSessionOptions? Witness { get; init; }
+
+    /// <summary>The operator's fence command, run before an automatic promotion; without a witness the promotion waits for its success.</summary>
+    public string? FenceCommand { get; init; }
+
+    /// <summary>A fence command still running after this has failed.</summary>
+    public TimeSpan FenceTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// The operator's forced failover at start: promote at once from the last checkpoint the node can
     /// verify, reading a damaged journal up to its damage (kept, unchanged, as evidence) and

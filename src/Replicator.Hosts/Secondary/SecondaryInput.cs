@@ -18,7 +18,9 @@ public readonly record struct SecondaryInput(
     ResyncStartMessage? ResyncStart = null,
     string? Reason = null,
     long ReceivedAt = 0,
-    long Epoch = 0);
+    long Epoch = 0,
+    long Probe = 0,
+    Protocol.Witness.WitnessAnswerMessage? WitnessAnswer = null);
 
 /// <summary>What a primary's frame was.</summary>
 public enum SecondaryInputKind
@@ -27,10 +29,14 @@ public enum SecondaryInputKind
     Mirror,
     Checkpoint,
     ResyncStart,
+    /// <summary>The primary is alive; <see cref="SecondaryInput.Probe"/> is its lease probe, echoed at once.</summary>
     Heartbeat,
 
     /// <summary>The primary hands over at the checkpoint <see cref="SecondaryInput.Epoch"/> (a planned switchover).</summary>
     Switchover,
+
+    /// <summary>The witness answered (on its own link): <see cref="SecondaryInput.WitnessAnswer"/>.</summary>
+    WitnessAnswer,
 
     /// <summary>The primary reported an error and is closing (<see cref="SecondaryInput.Reason"/>).</summary>
     PeerError,

@@ -299,15 +299,16 @@ public sealed class SecondaryStore : IDisposable
     }
 
     /// <summary>
-    /// Records that this node took over: a new data generation, drawn <paramref name="now"/> (so the
-    /// old primary, which does not hold it, never replicates over it: I6), and the primary role.
+    /// Records that this node took over: a new data generation — <paramref name="into"/>, the one a
+    /// witness voted for, or one drawn <paramref name="now"/> — so the old primary, which does not
+    /// hold it, never replicates over it (I6); and the primary role.
     /// </summary>
-    public void MarkPromoted(DateTimeOffset now, long epoch)
+    public void MarkPromoted(DateTimeOffset now, long epoch, GenerationMark? into = null)
     {
         TakeoverPoint? from = State.Generations.Current is { } held ? new TakeoverPoint(epoch, held.Id) : null;
         State = State with
         {
-            Generations = State.Generations.Begin(GenerationMark.Draw(GenerationCause.Promotion, now)),
+            Generations = State.Generations.Begin(into ?? GenerationMark.Draw(GenerationCause.Promotion, now)),
             Role = NodeRole.Primary,
             PrimaryByPromotion = true,
             PromotedFrom = from,

@@ -41,4 +41,13 @@ public enum FrameType : byte
     /// writes and hands over; take over at that checkpoint (a planned switchover).
     /// </summary>
     Switchover = 12,
+
+    /// <summary>
+    /// A node → its witness: a lease (a primary may acknowledge guest writes of its generation), a
+    /// vote (a secondary may promote itself), or presence (a secondary is alive), with the node's generations.
+    /// </summary>
+    WitnessRequest = 13,
+
+    /// <summary>The witness → a node: the verdict on a <see cref="WitnessRequest"/>, echoing when it was sent.</summary>
+    WitnessAnswer = 14,
 }

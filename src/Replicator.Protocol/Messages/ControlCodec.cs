@@ -29,6 +29,8 @@ public static class ControlCodec
         RoundTrip(new ErrorMessage());
         RoundTrip(new SwitchoverMessage());
         RoundTrip(new VerifyResultMessage());
+        RoundTrip(new Witness.WitnessRequestMessage { Generations = Generations.DataGenerations.None.Begin(new Generations.GenerationMark { Id = 1 }) });
+        RoundTrip(new Witness.WitnessAnswerMessage());
     }
 
     public static T Decode<T>(in Frame frame, FrameType expected)

@@ -33,6 +33,12 @@ internal enum PrimaryEventKind
     VmCaptured,
     LinkConnected,
     ConnectFailed,
+
+    /// <summary>The witness's connection is open (<see cref="PrimaryEvent.Link"/>).</summary>
+    WitnessConnected,
+
+    /// <summary>The witness could not be reached (<see cref="PrimaryEvent.Reason"/>).</summary>
+    WitnessConnectFailed,
     Frame,
     LinkClosed,
     HeartbeatDue,

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using IPEndPoint = System.Net.IPEndPoint;
 using System.Net.Sockets;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Primary;
@@ -43,21 +44,25 @@ public sealed partial class PrimaryNode
 
     private FrameConnection? LinkOf(LinkId link) => _links.TryGetValue(link, out OpenLink? open) ? open.Connection : null;
 
-    private void Connect(TimeSpan timeout) => Track(ConnectAsync(timeout));
+    private void Connect(TimeSpan timeout) => Track(ConnectAsync(_options.Peer, timeout, PrimaryEventKind.LinkConnected, PrimaryEventKind.ConnectFailed));
 
-    private async Task ConnectAsync(TimeSpan timeout)
+    private void ConnectWitness(TimeSpan timeout) =>
+        Track(ConnectAsync(_options.Witness ?? throw new InvalidOperationException("the host asked for a witness the node was not given"), timeout, PrimaryEventKind.WitnessConnected, PrimaryEventKind.WitnessConnectFailed));
+
+    /// <summary>A connection to the secondary or the witness: the same transport and key, reported as the given events.</summary>
+    private async Task ConnectAsync(IPEndPoint endPoint, TimeSpan timeout, PrimaryEventKind connected, PrimaryEventKind failed)
     {
-        var socket = new Socket(_options.Peer.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            await socket.ConnectAsync(_options.Peer, _stopping.Token).AsTask().WaitAsync(timeout, _time, _stopping.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(endPoint, _stopping.Token).AsTask().WaitAsync(timeout, _time, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException or ObjectDisposedException)
         {
             socket.Dispose();
             if (!_stopping.IsCancellationRequested)
             {
-                Post(new PrimaryEvent(PrimaryEventKind.ConnectFailed, Reason: e.Message));
+                Post(new PrimaryEvent(failed, Reason: e.Message));
             }
 
             return;
@@ -73,7 +78,7 @@ public sealed partial class PrimaryNode
             socket.Dispose();
             if (!_stopping.IsCancellationRequested)
             {
-                Post(new PrimaryEvent(PrimaryEventKind.ConnectFailed, Reason: e.Message));
+                Post(new PrimaryEvent(failed, Reason: e.Message));
             }
 
             return;
@@ -83,7 +88,7 @@ public sealed partial class PrimaryNode
         connection.StartSending();
         var link = new LinkId(Interlocked.Increment(ref _nextLinkId));
         _links[link] = new OpenLink(connection);
-        Post(new PrimaryEvent(PrimaryEventKind.LinkConnected, Link: link));
+        Post(new PrimaryEvent(connected, Link: link));
         await ReceiveLoopAsync(link, connection).ConfigureAwait(false);
     }
 

@@ -64,6 +64,12 @@ public sealed partial class PrimaryNode
                 case PrimaryEventKind.ConnectFailed:
                     host.OnConnectFailed(e.Reason!);
                     break;
+                case PrimaryEventKind.WitnessConnected:
+                    host.OnWitnessConnected(e.Link);
+                    break;
+                case PrimaryEventKind.WitnessConnectFailed:
+                    host.OnWitnessConnectFailed(e.Reason!);
+                    break;
                 case PrimaryEventKind.Frame:
                     host.OnFrame(e.Link, e.Input);
                     break;
@@ -206,6 +212,8 @@ public sealed partial class PrimaryNode
     private sealed class Actions(PrimaryNode node) : IPrimaryHostActions
     {
         public void Connect(TimeSpan timeout) => node.Connect(timeout);
+
+        public void ConnectWitness(TimeSpan timeout) => node.ConnectWitness(timeout);
 
         public void Send<T>(LinkId link, FrameType type, T message) => node.LinkOf(link)?.SendControl(type, message);
 

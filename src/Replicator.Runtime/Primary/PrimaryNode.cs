@@ -5,6 +5,7 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Primary;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Primary;
+using Replicator.Hosts.Witness;
 using Replicator.Nbd.Protocol;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
@@ -80,7 +81,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 host?.Generations.ToString(),
                 sync?.Describe(), sync?.WholeImage ?? false, sync?.TotalBytes ?? 0, sync?.CopiedBytes ?? 0, Math.Round((sync?.BytesPerSecond ?? 0) / 1e6, 1), sync?.Completed ?? false,
                 host?.VerifyStatus, Math.Round((host?.SyncBytesPerSecond ?? 0) / 1e6, 1), sync?.Remaining?.TotalSeconds is { } left ? Math.Round(left) : null,
-                sync?.FoundEqualBytes ?? 0);
+                sync?.FoundEqualBytes ?? 0,
+                host?.Quorum.ToString() ?? nameof(PrimaryQuorum.NotRequired), host?.WitnessDescription, host?.HeldAnswers ?? 0);
         }
     }
 
@@ -122,6 +124,11 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,
                 ReconnectMaxDelay = _options.ReconnectMaxDelay,
+                QuorumLease = _options.QuorumLease,
+                NoQuorum = _options.NoQuorum,
+                Witness = _options.Witness is { } witness
+                    ? new WitnessSessionOptions { Address = witness.ToString(), PairId = _options.PairId, Lease = _options.QuorumLease, Timeout = _options.HeartbeatTimeout }
+                    : null,
             },
             new FileStorageDirectory(_options.StateDirectory),
             _actions,
@@ -135,7 +142,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         }
 
         _loops = Task.WhenAll(loops);
-        if (!_options.Unreplicated)
+        // Without a secondary the ticks still keep the witness's lease, when there is one.
+        if (!_options.Unreplicated || _options.Witness is not null)
         {
             _heartbeat = _time.CreateTimer(_ => Post(new PrimaryEvent(PrimaryEventKind.HeartbeatDue)), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
         }

@@ -81,6 +81,15 @@ public sealed record PrimaryNodeOptions
 
     public TimeSpan ReconnectMaxDelay => ReconnectDelay * 32;
 
+    /// <summary>The pair's witness (<c>--witness</c>): with one, guest requests are acknowledged only while a majority is seen.</summary>
+    public IPEndPoint? Witness { get; init; }
+
+    /// <summary>How long a lease (the secondary's echo, the witness's grant) lets guest requests be acknowledged (<c>--lease-ms</c>).</summary>
+    public TimeSpan QuorumLease { get; init; } = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>What happens to guest requests while no majority is seen (<c>--on-no-quorum</c>).</summary>
+    public Hosts.Primary.NoQuorumPolicy NoQuorum { get; init; } = Hosts.Primary.NoQuorumPolicy.SuspendIo;
+
     /// <summary>Local I/O requests run at once on the image (the guest's queue depth reaches the disk).</summary>
     public int LocalIoWorkers { get; init; } = 4;
 
@@ -106,6 +115,11 @@ public sealed record PrimaryNodeOptions
         if (AckTimeout <= TimeSpan.Zero)
         {
             problems.Add($"acknowledgement bound {AckTimeout.TotalMilliseconds} ms must be positive");
+        }
+
+        if (Witness is not null && (QuorumLease <= TimeSpan.Zero || QuorumLease >= HeartbeatTimeout))
+        {
+            problems.Add($"--lease-ms {QuorumLease.TotalMilliseconds} must be positive and shorter than the heartbeat timeout ({HeartbeatTimeout.TotalMilliseconds} ms): the secondary may promote once that has run");
         }
 
         if (LocalIoWorkers < 1)

@@ -10,10 +10,14 @@ namespace Replicator.Runtime.Primary;
 /// says which data the image holds (its current data generation, with why and since when).
 /// <see cref="Sync"/> describes the latest sync (running or complete) for an operator; the
 /// <c>Sync…</c> fields carry the same for scripts (bytes to copy, bytes copied so far, MB/s).
+/// With a witness, <see cref="Quorum"/> says why guest requests may be acknowledged (Peer, Witness)
+/// or why not (Lost: held or failed; Superseded: never again), with <see cref="HeldAnswers"/>
+/// waiting and <see cref="Witness"/> saying whether the witness is reached.
 /// </summary>
 public sealed record PrimaryStatus(
     string Phase, long CurrentEpoch, long LastAcknowledgedEpoch, int UnacknowledgedCheckpoints, int InFlight, int Queued, long CreditAvailable, string Link, string? Degraded,
     string Replication = "Protected", int ReconnectAttempts = 0, long ResyncBytesLeft = 0, int ResyncRegionsLeft = 0,
     string Protection = "Starting", string? ProtectionReason = null, string? DataGeneration = null,
     string? Sync = null, bool SyncWholeImage = false, long SyncBytesTotal = 0, long SyncBytesCopied = 0, double SyncMBps = 0, bool SyncCompleted = false,
-    string? Verify = null, double SyncRateLimitMBps = 0, double? SyncSecondsLeft = null, long SyncBytesFoundEqual = 0);
+    string? Verify = null, double SyncRateLimitMBps = 0, double? SyncSecondsLeft = null, long SyncBytesFoundEqual = 0,
+    string Quorum = "NotRequired", string? Witness = null, int HeldAnswers = 0);

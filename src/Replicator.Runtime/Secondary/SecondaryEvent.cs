@@ -21,6 +21,15 @@ internal enum SecondaryEventKind
     HeartbeatTick,
     Promote,
 
+    /// <summary>The witness's connection is open (<see cref="SecondaryEvent.Link"/>).</summary>
+    WitnessConnected,
+
+    /// <summary>The witness could not be reached (<see cref="SecondaryEvent.Text"/>).</summary>
+    WitnessConnectFailed,
+
+    /// <summary>The fence command ended: <see cref="SecondaryEvent.Link"/> 1 when it succeeded; <see cref="SecondaryEvent.Text"/> says how.</summary>
+    FenceCompleted,
+
     /// <summary>A clean stop: the host drains what is committed into the image (<see cref="SecondaryEvent.Answer"/> completes when it has).</summary>
     Stop,
 }

@@ -37,6 +37,15 @@ public sealed partial class SecondaryNode
                 case SecondaryEventKind.Promote:
                     e.Answer?.TrySetResult(_host.Promote(e.Text!));
                     break;
+                case SecondaryEventKind.WitnessConnected:
+                    _host.OnWitnessConnected(e.Link);
+                    break;
+                case SecondaryEventKind.WitnessConnectFailed:
+                    _host.OnWitnessConnectFailed(e.Text!);
+                    break;
+                case SecondaryEventKind.FenceCompleted:
+                    _host.OnFenceCompleted(e.Link.Value == 1, e.Text!);
+                    break;
                 case SecondaryEventKind.Stop:
                     _host.BeginStop();
                     _drained = e.Answer;
@@ -132,6 +141,10 @@ public sealed partial class SecondaryNode
         }
 
         public void Promoted(long epoch) => node._promoted.TrySetResult(epoch);
+
+        public void ConnectWitness(TimeSpan timeout) => _ = node.ConnectWitnessAsync(timeout);
+
+        public void RunFence(FenceRequest request) => _ = node.RunFenceAsync(request);
 
         public void Halt(string reason) => node._fatal.TrySetResult(reason);
     }

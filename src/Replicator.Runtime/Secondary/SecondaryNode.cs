@@ -54,6 +54,11 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             PageSize = options.PageSize,
             HeartbeatTimeout = options.HeartbeatTimeout,
             AutoFailover = options.AutoFailover,
+            FenceCommand = options.FenceCommand,
+            FenceTimeout = options.FenceTimeout,
+            Witness = options.Witness is { } witness
+                ? new Hosts.Witness.WitnessSessionOptions { Address = witness.ToString(), PairId = options.PairId, Timeout = options.HeartbeatTimeout }
+                : null,
             FailoverDiscardingUnverifiable = options.FailoverDiscardingUnverifiable,
         };
         _host = new SecondaryHost(hostOptions, new Actions(this), log, time);

@@ -49,6 +49,15 @@ public sealed record SecondaryNodeOptions
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
 
+    /// <summary>The pair's witness (<c>--witness</c>): automatic failover then needs its vote.</summary>
+    public IPEndPoint? Witness { get; init; }
+
+    /// <summary>Run before an automatic promotion with the old primary's identity (<c>--fence-command</c>); without a witness the promotion waits for its success.</summary>
+    public string? FenceCommand { get; init; }
+
+    /// <summary>How long the fence command may run before it counts as failed (<c>--fence-timeout-ms</c>).</summary>
+    public TimeSpan FenceTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Every problem with the options, or an empty list.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -68,6 +77,21 @@ public sealed record SecondaryNodeOptions
         if (BufferCapacityBytes < 4L * MaxRequestBytes)
         {
             problems.Add($"buffer bound {BufferCapacityBytes} must hold at least four of the largest requests ({4L * MaxRequestBytes} bytes)");
+        }
+
+        if (AutoFailover && Witness is null && string.IsNullOrWhiteSpace(FenceCommand))
+        {
+            problems.Add("--auto-failover needs --witness HOST:PORT or --fence-command CMD: without either, a partition between the two nodes makes two writers (the primary goes on alone while this node promotes itself)");
+        }
+
+        if (FenceCommand is not null && string.IsNullOrWhiteSpace(FenceCommand))
+        {
+            problems.Add("--fence-command is empty");
+        }
+
+        if (FenceTimeout <= TimeSpan.Zero)
+        {
+            problems.Add($"--fence-timeout-ms {FenceTimeout.TotalMilliseconds} must be positive");
         }
 
         if (WritebackCapacityBytes < 0)

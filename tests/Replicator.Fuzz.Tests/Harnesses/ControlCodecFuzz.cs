@@ -68,6 +68,8 @@ public class ControlCodecFuzz(ITestOutputHelper output)
         Of<ResyncStartMessage>(FrameType.ResyncStart),
         Of<VerifyResultMessage>(FrameType.VerifyResult),
         Of<SwitchoverMessage>(FrameType.Switchover),
+        Of<Protocol.Witness.WitnessRequestMessage>(FrameType.WitnessRequest),
+        Of<Protocol.Witness.WitnessAnswerMessage>(FrameType.WitnessAnswer),
     ];
 
     internal sealed record Input(byte[] Body, uint Split);

@@ -42,7 +42,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
         byte[][] bodies = [.. Corpus.Bytes(CorpusGenerator.Control), .. Corpus.Bytes(CorpusGenerator.Mirror)];
         var format = new InputFormat { Fields = body => body.Length >= MirrorHeader.Size ? [.. Frames.MirrorFields(0)] : [], Tokens = ControlCodecFuzz.MessagePackTokens, MaxRandomBytes = 128, MaxBytes = 16 << 10 };
         return Gen.Select(
-            Gen.Frequency((9, Gen.Byte[1, 12]), (1, Gen.Byte)).Select(b => (FrameType)b),
+            Gen.Frequency((9, Gen.Byte[1, 14]), (1, Gen.Byte)).Select(b => (FrameType)b),
             Infrastructure.Inputs.From(bodies, format),
             Gen.UInt,
             (type, body, split) => new DirectInput(type, body, split));
@@ -143,6 +143,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
                 SecondaryInputKind.Heartbeat => FrameType.Heartbeat,
                 SecondaryInputKind.Switchover => FrameType.Switchover,
                 SecondaryInputKind.PeerError => FrameType.Error,
+                SecondaryInputKind.WitnessAnswer => FrameType.WitnessAnswer,
                 _ => null,
             };
             if (input.Kind == SecondaryInputKind.Malformed)
@@ -170,6 +171,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
                 case SecondaryInputKind.Hello when input.Hello is null:
                 case SecondaryInputKind.ResyncStart when input.ResyncStart is null:
                 case SecondaryInputKind.Checkpoint when input.Checkpoint is null:
+                case SecondaryInputKind.WitnessAnswer when input.WitnessAnswer is null:
                     throw new FuzzPropertyException("content", $"a {input.Kind} input without its message");
                 case SecondaryInputKind.Mirror:
                     MirrorDecoderFuzz.ExpectExactly(new MirrorDecoderFuzz.Input(FrameType.Mirror, body, 0), input.Record);
@@ -196,6 +198,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
             PrimaryInputKind.Credit => FrameType.Credit,
             PrimaryInputKind.Reject => FrameType.Reject,
             PrimaryInputKind.Heartbeat => FrameType.Heartbeat,
+                PrimaryInputKind.WitnessAnswer => FrameType.WitnessAnswer,
             PrimaryInputKind.PeerError => FrameType.Error,
             PrimaryInputKind.VerifyResult => FrameType.VerifyResult,
             _ => null,

@@ -79,12 +79,14 @@ internal static class CorpusGenerator
         ("checkpoint", FrameType.Checkpoint, Checkpoint(resync: false)),
         ("checkpoint-resync", FrameType.Checkpoint, Checkpoint(resync: true)),
         ("credit", FrameType.Credit, new CreditMessage { Bytes = 65536 }),
-        ("heartbeat", FrameType.Heartbeat, new HeartbeatMessage { Epoch = 4 }),
+        ("heartbeat", FrameType.Heartbeat, new HeartbeatMessage { Epoch = 4, Probe = 123_456_789, PromiseMilliseconds = 2000 }),
         ("reject", FrameType.Reject, new RejectMessage { Epoch = 5, Reason = "digest mismatch" }),
         ("error", FrameType.Error, new ErrorMessage { Reason = "promoted", Fenced = true }),
         ("resync-start", FrameType.ResyncStart, new ResyncStartMessage { BaseEpoch = 1, FirstEpoch = 9, FirstSequence = 100, Regions = 3, Bytes = 12288 }),
         ("switchover", FrameType.Switchover, new SwitchoverMessage { Epoch = 7 }),
         ("verify-result", FrameType.VerifyResult, new VerifyResultMessage { Epoch = 2, Sequence = 13, Offset = 65536, Length = 131072, Diverged = [131072] }),
+        ("witness-vote", FrameType.WitnessRequest, new Protocol.Witness.WitnessRequestMessage { ProtocolVersion = Handshake.ProtocolVersion, PairId = "pair-1", Role = NodeRole.Secondary, Kind = Protocol.Witness.WitnessRequestKind.Vote, Generations = Protocol.Generations.DataGenerations.None.Begin(new Protocol.Generations.GenerationMark { Id = 0x1111 }), Proposed = new Protocol.Generations.GenerationMark { Id = 0x2222, Cause = Protocol.Generations.GenerationCause.Promotion }, SentAt = 99 }),
+        ("witness-answer", FrameType.WitnessAnswer, new Protocol.Witness.WitnessAnswerMessage { Kind = Protocol.Witness.WitnessRequestKind.Lease, Verdict = Protocol.Witness.WitnessVerdict.Superseded, SentAt = 99, Reason = "taken over" }),
     ];
 
     private static byte[] Serialize(object message) =>
@@ -163,6 +165,8 @@ internal static class CorpusGenerator
                 case ResyncStartMessage m: _writer.WriteControl(Output, type, m); break;
                 case VerifyResultMessage m: _writer.WriteControl(Output, type, m); break;
                 case SwitchoverMessage m: _writer.WriteControl(Output, type, m); break;
+                case Protocol.Witness.WitnessRequestMessage m: _writer.WriteControl(Output, type, m); break;
+                case Protocol.Witness.WitnessAnswerMessage m: _writer.WriteControl(Output, type, m); break;
                 default: throw new ArgumentException($"no frame for {message.GetType()}", nameof(message));
             }
         }

@@ -92,7 +92,7 @@ internal static class Frames
             ReadOnlySpan<byte> header = input.Slice(at, HeaderSize);
             int length = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
             if (BinaryPrimitives.ReadUInt16LittleEndian(header) != Magic
-                || header[2] is < 1 or > 12 // Hello .. Switchover
+                || header[2] is < 1 or > 14 // Hello .. WitnessAnswer
                 || header[3] != 0
                 || length < 0 || length > maxBodyLength)
             {

@@ -19,6 +19,8 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
 
     public void Connect(TimeSpan timeout) => Calls.Add(new Connected(timeout));
 
+    public void ConnectWitness(TimeSpan timeout) => Calls.Add(new WitnessConnectAsked(timeout));
+
     public void Send<T>(LinkId link, FrameType type, T message) => Calls.Add(new Sent(link, type, message!));
 
     public void SendMirror(LinkId link, in MirrorRecord record) => Calls.Add(new Mirrored(link, record.Epoch, record.Sequence, record.Request));
@@ -66,6 +68,8 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
     internal sealed record VerifyFailure(long WaiterId, string Reason);
 
     internal sealed record Connected(TimeSpan Timeout);
+
+    internal sealed record WitnessConnectAsked(TimeSpan Timeout);
 
     internal sealed record Sent(LinkId Link, FrameType Type, object Message);
 

@@ -26,7 +26,8 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
     /// <param name="blank">A new node that never held the pair's data; otherwise one synced from the harness's primary earlier.</param>
     /// <param name="directory">The state directory of a node that ran before (a restart); its record is kept.</param>
     /// <param name="writebackBytes">The write-back backlog's bound (<see cref="SecondaryHostOptions.WritebackCapacityBytes"/>).</param>
-    public SecondaryHarness(PlantedBug plant = PlantedBug.None, IStorageFaults? faults = null, bool blank = false, MemoryStorageDirectory? directory = null, long writebackBytes = 1 << 20)
+    /// <param name="configure">Changes to the host's options (a witness, a fence command).</param>
+    public SecondaryHarness(PlantedBug plant = PlantedBug.None, IStorageFaults? faults = null, bool blank = false, MemoryStorageDirectory? directory = null, long writebackBytes = 1 << 20, Func<SecondaryHostOptions, SecondaryHostOptions>? configure = null)
     {
         Directory = directory ?? new MemoryStorageDirectory("state", faults);
         if (!blank && directory is null)
@@ -44,6 +45,7 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
             HeartbeatTimeout = TimeSpan.FromSeconds(1),
             Plant = plant,
         };
+        Options = configure?.Invoke(Options) ?? Options;
         Host = new SecondaryHost(Options, this, Log, Time);
         Host.Start(new MemoryBlockDevice("disk.img", new MemoryDisk(ImageBytes), faults), Directory);
     }
@@ -127,4 +129,14 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
     public void Promoted(long epoch) => Promotions.Add(epoch);
 
     public void Halt(string reason) => Halted.Add(reason);
+
+    public void ConnectWitness(TimeSpan timeout) => WitnessConnects++;
+
+    public void RunFence(FenceRequest request) => Fences.Add(request);
+
+    /// <summary>Connections to the witness the host asked for.</summary>
+    public int WitnessConnects { get; private set; }
+
+    /// <summary>Fence commands the host asked to run.</summary>
+    public List<FenceRequest> Fences { get; } = new();
 }

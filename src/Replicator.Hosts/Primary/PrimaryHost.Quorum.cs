@@ -1,0 +1,245 @@
+using Replicator.Core.Blocks;
+using Replicator.Core.Primary;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Witness;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Witness;
+
+namespace Replicator.Hosts.Primary;
+
+/// <summary>
+/// Quorum (with a witness): the primary acknowledges a guest request only while it sees a majority
+/// for its current data generation — its secondary following it (a lease from the echo of its
+/// heartbeat probe) or the witness (a lease from its answer). Every answer is checked against the
+/// clock as it goes out, so a primary paused past its leases wakes and holds what it had read. Held
+/// answers go out, in order, once a majority is back; all fail, and every later one, once the
+/// witness says another node took the pair's data over (I6).
+/// </summary>
+public sealed partial class PrimaryHost
+{
+    private readonly Queue<HeldAnswer> _held = new();
+    private WitnessSession? _witness;
+    private long _peerLeaseUntil;
+    private string? _superseded;
+    private bool _quorumLostLogged;
+    private string? _lastLeaseRefusal;
+
+    /// <summary>Where the primary stands with its majority (any thread: a racy view).</summary>
+    public PrimaryQuorum Quorum =>
+        _options.Witness is null ? PrimaryQuorum.NotRequired
+        : Volatile.Read(ref _superseded) is not null ? PrimaryQuorum.Superseded
+        : PeerLeaseRuns(_time.GetTimestamp()) ? PrimaryQuorum.Peer
+        : _witness?.HoldsLease(Generations.Current, _time.GetTimestamp()) == true ? PrimaryQuorum.Witness
+        : PrimaryQuorum.Lost;
+
+    /// <summary>Guest answers held for want of a majority.</summary>
+    public int HeldAnswers => _held.Count;
+
+    /// <summary>The witness, as the status shows it; null without one.</summary>
+    public string? WitnessDescription => _witness is not { } w ? null
+        : w.Contact == WitnessContact.Connected ? $"{w.Address}: connected"
+        : $"{w.Address}: {w.Contact.ToString().ToLowerInvariant()}{(w.LastProblem is { } p ? $" ({p})" : string.Empty)}";
+
+    /// <summary>The connection asked for by <see cref="IPrimaryHostActions.ConnectWitness"/> is open.</summary>
+    public void OnWitnessConnected(LinkId link)
+    {
+        if (_witness is not { } witness || _stopping)
+        {
+            _actions.Close(link, null);
+            return;
+        }
+
+        witness.OnConnected(link);
+        AskLease();
+    }
+
+    public void OnWitnessConnectFailed(string reason) => _witness?.OnConnectFailed(reason);
+
+    private void StartWitness()
+    {
+        if (_options.Witness is { } options)
+        {
+            _witness = new WitnessSession(options, Protocol.Messages.NodeRole.Primary, new WitnessTransport(this), _time);
+        }
+    }
+
+    private void OnWitnessFrame(LinkId link, in PrimaryInput input)
+    {
+        if (input.Kind != PrimaryInputKind.WitnessAnswer || _witness!.OnAnswer(input.WitnessAnswer!) is not { } answer)
+        {
+            string reason = input.Reason ?? $"the witness sent {input.Type}";
+            _witness!.OnClosed(link, reason);
+            _actions.Close(link, reason);
+            return;
+        }
+
+        if (answer.Verdict == WitnessVerdict.Superseded && answer.Kind == WitnessRequestKind.Lease)
+        {
+            Supersede($"the witness at {_witness.Address} says: {answer.Reason}");
+            return;
+        }
+
+        if (answer.Verdict == WitnessVerdict.Refused && !string.Equals(answer.Reason, _lastLeaseRefusal, StringComparison.Ordinal))
+        {
+            // Said once per reason: the lease is asked at every heartbeat.
+            Log.WitnessRefusedLease(_log, _witness.Address, answer.Reason ?? string.Empty);
+        }
+
+        _lastLeaseRefusal = answer.Verdict == WitnessVerdict.Refused ? answer.Reason : null;
+
+        ReleaseHeld();
+    }
+
+    /// <summary>Whether the witness owns the link, and has now heard it closed.</summary>
+    private bool OnWitnessLinkClosed(LinkId link, string reason) => _witness?.OnClosed(link, reason) == true;
+
+    private void WitnessTick()
+    {
+        if (_witness is null || _superseded is not null || _engine is null)
+        {
+            return;
+        }
+
+        _witness.OnTick(_state!.Generations, WitnessRequestKind.Lease);
+        ReleaseHeld();
+    }
+
+    /// <summary>Asks the witness for a lease on the current generation now (it changed, or answers wait).</summary>
+    private void AskLease()
+    {
+        if (_superseded is null && _state is not null)
+        {
+            _witness?.Ask(WitnessRequestKind.Lease, _state.Generations, proposed: null);
+        }
+    }
+
+    /// <summary>The secondary echoed a heartbeat probe: its promise not to promote runs from the probe's send time.</summary>
+    private void OnProbeEchoed(long probe, int promiseMilliseconds)
+    {
+        long now = _time.GetTimestamp();
+        if (probe <= 0 || probe > now || promiseMilliseconds <= 0)
+        {
+            return;
+        }
+
+        // Shorter than the secondary's own timeout by a tenth: clocks run at slightly different rates.
+        TimeSpan lease = TimeSpan.FromMilliseconds(Math.Min(_options.QuorumLease.TotalMilliseconds, promiseMilliseconds * 0.9));
+        _peerLeaseUntil = Math.Max(_peerLeaseUntil, probe + (long)(lease.TotalSeconds * _time.TimestampFrequency));
+        ReleaseHeld();
+    }
+
+    /// <summary>The secondary counts toward the majority only while it follows this very generation (the pair is protected).</summary>
+    private bool PeerLeaseRuns(long now) =>
+        !_link.IsNone && Engine?.Replication == PrimaryReplication.Protected && now < Volatile.Read(ref _peerLeaseUntil);
+
+    private bool HasQuorum(long now) =>
+        _options.Witness is null
+        || (_superseded is null && (PeerLeaseRuns(now) || _witness!.HoldsLease(_state!.Generations.Current, now)));
+
+    /// <summary>Every guest answer passes here: sent now, or held (or failed) for want of a majority.</summary>
+    private void AnswerGuest(long requestId, RequestStatus status)
+    {
+        if (_guestWritesFailed is not null)
+        {
+            status = RequestStatus.IoError;
+        }
+
+        if (_options.Witness is null || (status == RequestStatus.Ok && _held.Count == 0 && HasQuorum(_time.GetTimestamp())) || (status != RequestStatus.Ok && _held.Count == 0))
+        {
+            _actions.CompleteGuest(requestId, status);
+            return;
+        }
+
+        Hold(new HeldAnswer(requestId, status, IsOutput: false));
+    }
+
+    /// <summary>Unprotected output (released with no checkpoint behind it) is an acknowledgement too: it waits for a majority.</summary>
+    private void ReleaseGuestOutput(long outputId, bool protectedByReplica)
+    {
+        if (_options.Witness is null || (protectedByReplica && _held.Count == 0) || (_held.Count == 0 && HasQuorum(_time.GetTimestamp())))
+        {
+            _actions.ReleaseOutput(outputId, protectedByReplica);
+            return;
+        }
+
+        Hold(new HeldAnswer(outputId, RequestStatus.Ok, IsOutput: true, protectedByReplica));
+    }
+
+    private void Hold(HeldAnswer answer)
+    {
+        if (_options.NoQuorum == NoQuorumPolicy.IoError && !answer.IsOutput && _held.Count == 0)
+        {
+            _actions.CompleteGuest(answer.Id, RequestStatus.IoError);
+            return;
+        }
+
+        if (!_quorumLostLogged)
+        {
+            _quorumLostLogged = true;
+            Log.QuorumLost(_log, _witness?.Address ?? "none", _options.NoQuorum == NoQuorumPolicy.SuspendIo ? "held" : "failed");
+            AskLease();
+        }
+
+        _held.Enqueue(answer);
+    }
+
+    /// <summary>Held answers go out in order once a majority is back; a superseded node fails them.</summary>
+    private void ReleaseHeld()
+    {
+        if (_held.Count == 0 || !HasQuorum(_time.GetTimestamp()))
+        {
+            return;
+        }
+
+        Log.QuorumRegained(_log, _held.Count);
+        _quorumLostLogged = false;
+        while (_held.TryDequeue(out HeldAnswer held))
+        {
+            Send(held, held.Status);
+        }
+    }
+
+    /// <summary>Another node holds the pair's data: nothing of this generation is ever acknowledged again.</summary>
+    private void Supersede(string reason)
+    {
+        if (_superseded is not null)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _superseded, reason);
+        FenceOff(reason);
+    }
+
+    /// <summary>Answers held for a majority that will not come back for this node: they fail.</summary>
+    private void FailHeld()
+    {
+        while (_held.TryDequeue(out HeldAnswer held))
+        {
+            Send(held, RequestStatus.IoError);
+        }
+    }
+
+    private void Send(in HeldAnswer held, RequestStatus status)
+    {
+        if (!held.IsOutput)
+        {
+            _actions.CompleteGuest(held.Id, status);
+        }
+        else if (status == RequestStatus.Ok)
+        {
+            _actions.ReleaseOutput(held.Id, held.ProtectedByReplica);
+        }
+    }
+
+    private readonly record struct HeldAnswer(long Id, RequestStatus Status, bool IsOutput, bool ProtectedByReplica = false);
+
+    private sealed class WitnessTransport(PrimaryHost host) : IWitnessTransport
+    {
+        public void ConnectWitness(TimeSpan timeout) => host._actions.ConnectWitness(timeout);
+
+        public void SendToWitness(LinkId link, Protocol.Witness.WitnessRequestMessage request) => host._actions.Send(link, FrameType.WitnessRequest, request);
+
+        public void CloseWitness(LinkId link, string reason) => host._actions.Close(link, reason);
+    }
+}

@@ -1,0 +1,202 @@
+using System.Globalization;
+using Replicator.Hosts.Links;
+using Replicator.Hosts.Witness;
+using Replicator.Protocol.Framing;
+using Replicator.Protocol.Generations;
+using Replicator.Protocol.Messages;
+using Replicator.Protocol.Witness;
+
+namespace Replicator.Hosts.Secondary;
+
+/// <summary>
+/// Automatic failover that never makes two writers: with a witness, the secondary promotes itself
+/// only with the witness's vote for its generation (drawn before it asks, so the witness records the
+/// very generation it will begin); with a fence command, that command runs first — and without a
+/// witness the promotion waits for its success. A node that cannot take over (blank, mid-resync)
+/// asks no vote: a vote spent on it would leave the pair with no writer at all.
+/// </summary>
+public sealed partial class SecondaryHost
+{
+    private WitnessSession? _witness;
+    private GenerationMark? _proposedGeneration;
+    private GenerationMark? _promotionGeneration;
+    private long _voteAskedAt;
+    private bool _fenceRunning;
+    private long _fenceRetryAt;
+    private string? _autoFailoverRefused;
+    private string? _lastVoteRefusal;
+
+    /// <summary>The witness, as the status shows it; null without one.</summary>
+    public string? WitnessDescription => _witness is not { } w ? null
+        : w.Contact == WitnessContact.Connected ? $"{w.Address}: connected"
+        : $"{w.Address}: {w.Contact.ToString().ToLowerInvariant()}{(w.LastProblem is { } p ? $" ({p})" : string.Empty)}";
+
+    /// <summary>Why automatic failover will not happen (the witness said the pair's data moved on without this node); null otherwise.</summary>
+    public string? AutoFailoverRefused => _autoFailoverRefused;
+
+    /// <summary>The connection asked for by <see cref="ISecondaryHostActions.ConnectWitness"/> is open.</summary>
+    public void OnWitnessConnected(LinkId link)
+    {
+        if (_witness is not { } witness || _stopping)
+        {
+            _actions.Close(link, "no witness is wanted");
+            return;
+        }
+
+        witness.OnConnected(link);
+        witness.Ask(WitnessRequestKind.Presence, _store!.State.Generations, proposed: null);
+    }
+
+    public void OnWitnessConnectFailed(string reason) => _witness?.OnConnectFailed(reason);
+
+    /// <summary>The fence command ended: <paramref name="succeeded"/> when it exited 0 in time.</summary>
+    public void OnFenceCompleted(bool succeeded, string detail)
+    {
+        _fenceRunning = false;
+        if (_options.Witness is not null)
+        {
+            // The witness decided already; the command ran for the operator's sake.
+            Log.FenceRanAfterVote(_log, succeeded ? "succeeded" : "failed", detail);
+            return;
+        }
+
+        if (!succeeded)
+        {
+            Log.FenceFailed(_log, detail, _options.HeartbeatTimeout.TotalMilliseconds);
+            _fenceRetryAt = _time.GetTimestamp() + (long)(_options.HeartbeatTimeout.TotalSeconds * _time.TimestampFrequency);
+            return;
+        }
+
+        if (!_current.IsNone || _autoFailoverStarted)
+        {
+            return; // a primary came back meanwhile, or promotion began otherwise
+        }
+
+        _autoFailoverStarted = true;
+        Promote($"the primary was silent and the fence command succeeded ({detail})");
+    }
+
+    private void StartWitness()
+    {
+        if (_options.Witness is { } options)
+        {
+            _witness = new WitnessSession(options, NodeRole.Secondary, new WitnessTransport(this), _time);
+        }
+    }
+
+    private void WitnessTick()
+    {
+        if (_witness is not null && _store is not null && !IsPromoted)
+        {
+            _witness.OnTick(_store.State.Generations, WitnessRequestKind.Presence);
+        }
+    }
+
+    /// <summary>The primary has been silent for the timeout: ask the witness's vote, or fence, or promote — as configured.</summary>
+    private void TryAutoFailover(string reason)
+    {
+        if (_autoFailoverRefused is not null || IsPromoted)
+        {
+            return;
+        }
+
+        if (!HoldsPairData || _engine!.PromotionRefusal is not null)
+        {
+            return; // Promote would refuse: no vote is spent and no fence is run for nothing
+        }
+
+        if (_witness is not null)
+        {
+            AskVote();
+            return;
+        }
+
+        if (_options.FenceCommand is { } command)
+        {
+            if (!_fenceRunning && _time.GetTimestamp() >= _fenceRetryAt)
+            {
+                _fenceRunning = true;
+                Log.Fencing(_log, _lastPrimaryPeer, command);
+                _actions.RunFence(FenceOf(command));
+            }
+
+            return;
+        }
+
+        // Neither: the daemon refuses this configuration at start; the simulator's two-node runs still use it.
+        _autoFailoverStarted = true;
+        Promote(reason);
+    }
+
+    private void AskVote()
+    {
+        long now = _time.GetTimestamp();
+        if (_voteAskedAt != 0 && _time.GetElapsedTime(_voteAskedAt, now) < _options.HeartbeatTimeout / 4)
+        {
+            return; // one in flight: asked again only if its answer is late
+        }
+
+        // The same proposal every time: a repeat after a lost answer is granted again, never twice over.
+        _proposedGeneration ??= GenerationMark.Draw(GenerationCause.Promotion, _time.GetUtcNow());
+        if (_witness!.Ask(WitnessRequestKind.Vote, _store!.State.Generations, _proposedGeneration))
+        {
+            _voteAskedAt = now;
+        }
+    }
+
+    private void OnWitnessInput(LinkId link, in SecondaryInput input)
+    {
+        input.Owner?.Dispose();
+        if (input.Kind != SecondaryInputKind.WitnessAnswer || _witness!.OnAnswer(input.WitnessAnswer!) is not { } answer)
+        {
+            string reason = input.Reason ?? $"the witness sent {input.Kind}";
+            _witness!.OnClosed(link, reason);
+            _actions.Close(link, reason);
+            return;
+        }
+
+        if (answer.Kind != WitnessRequestKind.Vote)
+        {
+            return; // presence: the answer only says the witness is there
+        }
+
+        _voteAskedAt = 0;
+        switch (answer.Verdict)
+        {
+            case WitnessVerdict.Granted when !_autoFailoverStarted && !IsPromoted && _current.IsNone:
+                _autoFailoverStarted = true;
+                if (_options.FenceCommand is { } command)
+                {
+                    _fenceRunning = true;
+                    _actions.RunFence(FenceOf(command));
+                }
+
+                Promote($"the primary was silent for {_options.HeartbeatTimeout.TotalMilliseconds} ms and the witness at {_witness.Address} voted for it", _proposedGeneration);
+                break;
+            case WitnessVerdict.Superseded:
+                _autoFailoverRefused = answer.Reason;
+                Log.AutoFailoverRefused(_log, _witness.Address, answer.Reason ?? string.Empty);
+                break;
+            case WitnessVerdict.Refused when !string.Equals(answer.Reason, _lastVoteRefusal, StringComparison.Ordinal):
+                _lastVoteRefusal = answer.Reason;
+                Log.VoteRefused(_log, _witness.Address, answer.Reason ?? string.Empty);
+                break;
+        }
+    }
+
+    private FenceRequest FenceOf(string command) => new(
+        command,
+        _options.PairId,
+        _lastPrimaryPeer,
+        _store!.State.Generations.Current?.Id.ToString("x16", CultureInfo.InvariantCulture) ?? string.Empty,
+        _options.FenceTimeout);
+
+    private sealed class WitnessTransport(SecondaryHost host) : IWitnessTransport
+    {
+        public void ConnectWitness(TimeSpan timeout) => host._actions.ConnectWitness(timeout);
+
+        public void SendToWitness(LinkId link, WitnessRequestMessage request) => host._actions.Send(link, FrameType.WitnessRequest, request);
+
+        public void CloseWitness(LinkId link, string reason) => host._actions.Close(link, reason);
+    }
+}
