@@ -35,7 +35,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private Task _loops = Task.CompletedTask;
     private readonly LogRateLimit _refusalLog;
     private long _nextLink;
-    private int _pendingLinks;
+    private readonly ConnectionAcceptor _acceptor;
 
     public SecondaryNode(SecondaryNodeOptions options, ILogger<SecondaryNode> log, TimeProvider time)
     {
@@ -63,10 +63,8 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         };
         _host = new SecondaryHost(hostOptions, new Actions(this), log, time);
         _refusalLog = new LogRateLimit(time, hostOptions.RefusalReportInterval);
+        _acceptor = new ConnectionAcceptor(options.MaxPendingLinks, "proving the pair key (--max-pending-links)", time);
     }
-
-    /// <summary>How long the accept loop waits after the system refused to accept (out of descriptors) before it tries again.</summary>
-    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
 
     public System.Net.IPEndPoint? LocalEndPoint => (System.Net.IPEndPoint?)_listener?.LocalEndpoint;
 
@@ -96,7 +94,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         _listener.Start();
         Log.Listening(_log, LocalEndPoint!.ToString());
         _heartbeat = _time.CreateTimer(_ => Post(new SecondaryEvent(SecondaryEventKind.HeartbeatTick)), null, _options.HeartbeatInterval, _options.HeartbeatInterval);
-        _loops = Task.WhenAll(EventLoopAsync(), StorageLaneAsync(_journal.Reader), StorageLaneAsync(_apply.Reader), AcceptLoopAsync());
+        _loops = Task.WhenAll(EventLoopAsync(), StorageLaneAsync(_journal.Reader), StorageLaneAsync(_apply.Reader), _acceptor.RunAsync(_listener, AdmitAsync, ReportRefusal, _stopping.Token));
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -160,48 +158,6 @@ public sealed partial class SecondaryNode : IAsyncDisposable
 
     private void Post(in SecondaryEvent e) => _events.Writer.TryWrite(e);
 
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener!.AcceptSocketAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                // Out of descriptors or a connection reset before it was taken: never the end of listening.
-                ReportRefusal("?", $"accept failed: {e.Message}");
-                try
-                {
-                    await Task.Delay(AcceptRetryDelay, _time, _stopping.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            string peer = socket.RemoteEndPoint?.ToString() ?? "?";
-            if (Interlocked.Increment(ref _pendingLinks) > _options.MaxPendingLinks)
-            {
-                Interlocked.Decrement(ref _pendingLinks);
-                socket.Dispose();
-                ReportRefusal(peer, $"{_options.MaxPendingLinks} connections are already proving the pair key (--max-pending-links)");
-                continue;
-            }
-
-            _ = AdmitAsync(socket, peer);
-        }
-    }
-
     /// <summary>
     /// A new connection becomes a link only once its peer proved the pair key; until then it holds
     /// one of the pending places and no frame buffer, and is read by nothing but TLS.
@@ -225,7 +181,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _pendingLinks);
+            _acceptor.Release();
         }
 
         var connection = new FrameConnection(socket, stream, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);

@@ -32,8 +32,8 @@ public sealed partial class WitnessNode : IAsyncDisposable
     private TcpListener? _listener;
     private ITimer? _tick;
     private Task _loops = Task.CompletedTask;
+    private readonly ConnectionAcceptor _acceptor;
     private long _nextLink;
-    private int _open;
 
     // The host's view for the status, replaced on its loop after every event.
     private volatile IReadOnlyList<WitnessPairStatus> _pairs = [];
@@ -44,6 +44,7 @@ public sealed partial class WitnessNode : IAsyncDisposable
         _options = options;
         _log = log;
         _time = time;
+        _acceptor = new ConnectionAcceptor(options.MaxConnections, "open (--max-connections)", time);
         _host = new WitnessHost(
             new WitnessHostOptions { MaxLease = options.MaxLease, MaxPairs = options.MaxPairs, IdleTimeout = options.IdleTimeout },
             new FileStorageDirectory(options.StateDirectory),
@@ -60,7 +61,7 @@ public sealed partial class WitnessNode : IAsyncDisposable
         var status = new JsonObject
         {
             ["Listen"] = LocalEndPoint?.ToString(),
-            ["Connections"] = Volatile.Read(ref _open),
+            ["Connections"] = _acceptor.Taken,
         };
         foreach (WitnessPairStatus pair in _pairs)
         {
@@ -88,7 +89,7 @@ public sealed partial class WitnessNode : IAsyncDisposable
         _listener.Start();
         Log.Listening(_log, LocalEndPoint!.ToString(), LinkTransport.Describe(_options.LinkKey));
         _tick = _time.CreateTimer(_ => _events.Writer.TryWrite(new Event(EventKind.Tick, default)), null, _options.TickInterval, _options.TickInterval);
-        _loops = Task.WhenAll(EventLoopAsync(), AcceptLoopAsync());
+        _loops = Task.WhenAll(EventLoopAsync(), _acceptor.RunAsync(_listener, ServeAsync, (peer, reason) => Log.Refused(_log, peer, reason), _stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -141,39 +142,6 @@ public sealed partial class WitnessNode : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener!.AcceptSocketAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                // Out of descriptors, or a connection reset before it was taken: never the end of listening.
-                Log.Refused(_log, "?", $"accept failed: {e.Message}");
-                continue;
-            }
-
-            string peer = socket.RemoteEndPoint?.ToString() ?? "?";
-            if (Interlocked.Increment(ref _open) > _options.MaxConnections)
-            {
-                Interlocked.Decrement(ref _open);
-                socket.Dispose();
-                Log.Refused(_log, peer, $"{_options.MaxConnections} connections are open already (--max-connections)");
-                continue;
-            }
-
-            _ = ServeAsync(socket, peer);
-        }
-    }
-
     /// <summary>One connection: the key proven first, then its requests until it ends.</summary>
     private async Task ServeAsync(Socket socket, string peer)
     {
@@ -218,7 +186,7 @@ public sealed partial class WitnessNode : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _open);
+            _acceptor.Release();
         }
     }
 
