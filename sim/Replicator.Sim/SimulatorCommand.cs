@@ -94,6 +94,7 @@ internal static class SimulatorCommand
         {
             long Of(FailbackSync kind) => report.Failbacks.GetValueOrDefault(kind);
             output.WriteLine($"failbacks: {Of(FailbackSync.Changes) + Of(FailbackSync.WholeImage) + Of(FailbackSync.AfterSplitBrain)} synced back — {Of(FailbackSync.Changes)} from the changes alone, {Of(FailbackSync.WholeImage)} whole, {Of(FailbackSync.AfterSplitBrain)} whole after a split brain; {report.SwitchedOver} of them after a switchover");
+            output.WriteLine($"witness: {report.WitnessSeeds} seeds with one, {report.WitnessVotes} promotions voted, {report.PrimariesSuperseded} old primaries superseded");
         }
 
         if (arguments.Plant != Core.Testing.PlantedBug.None)

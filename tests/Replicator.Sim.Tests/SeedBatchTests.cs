@@ -22,6 +22,14 @@ public class SeedBatchTests
         Assert.True(report.Failbacks.GetValueOrDefault(FailbackSync.Changes) >= 50, $"failbacks: {string.Join(", ", report.Failbacks)}");
         Assert.True(report.Failbacks.GetValueOrDefault(FailbackSync.WholeImage) > 0, $"failbacks: {string.Join(", ", report.Failbacks)}");
         Assert.True(report.Failbacks.GetValueOrDefault(FailbackSync.AfterSplitBrain) > 0, $"failbacks: {string.Join(", ", report.Failbacks)}");
+
+        // A witness ran in about a quarter of them, through its links cut, its crashes and pauses of
+        // the primary: it voted promotions and superseded old primaries, and the I6 checker (no
+        // acknowledgement by the old primary after a vote, no vote for a lineage lacking what it
+        // acknowledged) found nothing.
+        Assert.True(report.WitnessSeeds >= 150, $"{report.WitnessSeeds} seeds with a witness");
+        Assert.True(report.WitnessVotes >= 20, $"{report.WitnessVotes} promotions voted");
+        Assert.True(report.PrimariesSuperseded >= 5, $"{report.PrimariesSuperseded} old primaries superseded");
     }
 
     /// <summary>

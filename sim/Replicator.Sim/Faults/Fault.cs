@@ -11,6 +11,8 @@ internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Var
         FaultKind.PrimaryPause => $"{At / 1000.0:F3} ms primary paused for {Duration / 1000.0:F3} ms",
         FaultKind.FailoverCommand => $"{At / 1000.0:F3} ms operator fails over",
         FaultKind.Partition => $"{At / 1000.0:F3} ms partition {(PartitionDirection)Variant} for {Duration / 1000.0:F3} ms",
+        FaultKind.WitnessPartition => $"{At / 1000.0:F3} ms the witness cut off from {(Variant == 0 ? "the primary" : Variant == 1 ? "the secondary" : "both nodes")} for {Duration / 1000.0:F3} ms",
+        FaultKind.WitnessCrash => $"{At / 1000.0:F3} ms the witness crashes, back after {Duration / 1000.0:F3} ms",
         FaultKind.ConnectionReset => Variant == 0
             ? $"{At / 1000.0:F3} ms connection reset"
             : $"{At / 1000.0:F3} ms connection reset as the secondary begins journalling an epoch, its journal disk slow for {Duration / 1000.0:F3} ms",
@@ -41,6 +43,12 @@ internal enum FaultKind
     DiskLatencySpike,
     PrimaryRestart,
     JournalDamage,
+
+    /// <summary>The witness cut off from the primary (variant 0), the secondary (1) or both (2) for the duration.</summary>
+    WitnessPartition,
+
+    /// <summary>The witness's process dies and starts again after the duration.</summary>
+    WitnessCrash,
 }
 
 /// <summary>How an operator's restart of the primary goes.</summary>

@@ -9,7 +9,8 @@ namespace Replicator.Sim.Faults;
 /// </summary>
 internal static class FaultPlanner
 {
-    private static readonly FaultKind[] Kinds = Enum.GetValues<FaultKind>();
+    // The witness's faults are drawn apart (DrawWitness), so every other seed's schedule stays what it was.
+    private static readonly FaultKind[] Kinds = Enum.GetValues<FaultKind>().Where(k => k < FaultKind.WitnessPartition).ToArray();
 
     public static IReadOnlyList<Fault> Draw(Random r, Scenario s)
     {
@@ -41,6 +42,35 @@ internal static class FaultPlanner
         }
 
         faults.Sort((a, b) => a.At.CompareTo(b.At));
+        return faults;
+    }
+
+    /// <summary>
+    /// A witness's own faults: its links cut (one node's, or both), its crashes — and, half the
+    /// time, a partition between the two nodes at the same moment, so the primary is cut off from
+    /// both, or the nodes from each other while the witness sees both.
+    /// </summary>
+    public static IReadOnlyList<Fault> DrawWitness(Random r, Scenario s)
+    {
+        var faults = new List<Fault>();
+        int count = r.Next(0, 4);
+        for (int i = 0; i < count; i++)
+        {
+            long at = (long)(s.DurationUs * (0.05 + 0.55 * r.NextDouble()));
+            long duration = r.NextDouble() < 0.5 ? s.HeartbeatTimeoutUs * r.Next(2, 6) : r.Next(1, 60) * 1000L;
+            if (r.NextDouble() < 0.3)
+            {
+                faults.Add(new Fault(FaultKind.WitnessCrash, at, Duration: duration));
+                continue;
+            }
+
+            faults.Add(new Fault(FaultKind.WitnessPartition, at, Duration: duration, Variant: r.Next(3)));
+            if (r.NextDouble() < 0.5)
+            {
+                faults.Add(new Fault(FaultKind.Partition, at, Duration: duration, Variant: r.Next(3)));
+            }
+        }
+
         return faults;
     }
 

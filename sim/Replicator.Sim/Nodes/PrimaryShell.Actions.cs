@@ -70,6 +70,10 @@ internal sealed partial class PrimaryShell
         }
 
         _world.Checker.OutputReleased(outputId, epoch, protectedByReplica, _world.Secondary.DurableCommittedEpoch, Engine?.IsDegraded ?? true);
+        if (!protectedByReplica)
+        {
+            NoteAcknowledged("released a guest output");
+        }
     }
 
     private void OnGuestCompleted(long requestId, RequestStatus status)
@@ -77,6 +81,17 @@ internal sealed partial class PrimaryShell
         if (status == RequestStatus.Invalid)
         {
             _world.Checker.Fail($"the synthetic guest's request {requestId} was refused as invalid");
+        }
+
+        if (status == RequestStatus.Ok)
+        {
+            NoteAcknowledged("acknowledged a guest request");
+        }
+        else if (status == RequestStatus.IoError && (Host.FencedReason is not null || Host.HeldAnswers > 0))
+        {
+            // Failed because the node was fenced or superseded, not because its disk failed: the
+            // write may be on the disk; the guest cannot know, and after a restart sees what is.
+            _guestUnsureOfDisk = true;
         }
 
         if (_requests.Remove(requestId, out GuestRequest request))
@@ -154,13 +169,24 @@ internal sealed partial class PrimaryShell
             }
         }
 
-        // The simulated pairs run without a witness so far; their hosts are never given one.
-        public void ConnectWitness(TimeSpan timeout) => throw new NotSupportedException("the simulator runs no witness yet");
+        public void ConnectWitness(TimeSpan timeout)
+        {
+            if (Current)
+            {
+                (shell._world.Witness ?? throw new InvalidOperationException("the host asked for a witness the world has none of")).Connect(WitnessSide.Primary, shell, _incarnation, timeout);
+            }
+        }
 
         public void Send<T>(LinkId link, FrameType type, T message)
         {
             if (!Current)
             {
+                return;
+            }
+
+            if (WitnessShell.IsWitnessLink(link))
+            {
+                shell._world.Witness?.FromNode(link, (Protocol.Witness.WitnessRequestMessage)(object)message!);
                 return;
             }
 
@@ -194,6 +220,13 @@ internal sealed partial class PrimaryShell
 
         public void Close(LinkId link, string? reason)
         {
+            if (Current && WitnessShell.IsWitnessLink(link))
+            {
+                shell._world.Witness?.CloseFromNode(link);
+                shell._world.Clock.After(0, () => shell.OnHost(_incarnation, () => shell.Host.OnLinkClosed(link, reason ?? "closed")));
+                return;
+            }
+
             if (!Current || shell.SenderOf(link) is not { } sender)
             {
                 return;

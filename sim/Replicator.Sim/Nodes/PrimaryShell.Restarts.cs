@@ -136,6 +136,16 @@ internal sealed partial class PrimaryShell
             // at the crash may or may not be there, and what it sees from now on is what is.
             Guest.RestartOnDisk(Disk.Memory.Contents);
         }
+        else if (_requests.Count > 0 || _guestUnsureOfDisk)
+        {
+            // A stop that left answers unsent (held for a majority that never came), or writes
+            // failed for a fence rather than a disk error: they may be on the disk, their guest
+            // never heard so; it sees from now on what is there.
+            Guest.RestartOnDisk(Disk.Memory.Contents);
+            _requests.Clear();
+        }
+
+        _guestUnsureOfDisk = false;
 
         if (misdirected)
         {

@@ -200,6 +200,8 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             BlockSize = SimIdentity.BlockSize,
             MaxRequestBytes = scenario.Guest.MaxWriteBytes,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
+            Witness = scenario.Witness ? WitnessShell.SessionOptions(scenario) : null,
+            QuorumLease = WitnessShell.QuorumLease(scenario),
             ReconnectDelay = TimeSpan.FromMicroseconds(scenario.ReconnectUs),
             ReconnectMaxDelay = TimeSpan.FromMicroseconds(32 * scenario.ReconnectUs),
             MaxUnacknowledgedCheckpoints = scenario.MaxUnacknowledgedCheckpoints,

@@ -19,6 +19,12 @@ internal sealed partial class SecondaryShell
 
         public void Send<T>(LinkId link, FrameType type, T message)
         {
+            if (Current && WitnessShell.IsWitnessLink(link))
+            {
+                shell._world.Witness?.FromNode(link, (Protocol.Witness.WitnessRequestMessage)(object)message!);
+                return;
+            }
+
             if (!Current || shell.SenderOf(link) is not { } sender)
             {
                 return;
@@ -59,6 +65,14 @@ internal sealed partial class SecondaryShell
 
         public void Close(LinkId link, string reason, bool fenced = false)
         {
+            if (Current && WitnessShell.IsWitnessLink(link))
+            {
+                shell._world.Witness?.CloseFromNode(link);
+                int incarnation = _incarnation;
+                shell._world.Clock.After(0, () => shell.OnWitnessClosed(incarnation, link, reason));
+                return;
+            }
+
             if (!Current || shell.SenderOf(link) is not { } sender)
             {
                 return;
@@ -85,10 +99,16 @@ internal sealed partial class SecondaryShell
             }
         }
 
-        // The simulated pairs run without a witness or a fence command so far; their hosts are never given either.
-        public void ConnectWitness(TimeSpan timeout) => throw new NotSupportedException("the simulator runs no witness yet");
+        public void ConnectWitness(TimeSpan timeout)
+        {
+            if (Current)
+            {
+                (shell._world.Witness ?? throw new InvalidOperationException("the host asked for a witness the world has none of")).Connect(WitnessSide.Secondary, shell, _incarnation, timeout);
+            }
+        }
 
-        public void RunFence(FenceRequest request) => throw new NotSupportedException("the simulator runs no fence command yet");
+        // The simulated pairs fail over with a witness or, as two nodes, without one; never with a fence command.
+        public void RunFence(FenceRequest request) => throw new NotSupportedException("the simulator runs no fence command");
 
         public void Halt(string reason)
         {

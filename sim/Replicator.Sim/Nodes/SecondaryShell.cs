@@ -53,6 +53,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             RamBytes = (long)scenario.Guest.RamPages * scenario.Guest.PageSize,
             PageSize = scenario.Guest.PageSize,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
+            Witness = scenario.Witness ? WitnessShell.SessionOptions(scenario) : null,
             AutoFailover = autoFailover ?? scenario.AutoFailover,
             JournalSwitchAboveBytes = scenario.JournalSwitchAboveBytes,
             Plant = scenario.Plant,

@@ -17,7 +17,10 @@ internal sealed record BatchReport(
     long? FirstFailingSeed,
     long SeedsUntilFirstFailure,
     IReadOnlyDictionary<FailbackSync, long> Failbacks,
-    long SwitchedOver);
+    long SwitchedOver,
+    long WitnessSeeds = 0,
+    long WitnessVotes = 0,
+    long PrimariesSuperseded = 0);
 
 /// <summary>Runs seeds on every core; each seed's run depends on nothing but the seed, so the order they finish in does not matter.</summary>
 internal static class Batch
@@ -28,7 +31,7 @@ internal static class Batch
         var failures = new ConcurrentBag<RunResult>();
         var determinism = new ConcurrentBag<string>();
         var failbacks = new ConcurrentDictionary<FailbackSync, long>();
-        long events = 0, simulated = 0, commits = 0, failed = 0, checkedTwice = 0, ran = 0, switchedOver = 0;
+        long events = 0, simulated = 0, commits = 0, failed = 0, checkedTwice = 0, ran = 0, switchedOver = 0, witnessSeeds = 0, votes = 0, superseded = 0;
         var wall = Stopwatch.StartNew();
         Parallel.For(arguments.Start, arguments.Start + arguments.Seeds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, (seed, state) =>
         {
@@ -47,6 +50,13 @@ internal static class Batch
             if (result.SwitchedOver)
             {
                 Interlocked.Increment(ref switchedOver);
+            }
+
+            if (result.Witness.Present)
+            {
+                Interlocked.Increment(ref witnessSeeds);
+                Interlocked.Add(ref votes, result.Witness.Votes);
+                Interlocked.Add(ref superseded, result.Witness.PrimarySuperseded ? 1 : 0);
             }
 
             if (result.Failback != FailbackSync.None)
@@ -77,6 +87,6 @@ internal static class Batch
         long? first = ordered.Count > 0 ? ordered[0].Scenario.Seed : null;
         return new BatchReport(
             ran, failed, ordered, determinism.ToList(), checkedTwice, events, simulated, commits, wall.Elapsed,
-            first, first is null ? 0 : first.Value - arguments.Start + 1, failbacks, switchedOver);
+            first, first is null ? 0 : first.Value - arguments.Start + 1, failbacks, switchedOver, witnessSeeds, votes, superseded);
     }
 }

@@ -11,10 +11,14 @@ internal sealed record RunResult(
     IReadOnlyList<string> TraceLines,
     string Summary,
     FailbackSync Failback = FailbackSync.None,
-    bool SwitchedOver = false)
+    bool SwitchedOver = false,
+    WitnessOutcome Witness = default)
 {
     public bool Passed => Violations.Count == 0;
 }
+
+/// <summary>What a run's witness did: promotions it voted for, and whether the old primary learnt it was superseded.</summary>
+internal readonly record struct WitnessOutcome(bool Present, int Votes, bool PrimarySuperseded);
 
 /// <summary>How a run's failback synced the old primary, if it ran one.</summary>
 internal enum FailbackSync

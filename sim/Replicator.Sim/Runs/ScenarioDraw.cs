@@ -118,7 +118,22 @@ internal static class ScenarioDraw
             scenario = scenario with { SwitchOver = true, SwitchOverResetUs = switchOver.NextDouble() < 0.3 ? switchOver.Next(1, 4 * (int)scenario.EpochUs) : 0 };
         }
 
-        return scenario with { Faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario) };
+        // A witness in half the auto-failover seeds: its leases and votes, its links cut, its crashes.
+        // Not with a failback or a switchover, whose operator's failover the witness never hears of.
+        Random witness = SeedSplitter.For(seed, "witness");
+        if (scenario.AutoFailover && witness.NextDouble() < 0.5)
+        {
+            scenario = scenario with { Witness = true, FailBack = false, FailBackPowerCutUs = 0, SwitchOver = false, SwitchOverResetUs = 0 };
+        }
+
+        IReadOnlyList<Fault> faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario);
+        if (scenario.Witness)
+        {
+            faults = [.. faults, .. FaultPlanner.DrawWitness(SeedSplitter.For(seed, "witness-faults"), scenario)];
+            faults = faults.OrderBy(f => f.At).ToList();
+        }
+
+        return scenario with { Faults = faults };
     }
 
     private static DiskProfile DrawDisk(Random r) => new()

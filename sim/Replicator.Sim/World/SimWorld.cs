@@ -57,7 +57,11 @@ internal sealed class SimWorld
             new SimStorageFaults(DiskId.SecondaryImage, Faults, Clock, power));
         Network.Primary = Primary;
         Network.Secondary = Secondary;
+        Witness = scenario.Witness ? new WitnessShell(this) : null;
     }
+
+    /// <summary>The third host, when the scenario has one.</summary>
+    public WitnessShell? Witness { get; }
 
     public Scenario Scenario { get; }
 
@@ -123,7 +127,8 @@ internal sealed class SimWorld
             FailOverAtTheEnd();
         }
 
-        return new RunResult(Scenario, Checker.Violations, Clock.EventsRun, Clock.Now, Trace.Hash, Checker.Commits, Trace.Lines, Summary(), _failback, _switchedOver);
+        var witness = new WitnessOutcome(Witness is not null, Witness?.Votes ?? 0, Primary.Host.Quorum == Replicator.Hosts.Primary.PrimaryQuorum.Superseded);
+        return new RunResult(Scenario, Checker.Violations, Clock.EventsRun, Clock.Now, Trace.Hash, Checker.Commits, Trace.Lines, Summary(), _failback, _switchedOver, witness);
     }
 
     /// <summary>The promoted node reports the checkpoint it holds; I2 is judged at the end, against everything the old primary saw.</summary>
@@ -215,6 +220,12 @@ internal sealed class SimWorld
                 break;
             case FaultKind.DiskLatencySpike:
                 Faults.Slow((DiskId)fault.Variant, now, until);
+                break;
+            case FaultKind.WitnessPartition:
+                Witness?.Partition(now, until, fault.Variant);
+                break;
+            case FaultKind.WitnessCrash:
+                Witness?.Crash(fault.Duration);
                 break;
         }
 

@@ -18,6 +18,8 @@ namespace Replicator.Hosts.Primary;
 public sealed partial class PrimaryHost
 {
     private readonly Queue<HeldAnswer> _held = new();
+    private readonly Queue<long> _heldOutputs = new();
+    private (long Epoch, bool Whole)? _deferredCapture;
     private WitnessSession? _witness;
     private long _peerLeaseUntil;
     private string? _superseded;
@@ -150,43 +152,61 @@ public sealed partial class PrimaryHost
             return;
         }
 
-        Hold(new HeldAnswer(requestId, status, IsOutput: false));
+        Hold(new HeldAnswer(requestId, status));
     }
 
-    /// <summary>Unprotected output (released with no checkpoint behind it) is an acknowledgement too: it waits for a majority.</summary>
+    /// <summary>
+    /// Output released with no checkpoint behind it is an acknowledgement too. Without a majority it
+    /// waits, and goes back to the engine once the majority is back — to be released as the engine
+    /// then decides (at once while degraded, after the next acknowledged checkpoint when protected);
+    /// a superseded node never releases it.
+    /// </summary>
     private void ReleaseGuestOutput(long outputId, bool protectedByReplica)
     {
-        if (_options.Witness is null || (protectedByReplica && _held.Count == 0) || (_held.Count == 0 && HasQuorum(_time.GetTimestamp())))
+        if (_options.Witness is null || protectedByReplica || (_heldOutputs.Count == 0 && HasQuorum(_time.GetTimestamp())))
         {
             _actions.ReleaseOutput(outputId, protectedByReplica);
             return;
         }
 
-        Hold(new HeldAnswer(outputId, RequestStatus.Ok, IsOutput: true, protectedByReplica));
+        HoldOutput(outputId);
+    }
+
+    private void HoldOutput(long outputId)
+    {
+        NoteQuorumLost();
+        _heldOutputs.Enqueue(outputId);
     }
 
     private void Hold(HeldAnswer answer)
     {
-        if (_options.NoQuorum == NoQuorumPolicy.IoError && !answer.IsOutput && _held.Count == 0)
+        if (_options.NoQuorum == NoQuorumPolicy.IoError && _held.Count == 0)
         {
             _actions.CompleteGuest(answer.Id, RequestStatus.IoError);
             return;
         }
 
+        NoteQuorumLost();
+        _held.Enqueue(answer);
+    }
+
+    private void NoteQuorumLost()
+    {
         if (!_quorumLostLogged)
         {
             _quorumLostLogged = true;
             Log.QuorumLost(_log, _witness?.Address ?? "none", _options.NoQuorum == NoQuorumPolicy.SuspendIo ? "held" : "failed");
             AskLease();
         }
-
-        _held.Enqueue(answer);
     }
 
-    /// <summary>Held answers go out in order once a majority is back; a superseded node fails them.</summary>
+    /// <summary>
+    /// Once a majority is back: held answers go out in order, held output goes back to the engine,
+    /// and a capture that waited for the answers runs.
+    /// </summary>
     private void ReleaseHeld()
     {
-        if (_held.Count == 0 || !HasQuorum(_time.GetTimestamp()))
+        if ((_held.Count == 0 && _heldOutputs.Count == 0) || !HasQuorum(_time.GetTimestamp()))
         {
             return;
         }
@@ -195,8 +215,18 @@ public sealed partial class PrimaryHost
         _quorumLostLogged = false;
         while (_held.TryDequeue(out HeldAnswer held))
         {
-            Send(held, held.Status);
+            _actions.CompleteGuest(held.Id, held.Status);
         }
+
+        // Taken out first: a degraded engine releases each at once, back through ReleaseGuestOutput.
+        long[] outputs = [.. _heldOutputs];
+        _heldOutputs.Clear();
+        foreach (long outputId in outputs)
+        {
+            _engine?.SubmitOutput(outputId);
+        }
+
+        RunDeferredCapture();
     }
 
     /// <summary>Another node holds the pair's data: nothing of this generation is ever acknowledged again.</summary>
@@ -208,31 +238,54 @@ public sealed partial class PrimaryHost
         }
 
         Volatile.Write(ref _superseded, reason);
+
+        // The link goes first: nothing held, failed below, may reach a checkpoint the secondary commits.
+        if (!_link.IsNone)
+        {
+            OnLinkLost(_link, reason);
+        }
+
         FenceOff(reason);
     }
 
-    /// <summary>Answers held for a majority that will not come back for this node: they fail.</summary>
+    /// <summary>Answers held for a majority that will not come back for this node: they fail, and held output is never released.</summary>
     private void FailHeld()
     {
         while (_held.TryDequeue(out HeldAnswer held))
         {
-            Send(held, RequestStatus.IoError);
+            _actions.CompleteGuest(held.Id, RequestStatus.IoError);
         }
+
+        _heldOutputs.Clear();
+        RunDeferredCapture();
     }
 
-    private void Send(in HeldAnswer held, RequestStatus status)
+    /// <summary>
+    /// The engine drained and wants the VM captured. While answers are held, the capture waits for
+    /// them: a checkpoint holds only what the guest was told, so a write on the disk is never in a
+    /// checkpoint whose guest still waits for its answer.
+    /// </summary>
+    private void CaptureWhenAnswered(long epoch, bool whole)
     {
-        if (!held.IsOutput)
+        if (_held.Count == 0)
         {
-            _actions.CompleteGuest(held.Id, status);
+            _actions.CaptureVmState(epoch, whole);
+            return;
         }
-        else if (status == RequestStatus.Ok)
+
+        _deferredCapture = (epoch, whole);
+    }
+
+    private void RunDeferredCapture()
+    {
+        if (_deferredCapture is { } capture && _held.Count == 0)
         {
-            _actions.ReleaseOutput(held.Id, held.ProtectedByReplica);
+            _deferredCapture = null;
+            _actions.CaptureVmState(capture.Epoch, capture.Whole);
         }
     }
 
-    private readonly record struct HeldAnswer(long Id, RequestStatus Status, bool IsOutput, bool ProtectedByReplica = false);
+    private readonly record struct HeldAnswer(long Id, RequestStatus Status);
 
     private sealed class WitnessTransport(PrimaryHost host) : IWitnessTransport
     {

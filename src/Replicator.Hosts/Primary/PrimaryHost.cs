@@ -171,6 +171,13 @@ public sealed partial class PrimaryHost : IDisposable
             return;
         }
 
+        if (_options.Witness is not null && (_heldOutputs.Count > 0 || !HasQuorum(_time.GetTimestamp())))
+        {
+            // Without a majority the engine (degraded, it would release at once) hears of it only once the majority is back.
+            HoldOutput(outputId);
+            return;
+        }
+
         engine.SubmitOutput(outputId);
     }
 
@@ -320,10 +327,10 @@ public sealed partial class PrimaryHost : IDisposable
         public void CaptureVmState(long epoch)
         {
             host.NoteDrained(epoch);
-            host._actions.CaptureVmState(epoch, whole: false);
+            host.CaptureWhenAnswered(epoch, whole: false);
         }
 
-        public void CaptureWholeVmState(long epoch) => host._actions.CaptureVmState(epoch, whole: true);
+        public void CaptureWholeVmState(long epoch) => host.CaptureWhenAnswered(epoch, whole: true);
 
         public void ResumeGuest()
         {

@@ -163,7 +163,9 @@ public sealed partial class SecondaryHost
         _voteAskedAt = 0;
         switch (answer.Verdict)
         {
-            case WitnessVerdict.Granted when !_autoFailoverStarted && !IsPromoted && _current.IsNone:
+            // Even if the primary came back meanwhile: the witness recorded this node's generation,
+            // so the old primary is superseded and this node is the pair's only possible writer.
+            case WitnessVerdict.Granted when !_autoFailoverStarted && !IsPromoted:
                 _autoFailoverStarted = true;
                 if (_options.FenceCommand is { } command)
                 {
