@@ -196,4 +196,40 @@ public sealed class PrimaryHostQuorumTests
         h.Write(1, 0);
         Assert.Equal(RequestStatus.IoError, Answer(h, 1));
     }
+
+    [Fact]
+    public void A_checkpoint_captures_the_guest_only_once_every_held_answer_went_out()
+    {
+        var h = WithWitness();
+        LinkId link = h.StartConnected();
+        h.Write(1, 0);
+        Issued issued = Assert.Single(h.Actions.Of<Issued>());
+        h.Host.OnLocalCompleted(issued.RequestId, issued.Request, null);
+        Assert.Null(Answer(h, 1));
+
+        h.Host.RequestCheckpoint(1);
+        Assert.Single(h.Actions.Of<Paused>());
+        Assert.Empty(h.Actions.Of<CaptureAsked>());
+
+        // The secondary's echo is a majority again: the answer goes out first, then the capture.
+        h.Host.OnHeartbeatTick();
+        var probe = (HeartbeatMessage)h.Actions.Of<Sent>().Last(s => s.Link == link && s.Type == FrameType.Heartbeat).Message;
+        h.Host.OnFrame(link, new PrimaryInput(PrimaryInputKind.Heartbeat, FrameType.Heartbeat, Value: probe.Probe, PromiseMilliseconds: 2000));
+        int answered = h.Actions.Calls.FindIndex(c => c is GuestCompleted { RequestId: 1, Status: RequestStatus.Ok });
+        int captured = h.Actions.Calls.FindIndex(c => c is CaptureAsked);
+        Assert.True(answered >= 0 && captured > answered, $"answered at {answered}, captured at {captured}");
+    }
+
+    [Fact]
+    public void Output_without_a_majority_waits_and_is_released_once_a_lease_is_granted()
+    {
+        var h = WithWitness();
+        h.StartConnectedThenLose();
+        h.Host.SubmitOutput(7);
+        Assert.Empty(h.Actions.Of<OutputReleased>());
+
+        ConnectWitness(h);
+        AnswerLease(h, WitnessVerdict.Granted);
+        Assert.Equal(new OutputReleased(7, false), Assert.Single(h.Actions.Of<OutputReleased>()));
+    }
 }

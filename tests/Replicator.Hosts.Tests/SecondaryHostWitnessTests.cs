@@ -165,4 +165,23 @@ public sealed class SecondaryHostWitnessTests
         Assert.Equal(12345, echo.Probe);
         Assert.Equal((int)h.Options.HeartbeatTimeout.TotalMilliseconds, echo.PromiseMilliseconds);
     }
+
+    [Fact]
+    public void A_granted_vote_promotes_even_if_the_old_primary_came_back_meanwhile()
+    {
+        var h = WithWitness();
+        ConnectWitness(h);
+        PrimaryGoesSilent(h);
+        h.Host.OnHeartbeatTick();
+        WitnessRequestMessage vote = LastAsked(h);
+
+        // The old primary reconnects while the vote is on its way: the witness has recorded this
+        // node's generation already, so the old primary is superseded and only this node may write.
+        LinkId back = h.Connect();
+        Answer(h, vote, WitnessVerdict.Granted);
+        h.RunStorage();
+
+        Assert.Equal([1L], h.Promotions);
+        Assert.Contains(h.Closed, c => c.Link == back && c.Fenced);
+    }
 }
