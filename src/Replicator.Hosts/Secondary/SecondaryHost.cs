@@ -206,15 +206,16 @@ public sealed partial class SecondaryHost
             return blank;
         }
 
-        // Set before the engine is asked: with nothing to drain it completes the promotion at once.
-        _promotionGeneration = into;
-        if (engine.Promote() is { } refused)
+        if (engine.PromotionRefusal is { } refused)
         {
             Log.NotPromoting(_log, reason, refused);
             return refused;
         }
 
+        // Said, and the generation set, before the engine is asked: with nothing to drain it completes the promotion at once.
         Log.Promoting(_log, reason, engine.LastCommittedEpoch);
+        _promotionGeneration = into;
+        engine.Promote();
         foreach ((LinkId link, LinkState state) in _links.ToList())
         {
             // I6: the old primary must know this node will never follow it again. A connection
