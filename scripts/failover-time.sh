@@ -30,12 +30,14 @@ PY
 }
 
 printf '%-12s %12s %12s %14s %16s\n' "buffered MB" "detection ms" "promotion ms" "first write ms" "unapplied at kill"
+n=0
 for mb in $ROUNDS; do
-  round="$work/r$mb"; mkdir -p "$round"
+  n=$((n + 1)); round="$work/round$n"; mkdir -p "$round"
   truncate -s "${IMAGE_MB}M" "$round/p.img"; truncate -s "${IMAGE_MB}M" "$round/s.img"
   w_port=$(free_port); s_port=$(free_port); p_nbd=$(free_port); s_nbd=$(free_port)
   common=(--link-key "$work/pair.key" --witness "127.0.0.1:$w_port")
-  "${replicator[@]}" witness --listen "127.0.0.1:$w_port" --state-dir "$round/w" --link-key "$work/pair.key" >"$round/w.log" 2>&1 &
+  # The witness votes only once its longest lease could have run out since it started: 2 s here, not 10.
+  "${replicator[@]}" witness --listen "127.0.0.1:$w_port" --state-dir "$round/w" --link-key "$work/pair.key" --max-lease-ms 2000 >"$round/w.log" 2>&1 &
   pids+=($!)
   wait_for "$round/w.log" "witness listening"
   "${replicator[@]}" secondary --image "$round/s.img" --listen "127.0.0.1:$s_port" --nbd "127.0.0.1:$s_nbd" \
@@ -53,7 +55,7 @@ for mb in $ROUNDS; do
     qemu-io -f raw -c "write -P 0x5a 0 64k" "nbd://127.0.0.1:$p_nbd/" >/dev/null
   fi
   "${replicator[@]}" checkpoint --state-dir "$round/p" >/dev/null
-  unapplied=$("${replicator[@]}" status --state-dir "$round/s" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; print(f"{s[\"LastCommittedEpoch\"]-s[\"LastAppliedEpoch\"]} epochs, {s[\"BufferedBytes\"]>>20} MiB in RAM")')
+  unapplied=$("${replicator[@]}" status --state-dir "$round/s" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; print("%d epochs, %d MiB" % (s["LastCommittedEpoch"]-s["LastAppliedEpoch"], s["BufferedBytes"]>>20))')
   killed=$(now_ms)
   kill -9 "$primary"
   wait_for "$round/s.log" "serving the image over NBD"
