@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.CommandLine;
 using Replicator.Cli.Hosting;
@@ -31,6 +32,10 @@ internal static class DaemonCommand
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
+        // Readiness is the daemon's to say (after the handshake), not the host's at start: the
+        // notifier alone, without the systemd lifetime that would say READY before the node runs.
+        builder.Services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+
         var problems = new List<string>();
         NodeSettings settings = role.Apply(parsed, ConfiguredSettings(builder.Configuration, problems));
         if (!Report(role.RoleName, problems))
@@ -50,7 +55,7 @@ internal static class DaemonCommand
             }
 
             var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey };
-            builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
+            builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
         else
         {
@@ -72,7 +77,7 @@ internal static class DaemonCommand
             }
 
             var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey };
-            builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>()));
+            builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
 
         using IHost host = builder.Build();

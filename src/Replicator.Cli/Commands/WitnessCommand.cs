@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.Hosting;
 using Replicator.Runtime.Control;
@@ -77,14 +78,15 @@ internal static class WitnessCommand
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
-        builder.Services.AddHostedService(s => new WitnessDaemon(options, s.GetRequiredService<ILoggerFactory>().CreateLogger("Replicator.Witness")));
+        builder.Services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+        builder.Services.AddHostedService(s => new WitnessDaemon(options, s.GetRequiredService<ILoggerFactory>().CreateLogger("Replicator.Witness"), s.GetRequiredService<ISystemdNotifier>()));
         using IHost host = builder.Build();
         await host.RunAsync().ConfigureAwait(false);
         return Environment.ExitCode;
     }
 
     /// <summary>The witness node and its control socket (status), started and stopped with the generic host.</summary>
-    private sealed class WitnessDaemon(WitnessNodeOptions options, ILogger log) : IHostedService, IAsyncDisposable
+    private sealed class WitnessDaemon(WitnessNodeOptions options, ILogger log, ISystemdNotifier systemd) : IHostedService, IAsyncDisposable
     {
         private WitnessNode? _node;
         private ControlServer? _control;
@@ -96,9 +98,16 @@ internal static class WitnessCommand
             _control = ControlServer.Start(options.StateDirectory, (command, _) => command == "status"
                 ? Task.FromResult<JsonNode?>(_node.Status())
                 : throw new InvalidOperationException($"a witness answers status only, not {command}"));
+
+            // Under systemd (Type=notify): ready once it listens.
+            systemd.Notify(ServiceState.Ready);
         }
 
-        public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            systemd.Notify(ServiceState.Stopping);
+            await DisposeAsync().ConfigureAwait(false);
+        }
 
         public async ValueTask DisposeAsync()
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.CommandLine;
 using Replicator.Hosts.Primary;
@@ -22,7 +23,7 @@ namespace Replicator.Cli.Hosting;
 /// <c>--listen</c>. The nodes decide; this only starts and stops them, moves the export, and
 /// answers the control socket for whichever role runs.
 /// </summary>
-internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFactory loggers, IHostApplicationLifetime lifetime) : BackgroundService
+internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFactory loggers, IHostApplicationLifetime lifetime, ISystemdNotifier systemd) : BackgroundService
 {
     private readonly ILogger _log = loggers.CreateLogger(options.StartsAs == NodeRoles.Primary ? "replicator.primary" : "replicator.secondary");
     private readonly object _gate = new();
@@ -101,6 +102,9 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         await node.StartAsync(stoppingToken).ConfigureAwait(false);
         StartControl();
         SetRun(NodeRun.Secondary);
+
+        // Under systemd (Type=notify): ready once the node listens for its primary.
+        systemd.Notify(ServiceState.Ready);
         AnswerSwitchover(JsonSerializer.SerializeToNode(new { role = "secondary", listening = secondaryOptions.Listen.ToString() }));
         if (await Task.WhenAny(node.Promotion, node.Fatal).WaitAsync(stoppingToken).ConfigureAwait(false) == node.Fatal)
         {
@@ -158,6 +162,9 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
 
         StartControl();
         SetRun(role);
+
+        // Under systemd (Type=notify): ready only now, with the handshake done and the export serving.
+        systemd.Notify(ServiceState.Ready);
         _servingAsPrimary.TrySetResult();
         AnswerSwitchover(JsonSerializer.SerializeToNode(new { role = role == NodeRun.Promoted ? "promoted" : "primary", nbd = NbdAddress(server) }));
 
@@ -296,6 +303,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     /// <summary>SIGTERM: a primary stops taking requests and takes a last checkpoint; a secondary applies what it committed.</summary>
     private async Task StopCleanlyAsync()
     {
+        systemd.Notify(ServiceState.Stopping);
         NbdServer? server;
         PrimaryNode? primary;
         lock (_gate)
