@@ -38,9 +38,7 @@ public sealed partial class PrimaryHost
     public int HeldAnswers => _held.Count;
 
     /// <summary>The witness, as the status shows it; null without one.</summary>
-    public string? WitnessDescription => _witness is not { } w ? null
-        : w.Contact == WitnessContact.Connected ? $"{w.Address}: connected"
-        : $"{w.Address}: {w.Contact.ToString().ToLowerInvariant()}{(w.LastProblem is { } p ? $" ({p})" : string.Empty)}";
+    public string? WitnessDescription => _witness?.Describe();
 
     /// <summary>The connection asked for by <see cref="IPrimaryHostActions.ConnectWitness"/> is open.</summary>
     public void OnWitnessConnected(LinkId link)

@@ -27,9 +27,7 @@ public sealed partial class SecondaryHost
     private string? _lastVoteRefusal;
 
     /// <summary>The witness, as the status shows it; null without one.</summary>
-    public string? WitnessDescription => _witness is not { } w ? null
-        : w.Contact == WitnessContact.Connected ? $"{w.Address}: connected"
-        : $"{w.Address}: {w.Contact.ToString().ToLowerInvariant()}{(w.LastProblem is { } p ? $" ({p})" : string.Empty)}";
+    public string? WitnessDescription => _witness?.Describe();
 
     /// <summary>Why automatic failover will not happen (the witness said the pair's data moved on without this node); null otherwise.</summary>
     public string? AutoFailoverRefused => _autoFailoverRefused;

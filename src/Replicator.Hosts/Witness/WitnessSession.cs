@@ -50,6 +50,11 @@ public sealed class WitnessSession
     /// <summary>Why the witness is not reached, for the status (null once it answers).</summary>
     public string? LastProblem { get; private set; }
 
+    /// <summary>What the status shows: the witness's address and whether it is reached (and why not).</summary>
+    public string Describe() => Contact == WitnessContact.Connected
+        ? $"{Address}: connected"
+        : $"{Address}: {Contact.ToString().ToLowerInvariant()}{(LastProblem is { } problem ? $" ({problem})" : string.Empty)}";
+
     /// <summary>Whether <paramref name="link"/> is the witness's (connected, not a peer's).</summary>
     public bool Owns(LinkId link) => !link.IsNone && link == _link;
 
