@@ -10,7 +10,8 @@ public readonly record struct FenceOutcome(bool Succeeded, string Detail);
 /// <summary>
 /// Runs the operator's fence command with <c>/bin/sh -c</c>, the old primary's identity in its
 /// environment (REPLICATOR_PAIR_ID, REPLICATOR_PEER, REPLICATOR_GENERATION), and kills it (and its
-/// children) when it outlives its timeout. Its output's last line is kept for the log.
+/// children) when it outlives its timeout. Its output is read to its end but only its tail kept,
+/// and the last line of that goes to the log: a command that prints without end costs no memory.
 /// </summary>
 public static class FenceCommandRunner
 {
@@ -39,8 +40,8 @@ public static class FenceCommandRunner
 
         using (process)
         {
-            Task<string> output = process.StandardOutput.ReadToEndAsync(cancellation);
-            Task<string> errors = process.StandardError.ReadToEndAsync(cancellation);
+            Task<string> output = TailAsync(process.StandardOutput, cancellation);
+            Task<string> errors = TailAsync(process.StandardError, cancellation);
             using var deadline = new CancellationTokenSource(request.Timeout, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellation);
             try
@@ -59,6 +60,24 @@ public static class FenceCommandRunner
             return new FenceOutcome(process.ExitCode == 0, string.Create(CultureInfo.InvariantCulture, $"exit {process.ExitCode}: {said}"));
         }
     }
+
+    /// <summary>What a command printed, all of it read (so it never blocks on a full pipe) but only the last <see cref="KeptChars"/> kept.</summary>
+    private static async Task<string> TailAsync(StreamReader reader, CancellationToken cancellation)
+    {
+        char[] chunk = new char[KeptChars];
+        string kept = string.Empty;
+        int read;
+        while ((read = await reader.ReadAsync(chunk.AsMemory(), cancellation).ConfigureAwait(false)) > 0)
+        {
+            string joined = kept + new string(chunk, 0, read);
+            kept = joined.Length > KeptChars ? joined[^KeptChars..] : joined;
+        }
+
+        return kept;
+    }
+
+    /// <summary>How much of a fence command's output is kept for the log.</summary>
+    private const int KeptChars = 4096;
 
     private static string? LastLine(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } lines ? lines[^1] : null;
