@@ -40,7 +40,11 @@ public sealed class SystemdNotifyTests
         await using (witness)
         {
             Assert.Equal("READY=1", await ReceiveAsync(notify));
-            Assert.Contains("witness listening", witness.Output, StringComparison.Ordinal);
+
+            // Said once it listens: a connection is accepted at that moment.
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await probe.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, pair.WitnessPort));
+            Assert.True(probe.Connected);
         }
     }
 

@@ -25,7 +25,6 @@ public sealed class PrimaryHostQuorumTests
     private static PrimaryHarness WithWitness(NoQuorumPolicy policy = NoQuorumPolicy.SuspendIo) => new(o => o with
     {
         Witness = new WitnessSessionOptions { Address = "witness:7800", PairId = o.PairId, Lease = Lease, Timeout = TimeSpan.FromSeconds(2) },
-        QuorumLease = Lease,
         NoQuorum = policy,
     });
 

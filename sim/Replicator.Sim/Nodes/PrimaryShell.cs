@@ -201,7 +201,6 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             MaxRequestBytes = scenario.Guest.MaxWriteBytes,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
             Witness = scenario.Witness ? WitnessShell.SessionOptions(scenario) : null,
-            QuorumLease = WitnessShell.QuorumLease(scenario),
             ReconnectDelay = TimeSpan.FromMicroseconds(scenario.ReconnectUs),
             ReconnectMaxDelay = TimeSpan.FromMicroseconds(32 * scenario.ReconnectUs),
             MaxUnacknowledgedCheckpoints = scenario.MaxUnacknowledgedCheckpoints,

@@ -68,12 +68,10 @@ internal sealed class WitnessShell : IWitnessHostActions
     {
         Address = "witness",
         PairId = SimIdentity.PairId,
-        Lease = QuorumLease(scenario),
+        Lease = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs * 6 / 10),
         Timeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
         RetryDelay = TimeSpan.FromMicroseconds(scenario.HeartbeatUs),
     };
-
-    public static TimeSpan QuorumLease(Runs.Scenario scenario) => TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs * 6 / 10);
 
     /// <summary>Whether <paramref name="link"/> is a witness link (a node's host names it among its own).</summary>
     public static bool IsWitnessLink(LinkId link) => link.Value > FirstLink;

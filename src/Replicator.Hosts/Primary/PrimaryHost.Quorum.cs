@@ -117,13 +117,13 @@ public sealed partial class PrimaryHost
     private void OnProbeEchoed(long probe, int promiseMilliseconds)
     {
         long now = _time.GetTimestamp();
-        if (probe <= 0 || probe > now || promiseMilliseconds <= 0)
+        if (_options.Witness is not { } witness || probe <= 0 || probe > now || promiseMilliseconds <= 0)
         {
             return;
         }
 
         // Shorter than the secondary's own timeout by a tenth: clocks run at slightly different rates.
-        TimeSpan lease = TimeSpan.FromMilliseconds(Math.Min(_options.QuorumLease.TotalMilliseconds, promiseMilliseconds * 0.9));
+        TimeSpan lease = TimeSpan.FromMilliseconds(Math.Min(witness.Lease.TotalMilliseconds, promiseMilliseconds * 0.9));
         _peerLeaseUntil = Math.Max(_peerLeaseUntil, probe + (long)(lease.TotalSeconds * _time.TimestampFrequency));
         ReleaseHeld();
     }

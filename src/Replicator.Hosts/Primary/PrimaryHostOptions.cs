@@ -91,12 +91,11 @@ public sealed record PrimaryHostOptions
     /// <summary>
     /// The witness, when the pair has one: from then on this primary acknowledges a guest request
     /// only while it sees a majority for its generation (its secondary following it, or the
-    /// witness's lease). Null: the two-node rules, where failover is the operator's or a fence command's.
+    /// witness's lease); its <see cref="Witness.WitnessSessionOptions.Lease"/> is also how long an
+    /// echoed heartbeat probe counts as the secondary's lease. Null: the two-node rules, where
+    /// failover is the operator's or a fence command's.
     /// </summary>
     public Witness.WitnessSessionOptions? Witness { get; init; }
-
-    /// <summary>How long an echoed heartbeat probe counts as the secondary's lease (capped at nine tenths of the secondary's own timeout).</summary>
-    public TimeSpan QuorumLease { get; init; } = TimeSpan.FromMilliseconds(1500);
 
     /// <summary>What happens to guest requests answered while no majority is seen.</summary>
     public NoQuorumPolicy NoQuorum { get; init; } = NoQuorumPolicy.SuspendIo;

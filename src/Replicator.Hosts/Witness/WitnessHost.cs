@@ -231,7 +231,7 @@ public sealed partial class WitnessHost
         {
             _records.Save(record);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             string reason = $"the witness could not record the pair's new state in {_records.PathOf(record.PairId)}: {e.Message}";
             Log.RecordFailed(_log, reason);
@@ -262,7 +262,7 @@ public sealed partial class WitnessHost
         {
             pair.Record = _records.Load(pairId) ?? new WitnessRecord { PairId = pairId };
         }
-        catch (Exception e) when (e is InvalidDataException or IOException)
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
         {
             // Never a fresh start over a record that cannot be read: a forgotten vote could be granted twice.
             pair.Unusable = $"the witness cannot use its record for this pair: {e.Message}";

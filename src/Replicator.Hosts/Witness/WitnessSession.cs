@@ -23,7 +23,6 @@ public sealed class WitnessSession
     private readonly long _leaseTicks;
     private LinkId _link;
     private bool _connecting;
-    private long _connectStarted;
     private long _lastAttempt;
     private long _lastAnswer;
     private long _leaseUntil;
@@ -42,8 +41,6 @@ public sealed class WitnessSession
     }
 
     public string Address => _options.Address;
-
-    public TimeSpan Lease => _options.Lease;
 
     public WitnessContact Contact => !_link.IsNone ? WitnessContact.Connected : _connecting ? WitnessContact.Connecting : WitnessContact.Unreachable;
 
@@ -76,7 +73,7 @@ public sealed class WitnessSession
             _transport.CloseWitness(silent, LastProblem);
         }
 
-        if (_connecting && _time.GetElapsedTime(_connectStarted, now) > _options.Timeout * 4 + ConnectReportBound)
+        if (_connecting && _time.GetElapsedTime(_lastAttempt, now) > _options.Timeout * 4 + ConnectReportBound)
         {
             // The shell reports every connect (its TCP connect and TLS handshake are bounded); this
             // only guards against one that never does. Never sooner: a second connection would race the first.
@@ -88,7 +85,7 @@ public sealed class WitnessSession
             if (!_connecting && (_lastAttempt == 0 || _time.GetElapsedTime(_lastAttempt, now) >= _options.RetryDelay))
             {
                 _connecting = true;
-                _connectStarted = _lastAttempt = now;
+                _lastAttempt = now;
                 _transport.ConnectWitness(_options.Timeout);
             }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -39,6 +40,33 @@ public static class LinkTransport
         return key is null
             ? Task.FromResult<Stream>(new NetworkStream(socket, ownsSocket: false))
             : AuthenticateAsync(socket, key, asServer: false, timeout, time, cancellation);
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="endPoint"/> within <paramref name="connectTimeout"/> and proves
+    /// the pair key as the connecting side: the socket and the link's stream. Throws
+    /// <see cref="LinkAuthenticationException"/> when the peer does not prove the key, and
+    /// <see cref="IOException"/> (with why) when no connection could be made; the socket is disposed either way.
+    /// </summary>
+    public static async Task<(Socket Socket, Stream Stream)> DialAsync(IPEndPoint endPoint, LinkKey? key, TimeSpan connectTimeout, TimeSpan handshakeTimeout, TimeProvider time, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(endPoint, cancellation).AsTask().WaitAsync(connectTimeout, time, cancellation).ConfigureAwait(false);
+            return (socket, await ConnectAsync(socket, key, handshakeTimeout, time, cancellation).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException or ObjectDisposedException)
+        {
+            socket.Dispose();
+            throw new IOException(e.Message, e);
+        }
+        catch (LinkAuthenticationException)
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static async Task<Stream> AuthenticateAsync(Socket socket, LinkKey key, bool asServer, TimeSpan timeout, TimeProvider time, CancellationToken cancellation)

@@ -52,30 +52,14 @@ public sealed partial class PrimaryNode
     /// <summary>A connection to the secondary or the witness: the same transport and key, reported as the given events.</summary>
     private async Task ConnectAsync(IPEndPoint endPoint, TimeSpan timeout, PrimaryEventKind connected, PrimaryEventKind failed)
     {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(endPoint, _stopping.Token).AsTask().WaitAsync(timeout, _time, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException or ObjectDisposedException)
-        {
-            socket.Dispose();
-            if (!_stopping.IsCancellationRequested)
-            {
-                Post(new PrimaryEvent(failed, Reason: e.Message));
-            }
-
-            return;
-        }
-
+        Socket socket;
         Stream stream;
         try
         {
-            stream = await LinkTransport.ConnectAsync(socket, _options.LinkKey, _options.LinkHandshakeTimeout, _time, _stopping.Token).ConfigureAwait(false);
+            (socket, stream) = await LinkTransport.DialAsync(endPoint, _options.LinkKey, timeout, _options.LinkHandshakeTimeout, _time, _stopping.Token).ConfigureAwait(false);
         }
-        catch (LinkAuthenticationException e)
+        catch (Exception e) when (e is IOException or LinkAuthenticationException)
         {
-            socket.Dispose();
             if (!_stopping.IsCancellationRequested)
             {
                 Post(new PrimaryEvent(failed, Reason: e.Message));

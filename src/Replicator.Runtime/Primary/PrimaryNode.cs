@@ -124,7 +124,6 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 AckTimeout = _options.AckTimeout,
                 ReconnectDelay = _options.ReconnectDelay,
                 ReconnectMaxDelay = _options.ReconnectMaxDelay,
-                QuorumLease = _options.QuorumLease,
                 NoQuorum = _options.NoQuorum,
                 Witness = _options.Witness is { } witness
                     ? new WitnessSessionOptions { Address = witness.ToString(), PairId = _options.PairId, Lease = _options.QuorumLease, Timeout = _options.HeartbeatTimeout }

@@ -27,8 +27,11 @@ internal enum SecondaryEventKind
     /// <summary>The witness could not be reached (<see cref="SecondaryEvent.Text"/>).</summary>
     WitnessConnectFailed,
 
-    /// <summary>The fence command ended: <see cref="SecondaryEvent.Link"/> 1 when it succeeded; <see cref="SecondaryEvent.Text"/> says how.</summary>
-    FenceCompleted,
+    /// <summary>The fence command exited 0 in time; <see cref="SecondaryEvent.Text"/> says how.</summary>
+    FenceSucceeded,
+
+    /// <summary>The fence command failed, or outlived its timeout; <see cref="SecondaryEvent.Text"/> says how.</summary>
+    FenceFailed,
 
     /// <summary>A clean stop: the host drains what is committed into the image (<see cref="SecondaryEvent.Answer"/> completes when it has).</summary>
     Stop,

@@ -43,8 +43,8 @@ public sealed partial class SecondaryNode
                 case SecondaryEventKind.WitnessConnectFailed:
                     _host.OnWitnessConnectFailed(e.Text!);
                     break;
-                case SecondaryEventKind.FenceCompleted:
-                    _host.OnFenceCompleted(e.Link.Value == 1, e.Text!);
+                case SecondaryEventKind.FenceSucceeded or SecondaryEventKind.FenceFailed:
+                    _host.OnFenceCompleted(e.Kind == SecondaryEventKind.FenceSucceeded, e.Text!);
                     break;
                 case SecondaryEventKind.Stop:
                     _host.BeginStop();

@@ -13,16 +13,14 @@ public sealed partial class SecondaryNode
     private async Task ConnectWitnessAsync(TimeSpan timeout)
     {
         System.Net.IPEndPoint witness = _options.Witness ?? throw new InvalidOperationException("the host asked for a witness the node was not given");
-        var socket = new Socket(witness.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Socket socket;
         Stream stream;
         try
         {
-            await socket.ConnectAsync(witness, _stopping.Token).AsTask().WaitAsync(timeout, _time, _stopping.Token).ConfigureAwait(false);
-            stream = await LinkTransport.ConnectAsync(socket, _options.LinkKey, _options.LinkHandshakeTimeout, _time, _stopping.Token).ConfigureAwait(false);
+            (socket, stream) = await LinkTransport.DialAsync(witness, _options.LinkKey, timeout, _options.LinkHandshakeTimeout, _time, _stopping.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or TimeoutException or OperationCanceledException or ObjectDisposedException or LinkAuthenticationException)
+        catch (Exception e) when (e is IOException or LinkAuthenticationException)
         {
-            socket.Dispose();
             if (!_stopping.IsCancellationRequested)
             {
                 Post(new SecondaryEvent(SecondaryEventKind.WitnessConnectFailed, Text: e.Message));
@@ -42,6 +40,6 @@ public sealed partial class SecondaryNode
     private async Task RunFenceAsync(FenceRequest request)
     {
         FenceOutcome outcome = await FenceCommandRunner.RunAsync(request, _time, _stopping.Token).ConfigureAwait(false);
-        Post(new SecondaryEvent(SecondaryEventKind.FenceCompleted, new LinkId(outcome.Succeeded ? 1 : 0), Text: outcome.Detail));
+        Post(new SecondaryEvent(outcome.Succeeded ? SecondaryEventKind.FenceSucceeded : SecondaryEventKind.FenceFailed, Text: outcome.Detail));
     }
 }
