@@ -38,10 +38,18 @@ internal static class DaemonCommand
 
         var problems = new List<string>();
         NodeSettings settings = role.Apply(parsed, ConfiguredSettings(builder.Configuration, problems));
+        IPEndPoint? metrics = MetricsEndpoint.Parse(settings.Metrics, problems);
         if (!Report(role.RoleName, problems))
         {
             return 2;
         }
+
+        if (metrics is not null)
+        {
+            MetricsEndpoint.Add(builder.Services, metrics);
+        }
+
+        string? metricsUrl = metrics is null ? null : MetricsEndpoint.ScrapeUrl(metrics);
 
         if (role.Role == NodeRoles.Secondary)
         {
@@ -54,7 +62,7 @@ internal static class DaemonCommand
                 return 2;
             }
 
-            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey };
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl };
             builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
         else
@@ -76,11 +84,17 @@ internal static class DaemonCommand
                 return 2;
             }
 
-            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey };
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl };
             builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
 
         using IHost host = builder.Build();
+        if (MetricsEndpoint.Open(host.Services, metrics) is { } unserved)
+        {
+            Console.Error.WriteLine($"replicator {role.RoleName}: {unserved}");
+            return 1;
+        }
+
         await host.RunAsync().ConfigureAwait(false);
         return Environment.ExitCode;
     }

@@ -45,21 +45,23 @@ internal static class DemoCommand
         await File.WriteAllBytesAsync(secondaryImage, initial).ConfigureAwait(false);
         string secondaryState = Path.Combine(directory, "secondary-state");
         int port = ChildProcess.FreePort();
+        int primaryMetrics = ChildProcess.FreePort(), secondaryMetrics = ChildProcess.FreePort();
         string linkKey = Path.Combine(directory, "pair.key");
         LinkKey.Generate(linkKey);
 
         output.WriteLine($"Replicator demo: seed {seed}; a {DiskBytes >> 20} MiB disk and {RamKb / 1024} MiB of RAM, checkpoints every {EpochMs} ms, in {directory}");
         (Process secondary, Task secondaryReady) = ChildProcess.Start(output, "listening for the primary", null, "secondary", "--image", secondaryImage, "--listen", $"127.0.0.1:{port}", "--state-dir", secondaryState,
-            "--pair-id", "demo", "--ram-kb", $"{RamKb}", "--max-request-kb", $"{DemoArguments.MaxRequestBytes / 1024}", "--buffer-mb", "64", "--link-key", linkKey);
+            "--pair-id", "demo", "--ram-kb", $"{RamKb}", "--max-request-kb", $"{DemoArguments.MaxRequestBytes / 1024}", "--buffer-mb", "64", "--link-key", linkKey, "--metrics", $"127.0.0.1:{secondaryMetrics}");
         using Process secondaryProcess = secondary;
         await secondaryReady.WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
         (Process primary, Task primaryReady) = ChildProcess.Start(output, "demo-primary running", null, "demo-primary", "--image", primaryImage, "--peer", $"127.0.0.1:{port}", "--state-dir", Path.Combine(directory, "primary-state"),
-            "--seed", $"{seed}", "--epoch-ms", $"{EpochMs}", "--ram-kb", $"{RamKb}", "--link-key", linkKey, "--out", directory);
+            "--seed", $"{seed}", "--epoch-ms", $"{EpochMs}", "--ram-kb", $"{RamKb}", "--link-key", linkKey, "--out", directory, "--metrics", $"127.0.0.1:{primaryMetrics}");
         using Process primaryProcess = primary;
         try
         {
             await primaryReady.WaitAsync(TimeSpan.FromMinutes(1)).ConfigureAwait(false);
             int runMs = random.Next(2_000, 4_000);
+            output.WriteLine($"  metrics for Prometheus while it runs: http://127.0.0.1:{primaryMetrics}/metrics (primary), http://127.0.0.1:{secondaryMetrics}/metrics (secondary)");
             output.WriteLine($"  running the guest for {runMs} ms, then killing the primary (SIGKILL)");
             await Task.Delay(runMs).ConfigureAwait(false);
 
@@ -71,7 +73,8 @@ internal static class DemoCommand
             failover.Stop();
             long epoch = promoted!["epoch"]!.GetValue<long>();
 
-            return Judge(directory, secondaryImage, secondaryState, epoch, failover.Elapsed, output);
+            string scraped = await ScrapeAsync(secondaryMetrics).ConfigureAwait(false);
+            return Judge(directory, secondaryImage, secondaryState, epoch, failover.Elapsed, scraped, output);
         }
         finally
         {
@@ -80,7 +83,23 @@ internal static class DemoCommand
         }
     }
 
-    private static int Judge(string directory, string secondaryImage, string secondaryState, long epoch, TimeSpan failoverTime, TextWriter output)
+    /// <summary>What the promoted node's metrics say of its promotion, scraped as Prometheus would.</summary>
+    private static async Task<string> ScrapeAsync(int port)
+    {
+        try
+        {
+            using var http = new System.Net.Http.HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            string[] lines = (await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics")).ConfigureAwait(false)).Split('\n');
+            string Sample(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l.Length > name.Length && l[name.Length] is ' ' or '{')?.Split(' ')[^1] ?? "absent";
+            return $"secondary's replicator_failovers_total {Sample("replicator_failovers_total")}, replicator_epoch_committed {Sample("replicator_epoch_committed")}";
+        }
+        catch (Exception e) when (e is System.Net.Http.HttpRequestException or TaskCanceledException)
+        {
+            return $"the secondary's metrics could not be scraped ({e.Message})";
+        }
+    }
+
+    private static int Judge(string directory, string secondaryImage, string secondaryState, long epoch, TimeSpan failoverTime, string scraped, TextWriter output)
     {
         Dictionary<long, string[]> expected = File.ReadAllLines(Path.Combine(directory, "expected.log"))
             .Select(l => l.Split(' ')).Where(p => p.Length == 4).ToDictionary(p => long.Parse(p[0], CultureInfo.InvariantCulture));
@@ -121,6 +140,7 @@ internal static class DemoCommand
         output.WriteLine($"  commit latency       p50 {Percentile(timings.Select(t => t.CommitUs), 0.50) / 1000:F2} ms, p99 {Percentile(timings.Select(t => t.CommitUs), 0.99) / 1000:F2} ms (checkpoint start → ack)");
         output.WriteLine($"  guest pause          p50 {Percentile(timings.Select(t => t.PauseUs), 0.50) / 1000:F2} ms, p99 {Percentile(timings.Select(t => t.PauseUs), 0.99) / 1000:F2} ms per checkpoint (drain + capture)");
         output.WriteLine($"  failover             {failoverTime.TotalMilliseconds:F0} ms from SIGKILL to promoted, on checkpoint {epoch} (allowed {lastAcknowledged}..{lastStarted})");
+        output.WriteLine($"  metrics              {scraped}");
         output.WriteLine($"  image and VM state   {(problems.Count == 0 ? "equal the guest's own record of that checkpoint, byte for byte (by hash)" : "DIFFER")}");
         foreach (string problem in problems)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
+using Replicator.Cli.Hosting;
 using Replicator.Core.Guest;
 using Replicator.Runtime.Guest;
 using Replicator.Runtime.Links;
@@ -54,6 +55,8 @@ internal static class DemoPrimaryCommand
         await using var timings = new StreamWriter(Path.Combine(output, "timings.log")) { AutoFlush = true };
         guest.Captured = c => expected.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{c.Epoch} {c.DiskHash:x16} {c.RamHash:x16} {Convert.ToHexString(c.CpuState)}"));
 
+        // Served from before the node starts, so the demo's first scrape finds the endpoint up.
+        using OpenTelemetry.Metrics.MeterProvider? metrics = a.TryGetValue("--metrics", out string? metricsAt) ? MetricsEndpoint.Serve(IPEndPoint.Parse(metricsAt)) : null;
         await using var node = new PrimaryNode(options, guest, NullLogger<PrimaryNode>.Instance, TimeProvider.System);
         node.CheckpointCompleted = t => timings.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{t.Epoch} {t.Pause.TotalMicroseconds:F0} {t.Commit.TotalMicroseconds:F0}"));
         await node.StartAsync(CancellationToken.None);

@@ -24,19 +24,21 @@ internal static class WitnessCommand
         var maxLease = new Option<int>("--max-lease-ms") { Description = "the longest lease granted; a (re)started witness votes only after this has passed (default 10000)", DefaultValueFactory = _ => 10_000 };
         var maxPairs = new Option<int>("--max-pairs") { Description = "pairs the witness keeps records for (default 64)", DefaultValueFactory = _ => 64 };
         var maxConnections = new Option<int>("--max-connections") { Description = "connections open at once, at most (default 64); one more is closed at accept", DefaultValueFactory = _ => 64 };
+        var metrics = new Option<string?>("--metrics") { Description = "HOST:PORT on the loopback where Prometheus scrapes the witness's metrics at /metrics (off without it)" };
         var idle = new Option<int>("--idle-timeout-ms") { Description = "a connection that asks nothing this long is closed (default 10000)", DefaultValueFactory = _ => 10_000 };
         foreach (Option<int> option in new[] { maxLease, maxPairs, maxConnections, idle })
         {
             option.Validators.Add(r => positive(r, option));
         }
 
-        var command = new Command("witness", "run a pair's witness: the third vote that lets --auto-failover promote without ever making two writers") { listen, stateDir, linkKey, insecure, maxLease, maxPairs, maxConnections, idle };
+        var command = new Command("witness", "run a pair's witness: the third vote that lets --auto-failover promote without ever making two writers") { listen, stateDir, linkKey, insecure, maxLease, maxPairs, maxConnections, idle, metrics };
         command.SetAction(async (parsed, _) =>
         {
             var problems = new List<string>();
             IPEndPoint? endPoint = NodeSettings.ParseEndPoint(parsed.GetValue(listen), "listen", problems);
             var settings = new NodeSettings { LinkKey = parsed.GetValue(linkKey) };
             LinkKey? key = settings.LoadLinkKey(problems);
+            IPEndPoint? metricsEndPoint = MetricsEndpoint.Parse(parsed.GetValue(metrics), problems);
             if (endPoint is null || problems.Count > 0)
             {
                 problems.ForEach(p => Console.Error.WriteLine($"replicator witness: {p}"));
@@ -65,12 +67,12 @@ internal static class WitnessCommand
                 return 2;
             }
 
-            return await RunAsync(options).ConfigureAwait(false);
+            return await RunAsync(options, metricsEndPoint).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(WitnessNodeOptions options)
+    private static async Task<int> RunAsync(WitnessNodeOptions options, IPEndPoint? metrics)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory, EnvironmentName = Environments.Production });
         builder.Logging.AddSimpleConsole(o =>
@@ -79,8 +81,19 @@ internal static class WitnessCommand
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         builder.Services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+        if (metrics is not null)
+        {
+            MetricsEndpoint.Add(builder.Services, metrics);
+        }
+
         builder.Services.AddHostedService(s => new WitnessDaemon(options, s.GetRequiredService<ILoggerFactory>().CreateLogger("Replicator.Witness"), s.GetRequiredService<ISystemdNotifier>()));
         using IHost host = builder.Build();
+        if (MetricsEndpoint.Open(host.Services, metrics) is { } unserved)
+        {
+            Console.Error.WriteLine($"replicator witness: {unserved}");
+            return 1;
+        }
+
         await host.RunAsync().ConfigureAwait(false);
         return Environment.ExitCode;
     }

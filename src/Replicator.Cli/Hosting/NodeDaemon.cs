@@ -53,6 +53,10 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         try
         {
             AccessLog.Report(_log, options.LinkKey);
+            if (options.MetricsUrl is { } metrics)
+            {
+                Log.Metrics(_log, metrics);
+            }
             while (!stoppingToken.IsCancellationRequested)
             {
                 next = next == NodeRun.Secondary
@@ -428,6 +432,9 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
 
         [LoggerMessage(6, LogLevel.Information, "secondary stopped cleanly: the image holds checkpoint {Epoch}; {Journal}")]
         public static partial void SecondaryStopped(ILogger logger, long epoch, string journal);
+
+        [LoggerMessage(8, LogLevel.Information, "metrics for Prometheus at {Url}")]
+        public static partial void Metrics(ILogger logger, string url);
 
         [LoggerMessage(7, LogLevel.Warning, "switchover {Outcome}: {Detail}")]
         public static partial void SwitchedOver(ILogger logger, string outcome, string detail);

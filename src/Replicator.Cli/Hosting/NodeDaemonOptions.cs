@@ -27,4 +27,7 @@ internal sealed record NodeDaemonOptions
     public NbdServerOptions? Nbd { get; init; }
 
     public LinkKey? LinkKey { get; init; }
+
+    /// <summary>Where Prometheus scrapes the node's metrics (<c>--metrics</c>), said in the log at start; null: not served.</summary>
+    public string? MetricsUrl { get; init; }
 }

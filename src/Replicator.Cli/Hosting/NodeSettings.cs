@@ -105,6 +105,9 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Secondary, "how long the fence command may run before it counts as failed, in ms")]
     public int FenceTimeoutMs { get; set; } = 30_000;
 
+    [Setting(NodeRoles.Both, "HOST:PORT on the loopback where Prometheus scrapes the node's metrics at /metrics (off without it)")]
+    public string? Metrics { get; set; }
+
     /// <summary>The witness's address, or null without one; adds a problem when it is not HOST:PORT.</summary>
     public IPEndPoint? WitnessEndPoint(List<string> problems) =>
         string.IsNullOrWhiteSpace(Witness) ? null : ParseEndPoint(Witness, "witness", problems);

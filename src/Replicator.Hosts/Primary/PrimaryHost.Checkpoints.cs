@@ -17,6 +17,22 @@ public sealed partial class PrimaryHost
     private readonly Dictionary<long, AckTimings> _ackTimings = new();
     private bool _stoppingCleanly;
 
+    // The start of the oldest checkpoint not yet acknowledged (0: none), for the lag gauge on another thread.
+    private long _oldestUnacknowledgedStart;
+
+    /// <summary>How long the oldest checkpoint not yet acknowledged has waited; zero when none waits (any thread).</summary>
+    public TimeSpan OldestUnacknowledgedAge
+    {
+        get
+        {
+            long start = Volatile.Read(ref _oldestUnacknowledgedStart);
+            return start == 0 ? TimeSpan.Zero : _time.GetElapsedTime(start);
+        }
+    }
+
+    /// <summary>What the running sync has still to copy (zero when none runs), as its progress says (any thread).</summary>
+    public long SyncBytesLeft => Sync is { Completed: false } sync ? sync.TotalBytes - sync.CopiedBytes : 0;
+
     /// <summary>The shell's epoch timer fired: an interval checkpoint (none once a clean stop began).</summary>
     public void OnEpochTick()
     {
@@ -70,10 +86,14 @@ public sealed partial class PrimaryHost
         {
             _checkpointStarts.Dequeue();
             _resumedAt.Remove(started.Epoch, out long resumed);
-            _actions.CheckpointCompleted(WithPhases(
+            CheckpointTiming timing = WithPhases(
                 new CheckpointTiming(started.Epoch, _time.GetElapsedTime(started.Start, resumed == 0 ? now : resumed), _time.GetElapsedTime(started.Start, now)),
-                started.Start));
+                started.Start);
+            _metrics?.CheckpointAcknowledged(timing);
+            _actions.CheckpointCompleted(timing);
         }
+
+        NoteOldestUnacknowledged();
 
         FinishVerifyIfDone();
 
@@ -139,6 +159,8 @@ public sealed partial class PrimaryHost
 
         // Checkpoints of the ended stream will never be acknowledged: their timings would lie.
         _checkpointStarts.Clear();
+        NoteOldestUnacknowledged();
+        _metrics?.Degraded();
         _resumedAt.Clear();
         _phaseStamps.Clear();
         _ackTimings.Clear();
@@ -146,7 +168,14 @@ public sealed partial class PrimaryHost
         _actions.ReplicationChanged(PrimaryReplication.Degraded, reason);
     }
 
-    private void NoteCheckpointStarted() => _checkpointStarts.Enqueue((_engine!.CurrentEpoch, _time.GetTimestamp()));
+    private void NoteCheckpointStarted()
+    {
+        _checkpointStarts.Enqueue((_engine!.CurrentEpoch, _time.GetTimestamp()));
+        NoteOldestUnacknowledged();
+    }
+
+    private void NoteOldestUnacknowledged() =>
+        Volatile.Write(ref _oldestUnacknowledgedStart, _checkpointStarts.TryPeek(out var oldest) ? oldest.Start : 0);
 
     private void NoteResumed()
     {

@@ -38,6 +38,7 @@ public sealed partial class PrimaryHost : IDisposable
     private readonly IStorageDirectory _stateDirectory;
     private readonly EngineActions _engineActions;
     private readonly PairIdentity _identity;
+    private readonly PrimaryMetrics? _metrics;
     private PrimaryEngine? _engine;
     private NodeState? _state;
     private NodeState _stateAtStart = null!;
@@ -67,6 +68,7 @@ public sealed partial class PrimaryHost : IDisposable
         _stateDirectory = stateDirectory;
         _engineActions = new EngineActions(this);
         _identity = new PairIdentity { PairId = options.PairId, ImageBytes = options.ImageBytes, BlockSize = options.BlockSize, MaxRequestBytes = options.MaxRequestBytes };
+        _metrics = options.Meter is { } meter ? new PrimaryMetrics(meter, this) : null;
     }
 
     /// <summary>The engine, once started (read by the status from any thread: a racy but harmless view).</summary>

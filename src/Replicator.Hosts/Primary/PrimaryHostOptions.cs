@@ -21,6 +21,12 @@ public sealed record PrimaryHostOptions
     /// <summary>The image as operators name it in messages (its path).</summary>
     public string ImageName { get; init; } = "the image";
 
+    /// <summary>
+    /// Where the host's instruments go (<see cref="PrimaryMetrics"/>): the shell's meter, which it
+    /// disposes with the node; null (the simulator, most tests) measures nothing.
+    /// </summary>
+    public System.Diagnostics.Metrics.Meter? Meter { get; init; }
+
     /// <summary>No secondary: the engine starts degraded and no link is ever opened.</summary>
     public bool Unreplicated { get; init; }
 

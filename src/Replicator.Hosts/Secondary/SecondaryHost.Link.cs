@@ -224,6 +224,7 @@ public sealed partial class SecondaryHost
 
     private void Refuse(LinkId link, string reason, bool fenced)
     {
+        Metrics?.ConnectionRefused(Diagnostics.RefusalStage.Handshake);
         if (_refusalReports.ShouldReport(out int heldBack))
         {
             Log.HandshakeRefused(_log, _links.GetValueOrDefault(link)?.Peer ?? "?", reason, heldBack);
@@ -308,7 +309,7 @@ public sealed partial class SecondaryHost
         if (refused is null)
         {
             Log.SwitchoverTakingOver(_log, epoch);
-            refused = Promote($"the primary handed over at checkpoint {epoch} (switchover)");
+            refused = Promote($"the primary handed over at checkpoint {epoch} (switchover)", Diagnostics.PromotionTrigger.Switchover);
         }
 
         if (refused is not null)

@@ -71,7 +71,7 @@ public sealed partial class SecondaryHost
         }
 
         _autoFailoverStarted = true;
-        Promote($"the primary was silent and the fence command succeeded ({detail})");
+        Promote($"the primary was silent and the fence command succeeded ({detail})", Diagnostics.PromotionTrigger.Automatic);
     }
 
     private void StartWitness()
@@ -123,7 +123,7 @@ public sealed partial class SecondaryHost
 
         // Neither: the daemon refuses this configuration at start; the simulator's two-node runs still use it.
         _autoFailoverStarted = true;
-        Promote(reason);
+        Promote(reason, Diagnostics.PromotionTrigger.Automatic);
     }
 
     private void AskVote()
@@ -171,7 +171,7 @@ public sealed partial class SecondaryHost
                     _actions.RunFence(FenceOf(command));
                 }
 
-                Promote($"the primary was silent for {_options.HeartbeatTimeout.TotalMilliseconds} ms and the witness at {_witness.Address} voted for it", _proposedGeneration);
+                Promote($"the primary was silent for {_options.HeartbeatTimeout.TotalMilliseconds} ms and the witness at {_witness.Address} voted for it", Diagnostics.PromotionTrigger.Automatic, _proposedGeneration);
                 break;
             case WitnessVerdict.Superseded:
                 _autoFailoverRefused = answer.Reason;

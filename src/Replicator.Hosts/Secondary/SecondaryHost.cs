@@ -3,6 +3,7 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Diagnostics;
 using Replicator.Core.Secondary;
 using Replicator.Core.Storage;
+using Replicator.Hosts.Diagnostics;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Storage;
 using Replicator.Hosts.Testing;
@@ -41,7 +42,14 @@ public sealed partial class SecondaryHost
         _time = time;
         _refusalReports = new LogRateLimit(time, options.RefusalReportInterval);
         _engineActions = PlantedAckBeforeJournalDurable.Wrap(new EngineActions(this), options.Plant);
+        Metrics = options.Meter is { } meter ? new SecondaryMetrics(meter, this) : null;
     }
+
+    /// <summary>The host's instruments, when the shell gave it a meter; the shell counts its own refusals here too.</summary>
+    public SecondaryMetrics? Metrics { get; }
+
+    /// <summary>The credit window this host grants (its options'), for the buffer gauge.</summary>
+    internal long BufferCapacityBytes => _options.BufferCapacityBytes;
 
     /// <summary>The engine; null before <see cref="Start"/>.</summary>
     public SecondaryEngine? Engine => _engine;
@@ -131,7 +139,7 @@ public sealed partial class SecondaryHost
             // A node that took over stays taken over across restarts: it comes back promoted, from
             // the checkpoint its image holds, in the data generation its promotion began, and the
             // shell serves its image again.
-            Promote("this node was promoted before it stopped");
+            Promote("this node was promoted before it stopped", PromotionTrigger.Restart);
         }
         else if (_options.FailoverDiscardingUnverifiable && !IsPromoted)
         {
@@ -177,7 +185,7 @@ public sealed partial class SecondaryHost
             Log.ForcedFailoverDiscarding(_log, damage.ToString(), damage.LastVerifiableEpoch, damage.Journal);
         }
 
-        if (Promote("forced by the operator (--failover-discarding-unverifiable-epochs)") is { } refused)
+        if (Promote("forced by the operator (--failover-discarding-unverifiable-epochs)", PromotionTrigger.Forced) is { } refused)
         {
             _actions.Halt($"forced failover refused: {refused}");
         }
@@ -188,10 +196,10 @@ public sealed partial class SecondaryHost
     /// incomplete epochs go, committed ones drain. Returns why not when this node must not take over
     /// (its image is mid-resync); null when promotion started or had already.
     /// </summary>
-    public string? Promote(string reason) => Promote(reason, into: null);
+    public string? Promote(string reason) => Promote(reason, PromotionTrigger.Operator);
 
-    /// <summary>As <see cref="Promote(string)"/>, into <paramref name="into"/> when a witness voted for that generation.</summary>
-    private string? Promote(string reason, Protocol.Generations.GenerationMark? into)
+    /// <summary>As <see cref="Promote(string)"/>, for <paramref name="trigger"/>; into <paramref name="into"/> when a witness voted for that generation.</summary>
+    private string? Promote(string reason, PromotionTrigger trigger, Protocol.Generations.GenerationMark? into = null)
     {
         SecondaryEngine engine = _engine!;
         if (IsPromoted)
@@ -215,6 +223,7 @@ public sealed partial class SecondaryHost
         // Said, and the generation set, before the engine is asked: with nothing to drain it completes the promotion at once.
         Log.Promoting(_log, reason, engine.LastCommittedEpoch);
         _promotionGeneration = into;
+        Metrics?.Promoted(trigger);
         engine.Promote();
         foreach ((LinkId link, LinkState state) in _links.ToList())
         {

@@ -33,6 +33,12 @@ public sealed record SecondaryHostOptions
     /// <summary>Refused connections are logged at most once per this interval (with how many were not).</summary>
     public TimeSpan RefusalReportInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Where the host's instruments go (<see cref="SecondaryMetrics"/>): the shell's meter, which it
+    /// disposes with the node; null (the simulator, most tests) measures nothing.
+    /// </summary>
+    public System.Diagnostics.Metrics.Meter? Meter { get; init; }
+
     /// <summary>Promote when the primary's heartbeats stop, instead of waiting for an operator.</summary>
     public bool AutoFailover { get; init; }
 

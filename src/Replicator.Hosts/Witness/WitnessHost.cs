@@ -28,6 +28,7 @@ public sealed partial class WitnessHost
     private readonly Dictionary<LinkId, Connection> _links = new();
     private readonly Dictionary<string, PairState> _pairs = new(StringComparer.Ordinal);
     private readonly long _startedAt;
+    private int _pairCount;
 
     public WitnessHost(WitnessHostOptions options, IStorageDirectory stateDirectory, IWitnessHostActions actions, ILogger log, TimeProvider time)
     {
@@ -42,7 +43,14 @@ public sealed partial class WitnessHost
         _log = log;
         _time = time;
         _startedAt = time.GetTimestamp();
+        Metrics = options.Meter is { } meter ? new WitnessMetrics(meter, this) : null;
     }
+
+    /// <summary>The host's instruments, when the shell gave it a meter; the shell counts its own refusals here too.</summary>
+    public WitnessMetrics? Metrics { get; }
+
+    /// <summary>Pairs with a record loaded or made since the witness started (read by the gauge from any thread).</summary>
+    internal int PairCount => Volatile.Read(ref _pairCount);
 
     /// <summary>Promotions voted for since this witness started, over all pairs.</summary>
     public int VotesGranted { get; private set; }
@@ -129,6 +137,7 @@ public sealed partial class WitnessHost
             Log.NotGranted(_log, request.PairId, request.Kind.ToString(), connection.Peer, answer.Verdict.ToString(), answer.Reason ?? string.Empty);
         }
 
+        Metrics?.Answered(request.Kind, answer.Verdict);
         _actions.Answer(link, answer);
     }
 
@@ -270,6 +279,7 @@ public sealed partial class WitnessHost
         }
 
         _pairs[pairId] = pair;
+        Volatile.Write(ref _pairCount, _pairs.Count);
         return pair.Unusable;
     }
 

@@ -21,6 +21,12 @@ public sealed record WitnessHostOptions
     /// </summary>
     public double ClockRateAllowance { get; init; } = 1.1;
 
+    /// <summary>
+    /// Where the host's instruments go (<see cref="WitnessMetrics"/>): the shell's meter, which it
+    /// disposes with the node; null (the simulator, most tests) measures nothing.
+    /// </summary>
+    public System.Diagnostics.Metrics.Meter? Meter { get; init; }
+
     /// <summary>The protocol version requests must carry.</summary>
     public int ProtocolVersion { get; init; } = Protocol.Messages.Handshake.ProtocolVersion;
 }

@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Replicator.Protocol.Messages;
 using Replicator.Core.Blocks;
 using Replicator.Core.Primary;
 using Replicator.Core.Vm;
+using Replicator.Hosts.Diagnostics;
 using Replicator.Hosts.Primary;
 using Replicator.Hosts.Witness;
 using Replicator.Nbd.Protocol;
@@ -41,6 +43,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private Task _loops = Task.CompletedTask;
     private long _nextRequestId;
     private int _disposed;
+
+    // The host's instruments: this node's own meter, gone with the node.
+    private readonly Meter _meter = new(MeterNames.Primary);
 
     public PrimaryNode(PrimaryNodeOptions options, IVirtualMachine vm, ILogger<PrimaryNode> log, TimeProvider time)
     {
@@ -125,6 +130,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 ReconnectDelay = _options.ReconnectDelay,
                 ReconnectMaxDelay = _options.ReconnectMaxDelay,
                 NoQuorum = _options.NoQuorum,
+                Meter = _meter,
                 Witness = _options.Witness is { } witness
                     ? new WitnessSessionOptions { Address = witness.ToString(), PairId = _options.PairId, Lease = _options.QuorumLease, Timeout = _options.HeartbeatTimeout }
                     : null,
@@ -293,6 +299,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         _host?.Dispose();
         _image?.Dispose();
         _stopping.Dispose();
+        _meter.Dispose();
     }
 
     private void Post(in PrimaryEvent e) => _events.Writer.TryWrite(e);

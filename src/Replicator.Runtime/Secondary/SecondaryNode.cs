@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Replicator.Core.Diagnostics;
 using Replicator.Protocol.Messages;
+using Replicator.Hosts.Diagnostics;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Secondary;
 using Replicator.Protocol.Framing;
@@ -37,6 +39,9 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private long _nextLink;
     private readonly ConnectionAcceptor _acceptor;
 
+    // The host's instruments: this node's own meter, gone with the node (a promoted daemon runs a new one beside it).
+    private readonly Meter _meter = new(MeterNames.Secondary);
+
     public SecondaryNode(SecondaryNodeOptions options, ILogger<SecondaryNode> log, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -60,6 +65,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
                 ? new Hosts.Witness.WitnessSessionOptions { Address = witness.ToString(), PairId = options.PairId, Timeout = options.HeartbeatTimeout }
                 : null,
             FailoverDiscardingUnverifiable = options.FailoverDiscardingUnverifiable,
+            Meter = _meter,
         };
         _host = new SecondaryHost(hostOptions, new Actions(this), log, time);
         _refusalLog = new LogRateLimit(time, hostOptions.RefusalReportInterval);
@@ -154,6 +160,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
 
         _host.Store?.Dispose();
         _stopping.Dispose();
+        _meter.Dispose();
     }
 
     private void Post(in SecondaryEvent e) => _events.Writer.TryWrite(e);
@@ -195,6 +202,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     /// <summary>Connections refused before they became links: logged, at most one line per interval.</summary>
     private void ReportRefusal(string peer, string reason)
     {
+        _host.Metrics?.ConnectionRefused(RefusalStage.Transport);
         if (_refusalLog.ShouldReport(out int heldBack))
         {
             Log.ConnectionRefused(_log, peer, reason, heldBack);

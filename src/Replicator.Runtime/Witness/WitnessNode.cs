@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using IPEndPoint = System.Net.IPEndPoint;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Replicator.Hosts.Diagnostics;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Witness;
 using Replicator.Protocol.Framing;
@@ -35,6 +37,9 @@ public sealed partial class WitnessNode : IAsyncDisposable
     private readonly ConnectionAcceptor _acceptor;
     private long _nextLink;
 
+    // The host's instruments: this node's own meter, gone with the node.
+    private readonly Meter _meter = new(MeterNames.Witness);
+
     // The host's view for the status, replaced on its loop after every event.
     private volatile IReadOnlyList<WitnessPairStatus> _pairs = [];
 
@@ -46,7 +51,7 @@ public sealed partial class WitnessNode : IAsyncDisposable
         _time = time;
         _acceptor = new ConnectionAcceptor(options.MaxConnections, "open (--max-connections)", time);
         _host = new WitnessHost(
-            new WitnessHostOptions { MaxLease = options.MaxLease, MaxPairs = options.MaxPairs, IdleTimeout = options.IdleTimeout },
+            new WitnessHostOptions { MaxLease = options.MaxLease, MaxPairs = options.MaxPairs, IdleTimeout = options.IdleTimeout, Meter = _meter },
             new FileStorageDirectory(options.StateDirectory),
             new Actions(this),
             log,
@@ -89,7 +94,7 @@ public sealed partial class WitnessNode : IAsyncDisposable
         _listener.Start();
         Log.Listening(_log, LocalEndPoint!.ToString(), LinkTransport.Describe(_options.LinkKey));
         _tick = _time.CreateTimer(_ => _events.Writer.TryWrite(new Event(EventKind.Tick, default)), null, _options.TickInterval, _options.TickInterval);
-        _loops = Task.WhenAll(EventLoopAsync(), _acceptor.RunAsync(_listener, ServeAsync, (peer, reason) => Log.Refused(_log, peer, reason), _stopping.Token));
+        _loops = Task.WhenAll(EventLoopAsync(), _acceptor.RunAsync(_listener, ServeAsync, Refused, _stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -113,6 +118,14 @@ public sealed partial class WitnessNode : IAsyncDisposable
         }
 
         _stopping.Dispose();
+        _meter.Dispose();
+    }
+
+    /// <summary>A connection refused before it proved the pair key (or past the connection limit).</summary>
+    private void Refused(string peer, string reason)
+    {
+        _host.Metrics?.ConnectionRefused(RefusalStage.Transport);
+        Log.Refused(_log, peer, reason);
     }
 
     private async Task EventLoopAsync()
@@ -155,7 +168,7 @@ public sealed partial class WitnessNode : IAsyncDisposable
             catch (LinkAuthenticationException e)
             {
                 socket.Dispose();
-                Log.Refused(_log, peer, e.Message);
+                Refused(peer, e.Message);
                 return;
             }
 

@@ -17,11 +17,11 @@ internal sealed class WitnessHarness : IWitnessHostActions
 
     private long _nextLink;
 
-    public WitnessHarness(MemoryStorageDirectory? directory = null, FakeTimeProvider? time = null, int maxPairs = 64)
+    public WitnessHarness(MemoryStorageDirectory? directory = null, FakeTimeProvider? time = null, int maxPairs = 64, System.Diagnostics.Metrics.Meter? meter = null)
     {
         Directory = directory ?? new MemoryStorageDirectory("witness");
         Time = time ?? new FakeTimeProvider();
-        Host = new WitnessHost(new WitnessHostOptions { MaxLease = MaxLease, IdleTimeout = TimeSpan.FromSeconds(5), MaxPairs = maxPairs }, Directory, this, NullLogger.Instance, Time);
+        Host = new WitnessHost(new WitnessHostOptions { MaxLease = MaxLease, IdleTimeout = TimeSpan.FromSeconds(5), MaxPairs = maxPairs, Meter = meter }, Directory, this, NullLogger.Instance, Time);
     }
 
     public MemoryStorageDirectory Directory { get; }
