@@ -34,6 +34,17 @@ public sealed class PrimaryHostProtectionTests
         Assert.Equal(new ProtectionReport(PairProtection.Protected, null), h.Host.LastProtection);
     }
 
+    [Theory]
+    [InlineData(false, "replication is off (--no-replication)")]
+    [InlineData(true, "replication is off (promoted with no --peer)")]
+    public void With_replication_off_the_status_says_unreplicated_at_once_without_waiting_for_a_tick(bool promoted, string reason)
+    {
+        var h = new PrimaryHarness(o => o with { Unreplicated = true, RunsPromotedNode = promoted });
+        h.Host.Start();
+
+        Assert.Equal(new ProtectionReport(PairProtection.Unreplicated, reason), h.Host.LastProtection);
+    }
+
     [Fact]
     public void A_lost_secondary_is_degraded_with_its_reason_not_stalled()
     {

@@ -43,6 +43,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(Control("failover", "promote the secondary now"));
         root.Subcommands.Add(Control("switchover", "run on the primary: a last checkpoint, then the secondary takes over and this node follows it (planned; nothing acknowledged is lost)"));
         root.Subcommands.Add(Control("status", "show a running node's status"));
+        root.Subcommands.Add(Events());
         root.Subcommands.Add(Verify());
         root.Subcommands.Add(SyncRate());
         root.Subcommands.Add(Keygen());
@@ -80,6 +81,26 @@ internal static class ReplicatorCommandLine
         command.SetAction((parsed, _) => watch is not null && parsed.GetValue(watch)
             ? SyncWatchCommand.RunAsync(parsed.GetValue(stateDir)!, TimeSpan.FromMilliseconds(parsed.GetValue(timeout)), Console.Out)
             : ControlCommand.RunAsync(name, parsed.GetValue(stateDir)!, json is not null && parsed.GetValue(json), TimeSpan.FromMilliseconds(parsed.GetValue(timeout))));
+        return command;
+    }
+
+    private static Command Events()
+    {
+        var stateDir = new Option<string>("--state-dir") { Description = "the running node's state directory (primary, secondary or witness)", Required = true };
+        var timeout = new Option<int?>("--timeout") { Description = "stop after this many ms (exit 0); without it, until the node stops" };
+        timeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is <= 0)
+            {
+                r.AddError("--timeout must be positive");
+            }
+        });
+        var command = new Command("events", "stream a running node's state changes as JSON lines: the whole status first (exists), then each change (change, role)") { stateDir, timeout };
+        command.SetAction((parsed, _) => EventsCommand.RunAsync(
+            parsed.GetValue(stateDir)!,
+            parsed.GetValue(timeout) is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+            Console.Out,
+            Console.Error));
         return command;
     }
 

@@ -108,9 +108,14 @@ internal static class WitnessCommand
         {
             _node = new WitnessNode(options, log, TimeProvider.System);
             await _node.StartAsync().ConfigureAwait(false);
-            _control = ControlServer.Start(options.StateDirectory, (command, _) => command == "status"
-                ? Task.FromResult<JsonNode?>(_node.Status())
-                : throw new InvalidOperationException($"a witness answers status only, not {command}"));
+            WitnessNode node = _node;
+            var events = new StatusEvents(node.State, TimeProvider.System, StatusEvents.DefaultInterval);
+            _control = ControlServer.Start(
+                options.StateDirectory,
+                (command, _) => command == "status"
+                    ? Task.FromResult<JsonNode?>(node.Status())
+                    : throw new InvalidOperationException($"a witness answers status and events only, not {command}"),
+                (command, cancel) => command == "events" ? events.StreamAsync(cancel) : null);
 
             // Under systemd (Type=notify): ready once it listens.
             systemd.Notify(ServiceState.Ready);

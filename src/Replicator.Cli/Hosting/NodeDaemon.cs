@@ -278,6 +278,30 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
             : throw new InvalidOperationException($"the node is {(run == NodeRun.ChangingRole ? "changing role" : "starting")}: ask again in a moment");
     }
 
+    /// <summary>What <c>replicator events</c> follows: the role that runs now and its status (the export's address with a primary's).</summary>
+    private StatusSample Sample()
+    {
+        NodeRun run;
+        SecondaryNode? secondary;
+        PrimaryNode? primary;
+        NbdServer? server;
+        lock (_gate)
+        {
+            (run, secondary, primary, server) = (_run, _secondary, _primary, _server);
+        }
+
+        if (run is NodeRun.Primary or NodeRun.Promoted && primary is not null)
+        {
+            var state = (JsonObject)JsonSerializer.SerializeToNode(primary.Status)!;
+            state["Nbd"] = NbdAddress(server);
+            return new StatusSample(run == NodeRun.Promoted ? "promoted" : "primary", state);
+        }
+
+        return run == NodeRun.Secondary && secondary is not null
+            ? new StatusSample("secondary", (JsonObject)JsonSerializer.SerializeToNode(secondary.Status)!)
+            : new StatusSample(run == NodeRun.ChangingRole ? "changing role" : "starting", null);
+    }
+
     private async Task<JsonNode?> AskSwitchoverAsync(CancellationToken cancel)
     {
         if (options.Secondary is null)
@@ -392,7 +416,8 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     {
         if (_control is null)
         {
-            _control = ControlServer.Start(options.StateDirectory, AnswerAsync);
+            var events = new StatusEvents(Sample, TimeProvider.System, StatusEvents.DefaultInterval);
+            _control = ControlServer.Start(options.StateDirectory, AnswerAsync, (command, cancel) => command == "events" ? events.StreamAsync(cancel) : null);
             AccessLog.Control(_log, _control.SocketPath);
         }
     }

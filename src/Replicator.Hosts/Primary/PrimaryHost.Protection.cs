@@ -27,7 +27,7 @@ public sealed partial class PrimaryHost
         {
             if (_options.Unreplicated)
             {
-                return (PairProtection.Unreplicated, "replication is off (--no-replication)");
+                return (PairProtection.Unreplicated, _options.RunsPromotedNode ? "replication is off (promoted with no --peer)" : "replication is off (--no-replication)");
             }
 
             if (_engine is not { } engine)

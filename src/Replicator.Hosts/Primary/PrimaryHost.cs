@@ -224,6 +224,9 @@ public sealed partial class PrimaryHost : IDisposable
         UseEngine(new PrimaryEngine(DegradedEngineOptions(UnreplicatedReason), _engineActions));
         Log.RunningUnreplicated(_log, _options.ImageName);
         _actions.ReplicationChanged(PrimaryReplication.Degraded, UnreplicatedReason);
+
+        // Said at once: with no secondary there may be no heartbeat tick to say it later.
+        ReportProtectionChange();
         _actions.Started(PrimaryStart.Running);
     }
 

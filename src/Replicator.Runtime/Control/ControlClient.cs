@@ -9,26 +9,61 @@ public static class ControlClient
 {
     public static async Task<JsonNode?> SendAsync(string stateDirectory, string command, CancellationToken cancellation)
     {
+        using Socket socket = await ConnectAsync(stateDirectory, cancellation).ConfigureAwait(false);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        using var reader = await AskAsync(stream, command, cancellation).ConfigureAwait(false);
+        return await AnswerAsync(reader, cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>A streaming command (<c>events</c>): each line the node sends, until it closes the stream or <paramref name="cancellation"/> ends it.</summary>
+    public static async IAsyncEnumerable<JsonNode> StreamAsync(string stateDirectory, string command, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
+    {
+        using Socket socket = await ConnectAsync(stateDirectory, cancellation).ConfigureAwait(false);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        using var reader = await AskAsync(stream, command, cancellation).ConfigureAwait(false);
+        await AnswerAsync(reader, cancellation).ConfigureAwait(false);
+        while (await reader.ReadLineAsync(cancellation).ConfigureAwait(false) is { } line)
+        {
+            yield return JsonNode.Parse(line) ?? throw new InvalidOperationException("the node sent an empty event");
+        }
+    }
+
+    private static async Task<Socket> ConnectAsync(string stateDirectory, CancellationToken cancellation)
+    {
         string path = ControlServer.PathIn(stateDirectory);
         if (!File.Exists(path))
         {
             throw new InvalidOperationException($"no node is running with state directory {stateDirectory} (no {path})");
         }
 
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellation).ConfigureAwait(false);
+            return socket;
         }
         catch (SocketException e)
         {
+            socket.Dispose();
             throw new InvalidOperationException($"the node with state directory {stateDirectory} does not answer: {e.Message}", e);
         }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
+    private static async Task<StreamReader> AskAsync(NetworkStream stream, string command, CancellationToken cancellation)
+    {
         byte[] request = Encoding.UTF8.GetBytes(new JsonObject { ["command"] = command }.ToJsonString() + "\n");
         await stream.WriteAsync(request, cancellation).ConfigureAwait(false);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return new StreamReader(stream, Encoding.UTF8, leaveOpen: true);
+    }
+
+    /// <summary>The node's answer line: its result, or its error thrown.</summary>
+    private static async Task<JsonNode?> AnswerAsync(StreamReader reader, CancellationToken cancellation)
+    {
         string line = await reader.ReadLineAsync(cancellation).ConfigureAwait(false)
             ?? throw new InvalidOperationException("the node closed the control connection without answering");
         JsonNode answer = JsonNode.Parse(line) ?? throw new InvalidOperationException("empty answer");

@@ -11,6 +11,7 @@ using Replicator.Hosts.Witness;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
 using Replicator.Protocol.Witness;
+using Replicator.Runtime.Control;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Storage;
 
@@ -72,11 +73,29 @@ public sealed partial class WitnessNode : IAsyncDisposable
         {
             status[$"Pair {pair.PairId}"] = string.Create(
                 System.Globalization.CultureInfo.InvariantCulture,
-                $"{pair.Generations}, held by its {(pair.Holder == NodeRole.Secondary ? "promoted secondary" : "primary")}; lease held {pair.LeaseHeldFor.TotalMilliseconds:0} ms more; primary asked {Ago(pair.PrimarySeenAgo)}, secondary {Ago(pair.SecondarySeenAgo)}; {pair.Promotions} promotions voted");
+                $"{Held(pair)}; lease held {pair.LeaseHeldFor.TotalMilliseconds:0} ms more; primary asked {Ago(pair.PrimarySeenAgo)}, secondary {Ago(pair.SecondarySeenAgo)}; {pair.Promotions} promotions voted");
         }
 
         return new JsonObject { ["role"] = "witness", ["status"] = status };
     }
+
+    /// <summary>
+    /// What <c>replicator events</c> follows: each pair's generation, holder and promotions voted —
+    /// the witness's state without the clocks (lease left, last asked) that change at every look.
+    /// </summary>
+    public StatusSample State()
+    {
+        var state = new JsonObject { ["Listen"] = LocalEndPoint?.ToString() };
+        foreach (WitnessPairStatus pair in _pairs)
+        {
+            state[$"Pair {pair.PairId}"] = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Held(pair)}; {pair.Promotions} promotions voted");
+        }
+
+        return new StatusSample("witness", state);
+    }
+
+    private static string Held(WitnessPairStatus pair) =>
+        $"{pair.Generations}, held by its {(pair.Holder == NodeRole.Secondary ? "promoted secondary" : "primary")}";
 
     private static string Ago(TimeSpan? since) =>
         since is { } s ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{s.TotalMilliseconds:0} ms ago") : "never since the witness started";
