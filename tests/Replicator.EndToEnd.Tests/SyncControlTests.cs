@@ -30,7 +30,7 @@ public class SyncControlTests
         Assert.True(code == 0, output);
         await pair.Primary.WaitForOutputAsync("sync rate limit now 0 MB/s");
 
-        (code, output) = await ReplicatorProcess.RunAsync("status", "--state-dir", pair.PrimaryState, "--watch", "--timeout", "60000");
+        (code, output) = await ReplicatorProcess.RunAsync("status", "--state-dir", pair.PrimaryState, "--until-synced", "--timeout", "60000");
         Assert.True(code == 0, output);
         Assert.Contains("full sync complete", output, StringComparison.Ordinal);
         status = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;

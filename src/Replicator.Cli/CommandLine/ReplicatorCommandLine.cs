@@ -68,19 +68,38 @@ internal static class ReplicatorCommandLine
         var timeout = new Option<int>("--timeout") { Description = "give up after this many ms (default 120000)", DefaultValueFactory = _ => 120_000 };
         timeout.Validators.Add(r => Positive(r, timeout));
         var command = new Command(name, description) { stateDir, timeout };
-        Option<bool>? json = null;
-        Option<bool>? watch = null;
-        if (name == "status")
+        if (name != "status")
         {
-            json = new Option<bool>("--json") { Description = "print the status as JSON, for scripts" };
-            watch = new Option<bool>("--watch") { Description = "a primary: show its running sync as a progress bar until it completes" };
-            command.Options.Add(json);
-            command.Options.Add(watch);
+            command.SetAction((parsed, _) => ControlCommand.RunAsync(name, parsed.GetValue(stateDir)!, json: false, TimeSpan.FromMilliseconds(parsed.GetValue(timeout))));
+            return command;
         }
 
-        command.SetAction((parsed, _) => watch is not null && parsed.GetValue(watch)
-            ? SyncWatchCommand.RunAsync(parsed.GetValue(stateDir)!, TimeSpan.FromMilliseconds(parsed.GetValue(timeout)), Console.Out)
-            : ControlCommand.RunAsync(name, parsed.GetValue(stateDir)!, json is not null && parsed.GetValue(json), TimeSpan.FromMilliseconds(parsed.GetValue(timeout))));
+        var json = new Option<bool>("--json") { Description = "print the status as JSON, for scripts" };
+        var watch = new Option<bool>("--watch") { Description = "redraw the status twice a second until interrupted (or until --timeout, when given)" };
+        var untilSynced = new Option<bool>("--until-synced") { Description = "a primary: show its running sync as a progress bar and return when it completes (within --timeout)" };
+        command.Options.Add(json);
+        command.Options.Add(watch);
+        command.Options.Add(untilSynced);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(json) && (r.GetValue(watch) || r.GetValue(untilSynced)))
+            {
+                r.AddError("--json prints the status once: drop --watch and --until-synced (replicator events streams changes as JSON)");
+            }
+
+            if (r.GetValue(watch) && r.GetValue(untilSynced))
+            {
+                r.AddError("choose --watch (redraw until interrupted) or --until-synced (until the sync completes), not both");
+            }
+        });
+        command.SetAction((parsed, _) =>
+        {
+            string directory = parsed.GetValue(stateDir)!;
+            TimeSpan wait = TimeSpan.FromMilliseconds(parsed.GetValue(timeout));
+            return parsed.GetValue(untilSynced) ? SyncWatchCommand.RunAsync(directory, wait, Console.Out)
+                : parsed.GetValue(watch) ? StatusWatchCommand.RunAsync(directory, parsed.GetResult(timeout) is { Implicit: false } ? wait : null, Console.Out)
+                : ControlCommand.RunAsync(name, directory, parsed.GetValue(json), wait);
+        });
         return command;
     }
 

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace Replicator.Cli.Commands;
 
 /// <summary>
-/// <c>replicator status --state-dir DIR --watch</c>: a progress bar of the primary's running sync
+/// <c>replicator status --state-dir DIR --until-synced</c>: a progress bar of the primary's running sync
 /// (full sync, resync or repair copies), from its status twice a second, until the sync completes
 /// (exit 0), there is none (exit 0), or the time runs out (exit 1).
 /// </summary>
@@ -53,12 +53,12 @@ internal static class SyncWatchCommand
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            await Console.Error.WriteLineAsync($"replicator status --watch: the sync did not complete within {wait.TotalMilliseconds:F0} ms").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"replicator status --until-synced: the sync did not complete within {wait.TotalMilliseconds:F0} ms").ConfigureAwait(false);
             return 1;
         }
         catch (Exception e) when (e is InvalidOperationException or IOException)
         {
-            await Console.Error.WriteLineAsync($"replicator status --watch: {e.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"replicator status --until-synced: {e.Message}").ConfigureAwait(false);
             return 1;
         }
     }
