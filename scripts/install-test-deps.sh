@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the real NBD clients the end-to-end tests of Replicator.Nbd drive: qemu-io (qemu-utils),
-# nbdinfo (libnbd-bin) and nbdsh (python3-libnbd). Idempotent: does nothing when all three are
-# present, else runs apt-get update once and installs the three packages. Needs root (or sudo).
+# Installs the outside tools the end-to-end tests drive: the real NBD clients qemu-io (qemu-utils),
+# nbdinfo (libnbd-bin) and nbdsh (python3-libnbd), and the cluster resource agents' tester
+# ocf-tester (resource-agents, with the ocf-shellfuncs the agent in scripts/ocf sources) and the
+# xmllint it checks the agent's meta-data with (libxml2-utils). Idempotent: does nothing when all
+# are present, else runs apt-get update once and installs the packages. Needs root (or sudo).
 set -euo pipefail
 
-required=(qemu-io nbdsh nbdinfo)
-packages=(qemu-utils libnbd-bin python3-libnbd)
+required=(qemu-io nbdsh nbdinfo ocf-tester xmllint)
+packages=(qemu-utils libnbd-bin python3-libnbd resource-agents libxml2-utils)
 
 # nbdsh is a Python script: look in /usr/bin first so a virtualenv's python does not shadow the
 # system one that has the libnbd module.

@@ -9,9 +9,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-# The end-to-end tests drive real NBD clients (qemu-io, nbdsh, nbdinfo): install them if missing.
+# The end-to-end tests drive real NBD clients (qemu-io, nbdsh, nbdinfo) and ocf-tester: install them if missing.
 if ! bash scripts/install-test-deps.sh; then
-  echo "could not install the NBD clients the end-to-end tests need"
+  echo "could not install the outside tools the end-to-end tests need (scripts/install-test-deps.sh)"
   echo "tests: 0 passed, 1 failed"
   exit 1
 fi
