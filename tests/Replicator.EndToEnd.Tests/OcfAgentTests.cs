@@ -18,6 +18,7 @@ public sealed class OcfAgentTests
     private const int OcfErrConfigured = 6;
     private const int OcfNotRunning = 7;
     private const int OcfRunningPromoted = 8;
+    private const int OcfFailedPromoted = 9;
 
     [Fact]
     public async Task Ocf_tester_passes_the_agent_on_a_node_that_holds_the_pairs_data()
@@ -81,6 +82,41 @@ public sealed class OcfAgentTests
 
         Assert.Equal(OcfSuccess, (await AgentAsync(agent, "stop", node)).Code);
         Assert.Equal(OcfNotRunning, (await AgentAsync(agent, "monitor", node)).Code);
+    }
+
+    [Fact]
+    public async Task A_killed_writer_is_reported_failed_and_recovers_as_the_cluster_recovers_it_with_its_data()
+    {
+        await using DaemonPair pair = await PairStoppedCleanlyAsync();
+        string agent = InstallAgent(pair);
+        var node = Node.Beta(pair, peerPort: ReplicatorProcess.FreePort());
+        await using var cleanup = new StopOnDispose(agent, node);
+
+        await SucceedsAsync(agent, "start", node);
+        await SucceedsAsync(agent, "promote", node);
+        await Tool.QemuIo(node.NbdUri, "write -P 0x7c 1M 1M", "flush");
+        int pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(node.StateDir, "ocf-replicator.pid")), System.Globalization.CultureInfo.InvariantCulture);
+        using (var daemon = Process.GetProcessById(pid))
+        {
+            daemon.Kill();
+            await daemon.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        }
+
+        (int code, string output) = await AgentAsync(agent, "monitor", node);
+        Assert.Equal(OcfFailedPromoted, code);
+        Assert.Contains("the writer's daemon is gone", output, StringComparison.Ordinal);
+
+        // The cluster's recovery of a failed promoted instance: demote, stop, start, promote.
+        await SucceedsAsync(agent, "demote", node);
+        await SucceedsAsync(agent, "stop", node);
+        await SucceedsAsync(agent, "start", node);
+        Assert.Equal(OcfSuccess, (await AgentAsync(agent, "monitor", node)).Code);
+        await SucceedsAsync(agent, "promote", node);
+        Assert.Equal(OcfRunningPromoted, (await AgentAsync(agent, "monitor", node)).Code);
+        Assert.Contains("still promoted after a restart", ReadLog(node), StringComparison.Ordinal);
+        await Tool.QemuIo(node.NbdUri, "read -P 0x7c 1M 1M", "read -P 0x33 4M 64k");
+        await SucceedsAsync(agent, "demote", node);
+        await SucceedsAsync(agent, "stop", node);
     }
 
     [Fact]
