@@ -145,6 +145,12 @@ public sealed class OcfAgentTests
         Assert.Equal("100", Score(beta));
         await Tool.QemuIo(alpha.NbdUri, "write -P 0x5a 0 1M", "flush");
 
+        // Two writers never: while alpha writes and beta follows it, beta is not promoted.
+        (int code, string output) = await AgentAsync(agent, "promote", beta with { Meta = new Dictionary<string, string> { ["OCF_RESKEY_CRM_meta_timeout"] = "10000" } });
+        Assert.Equal(OcfErrGeneric, code);
+        Assert.Contains("a writer is still connected to this node", output, StringComparison.Ordinal);
+        Assert.Equal("secondary", (await DaemonPair.StatusAsync(pair.SecondaryState))["role"]!.GetValue<string>());
+
         // The move: alpha stops writing after a last checkpoint, beta takes over from it, and the
         // notification tells the rested alpha to follow beta.
         await SucceedsAsync(agent, "demote", alpha);
