@@ -61,6 +61,7 @@ public sealed class SecondaryHostWitnessTests
         ConnectWitness(h);
         PrimaryGoesSilent(h);
         h.Host.OnHeartbeatTick();
+        h.RunStorage(); // the proposal recorded before it is asked
         WitnessRequestMessage vote = LastAsked(h);
         Assert.Equal(WitnessRequestKind.Vote, vote.Kind);
         Assert.NotNull(vote.Proposed);
@@ -90,6 +91,7 @@ public sealed class SecondaryHostWitnessTests
         ConnectWitness(h);
         PrimaryGoesSilent(h);
         h.Host.OnHeartbeatTick();
+        h.RunStorage();
         Answer(h, LastAsked(h), WitnessVerdict.Superseded, "the pair's writer went on without this node");
         int asked = h.SentOf<WitnessRequestMessage>(WitnessLink).Count(r => r.Kind == WitnessRequestKind.Vote);
 
@@ -167,21 +169,73 @@ public sealed class SecondaryHostWitnessTests
     }
 
     [Fact]
-    public void A_granted_vote_promotes_even_if_the_old_primary_came_back_meanwhile()
+    public void A_primary_that_comes_back_while_the_vote_is_asked_is_refused_and_the_granted_vote_promotes()
     {
         var h = WithWitness();
         ConnectWitness(h);
         PrimaryGoesSilent(h);
         h.Host.OnHeartbeatTick();
+        h.RunStorage(); // the proposal recorded before it is asked
         WitnessRequestMessage vote = LastAsked(h);
 
-        // The old primary reconnects while the vote is on its way: the witness has recorded this
-        // node's generation already, so the old primary is superseded and only this node may write.
+        // The old primary reconnects while the vote is on its way: were it followed, it could
+        // acknowledge writes on this node's heartbeats after the witness recorded the promotion.
         LinkId back = h.Connect();
+        Assert.Contains(h.Closed, c => c.Link == back && c.Reason.Contains("follows no primary until the witness answers", StringComparison.Ordinal));
         Answer(h, vote, WitnessVerdict.Granted);
         h.RunStorage();
 
         Assert.Equal([1L], h.Promotions);
-        Assert.Contains(h.Closed, c => c.Link == back && c.Fenced);
+    }
+
+    [Fact]
+    public void A_vote_asked_before_a_restart_is_asked_again_with_the_same_proposal_before_any_primary_is_followed()
+    {
+        var h = WithWitness();
+        ConnectWitness(h);
+        PrimaryGoesSilent(h);
+        h.Host.OnHeartbeatTick();
+        h.RunStorage();
+        WitnessRequestMessage asked = LastAsked(h);
+        Assert.Equal(WitnessRequestKind.Vote, asked.Kind);
+
+        // The process dies with the question unanswered (the witness may have granted it).
+        var restarted = new SecondaryHarness(directory: h.Directory, configure: o => o with
+        {
+            AutoFailover = true,
+            Witness = new WitnessSessionOptions { Address = "witness:7800", PairId = o.PairId, Timeout = TimeSpan.FromSeconds(30) },
+        });
+        Assert.Single(restarted.Logged("asks again, and follows no primary until the witness answers"));
+        LinkId primary = restarted.Connect();
+        Assert.Contains(restarted.Closed, c => c.Link == primary && c.Reason.Contains("follows no primary until the witness answers", StringComparison.Ordinal));
+
+        ConnectWitness(restarted);
+        WitnessRequestMessage again = LastAsked(restarted);
+        Assert.Equal((WitnessRequestKind.Vote, asked.Proposed), (again.Kind, again.Proposed));
+        Answer(restarted, again, WitnessVerdict.Granted);
+        restarted.RunStorage();
+
+        Assert.Single(restarted.Promotions);
+        Assert.Equal(asked.Proposed, restarted.Host.Store!.State.Generations.Current);
+        Assert.Null(restarted.Host.Store.State.ProposedPromotion);
+    }
+
+    [Fact]
+    public void A_refused_vote_lets_the_primary_back_and_following_it_drops_the_proposal_from_the_record()
+    {
+        var h = WithWitness();
+        ConnectWitness(h);
+        PrimaryGoesSilent(h);
+        h.Host.OnHeartbeatTick();
+        h.RunStorage();
+        Assert.NotNull(h.Host.Store!.State.ProposedPromotion);
+        Answer(h, LastAsked(h), WitnessVerdict.Refused, "the primary's lease runs for another 300 ms");
+
+        LinkId back = h.Connect();
+        h.RunStorage();
+
+        Assert.DoesNotContain(h.Closed, c => c.Link == back);
+        Assert.Null(h.Host.Store.State.ProposedPromotion);
+        Assert.Empty(h.Promotions);
     }
 }

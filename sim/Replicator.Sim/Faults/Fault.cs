@@ -13,6 +13,8 @@ internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Var
         FaultKind.Partition => $"{At / 1000.0:F3} ms partition {(PartitionDirection)Variant} for {Duration / 1000.0:F3} ms",
         FaultKind.WitnessPartition => $"{At / 1000.0:F3} ms the witness cut off from {(Variant == 0 ? "the primary" : Variant == 1 ? "the secondary" : "both nodes")} for {Duration / 1000.0:F3} ms",
         FaultKind.WitnessCrash => $"{At / 1000.0:F3} ms the witness crashes, back after {Duration / 1000.0:F3} ms",
+        FaultKind.SecondaryPause => $"{At / 1000.0:F3} ms secondary paused for {Duration / 1000.0:F3} ms",
+        FaultKind.WitnessPause => $"{At / 1000.0:F3} ms witness paused for {Duration / 1000.0:F3} ms",
         FaultKind.ConnectionReset => Variant == 0
             ? $"{At / 1000.0:F3} ms connection reset"
             : $"{At / 1000.0:F3} ms connection reset as the secondary begins journalling an epoch, its journal disk slow for {Duration / 1000.0:F3} ms",
@@ -49,6 +51,12 @@ internal enum FaultKind
 
     /// <summary>The witness's process dies and starts again after the duration.</summary>
     WitnessCrash,
+
+    /// <summary>The secondary's process is stopped for the duration: it hears and does nothing until it wakes.</summary>
+    SecondaryPause,
+
+    /// <summary>The witness's process is stopped for the duration.</summary>
+    WitnessPause,
 }
 
 /// <summary>How an operator's restart of the primary goes.</summary>

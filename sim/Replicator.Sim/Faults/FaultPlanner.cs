@@ -58,9 +58,18 @@ internal static class FaultPlanner
         {
             long at = (long)(s.DurationUs * (0.05 + 0.55 * r.NextDouble()));
             long duration = r.NextDouble() < 0.5 ? s.HeartbeatTimeoutUs * r.Next(2, 6) : r.Next(1, 60) * 1000L;
-            if (r.NextDouble() < 0.3)
+            double roll = r.NextDouble();
+            if (roll < 0.3)
             {
                 faults.Add(new Fault(FaultKind.WitnessCrash, at, Duration: duration));
+                continue;
+            }
+
+            if (roll < 0.45)
+            {
+                // A stopped process of either node: the secondary that wakes to a vote or a stale
+                // frame, the witness that answers late (the primary's own pauses are drawn with the rest).
+                faults.Add(new Fault(r.NextDouble() < 0.5 ? FaultKind.SecondaryPause : FaultKind.WitnessPause, at, Duration: duration));
                 continue;
             }
 

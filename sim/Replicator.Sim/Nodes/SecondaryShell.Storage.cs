@@ -148,6 +148,7 @@ internal sealed partial class SecondaryShell
     private void GoDown()
     {
         _switchesBefore += Host.Store?.Journal.Switches ?? 0;
+        _pause.Clear();
         Down = true;
         _incarnation++;
         _links.Clear();
@@ -298,6 +299,13 @@ internal sealed partial class SecondaryShell
     {
         if (incarnation != _incarnation || Down)
         {
+            return;
+        }
+
+        if (_pause.IsPaused)
+        {
+            // The process's own storage threads are stopped with it.
+            _pause.Run(() => Execute(op, incarnation, cutInside));
             return;
         }
 

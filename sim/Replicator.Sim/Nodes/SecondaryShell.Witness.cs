@@ -9,7 +9,11 @@ internal sealed partial class SecondaryShell : IWitnessClient
 {
     public void OnWitnessConnected(int incarnation, LinkId link)
     {
-        if (IsCurrent(incarnation))
+        if (_pause.IsPaused)
+        {
+            _pause.Run(() => OnWitnessConnected(incarnation, link));
+        }
+        else if (IsCurrent(incarnation))
         {
             Host.OnWitnessConnected(link);
         }
@@ -17,7 +21,11 @@ internal sealed partial class SecondaryShell : IWitnessClient
 
     public void OnWitnessConnectFailed(int incarnation, string reason)
     {
-        if (IsCurrent(incarnation))
+        if (_pause.IsPaused)
+        {
+            _pause.Run(() => OnWitnessConnectFailed(incarnation, reason));
+        }
+        else if (IsCurrent(incarnation))
         {
             Host.OnWitnessConnectFailed(reason);
         }
@@ -25,7 +33,11 @@ internal sealed partial class SecondaryShell : IWitnessClient
 
     public void OnWitnessAnswer(int incarnation, LinkId link, WitnessAnswerMessage answer)
     {
-        if (IsCurrent(incarnation))
+        if (_pause.IsPaused)
+        {
+            _pause.Run(() => OnWitnessAnswer(incarnation, link, answer));
+        }
+        else if (IsCurrent(incarnation))
         {
             Host.OnInput(link, new SecondaryInput(SecondaryInputKind.WitnessAnswer, WitnessAnswer: answer));
         }
@@ -33,7 +45,11 @@ internal sealed partial class SecondaryShell : IWitnessClient
 
     public void OnWitnessClosed(int incarnation, LinkId link, string reason)
     {
-        if (IsCurrent(incarnation))
+        if (_pause.IsPaused)
+        {
+            _pause.Run(() => OnWitnessClosed(incarnation, link, reason));
+        }
+        else if (IsCurrent(incarnation))
         {
             Host.OnLinkClosed(link, reason);
         }

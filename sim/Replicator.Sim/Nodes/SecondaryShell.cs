@@ -33,6 +33,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
     private readonly Dictionary<LinkId, LinkSender> _senders = new();
     private long _nextLink;
     private int _incarnation;
+    private readonly ProcessPause _pause;
 
     /// <summary>A secondary over this storage; <paramref name="autoFailover"/>: whether it promotes itself when its primary's heartbeats stop (the scenario's setting unless said).</summary>
     public SecondaryShell(SimWorld world, MemoryDisk image, MemoryStorageDirectory stateDirectory, SimStorageFaults storageFaults, bool? autoFailover = null)
@@ -42,6 +43,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
         StateDirectory = stateDirectory;
         _imageFaults = storageFaults;
         _time = new SimTimeProvider(world.Clock);
+        _pause = new ProcessPause(world.Clock);
         Scenario scenario = world.Scenario;
         _options = new SecondaryHostOptions
         {
@@ -86,6 +88,15 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
     /// <summary>A journal append failed: no epoch commits until the process restarts.</summary>
     public bool JournalFailed { get; private set; }
 
+    /// <summary>The process is stopped for <paramref name="duration"/>: everything that reaches it waits until it wakes.</summary>
+    public void Pause(long duration)
+    {
+        if (!Down)
+        {
+            _pause.Pause(duration);
+        }
+    }
+
     /// <summary>Starts the first incarnation: recovery from the (fresh) storage.</summary>
     public void Start()
     {
@@ -116,7 +127,16 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
         var link = new LinkId(++_nextLink);
         _links[connection] = link;
         _senders[link] = new LinkSender(_world.Network, connection, toSecondary: false);
-        Host.OnLinkConnected(link, $"connection {connection.Id}");
+
+        // The kernel accepts for a stopped process; the process hears of it when it wakes.
+        int incarnation = _incarnation;
+        _pause.Run(() =>
+        {
+            if (!Down && incarnation == _incarnation && _senders.ContainsKey(link))
+            {
+                Host.OnLinkConnected(link, $"connection {connection.Id}");
+            }
+        });
         return true;
     }
 
@@ -128,6 +148,13 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             return null;
         }
 
+        if (_pause.IsPaused)
+        {
+            // The operator's command is answered once the process wakes (a refusal then shows at the next ask).
+            _pause.Run(() => Promote(reason));
+            return null;
+        }
+
         string? refusal = Host.Promote(reason);
         _world.Trace.Event(refusal is null ? "promote" : "promotion refused", Engine.LastCommittedEpoch);
         _world.Trace.Note(() => $"secondary {(refusal is null ? "promoting" : "refused promotion")} ({reason}){(refusal is null ? string.Empty : ": " + refusal)}");
@@ -136,6 +163,13 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
 
     public void OnFrame(SimConnection connection, in Frame frame)
     {
+        if (_pause.IsPaused)
+        {
+            Frame held = frame;
+            _pause.Run(() => OnFrame(connection, held));
+            return;
+        }
+
         if (Down || !_links.TryGetValue(connection, out LinkId link))
         {
             return;
@@ -155,6 +189,12 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
 
     public void OnClosed(SimConnection connection, string reason)
     {
+        if (_pause.IsPaused)
+        {
+            _pause.Run(() => OnClosed(connection, reason));
+            return;
+        }
+
         if (_links.Remove(connection, out LinkId link) && _senders.Remove(link) && !Down)
         {
             Host.OnLinkClosed(link, reason);
@@ -165,6 +205,12 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
     {
         if (Down || incarnation != _incarnation)
         {
+            return;
+        }
+
+        if (_pause.IsPaused)
+        {
+            _pause.Run(() => HeartbeatTick(incarnation));
             return;
         }
 

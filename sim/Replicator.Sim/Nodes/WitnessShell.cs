@@ -46,11 +46,13 @@ internal sealed class WitnessShell : IWitnessHostActions
     private WitnessHost? _host;
     private long _nextLink = FirstLink;
     private int _incarnation;
+    private readonly ProcessPause _pause;
 
     public WitnessShell(SimWorld world)
     {
         _world = world;
         _time = new SimTimeProvider(world.Clock);
+        _pause = new ProcessPause(world.Clock);
         _options = new WitnessHostOptions
         {
             MaxLease = TimeSpan.FromMicroseconds(world.Scenario.HeartbeatTimeoutUs),
@@ -88,7 +90,7 @@ internal sealed class WitnessShell : IWitnessHostActions
     /// <summary>A node asks for a connection: it opens after a round trip, or fails after <paramref name="timeout"/> when the witness is down or cut off.</summary>
     public void Connect(WitnessSide side, IWitnessClient client, int incarnation, TimeSpan timeout)
     {
-        _world.Clock.After(Latency, () =>
+        _world.Clock.After(Latency, () => _pause.Run(() =>
         {
             if (_host is null || Cut(side))
             {
@@ -107,7 +109,7 @@ internal sealed class WitnessShell : IWitnessHostActions
                     client.OnWitnessConnected(incarnation, connection.Link);
                 }
             });
-        });
+        }));
     }
 
     /// <summary>A node's request, delivered after the latency unless its link is cut or the witness went down.</summary>
@@ -118,13 +120,13 @@ internal sealed class WitnessShell : IWitnessHostActions
             return;
         }
 
-        _world.Clock.After(Latency, () =>
+        _world.Clock.After(Latency, () => _pause.Run(() =>
         {
             if (connection.Open && connection.HostIncarnation == _incarnation && _host is not null && !Cut(connection.Side))
             {
                 _host.OnRequest(link, request);
             }
-        });
+        }));
     }
 
     /// <summary>A node closed its witness link.</summary>
@@ -133,13 +135,13 @@ internal sealed class WitnessShell : IWitnessHostActions
         if (_connections.Remove(link, out Connection? connection) && connection.Open)
         {
             connection.Open = false;
-            _world.Clock.After(Latency, () =>
+            _world.Clock.After(Latency, () => _pause.Run(() =>
             {
                 if (connection.HostIncarnation == _incarnation)
                 {
                     _host?.OnLinkClosed(link);
                 }
-            });
+            }));
         }
     }
 
@@ -189,6 +191,15 @@ internal sealed class WitnessShell : IWitnessHostActions
     /// <summary>Cuts the witness off from the primary (0), the secondary (1) or both (2) until <paramref name="until"/>.</summary>
     public void Partition(long from, long until, int variant) => _partitions.Add((from, until, variant));
 
+    /// <summary>The witness's process is stopped for <paramref name="duration"/>: requests wait, and are answered when it wakes.</summary>
+    public void Pause(long duration)
+    {
+        if (_host is not null)
+        {
+            _pause.Pause(duration);
+        }
+    }
+
     /// <summary>The witness's process dies: its connections end (the nodes hear the reset); it starts again after <paramref name="duration"/> from what its directory holds.</summary>
     public void Crash(long duration)
     {
@@ -199,6 +210,7 @@ internal sealed class WitnessShell : IWitnessHostActions
 
         _host = null;
         _incarnation++;
+        _pause.Clear();
         _world.Trace.Event("witness crashed");
         foreach (Connection connection in _connections.Values)
         {
@@ -221,6 +233,12 @@ internal sealed class WitnessShell : IWitnessHostActions
     {
         if (incarnation != _incarnation || _host is null)
         {
+            return;
+        }
+
+        if (_pause.IsPaused)
+        {
+            _pause.Run(() => Tick(incarnation));
             return;
         }
 

@@ -227,6 +227,12 @@ internal sealed class SimWorld
             case FaultKind.WitnessCrash:
                 Witness?.Crash(fault.Duration);
                 break;
+            case FaultKind.SecondaryPause:
+                Secondary.Pause(fault.Duration);
+                break;
+            case FaultKind.WitnessPause:
+                Witness?.Pause(fault.Duration);
+                break;
         }
 
         _faultActiveUntil = Math.Max(_faultActiveUntil, until + Scenario.HeartbeatTimeoutUs);

@@ -37,6 +37,10 @@ public sealed partial class SecondaryHost
             case SecondaryStorageResult.Done when completion.Kind is SecondaryStorageKind.RecordSyncTarget or SecondaryStorageKind.TakeGenerations:
                 OnStateOperationDone();
                 break;
+            case SecondaryStorageResult.Done when completion.Kind == SecondaryStorageKind.RecordProposedPromotion:
+                OnStateOperationDone();
+                OnProposalRecorded();
+                break;
             case SecondaryStorageResult.Done when completion.Verified is { } verified:
                 // Only the primary of this stream asked; after a restart (journal replay) nobody waits for it.
                 if (!_welcomed.IsNone)

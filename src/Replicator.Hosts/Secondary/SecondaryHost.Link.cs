@@ -60,6 +60,8 @@ public sealed partial class SecondaryHost
     {
         if (_witness?.OnClosed(link, reason) == true)
         {
+            // What was asked on it may or may not have been decided: only an answer on a new link says.
+            _votesUnanswered = 0;
             return;
         }
 
@@ -196,7 +198,7 @@ public sealed partial class SecondaryHost
         }
 
         // A second primary while one is connected is refused, but may pass later: not a misconfiguration.
-        string? refusal = verdict.Reason ?? (_current.IsNone ? null : $"a primary is already connected from {_links[_current].Peer}");
+        string? refusal = verdict.Reason ?? (_current.IsNone ? null : $"a primary is already connected from {_links[_current].Peer}") ?? VoteOutstandingRefusal;
         if (refusal is not null)
         {
             // Whoever it is (a primary of another pair, size, block size or version, a stranger, a
@@ -208,6 +210,7 @@ public sealed partial class SecondaryHost
         state.HelloAccepted = true;
         state.Relation = relation;
         _current = link;
+        ForgetProposal();
         Log.PrimaryConnected(_log, state.Peer, $"{hello.Identity}; {hello.Generations}");
         if (hello.VouchesBlankSecondaryEqual && relation == PairRelation.SecondaryBlank && _engine!.LastCommittedEpoch == 0 && _syncTarget is null)
         {

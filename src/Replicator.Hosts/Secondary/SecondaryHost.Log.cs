@@ -81,6 +81,12 @@ public sealed partial class SecondaryHost
         [LoggerMessage(60, LogLevel.Warning, "the witness at {Witness} will not vote for this node's promotion, now or later: {Reason}. An operator decides (replicator failover)")]
         public static partial void AutoFailoverRefused(ILogger logger, string witness, string reason);
 
+        [LoggerMessage(65, LogLevel.Warning, "this node asked the witness at {Witness} to vote its promotion into {Proposal} before it stopped: it asks again, and follows no primary until the witness answers")]
+        public static partial void ProposalResumed(ILogger logger, string proposal, string witness);
+
+        [LoggerMessage(66, LogLevel.Warning, "this node asked a witness to vote its promotion into {Proposal} before it stopped, and now runs without one: the question is dropped (if it was granted, the old primary learns so from the witness and stops)")]
+        public static partial void ProposalDropped(ILogger logger, string proposal);
+
         [LoggerMessage(61, LogLevel.Information, "the witness at {Witness} refused a vote for now: {Reason}")]
         public static partial void VoteRefused(ILogger logger, string witness, string reason);
 

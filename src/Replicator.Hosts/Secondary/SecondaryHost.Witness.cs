@@ -21,6 +21,11 @@ public sealed partial class SecondaryHost
     private GenerationMark? _proposedGeneration;
     private GenerationMark? _promotionGeneration;
     private long _voteAskedAt;
+
+    // A promotion is put to the witness: no primary is followed until it answers (see NodeState.ProposedPromotion).
+    private bool _voteOutstanding;
+    private bool _proposalRecorded;
+    private int _votesUnanswered;
     private bool _fenceRunning;
     private long _fenceRetryAt;
     private string? _autoFailoverRefused;
@@ -42,8 +47,20 @@ public sealed partial class SecondaryHost
         }
 
         witness.OnConnected(link);
+        if (_voteOutstanding && !IsPromoted)
+        {
+            _voteAskedAt = 0;
+            AskVote();
+            return;
+        }
+
         witness.Ask(WitnessRequestKind.Presence, _store!.State.Generations, proposed: null);
     }
+
+    /// <summary>Why a primary's hello is refused while the witness decides this node's promotion; null when it is not.</summary>
+    private string? VoteOutstandingRefusal => _voteOutstanding
+        ? $"this node asked the witness at {_witness!.Address} to vote for its promotion, and follows no primary until the witness answers"
+        : null;
 
     public void OnWitnessConnectFailed(string reason) => _witness?.OnConnectFailed(reason);
 
@@ -80,14 +97,72 @@ public sealed partial class SecondaryHost
         {
             _witness = new WitnessSession(options, NodeRole.Secondary, new WitnessTransport(this), _time);
         }
+
+        if (_store!.State.ProposedPromotion is not { } proposal || _store.State.Role != NodeRole.Secondary)
+        {
+            return;
+        }
+
+        if (_witness is null)
+        {
+            // Started without the witness it asked: it cannot learn the answer; the old primary, if
+            // the vote was granted, learns it from the witness and stops (superseded).
+            Log.ProposalDropped(_log, proposal.ToString());
+            _proposedGeneration = proposal;
+            ForgetProposal();
+            return;
+        }
+
+        // Asked before the node stopped: the question stands until the witness answers it.
+        Log.ProposalResumed(_log, proposal.ToString(), _witness.Address);
+        _proposedGeneration = proposal;
+        _proposalRecorded = true;
+        _voteOutstanding = true;
+    }
+
+    /// <summary>The proposal is durable (or its clearing is): the vote is asked now.</summary>
+    private void OnProposalRecorded()
+    {
+        _proposalRecorded = _proposedGeneration is not null && Equals(_store!.State.ProposedPromotion, _proposedGeneration);
+        if (_proposalRecorded && _voteOutstanding && !IsPromoted)
+        {
+            AskVote();
+        }
+    }
+
+    /// <summary>No promotion is asked any more (a primary is followed, or the witness superseded this node): the record says so too.</summary>
+    private void ForgetProposal()
+    {
+        _voteOutstanding = false;
+        if (_proposedGeneration is null || IsPromoted)
+        {
+            return;
+        }
+
+        _proposedGeneration = null;
+        _proposalRecorded = false;
+        RunStateOperation(new SecondaryStorageOperation(SecondaryStorageKind.RecordProposedPromotion, Proposal: null));
     }
 
     private void WitnessTick()
     {
-        if (_witness is not null && _store is not null && !IsPromoted)
+        if (_witness is null || _store is null || IsPromoted)
         {
-            _witness.OnTick(_store.State.Generations, WitnessRequestKind.Presence);
+            return;
         }
+
+        if (_voteOutstanding && _autoFailoverRefused is null)
+        {
+            // A question that stands is asked until answered, whatever the primary does.
+            if (_witness.KeepConnected())
+            {
+                AskVote();
+            }
+
+            return;
+        }
+
+        _witness.OnTick(_store.State.Generations, WitnessRequestKind.Presence);
     }
 
     /// <summary>The primary has been silent for the timeout: ask the witness's vote, or fence, or promote — as configured.</summary>
@@ -134,11 +209,28 @@ public sealed partial class SecondaryHost
             return; // one in flight: asked again only if its answer is late
         }
 
-        // The same proposal every time: a repeat after a lost answer is granted again, never twice over.
-        _proposedGeneration ??= GenerationMark.Draw(GenerationCause.Promotion, _time.GetUtcNow());
+        // From the moment a vote may be asked, no primary is followed: were it granted, the old
+        // primary must find no secondary to lease from (I6).
+        _voteOutstanding = true;
+        if (_proposedGeneration is null)
+        {
+            // The same proposal every time, recorded before it is asked: a repeat after a lost
+            // answer, or after a restart, is granted again, never twice over.
+            _proposedGeneration = GenerationMark.Draw(GenerationCause.Promotion, _time.GetUtcNow());
+            _proposalRecorded = false;
+            RunStateOperation(new SecondaryStorageOperation(SecondaryStorageKind.RecordProposedPromotion, Proposal: _proposedGeneration));
+            return;
+        }
+
+        if (!_proposalRecorded)
+        {
+            return; // asked once the record holds it
+        }
+
         if (_witness!.Ask(WitnessRequestKind.Vote, _store!.State.Generations, _proposedGeneration))
         {
             _voteAskedAt = now;
+            _votesUnanswered++;
         }
     }
 
@@ -159,6 +251,7 @@ public sealed partial class SecondaryHost
         }
 
         _voteAskedAt = 0;
+        _votesUnanswered = Math.Max(0, _votesUnanswered - 1);
         switch (answer.Verdict)
         {
             // Even if the primary came back meanwhile: the witness recorded this node's generation,
@@ -174,12 +267,24 @@ public sealed partial class SecondaryHost
                 Promote($"the primary was silent for {_options.HeartbeatTimeout.TotalMilliseconds} ms and the witness at {_witness.Address} voted for it", Diagnostics.PromotionTrigger.Automatic, _proposedGeneration);
                 break;
             case WitnessVerdict.Superseded:
+                ForgetProposal();
                 _autoFailoverRefused = answer.Reason;
                 Log.AutoFailoverRefused(_log, _witness.Address, answer.Reason ?? string.Empty);
                 break;
-            case WitnessVerdict.Refused when !string.Equals(answer.Reason, _lastVoteRefusal, StringComparison.Ordinal):
-                _lastVoteRefusal = answer.Reason;
-                Log.VoteRefused(_log, _witness.Address, answer.Reason ?? string.Empty);
+            case WitnessVerdict.Refused:
+                // Not recorded: a primary may be followed again — once no other ask of it is unanswered
+                // (a later one could still be granted). The proposal is kept for the next ask.
+                if (_votesUnanswered == 0)
+                {
+                    _voteOutstanding = false;
+                }
+
+                if (!string.Equals(answer.Reason, _lastVoteRefusal, StringComparison.Ordinal))
+                {
+                    _lastVoteRefusal = answer.Reason;
+                    Log.VoteRefused(_log, _witness.Address, answer.Reason ?? string.Empty);
+                }
+
                 break;
         }
     }

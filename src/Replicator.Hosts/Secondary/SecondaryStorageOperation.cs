@@ -15,7 +15,8 @@ public readonly record struct SecondaryStorageOperation(
     VmSnapshot? Snapshot = null,
     long Number = 0,
     long LastSequence = 0,
-    Protocol.Generations.DataGenerations? Generations = null)
+    Protocol.Generations.DataGenerations? Generations = null,
+    Protocol.Generations.GenerationMark? Proposal = null)
 {
     /// <summary>
     /// Journal appends (the commit point, on the acknowledgement's path) run apart from applying
@@ -56,6 +57,9 @@ public enum SecondaryStorageKind
 
     /// <summary>Record durably that the image holds the operation's generations as it is (<see cref="Storage.SecondaryStore.TakeGenerations"/>).</summary>
     TakeGenerations,
+
+    /// <summary>Record durably the generation a vote is asked for, or none (<see cref="Storage.SecondaryStore.RecordProposedPromotion"/>).</summary>
+    RecordProposedPromotion,
 }
 
 /// <summary>The two ordered lanes of storage work: each runs its operations one at a time, in order.</summary>

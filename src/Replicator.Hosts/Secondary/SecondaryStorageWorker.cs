@@ -77,6 +77,9 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
                 case SecondaryStorageKind.TakeGenerations:
                     store.TakeGenerations(op.Generations!);
                     break;
+                case SecondaryStorageKind.RecordProposedPromotion:
+                    store.RecordProposedPromotion(op.Proposal);
+                    break;
                 case SecondaryStorageKind.MarkApplied:
                     store.MarkApplied(op.Number, op.LastSequence);
                     var stamps = new EpochStamps(ApplyStarted: _applyStarted, ApplyEnded: time.GetTimestamp());

@@ -60,6 +60,15 @@ public sealed record NodeState
     /// </summary>
     public bool FormerPrimary { get; init; }
 
+    /// <summary>
+    /// The generation this secondary asked the witness to vote its promotion into, recorded before
+    /// it asked: the witness may have granted it (and recorded it) even if the answer never came
+    /// back. Until the witness answers, the node follows no primary — after a restart too — so an
+    /// old primary is never acknowledged on the strength of a node the witness voted away from it.
+    /// Cleared by the promotion, or once a primary is followed again after a refusal.
+    /// </summary>
+    public GenerationMark? ProposedPromotion { get; init; }
+
     /// <summary>The checkpoint the image and RAM image hold (0: the initial copy).</summary>
     public long AppliedEpoch { get; init; }
 

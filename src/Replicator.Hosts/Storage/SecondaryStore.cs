@@ -287,6 +287,13 @@ public sealed class SecondaryStore : IDisposable
         _states.Save(State);
     }
 
+    /// <summary>Records durably the generation a vote is asked for (<see cref="NodeState.ProposedPromotion"/>), or that none is asked (null).</summary>
+    public void RecordProposedPromotion(GenerationMark? proposal)
+    {
+        State = State with { ProposedPromotion = proposal };
+        _states.Save(State);
+    }
+
     /// <summary>
     /// Records durably that the image holds <paramref name="generations"/> as it is: a blank node whose
     /// image the operator vouched equal to the primary's (--skip-initial-sync).
@@ -312,6 +319,7 @@ public sealed class SecondaryStore : IDisposable
             Role = NodeRole.Primary,
             PrimaryByPromotion = true,
             PromotedFrom = from,
+            ProposedPromotion = null,
             SyncTarget = null,
             SyncFirstEpoch = 0,
         };

@@ -64,6 +64,15 @@ public sealed class WitnessSession
     /// </summary>
     public void OnTick(DataGenerations generations, WitnessRequestKind periodic)
     {
+        if (KeepConnected())
+        {
+            Ask(periodic, generations, proposed: null);
+        }
+    }
+
+    /// <summary>The connection's upkeep of <see cref="OnTick"/> without its question (the caller asks its own); true when connected.</summary>
+    public bool KeepConnected()
+    {
         long now = _time.GetTimestamp();
         if (!_link.IsNone && _time.GetElapsedTime(_lastAnswer, now) > _options.Timeout)
         {
@@ -89,10 +98,10 @@ public sealed class WitnessSession
                 _transport.ConnectWitness(_options.Timeout);
             }
 
-            return;
+            return false;
         }
 
-        Ask(periodic, generations, proposed: null);
+        return true;
     }
 
     /// <summary>Asks now, if connected; returns whether the request went out.</summary>
