@@ -175,7 +175,7 @@ public sealed class OcfAgentTests
         await Tool.QemuIo(beta.NbdUri, "write -P 0x6b 2M 1M", "flush");
 
         // And back: beta was made the writer by a promotion, so its rested record must be demoted
-        // before it can follow (the agent's stand-in for a demote command the CLI lacks).
+        // before it can follow (`replicator demote`, run by the agent's notify).
         await SucceedsAsync(agent, "demote", beta);
         await SucceedsAsync(agent, "promote", alpha);
         await SucceedsAsync(agent, "notify", PostPromote(beta, "alpha"));

@@ -48,6 +48,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(SyncRate());
         root.Subcommands.Add(Keygen());
         root.Subcommands.Add(DiscardMyData());
+        root.Subcommands.Add(Demote());
         root.Subcommands.Add(Demo());
         root.Subcommands.Add(Bench());
         return root;
@@ -155,6 +156,14 @@ internal static class ReplicatorCommandLine
         });
         var command = new Command("sync-rate", "change the rate limit of the primary's sync (full sync, resync, repair) while it runs") { stateDir, mbps };
         command.SetAction((parsed, _) => ControlCommand.RunAsync($"sync-rate {parsed.GetValue(mbps).ToString(System.Globalization.CultureInfo.InvariantCulture)}", parsed.GetValue(stateDir)!, json: false, TimeSpan.FromSeconds(30)));
+        return command;
+    }
+
+    private static Command Demote()
+    {
+        var stateDir = new Option<string>("--state-dir") { Description = "the stopped node's state directory", Required = true };
+        var command = new Command("demote", "make a stopped node that took over follow its peer when next started as a secondary (its writes since are copied back over)") { stateDir };
+        command.SetAction((parsed, _) => DemoteCommand.RunAsync(parsed.GetValue(stateDir)!, Console.Out, Console.Error));
         return command;
     }
 

@@ -32,7 +32,8 @@ internal static class DiscardMyDataCommand
         }
     }
 
-    private static async Task<bool> IsRunningAsync(string stateDirectory)
+    /// <summary>Whether a node answers on the state directory's control socket (a socket file alone may be a dead node's).</summary>
+    public static async Task<bool> IsRunningAsync(string stateDirectory)
     {
         if (!File.Exists(ControlServer.PathIn(stateDirectory)))
         {
