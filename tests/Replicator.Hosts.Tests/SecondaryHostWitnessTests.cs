@@ -18,7 +18,8 @@ public sealed class SecondaryHostWitnessTests
 {
     private static readonly LinkId WitnessLink = new(1000);
 
-    private static SecondaryHarness WithWitness(string? fence = null) => new(configure: o => o with
+    /// <param name="restartOf">The state directory of a node that ran before (a restart).</param>
+    private static SecondaryHarness WithWitness(string? fence = null, SecondaryHarness? restartOf = null) => new(directory: restartOf?.Directory, configure: o => o with
     {
         AutoFailover = true,
         FenceCommand = fence,
@@ -200,11 +201,7 @@ public sealed class SecondaryHostWitnessTests
         Assert.Equal(WitnessRequestKind.Vote, asked.Kind);
 
         // The process dies with the question unanswered (the witness may have granted it).
-        var restarted = new SecondaryHarness(directory: h.Directory, configure: o => o with
-        {
-            AutoFailover = true,
-            Witness = new WitnessSessionOptions { Address = "witness:7800", PairId = o.PairId, Timeout = TimeSpan.FromSeconds(30) },
-        });
+        SecondaryHarness restarted = WithWitness(restartOf: h);
         Assert.Single(restarted.Logged("asks again, and follows no primary until the witness answers"));
         LinkId primary = restarted.Connect();
         Assert.Contains(restarted.Closed, c => c.Link == primary && c.Reason.Contains("follows no primary until the witness answers", StringComparison.Ordinal));

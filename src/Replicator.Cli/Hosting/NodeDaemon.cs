@@ -240,16 +240,18 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         due.Answer.TrySetResult(answer);
     }
 
-    private Task<JsonNode?> AnswerAsync(string command, CancellationToken cancel)
+    /// <summary>What runs now, read together.</summary>
+    private (NodeRun Run, SecondaryNode? Secondary, PrimaryNode? Primary, NbdServer? Server) Running()
     {
-        NodeRun run;
-        SecondaryNode? secondary;
-        PrimaryNode? primary;
-        NbdServer? server;
         lock (_gate)
         {
-            (run, secondary, primary, server) = (_run, _secondary, _primary, _server);
+            return (_run, _secondary, _primary, _server);
         }
+    }
+
+    private Task<JsonNode?> AnswerAsync(string command, CancellationToken cancel)
+    {
+        (NodeRun run, SecondaryNode? secondary, PrimaryNode? primary, NbdServer? server) = Running();
 
         if (run is NodeRun.Primary or NodeRun.Promoted && primary is not null)
         {
@@ -281,14 +283,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     /// <summary>What <c>replicator events</c> follows: the role that runs now and its status (the export's address with a primary's).</summary>
     private StatusSample Sample()
     {
-        NodeRun run;
-        SecondaryNode? secondary;
-        PrimaryNode? primary;
-        NbdServer? server;
-        lock (_gate)
-        {
-            (run, secondary, primary, server) = (_run, _secondary, _primary, _server);
-        }
+        (NodeRun run, SecondaryNode? secondary, PrimaryNode? primary, NbdServer? server) = Running();
 
         if (run is NodeRun.Primary or NodeRun.Promoted && primary is not null)
         {

@@ -12,12 +12,12 @@ namespace Replicator.Hosts.Secondary;
 public sealed class SecondaryMetrics
 {
     private readonly Counter<long> _failovers;
-    private readonly Counter<long> _refused;
+    private readonly RefusedConnections _refused;
 
     internal SecondaryMetrics(Meter meter, SecondaryHost host)
     {
         _failovers = meter.CreateCounter<long>("replicator.failovers", "{promotion}", "Promotions of this node (tag trigger: operator, automatic, switchover, forced)");
-        _refused = meter.CreateCounter<long>("replicator.connections.refused", "{connection}", "Connections refused (tag stage: transport before the pair key, handshake after it)");
+        _refused = new RefusedConnections(meter);
         meter.CreateObservableGauge("replicator.buffer.used", () => host.Engine?.BufferedBytes ?? 0, "By", "Bytes of mirrored writes held by epoch, not yet committed");
         meter.CreateObservableGauge("replicator.buffer.capacity", () => host.BufferCapacityBytes, "By", "The credit window: the most the buffer holds");
         meter.CreateObservableGauge("replicator.epoch.committed", () => host.Engine?.LastCommittedEpoch ?? 0, "{epoch}", "The last epoch committed (durable in the journal)");
@@ -35,8 +35,7 @@ public sealed class SecondaryMetrics
     }
 
     /// <summary>A connection refused, by the host's handshake or by the shell before the key was proven.</summary>
-    public void ConnectionRefused(RefusalStage stage) =>
-        _refused.Add(1, new KeyValuePair<string, object?>("stage", stage == RefusalStage.Transport ? "transport" : "handshake"));
+    public void ConnectionRefused(RefusalStage stage) => _refused.Add(stage);
 
     private static string Tag(PromotionTrigger trigger) => trigger switch
     {

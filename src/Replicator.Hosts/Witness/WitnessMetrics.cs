@@ -11,12 +11,12 @@ namespace Replicator.Hosts.Witness;
 public sealed class WitnessMetrics
 {
     private readonly Counter<long> _answers;
-    private readonly Counter<long> _refused;
+    private readonly RefusedConnections _refused;
 
     internal WitnessMetrics(Meter meter, WitnessHost host)
     {
         _answers = meter.CreateCounter<long>("replicator.witness.answers", "{answer}", "Answers to the nodes (tags kind: lease, vote, presence; verdict: granted, refused, superseded)");
-        _refused = meter.CreateCounter<long>("replicator.connections.refused", "{connection}", "Connections refused (tag stage: transport before the pair key, handshake after it)");
+        _refused = new RefusedConnections(meter);
         meter.CreateObservableGauge("replicator.witness.pairs", () => host.PairCount, "{pair}", "Pairs the witness keeps records for");
     }
 
@@ -26,6 +26,5 @@ public sealed class WitnessMetrics
         new KeyValuePair<string, object?>("verdict", verdict switch { WitnessVerdict.Granted => "granted", WitnessVerdict.Refused => "refused", _ => "superseded" }));
 
     /// <summary>A connection refused, by the shell before the key was proven or by the host after.</summary>
-    public void ConnectionRefused(RefusalStage stage) =>
-        _refused.Add(1, new KeyValuePair<string, object?>("stage", stage == RefusalStage.Transport ? "transport" : "handshake"));
+    public void ConnectionRefused(RefusalStage stage) => _refused.Add(stage);
 }
