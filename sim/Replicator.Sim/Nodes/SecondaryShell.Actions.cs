@@ -107,8 +107,14 @@ internal sealed partial class SecondaryShell
             }
         }
 
-        // The simulated pairs fail over with a witness or, as two nodes, without one; never with a fence command.
-        public void RunFence(FenceRequest request) => throw new NotSupportedException("the simulator runs no fence command");
+        /// <summary>The fence command: a simulated STONITH of the primary's host (<see cref="SecondaryShell.RunFence"/>).</summary>
+        public void RunFence(FenceRequest request)
+        {
+            if (Current)
+            {
+                shell.RunFence(_incarnation);
+            }
+        }
 
         public void Halt(string reason)
         {

@@ -445,6 +445,7 @@ internal sealed partial class SecondaryShell
             return;
         }
 
+        CheckFencedBeforeAutomaticPromotion();
         PromotedEpoch = epoch;
         _imageHashAtPromotion = GuestCheckpoint.Hash(Image.Contents);
         _world.Promoted(epoch, Image.Contents, VmOnDisk(Host.Store!));

@@ -56,6 +56,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             PageSize = scenario.Guest.PageSize,
             HeartbeatTimeout = TimeSpan.FromMicroseconds(scenario.HeartbeatTimeoutUs),
             Witness = scenario.Witness ? WitnessShell.SessionOptions(scenario) : null,
+            FenceCommand = scenario.FenceUs > 0 ? "stonith (simulated)" : null,
             AutoFailover = autoFailover ?? scenario.AutoFailover,
             JournalSwitchAboveBytes = scenario.JournalSwitchAboveBytes,
             Plant = scenario.Plant,

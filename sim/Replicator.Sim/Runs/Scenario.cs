@@ -57,6 +57,15 @@ internal sealed record Scenario
     /// </summary>
     public bool Witness { get; init; }
 
+    /// <summary>
+    /// Auto-failover without a witness goes through a fence command, as the daemon requires: a
+    /// simulated STONITH that powers the primary's host off after <see cref="FenceUs"/>, failing
+    /// (and retried by the host) with probability <see cref="FenceFailureRate"/>. 0: no fence command.
+    /// </summary>
+    public long FenceUs { get; init; }
+
+    public double FenceFailureRate { get; init; }
+
     /// <summary>The primary's first wait before reconnecting to a lost secondary; it doubles up to 32 times while attempts fail.</summary>
     public required long ReconnectUs { get; init; }
 
@@ -123,5 +132,5 @@ internal sealed record Scenario
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
         $"buffer {SecondaryBufferBytes / 1024} KiB + write-back {SecondaryWritebackBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
-        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal switching files above {JournalSwitchAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SwitchOver ? $", switchover{(SwitchOverResetUs > 0 ? $" (link reset {SwitchOverResetUs / 1000.0:F1} ms in)" : string.Empty)}" : string.Empty)}{(FailBack && !SwitchOver ? $", failback{(FailBackPowerCutUs > 0 ? $" (old primary's power cut at {FailBackPowerCutUs / 1000.0:F1} ms)" : string.Empty)}" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? Witness ? ", auto-failover with a witness" : ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal switching files above {JournalSwitchAboveBytes / 1024} KiB{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SwitchOver ? $", switchover{(SwitchOverResetUs > 0 ? $" (link reset {SwitchOverResetUs / 1000.0:F1} ms in)" : string.Empty)}" : string.Empty)}{(FailBack && !SwitchOver ? $", failback{(FailBackPowerCutUs > 0 ? $" (old primary's power cut at {FailBackPowerCutUs / 1000.0:F1} ms)" : string.Empty)}" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? Witness ? ", auto-failover with a witness" : FenceUs > 0 ? $", auto-failover fencing in {FenceUs / 1000.0:F1} ms ({FenceFailureRate:P0} failing)" : ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

@@ -126,6 +126,13 @@ internal static class ScenarioDraw
             scenario = scenario with { Witness = true, FailBack = false, FailBackPowerCutUs = 0, SwitchOver = false, SwitchOverResetUs = 0 };
         }
 
+        // Without a witness, auto-failover fences the primary first (the daemon refuses it otherwise).
+        Random fence = SeedSplitter.For(seed, "fence");
+        if (scenario.AutoFailover && !scenario.Witness)
+        {
+            scenario = scenario with { FenceUs = fence.Next(1, 4 * (int)scenario.HeartbeatUs), FenceFailureRate = fence.NextDouble() < 0.5 ? 0 : 0.3 };
+        }
+
         IReadOnlyList<Fault> faults = FaultPlanner.Draw(SeedSplitter.For(seed, "faults"), scenario);
         if (scenario.Witness)
         {

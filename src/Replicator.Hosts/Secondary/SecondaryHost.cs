@@ -65,6 +65,9 @@ public sealed partial class SecondaryHost
 
     public bool IsPromoted => _engine?.Phase is SecondaryPhase.Promoting or SecondaryPhase.Promoted;
 
+    /// <summary>What started this node's promotion; null before one began.</summary>
+    public PromotionTrigger? PromotedBy { get; private set; }
+
     /// <summary>
     /// Whether the committed image holds the pair's data: the node holds a data generation, or the
     /// epoch that completes its sync is committed (applying it records the primary's generations).
@@ -223,6 +226,7 @@ public sealed partial class SecondaryHost
         // Said, and the generation set, before the engine is asked: with nothing to drain it completes the promotion at once.
         Log.Promoting(_log, reason, engine.LastCommittedEpoch);
         _promotionGeneration = into;
+        PromotedBy = trigger;
         Metrics?.Promoted(trigger);
         engine.Promote();
         foreach ((LinkId link, LinkState state) in _links.ToList())
