@@ -157,6 +157,9 @@ public sealed partial class InMemoryPair
 
         public void Halt(string reason) => pair.Violations.Add($"the secondary halted: {reason}");
 
+        // The in-memory pair has no witness: no failover ever goes to one.
+        public void PromotionRefused(string reason) => pair.Violations.Add($"a failover went to a witness the pair has none of: {reason}");
+
         // The in-memory pair runs two nodes, no witness and no fence command; its hosts are never given either.
         public void ConnectWitness(TimeSpan timeout) => throw new NotSupportedException("the in-memory pair has no witness");
 

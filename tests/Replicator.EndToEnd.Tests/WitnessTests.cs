@@ -13,6 +13,7 @@ public sealed class WitnessTests
     // at every 200 ms heartbeat — room enough that a loaded machine does not let it lapse.
     private static readonly string[] SecondaryOptions = ["--auto-failover", "--heartbeat-timeout-ms", "1500", "--lease-ms", "1000"];
     private static readonly string[] PrimaryOptions = ["--heartbeat-timeout-ms", "1500", "--lease-ms", "1000"];
+    private static readonly string[] OperatorOnly = ["--heartbeat-timeout-ms", "1500", "--lease-ms", "1000"];
 
     [Fact]
     public async Task With_a_witness_the_secondary_promotes_itself_when_the_primary_dies()
@@ -121,5 +122,54 @@ public sealed class WitnessTests
         pair.StartSecondary("--auto-failover");
         Assert.Equal(2, await pair.Secondary!.WaitForExitAsync());
         Assert.Contains("--auto-failover needs --witness HOST:PORT or --fence-command CMD", pair.Secondary.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_operator_s_failover_goes_to_the_witness_and_is_refused_for_a_secondary_the_cut_off_primary_went_on_without()
+    {
+        // No --auto-failover: only the operator fails over, and with a witness that is a vote too.
+        await using DaemonPair pair = await DaemonPair.StartWithWitnessAsync(true, OperatorOnly, PrimaryOptions);
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x71 0 1M");
+        await pair.CheckpointAsync();
+
+        pair.Proxy!.Cut();
+        await pair.WaitUntilDegradedAsync();
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x72 1M 1M");
+        (int code, string output) = await ReplicatorProcess.RunAsync("failover", "--state-dir", pair.SecondaryState);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains("not promoted", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("serving the image over NBD", pair.Secondary!.Output, StringComparison.Ordinal);
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x73 2M 1M", "read -P 0x72 1M 1M");
+    }
+
+    [Fact]
+    public async Task An_operator_s_failover_after_the_primary_died_is_voted_by_the_witness_once_its_lease_ran_out()
+    {
+        await using DaemonPair pair = await DaemonPair.StartWithWitnessAsync(false, OperatorOnly, PrimaryOptions);
+        await Tool.QemuIo(pair.PrimaryUri, "write -P 0x81 0 1M");
+        long epoch = await pair.CheckpointAsync();
+
+        pair.Primary!.Kill();
+
+        // Until the dead primary's lease has run out the witness refuses, and says why: the operator asks again.
+        string refusals = string.Empty;
+        for (int attempt = 0; ; attempt++)
+        {
+            (int code, string output) = await ReplicatorProcess.RunAsync("failover", "--state-dir", pair.SecondaryState);
+            if (code == 0)
+            {
+                Assert.True(JsonNode.Parse(output)!["epoch"]!.GetValue<long>() >= epoch, output);
+                break;
+            }
+
+            refusals += output;
+            Assert.True(attempt < 50, $"never promoted:\n{refusals}");
+        }
+
+        Assert.Contains("with the vote of the witness", pair.Secondary!.Output, StringComparison.Ordinal);
+        await Tool.QemuIo(pair.SecondaryUri, "read -P 0x81 0 1M");
+        JsonNode witness = (await DaemonPair.StatusAsync(pair.WitnessState))["status"]!;
+        Assert.Contains("1 promotions voted", witness["Pair replicator"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 }

@@ -235,4 +235,38 @@ public sealed class SecondaryHostWitnessTests
         Assert.Null(h.Host.Store.State.ProposedPromotion);
         Assert.Empty(h.Promotions);
     }
+
+    [Fact]
+    public void An_operator_s_failover_goes_to_the_witness_and_is_refused_with_its_reason_or_promotes_on_its_vote()
+    {
+        var h = new SecondaryHarness(configure: o => o with
+        {
+            Witness = new WitnessSessionOptions { Address = "witness:7800", PairId = o.PairId, Timeout = TimeSpan.FromSeconds(30) },
+        });
+
+        // A primary that is connected is alive: no vote is asked for it.
+        LinkId primary = h.Connect();
+        Assert.Contains("is connected and heartbeating", h.Host.Promote("the operator asked"), StringComparison.Ordinal);
+
+        // Unreached, the witness cannot vote: the operator is told so at once.
+        h.Host.OnLinkClosed(primary, "primary cut off");
+        Assert.Contains("is not reached", h.Host.Promote("the operator asked"), StringComparison.Ordinal);
+
+        ConnectWitness(h);
+        Assert.Null(h.Host.Promote("the operator asked"));
+        h.RunStorage();
+        WitnessRequestMessage vote = LastAsked(h);
+        Assert.Equal(WitnessRequestKind.Vote, vote.Kind);
+        Answer(h, vote, WitnessVerdict.Refused, "the primary's lease runs for another 900 ms");
+        Assert.Contains("refused the failover: the primary's lease runs", Assert.Single(h.PromotionsRefused), StringComparison.Ordinal);
+        Assert.Empty(h.Promotions);
+
+        Assert.Null(h.Host.Promote("the operator asked"));
+        WitnessRequestMessage again = LastAsked(h);
+        Assert.Equal(vote.Proposed, again.Proposed);
+        Answer(h, again, WitnessVerdict.Granted);
+        h.RunStorage();
+        Assert.Single(h.Promotions);
+        Assert.Equal(vote.Proposed, h.Host.Store!.State.Generations.Current);
+    }
 }

@@ -123,5 +123,14 @@ internal sealed partial class SecondaryShell
                 shell._world.Clock.After(0, () => shell.FailStop(reason));
             }
         }
+
+        // The operator's failover the witness refused: the world's operator asks again later.
+        public void PromotionRefused(string reason)
+        {
+            if (Current)
+            {
+                shell._world.Trace.Note(() => $"the witness refused the operator's failover: {reason}");
+            }
+        }
     }
 }

@@ -463,11 +463,21 @@ internal sealed class SimWorld
         }
         else if (Secondary.Promote("final failover") is { } refusal)
         {
+            if (Scenario.Witness && Secondary.Host.HoldsPairData && Secondary.Host.Engine?.PromotionRefusal is null && Secondary.Host.AutoFailoverRefused is null)
+            {
+                // With a witness the operator's failover waits until the dead primary's link has
+                // timed out and the witness is reached: asked again, as an operator would.
+                Clock.After(Scenario.HeartbeatTimeoutUs, PromoteWhenUp);
+                return;
+            }
+
             // Only an image left mid-resync may refuse, or a blank one that no complete checkpoint
-            // ever reached: neither holds a checkpoint of the pair's data.
+            // ever reached: neither holds a checkpoint of the pair's data. With a witness, also a
+            // node the pair's data moved on without (the witness superseded it).
             _failoverRefused = refusal;
             bool neverSynced = (Scenario.BlankSecondary || Scenario.StartWithoutSecondary) && !Checker.CompleteCheckpointCommitted && !Secondary.Host.HoldsPairData;
-            if (Secondary.Host.Engine is not { IsResyncing: true } && !neverSynced)
+            bool superseded = Secondary.Host.AutoFailoverRefused is not null;
+            if (Secondary.Host.Engine is not { IsResyncing: true } && !neverSynced && !superseded)
             {
                 Checker.Fail($"the secondary refused failover without being mid-resync: {refusal}");
             }

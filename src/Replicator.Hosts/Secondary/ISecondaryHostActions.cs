@@ -33,6 +33,12 @@ public interface ISecondaryHostActions
     /// <summary>Run the operator's fence command; report <see cref="SecondaryHost.OnFenceCompleted"/>. Asked only of a secondary with one.</summary>
     void RunFence(FenceRequest request);
 
+    /// <summary>
+    /// The operator's failover that went to the witness was refused (the primary's lease still runs,
+    /// the witness lost or superseded this node): the operator's command fails with the reason.
+    /// </summary>
+    void PromotionRefused(string reason);
+
     /// <summary>The node must not go on (storage failed under a committed epoch); the daemon exits with the reason.</summary>
     void Halt(string reason);
 }

@@ -87,6 +87,9 @@ public sealed partial class SecondaryHost
         [LoggerMessage(66, LogLevel.Warning, "this node asked a witness to vote its promotion into {Proposal} before it stopped, and now runs without one: the question is dropped (if it was granted, the old primary learns so from the witness and stops)")]
         public static partial void ProposalDropped(ILogger logger, string proposal);
 
+        [LoggerMessage(67, LogLevel.Warning, "failover asked by the operator: asking the witness at {Witness} for its vote first")]
+        public static partial void OperatorFailoverToWitness(ILogger logger, string witness);
+
         [LoggerMessage(61, LogLevel.Information, "the witness at {Witness} refused a vote for now: {Reason}")]
         public static partial void VoteRefused(ILogger logger, string witness, string reason);
 

@@ -26,6 +26,9 @@ public sealed partial class SecondaryHost
     private bool _voteOutstanding;
     private bool _proposalRecorded;
     private int _votesUnanswered;
+
+    // The operator asked for the failover: the vote's answer is the answer to the operator.
+    private string? _operatorFailoverReason;
     private bool _fenceRunning;
     private long _fenceRetryAt;
     private string? _autoFailoverRefused;
@@ -55,6 +58,48 @@ public sealed partial class SecondaryHost
         }
 
         witness.Ask(WitnessRequestKind.Presence, _store!.State.Generations, proposed: null);
+    }
+
+    /// <summary>
+    /// The operator's failover on a pair with a witness goes to the witness as an automatic one
+    /// does: granted only once no lease of the old primary can run, and recorded there, so the old
+    /// primary — alive but cut off — is superseded and never acknowledges another write (I6).
+    /// Returns why not at once (the node cannot take over, the witness is not reached); null when
+    /// the vote is asked (its refusal comes as <see cref="ISecondaryHostActions.PromotionRefused"/>).
+    /// </summary>
+    private string? PromoteByVote(string reason)
+    {
+        string? cannot = !HoldsPairData ? "this node never held the pair's data: its image was never synced from a primary, so it holds no checkpoint to resume from"
+            : _engine!.PromotionRefusal is { } refusal ? refusal
+            : !_current.IsNone ? $"the primary at {_links[_current].Peer} is connected and heartbeating: it is alive. Move the writer with `replicator switchover` on it, or stop it first"
+            : _autoFailoverRefused is { } superseded ? $"the witness at {_witness!.Address} will not vote for this node: {superseded}"
+            : _witness!.Contact != WitnessContact.Connected ? $"the witness at {_witness.Address} is not reached ({_witness.Describe()}): a failover without its vote could leave the old primary writing. Bring the witness back, or restart this node without --witness to fail over on your own judgement"
+            : null;
+        if (cannot is not null)
+        {
+            Log.NotPromoting(_log, reason, cannot);
+            return cannot;
+        }
+
+        Log.OperatorFailoverToWitness(_log, _witness!.Address);
+        _operatorFailoverReason = reason;
+        _voteAskedAt = 0;
+        AskVote();
+        return null;
+    }
+
+    /// <summary>The operator's failover is answered no: the vote was refused, or the witness superseded this node.</summary>
+    private void RefuseOperatorFailover(string why)
+    {
+        if (_operatorFailoverReason is null)
+        {
+            return;
+        }
+
+        _operatorFailoverReason = null;
+        string refusal = $"the witness at {_witness!.Address} refused the failover: {why}";
+        Log.NotPromoting(_log, "operator", refusal);
+        _actions.PromotionRefused(refusal);
     }
 
     /// <summary>Why a primary's hello is refused while the witness decides this node's promotion; null when it is not.</summary>
@@ -256,6 +301,11 @@ public sealed partial class SecondaryHost
         {
             // Even if the primary came back meanwhile: the witness recorded this node's generation,
             // so the old primary is superseded and this node is the pair's only possible writer.
+            case WitnessVerdict.Granted when !_autoFailoverStarted && !IsPromoted && _operatorFailoverReason is { } asked:
+                _operatorFailoverReason = null;
+                _autoFailoverStarted = true;
+                Promote($"{asked}, with the vote of the witness at {_witness.Address}", Diagnostics.PromotionTrigger.Operator, _proposedGeneration);
+                break;
             case WitnessVerdict.Granted when !_autoFailoverStarted && !IsPromoted:
                 _autoFailoverStarted = true;
                 if (_options.FenceCommand is { } command)
@@ -267,6 +317,7 @@ public sealed partial class SecondaryHost
                 Promote($"the primary was silent for {_options.HeartbeatTimeout.TotalMilliseconds} ms and the witness at {_witness.Address} voted for it", Diagnostics.PromotionTrigger.Automatic, _proposedGeneration);
                 break;
             case WitnessVerdict.Superseded:
+                RefuseOperatorFailover(answer.Reason ?? "superseded");
                 ForgetProposal();
                 _autoFailoverRefused = answer.Reason;
                 Log.AutoFailoverRefused(_log, _witness.Address, answer.Reason ?? string.Empty);
@@ -277,6 +328,7 @@ public sealed partial class SecondaryHost
                 if (_votesUnanswered == 0)
                 {
                     _voteOutstanding = false;
+                    RefuseOperatorFailover(answer.Reason ?? "refused");
                 }
 
                 if (!string.Equals(answer.Reason, _lastVoteRefusal, StringComparison.Ordinal))

@@ -199,7 +199,7 @@ public sealed partial class SecondaryHost
     /// incomplete epochs go, committed ones drain. Returns why not when this node must not take over
     /// (its image is mid-resync); null when promotion started or had already.
     /// </summary>
-    public string? Promote(string reason) => Promote(reason, PromotionTrigger.Operator);
+    public string? Promote(string reason) => _witness is null || IsPromoted ? Promote(reason, PromotionTrigger.Operator) : PromoteByVote(reason);
 
     /// <summary>As <see cref="Promote(string)"/>, for <paramref name="trigger"/>; into <paramref name="into"/> when a witness voted for that generation.</summary>
     private string? Promote(string reason, PromotionTrigger trigger, Protocol.Generations.GenerationMark? into = null)

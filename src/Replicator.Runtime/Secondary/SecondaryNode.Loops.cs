@@ -147,5 +147,7 @@ public sealed partial class SecondaryNode
         public void RunFence(FenceRequest request) => _ = node.RunFenceAsync(request);
 
         public void Halt(string reason) => node._fatal.TrySetResult(reason);
+
+        public void PromotionRefused(string reason) => Interlocked.Exchange(ref node._operatorFailover, null)?.TrySetResult(reason);
     }
 }

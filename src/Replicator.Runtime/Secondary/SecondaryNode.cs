@@ -39,6 +39,9 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private long _nextLink;
     private readonly ConnectionAcceptor _acceptor;
 
+    // The operator's failover waiting on the witness's vote: told here if the vote is refused.
+    private TaskCompletionSource<string>? _operatorFailover;
+
     // The host's instruments: this node's own meter, gone with the node (a promoted daemon runs a new one beside it).
     private readonly Meter _meter = new(MeterNames.Secondary);
 
@@ -111,9 +114,22 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     public async Task<long> PromoteAsync()
     {
         var answer = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var refusedLater = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _operatorFailover, refusedLater);
         Post(new SecondaryEvent(SecondaryEventKind.Promote, Text: "operator", Answer: answer));
         string? refused = await answer.Task.ConfigureAwait(false);
-        return refused is null ? await _promoted.Task.ConfigureAwait(false) : throw new InvalidOperationException($"not promoted: {refused}");
+        if (refused is not null)
+        {
+            throw new InvalidOperationException($"not promoted: {refused}");
+        }
+
+        // With a witness the promotion waits for its vote, which may be refused.
+        if (await Task.WhenAny(_promoted.Task, refusedLater.Task).ConfigureAwait(false) == refusedLater.Task)
+        {
+            throw new InvalidOperationException($"not promoted: {await refusedLater.Task.ConfigureAwait(false)}");
+        }
+
+        return await _promoted.Task.ConfigureAwait(false);
     }
 
     /// <summary>

@@ -130,6 +130,11 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
 
     public void Halt(string reason) => Halted.Add(reason);
 
+    public void PromotionRefused(string reason) => PromotionsRefused.Add(reason);
+
+    /// <summary>Operator failovers the witness refused.</summary>
+    public List<string> PromotionsRefused { get; } = new();
+
     public void ConnectWitness(TimeSpan timeout) => WitnessConnects++;
 
     public void RunFence(FenceRequest request) => Fences.Add(request);
