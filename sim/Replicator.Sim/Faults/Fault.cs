@@ -12,7 +12,7 @@ internal sealed record Fault(FaultKind Kind, long At, long Duration = 0, int Var
         FaultKind.FailoverCommand => $"{At / 1000.0:F3} ms operator fails over",
         FaultKind.Partition => $"{At / 1000.0:F3} ms partition {(PartitionDirection)Variant} for {Duration / 1000.0:F3} ms",
         FaultKind.WitnessPartition => $"{At / 1000.0:F3} ms the witness cut off from {(Variant == 0 ? "the primary" : Variant == 1 ? "the secondary" : "both nodes")} for {Duration / 1000.0:F3} ms",
-        FaultKind.WitnessCrash => $"{At / 1000.0:F3} ms the witness crashes, back after {Duration / 1000.0:F3} ms",
+        FaultKind.WitnessCrash => $"{At / 1000.0:F3} ms the witness {(Variant == 1 ? "loses power" : "crashes")}, back after {Duration / 1000.0:F3} ms",
         FaultKind.SecondaryPause => $"{At / 1000.0:F3} ms secondary paused for {Duration / 1000.0:F3} ms",
         FaultKind.WitnessPause => $"{At / 1000.0:F3} ms witness paused for {Duration / 1000.0:F3} ms",
         FaultKind.ConnectionReset => Variant == 0
@@ -49,7 +49,7 @@ internal enum FaultKind
     /// <summary>The witness cut off from the primary (variant 0), the secondary (1) or both (2) for the duration.</summary>
     WitnessPartition,
 
-    /// <summary>The witness's process dies and starts again after the duration.</summary>
+    /// <summary>The witness's process dies (variant 0), or its host loses power (1: its directory keeps only what was synced), and starts again after the duration.</summary>
     WitnessCrash,
 
     /// <summary>The secondary's process is stopped for the duration: it hears and does nothing until it wakes.</summary>

@@ -61,7 +61,7 @@ internal static class FaultPlanner
             double roll = r.NextDouble();
             if (roll < 0.3)
             {
-                faults.Add(new Fault(FaultKind.WitnessCrash, at, Duration: duration));
+                faults.Add(new Fault(FaultKind.WitnessCrash, at, Duration: duration, Variant: r.Next(2)));
                 continue;
             }
 

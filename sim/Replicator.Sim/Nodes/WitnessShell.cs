@@ -200,8 +200,12 @@ internal sealed class WitnessShell : IWitnessHostActions
         }
     }
 
-    /// <summary>The witness's process dies: its connections end (the nodes hear the reset); it starts again after <paramref name="duration"/> from what its directory holds.</summary>
-    public void Crash(long duration)
+    /// <summary>
+    /// The witness's process dies — or, with <paramref name="powerCut"/>, its host loses power and its
+    /// directory keeps only what was made durable: its connections end (the nodes hear the reset);
+    /// it starts again after <paramref name="duration"/> from what its directory holds.
+    /// </summary>
+    public void Crash(long duration, bool powerCut = false)
     {
         if (_host is null)
         {
@@ -211,7 +215,13 @@ internal sealed class WitnessShell : IWitnessHostActions
         _host = null;
         _incarnation++;
         _pause.Clear();
-        _world.Trace.Event("witness crashed");
+        if (powerCut)
+        {
+            // Every vote it answered was recorded durably first: a restarted witness must still hold it.
+            _directory.PowerCut(_world.Random.PowerCuts);
+        }
+
+        _world.Trace.Event(powerCut ? "witness power cut" : "witness crashed");
         foreach (Connection connection in _connections.Values)
         {
             connection.Open = false;

@@ -225,7 +225,7 @@ internal sealed class SimWorld
                 Witness?.Partition(now, until, fault.Variant);
                 break;
             case FaultKind.WitnessCrash:
-                Witness?.Crash(fault.Duration);
+                Witness?.Crash(fault.Duration, powerCut: fault.Variant == 1);
                 break;
             case FaultKind.SecondaryPause:
                 Secondary.Pause(fault.Duration);
