@@ -218,6 +218,24 @@ public sealed class SecondaryHostWitnessTests
     }
 
     [Fact]
+    public void A_node_restarted_without_the_witness_it_asked_drops_the_question_and_follows_a_primary_again()
+    {
+        var h = WithWitness();
+        ConnectWitness(h);
+        PrimaryGoesSilent(h);
+        h.Host.OnHeartbeatTick();
+        h.RunStorage();
+        Assert.NotNull(h.Host.Store!.State.ProposedPromotion);
+
+        var restarted = new SecondaryHarness(directory: h.Directory);
+        restarted.RunStorage();
+        Assert.Single(restarted.Logged("the question is dropped"));
+        Assert.Null(restarted.Host.Store!.State.ProposedPromotion);
+        LinkId primary = restarted.Connect();
+        Assert.DoesNotContain(restarted.Closed, c => c.Link == primary);
+    }
+
+    [Fact]
     public void A_refused_vote_lets_the_primary_back_and_following_it_drops_the_proposal_from_the_record()
     {
         var h = WithWitness();

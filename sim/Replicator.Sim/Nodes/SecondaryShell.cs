@@ -166,7 +166,8 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
     {
         if (_pause.IsPaused)
         {
-            Frame held = frame;
+            // Unread, it waits in the kernel's buffer: a copy, since the network reuses its own.
+            var held = new Frame(frame.Header, new System.Buffers.ReadOnlySequence<byte>(System.Buffers.BuffersExtensions.ToArray(frame.Body)));
             _pause.Run(() => OnFrame(connection, held));
             return;
         }

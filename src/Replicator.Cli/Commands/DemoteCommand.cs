@@ -1,4 +1,5 @@
 using Replicator.Hosts.Storage;
+using Replicator.Runtime.Control;
 using Replicator.Runtime.Storage;
 
 namespace Replicator.Cli.Commands;
@@ -12,7 +13,7 @@ internal static class DemoteCommand
 {
     public static async Task<int> RunAsync(string stateDirectory, TextWriter output, TextWriter errors)
     {
-        if (await DiscardMyDataCommand.IsRunningAsync(stateDirectory).ConfigureAwait(false))
+        if (await ControlClient.IsNodeRunningAsync(stateDirectory).ConfigureAwait(false))
         {
             await errors.WriteLineAsync($"replicator demote: a node is running with state directory {stateDirectory}; stop it first (a running writer hands over with `replicator switchover`)").ConfigureAwait(false);
             return 1;

@@ -12,7 +12,7 @@ internal static class DiscardMyDataCommand
 {
     public static async Task<int> RunAsync(string stateDirectory, TextWriter output, TextWriter errors)
     {
-        if (await IsRunningAsync(stateDirectory).ConfigureAwait(false))
+        if (await ControlClient.IsNodeRunningAsync(stateDirectory).ConfigureAwait(false))
         {
             errors.WriteLine($"replicator discard-my-data: a node is running with state directory {stateDirectory}; stop it first (its data is discarded only while it is down)");
             return 1;
@@ -29,27 +29,6 @@ internal static class DiscardMyDataCommand
         {
             errors.WriteLine($"replicator discard-my-data: {e.Message}; nothing was changed");
             return 1;
-        }
-    }
-
-    /// <summary>Whether a node answers on the state directory's control socket (a socket file alone may be a dead node's).</summary>
-    public static async Task<bool> IsRunningAsync(string stateDirectory)
-    {
-        if (!File.Exists(ControlServer.PathIn(stateDirectory)))
-        {
-            return false;
-        }
-
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await ControlClient.SendAsync(stateDirectory, "status", timeout.Token).ConfigureAwait(false);
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            // A socket file left by a node that died: nobody answers on it.
-            return false;
         }
     }
 }

@@ -65,8 +65,9 @@ internal static class StatusWatchCommand
 
             if (status["SyncBytesTotal"]?.GetValue<long>() is > 0 and long total && status["SyncCompleted"]?.GetValue<bool>() == false)
             {
-                double fraction = (double)status["SyncBytesCopied"]!.GetValue<long>() / total;
-                table.AddRow("sync progress", string.Create(CultureInfo.InvariantCulture, $"[green]{new string('#', (int)(fraction * 30))}[/]{new string('.', 30 - (int)(fraction * 30))} {fraction:P0}"));
+                double fraction = Math.Clamp((double)status["SyncBytesCopied"]!.GetValue<long>() / total, 0, 1);
+                int filled = (int)(fraction * 30);
+                table.AddRow("sync progress", string.Create(CultureInfo.InvariantCulture, $"[green]{new string('#', filled)}[/]{new string('.', 30 - filled)} {fraction:P0}"));
             }
         }
 

@@ -69,12 +69,11 @@ public sealed partial class SecondaryHost
     /// </summary>
     private string? PromoteByVote(string reason)
     {
-        string? cannot = !HoldsPairData ? "this node never held the pair's data: its image was never synced from a primary, so it holds no checkpoint to resume from"
-            : _engine!.PromotionRefusal is { } refusal ? refusal
-            : !_current.IsNone ? $"the primary at {_links[_current].Peer} is connected and heartbeating: it is alive. Move the writer with `replicator switchover` on it, or stop it first"
+        string? cannot = CannotTakeOver
+            ?? (!_current.IsNone ? $"the primary at {_links[_current].Peer} is connected and heartbeating: it is alive. Move the writer with `replicator switchover` on it, or stop it first"
             : _autoFailoverRefused is { } superseded ? $"the witness at {_witness!.Address} will not vote for this node: {superseded}"
             : _witness!.Contact != WitnessContact.Connected ? $"the witness at {_witness.Address} is not reached ({_witness.Describe()}): a failover without its vote could leave the old primary writing. Bring the witness back, or restart this node without --witness to fail over on your own judgement"
-            : null;
+            : null);
         if (cannot is not null)
         {
             Log.NotPromoting(_log, reason, cannot);
@@ -218,7 +217,7 @@ public sealed partial class SecondaryHost
             return;
         }
 
-        if (!HoldsPairData || _engine!.PromotionRefusal is not null)
+        if (CannotTakeOver is not null)
         {
             return; // Promote would refuse: no vote is spent and no fence is run for nothing
         }

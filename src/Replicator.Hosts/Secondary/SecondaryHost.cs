@@ -201,6 +201,14 @@ public sealed partial class SecondaryHost
     /// </summary>
     public string? Promote(string reason) => _witness is null || IsPromoted ? Promote(reason, PromotionTrigger.Operator) : PromoteByVote(reason);
 
+    /// <summary>
+    /// Why this node must not take over, whoever asks: it never held the pair's data, or its image
+    /// holds no checkpoint (mid-resync); null when it may.
+    /// </summary>
+    private string? CannotTakeOver => !HoldsPairData
+        ? "this node never held the pair's data: its image was never synced from a primary, so it holds no checkpoint to resume from"
+        : _engine!.PromotionRefusal;
+
     /// <summary>As <see cref="Promote(string)"/>, for <paramref name="trigger"/>; into <paramref name="into"/> when a witness voted for that generation.</summary>
     private string? Promote(string reason, PromotionTrigger trigger, Protocol.Generations.GenerationMark? into = null)
     {
@@ -210,14 +218,7 @@ public sealed partial class SecondaryHost
             return null;
         }
 
-        if (!HoldsPairData)
-        {
-            string blank = "this node never held the pair's data: its image was never synced from a primary, so it holds no checkpoint to resume from";
-            Log.NotPromoting(_log, reason, blank);
-            return blank;
-        }
-
-        if (engine.PromotionRefusal is { } refused)
+        if (CannotTakeOver is { } refused)
         {
             Log.NotPromoting(_log, reason, refused);
             return refused;

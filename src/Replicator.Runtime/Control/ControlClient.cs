@@ -28,6 +28,27 @@ public static class ControlClient
         }
     }
 
+    /// <summary>Whether a node answers on the state directory's control socket (a socket file alone may be a dead node's).</summary>
+    public static async Task<bool> IsNodeRunningAsync(string stateDirectory)
+    {
+        if (!File.Exists(ControlServer.PathIn(stateDirectory)))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await SendAsync(stateDirectory, "status", timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            // A socket file left by a node that died: nobody answers on it.
+            return false;
+        }
+    }
+
     private static async Task<Socket> ConnectAsync(string stateDirectory, CancellationToken cancellation)
     {
         string path = ControlServer.PathIn(stateDirectory);
