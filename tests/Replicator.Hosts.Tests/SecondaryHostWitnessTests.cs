@@ -43,6 +43,15 @@ public sealed class SecondaryHostWitnessTests
         h.Host.OnWitnessConnected(WitnessLink);
     }
 
+    /// <summary>The witness reached, then the primary silent past the timeout: the proposal is recorded, then the vote asked.</summary>
+    private static void AskVoteAfterSilence(SecondaryHarness h)
+    {
+        ConnectWitness(h);
+        PrimaryGoesSilent(h);
+        h.Host.OnHeartbeatTick();
+        h.RunStorage(); // the proposal recorded before it is asked
+    }
+
     private static WitnessRequestMessage LastAsked(SecondaryHarness h) => h.SentOf<WitnessRequestMessage>(WitnessLink).Last();
 
     private static void Answer(SecondaryHarness h, WitnessRequestMessage request, WitnessVerdict verdict, string? reason = null) =>
@@ -59,10 +68,7 @@ public sealed class SecondaryHostWitnessTests
     public void The_secondary_promotes_only_on_the_witness_s_vote_and_into_the_generation_the_witness_recorded()
     {
         var h = WithWitness();
-        ConnectWitness(h);
-        PrimaryGoesSilent(h);
-        h.Host.OnHeartbeatTick();
-        h.RunStorage(); // the proposal recorded before it is asked
+        AskVoteAfterSilence(h);
         WitnessRequestMessage vote = LastAsked(h);
         Assert.Equal(WitnessRequestKind.Vote, vote.Kind);
         Assert.NotNull(vote.Proposed);
@@ -89,10 +95,7 @@ public sealed class SecondaryHostWitnessTests
     public void A_node_the_pair_s_data_moved_on_without_never_promotes_itself()
     {
         var h = WithWitness();
-        ConnectWitness(h);
-        PrimaryGoesSilent(h);
-        h.Host.OnHeartbeatTick();
-        h.RunStorage();
+        AskVoteAfterSilence(h);
         Answer(h, LastAsked(h), WitnessVerdict.Superseded, "the pair's writer went on without this node");
         int asked = h.SentOf<WitnessRequestMessage>(WitnessLink).Count(r => r.Kind == WitnessRequestKind.Vote);
 
@@ -173,10 +176,7 @@ public sealed class SecondaryHostWitnessTests
     public void A_primary_that_comes_back_while_the_vote_is_asked_is_refused_and_the_granted_vote_promotes()
     {
         var h = WithWitness();
-        ConnectWitness(h);
-        PrimaryGoesSilent(h);
-        h.Host.OnHeartbeatTick();
-        h.RunStorage(); // the proposal recorded before it is asked
+        AskVoteAfterSilence(h);
         WitnessRequestMessage vote = LastAsked(h);
 
         // The old primary reconnects while the vote is on its way: were it followed, it could
@@ -193,10 +193,7 @@ public sealed class SecondaryHostWitnessTests
     public void A_vote_asked_before_a_restart_is_asked_again_with_the_same_proposal_before_any_primary_is_followed()
     {
         var h = WithWitness();
-        ConnectWitness(h);
-        PrimaryGoesSilent(h);
-        h.Host.OnHeartbeatTick();
-        h.RunStorage();
+        AskVoteAfterSilence(h);
         WitnessRequestMessage asked = LastAsked(h);
         Assert.Equal(WitnessRequestKind.Vote, asked.Kind);
 
@@ -221,10 +218,7 @@ public sealed class SecondaryHostWitnessTests
     public void A_node_restarted_without_the_witness_it_asked_drops_the_question_and_follows_a_primary_again()
     {
         var h = WithWitness();
-        ConnectWitness(h);
-        PrimaryGoesSilent(h);
-        h.Host.OnHeartbeatTick();
-        h.RunStorage();
+        AskVoteAfterSilence(h);
         Assert.NotNull(h.Host.Store!.State.ProposedPromotion);
 
         var restarted = new SecondaryHarness(directory: h.Directory);
@@ -239,10 +233,7 @@ public sealed class SecondaryHostWitnessTests
     public void A_refused_vote_lets_the_primary_back_and_following_it_drops_the_proposal_from_the_record()
     {
         var h = WithWitness();
-        ConnectWitness(h);
-        PrimaryGoesSilent(h);
-        h.Host.OnHeartbeatTick();
-        h.RunStorage();
+        AskVoteAfterSilence(h);
         Assert.NotNull(h.Host.Store!.State.ProposedPromotion);
         Answer(h, LastAsked(h), WitnessVerdict.Refused, "the primary's lease runs for another 300 ms");
 
