@@ -35,14 +35,14 @@ public sealed partial class InMemoryPair
     private void CheckApplied(long epoch)
     {
         SecondaryStore store = SecondaryHost.Store!;
-        if (epoch < _secondary.CheckAppliedFrom || store.State.MidResync)
+        if (epoch < _secondary.CheckAppliedFrom || store.AppliedMidResync)
         {
             return;
         }
 
         ReadOnlySpan<byte> ram = SecondaryState.Peek(SecondaryStore.RamFileName)!.Contents;
         GuestCheckpoint? expected = Guest.ExpectedAt(epoch);
-        string? difference = expected is null ? "the guest has no record of it" : expected.Compare(SecondaryImage.Contents, ram, store.State.CpuState);
+        string? difference = expected is null ? "the guest has no record of it" : expected.Compare(SecondaryImage.Contents, ram, store.AppliedCpuState);
         Record(difference is null ? null : $"I1: the secondary applied epoch {epoch}: {difference}");
     }
 

@@ -67,7 +67,7 @@ public sealed partial class InMemoryPair
         }
 
         DeliverNotices();
-        RunUntil(() => SecondaryHost.PromotedEpoch >= 0);
+        RunUntil(() => SecondaryHost.PromotedEpoch >= 0 && SecondaryHost.TakeoverDrained);
         if (SecondaryHost.PromotedEpoch < 0)
         {
             throw new InvalidOperationException($"failover did not complete: secondary is {Secondary.Phase}");

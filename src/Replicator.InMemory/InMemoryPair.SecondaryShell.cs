@@ -90,12 +90,12 @@ public sealed partial class InMemoryPair
             _handling = null;
         }
 
-        /// <summary>The journal lane's next operation: an epoch appended and made durable, the commit point.</summary>
+        /// <summary>The journal lane's next operation: an epoch appended and made durable (the commit point), or a failover's record.</summary>
         public void RunJournal()
         {
             SecondaryStorageOperation op = _journal.Dequeue();
             SecondaryStorageCompletion completion = Host.Storage.Run(op);
-            if (completion.Result != SecondaryStorageResult.Done)
+            if (completion.Result != SecondaryStorageResult.Done || op.Kind != SecondaryStorageKind.Persist)
             {
                 Host.OnStorageCompleted(completion);
                 return;

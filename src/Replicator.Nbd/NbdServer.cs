@@ -32,6 +32,7 @@ public sealed class NbdServer : IAsyncDisposable
 {
     private const int Backlog = 128;
 
+    private readonly System.Diagnostics.Metrics.Meter? _meter;
     private readonly NbdServerOptions _options;
     private readonly INbdBackend _backend;
     private NbdServerContext? _context;
@@ -58,7 +59,8 @@ public sealed class NbdServer : IAsyncDisposable
     /// <param name="options">Where to listen and the limits; the defaults when null.</param>
     /// <param name="logger">Where connections, refusals and limits reached are logged.</param>
     /// <param name="time">The clock of the handshake timeout, the stop timeout, the accept loop's retry delay and the log's rate limits; the system's when null.</param>
-    public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
+    /// <param name="meter">Where refused connections are counted (<c>replicator.nbd.connections.refused</c>); not counted when null.</param>
+    public NbdServer(INbdBackend backend, NbdServerOptions? options = null, ILogger? logger = null, TimeProvider? time = null, System.Diagnostics.Metrics.Meter? meter = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         _options = options ?? new NbdServerOptions();
@@ -74,6 +76,7 @@ public sealed class NbdServer : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _overLimit = new LogRateLimit(_time, LogRateLimit.Interval);
         _backend = backend;
+        _meter = meter;
     }
 
     /// <summary>
@@ -125,7 +128,7 @@ public sealed class NbdServer : IAsyncDisposable
                 throw new InvalidOperationException("an NBD server starts once");
             }
 
-            var context = new NbdServerContext(_backend, new NbdExport(_backend, _options), _options, _logger, _time);
+            var context = new NbdServerContext(_backend, new NbdExport(_backend, _options), _options, _logger, _time, new NbdRefusals(_meter));
             ListenLocked();
             _context = context;
             _logger.Listening(NbdEndPoints.Describe(_localEndPoint!), context.Export.Name, context.Export.Size, context.Export.Flags);
@@ -224,6 +227,7 @@ public sealed class NbdServer : IAsyncDisposable
         if (Interlocked.Increment(ref _open) > _options.MaxConnections)
         {
             Interlocked.Decrement(ref _open);
+            _context!.Refusals.OverLimit();
 
             // Counted before the close, so a client that sees the close has been counted.
             if (_overLimit.ShouldReport(out int heldBack))

@@ -200,8 +200,15 @@ internal sealed class DaemonPair : IAsyncDisposable
         Assert.True(code == 0, $"failover failed: {output}\n{Secondary?.Output}");
         long epoch = JsonNode.Parse(output)!["epoch"]!.GetValue<long>();
         await Secondary!.WaitForOutputAsync("serving the image over NBD");
+        await WaitUntilTakeoverDrainedAsync();
         return epoch;
     }
+
+    /// <summary>
+    /// The promoted node serves at once, through the committed epochs still draining into its image:
+    /// a test that reads the image file itself waits for the drain to be over.
+    /// </summary>
+    public Task WaitUntilTakeoverDrainedAsync() => Secondary!.WaitForOutputAsync("takeover drained");
 
     /// <summary>The whole disk as an NBD client reads it through an export (qemu-img convert into a file).</summary>
     public async Task<byte[]> ReadThroughNbdAsync(string uri)

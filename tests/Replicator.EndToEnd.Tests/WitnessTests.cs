@@ -27,8 +27,9 @@ public sealed class WitnessTests
         await pair.Secondary!.WaitForOutputAsync("serving the image over NBD");
 
         Assert.Contains("voted for it", pair.Secondary.Output, StringComparison.Ordinal);
-        Assert.Contains($"hold checkpoint {epoch}", pair.Secondary.Output, StringComparison.Ordinal);
+        Assert.Contains($"serving checkpoint {epoch} ", pair.Secondary.Output, StringComparison.Ordinal);
         await Tool.QemuIo(pair.SecondaryUri, "read -P 0x91 0 1M");
+        await pair.WaitUntilTakeoverDrainedAsync();
         byte[] promotedImage = await File.ReadAllBytesAsync(pair.SecondaryImage);
         Assert.True(atCheckpoint.AsSpan().SequenceEqual(promotedImage));
         JsonNode witness = (await DaemonPair.StatusAsync(pair.WitnessState))["status"]!;
@@ -57,7 +58,7 @@ public sealed class WitnessTests
         JsonNode status = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!;
         Assert.Equal("Superseded", status["Quorum"]!.GetValue<string>());
 
-        Assert.Contains($"hold checkpoint {epoch}", pair.Secondary.Output, StringComparison.Ordinal);
+        Assert.Contains($"serving checkpoint {epoch} ", pair.Secondary.Output, StringComparison.Ordinal);
         await Tool.QemuIo(pair.SecondaryUri, "read -P 0x61 0 1M", "read -P 0 1M 4k");
     }
 

@@ -106,8 +106,8 @@ public class SecondaryHostGenerationTests
 
         Assert.Equal([1L], restarted.Promotions);
         Assert.Equal(1, restarted.Host.PromotedEpoch);
-        Assert.StartsWith("promoted: image and VM state hold checkpoint 1; writes from here on are ", Assert.Single(first.Logged("promoted:")), StringComparison.Ordinal);
-        Assert.StartsWith("still promoted after a restart: image and VM state hold checkpoint 1; ", Assert.Single(restarted.Logged("still promoted")), StringComparison.Ordinal);
+        Assert.StartsWith("promoted: serving checkpoint 1 (the image, with committed epochs not yet written back read from RAM); writes from here on are ", Assert.Single(first.Logged("promoted:")), StringComparison.Ordinal);
+        Assert.StartsWith("still promoted after a restart: serving checkpoint 1 (", Assert.Single(restarted.Logged("still promoted")), StringComparison.Ordinal);
         Assert.Empty(restarted.Logged("promoted:"));
         Assert.Equal(promotion, new NodeStateStore(restarted.Directory).Load()!.Generations.Current);
         LinkId old = restarted.Connect();

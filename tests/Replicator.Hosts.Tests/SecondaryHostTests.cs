@@ -80,6 +80,8 @@ public class SecondaryHostTests
     {
         var pair = new SecondaryHarness(plant);
         Assert.Null(pair.Host.Promote("operator"));
+        Assert.Empty(pair.Promotions); // not before the promotion is durable
+        pair.RunStorage();
         Assert.Equal([0L], pair.Promotions);
         Assert.Equal(NodeRole.Primary, new NodeStateStore(pair.Directory).Load()!.Role);
 
@@ -166,6 +168,7 @@ public class SecondaryHostTests
         faults.FailFrom = NodeStateStore.FileName;
 
         Assert.Null(pair.Host.Promote("operator"));
+        pair.RunStorage();
 
         Assert.Empty(pair.Promotions);
         string halted = Assert.Single(pair.Halted);

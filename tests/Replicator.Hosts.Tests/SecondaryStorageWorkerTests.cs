@@ -203,6 +203,10 @@ public class SecondaryStorageWorkerTests
         {
         }
 
+        public void TakingOver(long epoch, CommittedOverlay overlay)
+        {
+        }
+
         public void Promoted(long epoch)
         {
         }

@@ -1,3 +1,4 @@
+using Replicator.Runtime.Tests.Storage;
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
@@ -194,15 +195,16 @@ public sealed class PairOverTcpTests : IAsyncDisposable
 
         long promoted = await secondary.PromoteAsync().WaitAsync(timeout.Token);
         Assert.InRange(promoted, last, before.CurrentEpoch - 1);
+        await secondary.Takeover!.Closed.WaitAsync(timeout.Token); // what follows reads the image file itself
         await DisposeNodes();
 
         GuestCheckpoint expected = guest.Guest.ExpectedAt(promoted)!;
         byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
         byte[] ram = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary-state", "ram.img"));
-        NodeState state = new NodeStateStore(new FileStorageDirectory(Path.Combine(_directory, "secondary-state"))).Load()!;
-        Assert.Null(expected.Compare(image, ram, state.CpuState));
-        Assert.Equal(promoted, state.AppliedEpoch);
-        Assert.Equal(Protocol.Generations.GenerationCause.Promotion, state.Generations.Current!.Cause);
+        AppliedCheckpoint applied = AppliedCheckpoint.Read(Path.Combine(_directory, "secondary-state"));
+        Assert.Null(expected.Compare(image, ram, applied.CpuState));
+        Assert.Equal(promoted, applied.Epoch);
+        Assert.Equal(Protocol.Generations.GenerationCause.Promotion, applied.State.Generations.Current!.Cause);
     }
 
     [Theory]

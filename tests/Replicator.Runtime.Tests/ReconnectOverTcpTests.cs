@@ -1,3 +1,4 @@
+using Replicator.Runtime.Tests.Storage;
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -169,6 +170,7 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
     {
         long promoted = await secondary.PromoteAsync().WaitAsync(_timeout.Token);
         Assert.True(promoted >= lastAcknowledged, $"promoted to {promoted}, before the last acknowledged {lastAcknowledged}");
+        await secondary.Takeover!.Closed.WaitAsync(_timeout.Token); // what follows reads the image file itself
         byte[] primaryImage = await File.ReadAllBytesAsync(Path.Combine(_directory, "primary.img"));
         foreach (IAsyncDisposable disposable in _disposables)
         {
@@ -179,10 +181,10 @@ public sealed class ReconnectOverTcpTests : IAsyncDisposable
         GuestCheckpoint expected = guest.Guest.ExpectedAt(promoted)!;
         byte[] image = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary.img"));
         byte[] ram = await File.ReadAllBytesAsync(Path.Combine(_directory, "secondary-state", "ram.img"));
-        NodeState state = new NodeStateStore(new FileStorageDirectory(Path.Combine(_directory, "secondary-state"))).Load()!;
-        Assert.Null(expected.Compare(image, ram, state.CpuState));
+        AppliedCheckpoint applied = AppliedCheckpoint.Read(Path.Combine(_directory, "secondary-state"));
+        Assert.Null(expected.Compare(image, ram, applied.CpuState));
         Assert.True(primaryImage.AsSpan().SequenceEqual(image), "the promoted image differs from the primary's (the guest was idle since the last checkpoint)");
-        Assert.False(state.MidResync);
+        Assert.False(applied.MidResync);
     }
 
     private static Task<string?> Next(PrimaryNode primary, PrimaryReplication state)

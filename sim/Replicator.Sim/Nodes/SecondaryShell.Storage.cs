@@ -48,6 +48,9 @@ internal sealed partial class SecondaryShell
     /// <summary>When promotion completed, the checkpoint the promoted node holds; -1 before.</summary>
     public long PromotedEpoch { get; private set; } = -1;
 
+    // Whether the image was compared, once the takeover's drain ended, with what the node served.
+    private bool _takeoverDrainChecked;
+
     private SimPowerSwitch Power => _imageFaults.Power;
 
     public void PowerCutAt(SecondaryCutPoint point, long restartAfter)
@@ -243,7 +246,7 @@ internal sealed partial class SecondaryShell
 
     private void Enqueue(in SecondaryStorageOperation op)
     {
-        if (_resetAtNextAppend && op.Lane == SecondaryStorageLane.Journal)
+        if (_resetAtNextAppend && op.Kind == SecondaryStorageKind.Persist)
         {
             _resetAtNextAppend = false;
             foreach (SimConnection connection in _links.Keys.ToList())
@@ -252,7 +255,7 @@ internal sealed partial class SecondaryShell
             }
         }
 
-        _journalAppendsUnfinished += op.Lane == SecondaryStorageLane.Journal ? 1 : 0;
+        _journalAppendsUnfinished += op.Kind == SecondaryStorageKind.Persist ? 1 : 0;
         (op.Lane == SecondaryStorageLane.Journal ? _journalLane : _applyLane).Enqueue(op);
         if (!_laneBusy[(int)op.Lane])
         {
@@ -328,7 +331,7 @@ internal sealed partial class SecondaryShell
             return;
         }
 
-        _journalAppendsUnfinished -= op.Lane == SecondaryStorageLane.Journal ? 1 : 0;
+        _journalAppendsUnfinished -= op.Kind == SecondaryStorageKind.Persist ? 1 : 0;
 
         if (cutInside)
         {
@@ -391,6 +394,20 @@ internal sealed partial class SecondaryShell
         if (op.Kind == SecondaryStorageKind.MarkApplied && done && !Down)
         {
             CheckRecovered();
+            CheckTakeoverDrained();
+        }
+    }
+
+    /// <summary>I2 once a takeover's drain is over: the image alone now holds exactly what the node served through the overlay.</summary>
+    private void CheckTakeoverDrained()
+    {
+        if (PromotedEpoch >= 0 && Host.TakeoverDrained && !_takeoverDrainChecked)
+        {
+            _takeoverDrainChecked = true;
+            if (GuestCheckpoint.Hash(Image.Contents) != _imageHashAtPromotion)
+            {
+                _world.Checker.Fail($"I2: the takeover's drain left the image other than the checkpoint {PromotedEpoch} it served through the overlay");
+            }
         }
     }
 
@@ -426,7 +443,7 @@ internal sealed partial class SecondaryShell
     private static SecondaryCutPoint? CutPointOf(in SecondaryStorageOperation op) => op.Kind switch
     {
         SecondaryStorageKind.Persist => SecondaryCutPoint.DuringJournalWrite,
-        SecondaryStorageKind.MarkApplied => SecondaryCutPoint.DuringStateRecord,
+        SecondaryStorageKind.MarkApplied or SecondaryStorageKind.MarkPromoted => SecondaryCutPoint.DuringStateRecord,
         _ => SecondaryCutPoint.DuringApply,
     };
 
@@ -447,17 +464,36 @@ internal sealed partial class SecondaryShell
 
         CheckFencedBeforeAutomaticPromotion();
         PromotedEpoch = epoch;
-        _imageHashAtPromotion = GuestCheckpoint.Hash(Image.Contents);
-        _world.Promoted(epoch, Image.Contents, VmOnDisk(Host.Store!));
+
+        // What the node serves from now: the image with the committed epochs still draining laid over it.
+        byte[] served = CommittedDisk();
+        _imageHashAtPromotion = GuestCheckpoint.Hash(served);
+        _world.Promoted(epoch, served, CommittedVm());
     }
 
-    /// <summary>I6 at the end: nothing changed the promoted node's image since promotion.</summary>
+    /// <summary>I6 at the end: nothing changed what the promoted node serves since promotion (and the drain changed nothing of it).</summary>
     public void CheckUnchangedSincePromotion()
     {
         if (PromotedEpoch >= 0)
         {
-            _world.Checker.StillPromotedState(_imageHashAtPromotion, Image.Contents);
+            _world.Checker.StillPromotedState(_imageHashAtPromotion, CommittedDisk());
         }
+    }
+
+    /// <summary>The VM state a takeover resumes from: the RAM image and state record, with the committed epochs' snapshots not yet in them.</summary>
+    private VmState CommittedVm()
+    {
+        VmState vm = VmOnDisk(Host.Store!);
+        foreach (VmSnapshot snapshot in Host.Takeover?.VmSnapshots ?? [])
+        {
+            // Those the state record already says are applied are in the RAM image.
+            if (snapshot.Epoch > vm.Epoch)
+            {
+                vm.Apply(snapshot);
+            }
+        }
+
+        return vm;
     }
 
     private void CheckRecovered()
@@ -474,7 +510,7 @@ internal sealed partial class SecondaryShell
     {
         int pageSize = _options.PageSize;
         var vm = new VmState(_options.RamBytes, pageSize);
-        if (store.State.AppliedEpoch > 0 && StateDirectory.Peek(SecondaryStore.RamFileName) is { } ram)
+        if (store.AppliedEpoch > 0 && StateDirectory.Peek(SecondaryStore.RamFileName) is { } ram)
         {
             var pages = new VmPage[_options.RamBytes / pageSize];
             for (int i = 0; i < pages.Length; i++)
@@ -482,7 +518,7 @@ internal sealed partial class SecondaryShell
                 pages[i] = new VmPage(i, ram.Contents.Slice(i * pageSize, pageSize).ToArray());
             }
 
-            vm.Apply(new VmSnapshot(store.State.AppliedEpoch, store.State.CpuState, pages));
+            vm.Apply(new VmSnapshot(store.AppliedEpoch, store.AppliedCpuState, pages));
         }
 
         return vm;
@@ -493,9 +529,21 @@ internal sealed partial class SecondaryShell
     {
         // One buffer for the run: a disk-sized copy per commit would land on the large object heap.
         _committedDisk ??= new byte[Image.Size];
+        if (Host.Takeover is { IsOpen: true } takeover)
+        {
+            // A promoted node's reads: through the takeover's own index, as the new primary reads.
+            takeover.Read(new ImageReader(Image), 0, _committedDisk);
+            return _committedDisk;
+        }
+
         Image.Contents.CopyTo(_committedDisk);
         Engine.OverlayCommitted(0, _committedDisk);
         return _committedDisk;
+    }
+
+    private readonly struct ImageReader(MemoryDisk image) : IImageReader
+    {
+        public void Read(long offset, Span<byte> destination) => image.Contents.Slice((int)offset, destination.Length).CopyTo(destination);
     }
 
     /// <summary>

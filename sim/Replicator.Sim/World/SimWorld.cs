@@ -373,6 +373,15 @@ internal sealed class SimWorld
     /// </summary>
     private void FollowTheNewPrimary()
     {
+        // The new primary's role is run over the image alone: the takeover's drain ends first.
+        Clock.RunUntil(Clock.Now + 60_000_000, () => Secondary.Host.TakeoverDrained);
+        if (!Secondary.Host.TakeoverDrained)
+        {
+            Checker.Fail($"the takeover's drain did not end: the secondary is {(Secondary.Down ? "down" : Secondary.Host.Engine?.Phase.ToString())}");
+            return;
+        }
+
+        Secondary.CheckUnchangedSincePromotion();
         byte[] newImage = Secondary.Image.Contents.ToArray();
         byte[] oldImage = Primary.Disk.Memory.Contents.ToArray();
         MemoryStorageDirectory promotedState = Secondary.StateDirectory;

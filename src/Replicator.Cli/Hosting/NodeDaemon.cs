@@ -127,8 +127,14 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     private async Task<NodeRun> RunPrimaryAsync(NodeRun role, CancellationToken stoppingToken)
     {
         PrimaryNodeOptions primaryOptions = role == NodeRun.Promoted ? options.Promoted : options.Primary ?? options.Promoted;
+        if (role == NodeRun.Promoted && SecondaryNodeNow?.Takeover is { IsOpen: true } takeover)
+        {
+            // Served at once: the committed epochs the promotion took over drain beneath the export.
+            primaryOptions = primaryOptions with { Takeover = takeover };
+        }
+
         var primary = new PrimaryNode(primaryOptions, new DiskOnlyVirtualMachine(), loggers.CreateLogger<PrimaryNode>(), TimeProvider.System);
-        NbdServer? server = options.Nbd is null ? null : new NbdServer(new ReplicatedNbdBackend(primary, primaryOptions.MaxRequestBytes), options.Nbd, loggers.CreateLogger<NbdServer>());
+        NbdServer? server = options.Nbd is null ? null : new NbdServer(new ReplicatedNbdBackend(primary, primaryOptions.MaxRequestBytes), options.Nbd, loggers.CreateLogger<NbdServer>(), meter: primary.Meter);
 
         // The export's endpoint first: a port in use or a path taken stops the start before the node
         // writes anything (a new data generation, a dirty log) it could not take back.
@@ -238,6 +244,18 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         JsonNode? answer = JsonSerializer.SerializeToNode(due.Report);
         answer!["now"] = now;
         due.Answer.TrySetResult(answer);
+    }
+
+    /// <summary>The secondary node, while one runs (following a primary, or kept after its promotion).</summary>
+    private SecondaryNode? SecondaryNodeNow
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _secondary;
+            }
+        }
     }
 
     /// <summary>What runs now, read together.</summary>
@@ -375,9 +393,11 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
             await primary.DisposeAsync().ConfigureAwait(false);
         }
 
-        // A secondary that follows drains what it committed (within the host's 10 s stop bound);
-        // one kept only to fence the old primary has nothing to drain.
-        await DisposeSecondaryAsync(primary is null ? TimeSpan.FromSeconds(6) : TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        // A secondary that follows drains what it committed (within the host's 10 s stop bound), as
+        // does a promoted one whose takeover is still draining (what is left, the next start
+        // replays); one kept only to fence the old primary has nothing to drain.
+        bool draining = primary is null || SecondaryNodeNow?.Takeover is { IsOpen: true };
+        await DisposeSecondaryAsync(draining ? TimeSpan.FromSeconds(6) : TimeSpan.FromSeconds(1)).ConfigureAwait(false);
     }
 
     private async Task DisposeSecondaryAsync(TimeSpan drainBound)

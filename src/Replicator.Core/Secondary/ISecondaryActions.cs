@@ -42,6 +42,14 @@ public interface ISecondaryActions
     /// <summary>An epoch was refused and will never commit; tell the primary and the operator why.</summary>
     void RejectEpoch(long epoch, string reason);
 
-    /// <summary>Failover is complete: the image and VM state hold checkpoint <paramref name="epoch"/>, crash-consistent and durable.</summary>
+    /// <summary>
+    /// The promotion's checkpoint is settled: the image with <paramref name="overlay"/> laid over it
+    /// holds checkpoint <paramref name="epoch"/>, and nothing more will commit. The node may serve
+    /// through the overlay from now on while the committed epochs drain into the image; the overlay
+    /// closes just before <see cref="Promoted"/>.
+    /// </summary>
+    void TakingOver(long epoch, CommittedOverlay overlay);
+
+    /// <summary>Failover is complete: the image and VM state alone hold checkpoint <paramref name="epoch"/>, crash-consistent and durable.</summary>
     void Promoted(long epoch);
 }

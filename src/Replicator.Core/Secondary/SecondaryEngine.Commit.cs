@@ -73,6 +73,7 @@ public sealed partial class SecondaryEngine
 
         // The epoch just queued is applied before a promotion can complete (OnApplied checks).
         ApplyNextCommitted();
+        TakeOverIfSettled();
     }
 
     /// <summary>
@@ -119,8 +120,13 @@ public sealed partial class SecondaryEngine
         {
             _committed.Dequeue();
             freed += log.BufferBytes;
-            log.Release();
-            Recycle(log);
+            if (Takeover is null)
+            {
+                log.Release();
+                Recycle(log);
+            }
+
+            // Otherwise the takeover's overlay still reads these payloads: it releases them when it closes.
         }
 
         BufferedBytes -= freed;

@@ -1,4 +1,3 @@
-using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 
 namespace Replicator.Core.Secondary;
@@ -14,10 +13,13 @@ public sealed partial class SecondaryEngine
 
     /// <summary>
     /// Promote this node (heartbeats stopped, or an operator said so). Incomplete epochs are
-    /// discarded; committed ones drain into the image with their flushes; then
-    /// <see cref="ISecondaryActions.Promoted"/> names the one checkpoint image and VM state hold (I2).
-    /// From now on nothing from the old primary is taken (I6). Returns null when promoting, or why
-    /// this node must not take over: in the middle of a resync its image is no checkpoint at all.
+    /// discarded; once no journal write is under way the checkpoint is settled and
+    /// <see cref="ISecondaryActions.TakingOver"/> hands out the committed epochs as an overlay, through
+    /// which the node may serve at once; they drain into the image with their flushes meanwhile, and
+    /// then <see cref="ISecondaryActions.Promoted"/> says the image and VM state alone hold that
+    /// checkpoint (I2). From now on nothing from the old primary is taken (I6). Returns null when
+    /// promoting, or why this node must not take over: in the middle of a resync its image is no
+    /// checkpoint at all.
     /// </summary>
     public string? Promote()
     {
@@ -34,9 +36,13 @@ public sealed partial class SecondaryEngine
         Phase = SecondaryPhase.Promoting;
         DiscardOpenEpochs(returnCredit: false);
 
+        TakeOverIfSettled();
         CompletePromotionIfDrained();
         return null;
     }
+
+    /// <summary>The committed epochs a promotion serves through while they drain; null before its checkpoint is settled.</summary>
+    public CommittedOverlay? Takeover { get; private set; }
 
     /// <summary>
     /// Lays the committed-but-unapplied epochs over <paramref name="destination"/>, which the caller
@@ -44,36 +50,39 @@ public sealed partial class SecondaryEngine
     /// </summary>
     public void OverlayCommitted(long offset, Span<byte> destination)
     {
-        long end = offset + destination.Length;
         foreach (EpochLog log in _committed)
         {
             foreach (ref readonly BufferedRecord held in log.Records)
             {
-                BlockRequest request = held.Record.Request;
-                if (!request.ChangesData || request.Offset >= end || request.End <= offset)
-                {
-                    continue;
-                }
-
-                long from = Math.Max(offset, request.Offset);
-                int length = (int)(Math.Min(end, request.End) - from);
-                Span<byte> target = destination.Slice((int)(from - offset), length);
-                if (request.Op == BlockOp.Write)
-                {
-                    held.Record.Payload.Span.Slice((int)(from - request.Offset), length).CopyTo(target);
-                }
-                else
-                {
-                    target.Clear();
-                }
+                CommittedOverlay.Lay(held.Record, offset, destination);
             }
         }
     }
 
+    /// <summary>
+    /// Once promoting and no journal write is under way, nothing more can commit: the checkpoint is
+    /// the last committed epoch, and the committed epochs not yet in the image become the overlay the
+    /// new primary reads through. Their payloads are the overlay's from here until it closes.
+    /// </summary>
+    private void TakeOverIfSettled()
+    {
+        if (Phase != SecondaryPhase.Promoting || Takeover is not null || _persisting.Count > 0)
+        {
+            return;
+        }
+
+        Takeover = new CommittedOverlay(LastCommittedEpoch, _committed);
+        _actions.TakingOver(LastCommittedEpoch, Takeover);
+    }
+
     private void CompletePromotionIfDrained()
     {
+        TakeOverIfSettled();
         if (Phase == SecondaryPhase.Promoting && _persisting.Count == 0 && _committed.Count == 0)
         {
+            // Every batch's state record is durable: nothing overlapping the overlay can be replayed
+            // over a new write any more, so writes that waited may go, and reads need the image alone.
+            Takeover!.Close();
             Phase = SecondaryPhase.Promoted;
             _actions.Promoted(LastAppliedEpoch);
         }

@@ -95,6 +95,8 @@ internal sealed class PlantedSecondaryActions : ISecondaryActions
 
     public void RejectEpoch(long epoch, string reason) => _inner.RejectEpoch(epoch, reason);
 
+    public void TakingOver(long epoch, CommittedOverlay overlay) => _inner.TakingOver(epoch, overlay);
+
     public void Promoted(long epoch)
     {
         IssueHeldFlush();

@@ -112,9 +112,17 @@ public sealed partial class PrimaryHost
         Volatile.Write(ref _engine, engine);
     }
 
-    /// <summary>A request for the primary's disk: at once, unless it writes into an extent the log does not name yet.</summary>
+    /// <summary>
+    /// A request for the primary's disk: at once, unless it overlaps what a takeover still drains,
+    /// or writes into an extent the log does not name yet.
+    /// </summary>
     private void IssueLocal(long requestId, in BlockRequest request, ReadOnlyMemory<byte> payload)
     {
+        if (HeldByTakeover(requestId, request, payload))
+        {
+            return;
+        }
+
         if (_tracker is null || _tracker.TryIssue(requestId, request, payload))
         {
             _actions.IssueLocal(requestId, request, payload);

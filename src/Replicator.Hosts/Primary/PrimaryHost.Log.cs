@@ -113,5 +113,8 @@ public sealed partial class PrimaryHost
 
         [LoggerMessage(62, LogLevel.Warning, "the witness at {Witness} refused a lease: {Reason}")]
         public static partial void WitnessRefusedLease(ILogger logger, string witness, string reason);
+
+        [LoggerMessage(63, LogLevel.Information, "the takeover's drain is durable: {Count} guest writes that overlapped it go to the disk")]
+        public static partial void TakeoverWritesReleased(ILogger logger, int count);
     }
 }

@@ -28,6 +28,7 @@ public sealed partial class PrimaryHost
     {
         string? refused = _switchoverWaiter is not null || HandedOver ? "a switchover is already under way"
             : _stoppingCleanly ? "the primary is stopping"
+            : TakeoverDraining ? "this node's takeover is still writing the committed epochs it took over into its image; try again once `status` no longer says so"
             : _engine is not { Replication: PrimaryReplication.Protected } engine || _link.IsNone
                 ? $"the pair is not protected ({_engine?.DegradedReason ?? _engine?.Replication.ToString() ?? "not started"}): the secondary holds no checkpoint to take over from that this primary knows"
             : null;

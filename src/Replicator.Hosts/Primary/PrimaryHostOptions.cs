@@ -67,6 +67,14 @@ public sealed record PrimaryHostOptions
     /// </summary>
     public bool RunsPromotedNode { get; init; }
 
+    /// <summary>
+    /// A promoted node's committed epochs still draining into the image when this primary starts:
+    /// a guest write overlapping one of them waits until the drain is durable (the shell reads
+    /// through it, and reports <see cref="PrimaryHost.OnTakeoverDrained"/> when it closes). Null
+    /// when the image alone holds the checkpoint.
+    /// </summary>
+    public Core.Secondary.CommittedOverlay? Takeover { get; init; }
+
     /// <summary>The operator allows copying the whole image over a secondary whose data is not known to be this pair's.</summary>
     public bool AllowFullSync { get; init; }
 

@@ -24,7 +24,11 @@ public interface ISecondaryHostActions
     /// </summary>
     void RunStorage(in SecondaryStorageOperation operation);
 
-    /// <summary>Promotion is complete: the image and VM state hold checkpoint <paramref name="epoch"/>.</summary>
+    /// <summary>
+    /// The promotion is durable: the node serves checkpoint <paramref name="epoch"/> from now on —
+    /// the image with <see cref="SecondaryHost.Takeover"/> laid over it while the committed epochs
+    /// still drain into it (<see cref="SecondaryHost.TakeoverDrained"/> says when the image alone holds it).
+    /// </summary>
     void Promoted(long epoch);
 
     /// <summary>Open a connection to the witness; report <see cref="SecondaryHost.OnWitnessConnected"/>, or <see cref="SecondaryHost.OnWitnessConnectFailed"/> after <paramref name="timeout"/> at the latest. Asked only of a secondary with a witness.</summary>

@@ -34,6 +34,9 @@ public sealed partial class SecondaryHost
 
                 engine.OnApplied(completion.Epoch);
                 break;
+            case SecondaryStorageResult.Done when completion.Kind == SecondaryStorageKind.MarkPromoted:
+                OnPromotionRecorded(completion.Epoch);
+                break;
             case SecondaryStorageResult.Done when completion.Kind is SecondaryStorageKind.RecordSyncTarget or SecondaryStorageKind.TakeGenerations:
                 OnStateOperationDone();
                 break;

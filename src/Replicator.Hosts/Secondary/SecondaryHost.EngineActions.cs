@@ -62,22 +62,14 @@ public sealed partial class SecondaryHost
             }
         }
 
-        public void Promoted(long epoch)
-        {
-            if (host._stateOperationsPending > 0)
-            {
-                // A state-record write is still on the apply lane: the promotion is recorded after it.
-                host._promotionWaiting = epoch;
-                return;
-            }
+        public void TakingOver(long epoch, CommittedOverlay overlay) => host.RecordPromotion(epoch, overlay);
 
-            host.RecordPromotion(epoch);
-        }
+        public void Promoted(long epoch) => Log.TakeoverDrained(host._log, epoch);
 
         private void Store(in SecondaryStorageOperation op) => host._actions.RunStorage(op);
     }
 
-    /// <summary>A state-record write of the apply lane is done; a promotion that waited for it is recorded now.</summary>
+    /// <summary>A state-record write is done: epochs of a sync waiting for it may be journalled now, and a promotion recorded.</summary>
     private void OnStateOperationDone()
     {
         _stateOperationsPending--;
@@ -86,21 +78,22 @@ public sealed partial class SecondaryHost
             _actions.RunStorage(persist);
         }
 
-        if (_stateOperationsPending == 0 && _promotionWaiting.HasValue)
+        if (_stateOperationsPending == 0 && _promotionWaiting is { } waiting)
         {
-            long epoch = _promotionWaiting.Value;
             _promotionWaiting = null;
-            RecordPromotion(epoch);
+            _actions.RunStorage(waiting);
         }
     }
 
     /// <summary>
-    /// The new generation and role are durable before anyone is told: a restart keeps refusing the
-    /// old primary (I6). A node that cannot record them must not serve: it would forget its
-    /// promotion on restart and follow the old primary again.
+    /// The promotion's checkpoint is settled. The new generation and role become durable before
+    /// anyone is told: a restart keeps refusing the old primary (I6). They are recorded after any
+    /// state-record write still pending (a sync's target, say), and beside the
+    /// write-back, not behind it; the shell serves once that is done (<see cref="OnPromotionRecorded"/>).
     /// </summary>
-    private void RecordPromotion(long epoch)
+    private void RecordPromotion(long epoch, CommittedOverlay overlay)
     {
+        Log.TakingOver(_log, epoch, overlay.Count, overlay.Bytes);
         if (_store!.State.Role == NodeRole.Primary)
         {
             // Recorded before this node last stopped: the same promotion, resumed, with no new generation.
@@ -110,20 +103,21 @@ public sealed partial class SecondaryHost
             return;
         }
 
-        try
+        var record = new SecondaryStorageOperation(SecondaryStorageKind.MarkPromoted, Number: epoch, Proposal: _promotionGeneration);
+        if (_stateOperationsPending > 0)
         {
-            _store.MarkPromoted(_time.GetUtcNow(), epoch, _promotionGeneration);
-        }
-        catch (IOException e)
-        {
-            string reason = $"promotion to checkpoint {epoch} could not be recorded in {_store!.StatePath}: {e.Message}";
-            Log.StorageFailed(_log, reason);
-            _actions.Halt(reason);
+            _promotionWaiting = record;
             return;
         }
 
+        _actions.RunStorage(record);
+    }
+
+    /// <summary>The promotion is durable: the node serves, through the takeover's overlay until the drain is over.</summary>
+    private void OnPromotionRecorded(long epoch)
+    {
         PromotedEpoch = epoch;
-        Log.Promoted(_log, epoch, _store.State.Generations.ToString());
+        Log.Promoted(_log, epoch, _store!.State.Generations.ToString());
         _actions.Promoted(epoch);
     }
 }

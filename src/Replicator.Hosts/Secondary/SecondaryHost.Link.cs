@@ -39,11 +39,11 @@ public sealed partial class SecondaryHost
     // Generations a vouched blank image takes as it is (their record may still be on its way).
     private DataGenerations? _takenGenerations;
 
-    // State-record writes asked of the apply lane and not yet done; a promotion, and the journal
-    // appends of epochs sealed meanwhile, wait for them.
+    // State-record writes asked for and not yet done; the journal appends of epochs
+    // sealed meanwhile, and a promotion's record, wait for them.
     private int _stateOperationsPending;
     private readonly Queue<SecondaryStorageOperation> _persistsWaiting = new();
-    private long? _promotionWaiting;
+    private SecondaryStorageOperation? _promotionWaiting;
 
     /// <summary>A connection was accepted; nothing from it is acted on before its hello passes.</summary>
     public void OnLinkConnected(LinkId link, string peer)
@@ -352,8 +352,9 @@ public sealed partial class SecondaryHost
     }
 
     /// <summary>
-    /// A state-record write on the apply lane. Counted, so that a promotion records itself only after
-    /// it: two writers of one record would lose one of the writes.
+    /// A state-record write on its lane. Counted, so that a promotion records itself only after it:
+    /// a sync's target or taken generations landing after the promotion would replace the generation
+    /// the promotion began.
     /// </summary>
     private void RunStateOperation(in SecondaryStorageOperation op)
     {

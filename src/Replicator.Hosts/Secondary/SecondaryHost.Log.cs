@@ -42,11 +42,17 @@ public sealed partial class SecondaryHost
         [LoggerMessage(10, LogLevel.Warning, "promoting ({Reason}); last committed epoch {Epoch}")]
         public static partial void Promoting(ILogger logger, string reason, long epoch);
 
-        [LoggerMessage(11, LogLevel.Warning, "promoted: image and VM state hold checkpoint {Epoch}; writes from here on are {Generation}")]
+        [LoggerMessage(11, LogLevel.Warning, "promoted: serving checkpoint {Epoch} (the image, with committed epochs not yet written back read from RAM); writes from here on are {Generation}")]
         public static partial void Promoted(ILogger logger, long epoch, string generation);
 
-        [LoggerMessage(25, LogLevel.Warning, "still promoted after a restart: image and VM state hold checkpoint {Epoch}; writes go on in {Generation}")]
+        [LoggerMessage(25, LogLevel.Warning, "still promoted after a restart: serving checkpoint {Epoch} (the image, with committed epochs not yet written back read from RAM); writes go on in {Generation}")]
         public static partial void PromotionResumed(ILogger logger, long epoch, string generation);
+
+        [LoggerMessage(68, LogLevel.Information, "taking over at checkpoint {Epoch}: {Records} committed records ({Bytes} bytes) are served from RAM while they drain into the image")]
+        public static partial void TakingOver(ILogger logger, long epoch, int records, long bytes);
+
+        [LoggerMessage(69, LogLevel.Information, "takeover drained: the image alone holds checkpoint {Epoch}")]
+        public static partial void TakeoverDrained(ILogger logger, long epoch);
 
         [LoggerMessage(12, LogLevel.Critical, "storage failed: {Reason}")]
         public static partial void StorageFailed(ILogger logger, string reason);

@@ -14,12 +14,14 @@ public sealed partial class SecondaryHost
 
     /// <summary>
     /// A stop began and the image holds everything committed: no epoch is half way into the
-    /// journal, every committed one is applied, and no state-record write is pending. The shell
+    /// journal, every committed one is applied, no state-record write is pending, and a promotion
+    /// whose checkpoint is settled is recorded. The shell
     /// exits once this holds (or its stop bound runs out: the journal still holds the rest, which
     /// the next start applies).
     /// </summary>
     public bool IsDrained =>
-        _stopping && _engine is { } engine && engine.EpochsBeingCommitted == 0 && engine.LastAppliedEpoch >= engine.LastCommittedEpoch && _stateOperationsPending == 0;
+        _stopping && _engine is { } engine && engine.EpochsBeingCommitted == 0 && engine.LastAppliedEpoch >= engine.LastCommittedEpoch && _stateOperationsPending == 0
+        && (engine.Takeover is null || PromotedEpoch >= 0);
 
     /// <summary>
     /// The daemon is stopping: every link closes (epochs not yet sealed can never complete and go, as

@@ -54,6 +54,16 @@ public sealed partial class SecondaryHost
     /// <summary>The engine; null before <see cref="Start"/>.</summary>
     public SecondaryEngine? Engine => _engine;
 
+    /// <summary>
+    /// The committed epochs a promoted node serves through while they drain into its image (open
+    /// until then; the new primary's reads and writes go through it); null before the promotion's
+    /// checkpoint is settled.
+    /// </summary>
+    public CommittedOverlay? Takeover => _engine?.Takeover;
+
+    /// <summary>Whether a promotion's drain is over: the image alone holds the checkpoint taken over at.</summary>
+    public bool TakeoverDrained => _engine?.Phase == SecondaryPhase.Promoted;
+
     /// <summary>The storage this host recovered from; null before <see cref="Start"/>.</summary>
     public SecondaryStore? Store => _store;
 
@@ -126,7 +136,7 @@ public sealed partial class SecondaryHost
         _syncTarget = _store.State.SyncTarget;
         StartWitness();
         _syncFirstEpoch = _store.State.SyncFirstEpoch;
-        Log.Started(_log, _store.Image.Name, _store.State.AppliedEpoch, _store.Unapplied.Count, _store.State.Generations.ToString());
+        Log.Started(_log, _store.Image.Name, _store.AppliedEpoch, _store.Unapplied.Count, _store.State.Generations.ToString());
         if (_store.Journal.EntriesSteppedOver > 0)
         {
             Log.JournalEntriesSteppedOver(_log, _store.Journal.Name, _store.Journal.EntriesSteppedOver);

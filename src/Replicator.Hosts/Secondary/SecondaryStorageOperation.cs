@@ -20,9 +20,14 @@ public readonly record struct SecondaryStorageOperation(
 {
     /// <summary>
     /// Journal appends (the commit point, on the acknowledgement's path) run apart from applying
-    /// earlier epochs to the image, so a slow apply never delays a commit.
+    /// earlier epochs to the image, so a slow apply never delays a commit. The records of a
+    /// failover run there too — the vote asked for, the promotion — so that neither waits behind a
+    /// write-back batch (the store orders state-record writes of the two lanes): once a takeover
+    /// is settled no epoch is being journalled, and the epochs it serves from RAM drain meanwhile.
     /// </summary>
-    public SecondaryStorageLane Lane => Kind == SecondaryStorageKind.Persist ? SecondaryStorageLane.Journal : SecondaryStorageLane.Apply;
+    public SecondaryStorageLane Lane => Kind is SecondaryStorageKind.Persist or SecondaryStorageKind.MarkPromoted or SecondaryStorageKind.RecordProposedPromotion
+        ? SecondaryStorageLane.Journal
+        : SecondaryStorageLane.Apply;
 
     /// <summary>The epoch the operation belongs to.</summary>
     public long EpochNumber => Kind switch
@@ -60,6 +65,12 @@ public enum SecondaryStorageKind
 
     /// <summary>Record durably the generation a vote is asked for, or none (<see cref="Storage.SecondaryStore.RecordProposedPromotion"/>).</summary>
     RecordProposedPromotion,
+
+    /// <summary>
+    /// Record durably that the node took over at checkpoint <see cref="SecondaryStorageOperation.Number"/>,
+    /// into the generation <see cref="SecondaryStorageOperation.Proposal"/> a witness voted for, or a new one (<see cref="Storage.SecondaryStore.MarkPromoted"/>).
+    /// </summary>
+    MarkPromoted,
 }
 
 /// <summary>The two ordered lanes of storage work: each runs its operations one at a time, in order.</summary>

@@ -21,9 +21,36 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
     // Apply queue only: when the epoch being applied got its first storage action.
     private long _applyStarted;
 
-    public SecondaryStorageCompletion Run(in SecondaryStorageOperation op)
+    public SecondaryStorageCompletion Run(in SecondaryStorageOperation op) => op.Kind switch
     {
-        return op.Lane == SecondaryStorageLane.Journal ? Persist(op) : Apply(op);
+        SecondaryStorageKind.Persist => Persist(op),
+        SecondaryStorageKind.MarkPromoted or SecondaryStorageKind.RecordProposedPromotion => RecordFailover(op),
+        _ => Apply(op),
+    };
+
+    /// <summary>A failover's record — the vote asked for, or the promotion — on the journal lane, beside the write-back (the store orders the state writes of the two lanes).</summary>
+    private SecondaryStorageCompletion RecordFailover(in SecondaryStorageOperation op)
+    {
+        try
+        {
+            if (op.Kind == SecondaryStorageKind.MarkPromoted)
+            {
+                store.MarkPromoted(time.GetUtcNow(), op.Number, op.Proposal);
+            }
+            else
+            {
+                store.RecordProposedPromotion(op.Proposal);
+            }
+
+            return new SecondaryStorageCompletion(op.Kind, op.Number, SecondaryStorageResult.Done);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A node that cannot record its promotion must not serve (it would forget it on restart and
+            // follow the old primary again), nor ask a vote it could forget it asked.
+            string what = op.Kind == SecondaryStorageKind.MarkPromoted ? $"promotion to checkpoint {op.Number}" : "the vote asked of the witness";
+            return new SecondaryStorageCompletion(op.Kind, op.Number, SecondaryStorageResult.StorageFailed, $"{what} could not be recorded in {store.StatePath}: {e.Message}");
+        }
     }
 
     private SecondaryStorageCompletion Persist(in SecondaryStorageOperation op)
@@ -76,9 +103,6 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
                     break;
                 case SecondaryStorageKind.TakeGenerations:
                     store.TakeGenerations(op.Generations!);
-                    break;
-                case SecondaryStorageKind.RecordProposedPromotion:
-                    store.RecordProposedPromotion(op.Proposal);
                     break;
                 case SecondaryStorageKind.MarkApplied:
                     store.MarkApplied(op.Number, op.LastSequence);

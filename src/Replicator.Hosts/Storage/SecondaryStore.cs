@@ -28,7 +28,13 @@ public sealed class SecondaryStore : IDisposable
 
     public const string RamFileName = "ram.img";
 
-    private SecondaryStore(IBlockDevice image, IBlockDevice ram, int pageSize, EpochJournal journal, NodeStateStore states, NodeState state, List<JournalEntry> unapplied)
+    private readonly TakeoverDrainStore _drains;
+
+    // The state record and the takeover's drain record are written from two lanes (a promotion's
+    // record beside the write-back's): one write at a time, each from the other's result.
+    private readonly Lock _stateWrites = new();
+
+    private SecondaryStore(IBlockDevice image, IBlockDevice ram, int pageSize, EpochJournal journal, NodeStateStore states, NodeState state, List<JournalEntry> unapplied, TakeoverDrainStore drains, TakeoverDrain? drain)
     {
         Image = image;
         Ram = ram;
@@ -37,6 +43,8 @@ public sealed class SecondaryStore : IDisposable
         _states = states;
         State = state;
         Unapplied = unapplied;
+        _drains = drains;
+        Drain = drain;
         foreach (JournalEntry entry in unapplied)
         {
             _midResync[entry.Checkpoint.Epoch] = entry.Checkpoint.ResyncPending;
@@ -56,6 +64,25 @@ public sealed class SecondaryStore : IDisposable
 
     /// <summary>The durable state record: which checkpoint image and RAM image hold.</summary>
     public NodeState State { get; private set; }
+
+    /// <summary>
+    /// The takeover this promoted node is writing back, or has written back, its committed epochs
+    /// for; null on a node that never took over (or was demoted since). While it is set the state
+    /// record is the new primary's: how far the image holds the checkpoint is recorded here instead.
+    /// </summary>
+    public TakeoverDrain? Drain { get; private set; }
+
+    /// <summary>The last epoch image and RAM image hold durably (the drain's, while one is recorded).</summary>
+    public long AppliedEpoch => Drain?.AppliedEpoch ?? State.AppliedEpoch;
+
+    /// <summary>The vCPU state of <see cref="AppliedEpoch"/>.</summary>
+    public byte[] AppliedCpuState => Drain?.CpuState ?? State.CpuState;
+
+    /// <summary>Whether <see cref="AppliedEpoch"/> left the image mid-resync.</summary>
+    public bool AppliedMidResync => Drain?.MidResync ?? State.MidResync;
+
+    /// <summary>Where the takeover drain record is, for messages.</summary>
+    public string DrainPath => _drains.Path;
 
     /// <summary>Committed epochs found in the journal at start-up that the image does not hold yet, in order.</summary>
     public IReadOnlyList<JournalEntry> Unapplied { get; }
@@ -118,23 +145,35 @@ public sealed class SecondaryStore : IDisposable
                 state = Demoted(state);
             }
 
+            var drains = new TakeoverDrainStore(stateDirectory);
+            TakeoverDrain? drain = drains.Load();
+            if (drain is not null && state.Role == NodeRole.Secondary)
+            {
+                // Written just before a promotion that was never recorded, or left by a promoted node
+                // demoted since: no takeover stands behind it.
+                drains.Delete();
+                drain = null;
+            }
+
+            long applied = drain?.AppliedEpoch ?? state.AppliedEpoch;
             JournalDamagePolicy policy = discardUnverifiable || state.Role != NodeRole.Secondary ? JournalDamagePolicy.KeepAsEvidence : JournalDamagePolicy.Refuse;
             List<JournalEntry> entries;
             journal = plant == PlantedBug.JournalSkipBadEntry
-                ? PlantedJournalSkip.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalSwitchAboveBytes, policy)
-                : EpochJournal.Open(stateDirectory, out entries, state.AppliedEpoch, state.JournalSalt, journalSwitchAboveBytes, policy);
+                ? PlantedJournalSkip.Open(stateDirectory, out entries, applied, state.JournalSalt, journalSwitchAboveBytes, policy)
+                : EpochJournal.Open(stateDirectory, out entries, applied, state.JournalSalt, journalSwitchAboveBytes, policy);
             states.Save(state);
-            entries.RemoveAll(e => e.Checkpoint.Epoch <= state.AppliedEpoch);
-            if (state.Role != NodeRole.Secondary && entries.Count > 0)
+
+            // A promoted node replays only the committed epochs its takeover has not yet written
+            // back: an entry beyond the checkpoint it took over at is an append that failed (never
+            // acknowledged) and must never be replayed over the new primary's data.
+            long takenOverAt = state.Role == NodeRole.Secondary ? long.MaxValue : drain?.Epoch ?? applied;
+            entries.RemoveAll(e => e.Checkpoint.Epoch <= applied || e.Checkpoint.Epoch > takenOverAt);
+            if (state.Role != NodeRole.Secondary && entries.Count == 0)
             {
-                // A promoted node drained everything it had committed into its image before it
-                // recorded the promotion: an entry beyond that checkpoint is an append that failed
-                // (never acknowledged) and must never be replayed over the new primary's data.
-                entries.Clear();
                 journal.Release(long.MaxValue);
             }
 
-            return new SecondaryStore(image, ram, pageSize, journal, states, state, entries);
+            return new SecondaryStore(image, ram, pageSize, journal, states, state, entries, drains, drain);
         }
         catch
         {
@@ -180,7 +219,9 @@ public sealed class SecondaryStore : IDisposable
     /// <summary>Builds a secondary engine that continues from this storage, replaying the unapplied journal entries.</summary>
     public SecondaryEngine CreateEngine(SecondaryOptions options, ISecondaryActions actions)
     {
-        var engine = new SecondaryEngine(options, actions, State.AppliedEpoch, State.AppliedLastSequence, State.MidResync);
+        var engine = Drain is { } drain
+            ? new SecondaryEngine(options, actions, drain.AppliedEpoch, drain.AppliedLastSequence, drain.MidResync)
+            : new SecondaryEngine(options, actions, State.AppliedEpoch, State.AppliedLastSequence, State.MidResync);
         foreach (JournalEntry entry in Unapplied)
         {
             try
@@ -264,17 +305,33 @@ public sealed class SecondaryStore : IDisposable
             }
         }
 
-        NodeState applied = State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync };
-        if (applied.SyncTarget is { } target && epoch >= applied.SyncFirstEpoch && !midResync)
+        lock (_stateWrites)
         {
-            // A former primary's own writes are rolled back by now: its dirty log says nothing any more.
-            applied = applied with { Generations = target, SyncTarget = null, SyncFirstEpoch = 0, FormerPrimary = false, DirtyLogId = 0 };
+            if (Drain is { } drain)
+            {
+                // The state record is the new primary's now: the takeover's own record says how far it got.
+                Drain = drain with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync };
+                _drains.Save(Drain);
+            }
+            else
+            {
+                State = CompletingSync(State with { AppliedEpoch = epoch, AppliedLastSequence = lastSequence, CpuState = _pendingCpu, MidResync = midResync }, epoch, midResync);
+                _states.Save(State);
+            }
         }
 
-        State = applied;
-        _states.Save(State);
         Journal.Release(epoch);
     }
+
+    /// <summary>
+    /// The state once the image holds <paramref name="epoch"/>: when that completes the sync the
+    /// record names, the image holds the primary's data generations — and a former primary's own
+    /// writes are rolled back by now, so its dirty log says nothing any more.
+    /// </summary>
+    private static NodeState CompletingSync(NodeState state, long epoch, bool midResync) =>
+        state.SyncTarget is { } target && epoch >= state.SyncFirstEpoch && !midResync
+            ? state with { Generations = target, SyncTarget = null, SyncFirstEpoch = 0, FormerPrimary = false, DirtyLogId = 0 }
+            : state;
 
     /// <summary>
     /// Records durably, before any epoch of the sync is applied, which data generations the image
@@ -283,15 +340,21 @@ public sealed class SecondaryStore : IDisposable
     public void RecordSyncTarget(DataGenerations target, long firstEpoch)
     {
         ArgumentNullException.ThrowIfNull(target);
-        State = State with { SyncTarget = target, SyncFirstEpoch = firstEpoch };
-        _states.Save(State);
+        lock (_stateWrites)
+        {
+            State = State with { SyncTarget = target, SyncFirstEpoch = firstEpoch };
+            _states.Save(State);
+        }
     }
 
     /// <summary>Records durably the generation a vote is asked for (<see cref="NodeState.ProposedPromotion"/>), or that none is asked (null).</summary>
     public void RecordProposedPromotion(GenerationMark? proposal)
     {
-        State = State with { ProposedPromotion = proposal };
-        _states.Save(State);
+        lock (_stateWrites)
+        {
+            State = State with { ProposedPromotion = proposal };
+            _states.Save(State);
+        }
     }
 
     /// <summary>
@@ -301,21 +364,45 @@ public sealed class SecondaryStore : IDisposable
     public void TakeGenerations(DataGenerations generations)
     {
         ArgumentNullException.ThrowIfNull(generations);
-        State = State with { Generations = generations, SyncTarget = null, SyncFirstEpoch = 0 };
-        _states.Save(State);
+        lock (_stateWrites)
+        {
+            State = State with { Generations = generations, SyncTarget = null, SyncFirstEpoch = 0 };
+            _states.Save(State);
+        }
     }
 
     /// <summary>
     /// Records that this node took over: a new data generation — <paramref name="into"/>, the one a
     /// witness voted for, or one drawn <paramref name="now"/> — so the old primary, which does not
-    /// hold it, never replicates over it (I6); and the primary role.
+    /// hold it, never replicates over it (I6); and the primary role. When the image does not yet hold
+    /// <paramref name="epoch"/>, the drain's progress is recorded from here on in its own record
+    /// (<see cref="Drain"/>), written before the state record says the node took over.
     /// </summary>
     public void MarkPromoted(DateTimeOffset now, long epoch, GenerationMark? into = null)
     {
-        TakeoverPoint? from = State.Generations.Current is { } held ? new TakeoverPoint(epoch, held.Id) : null;
-        State = State with
+        lock (_stateWrites)
         {
-            Generations = State.Generations.Begin(into ?? GenerationMark.Draw(GenerationCause.Promotion, now)),
+            RecordPromotion(now, epoch, into);
+        }
+    }
+
+    private void RecordPromotion(DateTimeOffset now, long epoch, GenerationMark? into)
+    {
+        if (epoch > State.AppliedEpoch)
+        {
+            // Committed epochs are still to be written back while the new primary serves: from here
+            // their progress is recorded apart from the state record, which the new primary owns.
+            Drain = new TakeoverDrain { Epoch = epoch, AppliedEpoch = State.AppliedEpoch, AppliedLastSequence = State.AppliedLastSequence, MidResync = State.MidResync, CpuState = State.CpuState };
+            _drains.Save(Drain);
+        }
+
+        // The checkpoint taken over may complete a sync its drain has not yet written back: the
+        // image holds the primary's generations at it all the same (a mid-resync one is never taken over).
+        NodeState taken = CompletingSync(State, epoch, midResync: false);
+        TakeoverPoint? from = taken.Generations.Current is { } held ? new TakeoverPoint(epoch, held.Id) : null;
+        State = taken with
+        {
+            Generations = taken.Generations.Begin(into ?? GenerationMark.Draw(GenerationCause.Promotion, now)),
             Role = NodeRole.Primary,
             PrimaryByPromotion = true,
             PromotedFrom = from,
@@ -338,9 +425,9 @@ public sealed class SecondaryStore : IDisposable
             pages[i] = new VmPage(i, data);
         }
 
-        if (State.AppliedEpoch > 0)
+        if (AppliedEpoch > 0)
         {
-            state.Apply(new VmSnapshot(State.AppliedEpoch, State.CpuState, pages));
+            state.Apply(new VmSnapshot(AppliedEpoch, AppliedCpuState, pages));
         }
 
         return state;

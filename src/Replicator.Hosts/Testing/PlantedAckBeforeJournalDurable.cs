@@ -37,5 +37,7 @@ internal sealed class PlantedAckBeforeJournalDurable(ISecondaryActions inner) : 
 
     public void RejectEpoch(long epoch, string reason) => inner.RejectEpoch(epoch, reason);
 
+    public void TakingOver(long epoch, CommittedOverlay overlay) => inner.TakingOver(epoch, overlay);
+
     public void Promoted(long epoch) => inner.Promoted(epoch);
 }

@@ -72,6 +72,11 @@ internal sealed class NbdConnection
         catch (NbdProtocolViolationException ex)
         {
             // The client is there and may still read the replies to what it sent before.
+            if (transmission is null)
+            {
+                _server.Refusals.Handshake();
+            }
+
             _server.Logger.Violation(_id, ex.Message);
             end = ConnectionEnd.FinishRequests;
         }
@@ -134,6 +139,7 @@ internal sealed class NbdConnection
                 break;
             case NegotiationOutcome.TimedOut:
             default:
+                _server.Refusals.Handshake();
                 if (_server.NegotiationTimeouts.ShouldReport(out int heldBack))
                 {
                     _server.Logger.NegotiationTimedOut(_id, _remote, _server.Options.NegotiationTimeout, heldBack);

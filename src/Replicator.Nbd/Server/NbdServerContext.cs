@@ -7,7 +7,7 @@ namespace Replicator.Nbd.Server;
 /// <summary>What every connection of one server shares: the export, the limits, the clock, the log.</summary>
 internal sealed class NbdServerContext
 {
-    public NbdServerContext(INbdBackend backend, NbdExport export, NbdServerOptions options, ILogger logger, TimeProvider time)
+    public NbdServerContext(INbdBackend backend, NbdExport export, NbdServerOptions options, ILogger logger, TimeProvider time, NbdRefusals refusals)
     {
         Backend = backend;
         Export = export;
@@ -15,6 +15,7 @@ internal sealed class NbdServerContext
         Logger = logger;
         Time = time;
         NegotiationTimeouts = new LogRateLimit(time, LogRateLimit.Interval);
+        Refusals = refusals;
         var pauses = new LogRateLimit(time, LogRateLimit.Interval);
         InFlight = new ServerInFlightBudget(options.MaxTotalInFlightBytes, () =>
         {
@@ -26,6 +27,9 @@ internal sealed class NbdServerContext
     }
 
     public INbdBackend Backend { get; }
+
+    /// <summary>Refused connections, counted for the metrics.</summary>
+    public NbdRefusals Refusals { get; }
 
     public NbdExport Export { get; }
 

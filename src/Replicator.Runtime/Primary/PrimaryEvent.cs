@@ -31,6 +31,9 @@ internal enum PrimaryEventKind
     LocalCompleted,
     ResyncReadCompleted,
     VmCaptured,
+
+    /// <summary>The takeover's overlay closed: writes that waited for its drain may go.</summary>
+    TakeoverDrained,
     LinkConnected,
     ConnectFailed,
 

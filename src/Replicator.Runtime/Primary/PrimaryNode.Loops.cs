@@ -55,6 +55,9 @@ public sealed partial class PrimaryNode
                     }
 
                     break;
+                case PrimaryEventKind.TakeoverDrained:
+                    host.OnTakeoverDrained();
+                    break;
                 case PrimaryEventKind.VmCaptured:
                     host.OnVmCaptured(e.Snapshot!);
                     break;
@@ -198,7 +201,7 @@ public sealed partial class PrimaryNode
         string? failure = null;
         try
         {
-            _image!.Read(io.Request.Offset, buffer.AsSpan(0, length));
+            Read(io.Request.Offset, buffer.AsSpan(0, length));
         }
         catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or ObjectDisposedException)
         {

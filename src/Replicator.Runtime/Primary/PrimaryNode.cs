@@ -1,9 +1,11 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Replicator.Protocol.Messages;
 using Replicator.Core.Blocks;
 using Replicator.Core.Primary;
+using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Diagnostics;
 using Replicator.Hosts.Primary;
@@ -70,6 +72,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     /// <summary>Called once if the secondary turns out to have been promoted: the primary then stays degraded and stops reconnecting (I6).</summary>
     public Action<string>? FencedOff { get; set; }
 
+    /// <summary>This node's meter (its host's instruments): the export's server counts its refused connections there too.</summary>
+    public Meter Meter => _meter;
+
     public PrimaryStatus Status
     {
         get
@@ -87,7 +92,10 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 sync?.Describe(), sync?.WholeImage ?? false, sync?.TotalBytes ?? 0, sync?.CopiedBytes ?? 0, Math.Round((sync?.BytesPerSecond ?? 0) / 1e6, 1), sync?.Completed ?? false,
                 host?.VerifyStatus, Math.Round((host?.SyncBytesPerSecond ?? 0) / 1e6, 1), sync?.Remaining?.TotalSeconds is { } left ? Math.Round(left) : null,
                 sync?.FoundEqualBytes ?? 0,
-                host?.Quorum.ToString() ?? nameof(PrimaryQuorum.NotRequired), host?.WitnessDescription, host?.HeldAnswers ?? 0);
+                host?.Quorum.ToString() ?? nameof(PrimaryQuorum.NotRequired), host?.WitnessDescription, host?.HeldAnswers ?? 0,
+                _options.Takeover is { IsOpen: true } takeover
+                    ? string.Create(CultureInfo.InvariantCulture, $"draining checkpoint {takeover.Epoch}'s committed epochs into the image ({takeover.Count} records, {takeover.Bytes} bytes); reads see them already, {host?.WritesHeldForTakeover ?? 0} writes overlapping them wait")
+                    : null);
         }
     }
 
@@ -130,6 +138,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 ReconnectDelay = _options.ReconnectDelay,
                 ReconnectMaxDelay = _options.ReconnectMaxDelay,
                 NoQuorum = _options.NoQuorum,
+                Takeover = _options.Takeover,
                 Meter = _meter,
                 Witness = _options.Witness is { } witness
                     ? new WitnessSessionOptions { Address = witness.ToString(), PairId = _options.PairId, Lease = _options.QuorumLease, Timeout = _options.HeartbeatTimeout }
@@ -154,6 +163,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         }
 
         Post(new PrimaryEvent(PrimaryEventKind.Start));
+
+        // Writes that overlap the takeover's drain wait in the host until the drain is durable.
+        _ = _options.Takeover?.Closed.ContinueWith(_ => Post(new PrimaryEvent(PrimaryEventKind.TakeoverDrained)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         PrimaryStart start;
         try
         {
@@ -179,11 +191,33 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads the primary's own image (what the guest sees).</summary>
-    public void Read(long offset, Span<byte> destination) => _image!.Read(offset, destination);
+    /// <summary>Reads the primary's own image (what the guest sees): through the takeover's committed epochs while they drain into it.</summary>
+    public void Read(long offset, Span<byte> destination)
+    {
+        if (_options.Takeover is { IsOpen: true } takeover)
+        {
+            takeover.Read(new ImageReader(_image!), offset, destination);
+            return;
+        }
 
-    /// <summary>The holes and data of the primary's own image (NBD block status); a write in flight may show either way, as the protocol allows.</summary>
-    public int DescribeAllocation(long offset, long length, Span<NbdExtent> extents) => _image!.DescribeAllocation(offset, length, extents);
+        _image!.Read(offset, destination);
+    }
+
+    /// <summary>
+    /// The holes and data of the primary's own image (NBD block status); a write in flight may show
+    /// either way, as the protocol allows. While a takeover drains, all of it reads as data: a hole
+    /// in the file may hold a committed record not yet written there.
+    /// </summary>
+    public int DescribeAllocation(long offset, long length, Span<NbdExtent> extents)
+    {
+        if (_options.Takeover is { IsOpen: true } && extents.Length > 0)
+        {
+            extents[0] = new NbdExtent(Math.Min(length, _image!.Size - offset), NbdExtentState.Data);
+            return 1;
+        }
+
+        return _image!.DescribeAllocation(offset, length, extents);
+    }
 
     /// <summary>Reads a range of the primary's image ahead into the page cache (NBD_CMD_CACHE).</summary>
     public void Prefetch(long offset, long length) => _image!.Prefetch(offset, length);
@@ -303,4 +337,10 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     }
 
     private void Post(in PrimaryEvent e) => _events.Writer.TryWrite(e);
+
+    /// <summary>The image under a takeover's overlay (a struct: a read through it allocates nothing).</summary>
+    private readonly struct ImageReader(ImageFile image) : IImageReader
+    {
+        public void Read(long offset, Span<byte> destination) => image.Read(offset, destination);
+    }
 }

@@ -93,6 +93,12 @@ public sealed record PrimaryNodeOptions
     /// <summary>Local I/O requests run at once on the image (the guest's queue depth reaches the disk).</summary>
     public int LocalIoWorkers { get; init; } = 4;
 
+    /// <summary>
+    /// In a node just promoted, the committed epochs still draining into the image: the node serves
+    /// through them, and writes overlapping them wait until the drain is durable. Null otherwise.
+    /// </summary>
+    public Replicator.Core.Secondary.CommittedOverlay? Takeover { get; init; }
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();

@@ -12,7 +12,8 @@ namespace Replicator.Runtime.Primary;
 /// <c>Sync…</c> fields carry the same for scripts (bytes to copy, bytes copied so far, MB/s).
 /// With a witness, <see cref="Quorum"/> says why guest requests may be acknowledged (Peer, Witness)
 /// or why not (Lost: held or failed; Superseded: never again), with <see cref="HeldAnswers"/>
-/// waiting and <see cref="Witness"/> saying whether the witness is reached.
+/// waiting and <see cref="Witness"/> saying whether the witness is reached. <see cref="Takeover"/>
+/// says, in a node just promoted, what of the checkpoint it took over is still draining into its image.
 /// </summary>
 public sealed record PrimaryStatus(
     string Phase, long CurrentEpoch, long LastAcknowledgedEpoch, int UnacknowledgedCheckpoints, int InFlight, int Queued, long CreditAvailable, string Link, string? Degraded,
@@ -20,4 +21,4 @@ public sealed record PrimaryStatus(
     string Protection = "Starting", string? ProtectionReason = null, string? DataGeneration = null,
     string? Sync = null, bool SyncWholeImage = false, long SyncBytesTotal = 0, long SyncBytesCopied = 0, double SyncMBps = 0, bool SyncCompleted = false,
     string? Verify = null, double SyncRateLimitMBps = 0, double? SyncSecondsLeft = null, long SyncBytesFoundEqual = 0,
-    string Quorum = "NotRequired", string? Witness = null, int HeldAnswers = 0);
+    string Quorum = "NotRequired", string? Witness = null, int HeldAnswers = 0, string? Takeover = null);

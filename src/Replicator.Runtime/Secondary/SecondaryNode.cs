@@ -77,8 +77,11 @@ public sealed partial class SecondaryNode : IAsyncDisposable
 
     public System.Net.IPEndPoint? LocalEndPoint => (System.Net.IPEndPoint?)_listener?.LocalEndpoint;
 
-    /// <summary>Completes with the checkpoint the node holds once it is promoted.</summary>
+    /// <summary>Completes with the checkpoint the node holds once it is promoted (the image with <see cref="Takeover"/> laid over it, while that drains).</summary>
     public Task<long> Promotion => _promoted.Task;
+
+    /// <summary>Once promoted, the committed epochs still draining into the image, which the new primary serves through; null before.</summary>
+    public Core.Secondary.CommittedOverlay? Takeover => _host.Takeover;
 
     /// <summary>
     /// Completes with a reason when the node must not go on: a primary of a different pair, image

@@ -54,6 +54,10 @@ internal sealed class NoOpSecondaryActions : ISecondaryActions
     public void RejectEpoch(long epoch, string reason) =>
         throw new InvalidOperationException($"the benchmark's epoch {epoch} was refused: {reason}");
 
+    public void TakingOver(long epoch, CommittedOverlay overlay)
+    {
+    }
+
     public void Promoted(long epoch)
     {
     }

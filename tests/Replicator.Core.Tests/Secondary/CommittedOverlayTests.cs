@@ -120,6 +120,7 @@ public class CommittedOverlayTests
             }
         }
 
+        int reported = 0; // epochs the engine was told are applied: the rest stay in RAM
         for (int e = 0; e < @case.Applied; e++)
         {
             foreach (MirrorRecord record in epochRecords[e])
@@ -131,6 +132,7 @@ public class CommittedOverlayTests
             if (actions.ApplyingThrough == e + 1)
             {
                 secondary.OnApplied(e + 1);
+                reported = e + 1;
             }
         }
 
@@ -154,7 +156,43 @@ public class CommittedOverlayTests
             }
         }
 
+        // The same reads as a promoted node serves them: through the takeover's own index, once the
+        // journal writes still under way have failed (nothing more can commit).
+        secondary.Promote();
+        if (@case.Committed < @case.Epochs.Length)
+        {
+            secondary.OnPersistFailed(@case.Committed + 1, "power cut");
+        }
+
+        CommittedOverlay takeover = Assert.Single(actions.Takeovers);
+        if (takeover.Epoch != @case.Committed)
+        {
+            return $"the takeover is at epoch {takeover.Epoch}, the last committed is {@case.Committed}";
+        }
+
+        foreach ((int offset, int length) in @case.Reads)
+        {
+            byte[] read = new byte[length];
+            takeover.Read(new ArrayImage(image), offset, read);
+            int differs = read.AsSpan().CommonPrefixLength(expected.AsSpan(offset, length));
+            if (differs < length)
+            {
+                return $"takeover read {offset}+{length}: byte {offset + differs} is {read[differs]:x2}, the model says {expected[offset + differs]:x2}";
+            }
+
+            bool overlaps = epochRecords.Take(@case.Committed).Skip(reported).SelectMany(r => r).Any(r => r.Request.ChangesData && r.Request.Offset < offset + length && r.Request.End > offset);
+            if (length > 0 && takeover.Overlaps(offset, length) != overlaps)
+            {
+                return $"takeover says a write of {offset}+{length} {(overlaps ? "does not overlap" : "overlaps")} a committed record";
+            }
+        }
+
         return null;
+    }
+
+    private readonly struct ArrayImage(byte[] image) : IImageReader
+    {
+        public void Read(long offset, Span<byte> destination) => image.AsSpan((int)offset, destination.Length).CopyTo(destination);
     }
 
     private static void Apply(byte[] disk, in MirrorRecord record)

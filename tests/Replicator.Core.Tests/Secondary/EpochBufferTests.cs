@@ -38,7 +38,7 @@ public class EpochBufferTests
 
         Assert.Empty(_actions.Persisted);
         _secondary.Promote();
-        Assert.Equal(["promoted 0"], _actions.Log);
+        Assert.Equal(["taking over 0", "promoted 0"], _actions.Log);
         Assert.Equal(0, _secondary.BufferedBytes);
     }
 

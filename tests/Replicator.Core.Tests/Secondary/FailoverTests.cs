@@ -100,6 +100,80 @@ public class FailoverTests
     }
 
     [Fact]
+    public void The_takeover_is_served_before_the_drain_ends_and_its_payloads_outlive_each_batch_until_it_closes()
+    {
+        for (long e = 1; e <= 3; e++)
+        {
+            // Each epoch rewrites the first block; epoch 3 also writes the next one.
+            MirrorRecord[] records = e == 3 ? [Write(e, 3, 0, 3), Write(e, 4, 4096, 0x33)] : [Write(e, e, 0, (byte)e)];
+            foreach (MirrorRecord record in records)
+            {
+                _secondary.OnMirror(record);
+            }
+
+            _secondary.OnCheckpoint(CheckpointFor(e, records[0].Sequence, records[^1].Sequence, records));
+            _secondary.OnEpochPersisted(e);
+        }
+
+        Assert.Null(_secondary.Promote());
+
+        CommittedOverlay takeover = Assert.Single(_actions.Takeovers);
+        Assert.Equal(3, takeover.Epoch);
+        Assert.Equal(["taking over 3"], _actions.Log.Where(l => l.StartsWith("taking over", StringComparison.Ordinal)));
+        Assert.Empty(_actions.Promotions); // the drain is still to come
+        Assert.True(takeover.IsOpen);
+        Assert.True(takeover.Overlaps(4096 + 512, 512));
+        Assert.False(takeover.Overlaps(8192, 4096));
+
+        byte[] image = new byte[3 * 4096];
+        _secondary.OnApplied(1); // the first batch is durable: its records leave the engine, not the overlay
+        byte[] read = new byte[8192];
+        takeover.Read(new ZeroImage(), 0, read);
+        Assert.All(read.AsSpan(0, 4096).ToArray(), b => Assert.Equal(3, b)); // the newest committed write of block 0
+        Assert.All(read.AsSpan(4096).ToArray(), b => Assert.Equal(0x33, b));
+
+        _secondary.OnApplied(3);
+        Assert.Equal([3L], _actions.Promotions);
+        Assert.False(takeover.IsOpen);
+        Assert.True(takeover.Closed.IsCompleted);
+        Assert.False(takeover.Overlaps(0, image.Length)); // writes wait for nothing any more
+        takeover.Read(new ZeroImage(), 0, read);
+        Assert.All(read, b => Assert.Equal(0, b)); // the image alone, as its file now holds everything
+    }
+
+    [Fact]
+    public void A_takeover_waits_for_a_journal_write_under_way_and_lands_on_it_when_it_commits()
+    {
+        MirrorRecord first = Write(1, 1, 0, 1), second = Write(2, 2, 4096, 2);
+        _secondary.OnMirror(first);
+        _secondary.OnCheckpoint(CheckpointFor(1, 1, 1, first));
+        _secondary.OnEpochPersisted(1);
+        _secondary.OnMirror(second);
+        _secondary.OnCheckpoint(CheckpointFor(2, 2, 2, second)); // being journalled
+
+        Assert.Null(_secondary.Promote());
+        Assert.Empty(_actions.Takeovers);
+
+        _secondary.OnEpochPersisted(2);
+        Assert.Equal(2, Assert.Single(_actions.Takeovers).Epoch);
+    }
+
+    [Fact]
+    public void A_takeover_with_nothing_to_drain_is_closed_from_the_start()
+    {
+        Assert.Null(_secondary.Promote());
+
+        CommittedOverlay takeover = Assert.Single(_actions.Takeovers);
+        Assert.False(takeover.IsOpen);
+        Assert.Equal(["taking over 0", "promoted 0"], _actions.Log);
+    }
+
+    private readonly struct ZeroImage : IImageReader
+    {
+        public void Read(long offset, Span<byte> destination) => destination.Clear();
+    }
+
+    [Fact]
     public void Promoting_twice_reports_one_promotion()
     {
         Assert.Null(_secondary.Promote());

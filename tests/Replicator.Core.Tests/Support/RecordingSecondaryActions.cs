@@ -21,6 +21,8 @@ internal sealed class RecordingSecondaryActions : ISecondaryActions
 
     public List<long> Promotions { get; } = new();
 
+    public List<CommittedOverlay> Takeovers { get; } = new();
+
     public void PersistEpoch(EpochLog epoch)
     {
         Persisted.Add(epoch);
@@ -62,6 +64,12 @@ internal sealed class RecordingSecondaryActions : ISecondaryActions
     {
         Rejections.Add((epoch, reason));
         Log.Add($"reject {epoch}");
+    }
+
+    public void TakingOver(long epoch, CommittedOverlay overlay)
+    {
+        Takeovers.Add(overlay);
+        Log.Add($"taking over {epoch}");
     }
 
     public void Promoted(long epoch)

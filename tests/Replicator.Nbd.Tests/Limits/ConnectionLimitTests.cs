@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Replicator.Nbd.Protocol;
 using Replicator.Nbd.Tests.Support;
@@ -11,7 +13,9 @@ public class ConnectionLimitTests
     public async Task Connections_over_the_limit_are_closed_at_once_and_the_others_keep_being_served()
     {
         var backend = new MemoryBackend();
-        await using TestServer server = TestServer.Start(backend, new NbdServerOptions { EndPoint = TestServer.AnyLoopbackPort, ExportName = "disk", MaxConnections = 2 });
+        using var meter = new Meter("test.nbd");
+        using var refused = new MetricCollector<long>(meter, "replicator.nbd.connections.refused");
+        await using TestServer server = TestServer.Start(backend, new NbdServerOptions { EndPoint = TestServer.AnyLoopbackPort, ExportName = "disk", MaxConnections = 2 }, meter);
         await using NbdTestClient first = await NbdTestClient.ConnectAndGoAsync(server.EndPoint);
         await using NbdTestClient second = await NbdTestClient.ConnectAsync(server.EndPoint); // still in the handshake: counted too
         await second.ReadExactlyAsync(18);
@@ -22,7 +26,9 @@ public class ConnectionLimitTests
             Assert.Equal(0, await over.ReadUntilServerCloseAsync()); // not even the greeting
         }
 
-        // One line for the three (rate-limited), naming the limit.
+        // Each counted for the metrics; one line for the three (rate-limited), naming the limit.
+        Assert.Equal(3, refused.GetMeasurementSnapshot().EvaluateAsCounter());
+        Assert.All(refused.GetMeasurementSnapshot(), m => Assert.Equal("limit", m.Tags["reason"]));
         Assert.Single(server.Log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("closed at once: the server's limit of 2 open connections is reached", StringComparison.Ordinal));
 
         // The two inside are untouched.

@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Replicator.Nbd.Protocol;
 using Replicator.Nbd.Tests.Support;
@@ -12,7 +14,9 @@ public class NegotiationTimeoutTests
     [Fact]
     public async Task Clients_that_do_not_finish_the_handshake_in_time_are_closed_and_logged_and_the_server_serves_on()
     {
-        await using TestServer server = TestServer.Start(new MemoryBackend());
+        using var meter = new Meter("test.nbd");
+        using var refused = new MetricCollector<long>(meter, "replicator.nbd.connections.refused");
+        await using TestServer server = TestServer.Start(new MemoryBackend(), new NbdServerOptions { EndPoint = TestServer.AnyLoopbackPort, ExportName = "disk" }, meter);
         await using NbdTestClient silent = await NbdTestClient.ConnectAsync(server.EndPoint);
         await silent.ReadExactlyAsync(18); // the timeout is armed before the greeting goes out
         await using NbdTestClient haggling = await NbdTestClient.ConnectAsync(server.EndPoint);
@@ -28,6 +32,8 @@ public class NegotiationTimeoutTests
         Assert.True(await haggling.WaitForServerCloseAsync());
         await server.Log.WaitForAsync("the handshake did not finish within 00:00:10");
         Assert.Single(server.Log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("the handshake did not finish", StringComparison.Ordinal));
+        // Both counted for the metrics (each before its socket closed), though logged once.
+        Assert.Equal(2, refused.GetMeasurementSnapshot().Count(m => Equals(m.Tags["reason"], "handshake")));
         await using NbdTestClient late = await NbdTestClient.ConnectAndGoAsync(server.EndPoint);
         Assert.Equal(NbdError.None, (await late.RequestAsync(NbdCommand.Read, 0, 512)).Error);
     }

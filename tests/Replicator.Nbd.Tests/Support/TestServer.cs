@@ -53,11 +53,11 @@ internal sealed class TestServer : IAsyncDisposable
         Start(backend, new NbdServerOptions { EndPoint = NbdEndPoints.UnixSocket(path), ExportName = "disk" });
 
     /// <summary>A server with the given options (listening where they say: <see cref="AnyLoopbackPort"/>, or a Unix socket).</summary>
-    public static TestServer Start(INbdBackend backend, NbdServerOptions options)
+    public static TestServer Start(INbdBackend backend, NbdServerOptions options, System.Diagnostics.Metrics.Meter? meter = null)
     {
         var log = new ListLogger();
         var time = new TimerWatchingTimeProvider();
-        var server = new NbdServer(backend, options, log, time);
+        var server = new NbdServer(backend, options, log, time, meter);
         server.Start();
         return new TestServer(server, log, time);
     }

@@ -3,6 +3,7 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
+using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
 using Replicator.Runtime.Storage;
 
@@ -276,6 +277,84 @@ public sealed class SecondaryStoreTests : IDisposable
 
         byte[] image = File.ReadAllBytes(ImagePath);
         Assert.All(image.AsSpan(0, 4096).ToArray(), b => Assert.Equal(0xB1, b));
+    }
+
+    [Fact]
+    public void A_node_restarted_mid_takeover_replays_what_it_took_over_and_no_more_and_leaves_the_new_primarys_state_record_alone()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xC1));
+            pump.Run(); // epoch 1 applied
+            Send(pump.Engine, 2, 2, Write(2, 2, 4096, 0xC2));
+            Send(pump.Engine, 3, 3, Write(3, 3, 8192, 0xC3));
+            pump.Run(limit: 2); // both journalled, neither written back
+
+            // Taken over at 2; epoch 3 stands for an append whose flush failed (never acknowledged).
+            store.MarkPromoted(DateTimeOffset.UnixEpoch, 2);
+            Assert.Equal((2L, 1L, 1L), (store.Drain!.Epoch, store.Drain.AppliedEpoch, store.Drain.AppliedLastSequence));
+
+            // The new primary starts over the same state directory and records its own state.
+            var states = new NodeStateStore(new FileStorageDirectory(StateDirectory));
+            states.Save(states.Load()! with { DirtyLogId = 7, AppliedEpoch = -1, PromotedFrom = null });
+        }
+
+        (store, pump) = Open(); // the node died before the drain began
+        using (store)
+        {
+            Assert.Equal([2L], store.Unapplied.Select(e => e.Checkpoint.Epoch));
+            Assert.Equal(1, store.AppliedEpoch);
+            Assert.Null(pump.Engine.Promote());
+            pump.Run();
+
+            Assert.Equal(SecondaryPhase.Promoted, pump.Engine.Phase);
+            Assert.Equal(2, store.Drain!.AppliedEpoch);
+            Assert.True(store.Drain.IsDrained);
+            NodeState state = new NodeStateStore(new FileStorageDirectory(StateDirectory)).Load()!;
+            Assert.Equal((7UL, -1L, NodeRole.Primary), (state.DirtyLogId, state.AppliedEpoch, state.Role));
+        }
+
+        (store, _) = Open();
+        using (store)
+        {
+            Assert.Empty(store.Unapplied);
+        }
+
+        Assert.Equal((0xC1, 0xC2, 0), (ImageByteAt(0), ImageByteAt(4096), ImageByteAt(8192)));
+    }
+
+    [Fact]
+    public void A_takeover_at_the_checkpoint_that_completes_a_sync_not_yet_written_back_holds_the_primarys_generations()
+    {
+        var primary = DataGenerations.None.Begin(GenerationMark.Draw(GenerationCause.Created, DateTimeOffset.UnixEpoch));
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            store.RecordSyncTarget(primary, firstEpoch: 1);
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xD1));
+            pump.Run(limit: 1); // journalled (it completes the sync), not written back
+
+            store.MarkPromoted(DateTimeOffset.UnixEpoch, 1);
+
+            Assert.Equal(primary.Current, Assert.Single(store.State.Generations.History));
+            Assert.Equal(new TakeoverPoint(1, primary.Current!.Id), store.State.PromotedFrom);
+            Assert.Null(store.State.SyncTarget);
+        }
+    }
+
+    [Fact]
+    public void A_takeover_drain_record_no_promotion_stands_behind_is_dropped_at_start()
+    {
+        Open().Store.Dispose();
+        new TakeoverDrainStore(new FileStorageDirectory(StateDirectory)).Save(new TakeoverDrain { Epoch = 5, AppliedEpoch = 3 });
+
+        (SecondaryStore store, _) = Open();
+        using (store)
+        {
+            Assert.Null(store.Drain);
+            Assert.False(File.Exists(Path.Combine(StateDirectory, TakeoverDrainStore.FileName)));
+        }
     }
 
     [Fact]

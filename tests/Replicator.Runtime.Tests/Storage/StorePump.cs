@@ -54,6 +54,10 @@ internal sealed class StorePump(SecondaryStore store) : ISecondaryActions
 
     public void RejectEpoch(long epoch, string reason) => throw new InvalidOperationException($"epoch {epoch} rejected: {reason}");
 
+    public void TakingOver(long epoch, CommittedOverlay overlay)
+    {
+    }
+
     public void Promoted(long epoch)
     {
     }
