@@ -24,11 +24,26 @@ fi
 version=${kernel#/boot/vmlinuz-}
 modules=/lib/modules/$version
 busybox=$(command -v busybox || true)
-if [ -z "$busybox" ] || ! file -L "$busybox" 2>/dev/null | grep -q "statically linked"; then
-  busybox=/bin/busybox
+if [ -z "$busybox" ] || [ ! -x "$busybox" ]; then
+  echo "build-test-guest: no busybox; install busybox-static" >&2
+  exit 1
 fi
-if [ ! -x "$busybox" ]; then
-  echo "build-test-guest: no static busybox; install busybox-static" >&2
+# The initramfs has no C library: busybox must be static, i.e. have no PT_INTERP (type 3) program
+# header naming a dynamic loader. Read the 64-bit ELF header: e_phoff at 32, e_phentsize at 54,
+# e_phnum at 56; each header starts with its 4-byte type.
+has_interpreter() {
+  local phoff entsize count i type
+  phoff=$(od -An -t u8 -j 32 -N 8 "$1" | tr -d ' ')
+  entsize=$(od -An -t u2 -j 54 -N 2 "$1" | tr -d ' ')
+  count=$(od -An -t u2 -j 56 -N 2 "$1" | tr -d ' ')
+  for ((i = 0; i < count; i++)); do
+    type=$(od -An -t u4 -j $((phoff + i * entsize)) -N 4 "$1" | tr -d ' ')
+    [ "$type" = 3 ] && return 0
+  done
+  return 1
+}
+if has_interpreter "$busybox"; then
+  echo "build-test-guest: $busybox is dynamically linked; install busybox-static" >&2
   exit 1
 fi
 command -v cpio >/dev/null || { echo "build-test-guest: no cpio; install cpio" >&2; exit 1; }
