@@ -105,7 +105,8 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
     {
         // The first checkpoint copies every page; the rest are the steady state.
         List<CheckpointTimings> steady = timings.Skip(1).ToList();
-        output.WriteLine($"first (whole) checkpoint: pause {Ms(timings[0].Pause)}, {timings[0].PagesCopied} pages, device state {timings[0].DeviceStateBytes} bytes");
+        CheckpointTimings whole = timings[0];
+        output.WriteLine($"first (whole) checkpoint: pause {Ms(whole.Pause)} (ram {Ms(whole.RamDiff)}, device state {Ms(whole.DeviceState)}), {whole.PagesCopied} pages, device state {whole.DeviceStateBytes} bytes");
         output.WriteLine($"{steady.Count} incremental checkpoints of a {timings[0].PagesCompared * QemuVirtualMachine.PageSize >> 20} MiB guest:");
         Line("pause", steady.Select(t => t.Pause));
         Line("  stop", steady.Select(t => t.Stop));

@@ -9,6 +9,8 @@ namespace Replicator.Qemu.Ram;
 /// and ends with one last vector that overlaps the previous ones when the length is not a multiple
 /// of the width. Most pages of a guest do not change between checkpoints, so the equal case is the
 /// one to make fast: no early exit inside a step, one branch per 256 bytes at 512 bits.
+/// The compare methods are compiled fully optimised from their first call: the first checkpoint
+/// compares every page of the guest, and unoptimised vector code there would cost it many times over.
 /// </summary>
 public static class PageCompare
 {
@@ -35,6 +37,7 @@ public static class PageCompare
     }
 
     /// <summary>Whether <paramref name="length"/> bytes at <paramref name="a"/> and <paramref name="b"/> are equal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Equal(ref byte a, ref byte b, nuint length, VectorWidth width)
     {
         if (width > Best)
@@ -61,6 +64,7 @@ public static class PageCompare
         return EqualScalar(ref a, ref b, length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Equal512(ref byte a, ref byte b, nuint length)
     {
         nuint width = (nuint)Vector512<byte>.Count;
@@ -89,6 +93,7 @@ public static class PageCompare
         return i == length || Vector512.LoadUnsafe(ref a, length - width) == Vector512.LoadUnsafe(ref b, length - width);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Equal256(ref byte a, ref byte b, nuint length)
     {
         nuint width = (nuint)Vector256<byte>.Count;
@@ -116,6 +121,7 @@ public static class PageCompare
         return i == length || Vector256.LoadUnsafe(ref a, length - width) == Vector256.LoadUnsafe(ref b, length - width);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Equal128(ref byte a, ref byte b, nuint length)
     {
         nuint width = (nuint)Vector128<byte>.Count;
@@ -143,6 +149,7 @@ public static class PageCompare
         return i == length || Vector128.LoadUnsafe(ref a, length - width) == Vector128.LoadUnsafe(ref b, length - width);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool EqualScalar(ref byte a, ref byte b, nuint length)
     {
         nuint i = 0;

@@ -115,6 +115,8 @@ public sealed unsafe class ShadowRam : IDisposable
         }
     }
 
+    // Fully optimised from the first call (see PageCompare): the first capture is the largest.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private List<VmPage>? CaptureChunk(byte* ram, long chunk, bool all, PagePool pool)
     {
         List<VmPage>? pages = null;
