@@ -93,6 +93,20 @@ public sealed unsafe class ShadowRam : IDisposable
         return new RamCapture(pages, PageCount);
     }
 
+    /// <summary>The same as <see cref="Capture(byte*, CaptureScope, PagePool)"/> for RAM held in managed memory (under 2 GiB).</summary>
+    public RamCapture Capture(ReadOnlySpan<byte> ram, CaptureScope scope, PagePool pool)
+    {
+        if (ram.Length != Bytes)
+        {
+            throw new ArgumentException($"{ram.Length} bytes given for a {Bytes}-byte shadow", nameof(ram));
+        }
+
+        fixed (byte* start = ram)
+        {
+            return Capture(start, scope, pool);
+        }
+    }
+
     /// <summary>Makes the copy equal <paramref name="ram"/> without handing out pages (after a restore).</summary>
     public void Fill(ReadOnlySpan<byte> ram)
     {
