@@ -57,7 +57,8 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _launcher = launcher ?? new QemuLauncher(_time);
         _parallelism = parallelism;
-        Pages = new PagePool(PageSize, (int)Math.Min(config.RamBytes / PageSize, 1 << 16));
+        // Enough for a whole RAM's pages to come back after the first checkpoint, and no more.
+        Pages = new PagePool(PageSize, (int)Math.Min(config.RamBytes / PageSize, 1 << 19));
     }
 
     public VmConfig Config => _config;
@@ -302,7 +303,9 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
                 new JsonObject { ["capability"] = "events", ["state"] = true }),
         }, cancellationToken).ConfigureAwait(false);
         _ram = GuestRamFile.Open(_config.RamFile, _config.RamBytes);
+        _ram.Prefault(PageSize);
         _shadow = new ShadowRam(_config.RamBytes, PageSize, _parallelism);
+        Pages.Reserve((int)(_config.RamBytes / PageSize));
     }
 
     private unsafe RamCapture CaptureRam(CaptureScope scope) => _shadow!.Capture(_ram!.Start, scope, Pages);

@@ -38,6 +38,24 @@ public sealed unsafe class GuestRamFile : IDisposable
 
     public ReadOnlySpan<byte> Span => Bytes <= int.MaxValue ? new ReadOnlySpan<byte>(Start, (int)Bytes) : throw new InvalidOperationException("RAM over 2 GiB has no single span");
 
+    /// <summary>
+    /// Reads one byte of every page, so this process's page tables map the whole file before the
+    /// first checkpoint instead of faulting page by page inside its pause. The guest's RAM is
+    /// wholly resident afterwards (tmpfs allocates a page on first touch): the first capture reads
+    /// every page anyway, so this moves that cost, it does not add to it.
+    /// </summary>
+    public int Prefault(int pageSize)
+    {
+        int sum = 0;
+        byte* start = Start;
+        for (long offset = 0; offset < Bytes; offset += pageSize)
+        {
+            sum += start[offset];
+        }
+
+        return sum;
+    }
+
     /// <summary>Makes <paramref name="path"/> a zero-filled file of <paramref name="bytes"/> (sparse on tmpfs), replacing any old one.</summary>
     public static void CreateEmpty(string path, long bytes)
     {

@@ -43,8 +43,10 @@ public sealed unsafe class ShadowRam : IDisposable
             throw new ArgumentOutOfRangeException(nameof(width), width, $"this CPU accelerates at most {PageCompare.Best}");
         }
 
-        // Aligned to a cache line so the vector loads of the shadow never split one.
+        // Aligned to a cache line so the vector loads of the shadow never split one. Touched now, so
+        // the kernel's first-touch faults are paid here and not during the first checkpoint's pause.
         _shadow = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        NativeMemory.Clear(_shadow, (nuint)bytes);
     }
 
     public long Bytes { get; }
