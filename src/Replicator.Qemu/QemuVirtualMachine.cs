@@ -154,8 +154,8 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
             Expect(QemuVmState.Paused, "capture");
             long started = _time.GetTimestamp();
             IQmpClient qmp = Qemu.Qmp;
-            using var receiving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            receiving.CancelAfter(_config.CommandTimeout);
+            using var limit = new CancellationTokenSource(_config.CommandTimeout, _time);
+            using var receiving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
             Task<QmpEvent> finished = qmp.WaitForEventAsync(IsFinalMigrationEvent, "the end of the device state's migration", _config.CommandTimeout, cancellationToken);
             // Listening starts with the first capture: on a node that restored, QEMU itself held
             // the socket's path while the device state came in.
@@ -227,9 +227,9 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
             IQmpClient qmp = Qemu.Qmp;
             Task<QmpEvent> finished = qmp.WaitForEventAsync(IsFinalMigrationEvent, "the end of the incoming device state", _config.CommandTimeout, cancellationToken);
             await RunAsync("migrate-incoming", new JsonObject { ["uri"] = "unix:" + _config.MigrationSocket }, cancellationToken).ConfigureAwait(false);
-            using (var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            using (var limit = new CancellationTokenSource(_config.CommandTimeout, _time))
+            using (var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token))
             {
-                sending.CancelAfter(_config.CommandTimeout);
                 await DeviceStateSender.SendAsync(_config.MigrationSocket, state.CpuState, sending.Token).ConfigureAwait(false);
             }
 
