@@ -1,5 +1,6 @@
 using System.Globalization;
 using Replicator.Core.Vm;
+using Replicator.Qemu.Config;
 using Replicator.Qemu.Ram;
 using Replicator.Qemu.Tests.Support;
 using Xunit.Abstractions;
@@ -98,6 +99,78 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
         {
             File.Delete(ramFile);
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [QemuFact]
+    public async Task A_guest_whose_disk_is_an_NBD_export_is_checkpointed_and_runs_on()
+    {
+        // The daemons will give QEMU the primary's NBD export as the guest's disk; qemu-nbd stands
+        // in for it here: the guest's synchronous writes go over NBD, and `stop` drains them.
+        string guest = await TestGuest.BuildAsync();
+        string dir = Directory.CreateTempSubdirectory("rqn-").FullName;
+        string ramFile = Path.Combine("/dev/shm", $"replicator-test-{Path.GetFileName(dir)}.ram");
+        string image = Path.Combine(dir, "disk.raw");
+        string socket = Path.Combine(dir, "nbd.sock");
+        using (FileStream file = File.Create(image))
+        {
+            file.SetLength(1 << 20);
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo("qemu-nbd") { RedirectStandardError = true };
+        foreach (string argument in new[] { "--format=raw", "--cache=writeback", $"--socket={socket}", image })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var nbd = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            // qemu-nbd is ready when its socket exists; QEMU retries nothing, so wait for the file
+            // with a filesystem watch rather than a sleep.
+            await WaitForFileAsync(socket, Progress);
+            string uri = $"nbd+unix:///?socket={socket}";
+            VmConfig config = TestGuest.Config(guest, dir, uri, ramFile) with { Disk = new DiskConfig(uri, DiskFormat.Raw, DiskCache.Writeback) };
+            await using var vm = new QemuVirtualMachine(config);
+            await vm.StartAsync();
+            await vm.Console.WaitForLineAsync(l => TestGuest.Counter(l) is not null, 0, Boot);
+            long lastPaused = 0;
+            for (long epoch = 1; epoch <= 5; epoch++)
+            {
+                await vm.Console.WaitForLineAsync(l => TestGuest.Counter(l) is not null, vm.Console.LineCount, Progress);
+                await vm.PauseAsync();
+                VmSnapshot snapshot = await vm.CaptureAsync(epoch, epoch == 1 ? CaptureScope.All : CaptureScope.Changes);
+                lastPaused = TestGuest.HighestRecord(image);
+                await vm.ResumeAsync();
+                Assert.True(snapshot.CpuState.Length > 0);
+                vm.Pages.Return(snapshot);
+            }
+
+            string after = await vm.Console.WaitForLineAsync(l => TestGuest.Counter(l) > lastPaused + 10, 0, Progress);
+            output.WriteLine($"on NBD: last record during the last pause {lastPaused}, then {after}; pause {vm.LastCheckpoint!.Pause.TotalMilliseconds:0.0} ms");
+            Assert.True(lastPaused > 0, "no record reached the NBD export before the last checkpoint");
+        }
+        finally
+        {
+            if (!nbd.HasExited)
+            {
+                nbd.Kill();
+            }
+
+            await nbd.WaitForExitAsync();
+            File.Delete(ramFile);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task WaitForFileAsync(string path, TimeSpan timeout)
+    {
+        using var watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!, Path.GetFileName(path)) { EnableRaisingEvents = true };
+        var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        watcher.Created += (_, _) => created.TrySetResult();
+        if (!File.Exists(path))
+        {
+            await created.Task.WaitAsync(timeout);
         }
     }
 
