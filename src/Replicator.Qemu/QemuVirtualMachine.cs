@@ -164,7 +164,7 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
             Task<byte[]> received = _deviceState.ReceiveAsync(receiving.Token);
             _ = received.ContinueWith(_ => Interlocked.Exchange(ref deviceDone, _time.GetTimestamp()), TaskScheduler.Default);
             byte[] device;
-            RamCapture ram;
+            RamCapture? ram = null;
             TimeSpan diff;
             try
             {
@@ -183,6 +183,15 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
             {
                 // Whatever failed, stop listening for this checkpoint's stream and observe both tasks.
                 await receiving.CancelAsync().ConfigureAwait(false);
+
+                // The shadow may have moved on to pages nobody will receive: the next capture must
+                // take every page again, or the changes of this one would be lost.
+                _shadow!.Invalidate();
+                foreach (VmPage page in ram?.Pages ?? [])
+                {
+                    Pages.Return(page.Data);
+                }
+
                 _ = received.ContinueWith(t => t.Exception, TaskScheduler.Default);
                 _ = finished.ContinueWith(t => t.Exception, TaskScheduler.Default);
                 throw;

@@ -134,13 +134,20 @@ public sealed class QemuVirtualMachineTests : IAsyncDisposable
     [Fact]
     public async Task A_failed_migration_fails_the_capture_with_its_status()
     {
-        MigrateSends([], "failed");
+        MigrateSends([7], "completed");
         await _vm.StartAsync();
         await _vm.PauseAsync();
+        await _vm.CaptureAsync(1, CaptureScope.Changes);
 
-        MigrationFailedException error = await Assert.ThrowsAsync<MigrationFailedException>(() => _vm.CaptureAsync(1, CaptureScope.Changes));
+        MigrateSends([], "failed");
+        MigrationFailedException error = await Assert.ThrowsAsync<MigrationFailedException>(() => _vm.CaptureAsync(2, CaptureScope.Changes));
         Assert.Equal(MigrationStatus.Failed, error.Status);
         Assert.Equal(QemuVmState.Paused, _vm.State);
+
+        // The failed capture's RAM diff reached nobody: the next one takes every page again.
+        MigrateSends([7], "completed");
+        VmSnapshot next = await _vm.CaptureAsync(3, CaptureScope.Changes);
+        Assert.Equal((MemoryMiB << 20) / QemuVirtualMachine.PageSize, next.Pages.Count);
     }
 
     [Fact]

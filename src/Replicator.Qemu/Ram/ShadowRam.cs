@@ -122,6 +122,9 @@ public sealed unsafe class ShadowRam : IDisposable
         _filled = true;
     }
 
+    /// <summary>Forgets the copy: the next capture takes every page (after a capture whose pages were lost).</summary>
+    public void Invalidate() => _filled = false;
+
     public void Dispose()
     {
         if (_shadow is not null)
