@@ -93,7 +93,16 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
         {
             Expect(QemuVmState.NotStarted, "boot");
             GuestRamFile.CreateEmpty(_config.RamFile, _config.RamBytes);
-            await LaunchAsync(LaunchMode.Boot, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await LaunchAsync(LaunchMode.Boot, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await TearDownAsync().ConfigureAwait(false);
+                throw;
+            }
+
             State = QemuVmState.Running;
         }
         finally
@@ -231,19 +240,29 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
         {
             Expect(QemuVmState.NotStarted, "restore");
             GuestRamFile.WriteImage(_config.RamFile, state.Ram);
-            await LaunchAsync(LaunchMode.Incoming, cancellationToken).ConfigureAwait(false);
-            _shadow!.Fill(state.Ram);
-            IQmpClient qmp = Qemu.Qmp;
-            Task<QmpEvent> finished = qmp.WaitForEventAsync(IsFinalMigrationEvent, "the end of the incoming device state", _config.CommandTimeout, cancellationToken);
-            await RunAsync("migrate-incoming", new JsonObject { ["uri"] = "unix:" + _config.MigrationSocket }, cancellationToken).ConfigureAwait(false);
-            using (var limit = new CancellationTokenSource(_config.CommandTimeout, _time))
-            using (var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token))
+            try
             {
-                await DeviceStateSender.SendAsync(_config.MigrationSocket, state.CpuState, sending.Token).ConfigureAwait(false);
+                await LaunchAsync(LaunchMode.Incoming, cancellationToken).ConfigureAwait(false);
+                _shadow!.Fill(state.Ram);
+                IQmpClient qmp = Qemu.Qmp;
+                Task<QmpEvent> finished = qmp.WaitForEventAsync(IsFinalMigrationEvent, "the end of the incoming device state", _config.CommandTimeout, cancellationToken);
+                await RunAsync("migrate-incoming", new JsonObject { ["uri"] = "unix:" + _config.MigrationSocket }, cancellationToken).ConfigureAwait(false);
+                using (var limit = new CancellationTokenSource(_config.CommandTimeout, _time))
+                using (var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token))
+                {
+                    await DeviceStateSender.SendAsync(_config.MigrationSocket, state.CpuState, sending.Token).ConfigureAwait(false);
+                }
+
+                await ExpectCompleted(finished).ConfigureAwait(false);
+                await RunAsync("cont", null, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // A half-restored QEMU never runs: it is killed, and the restore may be tried again.
+                await TearDownAsync().ConfigureAwait(false);
+                throw;
             }
 
-            await ExpectCompleted(finished).ConfigureAwait(false);
-            await RunAsync("cont", null, cancellationToken).ConfigureAwait(false);
             State = QemuVmState.Running;
         }
         finally
@@ -269,7 +288,16 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
 
     void IVirtualMachine.Restore(VmState state) => RestoreAsync(state).GetAwaiter().GetResult();
 
+    /// <summary>Kills QEMU if it runs (SIGKILL: a stop that leaves nothing half done) and frees the shadow and mappings.</summary>
     public async ValueTask DisposeAsync()
+    {
+        State = QemuVmState.Gone;
+        _deviceState?.Dispose();
+        await TearDownAsync().ConfigureAwait(false);
+        _gate.Dispose();
+    }
+
+    private async Task TearDownAsync()
     {
         if (_qemu is not null)
         {
@@ -277,11 +305,10 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
             _qemu = null;
         }
 
-        State = QemuVmState.Gone;
-        _deviceState?.Dispose();
         _ram?.Dispose();
+        _ram = null;
         _shadow?.Dispose();
-        _gate.Dispose();
+        _shadow = null;
     }
 
     private static bool IsFinalMigrationEvent(QmpEvent e) => e.Name == "MIGRATION" && MigrationStatuses.Parse(e.Status).IsFinal();

@@ -190,6 +190,22 @@ public sealed class QemuVirtualMachineTests : IAsyncDisposable
         Assert.Equal(QemuVmState.Running, _vm.State);
     }
 
+    [Fact]
+    public async Task A_restore_QEMU_refuses_kills_the_half_restored_QEMU_and_may_be_tried_again()
+    {
+        var state = new VmState((long)MemoryMiB << 20, QemuVirtualMachine.PageSize);
+        state.Apply(new VmSnapshot(1, [1], []));
+        _qmp.ExecuteAsync("migrate-incoming", Arg.Any<JsonObject?>(), Arg.Any<TimeSpan?>(), Arg.Any<CancellationToken>())
+            .ThrowsAsync(new QmpCommandException("migrate-incoming", QmpErrorClass.GenericError, "no"));
+
+        await Assert.ThrowsAsync<QmpCommandException>(() => _vm.RestoreAsync(state));
+
+        await _qemu.Received(1).DisposeAsync();
+        Assert.Equal(QemuVmState.NotStarted, _vm.State);
+        await Assert.ThrowsAsync<QmpCommandException>(() => _vm.RestoreAsync(state));
+        await _launcher.Received(2).LaunchAsync(_config, LaunchMode.Incoming, Arg.Any<CancellationToken>());
+    }
+
     private void MigrateSends(byte[] deviceState, string status)
     {
         _qmp.ExecuteAsync("migrate", Arg.Any<JsonObject?>(), Arg.Any<TimeSpan?>(), Arg.Any<CancellationToken>())
