@@ -38,7 +38,9 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
             string checkpointDisk = Path.Combine(dir, "checkpoint-disk.raw");
             long futureValue;
             var timings = new List<CheckpointTimings>();
-            await using (var primary = new QemuVirtualMachine(TestGuest.Config(guest, dir, disk, ramFile)))
+            // Threads of the RAM diff: every core unless set (to compare, in the figures' runs).
+            int parallelism = int.TryParse(Environment.GetEnvironmentVariable("REPLICATOR_QEMU_DIFF_THREADS"), CultureInfo.InvariantCulture, out int t) ? t : 0;
+            await using (var primary = new QemuVirtualMachine(TestGuest.Config(guest, dir, disk, ramFile), parallelism: parallelism))
             {
                 await primary.StartAsync();
                 output.WriteLine($"QEMU {primary.QemuVersion}, page compare at {PageCompare.Best}, {Environment.ProcessorCount} cores");
