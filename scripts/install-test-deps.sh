@@ -2,12 +2,15 @@
 # Installs the outside tools the end-to-end tests drive: the real NBD clients qemu-io (qemu-utils),
 # nbdinfo (libnbd-bin) and nbdsh (python3-libnbd), and the cluster resource agents' tester
 # ocf-tester (resource-agents, with the ocf-shellfuncs the agent in scripts/ocf sources) and the
-# xmllint it checks the agent's meta-data with (libxml2-utils). Idempotent: does nothing when all
-# are present, else runs apt-get update once and installs the packages. Needs root (or sudo).
+# xmllint it checks the agent's meta-data with (libxml2-utils); and for the QEMU adapter's tests,
+# QEMU itself (qemu-system-x86) and what scripts/build-test-guest.sh builds the counting guest from:
+# the cloud kernel (linux-image-cloud-amd64), a static busybox (busybox-static) and cpio.
+# Idempotent: does nothing when all are present, else runs apt-get update once and installs the
+# packages. Needs root (or sudo).
 set -euo pipefail
 
-required=(qemu-io nbdsh nbdinfo ocf-tester xmllint)
-packages=(qemu-utils libnbd-bin python3-libnbd resource-agents libxml2-utils)
+required=(qemu-io nbdsh nbdinfo ocf-tester xmllint qemu-system-x86_64 busybox cpio)
+packages=(qemu-utils libnbd-bin python3-libnbd resource-agents libxml2-utils qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
 
 # nbdsh is a Python script: look in /usr/bin first so a virtualenv's python does not shadow the
 # system one that has the libnbd module.
@@ -17,6 +20,11 @@ for tool in "${required[@]}"; do
     missing+=("$tool")
   fi
 done
+
+# The guest's kernel is a file, not a command: a cloud kernel under /boot.
+if ! ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1; then
+  missing+=("cloud kernel")
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-test-deps: ${required[*]} already installed; nothing to do"
@@ -45,4 +53,8 @@ for tool in "${required[@]}"; do
     exit 1
   fi
 done
+if ! ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1; then
+  echo "install-test-deps: no /boot/vmlinuz-*-cloud-amd64 after installing linux-image-cloud-amd64" >&2
+  exit 1
+fi
 echo "install-test-deps: installed ${packages[*]}"
