@@ -29,6 +29,25 @@ public sealed class DataDemotionTests
     }
 
     [Fact]
+    public void A_writer_whose_takeover_has_not_finished_writing_back_is_refused_and_left_as_it_is()
+    {
+        var directory = new MemoryStorageDirectory("state");
+        var store = new NodeStateStore(directory);
+        var promoted = new NodeState { PairId = "pair-1", Role = NodeRole.Primary, PrimaryByPromotion = true, Generations = Promoted, AppliedEpoch = -1, DirtyLogId = 7 };
+        store.Save(promoted);
+        var drains = new TakeoverDrainStore(directory);
+        drains.Save(new TakeoverDrain { Epoch = 40, AppliedEpoch = 37 });
+
+        InvalidDataException refused = Assert.Throws<InvalidDataException>(() => DataDemotion.Apply(directory));
+        Assert.Contains("took over at checkpoint 40, but its image holds only 37", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(TakeoverDrainStore.FileName, refused.Message, StringComparison.Ordinal);
+        Assert.True(store.Load()!.PrimaryByPromotion);
+
+        drains.Save(new TakeoverDrain { Epoch = 40, AppliedEpoch = 40 }); // the restart wrote the rest back
+        Assert.Equal(DemotionOutcome.Demoted, DataDemotion.Apply(directory));
+    }
+
+    [Fact]
     public void A_secondary_is_left_as_it_is_and_a_directory_no_node_ran_in_is_refused_by_name()
     {
         var directory = new MemoryStorageDirectory("state");

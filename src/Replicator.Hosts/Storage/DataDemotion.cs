@@ -40,6 +40,14 @@ public static class DataDemotion
             return DemotionOutcome.AlreadyDemotable;
         }
 
+        var drains = new TakeoverDrainStore(directory);
+        if (drains.Load() is { IsDrained: false } drain)
+        {
+            // Demoted now, its image would lack part of the checkpoint it took over — and the node it
+            // follows would take it for holding that checkpoint whole, copying back only what changed since.
+            throw new InvalidDataException($"{drains.Path}: this node took over at checkpoint {drain.Epoch}, but its image holds only {drain.AppliedEpoch}: start it once as `replicator secondary` (it writes back the rest from its journal), stop it, then demote it; nothing was changed");
+        }
+
         states.Save(state with { PrimaryByPromotion = false });
         return DemotionOutcome.Demoted;
     }
