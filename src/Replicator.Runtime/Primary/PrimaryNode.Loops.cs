@@ -140,13 +140,15 @@ public sealed partial class PrimaryNode
         _switchoverWaiters.Clear();
     }
 
-    private async Task LocalIoLoopAsync()
+    private async Task LocalIoLoopAsync(int lane)
     {
-        await foreach (PrimaryEvent io in _localIo.Reader.ReadAllAsync().ConfigureAwait(false))
+        LocalIoLanes lanes = _localIo!;
+        await foreach (PrimaryEvent io in lanes.Reader(lane).ReadAllAsync().ConfigureAwait(false))
         {
             if (io.Kind == PrimaryEventKind.ResyncRead)
             {
                 ReadForResync(io);
+                lanes.Done(lane);
                 continue;
             }
 
@@ -160,6 +162,8 @@ public sealed partial class PrimaryNode
                 failure = e.Message;
             }
 
+            // Counted done before the completion is posted: the loop may issue the next request on it.
+            lanes.Done(lane);
             Post(new PrimaryEvent(PrimaryEventKind.LocalCompleted, io.Id, io.Request, Reason: failure));
         }
     }
@@ -227,12 +231,12 @@ public sealed partial class PrimaryNode
         public void ScheduleReconnect(TimeSpan delay) => node.ScheduleReconnect(delay);
 
         public void IssueLocal(long requestId, BlockRequest request, ReadOnlyMemory<byte> payload) =>
-            node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.Submit, requestId, request, payload));
+            node._localIo!.Post(new PrimaryEvent(PrimaryEventKind.Submit, requestId, request, payload));
 
         public void RunDirtyLog(DirtyLogOperation operation) => node._dirtyLog.Writer.TryWrite(operation);
 
         public void ReadForResync(long readId, long offset, int length) =>
-            node._localIo.Writer.TryWrite(new PrimaryEvent(PrimaryEventKind.ResyncRead, readId, BlockRequest.Write(offset, length)));
+            node._localIo!.Post(new PrimaryEvent(PrimaryEventKind.ResyncRead, readId, BlockRequest.Write(offset, length)));
 
         public void CompleteGuest(long requestId, RequestStatus status)
         {

@@ -32,7 +32,8 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Channel<PrimaryEvent> _events = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleReader = true });
     // Requests issued to the local disk: the event struct reused for its id, request and payload.
-    private readonly Channel<PrimaryEvent> _localIo = Channel.CreateUnbounded<PrimaryEvent>(new UnboundedChannelOptions { SingleWriter = true });
+    // The local I/O workers' queues: made at start, once the options are known good.
+    private LocalIoLanes? _localIo;
     // The dirty log's operations, run in order by one worker so a slow image flush never holds up the guest's I/O.
     private readonly Channel<DirtyLogOperation> _dirtyLog = Channel.CreateUnbounded<DirtyLogOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TaskCompletionSource<PrimaryStart> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -150,9 +151,10 @@ public sealed partial class PrimaryNode : IAsyncDisposable
             _time);
 
         var loops = new List<Task> { EventLoopAsync(_host), DirtyLogLoopAsync() };
-        for (int i = 0; i < _options.LocalIoWorkers; i++)
+        _localIo = new LocalIoLanes(_options.LocalIoWorkers);
+        for (int i = 0; i < _localIo.Count; i++)
         {
-            loops.Add(LocalIoLoopAsync());
+            loops.Add(LocalIoLoopAsync(i));
         }
 
         _loops = Task.WhenAll(loops);
@@ -319,7 +321,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         _epochTimer?.Dispose();
         _heartbeat?.Dispose();
         _events.Writer.TryComplete();
-        _localIo.Writer.TryComplete();
+        _localIo?.Complete();
         _dirtyLog.Writer.TryComplete();
         try
         {
