@@ -35,8 +35,10 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
     public const int PageSize = 4096;
 
     // QEMU 7.2's device state for a small PC guest is ~0.2-0.4 MiB (most of it the BIOS ROM, which
-    // is not in the shared RAM); far more means something migrates RAM it should not.
-    private const int MaxDeviceStateBytes = 64 << 20;
+    // is not in the shared RAM); far more means something migrates RAM it should not. The same
+    // bound as the pair's link leaves for it beside the RAM (LinkLimits.MaxCpuStateBytes), so a
+    // device state the adapter takes always fits a checkpoint's frame.
+    private const int MaxDeviceStateBytes = 4 << 20;
 
     private readonly VmConfig _config;
     private readonly IQemuLauncher _launcher;

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.CommandLine;
+using Replicator.Cli.Hosting.Vm;
+using Replicator.Core.Vm;
 using Replicator.Hosts.Primary;
 using Replicator.Nbd;
 using Replicator.Runtime.Control;
@@ -31,8 +33,10 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     private SecondaryNode? _secondary;
     private PrimaryNode? _primary;
     private NbdServer? _server;
+    private DaemonVm? _vm;
     private ControlServer? _control;
     private long _promotedAt = -1;
+    private long _promotedTimestamp;
     private TaskCompletionSource _servingAsPrimary = NewSignal();
     private TaskCompletionSource<PendingSwitchover> _switchoverAsked = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private PendingSwitchover? _switchoverAnswerDue;
@@ -116,6 +120,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         }
 
         _promotedAt = await node.Promotion.ConfigureAwait(false);
+        _promotedTimestamp = Stopwatch.GetTimestamp();
         SetRun(NodeRun.ChangingRole);
         return NodeRun.Promoted;
     }
@@ -133,7 +138,11 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
             primaryOptions = primaryOptions with { Takeover = takeover };
         }
 
-        var primary = new PrimaryNode(primaryOptions, new DiskOnlyVirtualMachine(), loggers.CreateLogger<PrimaryNode>(), TimeProvider.System);
+        // With --vm qemu the node runs the guest; a promoted node resumes it from the checkpoint it
+        // took over (read now, before the node's own checkpoints begin), once its export serves.
+        DaemonVm? vm = options.Vm is null ? null : new DaemonVm(options.Vm, Path.Combine(options.StateDirectory, VmConsoleLog), _log);
+        VmState? resumeFrom = vm is not null && role == NodeRun.Promoted ? SecondaryNodeNow?.TakeoverVmState() : null;
+        var primary = new PrimaryNode(primaryOptions, vm ?? (IVirtualMachine)new DiskOnlyVirtualMachine(), loggers.CreateLogger<PrimaryNode>(), TimeProvider.System);
         NbdServer? server = options.Nbd is null ? null : new NbdServer(new ReplicatedNbdBackend(primary, primaryOptions.MaxRequestBytes), options.Nbd, loggers.CreateLogger<NbdServer>(), meter: primary.Meter);
 
         // The export's endpoint first: a port in use or a path taken stops the start before the node
@@ -150,6 +159,11 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
                 await server.DisposeAsync().ConfigureAwait(false);
             }
 
+            if (vm is not null)
+            {
+                await vm.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
 
@@ -158,6 +172,21 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         {
             _primary = primary;
             _server = server;
+            _vm = vm;
+        }
+
+        if (vm is not null && server is not null)
+        {
+            // QEMU only now: its disk is the export, which serves from here on.
+            if (resumeFrom is not null)
+            {
+                await vm.RestoreAsync(resumeFrom, server.LocalEndPoint, stoppingToken).ConfigureAwait(false);
+                Log.VmResumed(_log, resumeFrom.Epoch, Stopwatch.GetElapsedTime(_promotedTimestamp).TotalMilliseconds);
+            }
+            else
+            {
+                await vm.StartAsync(server.LocalEndPoint, stoppingToken).ConfigureAwait(false);
+            }
         }
 
         string peer = primaryOptions.Unreplicated ? "nowhere (replication off)" : primaryOptions.Peer.ToString();
@@ -317,6 +346,13 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
 
     private async Task<JsonNode?> AskSwitchoverAsync(CancellationToken cancel)
     {
+        if (options.Vm is not null)
+        {
+            // The guest would have to move with the role: the switchover's last checkpoint handed
+            // to the new primary with QEMU stopped here and restored there. Not built yet.
+            throw new InvalidOperationException("a switchover with --vm qemu is not supported yet: stop the primary (SIGTERM) and fail over instead");
+        }
+
         if (options.Secondary is null)
         {
             throw new InvalidOperationException("this node has no --listen: after a switchover it would follow nobody. Restart it with --listen HOST:PORT (where its peer's --peer points)");
@@ -376,11 +412,13 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     {
         NbdServer? server;
         PrimaryNode? primary;
+        DaemonVm? vm;
         lock (_gate)
         {
-            (server, primary) = (_server, _primary);
+            (server, primary, vm) = (_server, _primary, _vm);
             _server = null;
             _primary = null;
+            _vm = null;
         }
 
         if (server is not null)
@@ -391,6 +429,12 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         if (primary is not null)
         {
             await primary.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // The guest stops with the node, after the node's last checkpoint (which captured it).
+        if (vm is not null)
+        {
+            await vm.DisposeAsync().ConfigureAwait(false);
         }
 
         // A secondary that follows drains what it committed (within the host's 10 s stop bound), as
@@ -445,6 +489,9 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         }
     }
 
+    /// <summary>The guest's serial console, in the state directory.</summary>
+    internal const string VmConsoleLog = "vm-console.log";
+
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>A switchover asked on the control socket: answered once the role after it runs.</summary>
@@ -475,6 +522,9 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
 
         [LoggerMessage(8, LogLevel.Information, "metrics for Prometheus at {Url}")]
         public static partial void Metrics(ILogger logger, string url);
+
+        [LoggerMessage(9, LogLevel.Warning, "the guest runs again from checkpoint {Epoch}, {Ms:F0} ms after the promotion")]
+        public static partial void VmResumed(ILogger logger, long epoch, double ms);
 
         [LoggerMessage(7, LogLevel.Warning, "switchover {Outcome}: {Detail}")]
         public static partial void SwitchedOver(ILogger logger, string outcome, string detail);

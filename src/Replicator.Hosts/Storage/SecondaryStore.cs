@@ -433,6 +433,47 @@ public sealed class SecondaryStore : IDisposable
         return state;
     }
 
+    /// <summary>
+    /// The VM state of a takeover while its drain may still write the RAM image: the applied
+    /// checkpoint and its vCPU state read first (one record, one read), then the RAM image, then
+    /// every committed snapshot newer than that checkpoint laid over it in order. A page the drain
+    /// wrote meanwhile belongs to one of those snapshots, so it is overwritten by its own or a later
+    /// one: whatever the drain did during the read, the result is the checkpoint taken over.
+    /// </summary>
+    public VmState LoadVmState(IReadOnlyList<VmSnapshot> committed)
+    {
+        ArgumentNullException.ThrowIfNull(committed);
+        TakeoverDrain? drain = Drain;
+        NodeState state = State;
+        long applied = drain?.AppliedEpoch ?? state.AppliedEpoch;
+        byte[] cpu = drain?.CpuState ?? state.CpuState;
+        var vm = new VmState(Ram.Size, PageSize);
+
+        // Before the first applied checkpoint the RAM image is the zeroed one VmState starts as.
+        if (applied > 0)
+        {
+            var pages = new VmPage[Ram.Size / PageSize];
+            for (long i = 0; i < pages.Length; i++)
+            {
+                byte[] data = new byte[PageSize];
+                Ram.Read(i * PageSize, data);
+                pages[i] = new VmPage(i, data);
+            }
+
+            vm.Apply(new VmSnapshot(applied, cpu, pages));
+        }
+
+        foreach (VmSnapshot snapshot in committed)
+        {
+            if (snapshot.Epoch > vm.Epoch)
+            {
+                vm.Apply(snapshot);
+            }
+        }
+
+        return vm;
+    }
+
     public void Dispose()
     {
         Image.Dispose();
