@@ -141,8 +141,15 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         // With --vm qemu the node runs the guest; a promoted node resumes it from the checkpoint it
         // took over (read now, before the node's own checkpoints begin), once its export serves.
         DaemonVm? vm = options.Vm is null ? null : new DaemonVm(options.Vm, Path.Combine(options.StateDirectory, VmConsoleLog), _log);
+        if (vm is not null)
+        {
+            // QEMU's stop waits for the guest's requests in flight, which the node must still take.
+            primaryOptions = primaryOptions with { GuestPausesLater = true };
+        }
+
         VmState? resumeFrom = vm is not null && role == NodeRun.Promoted ? SecondaryNodeNow?.TakeoverVmState() : null;
         var primary = new PrimaryNode(primaryOptions, vm ?? (IVirtualMachine)new DiskOnlyVirtualMachine(), loggers.CreateLogger<PrimaryNode>(), TimeProvider.System);
+        primary.VmPauseFailed += reason => Log.VmPauseFailed(_log, reason);
         NbdServer? server = options.Nbd is null ? null : new NbdServer(new ReplicatedNbdBackend(primary, primaryOptions.MaxRequestBytes), options.Nbd, loggers.CreateLogger<NbdServer>(), meter: primary.Meter);
 
         // The export's endpoint first: a port in use or a path taken stops the start before the node
@@ -522,6 +529,9 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
 
         [LoggerMessage(8, LogLevel.Information, "metrics for Prometheus at {Url}")]
         public static partial void Metrics(ILogger logger, string url);
+
+        [LoggerMessage(10, LogLevel.Error, "QEMU did not pause for a checkpoint: {Reason}")]
+        public static partial void VmPauseFailed(ILogger logger, string reason);
 
         [LoggerMessage(9, LogLevel.Warning, "the guest runs again from checkpoint {Epoch}, {Ms:F0} ms after the promotion")]
         public static partial void VmResumed(ILogger logger, long epoch, double ms);

@@ -15,6 +15,14 @@ namespace Replicator.Cli.Hosting.Vm;
 /// resumes it, the first one taking every page. A checkpoint and QEMU's start exclude each other,
 /// so one checkpoint never pauses a guest that was not running and resumes one that is.
 /// </summary>
+/// <remarks>
+/// The node pauses the guest off its loop (<c>GuestPausesLater</c>) and goes on taking requests
+/// until the pause returns, because QEMU waits for its disk — the node's own export — at a stop and
+/// again when its migration ends (it drains and flushes every block device: a FLUSH to the export).
+/// So the pause here is the whole of QEMU's part of the checkpoint: <c>stop</c>, then the device
+/// state and the RAM diff; the capture the node asks for on its loop afterwards only hands over
+/// what was taken, and never waits for QEMU.
+/// </remarks>
 internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
 {
     private readonly VmConfig _config;
@@ -24,6 +32,7 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     private readonly StreamWriter? _console;
     private GuestRun _run = GuestRun.NotRunning;
     private bool _pausedThisCheckpoint;
+    private VmSnapshot? _taken;
 
     /// <summary>Whether QEMU is the guest checkpoints capture.</summary>
     private enum GuestRun
@@ -49,11 +58,13 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     /// <summary>Boots the guest on <paramref name="export"/>, the node's export, which must serve already.</summary>
     public async Task StartAsync(System.Net.EndPoint export, CancellationToken cancellation)
     {
+        // Booting takes seconds; checkpoints meanwhile capture nothing (the guest is not yet theirs),
+        // so only the switch to checkpointing QEMU waits for a checkpoint to end.
+        QemuVirtualMachine qemu = Create(export);
+        await Failing("start", qemu.StartAsync(cancellation)).ConfigureAwait(false);
         await _checkpoint.WaitAsync(cancellation).ConfigureAwait(false);
         try
         {
-            QemuVirtualMachine qemu = Create(export);
-            await Failing("start", qemu.StartAsync(cancellation)).ConfigureAwait(false);
             Running();
             Log.Started(_log, qemu.ProcessId, qemu.Config.Disk?.File ?? "(none)");
         }
@@ -95,10 +106,28 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     public void Pause()
     {
         _checkpoint.Wait();
-        _pausedThisCheckpoint = _run == GuestRun.Running;
-        if (_pausedThisCheckpoint)
+        try
         {
-            _qemu!.PauseAsync().GetAwaiter().GetResult();
+            _pausedThisCheckpoint = _run == GuestRun.Running;
+            if (_pausedThisCheckpoint)
+            {
+                long started = Stopwatch.GetTimestamp();
+                _qemu!.PauseAsync().GetAwaiter().GetResult();
+
+                // The epoch is the node's to say; it is set when the capture is asked for.
+                _taken = _qemu.CaptureAsync(0, CaptureScope.Changes).GetAwaiter().GetResult();
+                if (_qemu.LastCheckpoint is { } timings && timings.PagesCopied > 4096)
+                {
+                    Log.LargeCapture(_log, timings.PagesCopied, _taken.CpuState.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+            }
+        }
+        catch
+        {
+            // Paused or not, the checkpoint's resume follows and releases the gate; the capture
+            // then finds nothing taken and fails the checkpoint.
+            _taken = null;
+            throw;
         }
     }
 
@@ -150,14 +179,27 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
             return new VmSnapshot(epoch, [], []);
         }
 
-        long started = Stopwatch.GetTimestamp();
-        VmSnapshot snapshot = _qemu!.CaptureAsync(epoch, scope).GetAwaiter().GetResult();
-        if (_qemu.LastCheckpoint is { } timings && timings.PagesCopied > 4096)
+        VmSnapshot taken = _taken ?? throw new InvalidOperationException("QEMU's state was not captured at the pause (see the error before)");
+        _taken = null;
+        if (scope == CaptureScope.Changes)
         {
-            Log.LargeCapture(_log, epoch, timings.PagesCopied, snapshot.CpuState.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return taken with { Epoch = epoch };
         }
 
-        return snapshot;
+        // Every page (a secondary being synced): read from the paused guest's RAM file, which the
+        // pause's diff has already brought the shadow level with; the device state is the pause's.
+        QemuVirtualMachine qemu = _qemu!;
+        qemu.Pages.Return(taken);
+        byte[] ram = File.ReadAllBytes(qemu.Config.RamFile);
+        var pages = new VmPage[ram.Length / QemuVirtualMachine.PageSize];
+        for (int i = 0; i < pages.Length; i++)
+        {
+            byte[] page = qemu.Pages.Rent();
+            ram.AsSpan(i * QemuVirtualMachine.PageSize, QemuVirtualMachine.PageSize).CopyTo(page);
+            pages[i] = new VmPage(i, page);
+        }
+
+        return new VmSnapshot(epoch, taken.CpuState, pages);
     }
 
     /// <summary>The adapter for one QEMU, its disk the node's export as it listens now (a port 0 is known only then).</summary>
@@ -210,7 +252,7 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
         [LoggerMessage(43, LogLevel.Warning, "the checkpoint taken over ({Epoch}) holds no QEMU device state (the guest had not started): booting the guest from its disk")]
         public static partial void NothingToRestore(ILogger logger, long epoch);
 
-        [LoggerMessage(42, LogLevel.Information, "checkpoint {Epoch} captured {Pages} RAM pages and {DeviceBytes} bytes of device state in {Ms:F1} ms")]
-        public static partial void LargeCapture(ILogger logger, long epoch, long pages, int deviceBytes, double ms);
+        [LoggerMessage(42, LogLevel.Information, "a checkpoint paused QEMU and captured {Pages} RAM pages and {DeviceBytes} bytes of device state in {Ms:F1} ms")]
+        public static partial void LargeCapture(ILogger logger, long pages, int deviceBytes, double ms);
     }
 }
