@@ -29,7 +29,8 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     private readonly ILogger _log;
     private QemuVirtualMachine? _qemu;
     private readonly SemaphoreSlim _checkpoint = new(1, 1);
-    private readonly StreamWriter? _console;
+    private readonly string _consoleLog;
+    private StreamWriter? _console;
     private GuestRun _run = GuestRun.NotRunning;
     private bool _pausedThisCheckpoint;
     private VmSnapshot? _taken;
@@ -46,10 +47,7 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     {
         _config = config;
         _log = log;
-
-        // The guest's serial console, line by line, beside the node's state: what an operator (or a
-        // test) reads to see the guest run. Appended, so a restored guest's lines follow the old one's.
-        _console = new StreamWriter(new FileStream(consoleLog, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        _consoleLog = consoleLog;
     }
 
     /// <summary>QEMU's process id while it runs (for logs and status).</summary>
@@ -163,9 +161,12 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
             await _qemu.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_console is not null)
+        if (_console is { } console)
         {
-            await _console.DisposeAsync().ConfigureAwait(false);
+            lock (console)
+            {
+                console.Dispose();
+            }
         }
 
         _checkpoint.Dispose();
@@ -232,11 +233,21 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     private void Running()
     {
         _run = GuestRun.Running;
+
+        // The guest's serial console, line by line, beside the node's state (which exists once the
+        // node started): what an operator, or a test, reads to see the guest run. Appended, so a
+        // restored guest's lines follow whatever an earlier guest of this node printed.
+        var console = new StreamWriter(new FileStream(_consoleLog, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        _console = console;
         _qemu!.Console.Follow(line =>
         {
-            lock (_console!)
+            lock (console)
             {
-                _console.WriteLine(line);
+                // A line after the node stopped (QEMU's last output) has nowhere to go.
+                if (_run == GuestRun.Running)
+                {
+                    console.WriteLine(line);
+                }
             }
         });
     }
