@@ -452,12 +452,18 @@ public sealed class SecondaryStore : IDisposable
         // Before the first applied checkpoint the RAM image is the zeroed one VmState starts as.
         if (applied > 0)
         {
+            // A megabyte per read, not a read per page: this is on the failover's path.
             var pages = new VmPage[Ram.Size / PageSize];
-            for (long i = 0; i < pages.Length; i++)
+            byte[] chunk = new byte[Math.Min(Ram.Size, 1L << 20)];
+            for (long offset = 0; offset < Ram.Size; offset += chunk.Length)
             {
-                byte[] data = new byte[PageSize];
-                Ram.Read(i * PageSize, data);
-                pages[i] = new VmPage(i, data);
+                int length = (int)Math.Min(chunk.Length, Ram.Size - offset);
+                Ram.Read(offset, chunk.AsSpan(0, length));
+                for (int at = 0; at < length; at += PageSize)
+                {
+                    long index = (offset + at) / PageSize;
+                    pages[index] = new VmPage(index, chunk.AsSpan(at, PageSize).ToArray());
+                }
             }
 
             vm.Apply(new VmSnapshot(applied, cpu, pages));

@@ -105,6 +105,6 @@ public sealed partial class VmFailoverTests(ITestOutputHelper output)
         }
     }
 
-    [GeneratedRegex(@"the guest runs again from checkpoint \d+, \d+ ms after the promotion")]
+    [GeneratedRegex(@"the guest runs again from checkpoint \d+, \d+ ms after the promotion[^\n]*")]
     private static partial Regex ResumedLine();
 }
