@@ -192,8 +192,11 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
                 (VmState state, long readyAt) = await resumeFrom.ConfigureAwait(false);
                 long restoring = Stopwatch.GetTimestamp();
                 await vm.RestoreAsync(state, server.LocalEndPoint, stoppingToken).ConfigureAwait(false);
-                Log.VmResumed(_log, state.Epoch, Stopwatch.GetElapsedTime(_promotedTimestamp).TotalMilliseconds,
-                    Stopwatch.GetElapsedTime(_promotedTimestamp, readyAt).TotalMilliseconds, Stopwatch.GetElapsedTime(_promotedTimestamp, restoring).TotalMilliseconds, Stopwatch.GetElapsedTime(restoring).TotalMilliseconds);
+
+                // Up to QEMU's answer to cont (the adapter's own set-up for its next checkpoint follows it).
+                long running = vm.RestoredRunningAt ?? Stopwatch.GetTimestamp();
+                Log.VmResumed(_log, state.Epoch, Stopwatch.GetElapsedTime(_promotedTimestamp, running).TotalMilliseconds,
+                    Stopwatch.GetElapsedTime(_promotedTimestamp, readyAt).TotalMilliseconds, Stopwatch.GetElapsedTime(_promotedTimestamp, restoring).TotalMilliseconds, Stopwatch.GetElapsedTime(restoring, running).TotalMilliseconds);
             }
             else
             {

@@ -50,6 +50,9 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
         _consoleLog = consoleLog;
     }
 
+    /// <summary>When the restored guest ran again (a <see cref="Stopwatch"/> timestamp); null unless restored.</summary>
+    public long? RestoredRunningAt => _qemu?.RestoredRunningAt;
+
     /// <summary>QEMU's process id while it runs (for logs and status).</summary>
     public int? ProcessId => _run == GuestRun.Running ? _qemu?.ProcessId : null;
 
