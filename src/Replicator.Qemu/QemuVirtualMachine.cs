@@ -35,8 +35,10 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
     public const int PageSize = 4096;
 
     // QEMU 7.2's device state for a small PC guest is ~0.2-0.4 MiB (most of it the BIOS ROM, which
-    // is not in the shared RAM); far more means something migrates RAM it should not.
-    private const int MaxDeviceStateBytes = 64 << 20;
+    // is not in the shared RAM); far more means something migrates RAM it should not. The same
+    // bound as the pair's link leaves for it beside the RAM (LinkLimits.MaxCpuStateBytes), so a
+    // device state the adapter takes always fits a checkpoint's frame.
+    private const int MaxDeviceStateBytes = 4 << 20;
 
     private readonly VmConfig _config;
     private readonly IQemuLauncher _launcher;
@@ -79,6 +81,9 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
     public int ProcessId => Qemu.ProcessId;
 
     public QemuVersion QemuVersion => Qemu.Qmp.Version;
+
+    /// <summary>When a restored guest ran again (QEMU answered <c>cont</c>), on the adapter's clock's timestamps; null before.</summary>
+    public long? RestoredRunningAt { get; private set; }
 
     /// <summary>Where the last checkpoint's pause went (null before the first).</summary>
     public CheckpointTimings? LastCheckpoint { get; private set; }
@@ -243,7 +248,6 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
             try
             {
                 await LaunchAsync(LaunchMode.Incoming, cancellationToken).ConfigureAwait(false);
-                _shadow!.Fill(state.Ram);
                 IQmpClient qmp = Qemu.Qmp;
                 Task<QmpEvent> finished = qmp.WaitForEventAsync(IsFinalMigrationEvent, "the end of the incoming device state", _config.CommandTimeout, cancellationToken);
                 await RunAsync("migrate-incoming", new JsonObject { ["uri"] = "unix:" + _config.MigrationSocket }, cancellationToken).ConfigureAwait(false);
@@ -255,6 +259,15 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
 
                 await ExpectCompleted(finished).ConfigureAwait(false);
                 await RunAsync("cont", null, cancellationToken).ConfigureAwait(false);
+                RestoredRunningAt = _time.GetTimestamp();
+
+                // After the guest runs again, not before: the shadow is the restored state (what the
+                // node taking over holds), not the live RAM, so filling it may follow the guest's
+                // start, and with the page buffers it is off the failover's path. The gate is held
+                // until both are done, so no capture comes before.
+                _shadow!.Fill(state.Ram);
+                _ram!.Prefault(PageSize);
+                Pages.Reserve((int)(_config.RamBytes / PageSize));
             }
             catch
             {
@@ -339,9 +352,13 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
                 new JsonObject { ["capability"] = "events", ["state"] = true }),
         }, cancellationToken).ConfigureAwait(false);
         _ram = GuestRamFile.Open(_config.RamFile, _config.RamBytes);
-        _ram.Prefault(PageSize);
         _shadow = new ShadowRam(_config.RamBytes, PageSize, _parallelism);
-        Pages.Reserve((int)(_config.RamBytes / PageSize));
+        if (mode == LaunchMode.Boot)
+        {
+            // A restore does both once the guest runs again (RestoreAsync).
+            _ram.Prefault(PageSize);
+            Pages.Reserve((int)(_config.RamBytes / PageSize));
+        }
     }
 
     private unsafe RamCapture CaptureRam(CaptureScope scope) => _shadow!.Capture(_ram!.Start, scope, Pages);

@@ -7,7 +7,9 @@ using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.CommandLine;
 using Replicator.Cli.Hosting;
+using Replicator.Cli.Hosting.Vm;
 using Replicator.Nbd;
+using Replicator.Qemu.Config;
 using Replicator.Runtime.Links;
 using Replicator.Runtime.Primary;
 using Replicator.Runtime.Secondary;
@@ -62,7 +64,12 @@ internal static class DaemonCommand
                 return 2;
             }
 
-            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl };
+            if (!VmProblems(role.RoleName, settings, nbdEndPoint, out VmConfig? vm))
+            {
+                return 1;
+            }
+
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl, Vm = vm };
             builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
         else
@@ -84,7 +91,12 @@ internal static class DaemonCommand
                 return 2;
             }
 
-            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl };
+            if (!VmProblems(role.RoleName, settings, nbdEndPoint, out VmConfig? vm))
+            {
+                return 1;
+            }
+
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl, Vm = vm };
             builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
 
@@ -236,6 +248,17 @@ internal static class DaemonCommand
         {
             problems.Add($"--{what} is required");
         }
+    }
+
+    /// <summary>
+    /// <c>--vm</c> and <c>--vm-config</c>, checked once the other options pass (the guest's RAM
+    /// is compared with <c>--ram-kb</c>, its disk is the export): a problem is one line, exit code 1.
+    /// </summary>
+    private static bool VmProblems(string role, NodeSettings settings, EndPoint? export, out VmConfig? vm)
+    {
+        var problems = new List<string>();
+        vm = DaemonVmSettings.Parse(settings, export, problems);
+        return Report(role, problems);
     }
 
     private static bool Report(string role, List<string> problems)

@@ -28,6 +28,9 @@ internal sealed record NodeDaemonOptions
 
     public LinkKey? LinkKey { get; init; }
 
+    /// <summary>The QEMU guest the node runs while it is a primary (<c>--vm qemu</c>), its disk the export; null: none.</summary>
+    public Replicator.Qemu.Config.VmConfig? Vm { get; init; }
+
     /// <summary>Where Prometheus scrapes the node's metrics (<c>--metrics</c>), said in the log at start; null: not served.</summary>
     public string? MetricsUrl { get; init; }
 }

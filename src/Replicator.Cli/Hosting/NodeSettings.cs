@@ -75,6 +75,12 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "the guest RAM carried in snapshots, in KiB")]
     public long RamKb { get; set; } = 4;
 
+    [Setting(NodeRoles.Both, "the virtual machine the node runs while it is a primary: none (the export alone) or qemu (needs --vm-config; a secondary starts it from the checkpoint it takes over)")]
+    public string Vm { get; set; } = "none";
+
+    [Setting(NodeRoles.Both, "the VM configuration file (JSON, see docs/vm.md) with --vm qemu; its memoryMiB must equal --ram-kb")]
+    public string? VmConfig { get; set; }
+
     [Setting(NodeRoles.Both, "the largest request (NBD maximum block size), in KiB; both nodes must agree")]
     public int MaxRequestKb { get; set; } = 1024;
 

@@ -19,7 +19,7 @@ public sealed partial class PrimaryEngine
             return NoCheckpoint;
         }
 
-        if (Phase != PrimaryPhase.Running)
+        if (Phase != PrimaryPhase.Running || _pausingGuest)
         {
             // The epoch being closed already holds every request completed so far.
             return CurrentEpoch;
@@ -121,11 +121,48 @@ public sealed partial class PrimaryEngine
         }
     }
 
+    /// <summary>
+    /// With <see cref="GuestPausesLater"/>: the guest asked to pause by <see cref="IPrimaryActions.PauseGuest"/>
+    /// has stopped, and issues no request until it is resumed. The drain begins now.
+    /// </summary>
+    public void OnGuestPaused()
+    {
+        if (!_pausingGuest)
+        {
+            // Paused for a checkpoint this engine did not start (the one that asked was replaced
+            // meanwhile): nothing is drained or captured for it, and the guest must not stay paused.
+            _actions.ResumeGuest();
+            return;
+        }
+
+        _pausingGuest = false;
+        Phase = PrimaryPhase.Draining;
+        if (_inFlight.Count == 0)
+        {
+            BeginCapture();
+        }
+    }
+
     private void StartCheckpoint()
     {
-        Phase = PrimaryPhase.Draining;
+        if (_pausingGuest)
+        {
+            return;
+        }
+
         _checkpointWanted = false;
         LastCheckpointStarted = CurrentEpoch;
+        if (GuestPausesLater)
+        {
+            // A hypervisor's stop waits for the guest's requests in flight, some of which may not
+            // have reached the engine yet: they are still admitted into this epoch until the guest
+            // reports paused, and only then does the drain hold new ones back.
+            _pausingGuest = true;
+            _actions.PauseGuest();
+            return;
+        }
+
+        Phase = PrimaryPhase.Draining;
         _actions.PauseGuest();
         if (_inFlight.Count == 0)
         {

@@ -35,6 +35,9 @@ public sealed partial class PrimaryEngine
     private long _lastCheckpointSent;
     private bool _checkpointWanted;
 
+    // A checkpoint asked the guest to pause (GuestPausesLater) and waits for OnGuestPaused.
+    private bool _pausingGuest;
+
     public PrimaryEngine(PrimaryOptions options, IPrimaryActions actions)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -99,6 +102,13 @@ public sealed partial class PrimaryEngine
     public long LastAcknowledgedEpoch { get; private set; }
 
     public PrimaryPhase Phase { get; private set; } = PrimaryPhase.Running;
+
+    /// <summary>
+    /// Whether the guest's pause completes later, reported by <see cref="OnGuestPaused"/> (a real
+    /// hypervisor, whose stop waits for the guest's requests in flight) rather than when
+    /// <see cref="IPrimaryActions.PauseGuest"/> returns (a guest that is paused by the drain itself).
+    /// </summary>
+    public bool GuestPausesLater { get; set; }
 
     /// <summary>Why replication stopped, or null while the pair is protected (it stays set during a resync).</summary>
     public string? DegradedReason { get; private set; }

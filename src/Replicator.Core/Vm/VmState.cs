@@ -8,6 +8,14 @@ public sealed class VmState
 {
     private readonly byte[] _ram;
 
+    private VmState(byte[] ram, int pageSize, long epoch, byte[] cpuState)
+    {
+        _ram = ram;
+        PageSize = pageSize;
+        Epoch = epoch;
+        CpuState = cpuState;
+    }
+
     public VmState(long ramBytes, int pageSize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pageSize);
@@ -52,6 +60,24 @@ public sealed class VmState
 
         CpuState = snapshot.CpuState.ToArray();
         Epoch = snapshot.Epoch;
+    }
+
+    /// <summary>
+    /// The state of checkpoint <paramref name="epoch"/> from a whole RAM image, which the state
+    /// takes as its own (no copy: a node taking over builds it on the failover's path).
+    /// </summary>
+    public static VmState FromImage(long epoch, byte[] cpuState, byte[] ram, int pageSize)
+    {
+        ArgumentNullException.ThrowIfNull(cpuState);
+        ArgumentNullException.ThrowIfNull(ram);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pageSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        if (ram.Length % pageSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ram), ram.Length, "RAM size must be a multiple of the page size");
+        }
+
+        return new VmState(ram, pageSize, epoch, cpuState);
     }
 
     public VmState Clone()

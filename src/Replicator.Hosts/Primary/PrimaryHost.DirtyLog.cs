@@ -103,6 +103,7 @@ public sealed partial class PrimaryHost
     /// <summary>The engine the host runs from now on (the dirty log reads its map).</summary>
     private void UseEngine(PrimaryEngine engine)
     {
+        engine.GuestPausesLater = _options.GuestPausesLater;
         _tracker?.Attach(engine);
         if (_syncRate is not null)
         {

@@ -206,6 +206,20 @@ public sealed partial class PrimaryHost : IDisposable
         _engine?.OnResyncReadCompleted(readId, failure is null, data);
     }
 
+    /// <summary>The guest asked to pause (with <see cref="PrimaryHostOptions.GuestPausesLater"/>) has stopped.</summary>
+    public void OnGuestPaused()
+    {
+        if (_engine is { } engine)
+        {
+            engine.OnGuestPaused();
+        }
+        else
+        {
+            // No engine waits for this pause any more: the guest must not stay paused.
+            _actions.ResumeGuest();
+        }
+    }
+
     public void OnVmCaptured(VmSnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);

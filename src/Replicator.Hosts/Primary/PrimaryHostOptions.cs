@@ -75,6 +75,12 @@ public sealed record PrimaryHostOptions
     /// </summary>
     public Core.Secondary.CommittedOverlay? Takeover { get; init; }
 
+    /// <summary>
+    /// The guest's pause is reported later, by <see cref="PrimaryHost.OnGuestPaused"/>: a real
+    /// hypervisor, whose stop waits for guest requests that must still be admitted meanwhile.
+    /// </summary>
+    public bool GuestPausesLater { get; init; }
+
     /// <summary>The operator allows copying the whole image over a secondary whose data is not known to be this pair's.</summary>
     public bool AllowFullSync { get; init; }
 

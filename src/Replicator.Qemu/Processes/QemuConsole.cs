@@ -12,6 +12,7 @@ public sealed class QemuConsole(TimeProvider time, int retainedLines = 4096)
     private readonly List<Waiter> _waiters = [];
     private long _count;
     private Exception? _closed;
+    private Action<string>[] _followers = [];
 
     /// <summary>Called for each line as it arrives (on the reader's thread).</summary>
     public event Action<string>? LineReceived;
@@ -78,11 +79,33 @@ public sealed class QemuConsole(TimeProvider time, int retainedLines = 4096)
         return waiter.Result.Task;
     }
 
+    /// <summary>
+    /// Calls <paramref name="onLine"/> with every retained line and then with each line that
+    /// arrives, each exactly once and in order: what was printed before the caller looked (a
+    /// restored guest runs before its restore returns) is not lost, and none is repeated.
+    /// </summary>
+    public void Follow(Action<string> onLine)
+    {
+        ArgumentNullException.ThrowIfNull(onLine);
+        lock (_lock)
+        {
+            foreach (string line in _recent)
+            {
+                onLine(line);
+            }
+
+            _followers = [.. _followers, onLine];
+        }
+    }
+
     internal void Append(string line)
     {
         List<Waiter>? matched = null;
+        Action<string>[] followers;
         lock (_lock)
         {
+            // Taken with the line: a follower added after this point replays the line instead.
+            followers = _followers;
             _count++;
             _recent.Enqueue(line);
             if (_recent.Count > retainedLines)
@@ -107,6 +130,11 @@ public sealed class QemuConsole(TimeProvider time, int retainedLines = 4096)
         foreach (Waiter waiter in matched ?? [])
         {
             waiter.Result.TrySetResult(line);
+        }
+
+        foreach (Action<string> follower in followers)
+        {
+            follower(line);
         }
 
         LineReceived?.Invoke(line);

@@ -24,6 +24,9 @@ internal enum PrimaryEventKind
 {
     Start,
     Stop,
+
+    /// <summary>The guest asked to pause off the loop has stopped (<see cref="PrimaryNodeOptions.GuestPausesLater"/>).</summary>
+    GuestPaused,
     Submit,
 
     /// <summary>Local I/O work: the resync's read of the primary's own disk.</summary>

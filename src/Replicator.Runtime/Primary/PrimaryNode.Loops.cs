@@ -58,6 +58,9 @@ public sealed partial class PrimaryNode
                 case PrimaryEventKind.TakeoverDrained:
                     host.OnTakeoverDrained();
                     break;
+                case PrimaryEventKind.GuestPaused:
+                    host.OnGuestPaused();
+                    break;
                 case PrimaryEventKind.VmCaptured:
                     host.OnVmCaptured(e.Snapshot!);
                     break;
@@ -246,7 +249,31 @@ public sealed partial class PrimaryNode
             }
         }
 
-        public void PauseGuest() => node._vm.Pause();
+        public void PauseGuest()
+        {
+            if (!node._options.GuestPausesLater)
+            {
+                node._vm.Pause();
+                return;
+            }
+
+            // Off the loop: the hypervisor's stop waits for guest requests only the loop can complete.
+            node.Track(Task.Run(() =>
+            {
+                try
+                {
+                    node._vm.Pause();
+                }
+                catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
+                {
+                    // Reported, and the checkpoint goes on: its capture meets the same failure on
+                    // the loop, as a VM paused on the loop would have failed there.
+                    node.VmPauseFailed?.Invoke(e.Message);
+                }
+
+                node.Post(new PrimaryEvent(PrimaryEventKind.GuestPaused));
+            }));
+        }
 
         public void ResumeGuest() => node._vm.ResumeExecution();
 

@@ -50,6 +50,9 @@ public sealed partial class PrimaryNode : IAsyncDisposable
     // The host's instruments: this node's own meter, gone with the node.
     private readonly Meter _meter = new(MeterNames.Primary);
 
+    /// <summary>The VM's pause failed off the loop (<see cref="PrimaryNodeOptions.GuestPausesLater"/>), with why.</summary>
+    public event Action<string>? VmPauseFailed;
+
     public PrimaryNode(PrimaryNodeOptions options, IVirtualMachine vm, ILogger<PrimaryNode> log, TimeProvider time)
     {
         _options = options;
@@ -140,6 +143,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 ReconnectMaxDelay = _options.ReconnectMaxDelay,
                 NoQuorum = _options.NoQuorum,
                 Takeover = _options.Takeover,
+                GuestPausesLater = _options.GuestPausesLater,
                 Meter = _meter,
                 Witness = _options.Witness is { } witness
                     ? new WitnessSessionOptions { Address = witness.ToString(), PairId = _options.PairId, Lease = _options.QuorumLease, Timeout = _options.HeartbeatTimeout }

@@ -99,6 +99,13 @@ public sealed record PrimaryNodeOptions
     /// </summary>
     public Replicator.Core.Secondary.CommittedOverlay? Takeover { get; init; }
 
+    /// <summary>
+    /// The VM's <see cref="Core.Vm.IVirtualMachine.Pause"/> blocks until the guest's requests in
+    /// flight are done (a real hypervisor): it runs off the node's loop, which goes on admitting
+    /// those requests, and its end is posted back.
+    /// </summary>
+    public bool GuestPausesLater { get; init; }
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();

@@ -84,6 +84,16 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     public Core.Secondary.CommittedOverlay? Takeover => _host.Takeover;
 
     /// <summary>
+    /// Once promoted, the VM state of the checkpoint taken over: the stored RAM image and vCPU
+    /// state with the takeover's committed snapshots laid over them (the drain need not be over).
+    /// </summary>
+    public Core.Vm.VmState TakeoverVmState()
+    {
+        Hosts.Storage.SecondaryStore store = _host.Store ?? throw new InvalidOperationException("the secondary has not started");
+        return store.LoadVmState(Takeover?.VmSnapshots ?? []);
+    }
+
+    /// <summary>
     /// Completes with a reason when the node must not go on: a primary of a different pair, image
     /// size, block size or protocol version asked to replicate here — a misconfigured pair that an
     /// operator has to fix — or storage failed.

@@ -1,0 +1,22 @@
+namespace Replicator.EndToEnd.Tests.Vm;
+
+/// <summary>
+/// A test that runs the daemons with a real QEMU guest. Skipped, with the reason, only where QEMU
+/// cannot run at all (not an x86-64 host, or no qemu-system-x86_64: scripts/install-test-deps.sh,
+/// which the test command runs, installs it); anything else that goes wrong fails the test.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class VmFactAttribute : FactAttribute
+{
+    public VmFactAttribute()
+    {
+        if (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
+        {
+            Skip = "QEMU cannot run the test guest here: it is built from the amd64 cloud kernel";
+        }
+        else if (CountingGuest.QemuBinary is null)
+        {
+            Skip = "QEMU cannot run here: qemu-system-x86_64 is not installed (scripts/install-test-deps.sh installs qemu-system-x86)";
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace Replicator.EndToEnd.Tests.Vm;
+
+/// <summary>
+/// The pair protecting a real QEMU guest: the daemons run it (<c>--vm qemu</c>), the primary dies
+/// with its QEMU (SIGKILL), and the promoted secondary resumes the guest from the checkpoint it
+/// took over, on its own export.
+/// </summary>
+public sealed partial class VmFailoverTests(ITestOutputHelper output)
+{
+    private const string RamKb = "131072";
+
+    // Bounds of the waits (never assertions about speed): TCG on two shared cores is slow.
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
+
+    [VmFact]
+    public async Task A_guest_killed_with_its_primary_counts_on_from_the_checkpoint_taken_over()
+    {
+        string guest = await CountingGuest.BuildAsync();
+        await using var pair = new DaemonPair { PrimaryOnUnixSocket = true };
+        pair.CreateImages(DaemonPair.ImageBytes, DaemonPair.ImageBytes);
+        string primaryVm = CountingGuest.WriteConfig(guest, Path.GetDirectoryName(pair.PrimaryImage)!, "primary");
+        string secondaryVm = CountingGuest.WriteConfig(guest, Path.GetDirectoryName(pair.PrimaryImage)!, "secondary");
+
+        // A whole-RAM checkpoint is one 128 MiB frame: the link's silence bound leaves room for it.
+        string[] common = ["--vm", "qemu", "--ram-kb", RamKb, "--heartbeat-timeout-ms", "10000", "--ack-timeout-ms", "10000"];
+        pair.StartSecondary([.. common, "--vm-config", secondaryVm]);
+        await pair.Secondary!.WaitForOutputAsync("listening for the primary");
+        ReplicatorProcess primary = ReplicatorProcess.Start([
+            "primary", "--image", pair.PrimaryImage, "--peer", $"127.0.0.1:{pair.SecondaryPort}", "--nbd", $"unix:{pair.PrimarySocket}",
+            "--state-dir", pair.PrimaryState, "--skip-initial-sync", "--link-key", pair.LinkKey, "--epoch-ms", "50", .. common, "--vm-config", primaryVm]);
+        await using ReplicatorProcess owned = primary;
+        await primary.WaitForOutputAsync("QEMU started");
+
+        // The guest boots and counts; the pair checkpoints it dozens of times.
+        string oldConsole = Path.Combine(pair.PrimaryState, "vm-console.log");
+        await WaitUntil(() => CountingGuest.Counters(oldConsole).Count >= 20, "the guest counting on the primary", primary);
+        long firstAcknowledged = await AcknowledgedAsync(pair.PrimaryState);
+        await WaitUntilAsync(async () => await AcknowledgedAsync(pair.PrimaryState) >= firstAcknowledged + 40, "dozens of checkpoints acknowledged", primary);
+
+        // The value the guest had printed before a checkpoint began: every later checkpoint holds it or more.
+        long printedBefore = CountingGuest.Counters(oldConsole)[^1];
+        long startedAfter = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!["CurrentEpoch"]!.GetValue<long>();
+        await WaitUntilAsync(async () => await AcknowledgedAsync(pair.PrimaryState) >= startedAfter, $"checkpoint {startedAfter} acknowledged", primary);
+
+        // SIGKILL: the daemon and its QEMU (a child of the daemon) die at once.
+        primary.Kill();
+        await primary.WaitForExitAsync();
+        IReadOnlyList<long> old = CountingGuest.Counters(oldConsole);
+        long lastPrintedByOld = old[^1];
+
+        (int code, string answer) = await ReplicatorProcess.RunAsync("failover", "--state-dir", pair.SecondaryState);
+        Assert.True(code == 0, $"failover failed: {answer}\n{pair.Secondary.Output}");
+        long takenOver = JsonNode.Parse(answer)!["epoch"]!.GetValue<long>();
+        Assert.True(takenOver >= startedAfter, $"took over checkpoint {takenOver}, before the acknowledged {startedAfter}");
+        await pair.Secondary.WaitForOutputAsync("the guest runs again from checkpoint");
+        Match resumed = ResumedLine().Match(pair.Secondary.Output);
+        output.WriteLine($"old guest printed up to {lastPrintedByOld}; before checkpoint {startedAfter} it had printed {printedBefore}; took over {takenOver}; {resumed.Value}");
+
+        string newConsole = Path.Combine(pair.SecondaryState, "vm-console.log");
+        await WaitUntil(() => CountingGuest.Counters(newConsole).Count >= 30, "the resumed guest counting", pair.Secondary);
+        IReadOnlyList<long> resumedValues = CountingGuest.Counters(newConsole);
+        long first = resumedValues[0];
+
+        // Never from before the last acknowledged checkpoint, never from the future of the old guest.
+        Assert.True(first >= printedBefore, $"the resumed guest began at {first}, before {printedBefore}, which checkpoint {startedAfter} already held");
+        Assert.True(first <= lastPrintedByOld + 1, $"the resumed guest began at {first}, beyond what the old guest reached ({lastPrintedByOld})");
+        for (int i = 1; i < resumedValues.Count; i++)
+        {
+            Assert.Equal(resumedValues[i - 1] + 1, resumedValues[i]);
+        }
+
+        // Disk and memory from one instant: stopped cleanly, the promoted image holds every value
+        // the resumed guest printed at its sector, and the values before it form one run ending
+        // where the guest resumed (the disk of the checkpoint, not of the old guest's future).
+        long lastPrinted = CountingGuest.Counters(newConsole)[^1];
+        await pair.Secondary.TerminateAsync();
+        Dictionary<int, long> records = CountingGuest.Records(await File.ReadAllBytesAsync(pair.SecondaryImage));
+        long highest = records.Values.Max();
+        Assert.True(highest >= lastPrinted, $"the disk's newest record is {highest}, older than the printed {lastPrinted}");
+        for (long v = Math.Max(1, highest - CountingGuest.RecordSectors + 1); v <= highest; v++)
+        {
+            Assert.True(records.TryGetValue((int)(v % CountingGuest.RecordSectors), out long at) && at == v, $"sector {v % CountingGuest.RecordSectors} holds {(records.TryGetValue((int)(v % CountingGuest.RecordSectors), out long x) ? x : -1)}, not {v}");
+        }
+    }
+
+    private static async Task<long> AcknowledgedAsync(string state) =>
+        (await DaemonPair.StatusAsync(state))["status"]!["LastAcknowledgedEpoch"]!.GetValue<long>();
+
+    private static Task WaitUntil(Func<bool> done, string what, ReplicatorProcess process) =>
+        WaitUntilAsync(() => Task.FromResult(done()), what, process);
+
+    /// <summary>Asks until <paramref name="done"/> (bounded); fails with the daemon's output when it never is.</summary>
+    private static async Task WaitUntilAsync(Func<Task<bool>> done, string what, ReplicatorProcess process)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (!await done())
+        {
+            Assert.False(process.HasExited, $"the daemon exited while waiting for {what}:\n{process.Output}");
+            Assert.False(bound.IsCancellationRequested, $"no {what} within {Bound.TotalMinutes} minutes:\n{process.Output}");
+            await Task.Delay(200, CancellationToken.None);
+        }
+    }
+
+    [GeneratedRegex(@"the guest runs again from checkpoint \d+, \d+ ms after the promotion[^\n]*")]
+    private static partial Regex ResumedLine();
+}
