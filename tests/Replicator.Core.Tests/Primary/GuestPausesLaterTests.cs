@@ -33,7 +33,8 @@ public class GuestPausesLaterTests
         // Issued by the guest before its stop took hold: admitted at once, into epoch 1.
         primary.Submit(2, BlockRequest.Write(8192, 4096), Filled(4096, 2));
         Assert.Equal([1L, 2], _actions.Issued());
-        Assert.Equal(1, primary.RequestCheckpoint(CheckpointTrigger.Explicit)); // still the one closing
+        Assert.Equal(1, primary.RequestCheckpoint(CheckpointTrigger.Explicit)); // still the one closing: nothing new starts
+        _actions.Received(1).PauseGuest();
 
         primary.OnLocalCompleted(1, true);
         primary.OnLocalCompleted(2, true);

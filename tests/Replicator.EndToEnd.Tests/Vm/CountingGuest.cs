@@ -33,10 +33,15 @@ internal static class CountingGuest
         return output;
     }
 
-    /// <summary>Writes a node's VM configuration: sockets in <paramref name="directory"/>, RAM on /dev/shm.</summary>
-    public static string WriteConfig(string guest, string directory, string name)
+    /// <summary>
+    /// Writes a node's VM configuration: sockets in <paramref name="directory"/>, RAM on /dev/shm
+    /// at <paramref name="ramFile"/> (the guest's whole RAM in tmpfs: the test deletes it).
+    /// </summary>
+    public static string WriteConfig(string guest, string directory, string name, out string ramFile)
     {
         string path = Path.Combine(directory, $"{name}-vm.json");
+        string ram = $"/dev/shm/replicator-e2e-{name}-{Guid.NewGuid():N}.ram";
+        ramFile = ram;
         File.WriteAllText(path, $$"""
             {
               "memoryMiB": {{MemoryMiB}},
@@ -47,7 +52,7 @@ internal static class CountingGuest
                 "commandLine": "console=ttyS0 quiet panic=-1"
               },
               "qmpSocket": "{{Path.Combine(directory, name + ".qmp")}}",
-              "ramFile": "/dev/shm/replicator-e2e-{{name}}-{{Guid.NewGuid():N}}.ram",
+              "ramFile": "{{ram}}",
               "extraArguments": ["-no-reboot"],
               "commandTimeoutMs": 30000
             }
