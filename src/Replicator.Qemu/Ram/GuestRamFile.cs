@@ -61,7 +61,7 @@ public sealed unsafe class GuestRamFile : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         File.Delete(path);
-        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        using FileStream stream = CreateOwnerOnly(path);
         stream.SetLength(bytes);
     }
 
@@ -69,9 +69,25 @@ public sealed unsafe class GuestRamFile : IDisposable
     public static void WriteImage(string path, ReadOnlySpan<byte> ram)
     {
         File.Delete(path);
-        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        using FileStream stream = CreateOwnerOnly(path);
         stream.SetLength(ram.Length);
         stream.Write(ram);
+    }
+
+    /// <summary>
+    /// A new file only its owner may read or write: it holds the guest's memory (keys, data), and
+    /// QEMU, started by the same user, maps it as it is rather than creating it with its own mode.
+    /// </summary>
+    private static FileStream CreateOwnerOnly(string path)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            // Owner-only from the first instant, whatever the umask.
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return new FileStream(path, options);
     }
 
     /// <summary>Maps the RAM file read-only; it must be exactly <paramref name="bytes"/> long.</summary>
