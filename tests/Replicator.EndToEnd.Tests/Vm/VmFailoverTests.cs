@@ -52,14 +52,17 @@ public sealed partial class VmFailoverTests(ITestOutputHelper output)
 
         // The guest boots and counts; the pair checkpoints it dozens of times.
         string oldConsole = Path.Combine(pair.PrimaryState, "vm-console.log");
-        await WaitUntil(() => CountingGuest.Counters(oldConsole).Count >= 20, "the guest counting on the primary", primary);
-        long firstAcknowledged = await AcknowledgedAsync(pair.PrimaryState);
-        await WaitUntilAsync(async () => await AcknowledgedAsync(pair.PrimaryState) >= firstAcknowledged + 40, "dozens of checkpoints acknowledged", primary);
+        await WaitForConsoleAsync(oldConsole, 20, "the guest counting on the primary", primary);
+
+        // Each `checkpoint` returns once its checkpoint is acknowledged (interval ones come between).
+        long firstAcknowledged = await pair.CheckpointAsync();
+        while (await pair.CheckpointAsync() < firstAcknowledged + 40)
+        {
+        }
 
         // The value the guest had printed before a checkpoint began: every later checkpoint holds it or more.
         long printedBefore = CountingGuest.Counters(oldConsole)[^1];
-        long startedAfter = (await DaemonPair.StatusAsync(pair.PrimaryState))["status"]!["CurrentEpoch"]!.GetValue<long>();
-        await WaitUntilAsync(async () => await AcknowledgedAsync(pair.PrimaryState) >= startedAfter, $"checkpoint {startedAfter} acknowledged", primary);
+        long startedAfter = await pair.CheckpointAsync();
 
         // SIGKILL: the daemon and its QEMU (a child of the daemon) die at once.
         primary.Kill();
@@ -76,7 +79,7 @@ public sealed partial class VmFailoverTests(ITestOutputHelper output)
         output.WriteLine($"old guest printed up to {lastPrintedByOld}; before checkpoint {startedAfter} it had printed {printedBefore}; took over {takenOver}; {resumed.Value}");
 
         string newConsole = Path.Combine(pair.SecondaryState, "vm-console.log");
-        await WaitUntil(() => CountingGuest.Counters(newConsole).Count >= 30, "the resumed guest counting", pair.Secondary);
+        await WaitForConsoleAsync(newConsole, 30, "the resumed guest counting", pair.Secondary);
         IReadOnlyList<long> resumedValues = CountingGuest.Counters(newConsole);
         long first = resumedValues[0];
 
@@ -104,21 +107,29 @@ public sealed partial class VmFailoverTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<long> AcknowledgedAsync(string state) =>
-        (await DaemonPair.StatusAsync(state))["status"]!["LastAcknowledgedEpoch"]!.GetValue<long>();
-
-    private static Task WaitUntil(Func<bool> done, string what, ReplicatorProcess process) =>
-        WaitUntilAsync(() => Task.FromResult(done()), what, process);
-
-    /// <summary>Asks until <paramref name="done"/> (bounded); fails with the daemon's output when it never is.</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> done, string what, ReplicatorProcess process)
+    /// <summary>
+    /// Until the console log holds <paramref name="count"/> counter lines: looked at again each time
+    /// the file changes (no clock in the loop), failing with the daemon's output if it exits or the
+    /// bound passes first.
+    /// </summary>
+    private static async Task WaitForConsoleAsync(string console, int count, string what, ReplicatorProcess process)
     {
-        using var bound = new CancellationTokenSource(Bound);
-        while (!await done())
+        using var changed = new SemaphoreSlim(0);
+        using var watcher = new FileSystemWatcher(Path.GetDirectoryName(console)!, Path.GetFileName(console))
         {
-            Assert.False(process.HasExited, $"the daemon exited while waiting for {what}:\n{process.Output}");
-            Assert.False(bound.IsCancellationRequested, $"no {what} within {Bound.TotalMinutes} minutes:\n{process.Output}");
-            await Task.Delay(200, CancellationToken.None);
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size,
+        };
+        FileSystemEventHandler wake = (_, _) => changed.Release();
+        watcher.Changed += wake;
+        watcher.Created += wake;
+        watcher.EnableRaisingEvents = true;
+        using var bound = new CancellationTokenSource(Bound);
+        Task exited = process.WaitForExitAsync();
+        while (CountingGuest.Counters(console).Count < count)
+        {
+            Task next = changed.WaitAsync(bound.Token);
+            Assert.True(await Task.WhenAny(next, exited) == next, $"the daemon exited while waiting for {what}:\n{process.Output}");
+            Assert.False(next.IsCanceled, $"no {what} within {Bound.TotalMinutes} minutes:\n{process.Output}");
         }
     }
 
