@@ -36,6 +36,7 @@ public class CommandLineTests
     [InlineData("secondary")]
     [InlineData("checkpoint")]
     [InlineData("failover")]
+    [InlineData("drained")]
     [InlineData("status")]
     [InlineData("keygen")]
     [InlineData("discard-my-data")]

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace Replicator.EndToEnd.Tests;
 
 /// <summary>The pair as an operator runs it: real daemons, real TCP, real NBD clients.</summary>
@@ -46,7 +48,10 @@ public class FailoverTests
 
         // A write into the last epoch's range, and one beside everything written: both land, over the drain.
         await Tool.QemuIo(pair.SecondaryUri, "write -P 0x17 14M 64k", "write -P 0x18 15872k 64k", "flush");
-        await pair.WaitUntilTakeoverDrainedAsync();
+        // `drained` returns once the image file alone holds the checkpoint taken over.
+        (code, output) = await ReplicatorProcess.RunAsync("drained", "--state-dir", pair.SecondaryState);
+        Assert.True(code == 0, output);
+        Assert.Equal(epoch, JsonNode.Parse(output)!["takeoverEpoch"]!.GetValue<long>());
         await Tool.QemuIo(pair.SecondaryUri, "read -P 0x15 0 8M", "read -P 0x16 8M 6M", "read -P 0x17 14M 64k", "read -P 0x16 14400k 960k", "read -P 0x18 15872k 64k");
         (code, output) = await Tool.RunAsync("qemu-io", "-f", "raw", "-r", "-c", "read -P 0x17 14M 64k", pair.SecondaryImage);
         Assert.True(code == 0 && !output.Contains("verification failed", StringComparison.Ordinal), $"the drain landed over the new primary's write: {output}");

@@ -41,6 +41,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(WitnessCommand.Build(Positive));
         root.Subcommands.Add(Control("checkpoint", "take a checkpoint now and wait for the secondary's acknowledgement"));
         root.Subcommands.Add(Control("failover", "promote the secondary now"));
+        root.Subcommands.Add(Control("drained", "run on a promoted node: wait until the committed epochs it took over, served from RAM meanwhile, are written back (the image file alone then holds the checkpoint)"));
         root.Subcommands.Add(Control("switchover", "run on the primary: a last checkpoint, then the secondary takes over and this node follows it (planned; nothing acknowledged is lost)"));
         root.Subcommands.Add(Control("status", "show a running node's status"));
         root.Subcommands.Add(Events());

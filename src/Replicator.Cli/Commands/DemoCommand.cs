@@ -72,6 +72,9 @@ internal static class DemoCommand
             JsonNode? promoted = await ControlClient.SendAsync(secondaryState, "failover", timeout.Token).ConfigureAwait(false);
             failover.Stop();
             long epoch = promoted!["epoch"]!.GetValue<long>();
+            // The node serves at once, reading the committed epochs it took over from RAM while they
+            // drain into the image: the verdict reads the files, so it waits for the drain.
+            await ControlClient.SendAsync(secondaryState, "drained", timeout.Token).ConfigureAwait(false);
 
             string scraped = await ScrapeAsync(secondaryMetrics).ConfigureAwait(false);
             return Judge(directory, secondaryImage, secondaryState, epoch, failover.Elapsed, scraped, output);
@@ -124,7 +127,9 @@ internal static class DemoCommand
             string disk = GuestCheckpoint.Hash(File.ReadAllBytes(secondaryImage)).ToString("x16", CultureInfo.InvariantCulture);
             string ram = GuestCheckpoint.Hash(File.ReadAllBytes(Path.Combine(secondaryState, "ram.img"))).ToString("x16", CultureInfo.InvariantCulture);
             // Read as the node reads it, checksum and all: the verdict is about what the node holds.
-            string cpu = Convert.ToHexString(new NodeStateStore(new FileStorageDirectory(secondaryState)).Load()!.CpuState);
+            // A node that took over keeps the checkpoint's vCPU state in its drain record (the state record is the new primary's).
+            var files = new FileStorageDirectory(secondaryState);
+            string cpu = Convert.ToHexString(new TakeoverDrainStore(files).Load()?.CpuState ?? new NodeStateStore(files).Load()!.CpuState);
             if (disk != record[1])
             {
                 problems.Add($"I1/I2: the promoted image (hash {disk}) is not the guest's disk at checkpoint {epoch} ({record[1]})");

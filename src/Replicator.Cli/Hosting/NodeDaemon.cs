@@ -322,6 +322,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
                 "switchover" => AskSwitchoverAsync(cancel),
                 "failover" when run == NodeRun.Promoted => Task.FromResult(JsonSerializer.SerializeToNode(new { promoted = true, epoch = _promotedAt })),
                 "failover" => throw new InvalidOperationException("this node is the primary: a failover is asked of the secondary"),
+                "drained" => AnswerDrainedAsync(primary, run == NodeRun.Promoted ? _promotedAt : null, cancel),
                 _ => PrimaryControl.AnswerAsync(primary, run == NodeRun.Promoted ? "promoted" : "primary", NbdAddress(server), command, cancel),
             };
         }
@@ -333,6 +334,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
                 "status" => Task.FromResult(JsonSerializer.SerializeToNode(new { role = "secondary", status = secondary.Status })),
                 "failover" => PromoteAsync(secondary, cancel),
                 "switchover" => throw new InvalidOperationException("this node is the secondary: a switchover is asked of the primary"),
+                "drained" => throw new InvalidOperationException("this node is the secondary: it has taken nothing over to drain (ask a promoted node)"),
                 _ => throw new InvalidOperationException($"a secondary does not know '{command}' (status, failover)"),
             };
         }
@@ -340,6 +342,16 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         return command == "status"
             ? Task.FromResult(JsonSerializer.SerializeToNode(new { role = run == NodeRun.ChangingRole ? "changing role" : "starting", status = (object?)null }))
             : throw new InvalidOperationException($"the node is {(run == NodeRun.ChangingRole ? "changing role" : "starting")}: ask again in a moment");
+    }
+
+    /// <summary>
+    /// The control command <c>drained</c>: answers once the image file alone holds the checkpoint this
+    /// node took over at (<paramref name="takenOver"/>; null on a node started as the primary).
+    /// </summary>
+    private static async Task<JsonNode?> AnswerDrainedAsync(PrimaryNode primary, long? takenOver, CancellationToken cancel)
+    {
+        await primary.TakeoverDrained.WaitAsync(cancel).ConfigureAwait(false);
+        return JsonSerializer.SerializeToNode(new { drained = true, takeoverEpoch = takenOver });
     }
 
     /// <summary>What <c>replicator events</c> follows: the role that runs now and its status (the export's address with a primary's).</summary>

@@ -243,6 +243,13 @@ public sealed partial class PrimaryNode : IAsyncDisposable
         return id;
     }
 
+    /// <summary>
+    /// Completes once the committed epochs a promoted node took over and served from RAM are durably
+    /// in the image (at once when there are none left): from then the image file alone holds the
+    /// checkpoint taken over.
+    /// </summary>
+    public Task TakeoverDrained => _options.Takeover?.Closed ?? Task.CompletedTask;
+
     /// <summary>Takes a checkpoint now; completes with its epoch once the secondary acknowledged it, or fails if replication is degraded.</summary>
     public Task<long> CheckpointAsync()
     {
