@@ -3,14 +3,14 @@
 # nbdinfo (libnbd-bin) and nbdsh (python3-libnbd), and the cluster resource agents' tester
 # ocf-tester (resource-agents, with the ocf-shellfuncs the agent in scripts/ocf sources) and the
 # xmllint it checks the agent's meta-data with (libxml2-utils); and for the QEMU adapter's tests,
-# QEMU itself (qemu-system-x86) and what scripts/build-test-guest.sh builds the counting guest from:
-# the cloud kernel (linux-image-cloud-amd64), a static busybox (busybox-static) and cpio.
+# QEMU itself (qemu-system-x86) and what `replicator build-guest` builds the counting guest from:
+# the cloud kernel (linux-image-cloud-amd64) and a static busybox (busybox-static).
 # Idempotent: does nothing when all are present, else runs apt-get update once and installs the
 # packages. Needs root (or sudo).
 set -euo pipefail
 
-required=(qemu-io nbdsh nbdinfo ocf-tester xmllint qemu-system-x86_64 busybox cpio)
-packages=(qemu-utils libnbd-bin python3-libnbd resource-agents libxml2-utils qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio)
+required=(qemu-io nbdsh nbdinfo ocf-tester xmllint qemu-system-x86_64 busybox)
+packages=(qemu-utils libnbd-bin python3-libnbd resource-agents libxml2-utils qemu-system-x86 linux-image-cloud-amd64 busybox-static)
 
 # nbdsh is a Python script: look in /usr/bin first so a virtualenv's python does not shadow the
 # system one that has the libnbd module.

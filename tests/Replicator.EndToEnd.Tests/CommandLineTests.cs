@@ -41,6 +41,7 @@ public class CommandLineTests
     [InlineData("keygen")]
     [InlineData("discard-my-data")]
     [InlineData("demo")]
+    [InlineData("build-guest")]
     [InlineData("bench")]
     public async Task Every_command_has_help(string command)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Replicator.Core.Vm;
 using Replicator.Qemu.Config;
+using Replicator.Qemu.Guests;
 using Replicator.Qemu.Ram;
 using Replicator.Qemu.Tests.Support;
 using Xunit.Abstractions;
@@ -23,7 +24,7 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
     public async Task A_guest_restored_from_its_last_checkpoint_counts_on_from_there()
     {
         int checkpoints = int.TryParse(Environment.GetEnvironmentVariable("REPLICATOR_QEMU_CHECKPOINTS"), CultureInfo.InvariantCulture, out int n) && n > 1 ? n : 12;
-        string guest = await TestGuest.BuildAsync();
+        CountingGuestFiles guest = TestGuest.Build();
         string dir = Directory.CreateTempSubdirectory("rq-").FullName;
         string ramFile = Path.Combine("/dev/shm", $"replicator-test-{Path.GetFileName(dir)}.ram");
         try
@@ -44,12 +45,12 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
             {
                 await primary.StartAsync();
                 output.WriteLine($"QEMU {primary.QemuVersion}, page compare at {PageCompare.Best}, {Environment.ProcessorCount} cores");
-                await primary.Console.WaitForLineAsync(l => TestGuest.Counter(l) is not null, 0, Boot);
+                await primary.Console.WaitForLineAsync(l => CountingGuest.Counter(l) is not null, 0, Boot);
 
                 for (long epoch = 1; epoch <= checkpoints; epoch++)
                 {
                     // The guest runs between checkpoints: wait for its next printed value.
-                    await primary.Console.WaitForLineAsync(l => TestGuest.Counter(l) is not null, primary.Console.LineCount, Progress);
+                    await primary.Console.WaitForLineAsync(l => CountingGuest.Counter(l) is not null, primary.Console.LineCount, Progress);
                     await primary.PauseAsync();
                     VmSnapshot snapshot = await primary.CaptureAsync(epoch, epoch == 1 ? CaptureScope.All : CaptureScope.Changes);
                     if (epoch == checkpoints)
@@ -66,8 +67,8 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
 
                 // Let the guest run well past the checkpoint, so a restore from "the future" would show.
                 long atCheckpoint = TestGuest.HighestRecord(checkpointDisk);
-                string later = await primary.Console.WaitForLineAsync(l => TestGuest.Counter(l) > atCheckpoint + 50, 0, Progress);
-                futureValue = TestGuest.Counter(later)!.Value;
+                string later = await primary.Console.WaitForLineAsync(l => CountingGuest.Counter(l) > atCheckpoint + 50, 0, Progress);
+                futureValue = CountingGuest.Counter(later)!.Value;
                 primary.Kill();
                 await Assert.ThrowsAsync<InvalidOperationException>(() => primary.PauseAsync());
             }
@@ -79,8 +80,8 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
 
             await using var restored = new QemuVirtualMachine(TestGuest.Config(guest, dir, checkpointDisk, ramFile));
             await restored.RestoreAsync(secondary);
-            string first = await restored.Console.WaitForLineAsync(l => TestGuest.Counter(l) is not null, 0, Progress);
-            long resumedAt = TestGuest.Counter(first)!.Value;
+            string first = await restored.Console.WaitForLineAsync(l => CountingGuest.Counter(l) is not null, 0, Progress);
+            long resumedAt = CountingGuest.Counter(first)!.Value;
             output.WriteLine($"checkpoint disk's last record {checkpointed}, the old guest reached {futureValue}, the restored guest printed {resumedAt} first");
 
             // The disk holds every value before it is printed, and the pause caught the guest either
@@ -89,7 +90,7 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
             Assert.True(resumedAt < futureValue, $"the restored guest printed {resumedAt}, not before the old guest's {futureValue}");
 
             // It keeps counting, writing its disk, and can be checkpointed again, incrementally.
-            await restored.Console.WaitForLineAsync(l => TestGuest.Counter(l) >= resumedAt + 20, 0, Progress);
+            await restored.Console.WaitForLineAsync(l => CountingGuest.Counter(l) >= resumedAt + 20, 0, Progress);
             await restored.PauseAsync();
             VmSnapshot next = await restored.CaptureAsync(checkpoints + 1, CaptureScope.Changes);
             await restored.ResumeAsync();
@@ -109,7 +110,7 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
     {
         // The daemons will give QEMU the primary's NBD export as the guest's disk; qemu-nbd stands
         // in for it here: the guest's synchronous writes go over NBD, and `stop` drains them.
-        string guest = await TestGuest.BuildAsync();
+        CountingGuestFiles guest = TestGuest.Build();
         string dir = Directory.CreateTempSubdirectory("rqn-").FullName;
         string ramFile = Path.Combine("/dev/shm", $"replicator-test-{Path.GetFileName(dir)}.ram");
         string image = Path.Combine(dir, "disk.raw");
@@ -135,11 +136,11 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
             VmConfig config = TestGuest.Config(guest, dir, uri, ramFile) with { Disk = new DiskConfig(uri, DiskFormat.Raw, DiskCache.Writeback) };
             await using var vm = new QemuVirtualMachine(config);
             await vm.StartAsync();
-            await vm.Console.WaitForLineAsync(l => TestGuest.Counter(l) is not null, 0, Boot);
+            await vm.Console.WaitForLineAsync(l => CountingGuest.Counter(l) is not null, 0, Boot);
             long lastPaused = 0;
             for (long epoch = 1; epoch <= 5; epoch++)
             {
-                await vm.Console.WaitForLineAsync(l => TestGuest.Counter(l) is not null, vm.Console.LineCount, Progress);
+                await vm.Console.WaitForLineAsync(l => CountingGuest.Counter(l) is not null, vm.Console.LineCount, Progress);
                 await vm.PauseAsync();
                 VmSnapshot snapshot = await vm.CaptureAsync(epoch, epoch == 1 ? CaptureScope.All : CaptureScope.Changes);
                 lastPaused = TestGuest.HighestRecord(image);
@@ -148,7 +149,7 @@ public sealed class QemuEndToEndTests(ITestOutputHelper output)
                 vm.Pages.Return(snapshot);
             }
 
-            string after = await vm.Console.WaitForLineAsync(l => TestGuest.Counter(l) > lastPaused + 10, 0, Progress);
+            string after = await vm.Console.WaitForLineAsync(l => CountingGuest.Counter(l) > lastPaused + 10, 0, Progress);
             output.WriteLine($"on NBD: last record during the last pause {lastPaused}, then {after}; pause {vm.LastCheckpoint!.Pause.TotalMilliseconds:0.0} ms");
             Assert.True(lastPaused > 0, "no record reached the NBD export before the last checkpoint");
         }

@@ -51,6 +51,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(DiscardMyData());
         root.Subcommands.Add(Demote());
         root.Subcommands.Add(Demo());
+        root.Subcommands.Add(BuildGuest());
         root.Subcommands.Add(Bench());
         return root;
     }
@@ -130,6 +131,14 @@ internal static class ReplicatorCommandLine
         var output = new Option<string>("--out") { Description = "where to write the pair key (owner-only; never over an existing file)", Required = true };
         var command = new Command("keygen", "make a pair key for the replication link; copy it to both nodes") { output };
         command.SetAction(parsed => KeygenCommand.Run(parsed.GetValue(output)!, Console.Out, Console.Error));
+        return command;
+    }
+
+    private static Command BuildGuest()
+    {
+        var output = new Option<string>("--out") { Description = "the directory to build it in (default: the one demo --vm and the tests use)" };
+        var command = new Command("build-guest", "build the counting test guest that demo --vm and the tests boot (a Debian cloud kernel and a busybox initramfs; docs/vm.md)") { output };
+        command.SetAction(parsed => BuildGuestCommand.Run(parsed.GetValue(output), Console.Out, Console.Error));
         return command;
     }
 

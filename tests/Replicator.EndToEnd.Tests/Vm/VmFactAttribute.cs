@@ -1,3 +1,5 @@
+using Replicator.Qemu.Guests;
+
 namespace Replicator.EndToEnd.Tests.Vm;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Replicator.Qemu.Guests;
 using Xunit.Abstractions;
 
 namespace Replicator.EndToEnd.Tests.Vm;
@@ -19,11 +20,11 @@ public sealed partial class VmFailoverTests(ITestOutputHelper output)
     [VmFact]
     public async Task A_guest_killed_with_its_primary_counts_on_from_the_checkpoint_taken_over()
     {
-        string guest = await CountingGuest.BuildAsync();
+        CountingGuestFiles guest = CountingGuestConfig.Build();
         var pair = new DaemonPair { PrimaryOnUnixSocket = true };
         pair.CreateImages(DaemonPair.ImageBytes, DaemonPair.ImageBytes);
-        string primaryVm = CountingGuest.WriteConfig(guest, Path.GetDirectoryName(pair.PrimaryImage)!, "primary", out string primaryRam);
-        string secondaryVm = CountingGuest.WriteConfig(guest, Path.GetDirectoryName(pair.PrimaryImage)!, "secondary", out string secondaryRam);
+        string primaryVm = CountingGuestConfig.Write(guest, Path.GetDirectoryName(pair.PrimaryImage)!, "primary", out string primaryRam);
+        string secondaryVm = CountingGuestConfig.Write(guest, Path.GetDirectoryName(pair.PrimaryImage)!, "secondary", out string secondaryRam);
         try
         {
             await FailOverAsync(pair, primaryVm, secondaryVm);

@@ -1,3 +1,5 @@
+using Replicator.Qemu.Guests;
+
 namespace Replicator.Qemu.Tests.Support;
 
 /// <summary>
@@ -14,7 +16,7 @@ public sealed class QemuFactAttribute : FactAttribute
         {
             Skip = "QEMU cannot run the test guest here: it is built from the amd64 cloud kernel";
         }
-        else if (TestGuest.QemuBinary is null)
+        else if (CountingGuest.QemuBinary is null)
         {
             Skip = "QEMU cannot run here: qemu-system-x86_64 is not installed (scripts/install-test-deps.sh installs qemu-system-x86)";
         }
