@@ -37,6 +37,7 @@ public class CommandLineTests
     [InlineData("checkpoint")]
     [InlineData("failover")]
     [InlineData("drained")]
+    [InlineData("checkpoint-stats")]
     [InlineData("status")]
     [InlineData("keygen")]
     [InlineData("discard-my-data")]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using Replicator.Cli.Diagnostics;
 using Replicator.Cli.Commands;
 using Replicator.Core.Blocks;
 using Replicator.Core.Guest;

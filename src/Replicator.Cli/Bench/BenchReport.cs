@@ -1,4 +1,5 @@
 using System.Globalization;
+using Replicator.Cli.Diagnostics;
 using Spectre.Console;
 
 namespace Replicator.Cli.Bench;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Win32.SafeHandles;
+using Replicator.Cli.Diagnostics;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Protocol.Framing;

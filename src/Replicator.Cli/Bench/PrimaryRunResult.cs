@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Replicator.Cli.Diagnostics;
 
 namespace Replicator.Cli.Bench;
 

@@ -45,6 +45,7 @@ internal static class ReplicatorCommandLine
         root.Subcommands.Add(Control("switchover", "run on the primary: a last checkpoint, then the secondary takes over and this node follows it (planned; nothing acknowledged is lost)"));
         root.Subcommands.Add(Control("status", "show a running node's status"));
         root.Subcommands.Add(Events());
+        root.Subcommands.Add(CheckpointStats());
         root.Subcommands.Add(Verify());
         root.Subcommands.Add(SyncRate());
         root.Subcommands.Add(Keygen());
@@ -142,6 +143,15 @@ internal static class ReplicatorCommandLine
         return command;
     }
 
+    private static Command CheckpointStats()
+    {
+        var stateDir = new Option<string>("--state-dir") { Description = "the running primary's state directory", Required = true };
+        var reset = new Option<bool>("--reset") { Description = "start counting afresh after this answer" };
+        var command = new Command("checkpoint-stats", "a running primary's acknowledged checkpoints since it started serving (or the last --reset): rate, commit latency, pause and phases in µs, exact percentiles; with --vm qemu also where the guest's pauses went (JSON)") { stateDir, reset };
+        command.SetAction((parsed, _) => ControlCommand.RunAsync(parsed.GetValue(reset) ? "checkpoint-stats --reset" : "checkpoint-stats", parsed.GetValue(stateDir)!, json: false, TimeSpan.FromSeconds(30)));
+        return command;
+    }
+
     private static Command Verify()
     {
         var stateDir = new Option<string>("--state-dir") { Description = "the running primary's state directory", Required = true };
@@ -191,17 +201,28 @@ internal static class ReplicatorCommandLine
         var inProcess = new Option<bool>("--in-process") { Description = "the same story on the core alone, in one process" };
         var requests = new Option<int>("--requests") { Description = "with --in-process: guest requests to issue", DefaultValueFactory = _ => 20_000 };
         requests.Validators.Add(r => Positive(r, requests));
-        var command = new Command("demo", "the main job: a pair of processes, the guest, SIGKILL of the primary, failover and a verdict") { seed, inProcess, requests };
+        var vm = new Option<bool>("--vm") { Description = "the same story with a real QEMU guest that counts: the resumed guest must count on from the checkpoint taken over (docs/vm.md)" };
+        var command = new Command("demo", "the main job: a pair of processes, the guest, SIGKILL of the primary, failover and a verdict") { seed, inProcess, requests, vm };
         command.Validators.Add(r =>
         {
             if (r.GetResult(requests) is { Implicit: false } && !r.GetValue(inProcess))
             {
                 r.AddError("--requests is for demo --in-process");
             }
+
+            if (r.GetValue(vm) && r.GetValue(inProcess))
+            {
+                r.AddError("--vm runs real processes and QEMU: it does not go with --in-process");
+            }
         });
         command.SetAction(async (parsed, _) =>
         {
             int runSeed = parsed.GetValue(seed) ?? (Environment.TickCount & 0x7fffffff);
+            if (parsed.GetValue(vm))
+            {
+                return await VmDemoCommand.RunAsync(runSeed, Console.Out).ConfigureAwait(false);
+            }
+
             return parsed.GetValue(inProcess)
                 ? InProcessDemoCommand.Run(runSeed, parsed.GetValue(requests), Console.Out)
                 : await DemoCommand.RunAsync(runSeed, Console.Out).ConfigureAwait(false);

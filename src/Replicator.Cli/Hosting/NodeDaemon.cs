@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Replicator.Cli.CommandLine;
+using Replicator.Cli.Diagnostics;
 using Replicator.Cli.Hosting.Vm;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Primary;
@@ -34,6 +35,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
     private PrimaryNode? _primary;
     private NbdServer? _server;
     private DaemonVm? _vm;
+    private PrimaryCheckpointStats? _stats;
     private ControlServer? _control;
     private long _promotedAt = -1;
     private long _promotedTimestamp;
@@ -152,6 +154,13 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         Task<(VmState State, long ReadyAt)>? resumeFrom = takenFrom is null ? null : Task.Run(() => (takenFrom.TakeoverVmState(), Stopwatch.GetTimestamp()));
         var primary = new PrimaryNode(primaryOptions, vm ?? (IVirtualMachine)new DiskOnlyVirtualMachine(), loggers.CreateLogger<PrimaryNode>(), TimeProvider.System);
         primary.VmPauseFailed += reason => Log.VmPauseFailed(_log, reason);
+        var stats = new PrimaryCheckpointStats(withVm: vm is not null);
+        primary.CheckpointCompleted = stats.Checkpoints.Record;
+        if (vm is not null)
+        {
+            vm.CheckpointTaken = stats.Vm!.Record;
+        }
+
         NbdServer? server = options.Nbd is null ? null : new NbdServer(new ReplicatedNbdBackend(primary, primaryOptions.MaxRequestBytes), options.Nbd, loggers.CreateLogger<NbdServer>(), meter: primary.Meter);
 
         // The export's endpoint first: a port in use or a path taken stops the start before the node
@@ -182,6 +191,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
             _primary = primary;
             _server = server;
             _vm = vm;
+            _stats = stats;
         }
 
         if (vm is not null && server is not null)
@@ -322,6 +332,7 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
                 "switchover" => AskSwitchoverAsync(cancel),
                 "failover" when run == NodeRun.Promoted => Task.FromResult(JsonSerializer.SerializeToNode(new { promoted = true, epoch = _promotedAt })),
                 "failover" => throw new InvalidOperationException("this node is the primary: a failover is asked of the secondary"),
+                "checkpoint-stats" or "checkpoint-stats --reset" => Task.FromResult(JsonSerializer.SerializeToNode(StatsNow()!.Report(reset: command.EndsWith("--reset", StringComparison.Ordinal)))),
                 "drained" => AnswerDrainedAsync(primary, run == NodeRun.Promoted ? _promotedAt : null, cancel),
                 _ => PrimaryControl.AnswerAsync(primary, run == NodeRun.Promoted ? "promoted" : "primary", NbdAddress(server), command, cancel),
             };
@@ -342,6 +353,15 @@ internal sealed partial class NodeDaemon(NodeDaemonOptions options, ILoggerFacto
         return command == "status"
             ? Task.FromResult(JsonSerializer.SerializeToNode(new { role = run == NodeRun.ChangingRole ? "changing role" : "starting", status = (object?)null }))
             : throw new InvalidOperationException($"the node is {(run == NodeRun.ChangingRole ? "changing role" : "starting")}: ask again in a moment");
+    }
+
+    /// <summary>The checkpoints of the primary that runs now (the control command <c>checkpoint-stats</c>).</summary>
+    private PrimaryCheckpointStats? StatsNow()
+    {
+        lock (_gate)
+        {
+            return _stats;
+        }
     }
 
     /// <summary>

@@ -53,6 +53,9 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     /// <summary>When the restored guest ran again (a <see cref="Stopwatch"/> timestamp); null unless restored.</summary>
     public long? RestoredRunningAt => _qemu?.RestoredRunningAt;
 
+    /// <summary>Called once the guest runs again after a checkpoint's pause, with where the pause went.</summary>
+    public Action<CheckpointTimings>? CheckpointTaken { get; set; }
+
     /// <summary>QEMU's process id while it runs (for logs and status).</summary>
     public int? ProcessId => _run == GuestRun.Running ? _qemu?.ProcessId : null;
 
@@ -143,6 +146,10 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
             if (_pausedThisCheckpoint)
             {
                 _qemu!.ResumeAsync().GetAwaiter().GetResult();
+                if (_qemu.LastCheckpoint is { } timings)
+                {
+                    CheckpointTaken?.Invoke(timings);
+                }
             }
         }
         finally

@@ -1,6 +1,6 @@
 using HdrHistogram;
 
-namespace Replicator.Cli.Bench;
+namespace Replicator.Cli.Diagnostics;
 
 /// <summary>
 /// Latencies in an HDR histogram (nanoseconds, three significant digits, up to 100 s): recording

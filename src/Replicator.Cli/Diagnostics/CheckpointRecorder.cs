@@ -2,7 +2,7 @@ using Replicator.Hosts.Primary;
 using Replicator.Protocol.Messages;
 using Replicator.Runtime.Primary;
 
-namespace Replicator.Cli.Bench;
+namespace Replicator.Cli.Diagnostics;
 
 /// <summary>
 /// Collects each acknowledged checkpoint's timings while switched on: commit latency, pause and
@@ -74,11 +74,20 @@ internal sealed class CheckpointRecorder
         }
     }
 
-    public (long Checkpoints, LatencySummary Commit, LatencySummary Pause, Dictionary<string, LatencySummary> Phases, long BufferPeak) Summary()
+    public (long Checkpoints, LatencySummary Commit, LatencySummary Pause, Dictionary<string, LatencySummary> Phases, long BufferPeak) Summary() => Summary(reset: false);
+
+    /// <summary>What was recorded since <see cref="Start"/>; with <paramref name="reset"/> recording then starts afresh, no checkpoint lost between.</summary>
+    public (long Checkpoints, LatencySummary Commit, LatencySummary Pause, Dictionary<string, LatencySummary> Phases, long BufferPeak) Summary(bool reset)
     {
         lock (_lock)
         {
-            return (_commit.Count, _commit.Summary(), _pause.Summary(), _phases.ToDictionary(p => p.Key, p => p.Value.Summary()), _bufferPeak);
+            var summary = (_commit.Count, _commit.Summary(), _pause.Summary(), _phases.ToDictionary(p => p.Key, p => p.Value.Summary()), _bufferPeak);
+            if (reset)
+            {
+                Start();
+            }
+
+            return summary;
         }
     }
 
