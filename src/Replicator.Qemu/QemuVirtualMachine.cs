@@ -85,6 +85,11 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
     /// <summary>When a restored guest ran again (QEMU answered <c>cont</c>), on the adapter's clock's timestamps; null before.</summary>
     public long? RestoredRunningAt { get; private set; }
 
+    private TimeSpan _preparedIn;
+
+    /// <summary>Where the restore's time went up to the guest running (null unless restored).</summary>
+    public RestoreTimings? LastRestore { get; private set; }
+
     /// <summary>Where the last checkpoint's pause went (null before the first).</summary>
     public CheckpointTimings? LastCheckpoint { get; private set; }
 
@@ -223,9 +228,43 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the guest from a checkpoint on the node taking over: writes its RAM into the RAM
-    /// file, starts QEMU stopped and waiting for an incoming migration (<c>-S -incoming defer</c>),
-    /// feeds it the device state, and continues it. Later captures diff against the restored RAM.
+    /// Starts QEMU for a restore before the state to restore is known: a zeroed RAM file, QEMU
+    /// launched with <c>-S -incoming defer</c> mapping it. Starting QEMU is the slow part of a
+    /// restore (its binary, the machine, the ROMs), so a node taking over does it while it reads
+    /// the checkpoint's state; <see cref="RestoreAsync"/> then writes the RAM into the same file
+    /// and loads the device state.
+    /// </summary>
+    public async Task PrepareRestoreAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Expect(QemuVmState.NotStarted, "prepare a restore of");
+            long started = _time.GetTimestamp();
+            GuestRamFile.CreateEmpty(_config.RamFile, _config.RamBytes);
+            try
+            {
+                await LaunchAsync(LaunchMode.Incoming, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await TearDownAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            _preparedIn = _time.GetElapsedTime(started);
+            State = QemuVmState.AwaitingState;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Restores the guest from <paramref name="state"/> and runs it: the RAM into the RAM file, QEMU
+    /// started with <c>-S -incoming defer</c> (unless <see cref="PrepareRestoreAsync"/> did), the
+    /// device state through the migration socket, then <c>cont</c>.
     /// </summary>
     public async Task RestoreAsync(VmState state, CancellationToken cancellationToken = default)
     {
@@ -243,11 +282,35 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            Expect(QemuVmState.NotStarted, "restore");
-            GuestRamFile.WriteImage(_config.RamFile, state.Ram);
+            bool prepared = State == QemuVmState.AwaitingState;
+            if (!prepared)
+            {
+                Expect(QemuVmState.NotStarted, "restore");
+            }
+
+            long started = _time.GetTimestamp();
+            TimeSpan launch = TimeSpan.Zero;
             try
             {
-                await LaunchAsync(LaunchMode.Incoming, cancellationToken).ConfigureAwait(false);
+                if (prepared)
+                {
+                    // QEMU maps the file already: written in place, it sees the RAM before it loads anything.
+                    GuestRamFile.WriteInPlace(_config.RamFile, state.Ram);
+                    launch = _preparedIn;
+                }
+                else
+                {
+                    GuestRamFile.WriteImage(_config.RamFile, state.Ram);
+                }
+
+                long written = _time.GetTimestamp();
+                if (!prepared)
+                {
+                    await LaunchAsync(LaunchMode.Incoming, cancellationToken).ConfigureAwait(false);
+                    launch = _time.GetElapsedTime(written);
+                }
+
+                long launched = _time.GetTimestamp();
                 IQmpClient qmp = Qemu.Qmp;
                 Task<QmpEvent> finished = qmp.WaitForEventAsync(IsFinalMigrationEvent, "the end of the incoming device state", _config.CommandTimeout, cancellationToken);
                 await RunAsync("migrate-incoming", new JsonObject { ["uri"] = "unix:" + _config.MigrationSocket }, cancellationToken).ConfigureAwait(false);
@@ -258,8 +321,10 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
                 }
 
                 await ExpectCompleted(finished).ConfigureAwait(false);
+                long loaded = _time.GetTimestamp();
                 await RunAsync("cont", null, cancellationToken).ConfigureAwait(false);
                 RestoredRunningAt = _time.GetTimestamp();
+                LastRestore = new RestoreTimings(_time.GetElapsedTime(started, written), launch, _time.GetElapsedTime(launched, loaded), _time.GetElapsedTime(loaded, RestoredRunningAt.Value), prepared);
 
                 // After the guest runs again, not before: the shadow is the restored state (what the
                 // node taking over holds), not the live RAM, so filling it may follow the guest's
@@ -273,6 +338,7 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
             {
                 // A half-restored QEMU never runs: it is killed, and the restore may be tried again.
                 await TearDownAsync().ConfigureAwait(false);
+                State = QemuVmState.NotStarted;
                 throw;
             }
 

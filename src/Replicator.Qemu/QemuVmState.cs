@@ -5,6 +5,11 @@ public enum QemuVmState
 {
     /// <summary>No QEMU yet: <see cref="QemuVirtualMachine.StartAsync"/> boots one, <see cref="QemuVirtualMachine.RestoreAsync"/> restores one.</summary>
     NotStarted,
+    /// <summary>
+    /// QEMU started for a restore (<see cref="QemuVirtualMachine.PrepareRestoreAsync"/>), waiting
+    /// for the state to load: nothing runs; <see cref="QemuVirtualMachine.RestoreAsync"/> goes on from here.
+    /// </summary>
+    AwaitingState,
     Running,
     Paused,
 

@@ -39,6 +39,45 @@ public class SecondaryHostTests
     }
 
     [Fact]
+    public void A_primary_whose_large_frame_is_still_arriving_is_alive_and_one_that_stops_sending_is_closed()
+    {
+        var pair = new SecondaryHarness();
+        LinkId primary = pair.Connect();
+
+        // Three timeouts' worth of a frame arriving, no frame ending: alive.
+        for (int i = 0; i < 6; i++)
+        {
+            pair.Time.Advance(pair.Options.HeartbeatTimeout / 2);
+            pair.Host.OnFrameArriving(primary);
+            pair.Host.OnHeartbeatTick();
+        }
+
+        Assert.Empty(pair.Closed);
+
+        // Then nothing arrives for the timeout.
+        pair.Time.Advance(pair.Options.HeartbeatTimeout + TimeSpan.FromMilliseconds(1));
+        pair.Host.OnHeartbeatTick();
+        (LinkId closed, string reason, _) = Assert.Single(pair.Closed);
+        Assert.Equal(primary, closed);
+        Assert.Equal("heartbeat timeout", reason);
+    }
+
+    [Fact]
+    public void Bytes_trickling_before_a_hello_earn_a_connection_no_time()
+    {
+        var pair = new SecondaryHarness();
+        pair.Host.OnLinkConnected(new LinkId(7), "trickling");
+
+        pair.Time.Advance(pair.Options.HeartbeatTimeout / 2);
+        pair.Host.OnFrameArriving(new LinkId(7));
+        pair.Time.Advance(pair.Options.HeartbeatTimeout / 2 + TimeSpan.FromMilliseconds(1));
+        pair.Host.OnFrameArriving(new LinkId(7));
+        pair.Host.OnHeartbeatTick();
+
+        Assert.Contains("no hello", Assert.Single(pair.Closed).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_connection_that_never_says_hello_is_closed_after_the_heartbeat_timeout()
     {
         var pair = new SecondaryHarness();

@@ -161,8 +161,10 @@ public sealed class QemuVirtualMachineTests : IAsyncDisposable
         await _launcher.DidNotReceiveWithAnyArgs().LaunchAsync(default!, default, default);
     }
 
-    [Fact]
-    public async Task A_restore_writes_the_RAM_starts_QEMU_incoming_feeds_it_the_device_state_and_continues()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_restore_writes_the_RAM_starts_QEMU_incoming_feeds_it_the_device_state_and_continues(bool startedAhead)
     {
         var state = new VmState((long)MemoryMiB << 20, QemuVirtualMachine.PageSize);
         byte[] page = new byte[QemuVirtualMachine.PageSize];
@@ -180,9 +182,31 @@ public sealed class QemuVirtualMachineTests : IAsyncDisposable
                 return Task.FromResult(default(JsonElement));
             });
 
+        FileStream? mappedByQemu = null;
+        if (startedAhead)
+        {
+            await _vm.PrepareRestoreAsync();
+            Assert.Equal(QemuVmState.AwaitingState, _vm.State);
+            Assert.Equal(["migrate-set-capabilities"], _commands);
+
+            // QEMU maps the RAM file from its start: the RAM must reach that very file.
+            mappedByQemu = new FileStream(_config.RamFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        }
+
         await _vm.RestoreAsync(state);
 
         await _launcher.Received(1).LaunchAsync(_config, LaunchMode.Incoming, Arg.Any<CancellationToken>());
+        if (mappedByQemu is not null)
+        {
+            using (mappedByQemu)
+            {
+                mappedByQemu.Position = 3 * QemuVirtualMachine.PageSize;
+                Assert.Equal(0x42, mappedByQemu.ReadByte());
+            }
+
+            Assert.True(_vm.LastRestore!.LaunchedAhead);
+        }
+
         Assert.Equal(["migrate-set-capabilities", "migrate-incoming", "cont"], _commands);
         Assert.Equal([1, 2, 3, 4], await fed);
         byte[] ram = File.ReadAllBytes(_config.RamFile);

@@ -39,6 +39,22 @@ public sealed partial class SecondaryHost
     };
 
     /// <summary>
+    /// The shell saw bytes of a frame not yet whole arrive on <paramref name="link"/> since its last
+    /// heartbeat tick. A primary sending a large frame is alive though no frame of it has ended — a
+    /// checkpoint carrying all of a guest's RAM takes seconds to cross the link, longer than the
+    /// heartbeat timeout on a loaded host or for a large guest, and the primary's heartbeats wait
+    /// behind it. Only a link whose hello was accepted earns time so: a stranger trickling bytes
+    /// is still closed when its hello does not come.
+    /// </summary>
+    public void OnFrameArriving(LinkId link)
+    {
+        if (_links.TryGetValue(link, out LinkState? state) && !state.Closing && state.HelloAccepted)
+        {
+            state.LastHeard = _time.GetTimestamp();
+        }
+    }
+
+    /// <summary>
     /// The shell's heartbeat timer fired: connections that never said hello and a primary silent for
     /// the timeout are closed, the current primary is sent a heartbeat, and with auto-failover on, a
     /// primary gone for the timeout means promotion.

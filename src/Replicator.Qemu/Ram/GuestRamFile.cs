@@ -75,6 +75,21 @@ public sealed unsafe class GuestRamFile : IDisposable
     }
 
     /// <summary>
+    /// Writes <paramref name="ram"/> over the existing file of exactly its size, in place: a QEMU that
+    /// maps the file already sees it (<see cref="WriteImage"/> would give it a new file QEMU does not map).
+    /// </summary>
+    public static void WriteInPlace(string path, ReadOnlySpan<byte> ram)
+    {
+        using FileStream stream = new(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+        if (stream.Length != ram.Length)
+        {
+            throw new InvalidOperationException($"the RAM file {path} holds {stream.Length} bytes, the state {ram.Length}");
+        }
+
+        stream.Write(ram);
+    }
+
+    /// <summary>
     /// A new file only its owner may read or write: it holds the guest's memory (keys, data), and
     /// QEMU, started by the same user, maps it as it is rather than creating it with its own mode.
     /// </summary>

@@ -40,6 +40,7 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly Socket _socket;
     private readonly Stream _stream;
     private readonly FrameReader _reader;
+    private int _frameArriving;
     private readonly FrameWriter _writer = new();
     private readonly Lock _sendLock = new();
     private readonly Pipe _send = new(new PipeOptions(pool: SendSegments, pauseWriterThreshold: 0, minimumSegmentSize: SendSegmentBytes, useSynchronizationContext: false));
@@ -136,6 +137,12 @@ public sealed class FrameConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Whether bytes of a frame not yet whole arrived since the last call (then cleared): a peer in
+    /// the middle of sending a large frame is alive though no frame has ended.
+    /// </summary>
+    public bool TakeFrameArriving() => Interlocked.Exchange(ref _frameArriving, 0) == 1;
+
     /// <summary>Reads one frame synchronously from the socket (handshake use); null if the peer closed.</summary>
     public async Task<T?> ReceiveOneAsync<T>(Func<Frame, T> decode, CancellationToken cancellation)
         where T : class
@@ -168,6 +175,12 @@ public sealed class FrameConnection : IAsyncDisposable
             }
             finally
             {
+                if (more && sequence.Length > 0)
+                {
+                    // A read that left part of a frame: bytes are arriving (a read returns only with new ones).
+                    Volatile.Write(ref _frameArriving, 1);
+                }
+
                 // Bytes behind the last frame taken stay in the pipe for the next call; nothing is
                 // moved, and the segments of the frames taken go back to the pool. Stopped by the
                 // handler, they are left unexamined, so the next call reads a whole frame already

@@ -32,6 +32,14 @@ public sealed partial class SecondaryNode
                     _host.OnStorageCompleted(e.Completion);
                     break;
                 case SecondaryEventKind.HeartbeatTick:
+                    foreach ((LinkId link, FrameConnection connection) in _connections)
+                    {
+                        if (connection.TakeFrameArriving())
+                        {
+                            _host.OnFrameArriving(link);
+                        }
+                    }
+
                     _host.OnHeartbeatTick();
                     break;
                 case SecondaryEventKind.Promote:

@@ -56,6 +56,9 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     /// <summary>Called once the guest runs again after a checkpoint's pause, with where the pause went.</summary>
     public Action<CheckpointTimings>? CheckpointTaken { get; set; }
 
+    /// <summary>Where the restore's time went (null unless restored).</summary>
+    public Replicator.Qemu.RestoreTimings? LastRestore => _qemu?.LastRestore;
+
     /// <summary>QEMU's process id while it runs (for logs and status).</summary>
     public int? ProcessId => _run == GuestRun.Running ? _qemu?.ProcessId : null;
 
@@ -79,9 +82,17 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
     }
 
     /// <summary>
+    /// Starts QEMU for the restore that follows, on <paramref name="export"/>, while the node still
+    /// reads the checkpoint's state: starting QEMU is the slow part of a restore.
+    /// </summary>
+    public Task PrepareRestoreAsync(System.Net.EndPoint export, CancellationToken cancellation) =>
+        Failing("start for a restore", Create(export).PrepareRestoreAsync(cancellation));
+
+    /// <summary>
     /// Starts the guest from <paramref name="state"/> (a checkpoint taken over) on
-    /// <paramref name="export"/> and runs it; a state no QEMU checkpoint reached (no device
-    /// state: the guest had not started when the checkpoint was taken) boots it instead.
+    /// <paramref name="export"/> and runs it, in the QEMU <see cref="PrepareRestoreAsync"/> started
+    /// if it did; a state no QEMU checkpoint reached (no device state: the guest had not started
+    /// when the checkpoint was taken) boots it instead.
     /// </summary>
     public async Task RestoreAsync(VmState state, System.Net.EndPoint export, CancellationToken cancellation)
     {
@@ -89,6 +100,13 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
         if (state.CpuState.Length == 0)
         {
             Log.NothingToRestore(_log, state.Epoch);
+            if (_qemu is { } prepared)
+            {
+                // Started for a restore that has nothing to load: a booting QEMU is another one.
+                await prepared.DisposeAsync().ConfigureAwait(false);
+                _qemu = null;
+            }
+
             await StartAsync(export, cancellation).ConfigureAwait(false);
             return;
         }
@@ -96,7 +114,7 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
         await _checkpoint.WaitAsync(cancellation).ConfigureAwait(false);
         try
         {
-            QemuVirtualMachine qemu = Create(export);
+            QemuVirtualMachine qemu = _qemu is { State: QemuVmState.AwaitingState } prepared ? prepared : Create(export);
             await Failing("restore", qemu.RestoreAsync(state, cancellation)).ConfigureAwait(false);
             Running();
             Log.Restored(_log, qemu.ProcessId, state.Epoch, qemu.Config.Disk?.File ?? "(none)");
