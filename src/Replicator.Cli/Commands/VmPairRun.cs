@@ -96,11 +96,13 @@ internal sealed partial class VmPairRun : IAsyncDisposable
             }
         }
 
-        await Task.Run(() => System.IO.Directory.Delete(Directory, recursive: true)).ConfigureAwait(false);
+        // The RAM files first: 128 MiB of tmpfs each, they must not outlive a directory that would not go.
         foreach (string ram in _ramFiles)
         {
             File.Delete(ram);
         }
+
+        await Task.Run(() => System.IO.Directory.Delete(Directory, recursive: true)).ConfigureAwait(false);
     }
 
     private async Task StartInAsync(CountingGuestFiles guest, int epochMs, TextWriter output)
