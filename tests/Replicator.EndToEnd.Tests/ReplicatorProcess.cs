@@ -121,7 +121,18 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
         }
 
         Task exited = _process.WaitForExitAsync();
-        Task first = await Task.WhenAny(seen.Task, exited).WaitAsync(TimeSpan.FromMinutes(2));
+        Task first;
+        try
+        {
+            first = await Task.WhenAny(seen.Task, exited).WaitAsync(TimeSpan.FromMinutes(2));
+        }
+        catch (TimeoutException)
+        {
+            // The output says what the process was doing instead.
+            Assert.Fail($"the process did not print '{text}' {times} time(s) within 2 minutes:\n{Output}");
+            throw;
+        }
+
         if (first == exited)
         {
             // The exit can be seen before the last lines it printed were read: drain them, then look again.

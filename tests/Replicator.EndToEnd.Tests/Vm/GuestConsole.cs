@@ -50,7 +50,7 @@ internal static partial class GuestConsole
         {
             Task next = changed.WaitAsync(bound.Token);
             Assert.True(await Task.WhenAny(next, exited) == next, $"the daemon exited while waiting for {what}:\n{daemon.Output}");
-            Assert.False(next.IsCanceled, $"no {what} within {Bound.TotalMinutes} minutes:\n{daemon.Output}");
+            Assert.False(next.IsCanceled, $"not seen within {Bound.TotalMinutes} minutes: {what}\n{daemon.Output}");
         }
     }
 

@@ -61,7 +61,8 @@ internal static partial class ResumedGuestCheck
     {
         long lastPrinted = CountingGuest.Counters(pair.SecondaryConsole)[^1];
         await pair.Secondary.TerminateAsync();
-        await pair.Secondary.WaitForExitAsync();
+        int code = await pair.Secondary.WaitForExitAsync();
+        Assert.True(code == 0, $"the promoted node stopped with exit code {code}:\n{pair.Secondary.Output}");
         Dictionary<int, long> records = CountingGuest.Records(await File.ReadAllBytesAsync(pair.Daemons.SecondaryImage));
         long highest = records.Values.Max();
         Assert.True(highest >= lastPrinted, $"the disk's newest record is {highest}, older than the printed {lastPrinted}");
