@@ -12,7 +12,7 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
-    private readonly List<(string Text, TaskCompletionSource Seen)> _waits = new();
+    private readonly List<(string Text, int Times, TaskCompletionSource Seen)> _waits = new();
 
     private ReplicatorProcess(Process process) => _process = process;
 
@@ -100,29 +100,64 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
     }
 
     /// <summary>Waits until the output contains <paramref name="text"/>; fails if the process exits first or after two minutes.</summary>
-    public async Task WaitForOutputAsync(string text)
+    public Task WaitForOutputAsync(string text) => WaitForOutputAsync(text, 1);
+
+    /// <summary>
+    /// Waits until the output contains <paramref name="text"/> <paramref name="times"/> times (an
+    /// event that happens again, such as a second resync); fails if the process exits first or
+    /// after two minutes.
+    /// </summary>
+    public async Task WaitForOutputAsync(string text, int times)
     {
         var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_output)
         {
-            if (_output.ToString().Contains(text, StringComparison.Ordinal))
+            if (Occurrences(_output.ToString(), text) >= times)
             {
                 return;
             }
 
-            _waits.Add((text, seen));
+            _waits.Add((text, times, seen));
         }
 
         Task exited = _process.WaitForExitAsync();
-        Task first = await Task.WhenAny(seen.Task, exited).WaitAsync(TimeSpan.FromMinutes(2));
+        Task first;
+        try
+        {
+            first = await Task.WhenAny(seen.Task, exited).WaitAsync(TimeSpan.FromMinutes(2));
+        }
+        catch (TimeoutException)
+        {
+            // The output says what the process was doing instead.
+            Assert.Fail($"the process did not print '{text}' {times} time(s) within 2 minutes:\n{Output}");
+            throw;
+        }
+
         if (first == exited)
         {
             // The exit can be seen before the last lines it printed were read: drain them, then look again.
             _process.WaitForExit();
         }
 
-        Assert.True(seen.Task.IsCompleted || Output.Contains(text, StringComparison.Ordinal), $"the process exited before printing '{text}':\n{Output}");
+        Assert.True(seen.Task.IsCompleted || Occurrences(Output, text) >= times, $"the process exited before printing '{text}' {times} time(s):\n{Output}");
     }
+
+    /// <summary>How many times the output holds <paramref name="text"/> so far.</summary>
+    public int OutputOccurrences(string text) => Occurrences(Output, text);
+
+    private static int Occurrences(string output, string text)
+    {
+        int count = 0;
+        for (int at = output.IndexOf(text, StringComparison.Ordinal); at >= 0; at = output.IndexOf(text, at + text.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>Completes when the process exits, however long that takes (a wait that has its own bound races it).</summary>
+    public Task WhenExited() => _process.WaitForExitAsync();
 
     public async Task<int> WaitForExitAsync()
     {
@@ -170,10 +205,10 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
             string all = _output.ToString();
-            foreach ((string text, TaskCompletionSource seen) in _waits.Where(w => all.Contains(w.Text, StringComparison.Ordinal)).ToList())
+            foreach ((string text, int times, TaskCompletionSource seen) in _waits.Where(w => Occurrences(all, w.Text) >= w.Times).ToList())
             {
                 seen.TrySetResult();
-                _waits.Remove((text, seen));
+                _waits.Remove((text, times, seen));
             }
         }
     }
