@@ -67,25 +67,41 @@ public static class CountingGuest
     }
 
     /// <summary>The counter values a console log holds, in order; empty when there is no log yet.</summary>
-    public static IReadOnlyList<long> Counters(string consoleLog)
+    public static IReadOnlyList<long> Counters(string consoleLog) =>
+        Lines(consoleLog).Select(Counter).OfType<long>().ToList();
+
+    /// <summary>The number of the last heavy-write pass a console log reports done (0 before the first).</summary>
+    public static long HeavyPasses(string consoleLog) =>
+        Lines(consoleLog).Select(HeavyPass).OfType<long>().LastOrDefault();
+
+    /// <summary>The lines in which the guest reports a write that failed (a counter's record or a heavy pass).</summary>
+    public static IReadOnlyList<string> FailedWrites(string consoleLog) =>
+        Lines(consoleLog).Where(line => line.EndsWith(" failed", StringComparison.Ordinal)).ToList();
+
+    /// <summary>The pass of a <c>heavy pass P</c> line (a restored guest's line may follow a partial one), or null.</summary>
+    private static long? HeavyPass(string line)
     {
+        int at = line.LastIndexOf("heavy pass ", StringComparison.Ordinal);
+        return at >= 0 && long.TryParse(line.AsSpan(at + 11).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long pass) ? pass : null;
+    }
+
+    /// <summary>A console log's lines; none when there is no log yet. Read while the daemon appends to it.</summary>
+    private static List<string> Lines(string consoleLog)
+    {
+        var lines = new List<string>();
         if (!File.Exists(consoleLog))
         {
-            return [];
+            return lines;
         }
 
         using var stream = new FileStream(consoleLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         using var reader = new StreamReader(stream);
-        var values = new List<long>();
         while (reader.ReadLine() is { } line)
         {
-            if (Counter(line) is { } value)
-            {
-                values.Add(value);
-            }
+            lines.Add(line);
         }
 
-        return values;
+        return lines;
     }
 
     /// <summary>The record at each sector of a disk image that holds one: sector → value.</summary>

@@ -22,7 +22,7 @@ internal static partial class ResumedGuestCheck
         pair.Primary.Kill();
         await pair.Primary.WaitForExitAsync();
         long lastPrintedByOld = CountingGuest.Counters(pair.PrimaryConsole)[^1];
-        Assert.Empty(GuestConsole.FailedWrites(pair.PrimaryConsole));
+        Assert.Empty(CountingGuest.FailedWrites(pair.PrimaryConsole));
 
         (int code, string answer) = await ReplicatorProcess.RunAsync("failover", "--state-dir", pair.Daemons.SecondaryState);
         Assert.True(code == 0, $"failover failed: {answer}\n{pair.Secondary.Output}");
@@ -34,7 +34,7 @@ internal static partial class ResumedGuestCheck
 
         await GuestConsole.WaitForCountersAsync(pair.SecondaryConsole, 30, "the resumed guest counting", pair.Secondary);
         CheckResumedCounters(CountingGuest.Counters(pair.SecondaryConsole), printedBefore, startedAfter, lastPrintedByOld);
-        Assert.Empty(GuestConsole.FailedWrites(pair.SecondaryConsole));
+        Assert.Empty(CountingGuest.FailedWrites(pair.SecondaryConsole));
         await CheckDiskAfterCleanStopAsync(pair);
     }
 

@@ -1,3 +1,4 @@
+using Replicator.Qemu.Guests;
 using Xunit.Abstractions;
 
 namespace Replicator.EndToEnd.Tests.Vm;
@@ -25,11 +26,11 @@ public sealed class VmHeavyWritesTests(ITestOutputHelper output)
         // passed over the disk again meanwhile (a checkpoint and a pass have no fixed ratio); the
         // bound only ends a run in which the writes stopped.
         using var bound = new CancellationTokenSource(GuestConsole.Bound);
-        long passesBefore = GuestConsole.HeavyPasses(pair.PrimaryConsole);
+        long passesBefore = CountingGuest.HeavyPasses(pair.PrimaryConsole);
         long firstAcknowledged = await pair.Daemons.CheckpointAsync();
         long acknowledged = firstAcknowledged;
         int taken = 1;
-        while ((taken < Checkpoints || GuestConsole.HeavyPasses(pair.PrimaryConsole) < passesBefore + PassesAcross) && !bound.IsCancellationRequested)
+        while ((taken < Checkpoints || CountingGuest.HeavyPasses(pair.PrimaryConsole) < passesBefore + PassesAcross) && !bound.IsCancellationRequested)
         {
             long next = await pair.Daemons.CheckpointAsync();
             Assert.True(next > acknowledged, $"checkpoint {next} acknowledged after {acknowledged}");
@@ -37,11 +38,11 @@ public sealed class VmHeavyWritesTests(ITestOutputHelper output)
             taken++;
         }
 
-        long passesAfter = GuestConsole.HeavyPasses(pair.PrimaryConsole);
+        long passesAfter = CountingGuest.HeavyPasses(pair.PrimaryConsole);
         output.WriteLine($"{taken} checkpoints acknowledged ({firstAcknowledged} to {acknowledged}) while heavy passes {passesBefore} to {passesAfter} ended");
         Assert.True(taken >= Checkpoints, $"{taken} checkpoints acknowledged within {GuestConsole.Bound.TotalMinutes} minutes");
         Assert.True(passesAfter >= passesBefore + PassesAcross, $"heavy passes {passesBefore} to {passesAfter} across {taken} checkpoints (the guest's writes stopped)");
-        Assert.Empty(GuestConsole.FailedWrites(pair.PrimaryConsole));
+        Assert.Empty(CountingGuest.FailedWrites(pair.PrimaryConsole));
 
         await ResumedGuestCheck.FailOverAndCheckAsync(pair, output);
     }
