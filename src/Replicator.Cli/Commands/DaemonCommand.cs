@@ -69,7 +69,7 @@ internal static class DaemonCommand
                 return 1;
             }
 
-            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl, Vm = vm };
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Secondary, StateDirectory = settings.StateDir!, Secondary = options! with { KeepsVmStateBuffer = vm is not null }, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl, Vm = vm };
             builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
         else
@@ -96,7 +96,7 @@ internal static class DaemonCommand
                 return 1;
             }
 
-            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl, Vm = vm };
+            var daemon = new NodeDaemonOptions { StartsAs = NodeRoles.Primary, StateDirectory = settings.StateDir!, Primary = options, Secondary = follower is null ? null : follower with { KeepsVmStateBuffer = vm is not null }, Promoted = promoted!, Nbd = nbd, LinkKey = options!.LinkKey, MetricsUrl = metricsUrl, Vm = vm };
             builder.Services.AddHostedService(s => new NodeDaemon(daemon, s.GetRequiredService<ILoggerFactory>(), s.GetRequiredService<IHostApplicationLifetime>(), s.GetRequiredService<ISystemdNotifier>()));
         }
 

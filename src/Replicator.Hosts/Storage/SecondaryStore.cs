@@ -440,7 +440,9 @@ public sealed class SecondaryStore : IDisposable
     /// wrote meanwhile belongs to one of those snapshots, so it is overwritten by its own or a later
     /// one: whatever the drain did during the read, the result is the checkpoint taken over.
     /// </summary>
-    public VmState LoadVmState(IReadOnlyList<VmSnapshot> committed)
+    /// <param name="committed">The takeover's committed snapshots, oldest first.</param>
+    /// <param name="into">An array of the RAM's size to read it into (its first touch already paid), or null for a new one.</param>
+    public VmState LoadVmState(IReadOnlyList<VmSnapshot> committed, byte[]? into = null)
     {
         ArgumentNullException.ThrowIfNull(committed);
         TakeoverDrain? drain = Drain;
@@ -452,7 +454,7 @@ public sealed class SecondaryStore : IDisposable
         if (applied > 0)
         {
             // Straight into the state's own array, a megabyte per read: this is on the failover's path.
-            byte[] ram = GC.AllocateUninitializedArray<byte>(checked((int)Ram.Size));
+            byte[] ram = into is { } given && given.Length == Ram.Size ? given : GC.AllocateUninitializedArray<byte>(checked((int)Ram.Size));
             for (int offset = 0; offset < ram.Length; offset += 1 << 20)
             {
                 Ram.Read(offset, ram.AsSpan(offset, Math.Min(1 << 20, ram.Length - offset)));

@@ -28,6 +28,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     private readonly Channel<SecondaryStorageOperation> _journal = Channel.CreateUnbounded<SecondaryStorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Channel<SecondaryStorageOperation> _apply = Channel.CreateUnbounded<SecondaryStorageOperation>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly ConcurrentDictionary<LinkId, FrameConnection> _connections = new();
+    private Task<byte[]>? _vmStateBuffer;
     private readonly TaskCompletionSource<long> _promoted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
@@ -90,7 +91,11 @@ public sealed partial class SecondaryNode : IAsyncDisposable
     public Core.Vm.VmState TakeoverVmState()
     {
         Hosts.Storage.SecondaryStore store = _host.Store ?? throw new InvalidOperationException("the secondary has not started");
-        return store.LoadVmState(Takeover?.VmSnapshots ?? []);
+
+        // The buffer is the state's from here: a node takes over once.
+        byte[]? buffer = _vmStateBuffer is { IsCompletedSuccessfully: true } ready ? ready.Result : null;
+        _vmStateBuffer = null;
+        return store.LoadVmState(Takeover?.VmSnapshots ?? [], buffer);
     }
 
     /// <summary>
@@ -111,6 +116,17 @@ public sealed partial class SecondaryNode : IAsyncDisposable
         }
 
         _host.Start(ImageFile.Open(_options.ImagePath), new FileStorageDirectory(_options.StateDirectory));
+        if (_options.KeepsVmStateBuffer)
+        {
+            // Off the start's path too: a promotion before it is ready reads into a fresh array.
+            _vmStateBuffer = Task.Run(() =>
+            {
+                byte[] buffer = GC.AllocateUninitializedArray<byte>(checked((int)_options.RamBytes), pinned: true);
+                Array.Clear(buffer);
+                return buffer;
+            });
+        }
+
         ControlCodec.Prepare();
         _listener = new TcpListener(_options.Listen);
         _listener.Start();

@@ -84,6 +84,31 @@ public sealed class SecondaryStoreTests : IDisposable
     }
 
     [Fact]
+    public void The_takeover_s_VM_state_is_read_into_the_buffer_kept_for_it_whatever_it_held()
+    {
+        (SecondaryStore store, StorePump pump) = Open();
+        using (store)
+        {
+            Send(pump.Engine, 1, 1, Write(1, 1, 0, 0xA1));
+            Send(pump.Engine, 2, 2, Write(2, 2, 0, 0xB1));
+            pump.Run();
+            byte[] kept = new byte[store.Ram.Size];
+            Array.Fill(kept, (byte)0xEE);
+
+            VmState read = store.LoadVmState([], kept);
+            VmState fresh = store.LoadVmState([]);
+
+            Assert.True(read.Ram.Overlaps(kept), "the state was not read into the buffer kept for it");
+            Assert.True(fresh.Ram.SequenceEqual(read.Ram), "the state read into the buffer differs");
+            Assert.Equal(2, read.Epoch);
+            Assert.Equal([(byte)2], read.CpuState);
+
+            // A buffer of another size is not the RAM's: a fresh array is read instead.
+            Assert.False(store.LoadVmState([], kept[..4096]).Ram.Overlaps(kept));
+        }
+    }
+
+    [Fact]
     public void A_crash_after_the_commit_but_before_the_apply_is_recovered_from_the_journal()
     {
         (SecondaryStore store, StorePump pump) = Open();
