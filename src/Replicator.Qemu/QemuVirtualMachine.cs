@@ -161,6 +161,36 @@ public sealed class QemuVirtualMachine : IVirtualMachine, IAsyncDisposable
     }
 
     /// <summary>
+    /// Every page of the paused guest's RAM, copied from the adapter's mapping into buffers from
+    /// <see cref="Pages"/>: a whole capture for a checkpoint whose device state and changes a
+    /// <see cref="CaptureAsync"/> of this same pause took already (a daemon learns only then that
+    /// the secondary needs everything). Memory to memory, with no file read and no array of the
+    /// RAM's size.
+    /// </summary>
+    public async Task<IReadOnlyList<VmPage>> CopyAllPagesAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Expect(QemuVmState.Paused, "copy the RAM of");
+            ReadOnlySpan<byte> ram = _ram!.Span;
+            var pages = new VmPage[ram.Length / PageSize];
+            for (int i = 0; i < pages.Length; i++)
+            {
+                byte[] page = Pages.Rent();
+                ram.Slice(i * PageSize, PageSize).CopyTo(page);
+                pages[i] = new VmPage(i, page);
+            }
+
+            return pages;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
     /// Captures the paused guest: the RAM pages that differ from the shadow (or every page) and the
     /// device state. The device state's migration is started first so QEMU writes it while the
     /// RAM is being compared.

@@ -132,6 +132,31 @@ public sealed class QemuVirtualMachineTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Every_page_of_the_paused_guest_is_copied_as_the_RAM_holds_it_and_only_while_paused()
+    {
+        MigrateSends([7], "completed");
+        await _vm.StartAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => _vm.CopyAllPagesAsync());
+
+        // What the guest wrote, as QEMU's shared mapping of the RAM file would hold it.
+        using (var ram = new FileStream(_config.RamFile, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            ram.Position = (5 * QemuVirtualMachine.PageSize) + 3;
+            ram.WriteByte(0x5A);
+        }
+
+        await _vm.PauseAsync();
+        await _vm.CaptureAsync(1, CaptureScope.Changes);
+        IReadOnlyList<VmPage> pages = await _vm.CopyAllPagesAsync();
+
+        Assert.Equal((MemoryMiB << 20) / QemuVirtualMachine.PageSize, pages.Count);
+        Assert.Equal(Enumerable.Range(0, pages.Count).Select(i => (long)i), pages.Select(p => p.Index));
+        Assert.Equal(0x5A, pages[5].Data[3]);
+        Assert.All(pages.Where(p => p.Index != 5), p => Assert.DoesNotContain(p.Data, b => b != 0));
+        await _vm.ResumeAsync();
+    }
+
+    [Fact]
     public async Task A_failed_migration_fails_the_capture_with_its_status()
     {
         MigrateSends([7], "completed");

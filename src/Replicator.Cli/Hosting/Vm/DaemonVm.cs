@@ -215,20 +215,11 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
             return taken with { Epoch = epoch };
         }
 
-        // Every page (a secondary being synced): read from the paused guest's RAM file, which the
+        // Every page (a secondary being synced): copied from the paused guest's RAM, which the
         // pause's diff has already brought the shadow level with; the device state is the pause's.
         QemuVirtualMachine qemu = _qemu!;
         qemu.Pages.Return(taken);
-        byte[] ram = File.ReadAllBytes(qemu.Config.RamFile);
-        var pages = new VmPage[ram.Length / QemuVirtualMachine.PageSize];
-        for (int i = 0; i < pages.Length; i++)
-        {
-            byte[] page = qemu.Pages.Rent();
-            ram.AsSpan(i * QemuVirtualMachine.PageSize, QemuVirtualMachine.PageSize).CopyTo(page);
-            pages[i] = new VmPage(i, page);
-        }
-
-        return new VmSnapshot(epoch, taken.CpuState, pages);
+        return new VmSnapshot(epoch, taken.CpuState, qemu.CopyAllPagesAsync().GetAwaiter().GetResult());
     }
 
     /// <summary>The adapter for one QEMU, its disk the node's export as it listens now (a port 0 is known only then).</summary>
