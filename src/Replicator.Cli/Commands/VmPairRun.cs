@@ -27,7 +27,8 @@ internal sealed partial class VmPairRun : IAsyncDisposable
     private VmPairRun(string directory)
     {
         Directory = directory;
-        _ramFiles = [$"/dev/shm/replicator-demo-primary-{Path.GetFileName(directory)}.ram", $"/dev/shm/replicator-demo-secondary-{Path.GetFileName(directory)}.ram"];
+        // Named after the run's directory: runs side by side (a demo and a bench) never share one.
+        _ramFiles = [$"/dev/shm/{Path.GetFileName(directory)}-primary.ram", $"/dev/shm/{Path.GetFileName(directory)}-secondary.ram"];
     }
 
     /// <summary>Bound of every wait, never a target: a guest under TCG on a loaded host is slow.</summary>
