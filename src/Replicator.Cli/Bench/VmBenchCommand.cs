@@ -26,7 +26,7 @@ internal static class VmBenchCommand
 
     public static async Task<int> RunAsync(bool quick, string? jsonPath, TextWriter output)
     {
-        if (VmPairRun.CannotRun() is { } why)
+        if (CountingGuest.CannotRun is { } why)
         {
             output.WriteLine($"replicator bench --vm: {why}");
             return 1;

@@ -23,7 +23,7 @@ internal static class VmDemoCommand
 
     public static async Task<int> RunAsync(int seed, TextWriter output)
     {
-        if (VmPairRun.CannotRun() is { } why)
+        if (CountingGuest.CannotRun is { } why)
         {
             output.WriteLine($"replicator demo --vm: {why}");
             return 1;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Replicator.Qemu.Guests;
 using Replicator.Runtime.Control;
@@ -55,12 +54,6 @@ internal sealed partial class VmPairRun : IAsyncDisposable
 
     /// <summary>The promoted node's line saying the guest runs again, and how long it took.</summary>
     public Task<string> Resumed => _resumed.Task;
-
-    /// <summary>Why the pair cannot run a QEMU guest here, or null when it can.</summary>
-    public static string? CannotRun() =>
-        RuntimeInformation.OSArchitecture != Architecture.X64 || CountingGuest.QemuBinary is null
-            ? "needs qemu-system-x86_64 on an x86-64 host (scripts/install-test-deps.sh installs qemu-system-x86, linux-image-cloud-amd64 and busybox-static)"
-            : null;
 
     /// <summary>
     /// Builds the guest (throws <see cref="CountingGuestBuildException"/> when it cannot), starts the

@@ -22,6 +22,14 @@ public static class CountingGuest
     /// <summary>On the kernel command line: a second loop also writes 8 MiB at a time from 1 MiB on, O_DIRECT, without pause (the disk must be 9 MiB or more).</summary>
     public const string HeavyWritesOption = "replicator.heavy_writes=1";
 
+    /// <summary>Why the counting guest cannot run under QEMU here, or null when it can: the tests skip with it, the demo and bench say it.</summary>
+    public static string? CannotRun =>
+        System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64
+            ? "QEMU cannot run the counting guest here: it is built from the amd64 cloud kernel"
+            : QemuBinary is null
+                ? "QEMU cannot run here: qemu-system-x86_64 is not installed (scripts/install-test-deps.sh installs qemu-system-x86, linux-image-cloud-amd64 and busybox-static)"
+                : null;
+
     /// <summary>The installed qemu-system-x86_64, or null.</summary>
     public static string? QemuBinary { get; } =
         new[] { "/usr/bin", "/usr/local/bin", "/bin" }.Select(d => Path.Combine(d, "qemu-system-x86_64")).FirstOrDefault(File.Exists);
