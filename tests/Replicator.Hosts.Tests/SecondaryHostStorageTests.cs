@@ -43,6 +43,23 @@ public class SecondaryHostStorageTests
     }
 
     [Fact]
+    public void Each_record_of_the_next_epoch_is_written_ahead_on_the_journal_lane_and_its_commit_takes_it()
+    {
+        var pair = new SecondaryHarness();
+        LinkId link = pair.Connect();
+
+        pair.SendEpoch(link, 1, 1);
+        pair.RunStorage();
+        pair.SendEpoch(link, 2, 2);
+        pair.RunStorage();
+
+        Assert.Equal([(1L, SecondaryStorageLane.Journal), (2L, SecondaryStorageLane.Journal)], pair.Staged.Select(op => (op.Record.Sequence, op.Lane)));
+        Assert.NotEqual(pair.Staged[0].Number, pair.Staged[1].Number); // each epoch log's own incarnation
+        Assert.Equal((2L, 2L), (pair.Host.Store!.Journal.RecordsStaged, pair.Host.Store.Journal.CommitsStaged));
+        Assert.Equal([1L, 2L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
+    }
+
+    [Fact]
     public void Without_a_write_back_bound_an_epoch_s_credit_waits_for_its_write_back()
     {
         var pair = new SecondaryHarness(writebackBytes: 0);

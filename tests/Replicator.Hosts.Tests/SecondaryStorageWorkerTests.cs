@@ -74,6 +74,41 @@ public class SecondaryStorageWorkerTests
     }
 
     [Fact]
+    public void A_record_written_ahead_on_the_journal_lane_is_taken_by_its_epoch_s_commit()
+    {
+        var directory = new MemoryStorageDirectory();
+        SecondaryStore store = SecondaryStore.Open(directory.Create("disk.img", 1 << 20), directory, "pair-1", 4 * PageSize, PageSize);
+        var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
+        EpochLog epoch = SealedEpoch(resyncPending: false);
+        var stage = new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, epoch.Records[0].Record, Number: epoch.Incarnation);
+
+        SecondaryStorageCompletion staged = worker.Run(stage);
+        SecondaryStorageCompletion persisted = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: epoch));
+
+        Assert.Equal(SecondaryStorageLane.Journal, stage.Lane);
+        Assert.Equal((SecondaryStorageKind.StageRecord, 1L, SecondaryStorageResult.Done), (staged.Kind, staged.Epoch, staged.Result));
+        Assert.Equal(SecondaryStorageResult.Done, persisted.Result);
+        Assert.Equal((1L, 1L), (store.Journal.RecordsStaged, store.Journal.CommitsStaged));
+    }
+
+    [Fact]
+    public void After_a_failed_append_nothing_is_written_ahead_either()
+    {
+        var faults = new FailingWrites { FailFrom = EpochJournal.FileName };
+        var directory = new MemoryStorageDirectory("state", faults);
+        SecondaryStore store = SecondaryStore.Open(new MemoryBlockDevice("disk.img", new MemoryDisk(1 << 20)), directory, "pair-1", 4 * PageSize, PageSize);
+        var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
+        EpochLog epoch = SealedEpoch(resyncPending: false);
+        worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: epoch));
+        faults.FailFrom = null;
+
+        SecondaryStorageCompletion staged = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, epoch.Records[0].Record, Number: epoch.Incarnation));
+
+        Assert.Equal(SecondaryStorageResult.Skipped, staged.Result);
+        Assert.Equal(0, store.Journal.RecordsStaged);
+    }
+
+    [Fact]
     public void An_apply_is_timed_from_its_first_storage_action_to_its_state_record()
     {
         var time = new FakeTimeProvider();

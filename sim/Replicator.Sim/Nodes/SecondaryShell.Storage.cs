@@ -45,6 +45,11 @@ internal sealed partial class SecondaryShell
     /// <summary>How often the journal was compacted in this run, over every incarnation.</summary>
     public int JournalSwitches => _switchesBefore + (Down ? 0 : Host.Store?.Journal.Switches ?? 0);
 
+    private long _commitsStagedBefore;
+
+    /// <summary>Commits that found their records written ahead, over every incarnation.</summary>
+    public long JournalCommitsStaged => _commitsStagedBefore + (Down ? 0 : Host.Store?.Journal.CommitsStaged ?? 0);
+
     /// <summary>When promotion completed, the checkpoint the promoted node holds; -1 before.</summary>
     public long PromotedEpoch { get; private set; } = -1;
 
@@ -151,6 +156,7 @@ internal sealed partial class SecondaryShell
     private void GoDown()
     {
         _switchesBefore += Host.Store?.Journal.Switches ?? 0;
+        _commitsStagedBefore += Host.Store?.Journal.CommitsStaged ?? 0;
         _pause.Clear();
         Down = true;
         _incarnation++;
@@ -432,6 +438,8 @@ internal sealed partial class SecondaryShell
         {
             SecondaryStorageKind.Persist => journal.WriteUs + (long)(op.Epoch!.BufferBytes / 1024.0 * journal.UsPerKiB) + journal.FlushUs
                 + _world.Random.Journal.NextInt64(journal.JitterUs + 1) + _world.Faults.ExtraLatency(DiskId.SecondaryJournal, now),
+            // Written ahead of its commit, unflushed: the commit's model still counts the whole epoch's bytes.
+            SecondaryStorageKind.StageRecord => (long)(op.Record.Payload.Length / 1024.0 * journal.UsPerKiB) + _world.Faults.ExtraLatency(DiskId.SecondaryJournal, now),
             SecondaryStorageKind.WriteImage => image.WriteUs + (long)(op.Record.Request.Length / 1024.0 * image.UsPerKiB) + (op.Record.Request.Fua ? image.FlushUs : 0)
                 + _world.Random.SecondaryDisk.NextInt64(image.JitterUs + 1) + _world.Faults.ExtraLatency(DiskId.SecondaryImage, now),
             SecondaryStorageKind.FlushImage => image.FlushUs + _world.Random.SecondaryDisk.NextInt64(image.JitterUs + 1) + _world.Faults.ExtraLatency(DiskId.SecondaryImage, now),
@@ -443,6 +451,9 @@ internal sealed partial class SecondaryShell
     private static SecondaryCutPoint? CutPointOf(in SecondaryStorageOperation op) => op.Kind switch
     {
         SecondaryStorageKind.Persist => SecondaryCutPoint.DuringJournalWrite,
+        // Unflushed writes behind the journal's end: a power cut anywhere covers them, and a cut
+        // aimed at the journal write belongs in the commit's header and flush.
+        SecondaryStorageKind.StageRecord => null,
         SecondaryStorageKind.MarkApplied or SecondaryStorageKind.MarkPromoted => SecondaryCutPoint.DuringStateRecord,
         _ => SecondaryCutPoint.DuringApply,
     };

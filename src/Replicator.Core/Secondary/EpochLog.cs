@@ -18,9 +18,20 @@ public sealed class EpochLog
     private long _maxSequence = long.MinValue;
     private bool _inOrder = true;
 
-    internal EpochLog(long epoch) => Epoch = epoch;
+    internal EpochLog(long epoch, long incarnation = 0)
+    {
+        Epoch = epoch;
+        Incarnation = incarnation;
+    }
 
     public long Epoch { get; private set; }
+
+    /// <summary>
+    /// Which use of this log it is: unique for every epoch the engine opens, since a log is reused and
+    /// an epoch discarded (a link lost) may be opened again. Whatever was written ahead for one
+    /// incarnation is never taken for another's (<see cref="ISecondaryActions.StageRecord"/>).
+    /// </summary>
+    public long Incarnation { get; private set; }
 
     /// <summary>The checkpoint that closes this epoch, once it arrived.</summary>
     public CheckpointRecord? Checkpoint { get; private set; }
@@ -108,9 +119,10 @@ public sealed class EpochLog
     /// Takes a released log up again for another epoch, keeping its record list's capacity: in
     /// steady state buffering a write then allocates nothing.
     /// </summary>
-    internal EpochLog Reuse(long epoch)
+    internal EpochLog Reuse(long epoch, long incarnation)
     {
         Epoch = epoch;
+        Incarnation = incarnation;
         Checkpoint = null;
         _digest = default;
         _maxSequence = long.MinValue;

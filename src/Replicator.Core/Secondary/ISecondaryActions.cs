@@ -18,6 +18,17 @@ public interface ISecondaryActions
     /// </summary>
     void PersistEpoch(EpochLog epoch);
 
+    /// <summary>
+    /// A record joined the epoch that commits next, before its checkpoint: it may be written to the
+    /// journal now, ahead of <see cref="PersistEpoch"/>, so that the commit is left with the
+    /// checkpoint and one flush. Nothing written ahead counts until that commit, which takes it only
+    /// for the same <see cref="EpochLog.Incarnation"/> and writes whatever it lacks. Ignoring it loses
+    /// nothing (the commit then writes the whole epoch), hence the empty default.
+    /// </summary>
+    void StageRecord(EpochLog epoch, in MirrorRecord record)
+    {
+    }
+
     /// <summary>Tell the primary that this epoch (and every earlier one) is committed.</summary>
     void AcknowledgeEpoch(long epoch);
 

@@ -77,6 +77,9 @@ public sealed partial class SecondaryEngine
     private const int SpareLogs = 8;
     private readonly Stack<EpochLog> _spareLogs = new();
 
+    // How many epoch logs were opened: each one's incarnation.
+    private long _incarnations;
+
     public int OpenEpochCount => _open.Count;
 
     /// <summary>A mirrored record arrived. <paramref name="payloadOwner"/>, if any, is disposed when the record leaves the buffer.</summary>
@@ -194,6 +197,13 @@ public sealed partial class SecondaryEngine
 
         BufferedBytes += record.BufferCost;
         PeakBufferedBytes = Math.Max(PeakBufferedBytes, BufferedBytes);
+        if (record.Epoch == _lastSealedEpoch + 1)
+        {
+            // The next epoch to commit: its records can go to the journal as they come, so its
+            // commit is left with the checkpoint and one flush. Later epochs' would only be written again.
+            _actions.StageRecord(log, record);
+        }
+
         SealCompleteEpochs();
         return MirrorOutcome.Buffered;
     }
@@ -202,7 +212,8 @@ public sealed partial class SecondaryEngine
     {
         if (!_open.TryGetValue(epoch, out EpochLog? log))
         {
-            log = _spareLogs.TryPop(out EpochLog? spare) ? spare.Reuse(epoch) : new EpochLog(epoch);
+            long incarnation = ++_incarnations;
+            log = _spareLogs.TryPop(out EpochLog? spare) ? spare.Reuse(epoch, incarnation) : new EpochLog(epoch, incarnation);
             _open.Add(epoch, log);
         }
 

@@ -41,6 +41,8 @@ internal sealed class PlantedSecondaryActions : ISecondaryActions
         _inner.PersistEpoch(epoch);
     }
 
+    public void StageRecord(EpochLog epoch, in MirrorRecord record) => _inner.StageRecord(epoch, record);
+
     public void AcknowledgeEpoch(long epoch)
     {
         if (_plant != PlantedBug.AckBeforeCommit)

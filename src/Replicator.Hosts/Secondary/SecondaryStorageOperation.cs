@@ -25,7 +25,7 @@ public readonly record struct SecondaryStorageOperation(
     /// write-back batch (the store orders state-record writes of the two lanes): once a takeover
     /// is settled no epoch is being journalled, and the epochs it serves from RAM drain meanwhile.
     /// </summary>
-    public SecondaryStorageLane Lane => Kind is SecondaryStorageKind.Persist or SecondaryStorageKind.MarkPromoted or SecondaryStorageKind.RecordProposedPromotion
+    public SecondaryStorageLane Lane => Kind is SecondaryStorageKind.Persist or SecondaryStorageKind.StageRecord or SecondaryStorageKind.MarkPromoted or SecondaryStorageKind.RecordProposedPromotion
         ? SecondaryStorageLane.Journal
         : SecondaryStorageLane.Apply;
 
@@ -33,7 +33,7 @@ public readonly record struct SecondaryStorageOperation(
     public long EpochNumber => Kind switch
     {
         SecondaryStorageKind.Persist => Epoch!.Epoch,
-        SecondaryStorageKind.WriteImage => Record.Epoch,
+        SecondaryStorageKind.WriteImage or SecondaryStorageKind.StageRecord => Record.Epoch,
         SecondaryStorageKind.ApplyVm => Snapshot!.Epoch,
         _ => Number,
     };
@@ -44,6 +44,13 @@ public enum SecondaryStorageKind
 {
     /// <summary>Append a sealed epoch to the journal and make it durable: the commit point.</summary>
     Persist,
+
+    /// <summary>
+    /// Write a record of the epoch that commits next into the journal ahead of its commit, for the
+    /// epoch log's incarnation <see cref="SecondaryStorageOperation.Number"/>; nothing is flushed and
+    /// nothing counts until <see cref="Persist"/> (<see cref="Storage.EpochJournal.Stage"/>).
+    /// </summary>
+    StageRecord,
 
     /// <summary>Write one committed record into the image.</summary>
     WriteImage,

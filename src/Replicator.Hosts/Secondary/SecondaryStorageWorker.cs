@@ -24,6 +24,7 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
     public SecondaryStorageCompletion Run(in SecondaryStorageOperation op) => op.Kind switch
     {
         SecondaryStorageKind.Persist => Persist(op),
+        SecondaryStorageKind.StageRecord => Stage(op),
         SecondaryStorageKind.MarkPromoted or SecondaryStorageKind.RecordProposedPromotion => RecordFailover(op),
         _ => Apply(op),
     };
@@ -51,6 +52,22 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
             string what = op.Kind == SecondaryStorageKind.MarkPromoted ? $"promotion to checkpoint {op.Number}" : "the vote asked of the witness";
             return new SecondaryStorageCompletion(op.Kind, op.Number, SecondaryStorageResult.StorageFailed, $"{what} could not be recorded in {store.StatePath}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// A record written ahead of its commit. A failure here commits nothing and loses nothing: the
+    /// journal stops writing that epoch ahead, and its commit writes it whole (and reports the
+    /// failure, if the journal's disk fails it again).
+    /// </summary>
+    private SecondaryStorageCompletion Stage(in SecondaryStorageOperation op)
+    {
+        if (_journalFailed)
+        {
+            return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, SecondaryStorageResult.Skipped);
+        }
+
+        bool staged = store.Journal.Stage(op.Number, op.Record);
+        return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, staged ? SecondaryStorageResult.Done : SecondaryStorageResult.Skipped);
     }
 
     private SecondaryStorageCompletion Persist(in SecondaryStorageOperation op)

@@ -18,7 +18,8 @@ namespace Replicator.Hosts.Storage;
 /// already has. So the write-back lagging behind the commits never makes the journal copy its live
 /// entries (a compaction) or append into fresh blocks (an fdatasync that also commits their
 /// allocation, several times slower): in steady state both files keep their size and are
-/// overwritten in place. A file whose entries are all applied is also reused from its front. At
+/// overwritten in place. A file whose entries are all applied is also reused from its front, unless
+/// the next epoch's records are being written behind its end. At
 /// start-up each file's whole entries are read back in increasing epoch order (an older entry left
 /// behind a reuse, or a torn tail, ends them); the file holding the newest is the current one, the
 /// other's entries come first, and no epoch may be missing between them. It runs on the
@@ -28,18 +29,27 @@ namespace Replicator.Hosts.Storage;
 ///         0     4    magic 0x4A4C5052 ("RPLJ")
 ///         4     4    body length
 ///         8     8    epoch
-///        16     4    CRC-32C of the journal's salt (8 bytes), the epoch, the body length and the body
-///        20     4    format version (2)
+///        16     4    CRC-32C of the journal's salt (8 bytes), the epoch, the body and the body length
+///        20     4    format version (3)
 ///        24     4    CRC-32C of the journal's salt and the 24 bytes above
-///        28     n    body: u32 checkpoint length, checkpoint (MessagePack), then per record
-///                    its 32-byte mirror header and payload, in sequence order
+///        28     n    body: per record its 32-byte mirror header and payload, in sequence order,
+///                    then the checkpoint (MessagePack), then u32 checkpoint length
 /// </code>
+/// The body is laid out so that it can be written front to back before the epoch commits: the
+/// records of the epoch that commits next are written behind the journal's end as they arrive
+/// (<see cref="Stage"/>, unflushed, no header yet), and its commit adds the checkpoint and the header
+/// and flushes once. Until that header is durable the bytes are a torn tail. Entries of format
+/// version 2 (the checkpoint first, the body length before the body in the checksum), as an earlier
+/// build wrote them, are still read back.
 /// </summary>
 public sealed class EpochJournal : IDisposable
 {
     public const uint Magic = 0x4A4C5052;
     public const int HeaderSize = 28;
-    internal const int FormatVersion = 2;
+    internal const int FormatVersion = 3;
+
+    /// <summary>The format an earlier build wrote; still read back.</summary>
+    internal const int FirstFormatVersion = 2;
 
     /// <summary>
     /// Appends move to the other file once the current one holds at least this much and the other
@@ -65,7 +75,7 @@ public sealed class EpochJournal : IDisposable
 
     private readonly IStorageDirectory _directory;
     private readonly ArrayBufferWriter<byte> _checkpointBody = new(4096);
-    private readonly ArrayBufferWriter<byte> _body = new(1 << 20);
+    private readonly JournalEntryWriter _entry;
     private readonly JournalSegment?[] _segments;
     private readonly long _salt;
     private int _current;
@@ -76,7 +86,14 @@ public sealed class EpochJournal : IDisposable
         _segments = segments;
         _salt = salt;
         _switchAboveBytes = switchAboveBytes;
+        _entry = new JournalEntryWriter(salt);
     }
+
+    /// <summary>How many records were written ahead of their commit, and how many commits found their records already written (diagnostics).</summary>
+    public long RecordsStaged { get; private set; }
+
+    /// <summary>Commits that found their epoch's records already written ahead, in whole or in part.</summary>
+    public long CommitsStaged { get; private set; }
 
     /// <summary>How many times appends moved to the other file since the journal was opened (diagnostics; the simulator reports it).</summary>
     public int Switches { get; private set; }
@@ -178,6 +195,59 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes a record of the epoch that commits next behind the journal's end, ahead of its commit,
+    /// for the epoch log's <paramref name="incarnation"/>; nothing is flushed and nothing counts until
+    /// <see cref="Append(EpochLog, TimeProvider?)"/> of that very log, which takes the records written
+    /// ahead when they are its first ones in sequence and still lie where its entry goes, and writes
+    /// the rest. A record of another incarnation begins anew; one out of sequence, or a write that
+    /// fails, ends the writing ahead for its epoch (false): its commit then writes it whole, and
+    /// meets the failure itself if the disk fails again.
+    /// </summary>
+    public bool Stage(long incarnation, in MirrorRecord record)
+    {
+        lock (_lock)
+        {
+            if (KeptAsEvidence)
+            {
+                return false;
+            }
+
+            if (!_entry.Active || _entry.Incarnation != incarnation)
+            {
+                // Where the commit will put the entry, as things stand: behind the current file's end,
+                // or at the front of the other file once appends are due to move there (everything in
+                // it applied). Either way nothing live is overwritten, and a torn tail is all a crash leaves.
+                int next = NextAppendFile(startsResync: false);
+                if (next != _current && _segments[next] is { } other)
+                {
+                    _entry.Begin(other, 0, record.Epoch, incarnation);
+                }
+                else
+                {
+                    _entry.Begin(Current, Current.End, record.Epoch, incarnation);
+                }
+            }
+            else if (_entry.Broken || record.Sequence != _entry.NextSequence)
+            {
+                _entry.Broken = true;
+                return false;
+            }
+
+            try
+            {
+                _entry.AddRecord(record);
+                RecordsStaged++;
+                return true;
+            }
+            catch (IOException)
+            {
+                _entry.Broken = true;
+                return false;
+            }
+        }
+    }
+
     private long AppendLocked(EpochLog epoch, TimeProvider? time)
     {
         if (KeptAsEvidence)
@@ -187,30 +257,50 @@ public sealed class EpochJournal : IDisposable
 
         _checkpointBody.ResetWrittenCount();
         MessagePackSerializer.Serialize(_checkpointBody, CheckpointMessage.From(epoch.Checkpoint!), ControlCodec.Options);
-        _body.ResetWrittenCount();
-        BinaryPrimitives.WriteInt32LittleEndian(_body.GetSpan(4), _checkpointBody.WrittenCount);
-        _body.Advance(4);
-        _body.Write(_checkpointBody.WrittenSpan);
-        foreach (BufferedRecord held in epoch.Records)
+        JournalSegment segment = SegmentForNextAppend(epoch.Checkpoint!.StartsResync);
+        ReadOnlySpan<BufferedRecord> records = epoch.Records;
+        int from = StagedPrefix(epoch, segment, records);
+        if (from > 0)
         {
-            Span<byte> target = _body.GetSpan(MirrorHeader.Size + held.Record.Payload.Length);
-            MirrorHeader.Write(held.Record, target);
-            held.Record.Payload.Span.CopyTo(target[MirrorHeader.Size..]);
-            _body.Advance(MirrorHeader.Size + held.Record.Payload.Length);
+            CommitsStaged++;
+        }
+        else
+        {
+            _entry.Begin(segment, segment.End, epoch.Epoch, epoch.Incarnation);
         }
 
-        ReadOnlySpan<byte> body = _body.WrittenSpan;
-        JournalSegment segment = SegmentForNextAppend(epoch.Checkpoint!.StartsResync);
+        try
+        {
+            for (int i = from; i < records.Length; i++)
+            {
+                _entry.AddRecord(records[i].Record);
+            }
 
-        Span<byte> header = stackalloc byte[HeaderSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
-        BinaryPrimitives.WriteInt32LittleEndian(header[4..], body.Length);
-        BinaryPrimitives.WriteInt64LittleEndian(header[8..], epoch.Epoch);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], segment.Checksum(epoch.Epoch, body));
-        BinaryPrimitives.WriteInt32LittleEndian(header[20..], FormatVersion);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[24..], segment.HeaderChecksum(header[..24]));
+            return _entry.Finish(_checkpointBody.WrittenSpan, time).Written;
+        }
+        finally
+        {
+            // Written or failed, the next entry begins afresh behind whatever the journal's end is then.
+            _entry.Drop();
+        }
+    }
 
-        return segment.Append(epoch.Epoch, header, body, time);
+    private bool WritingAheadAtEnd() => _entry is { Active: true, Broken: false } && ReferenceEquals(_entry.Segment, Current) && _entry.Offset == Current.End;
+
+    /// <summary>
+    /// How many of the sealed epoch's records (in sequence order) were written ahead where its entry
+    /// now goes: the same log's incarnation, from its first record on, none out of sequence, at this
+    /// file's end. 0 when anything differs (the records are then written again, whole).
+    /// </summary>
+    private int StagedPrefix(EpochLog epoch, JournalSegment segment, ReadOnlySpan<BufferedRecord> records)
+    {
+        bool continues = _entry is { Active: true, Broken: false, RecordCount: > 0 }
+            && _entry.Incarnation == epoch.Incarnation && _entry.Epoch == epoch.Epoch
+            && ReferenceEquals(_entry.Segment, segment) && _entry.Offset == segment.End
+            && _entry.RecordCount <= records.Length
+            && records[0].Record.Sequence == _entry.FirstSequence
+            && records[_entry.RecordCount - 1].Record.Sequence == _entry.NextSequence - 1;
+        return continues ? _entry.RecordCount : 0;
     }
 
     /// <summary>
@@ -223,20 +313,23 @@ public sealed class EpochJournal : IDisposable
     /// </summary>
     private JournalSegment SegmentForNextAppend(bool startsResync)
     {
-        JournalSegment current = Current;
-        int other = 1 - _current;
-        if (startsResync || current.End < _switchAboveBytes || _segments[other] is { Entries.Count: > 0 })
+        int next = NextAppendFile(startsResync);
+        if (next == _current)
         {
-            return current;
+            return Current;
         }
 
         // A new file's name is made durable before anything is committed in it.
-        _segments[other] ??= JournalSegment.Open(_directory, FileNames[other], _salt);
-        _segments[other]!.End = 0;
-        _current = other;
+        _segments[next] ??= JournalSegment.Open(_directory, FileNames[next], _salt);
+        _segments[next]!.End = 0;
+        _current = next;
         Switches++;
         return Current;
     }
+
+    /// <summary>Which file the next append goes to (<see cref="SegmentForNextAppend"/>), changing nothing.</summary>
+    private int NextAppendFile(bool startsResync) =>
+        startsResync || Current.End < _switchAboveBytes || _segments[1 - _current] is { Entries.Count: > 0 } ? _current : 1 - _current;
 
     /// <summary>
     /// Forgets entries up to <paramref name="appliedEpoch"/>, which the image and the state record
@@ -252,10 +345,12 @@ public sealed class EpochJournal : IDisposable
                 segment?.Entries.RemoveAll(e => e.Epoch <= appliedEpoch);
             }
 
-            if (!KeptAsEvidence && Current.Entries.Count == 0)
+            if (!KeptAsEvidence && Current.Entries.Count == 0 && !WritingAheadAtEnd())
             {
                 // Everything is applied (the other file's entries are older than the current one's):
-                // reuse the current file from the front.
+                // reuse the current file from the front — unless the next epoch's records are being
+                // written behind its end, where that epoch's commit is to take them; appends then
+                // keep going at the end, up to the switch to the other file.
                 Current.End = 0;
             }
         }

@@ -77,15 +77,22 @@ internal sealed class JournalSegment : IDisposable
 
     public void Dispose() => Device.Dispose();
 
-    /// <summary>Writes a whole entry at <see cref="End"/> and makes it durable; returns when (a <paramref name="time"/> timestamp) its flush began.</summary>
-    public long Append(long epoch, ReadOnlySpan<byte> header, ReadOnlySpan<byte> body, TimeProvider? time)
+    /// <summary>
+    /// Writes the header of an entry whose body is already written behind it, at <see cref="End"/>,
+    /// and makes the entry durable; returns when (a <paramref name="time"/> timestamp) its flush began.
+    /// </summary>
+    public long Seal(long epoch, long offset, ReadOnlySpan<byte> header, int bodyLength, TimeProvider? time)
     {
+        if (offset != End)
+        {
+            throw new InvalidOperationException($"journal {Device.Name}: an entry begun at byte {offset} is sealed where appends stand at {End}");
+        }
+
         Device.Write(End, header);
-        Device.Write(End + header.Length, body);
         long written = time?.GetTimestamp() ?? 0;
         Device.Flush();
-        Entries.Add((epoch, End, header.Length + body.Length));
-        End += header.Length + body.Length;
+        Entries.Add((epoch, End, header.Length + bodyLength));
+        End += header.Length + bodyLength;
         return written;
     }
 
@@ -118,10 +125,10 @@ internal sealed class JournalSegment : IDisposable
         // TryReadEntry bounds every read by the length.
         while (true)
         {
-            string? unreadable = TryReadEntry(offset, length, lastEpoch, out long epoch, out byte[]? body);
+            string? unreadable = TryReadEntry(offset, length, lastEpoch, out long epoch, out byte[]? body, out int version);
             if (unreadable is null)
             {
-                entries.Add(ParseBody(offset, epoch, body!));
+                entries.Add(ParseBody(offset, epoch, body!, version));
                 Entries.Add((epoch, offset, EpochJournal.HeaderSize + body!.Length));
                 lastEpoch = epoch;
                 offset += EpochJournal.HeaderSize + body.Length;
@@ -162,8 +169,19 @@ internal sealed class JournalSegment : IDisposable
         return entries;
     }
 
-    /// <summary>The entry's checksum: over this journal's salt, the header's epoch and length, and the body.</summary>
+    /// <summary>The entry's checksum: over this journal's salt, the header's epoch, the body, and the body's length (<see cref="JournalEntryWriter"/> computes it as it writes).</summary>
     public uint Checksum(long epoch, ReadOnlySpan<byte> body)
+    {
+        Span<byte> prefix = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(prefix, _salt);
+        BinaryPrimitives.WriteInt64LittleEndian(prefix[8..], epoch);
+        Span<byte> length = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(length, body.Length);
+        return _checksum.Compute(prefix, body, length);
+    }
+
+    /// <summary>The checksum of format version 2, read back from journals an earlier build wrote: over the salt, the epoch, the body's length, then the body.</summary>
+    private uint FirstFormatChecksum(long epoch, ReadOnlySpan<byte> body)
     {
         Span<byte> prefix = stackalloc byte[20];
         BinaryPrimitives.WriteInt64LittleEndian(prefix, _salt);
@@ -180,10 +198,11 @@ internal sealed class JournalSegment : IDisposable
     }
 
     /// <summary>Reads the entry at <paramref name="offset"/>: null when it is whole and newer than <paramref name="lastEpoch"/>, else why not.</summary>
-    private string? TryReadEntry(long offset, long length, long lastEpoch, out long epoch, out byte[]? body)
+    private string? TryReadEntry(long offset, long length, long lastEpoch, out long epoch, out byte[]? body, out int version)
     {
         epoch = 0;
         body = null;
+        version = 0;
         if (offset + EpochJournal.HeaderSize > length)
         {
             return NoWholeEntry;
@@ -195,13 +214,13 @@ internal sealed class JournalSegment : IDisposable
         int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
         epoch = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
         uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(header[16..]);
-        int version = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
+        version = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
         if (magic != EpochJournal.Magic || bodyLength < 4 || offset + EpochJournal.HeaderSize + bodyLength > length)
         {
             return NoWholeEntry;
         }
 
-        if (version != EpochJournal.FormatVersion)
+        if (version is not (EpochJournal.FormatVersion or EpochJournal.FirstFormatVersion))
         {
             return $"format version {version}, not {EpochJournal.FormatVersion}";
         }
@@ -220,7 +239,7 @@ internal sealed class JournalSegment : IDisposable
 
         body = new byte[bodyLength];
         Device.Read(offset + EpochJournal.HeaderSize, body);
-        if (Checksum(epoch, body) != checksum)
+        if ((version == EpochJournal.FormatVersion ? Checksum(epoch, body) : FirstFormatChecksum(epoch, body)) != checksum)
         {
             body = null;
             return "checksum mismatch";
@@ -253,7 +272,7 @@ internal sealed class JournalSegment : IDisposable
                 }
 
                 long candidate = start + at + found;
-                if (TryReadEntry(candidate, length, floor, out long epoch, out _) is null)
+                if (TryReadEntry(candidate, length, floor, out long epoch, out _, out _) is null)
                 {
                     return (epoch, candidate);
                 }
@@ -269,11 +288,11 @@ internal sealed class JournalSegment : IDisposable
     }
 
     /// <summary>An entry whose checksum holds but whose contents do not decode, or disagree with its header: never written so by this journal, so refused as damage.</summary>
-    private JournalEntry ParseBody(long offset, long epoch, byte[] body)
+    private JournalEntry ParseBody(long offset, long epoch, byte[] body, int version)
     {
         try
         {
-            return ParseBody(epoch, body);
+            return ParseBody(epoch, body, version);
         }
         catch (Exception e) when (e is InvalidDataException or MessagePackSerializationException or ProtocolViolationException or ArgumentException)
         {
@@ -281,10 +300,37 @@ internal sealed class JournalSegment : IDisposable
         }
     }
 
-    private static JournalEntry ParseBody(long epoch, byte[] body)
+    /// <summary>
+    /// Version 3: the records, then the checkpoint, then its length in the body's last 4 bytes.
+    /// Version 2 (an earlier build's): the checkpoint's length and the checkpoint first, then the records.
+    /// </summary>
+    private static JournalEntry ParseBody(long epoch, byte[] body, int version)
     {
-        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body);
-        CheckpointRecord checkpoint = MessagePackSerializer.Deserialize<CheckpointMessage>(body.AsMemory(4, checkpointLength), ControlCodec.Options).ToRecord();
+        int checkpointLength;
+        int checkpointAt;
+        int recordsAt;
+        int recordsEnd;
+        if (version == EpochJournal.FormatVersion)
+        {
+            checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(body.Length - 4));
+            if (checkpointLength < 0 || checkpointLength > body.Length - 4)
+            {
+                throw new InvalidDataException($"journal entry for epoch {epoch} gives its checkpoint {checkpointLength} bytes in a body of {body.Length}");
+            }
+
+            checkpointAt = body.Length - 4 - checkpointLength;
+            recordsAt = 0;
+            recordsEnd = checkpointAt;
+        }
+        else
+        {
+            checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body);
+            checkpointAt = 4;
+            recordsAt = 4 + checkpointLength;
+            recordsEnd = body.Length;
+        }
+
+        CheckpointRecord checkpoint = MessagePackSerializer.Deserialize<CheckpointMessage>(body.AsMemory(checkpointAt, checkpointLength), ControlCodec.Options).ToRecord();
         if (checkpoint.Epoch != epoch)
         {
             throw new InvalidDataException($"journal entry for epoch {epoch} holds the checkpoint of epoch {checkpoint.Epoch}");
@@ -292,10 +338,20 @@ internal sealed class JournalSegment : IDisposable
 
         // The body itself says how many records it holds (the checkpoint's count is checked by the replay).
         var records = new List<MirrorRecord>();
-        int at = 4 + checkpointLength;
-        while (at < body.Length)
+        int at = recordsAt;
+        while (at < recordsEnd)
         {
+            if (recordsEnd - at < MirrorHeader.Size)
+            {
+                throw new InvalidDataException($"journal entry for epoch {epoch} ends its records with {recordsEnd - at} bytes, less than a record's header");
+            }
+
             string? bad = MirrorHeader.TryRead(body.AsSpan(at, MirrorHeader.Size), out long recordEpoch, out long sequence, out var request);
+            if (bad is null && request.PayloadLength > recordsEnd - at - MirrorHeader.Size)
+            {
+                bad = $"a payload of {request.PayloadLength} bytes runs past the records' end";
+            }
+
             if (bad is not null || recordEpoch != epoch)
             {
                 throw new InvalidDataException($"journal entry for epoch {epoch} holds a bad record: {bad ?? $"epoch {recordEpoch}"}");

@@ -23,6 +23,8 @@ internal sealed class PlantedAckBeforeJournalDurable(ISecondaryActions inner) : 
         inner.AcknowledgeEpoch(epoch.Epoch);
     }
 
+    public void StageRecord(EpochLog epoch, in MirrorRecord record) => inner.StageRecord(epoch, record);
+
     public void AcknowledgeEpoch(long epoch) => inner.AcknowledgeEpoch(epoch);
 
     public void WriteImage(in MirrorRecord record) => inner.WriteImage(record);

@@ -134,8 +134,8 @@ public class EpochLogTests
         _log.SetCheckpoint(CheckpointFor(1, 8, 9));
         _log.Release();
 
-        EpochLog reused = _log.Reuse(2);
-        Assert.Equal(2, reused.Epoch);
+        EpochLog reused = _log.Reuse(2, incarnation: 7);
+        Assert.Equal((2L, 7L), (reused.Epoch, reused.Incarnation));
         Assert.Null(reused.Checkpoint);
         Assert.Equal(0UL, reused.Digest);
 

@@ -23,6 +23,11 @@ internal sealed class RecordingSecondaryActions : ISecondaryActions
 
     public List<CommittedOverlay> Takeovers { get; } = new();
 
+    /// <summary>The records handed to be written ahead of their commit, with their log's incarnation (kept out of <see cref="Log"/>).</summary>
+    public List<(long Incarnation, long Epoch, long Sequence)> Staged { get; } = new();
+
+    public void StageRecord(EpochLog epoch, in MirrorRecord record) => Staged.Add((epoch.Incarnation, record.Epoch, record.Sequence));
+
     public void PersistEpoch(EpochLog epoch)
     {
         Persisted.Add(epoch);

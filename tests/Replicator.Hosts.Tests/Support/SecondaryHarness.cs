@@ -72,8 +72,11 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
 
     public List<long> Promotions { get; } = new();
 
-    /// <summary>Storage operations asked for and not yet run.</summary>
-    public int PendingStorage => _storage.Count;
+    /// <summary>Storage operations asked for and not yet run, records written ahead of their commit aside.</summary>
+    public int PendingStorage => _storage.Count(op => op.Kind != SecondaryStorageKind.StageRecord);
+
+    /// <summary>The records written ahead of their commit so far, by the host's asking.</summary>
+    public List<SecondaryStorageOperation> Staged { get; } = new();
 
     public IEnumerable<T> SentOf<T>(LinkId link) => Sent.Where(s => s.Link == link).Select(s => s.Message).OfType<T>();
 
@@ -111,12 +114,17 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
     public static SecondaryInput ResyncStart(long baseEpoch, long firstEpoch, long firstSequence, DataGenerations generations, bool wholeImage) =>
         new(SecondaryInputKind.ResyncStart, ResyncStart: new ResyncStartMessage { BaseEpoch = baseEpoch, FirstEpoch = firstEpoch, FirstSequence = firstSequence, Generations = generations, WholeImage = wholeImage });
 
-    /// <summary>Runs the storage operations asked for so far (and what they lead to), in order, as a shell's lanes would.</summary>
+    /// <summary>
+    /// Runs the storage operations asked for so far (and what they lead to), in order, as a shell's
+    /// lanes would; <paramref name="limit"/> counts all but the records written ahead, which run
+    /// with the operations around them.
+    /// </summary>
     public void RunStorage(int limit = int.MaxValue)
     {
-        for (int i = 0; i < limit && _storage.TryDequeue(out SecondaryStorageOperation op); i++)
+        for (int i = 0; i < limit && _storage.TryDequeue(out SecondaryStorageOperation op);)
         {
             Host.OnStorageCompleted(Host.Storage.Run(op));
+            i += op.Kind == SecondaryStorageKind.StageRecord ? 0 : 1;
         }
     }
 
@@ -124,7 +132,14 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
 
     public void Close(LinkId link, string reason, bool fenced = false) => Closed.Add((link, reason, fenced));
 
-    public void RunStorage(in SecondaryStorageOperation operation) => _storage.Enqueue(operation);
+    public void RunStorage(in SecondaryStorageOperation operation)
+    {
+        _storage.Enqueue(operation);
+        if (operation.Kind == SecondaryStorageKind.StageRecord)
+        {
+            Staged.Add(operation);
+        }
+    }
 
     public void Promoted(long epoch) => Promotions.Add(epoch);
 

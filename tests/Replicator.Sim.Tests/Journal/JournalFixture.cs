@@ -58,12 +58,12 @@ internal sealed class JournalFixture
     /// Epochs 1..<paramref name="count"/> of the given requests (payloads of a pattern of epoch and
     /// sequence), each with a vCPU state of <paramref name="cpuStateBytes"/> bytes, sealed by a real engine.
     /// </summary>
-    public static List<EpochLog> Seal(int count, Func<long, BlockRequest[]> requests, Func<long, int>? cpuStateBytes = null)
+    public static List<EpochLog> Seal(int count, Func<long, BlockRequest[]> requests, Func<long, int>? cpuStateBytes = null, int maxRequestBytes = 64 * 1024)
     {
         var logs = new List<EpochLog>();
         var actions = Substitute.For<ISecondaryActions>();
         actions.When(a => a.PersistEpoch(Arg.Any<EpochLog>())).Do(call => logs.Add(call.Arg<EpochLog>()));
-        var engine = new SecondaryEngine(new SecondaryOptions { Geometry = new BlockGeometry(64L << 20, 64 * 1024), BufferCapacityBytes = 64 << 20 }, actions);
+        var engine = new SecondaryEngine(new SecondaryOptions { Geometry = new BlockGeometry(64L << 20, maxRequestBytes), BufferCapacityBytes = 64 << 20 }, actions);
         long sequence = 0;
         for (long e = 1; e <= count; e++)
         {
@@ -104,22 +104,49 @@ internal sealed class JournalFixture
 
     /// <summary>
     /// An entry as the journal's documentation lays it out, with this journal's salt: the 28-byte
-    /// header (magic, body length, epoch, CRC-32C of salt, epoch, length and body, format version 2,
-    /// CRC-32C of salt and the 24 bytes before it), then the body.
+    /// header (magic, body length, epoch, CRC-32C of salt, epoch, body and length, format version 3,
+    /// CRC-32C of salt and the 24 bytes before it), then the body (records, checkpoint, its length).
     /// </summary>
     public static byte[] DocumentedEntry(long epoch, ReadOnlySpan<byte> body, long salt = Salt)
+    {
+        byte[] prefix = new byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
+        BinaryPrimitives.WriteInt64LittleEndian(prefix.AsSpan(8), epoch);
+        byte[] length = new byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(length, body.Length);
+        return Entry(epoch, body, 3, Crc32C([.. prefix, .. body, .. length]), salt);
+    }
+
+    /// <summary>
+    /// An entry of format version 2, as an earlier build wrote it: its checksum over salt, epoch,
+    /// body length, then body; its body the checkpoint's length and the checkpoint, then the records.
+    /// </summary>
+    public static byte[] DocumentedFirstFormatEntry(long epoch, ReadOnlySpan<byte> body, long salt = Salt)
+    {
+        byte[] prefix = new byte[20];
+        BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
+        BinaryPrimitives.WriteInt64LittleEndian(prefix.AsSpan(8), epoch);
+        BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(16), body.Length);
+        return Entry(epoch, body, 2, Crc32C([.. prefix, .. body]), salt);
+    }
+
+    /// <summary>A body of format version 3 laid out as version 2 has it: the checkpoint (with its length) moved from the end to the front.</summary>
+    public static byte[] FirstFormatBody(ReadOnlySpan<byte> body)
+    {
+        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body[^4..]);
+        ReadOnlySpan<byte> records = body[..^(4 + checkpointLength)];
+        return [.. body[^4..], .. body[^(4 + checkpointLength)..^4], .. records];
+    }
+
+    private static byte[] Entry(long epoch, ReadOnlySpan<byte> body, int version, uint checksum, long salt)
     {
         byte[] entry = new byte[EpochJournal.HeaderSize + body.Length];
         Span<byte> header = entry.AsSpan(0, EpochJournal.HeaderSize);
         BinaryPrimitives.WriteUInt32LittleEndian(header, 0x4A4C5052);
         BinaryPrimitives.WriteInt32LittleEndian(header[4..], body.Length);
         BinaryPrimitives.WriteInt64LittleEndian(header[8..], epoch);
-        byte[] prefix = new byte[20];
-        BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
-        BinaryPrimitives.WriteInt64LittleEndian(prefix.AsSpan(8), epoch);
-        BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(16), body.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], Crc32C([.. prefix, .. body]));
-        BinaryPrimitives.WriteInt32LittleEndian(header[20..], 2);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], checksum);
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], version);
         byte[] saltBytes = new byte[8];
         BinaryPrimitives.WriteInt64LittleEndian(saltBytes, salt);
         BinaryPrimitives.WriteUInt32LittleEndian(header[24..], Crc32C([.. saltBytes, .. header[..24]]));

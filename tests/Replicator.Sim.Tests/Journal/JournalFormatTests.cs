@@ -84,13 +84,60 @@ public class JournalFormatTests
         byte[] body = file[EpochJournal.HeaderSize..];
         Assert.Equal(JournalFixture.DocumentedEntry(1, body), file);
 
-        // The body: the checkpoint's length and bytes, then each record's 32-byte header and payload.
-        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body);
-        ReadOnlySpan<byte> records = body.AsSpan(4 + checkpointLength);
+        // The body: each record's 32-byte header and payload, then the checkpoint, then its length.
+        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(body.Length - 4));
+        ReadOnlySpan<byte> records = body.AsSpan(0, body.Length - 4 - checkpointLength);
         Assert.Equal(32 + 1024 + 32, records.Length);
         AssertRecordHeader(records, write);
         Assert.Equal(write.Payload.ToArray(), records.Slice(32, 1024).ToArray());
         AssertRecordHeader(records[(32 + 1024)..], zeroes);
+    }
+
+    [Fact]
+    public void Entries_an_earlier_build_wrote_in_format_version_2_are_read_back_and_appended_after()
+    {
+        // The same epochs appended now, then each entry rewritten as version 2 lays it out.
+        List<EpochLog> epochs = JournalFixture.Seal(4, e => [BlockRequest.Write(e * 4096, 4096), BlockRequest.Zeroes(0, 512)], e => (int)e * 10);
+        (MemoryStorageDirectory now, _) = _journal.NewDirectory();
+        using (EpochJournal journal = JournalFixture.Open(now, out _))
+        {
+            foreach (EpochLog epoch in epochs.Take(3))
+            {
+                journal.Append(epoch);
+            }
+        }
+
+        byte[] current = JournalFixture.File(now).Contents.ToArray();
+        var earlier = new List<byte>();
+        for (int at = 0; at < current.Length;)
+        {
+            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(current.AsSpan(at + 4));
+            long epoch = BinaryPrimitives.ReadInt64LittleEndian(current.AsSpan(at + 8));
+            byte[] body = JournalFixture.FirstFormatBody(current.AsSpan(at + EpochJournal.HeaderSize, bodyLength));
+            earlier.AddRange(JournalFixture.DocumentedFirstFormatEntry(epoch, body));
+            at += EpochJournal.HeaderSize + bodyLength;
+        }
+
+        Assert.Equal(current.Length, earlier.Count);
+        (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
+        using (EpochJournal journal = JournalFixture.Open(directory, out _))
+        {
+            // Created empty; the earlier build's entries laid into it.
+        }
+
+        JournalFixture.File(directory).Write(0, earlier.ToArray(), fua: true);
+
+        using (EpochJournal journal = JournalFixture.Open(directory, out List<JournalEntry> read))
+        {
+            Assert.Equal([1, 2, 3], read.Select(e => e.Checkpoint.Epoch));
+            Assert.Equal(epochs[1].Records[0].Record.Payload.ToArray(), read[1].Records[0].Payload.ToArray());
+            Assert.Equal(epochs[2].Checkpoint!.Snapshot.CpuState, read[2].Checkpoint.Snapshot.CpuState);
+            journal.Append(epochs[3]);
+        }
+
+        JournalFixture.Open(directory, out List<JournalEntry> all).Dispose();
+        Assert.Equal([1, 2, 3, 4], all.Select(e => e.Checkpoint.Epoch));
+        Assert.Equal(2, all[3].Records.Count);
     }
 
     [Fact]

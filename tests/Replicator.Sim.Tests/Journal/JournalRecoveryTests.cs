@@ -186,8 +186,7 @@ public class JournalRecoveryTests
         AssertRefusedAsContradicting(
             (epoch, body) =>
             {
-                int records = 4 + BinaryPrimitives.ReadInt32LittleEndian(body);
-                BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(records), epoch + 1);
+                BinaryPrimitives.WriteInt64LittleEndian(body, epoch + 1); // the first record's epoch
                 return JournalFixture.DocumentedEntry(epoch, body);
             },
             $"holds a bad record: epoch ");
@@ -199,8 +198,7 @@ public class JournalRecoveryTests
         AssertRefusedAsContradicting(
             (epoch, body) =>
             {
-                int records = 4 + BinaryPrimitives.ReadInt32LittleEndian(body);
-                body[records + 28] = 99; // no such operation
+                body[28] = 99; // the first record's operation: no such operation
                 return JournalFixture.DocumentedEntry(epoch, body);
             },
             "holds a bad record: unknown operation 99");
@@ -212,7 +210,8 @@ public class JournalRecoveryTests
         AssertRefusedAsContradicting(
             (epoch, body) =>
             {
-                body.AsSpan(4, BinaryPrimitives.ReadInt32LittleEndian(body)).Fill(0xC1); // a byte MessagePack never uses
+                int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(body.Length - 4));
+                body.AsSpan(body.Length - 4 - checkpointLength, checkpointLength).Fill(0xC1); // a byte MessagePack never uses
                 return JournalFixture.DocumentedEntry(epoch, body);
             },
             "does not agree with its header");
@@ -221,7 +220,14 @@ public class JournalRecoveryTests
     [Fact]
     public void An_entry_whose_checksums_hold_but_whose_last_record_runs_past_the_body_is_refused_not_replayed()
     {
-        AssertRefusedAsContradicting((epoch, body) => JournalFixture.DocumentedEntry(epoch, body.AsSpan(0, body.Length - 1)), "does not agree with its header");
+        AssertRefusedAsContradicting(
+            (epoch, body) =>
+            {
+                // The last record's payload one byte short, the checkpoint and its length behind it as they were.
+                int checkpointAt = body.Length - 4 - BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(body.Length - 4));
+                return JournalFixture.DocumentedEntry(epoch, [.. body.AsSpan(0, checkpointAt - 1), .. body.AsSpan(checkpointAt)]);
+            },
+            "runs past the records' end");
     }
 
     [Fact]

@@ -1,0 +1,153 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using Replicator.Core.Epochs;
+using Replicator.Protocol.Framing;
+
+namespace Replicator.Hosts.Storage;
+
+/// <summary>
+/// The journal entry being written: its body goes into the file as it comes — records while their
+/// epoch is still open, the checkpoint and its length at the commit — with its checksum computed
+/// along the way, and <see cref="Finish"/> lays the header in front and flushes once. Small pieces
+/// gather in a staging buffer, so a 4 KiB record costs a copy and no system call; pieces of half the
+/// buffer or more go to the file straight from where they are. Nothing is flushed before
+/// <see cref="Finish"/>: until then the entry has no header, and a power cut leaves at most a torn
+/// tail. Not thread-safe: <see cref="EpochJournal"/> serialises every call.
+/// </summary>
+internal sealed class JournalEntryWriter(long salt)
+{
+    /// <summary>The staging buffer's size: writes to the file are at least this large, except the last of an entry.</summary>
+    public const int StagingBytes = 1 << 20;
+
+    private readonly byte[] _staging = GC.AllocateUninitializedArray<byte>(StagingBytes);
+    private readonly Crc32 _checksum = new(Crc32ParameterSet.Crc32C);
+    private int _stagedBytes;
+
+    // Where the body's bytes not yet in the staging buffer end in the file.
+    private long _fileEnd;
+
+    /// <summary>An entry is begun and not yet finished or dropped.</summary>
+    public bool Active { get; private set; }
+
+    /// <summary>A record came out of sequence, or a write failed: the entry can no longer be finished as begun.</summary>
+    public bool Broken { get; set; }
+
+    public JournalSegment? Segment { get; private set; }
+
+    /// <summary>Where the entry's header goes.</summary>
+    public long Offset { get; private set; }
+
+    public long Epoch { get; private set; }
+
+    /// <summary>The epoch log's incarnation the records came from (<see cref="Core.Secondary.EpochLog.Incarnation"/>).</summary>
+    public long Incarnation { get; private set; }
+
+    public int RecordCount { get; private set; }
+
+    public long FirstSequence { get; private set; }
+
+    public long NextSequence { get; private set; }
+
+    /// <summary>The body's bytes so far.</summary>
+    public long BodyBytes { get; private set; }
+
+    /// <summary>Begins an entry at <paramref name="offset"/> of <paramref name="segment"/>, dropping any entry begun before.</summary>
+    public void Begin(JournalSegment segment, long offset, long epoch, long incarnation)
+    {
+        Segment = segment;
+        Offset = offset;
+        Epoch = epoch;
+        Incarnation = incarnation;
+        RecordCount = 0;
+        FirstSequence = NextSequence = 0;
+        BodyBytes = 0;
+        Broken = false;
+        Active = true;
+        _stagedBytes = 0;
+        _fileEnd = offset + EpochJournal.HeaderSize;
+        _checksum.Reset();
+        Span<byte> prefix = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
+        BinaryPrimitives.WriteInt64LittleEndian(prefix[8..], epoch);
+        _checksum.Append(prefix);
+    }
+
+    /// <summary>Drops the entry: what was written of it stays past the journal's end, where nothing reads it.</summary>
+    public void Drop() => Active = false;
+
+    /// <summary>Adds a record: its 32-byte mirror header, then its payload.</summary>
+    public void AddRecord(in MirrorRecord record)
+    {
+        Span<byte> header = stackalloc byte[MirrorHeader.Size];
+        MirrorHeader.Write(record, header);
+        Put(header);
+        Put(record.Payload.Span);
+        FirstSequence = RecordCount == 0 ? record.Sequence : FirstSequence;
+        NextSequence = record.Sequence + 1;
+        RecordCount++;
+    }
+
+    /// <summary>
+    /// Ends the body with the checkpoint and its length, writes the header in front of it and flushes:
+    /// the entry is durable. Returns the body's length, and when (a <paramref name="time"/>
+    /// timestamp) everything was written and the flush began.
+    /// </summary>
+    public (int BodyLength, long Written) Finish(ReadOnlySpan<byte> checkpoint, TimeProvider? time)
+    {
+        Span<byte> length = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(length, checkpoint.Length);
+        Put(checkpoint);
+        Put(length);
+        if (BodyBytes > int.MaxValue)
+        {
+            throw new IOException($"journal {Segment!.Device.Name}: epoch {Epoch} takes {BodyBytes} bytes, more than an entry can hold");
+        }
+
+        int bodyLength = (int)BodyBytes;
+        WriteStaged();
+
+        // The checksum ends with the body's length, which is known only now (format version 3).
+        BinaryPrimitives.WriteInt32LittleEndian(length, bodyLength);
+        _checksum.Append(length);
+        Span<byte> header = stackalloc byte[EpochJournal.HeaderSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, EpochJournal.Magic);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], bodyLength);
+        BinaryPrimitives.WriteInt64LittleEndian(header[8..], Epoch);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], _checksum.GetCurrentHashAsUInt32());
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], EpochJournal.FormatVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[24..], Segment!.HeaderChecksum(header[..24]));
+        long written = Segment.Seal(Epoch, Offset, header, bodyLength, time);
+        Active = false;
+        return (bodyLength, written);
+    }
+
+    private void Put(ReadOnlySpan<byte> bytes)
+    {
+        _checksum.Append(bytes);
+        BodyBytes += bytes.Length;
+        if (bytes.Length > StagingBytes - _stagedBytes)
+        {
+            WriteStaged();
+        }
+
+        if (bytes.Length >= StagingBytes / 2)
+        {
+            Segment!.Device.Write(_fileEnd, bytes);
+            _fileEnd += bytes.Length;
+            return;
+        }
+
+        bytes.CopyTo(_staging.AsSpan(_stagedBytes));
+        _stagedBytes += bytes.Length;
+    }
+
+    private void WriteStaged()
+    {
+        if (_stagedBytes > 0)
+        {
+            Segment!.Device.Write(_fileEnd, _staging.AsSpan(0, _stagedBytes));
+            _fileEnd += _stagedBytes;
+            _stagedBytes = 0;
+        }
+    }
+}
