@@ -92,6 +92,22 @@ public class SecondaryStorageWorkerTests
     }
 
     [Fact]
+    public void Only_what_the_host_acts_on_is_carried_back_to_it_every_failure_a_verify_the_commit_and_the_state_records()
+    {
+        var verified = new Protocol.Messages.VerifyResultMessage { Epoch = 1 };
+        foreach (SecondaryStorageKind kind in Enum.GetValues<SecondaryStorageKind>())
+        {
+            bool write = kind is SecondaryStorageKind.StageRecord or SecondaryStorageKind.WriteImage or SecondaryStorageKind.FlushImage or SecondaryStorageKind.ApplyVm;
+            Assert.Equal(!write, new SecondaryStorageCompletion(kind, 1, SecondaryStorageResult.Done).MattersToHost);
+            Assert.False(new SecondaryStorageCompletion(kind, 1, SecondaryStorageResult.Skipped).MattersToHost);
+            Assert.True(new SecondaryStorageCompletion(kind, 1, SecondaryStorageResult.PersistFailed, "why").MattersToHost);
+            Assert.True(new SecondaryStorageCompletion(kind, 1, SecondaryStorageResult.StorageFailed, "why").MattersToHost);
+        }
+
+        Assert.True(new SecondaryStorageCompletion(SecondaryStorageKind.WriteImage, 1, SecondaryStorageResult.Done, Verified: verified).MattersToHost);
+    }
+
+    [Fact]
     public void After_a_failed_append_nothing_is_written_ahead_either()
     {
         var faults = new FailingWrites { FailFrom = EpochJournal.FileName };

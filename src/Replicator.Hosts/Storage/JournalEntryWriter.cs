@@ -10,7 +10,9 @@ namespace Replicator.Hosts.Storage;
 /// epoch is still open, the checkpoint and its length at the commit — with its checksum computed
 /// along the way, and <see cref="Finish"/> lays the header in front and flushes once. Small pieces
 /// gather in a staging buffer, so a 4 KiB record costs a copy and no system call; pieces of half the
-/// buffer or more go to the file straight from where they are. Nothing is flushed before
+/// buffer or more go to the file straight from where they are. The buffer begins with room for the
+/// header (zeroes until the end: never a valid header), so a small entry is written whole in one
+/// write at its commit. Nothing is flushed before
 /// <see cref="Finish"/>: until then the entry has no header, and a power cut leaves at most a torn
 /// tail. Not thread-safe: <see cref="EpochJournal"/> serialises every call.
 /// </summary>
@@ -23,7 +25,8 @@ internal sealed class JournalEntryWriter(long salt)
     private readonly Crc32 _checksum = new(Crc32ParameterSet.Crc32C);
     private int _stagedBytes;
 
-    // Where the body's bytes not yet in the staging buffer end in the file.
+    // Where the bytes written out of the staging buffer end in the file: the entry's offset until the
+    // first write, which carries the header's room.
     private long _fileEnd;
 
     /// <summary>An entry is begun and not yet finished or dropped.</summary>
@@ -63,8 +66,9 @@ internal sealed class JournalEntryWriter(long salt)
         BodyBytes = 0;
         Broken = false;
         Active = true;
-        _stagedBytes = 0;
-        _fileEnd = offset + EpochJournal.HeaderSize;
+        _staging.AsSpan(0, EpochJournal.HeaderSize).Clear();
+        _stagedBytes = EpochJournal.HeaderSize;
+        _fileEnd = offset;
         _checksum.Reset();
         Span<byte> prefix = stackalloc byte[16];
         BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
@@ -104,7 +108,6 @@ internal sealed class JournalEntryWriter(long salt)
         }
 
         int bodyLength = (int)BodyBytes;
-        WriteStaged();
 
         // The checksum ends with the body's length, which is known only now (format version 3).
         BinaryPrimitives.WriteInt32LittleEndian(length, bodyLength);
@@ -116,7 +119,19 @@ internal sealed class JournalEntryWriter(long salt)
         BinaryPrimitives.WriteUInt32LittleEndian(header[16..], _checksum.GetCurrentHashAsUInt32());
         BinaryPrimitives.WriteInt32LittleEndian(header[20..], EpochJournal.FormatVersion);
         BinaryPrimitives.WriteUInt32LittleEndian(header[24..], Segment!.HeaderChecksum(header[..24]));
-        long written = Segment.Seal(Epoch, Offset, header, bodyLength, time);
+        if (_fileEnd == Offset)
+        {
+            // Nothing written out yet: the header goes into its room and the entry out in one write.
+            header.CopyTo(_staging);
+            WriteStaged();
+        }
+        else
+        {
+            WriteStaged();
+            Segment.Device.Write(Offset, header);
+        }
+
+        long written = Segment.Seal(Epoch, Offset, EpochJournal.HeaderSize + bodyLength, time);
         Active = false;
         return (bodyLength, written);
     }

@@ -78,21 +78,20 @@ internal sealed class JournalSegment : IDisposable
     public void Dispose() => Device.Dispose();
 
     /// <summary>
-    /// Writes the header of an entry whose body is already written behind it, at <see cref="End"/>,
-    /// and makes the entry durable; returns when (a <paramref name="time"/> timestamp) its flush began.
+    /// Makes the entry written at <see cref="End"/> (header and body, <paramref name="length"/> bytes)
+    /// durable and takes it in; returns when (a <paramref name="time"/> timestamp) its flush began.
     /// </summary>
-    public long Seal(long epoch, long offset, ReadOnlySpan<byte> header, int bodyLength, TimeProvider? time)
+    public long Seal(long epoch, long offset, int length, TimeProvider? time)
     {
         if (offset != End)
         {
             throw new InvalidOperationException($"journal {Device.Name}: an entry begun at byte {offset} is sealed where appends stand at {End}");
         }
 
-        Device.Write(End, header);
         long written = time?.GetTimestamp() ?? 0;
         Device.Flush();
-        Entries.Add((epoch, End, header.Length + bodyLength));
-        End += header.Length + bodyLength;
+        Entries.Add((epoch, End, length));
+        End += length;
         return written;
     }
 

@@ -74,7 +74,10 @@ public sealed partial class SecondaryNode
         {
             SecondaryStorageCompletion completion = _host.Storage.Run(op);
             // After a failed apply the worker skips the rest of the lane; the host stops the node.
-            Post(new SecondaryEvent(SecondaryEventKind.StorageCompleted, Completion: completion));
+            if (completion.MattersToHost)
+            {
+                Post(new SecondaryEvent(SecondaryEventKind.StorageCompleted, Completion: completion));
+            }
         }
     }
 

@@ -123,7 +123,13 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
     {
         for (int i = 0; i < limit && _storage.TryDequeue(out SecondaryStorageOperation op);)
         {
-            Host.OnStorageCompleted(Host.Storage.Run(op));
+            // As the daemon does: only what the host acts on goes back to it.
+            SecondaryStorageCompletion completion = Host.Storage.Run(op);
+            if (completion.MattersToHost)
+            {
+                Host.OnStorageCompleted(completion);
+            }
+
             i += op.Kind == SecondaryStorageKind.StageRecord ? 0 : 1;
         }
     }
