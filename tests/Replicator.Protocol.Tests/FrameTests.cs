@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Buffers;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
@@ -88,6 +89,39 @@ public class FrameTests
         CheckpointRecord received = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord();
         Assert.Equal((sent.Epoch, sent.FirstSequence, sent.LastSequence, sent.Digest), (received.Epoch, received.FirstSequence, received.LastSequence, received.Digest));
         Assert.Equal(sent.SnapshotDigest, received.Snapshot.ComputeDigest());
+    }
+
+    [Fact]
+    public void A_checkpoint_s_pages_are_decoded_into_one_array_from_the_same_wire_form_as_an_array_of_byte_arrays()
+    {
+        byte[][] contents = [.. Enumerable.Range(0, 5).Select(i => Enumerable.Repeat((byte)(i + 1), 4096).ToArray())];
+        var snapshot = new VmSnapshot(5, [7], [.. contents.Select((c, i) => new VmPage(i * 3, c))]);
+        var sent = new CheckpointRecord(5, 10, 20, 1, snapshot, snapshot.ComputeDigest());
+        byte[] encoded = MessagePack.MessagePackSerializer.Serialize(CheckpointMessage.From(sent), ControlCodec.Options);
+
+        // The wire form is an array of byte arrays (the field's earlier type), both ways.
+        var fields = MessagePack.MessagePackSerializer.Deserialize<object[]>(encoded, ControlCodec.Options);
+        Assert.Equal(contents, ((object[])fields[7]).Cast<byte[]>());
+        byte[] earlier = MessagePack.MessagePackSerializer.Serialize(new object[] { 5L, 10L, 20L, 1UL, snapshot.ComputeDigest(), new byte[] { 7 }, new long[] { 0, 3, 6, 9, 12 }, contents });
+        Assert.Equal(contents, MessagePack.MessagePackSerializer.Deserialize<CheckpointMessage>(earlier, ControlCodec.Options).PageData.Select(p => p.ToArray()));
+
+        CheckpointRecord received = MessagePack.MessagePackSerializer.Deserialize<CheckpointMessage>(encoded, ControlCodec.Options).ToRecord();
+        Assert.Equal(sent.SnapshotDigest, received.Snapshot.ComputeDigest());
+        Assert.Equal(contents, received.Snapshot.Pages.Select(p => p.Data.ToArray()));
+        var arrays = received.Snapshot.Pages.Select(p => MemoryMarshal.TryGetArray(p.Data, out ArraySegment<byte> segment) ? segment.Array : null).Distinct().ToList();
+        Assert.Equal(5 * 4096, Assert.Single(arrays)!.Length);
+    }
+
+    [Fact]
+    public void A_checkpoint_whose_pages_are_not_all_bytes_is_refused()
+    {
+        var snapshot = new VmSnapshot(5, [], []);
+        // (A str is read as its bytes, as MessagePack's byte arrays always were; the engine refuses a page of the wrong size.)
+        foreach (object pages in new object[] { new object?[] { new byte[4], null }, new object[] { new byte[4], 17 }, 17 })
+        {
+            byte[] encoded = MessagePack.MessagePackSerializer.Serialize(new object[] { 5L, 10L, 20L, 1UL, snapshot.ComputeDigest(), Array.Empty<byte>(), new long[] { 0, 1 }, pages });
+            Assert.ThrowsAny<MessagePack.MessagePackSerializationException>(() => MessagePack.MessagePackSerializer.Deserialize<CheckpointMessage>(encoded, ControlCodec.Options));
+        }
     }
 
     [Fact]

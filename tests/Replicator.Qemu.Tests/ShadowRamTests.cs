@@ -148,7 +148,7 @@ public sealed unsafe class ShadowRamTests
     {
         foreach (VmPage page in pages)
         {
-            Assert.True(page.Data.AsSpan().SequenceEqual(ram.AsSpan((int)page.Index * Page, Page)), $"page {page.Index} holds other bytes than the RAM");
+            Assert.True(page.Data.Span.SequenceEqual(ram.AsSpan((int)page.Index * Page, Page)), $"page {page.Index} holds other bytes than the RAM");
         }
     }
 

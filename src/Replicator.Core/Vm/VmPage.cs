@@ -1,4 +1,7 @@
 namespace Replicator.Core.Vm;
 
-/// <summary>One guest RAM page in a snapshot: its index and its contents at the checkpoint.</summary>
-public sealed record VmPage(long Index, byte[] Data);
+/// <summary>
+/// One guest RAM page in a snapshot: its index and its contents at the checkpoint. The contents
+/// may be a slice of a larger buffer: a decoded checkpoint keeps all its pages in one array.
+/// </summary>
+public sealed record VmPage(long Index, ReadOnlyMemory<byte> Data);

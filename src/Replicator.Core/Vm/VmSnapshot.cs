@@ -34,7 +34,7 @@ public sealed record VmSnapshot(long Epoch, byte[] CpuState, IReadOnlyList<VmPag
         {
             BinaryPrimitives.WriteInt64LittleEndian(index, page.Index);
             hash.Append(index);
-            hash.Append(page.Data);
+            hash.Append(page.Data.Span);
         }
 
         return hash.GetCurrentHashAsUInt64();

@@ -55,7 +55,7 @@ public sealed class VmState
                 throw new ArgumentException($"page {page.Index} ({page.Data.Length} bytes) does not fit a {PageCount}-page RAM of {PageSize}-byte pages", nameof(snapshot));
             }
 
-            page.Data.CopyTo(_ram.AsSpan(checked((int)(page.Index * PageSize))));
+            page.Data.Span.CopyTo(_ram.AsSpan(checked((int)(page.Index * PageSize))));
         }
 
         CpuState = snapshot.CpuState.ToArray();

@@ -282,7 +282,7 @@ public sealed class SecondaryStore : IDisposable
         ArgumentNullException.ThrowIfNull(snapshot);
         foreach (VmPage page in snapshot.Pages)
         {
-            Ram.Write(page.Index * PageSize, page.Data);
+            Ram.Write(page.Index * PageSize, page.Data.Span);
         }
 
         _pendingCpu = snapshot.CpuState;

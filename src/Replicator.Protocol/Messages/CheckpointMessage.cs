@@ -29,8 +29,10 @@ public sealed partial class CheckpointMessage
     [Key(6)]
     public long[] PageIndexes { get; set; } = [];
 
+    /// <summary>The pages' contents, in the order of <see cref="PageIndexes"/>: an array of bin on the wire, decoded into one array (<see cref="PageDataFormatter"/>).</summary>
     [Key(7)]
-    public byte[][] PageData { get; set; } = [];
+    [MessagePackFormatter(typeof(PageDataFormatter))]
+    public ReadOnlyMemory<byte>[] PageData { get; set; } = [];
 
     [Key(8)]
     public bool StartsResync { get; set; }
@@ -59,7 +61,7 @@ public sealed partial class CheckpointMessage
     /// <summary>Back to the core's record; a malformed message is a protocol violation.</summary>
     public CheckpointRecord ToRecord()
     {
-        if (CpuState is null || PageIndexes is null || PageData is null || PageData.Any(p => p is null))
+        if (CpuState is null || PageIndexes is null || PageData is null)
         {
             throw new Framing.ProtocolViolationException($"checkpoint {Epoch}: a field is missing");
         }

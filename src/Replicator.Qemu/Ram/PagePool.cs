@@ -62,6 +62,15 @@ public sealed class PagePool
         }
     }
 
+    /// <summary>A page's contents given back: only a whole array of a page (as <see cref="Rent"/> hands out) is taken.</summary>
+    public void Return(ReadOnlyMemory<byte> page)
+    {
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(page, out ArraySegment<byte> whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length)
+        {
+            Return(whole.Array);
+        }
+    }
+
     public void Return(VmSnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);

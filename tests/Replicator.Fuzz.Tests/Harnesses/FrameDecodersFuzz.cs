@@ -264,7 +264,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
             && again.StartsResync == checkpoint.StartsResync && again.ResyncPending == checkpoint.ResyncPending
             && again.Snapshot.CpuState.AsSpan().SequenceEqual(checkpoint.Snapshot.CpuState)
             && again.Snapshot.Pages.Count == checkpoint.Snapshot.Pages.Count
-            && again.Snapshot.Pages.Zip(checkpoint.Snapshot.Pages).All(p => p.First.Index == p.Second.Index && p.First.Data.AsSpan().SequenceEqual(p.Second.Data));
+            && again.Snapshot.Pages.Zip(checkpoint.Snapshot.Pages).All(p => p.First.Index == p.Second.Index && p.First.Data.Span.SequenceEqual(p.Second.Data.Span));
         if (!same)
         {
             throw new FuzzPropertyException("round trip", $"checkpoint {checkpoint.Epoch} changed on a round trip");
