@@ -27,21 +27,9 @@ public class EpochJournalBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string root = Environment.GetEnvironmentVariable("REPLICATOR_BENCH_DIR") is { Length: > 0 } dir ? dir : Path.GetTempPath();
-        _directory = Directory.CreateDirectory(Path.Combine(root, $"replicator-journal-bench-{Environment.ProcessId}"));
+        _directory = BenchDirectory.Create("replicator-journal-bench");
         _journal = EpochJournal.Open(new FileStorageDirectory(_directory.FullName), out _, appliedEpoch: 0, salt: 1);
-
-        // A sealed epoch, held as the engine hands it to the journal (never reported persisted, so never released).
-        var records = new SyntheticEpochs(4096);
-        var actions = new NoOpSecondaryActions { ReportPersisted = false };
-        SecondaryEngine engine = SyntheticEpochs.NewSecondary(actions, 4);
-        for (long sequence = 1; sequence <= RecordsPerEpoch; sequence++)
-        {
-            engine.OnMirror(records.Write(1, sequence));
-        }
-
-        engine.OnCheckpoint(records.Checkpoint(1, 1, RecordsPerEpoch));
-        _epoch = actions.LastPersistRequest ?? throw new InvalidOperationException("the epoch was not sealed");
+        _epoch = SyntheticEpochs.SealedEpoch(4096, RecordsPerEpoch);
     }
 
     [Benchmark]

@@ -1,3 +1,4 @@
+using Replicator.Benchmarks.Support;
 using System.Net;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -30,8 +31,7 @@ public class ReplicatedNbdBackendBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string root = Environment.GetEnvironmentVariable("REPLICATOR_BENCH_DIR") is { Length: > 0 } dir ? dir : Path.GetTempPath();
-        _directory = Directory.CreateDirectory(Path.Combine(root, $"replicator-nbd-backend-bench-{Environment.ProcessId}"));
+        _directory = BenchDirectory.Create("replicator-nbd-backend-bench");
         string image = Path.Combine(_directory.FullName, "disk.img");
         ImageFile.Create(image, ImageBytes).Dispose();
         Random.Shared.NextBytes(_payload);

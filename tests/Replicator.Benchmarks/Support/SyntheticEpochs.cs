@@ -34,6 +34,24 @@ internal sealed class SyntheticEpochs
             MaxOpenEpochs = maxOpenEpochs,
         }, actions);
 
+    /// <summary>
+    /// Epoch 1 of <paramref name="records"/> writes of <paramref name="recordBytes"/>, sealed by an
+    /// engine and held as it hands it to the journal (never reported persisted, so never released).
+    /// </summary>
+    public static EpochLog SealedEpoch(int recordBytes, int records)
+    {
+        var writes = new SyntheticEpochs(recordBytes);
+        var actions = new NoOpSecondaryActions { ReportPersisted = false };
+        SecondaryEngine engine = NewSecondary(actions, 4);
+        for (long sequence = 1; sequence <= records; sequence++)
+        {
+            engine.OnMirror(writes.Write(1, sequence));
+        }
+
+        engine.OnCheckpoint(writes.Checkpoint(1, 1, records));
+        return actions.LastPersistRequest ?? throw new InvalidOperationException("the epoch was not sealed");
+    }
+
     public MirrorRecord Write(long epoch, long sequence) =>
         new(epoch, sequence, BlockRequest.Write(sequence * RecordBytes % DiskBytes, RecordBytes), _payload);
 
