@@ -89,7 +89,7 @@ public sealed class EpochJournal : IDisposable
         _entry = new JournalEntryWriter(salt);
     }
 
-    /// <summary>How many records were written ahead of their commit, and how many commits found their records already written (diagnostics).</summary>
+    /// <summary>How many records were written ahead of their commit since the journal was opened (diagnostics).</summary>
     public long RecordsStaged { get; private set; }
 
     /// <summary>Commits that found their epoch's records already written ahead, in whole or in part.</summary>
