@@ -140,16 +140,18 @@ internal sealed class JournalEntryWriter(long salt)
     {
         _checksum.Append(bytes);
         BodyBytes += bytes.Length;
-        if (bytes.Length > StagingBytes - _stagedBytes)
-        {
-            WriteStaged();
-        }
-
         if (bytes.Length >= StagingBytes / 2)
         {
+            // What is staged comes before these bytes in the file: out with it first.
+            WriteStaged();
             Segment!.Device.Write(_fileEnd, bytes);
             _fileEnd += bytes.Length;
             return;
+        }
+
+        if (bytes.Length > StagingBytes - _stagedBytes)
+        {
+            WriteStaged();
         }
 
         bytes.CopyTo(_staging.AsSpan(_stagedBytes));

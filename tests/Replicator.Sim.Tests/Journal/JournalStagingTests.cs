@@ -60,6 +60,37 @@ public class JournalStagingTests
         Assert.Equal(JournalFixture.File(whole).Contents.ToArray(), JournalFixture.File(ahead).Contents.ToArray());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Large_payloads_go_to_the_file_after_whatever_is_staged_before_them(bool writtenAhead)
+    {
+        // Payloads of half the staging buffer or more are written straight from their memory, with
+        // little or much staged before them; each entry must read back whole.
+        int[] sizes = [768 * 1024, 4096, 600 * 1024, 1 << 20, 512, 520 * 1024];
+        List<EpochLog> epochs = JournalFixture.Seal(3, e => [.. sizes.Skip((int)e - 1).Select((size, i) => BlockRequest.Write((i + 1) * (2L << 20), size))], maxRequestBytes: 1 << 20);
+        (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
+        using (EpochJournal journal = JournalFixture.Open(directory, out _))
+        {
+            foreach (EpochLog epoch in epochs)
+            {
+                if (writtenAhead)
+                {
+                    StageAll(journal, epoch);
+                }
+
+                journal.Append(epoch);
+            }
+        }
+
+        JournalFixture.Open(directory, out List<JournalEntry> entries).Dispose();
+        Assert.Equal([1, 2, 3], entries.Select(e => e.Checkpoint.Epoch));
+        foreach ((EpochLog epoch, JournalEntry entry) in epochs.Zip(entries))
+        {
+            Assert.Equal(epoch.Records.ToArray().Select(r => r.Record.Payload.ToArray()), entry.Records.Select(r => r.Payload.ToArray()));
+        }
+    }
+
     [Fact]
     public void A_commit_finds_the_first_records_written_ahead_and_writes_the_rest()
     {
