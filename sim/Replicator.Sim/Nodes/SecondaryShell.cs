@@ -59,6 +59,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             FenceCommand = scenario.FenceUs > 0 ? "stonith (simulated)" : null,
             AutoFailover = autoFailover ?? scenario.AutoFailover,
             JournalSwitchAboveBytes = scenario.JournalSwitchAboveBytes,
+            JournalStagingBytes = scenario.JournalStagingBytes,
             Plant = scenario.Plant,
         };
         Host = NewHost();

@@ -68,6 +68,7 @@ internal static class ScenarioDraw
 
             // Drawn apart, so every other draw of a seed stays what it was.
             JournalSwitchAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
+            JournalStagingBytes = 64 << SeedSplitter.For(seed, "journal-staging").Next(0, 11), // 64 B .. 64 KiB
             BlankSecondary = SeedSplitter.For(seed, "blank-secondary").NextDouble() < 0.2,
         };
         Random writeback = SeedSplitter.For(seed, "writeback");

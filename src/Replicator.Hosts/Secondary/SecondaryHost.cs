@@ -110,7 +110,7 @@ public sealed partial class SecondaryHost
     /// </summary>
     public void Start(IBlockDevice image, IStorageDirectory stateDirectory)
     {
-        _store = SecondaryStore.Open(image, stateDirectory, _options.PairId, _options.RamBytes, _options.PageSize, _options.Plant, _options.JournalSwitchAboveBytes, _options.FailoverDiscardingUnverifiable);
+        _store = SecondaryStore.Open(image, stateDirectory, _options.PairId, _options.RamBytes, _options.PageSize, _options.Plant, _options.JournalSwitchAboveBytes, _options.FailoverDiscardingUnverifiable, _options.JournalStagingBytes);
         Storage = new SecondaryStorageWorker(_store, _time);
         var geometry = new BlockGeometry(_store.Image.Size, _options.MaxRequestBytes);
         var engineOptions = new SecondaryOptions

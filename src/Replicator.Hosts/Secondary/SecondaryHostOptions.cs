@@ -61,6 +61,9 @@ public sealed record SecondaryHostOptions
     /// <summary>Appends move to the journal's other file once the current one holds this much and the other is applied (<see cref="EpochJournal.DefaultSwitchAboveBytes"/>).</summary>
     public long JournalSwitchAboveBytes { get; init; } = EpochJournal.DefaultSwitchAboveBytes;
 
+    /// <summary>The buffer the journal gathers records written ahead in (<see cref="EpochJournal.DefaultStagingBytes"/>).</summary>
+    public int JournalStagingBytes { get; init; } = EpochJournal.DefaultStagingBytes;
+
     /// <summary>A deliberate defect for the simulator's checkers to catch; never set by the daemons.</summary>
     public PlantedBug Plant { get; init; }
 }

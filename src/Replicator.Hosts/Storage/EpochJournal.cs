@@ -57,6 +57,12 @@ public sealed class EpochJournal : IDisposable
     /// </summary>
     public const long DefaultSwitchAboveBytes = 64L << 20;
 
+    /// <summary>
+    /// The buffer records written ahead gather in before they go to the file (larger payloads go
+    /// straight from their memory). The simulator sets it small, so its small writes take every path.
+    /// </summary>
+    public const int DefaultStagingBytes = 1 << 20;
+
     /// <summary>How much of the file the search for a whole entry past damage reads at a time.</summary>
     public const int SearchWindowBytes = 1 << 20;
 
@@ -80,13 +86,13 @@ public sealed class EpochJournal : IDisposable
     private readonly long _salt;
     private int _current;
 
-    private EpochJournal(IStorageDirectory directory, JournalSegment?[] segments, long salt, long switchAboveBytes)
+    private EpochJournal(IStorageDirectory directory, JournalSegment?[] segments, long salt, long switchAboveBytes, int stagingBytes)
     {
         _directory = directory;
         _segments = segments;
         _salt = salt;
         _switchAboveBytes = switchAboveBytes;
-        _entry = new JournalEntryWriter(salt);
+        _entry = new JournalEntryWriter(salt, stagingBytes);
     }
 
     /// <summary>How many records were written ahead of their commit since the journal was opened (diagnostics).</summary>
@@ -149,7 +155,7 @@ public sealed class EpochJournal : IDisposable
     /// it returns the entries before the damage instead, records it in <see cref="Damage"/>, and never
     /// writes the files.
     /// </summary>
-    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long switchAboveBytes = DefaultSwitchAboveBytes, JournalDamagePolicy damagePolicy = JournalDamagePolicy.Refuse)
+    public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long switchAboveBytes = DefaultSwitchAboveBytes, JournalDamagePolicy damagePolicy = JournalDamagePolicy.Refuse, int stagingBytes = DefaultStagingBytes)
     {
         ArgumentNullException.ThrowIfNull(directory);
         var segments = new JournalSegment?[2];
@@ -161,7 +167,7 @@ public sealed class EpochJournal : IDisposable
                 segments[1] = JournalSegment.Open(directory, SecondFileName, salt);
             }
 
-            var journal = new EpochJournal(directory, segments, salt, switchAboveBytes)
+            var journal = new EpochJournal(directory, segments, salt, switchAboveBytes, stagingBytes)
             {
                 KeptAsEvidence = damagePolicy == JournalDamagePolicy.KeepAsEvidence,
             };

@@ -16,12 +16,10 @@ namespace Replicator.Hosts.Storage;
 /// <see cref="Finish"/>: until then the entry has no header, and a power cut leaves at most a torn
 /// tail. Not thread-safe: <see cref="EpochJournal"/> serialises every call.
 /// </summary>
-internal sealed class JournalEntryWriter(long salt)
+internal sealed class JournalEntryWriter(long salt, int stagingBytes)
 {
-    /// <summary>The staging buffer's size: writes to the file are at least this large, except the last of an entry.</summary>
-    public const int StagingBytes = 1 << 20;
-
-    private readonly byte[] _staging = GC.AllocateUninitializedArray<byte>(StagingBytes);
+    // Writes to the file are this large, except the last of an entry and payloads of half of it or more.
+    private readonly byte[] _staging = GC.AllocateUninitializedArray<byte>(Math.Max(stagingBytes, 2 * EpochJournal.HeaderSize));
     private readonly Crc32 _checksum = new(Crc32ParameterSet.Crc32C);
     private int _stagedBytes;
 
@@ -140,7 +138,7 @@ internal sealed class JournalEntryWriter(long salt)
     {
         _checksum.Append(bytes);
         BodyBytes += bytes.Length;
-        if (bytes.Length >= StagingBytes / 2)
+        if (bytes.Length >= _staging.Length / 2)
         {
             // What is staged comes before these bytes in the file: out with it first.
             WriteStaged();
@@ -149,7 +147,7 @@ internal sealed class JournalEntryWriter(long salt)
             return;
         }
 
-        if (bytes.Length > StagingBytes - _stagedBytes)
+        if (bytes.Length > _staging.Length - _stagedBytes)
         {
             WriteStaged();
         }

@@ -95,7 +95,7 @@ public sealed class SecondaryStore : IDisposable
     /// read up to its damage and kept as evidence instead of refused, and what lies beyond is
     /// discarded (<see cref="EpochJournal.Damage"/> says what).
     /// </summary>
-    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None, long journalSwitchAboveBytes = EpochJournal.DefaultSwitchAboveBytes, bool discardUnverifiable = false)
+    public static SecondaryStore Open(IBlockDevice image, IStorageDirectory stateDirectory, string pairId, long ramBytes, int pageSize, PlantedBug plant = PlantedBug.None, long journalSwitchAboveBytes = EpochJournal.DefaultSwitchAboveBytes, bool discardUnverifiable = false, int journalStagingBytes = EpochJournal.DefaultStagingBytes)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(stateDirectory);
@@ -160,7 +160,7 @@ public sealed class SecondaryStore : IDisposable
             List<JournalEntry> entries;
             journal = plant == PlantedBug.JournalSkipBadEntry
                 ? PlantedJournalSkip.Open(stateDirectory, out entries, applied, state.JournalSalt, journalSwitchAboveBytes, policy)
-                : EpochJournal.Open(stateDirectory, out entries, applied, state.JournalSalt, journalSwitchAboveBytes, policy);
+                : EpochJournal.Open(stateDirectory, out entries, applied, state.JournalSalt, journalSwitchAboveBytes, policy, journalStagingBytes);
             states.Save(state);
 
             // A promoted node replays only the committed epochs its takeover has not yet written
