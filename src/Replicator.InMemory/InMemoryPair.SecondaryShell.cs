@@ -97,7 +97,12 @@ public sealed partial class InMemoryPair
             SecondaryStorageCompletion completion = Host.Storage.Run(op);
             if (completion.Result != SecondaryStorageResult.Done || op.Kind != SecondaryStorageKind.Persist)
             {
-                Host.OnStorageCompleted(completion);
+                // As the daemon does: only what the host acts on goes back to it.
+                if (completion.MattersToHost)
+                {
+                    Host.OnStorageCompleted(completion);
+                }
+
                 return;
             }
 
@@ -118,7 +123,11 @@ public sealed partial class InMemoryPair
         {
             SecondaryStorageOperation op = _apply.Dequeue();
             SecondaryStorageCompletion completion = Host.Storage.Run(op);
-            Host.OnStorageCompleted(completion);
+            if (completion.MattersToHost)
+            {
+                Host.OnStorageCompleted(completion);
+            }
+
             if (op.Kind == SecondaryStorageKind.MarkApplied && completion.Result == SecondaryStorageResult.Done)
             {
                 pair.CheckApplied(op.Number);

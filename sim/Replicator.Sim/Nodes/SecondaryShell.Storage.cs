@@ -396,7 +396,12 @@ internal sealed partial class SecondaryShell
             _applyRecords.Remove(op.Number);
         }
 
-        Host.OnStorageCompleted(completion);
+        // As the daemon does: only what the host acts on goes back to it.
+        if (completion.MattersToHost)
+        {
+            Host.OnStorageCompleted(completion);
+        }
+
         if (op.Kind == SecondaryStorageKind.MarkApplied && done && !Down)
         {
             CheckRecovered();

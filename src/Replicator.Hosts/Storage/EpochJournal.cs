@@ -282,7 +282,7 @@ public sealed class EpochJournal : IDisposable
                 _entry.AddRecord(records[i].Record);
             }
 
-            return _entry.Finish(_checkpointBody.WrittenSpan, time).Written;
+            return _entry.Finish(_checkpointBody.WrittenSpan, time);
         }
         finally
         {

@@ -91,10 +91,10 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
 
     /// <summary>
     /// Ends the body with the checkpoint and its length, writes the header in front of it and flushes:
-    /// the entry is durable. Returns the body's length, and when (a <paramref name="time"/>
-    /// timestamp) everything was written and the flush began.
+    /// the entry is durable. Returns when (a <paramref name="time"/> timestamp) everything was
+    /// written and the flush began.
     /// </summary>
-    public (int BodyLength, long Written) Finish(ReadOnlySpan<byte> checkpoint, TimeProvider? time)
+    public long Finish(ReadOnlySpan<byte> checkpoint, TimeProvider? time)
     {
         Span<byte> length = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(length, checkpoint.Length);
@@ -131,7 +131,7 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
 
         long written = Segment.Seal(Epoch, Offset, EpochJournal.HeaderSize + bodyLength, time);
         Active = false;
-        return (bodyLength, written);
+        return written;
     }
 
     private void Put(ReadOnlySpan<byte> bytes)
