@@ -1,5 +1,6 @@
 using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 
 namespace Replicator.Protocol.Tests;
 
@@ -55,7 +56,7 @@ public class HandshakeTests
     [Fact]
     public void A_welcome_from_a_secondary_of_the_same_generation_is_accepted()
     {
-        Assert.Equal(HandshakeVerdict.Accepted, Handshake.CheckWelcome(Welcome(Local()), Local()));
+        Assert.Equal(HandshakeVerdict.Accepted, Handshake.CheckWelcome(Welcome(Local()), Local(), PageTerms.Default));
     }
 
     [Theory]
@@ -63,7 +64,7 @@ public class HandshakeTests
     [InlineData(NodeRole.Unknown)]
     public void A_welcome_from_a_node_that_does_not_follow_fences_the_primary(NodeRole role)
     {
-        HandshakeVerdict verdict = Handshake.CheckWelcome(Welcome(Local(), role), Local());
+        HandshakeVerdict verdict = Handshake.CheckWelcome(Welcome(Local(), role), Local(), PageTerms.Default);
 
         Assert.Equal(HandshakeOutcome.Fenced, verdict.Outcome);
         Assert.Contains("promoted", verdict.Reason, StringComparison.Ordinal);
@@ -75,7 +76,7 @@ public class HandshakeTests
         WelcomeMessage welcome = Welcome(Local());
         welcome.Generations = new DataGenerations { Current = GenerationMark.Draw(GenerationCause.Created, DateTimeOffset.UnixEpoch), History = [new GenerationMark()] };
 
-        HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, Local());
+        HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, Local(), PageTerms.Default);
 
         Assert.Equal(HandshakeOutcome.Incompatible, verdict.Outcome);
         Assert.Contains("id 0", verdict.Reason, StringComparison.Ordinal);

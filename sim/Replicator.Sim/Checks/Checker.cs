@@ -71,8 +71,8 @@ internal sealed class Checker(SimScheduler clock, Trace trace, SyntheticGuest gu
     private byte[]? _failbackImage;
     private long? _failbackSyncedAt;
 
-    public void CheckpointSent(CheckpointRecord checkpoint) =>
-        _sent[checkpoint.Epoch] = (checkpoint.FirstSequence, checkpoint.LastSequence, checkpoint.Digest);
+    public void CheckpointSent(long epoch, long firstSequence, long lastSequence, ulong digest) =>
+        _sent[epoch] = (firstSequence, lastSequence, digest);
 
     /// <summary>
     /// The secondary's commit point: the epoch's journal entry is durable. I3: it holds exactly the

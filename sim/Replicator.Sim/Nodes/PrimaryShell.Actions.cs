@@ -194,7 +194,7 @@ internal sealed partial class PrimaryShell
             if (message is CheckpointMessage checkpoint)
             {
                 shell._world.Trace.Event("checkpoint", checkpoint.Epoch, checkpoint.LastSequence);
-                shell._world.Checker.CheckpointSent(checkpoint.ToRecord());
+                shell._world.Checker.CheckpointSent(checkpoint.Epoch, checkpoint.FirstSequence, checkpoint.LastSequence, checkpoint.Digest);
             }
 
             shell.SenderOf(link)?.Control(type, message);

@@ -204,6 +204,7 @@ internal sealed partial class PrimaryShell : ILinkEndpoint
             ReconnectDelay = TimeSpan.FromMicroseconds(scenario.ReconnectUs),
             ReconnectMaxDelay = TimeSpan.FromMicroseconds(32 * scenario.ReconnectUs),
             MaxUnacknowledgedCheckpoints = scenario.MaxUnacknowledgedCheckpoints,
+            PageTerms = scenario.PrimaryPageTerms,
             Plant = scenario.Plant,
             DirtyRegionBytes = scenario.DirtyRegionBytes,
             ActivityExtentBytes = scenario.ActivityExtentBytes,

@@ -60,6 +60,7 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
             AutoFailover = autoFailover ?? scenario.AutoFailover,
             JournalSwitchAboveBytes = scenario.JournalSwitchAboveBytes,
             JournalStagingBytes = scenario.JournalStagingBytes,
+            PageTerms = scenario.SecondaryPageTerms,
             Plant = scenario.Plant,
         };
         Host = NewHost();
@@ -180,7 +181,14 @@ internal sealed partial class SecondaryShell : ILinkEndpoint
 
         SecondaryInput input = SecondaryFrameDecoder.Decode(frame, _time.GetTimestamp());
         long buffered = Engine.BufferedBytes;
+        long violations = Host.ProtocolViolations;
         Host.OnInput(link, input);
+        if (Host.ProtocolViolations > violations)
+        {
+            // Every primary here is this build, and a corrupted frame never passes its checksum.
+            _world.Checker.Fail($"the secondary refused a frame of the primary as malformed: {Host.LastProtocolViolation}");
+        }
+
         if ((Host.IsPromoted || IsPromoted) && Engine.BufferedBytes > buffered)
         {
             _world.Checker.Fail("I6: a promoted secondary took a frame from the old primary");

@@ -1,5 +1,6 @@
 using Replicator.Core.Guest;
 using Replicator.Core.Testing;
+using Replicator.Protocol.Pages;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Network;
 using Replicator.Sim.Storage;
@@ -79,6 +80,12 @@ internal sealed record Scenario
     /// <summary>The secondary journal's staging buffer: small, so that the guest's small writes fill it and take the direct path for large payloads too.</summary>
     public int JournalStagingBytes { get; init; } = 16 * 1024;
 
+    /// <summary>How the node that is primary offers to send checkpoint pages (the promoted one too).</summary>
+    public PageTerms PrimaryPageTerms { get; init; } = PageTerms.Default;
+
+    /// <summary>What the node that is secondary takes, and the cache it keeps, for checkpoint pages.</summary>
+    public PageTerms SecondaryPageTerms { get; init; } = PageTerms.Default;
+
     /// <summary>
     /// The secondary's image starts as other bytes than the primary's and its node holds no data
     /// generation: the pair forms by a full sync while the guest writes. Otherwise both disks start
@@ -135,5 +142,5 @@ internal sealed record Scenario
     public string Describe() =>
         $"seed {Seed}: {DurationUs / 1000} ms, epoch {EpochUs / 1000.0:F1} ms, disk {Guest.DiskBytes / 1024} KiB, writes up to {Guest.MaxWriteBytes / 1024} KiB, depth {QueueDepth}, " +
         $"buffer {SecondaryBufferBytes / 1024} KiB + write-back {SecondaryWritebackBytes / 1024} KiB, {Network.Mode} link {Network.LatencyUs}±{Network.JitterUs} µs {Network.BytesPerUs:F0} B/µs loss {Network.LossRate:P1} dup {Network.DuplicateRate:P1} corrupt {Network.CorruptionRate:P2}, " +
-        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal switching files above {JournalSwitchAboveBytes / 1024} KiB, staging {JournalStagingBytes} B{(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SwitchOver ? $", switchover{(SwitchOverResetUs > 0 ? $" (link reset {SwitchOverResetUs / 1000.0:F1} ms in)" : string.Empty)}" : string.Empty)}{(FailBack && !SwitchOver ? $", failback{(FailBackPowerCutUs > 0 ? $" (old primary's power cut at {FailBackPowerCutUs / 1000.0:F1} ms)" : string.Empty)}" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? Witness ? ", auto-failover with a witness" : FenceUs > 0 ? $", auto-failover fencing in {FenceUs / 1000.0:F1} ms ({FenceFailureRate:P0} failing)" : ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
+        $"heartbeat {HeartbeatUs / 1000.0:F1}/{HeartbeatTimeoutUs / 1000.0:F1} ms, reconnect {ReconnectUs / 1000.0:F1} ms, journal switching files above {JournalSwitchAboveBytes / 1024} KiB, staging {JournalStagingBytes} B, pages {PrimaryPageTerms.Encoding} with {PrimaryPageTerms.CacheBytes / 1024} KiB cached (the secondary's: {SecondaryPageTerms.Encoding}, {SecondaryPageTerms.CacheBytes / 1024} KiB){(BlankSecondary ? ", blank secondary" : string.Empty)}{(Verifies.Count > 0 ? $", {Verifies.Count} verifies" : string.Empty)}{(SwitchOver ? $", switchover{(SwitchOverResetUs > 0 ? $" (link reset {SwitchOverResetUs / 1000.0:F1} ms in)" : string.Empty)}" : string.Empty)}{(FailBack && !SwitchOver ? $", failback{(FailBackPowerCutUs > 0 ? $" (old primary's power cut at {FailBackPowerCutUs / 1000.0:F1} ms)" : string.Empty)}" : string.Empty)}{(SyncChecksums ? ", sync checksums" : string.Empty)}{(StartWithoutSecondary ? $", primary starts alone, secondary {SecondaryStartDelayUs / 1000.0:F1} ms later" : string.Empty)}, dirty log {(ActivityLogExtents == 0 ? "off" : $"{ActivityLogExtents} x {ActivityExtentBytes / 1024} KiB extents of {DirtyRegionBytes / 1024} KiB regions")}{(AutoFailover ? Witness ? ", auto-failover with a witness" : FenceUs > 0 ? $", auto-failover fencing in {FenceUs / 1000.0:F1} ms ({FenceFailureRate:P0} failing)" : ", auto-failover" : string.Empty)}{(Plant == PlantedBug.None ? string.Empty : $", planted {Plant}")}";
 }

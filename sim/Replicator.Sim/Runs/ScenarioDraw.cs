@@ -1,5 +1,6 @@
 using Replicator.Core.Guest;
 using Replicator.Core.Testing;
+using Replicator.Protocol.Pages;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Network;
 using Replicator.Sim.Storage;
@@ -70,6 +71,15 @@ internal static class ScenarioDraw
             JournalSwitchAboveBytes = SeedSplitter.For(seed, "journal-compaction").Next(2, 65) * 1024L,
             JournalStagingBytes = 64 << SeedSplitter.For(seed, "journal-staging").Next(0, 11), // 64 B .. 64 KiB
             BlankSecondary = SeedSplitter.For(seed, "blank-secondary").NextDouble() < 0.2,
+        };
+        Random pages = SeedSplitter.For(seed, "page-encoding");
+        scenario = scenario with
+        {
+            // Caches of a few pages evict all the time; both ends' caches differ, so the smaller one is agreed.
+            // Encoded pages need the link's order (TCP's): a link that reorders carries them whole.
+            PrimaryPageTerms = new PageTerms(network.Mode == LinkMode.Datagram ? PageEncoding.None : (PageEncoding)pages.Next(0, 3), scenario.Guest.PageSize * (long)pages.Next(0, 2 * scenario.Guest.RamPages)),
+            Guest = scenario.Guest with { PageRewriteProbability = pages.NextDouble() < 0.5 ? 0 : pages.NextDouble() },
+            SecondaryPageTerms = new PageTerms(pages.NextDouble() < 0.15 ? PageEncoding.None : PageEncoding.ZeroRuns, scenario.Guest.PageSize * (long)pages.Next(0, 2 * scenario.Guest.RamPages)),
         };
         Random writeback = SeedSplitter.For(seed, "writeback");
         scenario = scenario with { SecondaryWritebackBytes = writeback.NextDouble() < 0.2 ? 0 : (maxWrite + 64L) * writeback.Next(1, 65) };

@@ -500,5 +500,5 @@ internal sealed class SimWorld
     private string Summary() =>
         $"{Checker.Commits} commits, failover to epoch {_promotion?.Epoch ?? -1} (acknowledged {Primary.LastAcknowledgedEpoch}, started {Primary.LastCheckpointStarted}), " +
         $"{Guest.RequestsIssued} guest requests, {Network.BytesToSecondary / 1024} KiB to the secondary, {Network.PacketsLost} lost / {Network.PacketsDuplicated} duplicated packets, " +
-        $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {(Secondary.Host.Engine?.PeakBufferedBytes ?? 0) / 1024} KiB, {Secondary.JournalSwitches} journal file switches, {Secondary.JournalCommitsStaged} commits with records written ahead";
+        $"{Network.FramesCorrupted} corrupted / {Network.FramesRejected} rejected frames, peak buffer {(Secondary.Host.Engine?.PeakBufferedBytes ?? 0) / 1024} KiB, {Secondary.JournalSwitches} journal file switches, {Secondary.JournalCommitsStaged} commits with records written ahead, {Primary.Host.PageTraffic.PagesAsDifference} pages sent as differences ({Primary.Host.PageTraffic.SentBytes / 1024} of {Primary.Host.PageTraffic.CapturedBytes / 1024} KiB on the link)";
 }

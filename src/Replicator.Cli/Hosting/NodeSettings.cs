@@ -75,6 +75,40 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Both, "the guest RAM carried in snapshots, in KiB")]
     public long RamKb { get; set; } = 4;
 
+    [Setting(NodeRoles.Both, "how checkpoint RAM pages cross the link: zero-runs (each page as its difference from the page it replaces, or itself, as runs of zeros and the bytes between), lz4 (the same, LZ4-compressed) or none (whole); a secondary's none takes pages whole only")]
+    public string PageEncoding { get; set; } = "zero-runs";
+
+    [Setting(NodeRoles.Both, "pages each end of the link keeps to send pages as differences against, in MiB (the link uses the smaller of the two nodes'; 0: no differences)")]
+    public long PageCacheMb { get; set; } = Protocol.Pages.PageTerms.DefaultCacheBytes >> 20;
+
+    /// <summary><see cref="PageEncoding"/> and <see cref="PageCacheMb"/> as the node's page terms; a problem names the option.</summary>
+    public Protocol.Pages.PageTerms PageTerms(List<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        if (PageCacheMb is < 0 or > MaxMebibytes)
+        {
+            problems.Add($"--page-cache-mb {PageCacheMb} must be 0..{MaxMebibytes}");
+        }
+
+        Protocol.Pages.PageEncoding encoding = Protocol.Pages.PageEncoding.None;
+        switch (PageEncoding)
+        {
+            case "zero-runs":
+                encoding = Protocol.Pages.PageEncoding.ZeroRuns;
+                break;
+            case "lz4":
+                encoding = Protocol.Pages.PageEncoding.Lz4;
+                break;
+            case "none":
+                break;
+            default:
+                problems.Add($"--page-encoding '{PageEncoding}' must be zero-runs, lz4 or none");
+                break;
+        }
+
+        return new Protocol.Pages.PageTerms(encoding, Math.Clamp(PageCacheMb, 0, MaxMebibytes) << 20);
+    }
+
     [Setting(NodeRoles.Both, "the virtual machine the node runs while it is a primary: none (the export alone) or qemu (needs --vm-config; a secondary starts it from the checkpoint it takes over)")]
     public string Vm { get; set; } = "none";
 

@@ -135,14 +135,25 @@ public sealed class SyntheticGuest : IVirtualMachine
         }
     }
 
-    /// <summary>Dirties <paramref name="pages"/> random RAM pages (a few bytes each, so changes are real).</summary>
+    /// <summary>
+    /// Dirties <paramref name="pages"/> random RAM pages: a few bytes each, so changes are real, or
+    /// (<see cref="SyntheticGuestOptions.PageRewriteProbability"/>) the whole page with random bytes.
+    /// </summary>
     public void DirtyRam(int pages)
     {
         for (int i = 0; i < pages; i++)
         {
             int page = _options.KeepsRecord ? _random.Next(_options.RamPages) : _nextDirtyPage++ % _options.RamPages;
-            int at = page * _options.PageSize + _random.Next(_options.PageSize - 8);
-            BinaryPrimitives.WriteInt64LittleEndian(_ram.AsSpan(at), _random.NextInt64());
+            if (_options.PageRewriteProbability > 0 && _random.NextDouble() < _options.PageRewriteProbability)
+            {
+                _random.NextBytes(_ram.AsSpan(page * _options.PageSize, _options.PageSize));
+            }
+            else
+            {
+                int at = page * _options.PageSize + _random.Next(_options.PageSize - 8);
+                BinaryPrimitives.WriteInt64LittleEndian(_ram.AsSpan(at), _random.NextInt64());
+            }
+
             _dirtyPages[page] = true;
         }
     }

@@ -16,6 +16,9 @@ public sealed record SyntheticGuestOptions
     /// <summary>RAM pages dirtied per disk request issued: the guest's RAM dirty rate. A fraction accumulates (0.25: one page every fourth request).</summary>
     public double PagesDirtiedPerRequest { get; init; } = 1;
 
+    /// <summary>Chance that a page dirtied is rewritten whole with random bytes rather than in a few bytes (0: never; nothing is drawn for it then).</summary>
+    public double PageRewriteProbability { get; init; }
+
     /// <summary>Every write (and write-zeroes, trim) this many bytes, a power of two times the sector size up to <see cref="MaxWriteBytes"/>; 0: sizes vary from one sector up to it.</summary>
     public int FixedWriteBytes { get; init; }
 

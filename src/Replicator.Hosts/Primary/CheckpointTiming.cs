@@ -22,6 +22,12 @@ public readonly record struct CheckpointTiming(long Epoch, TimeSpan Pause, TimeS
     /// </summary>
     public TimeSpan Link { get; init; }
 
+    /// <summary>The RAM pages the checkpoint carried, in bytes as captured.</summary>
+    public long PageBytes { get; init; }
+
+    /// <summary>What those pages took on the link, encoded as the link agreed (<see cref="PageBytes"/> when they went whole).</summary>
+    public long PageWireBytes { get; init; }
+
     /// <summary>The secondary's own measurements of this commit (queue, journal write, flush, ack; the last apply), if it sent them.</summary>
     public AckTimings? Secondary { get; init; }
 }

@@ -13,7 +13,7 @@ public sealed partial class PrimaryHost
     private readonly List<Waiter> _waiters = new();
     private readonly Queue<(long Epoch, long Start)> _checkpointStarts = new();
     private readonly Dictionary<long, long> _resumedAt = new();
-    private readonly Dictionary<long, (long Drained, long Handed)> _phaseStamps = new();
+    private readonly Dictionary<long, (long Drained, long Handed, long PageBytes, long PageWireBytes)> _phaseStamps = new();
     private readonly Dictionary<long, AckTimings> _ackTimings = new();
     private bool _stoppingCleanly;
 
@@ -29,6 +29,9 @@ public sealed partial class PrimaryHost
             return start == 0 ? TimeSpan.Zero : _time.GetElapsedTime(start);
         }
     }
+
+    /// <summary>The checkpoints' RAM pages sent so far, as captured and on the link (any thread).</summary>
+    public PageTraffic PageTraffic { get; } = new();
 
     /// <summary>What the running sync has still to copy (zero when none runs), as its progress says (any thread).</summary>
     public long SyncBytesLeft => Sync is { Completed: false } sync ? sync.TotalBytes - sync.CopiedBytes : 0;
@@ -187,13 +190,13 @@ public sealed partial class PrimaryHost
         }
     }
 
-    private void NoteDrained(long epoch) => _phaseStamps[epoch] = (_time.GetTimestamp(), 0);
+    private void NoteDrained(long epoch) => _phaseStamps[epoch] = (_time.GetTimestamp(), 0, 0, 0);
 
-    private void NoteHandedToLink(long epoch)
+    private void NoteHandedToLink(long epoch, long pageBytes, long pageWireBytes)
     {
         if (_phaseStamps.TryGetValue(epoch, out var stamps))
         {
-            _phaseStamps[epoch] = stamps with { Handed = _time.GetTimestamp() };
+            _phaseStamps[epoch] = stamps with { Handed = _time.GetTimestamp(), PageBytes = pageBytes, PageWireBytes = pageWireBytes };
         }
     }
 
@@ -210,6 +213,7 @@ public sealed partial class PrimaryHost
     {
         _phaseStamps.Remove(timing.Epoch, out var stamps);
         _ackTimings.Remove(timing.Epoch, out AckTimings? secondary);
+        timing = timing with { PageBytes = stamps.PageBytes, PageWireBytes = stamps.PageWireBytes };
         if (stamps.Drained == 0 || stamps.Handed == 0)
         {
             return timing with { Secondary = secondary };

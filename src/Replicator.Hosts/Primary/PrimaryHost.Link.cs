@@ -5,6 +5,7 @@ using Replicator.Hosts.Links;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 
 namespace Replicator.Hosts.Primary;
 
@@ -17,6 +18,10 @@ namespace Replicator.Hosts.Primary;
 public sealed partial class PrimaryHost
 {
     private LinkId _link;
+
+    // The current link's page encoder (null: pages go whole): made fresh with each welcome, so its
+    // cache starts empty exactly when the secondary's does.
+    private CheckpointPageEncoder? _pageEncoder;
     private LinkId _handshaking;
     private long _handshakeStarted;
     private long _lastReceived;
@@ -43,6 +48,8 @@ public sealed partial class PrimaryHost
             Identity = _identity,
             Generations = _state!.Generations,
             VouchesBlankSecondaryEqual = _options.SkipInitialSync && _engine is null && _stateAtStart.AppliedEpoch == 0,
+            PageEncoding = _options.PageTerms.Encoding,
+            PageCacheBytes = _options.PageTerms.CacheBytes,
         });
     }
 
@@ -217,7 +224,7 @@ public sealed partial class PrimaryHost
     private void OnWelcome(LinkId link, WelcomeMessage welcome)
     {
         // I6: only a secondary of this very generation is ever written to.
-        HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, _identity);
+        HandshakeVerdict verdict = Handshake.CheckWelcome(welcome, _identity, _options.PageTerms);
         string? mismatch = verdict.Reason;
         long smallestCredit = 2L * (_options.MaxRequestBytes + MirrorRecord.RecordOverheadBytes);
         if (verdict.IsAccepted && welcome.BufferCapacityBytes < smallestCredit)
@@ -241,6 +248,7 @@ public sealed partial class PrimaryHost
             return;
         }
 
+        _pageEncoder = welcome.PageTerms.Encodes ? new CheckpointPageEncoder(welcome.PageEncoding, welcome.PageCacheBytes) : null;
         if (_engine is not null)
         {
             ResyncOver(link, welcome, data.Decision);

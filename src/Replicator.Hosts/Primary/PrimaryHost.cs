@@ -7,6 +7,7 @@ using Replicator.Core.Vm;
 using Replicator.Hosts.Storage;
 using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 
 namespace Replicator.Hosts.Primary;
 
@@ -359,12 +360,19 @@ public sealed partial class PrimaryHost : IDisposable
 
         public void SendCheckpoint(CheckpointRecord checkpoint)
         {
+            long pageBytes = checkpoint.Snapshot.ByteCount - checkpoint.Snapshot.CpuState.Length;
+            long wireBytes = pageBytes;
             if (!host._link.IsNone)
             {
-                host._actions.Send(host._link, Protocol.Framing.FrameType.Checkpoint, CheckpointMessage.From(checkpoint));
+                // The encoder's cache follows only what the secondary receives: it encodes nothing unsent.
+                CheckpointPageEncoder? encoder = host._pageEncoder;
+                (long before, long differences) = (encoder?.BytesOut ?? 0, encoder?.PagesAsDifference ?? 0);
+                host._actions.Send(host._link, Protocol.Framing.FrameType.Checkpoint, CheckpointMessage.From(checkpoint, encoder));
+                wireBytes = encoder is null ? pageBytes : encoder.BytesOut - before;
+                host.PageTraffic.Add(pageBytes, wireBytes, encoder is null ? 0 : encoder.PagesAsDifference - differences);
             }
 
-            host.NoteHandedToLink(checkpoint.Epoch);
+            host.NoteHandedToLink(checkpoint.Epoch, pageBytes, wireBytes);
         }
 
         public void CheckpointCommitted(long epoch) => host.OnCheckpointCommitted(epoch);

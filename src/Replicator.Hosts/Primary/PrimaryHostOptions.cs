@@ -1,5 +1,6 @@
 using Replicator.Core.Testing;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 
 namespace Replicator.Hosts.Primary;
 
@@ -40,6 +41,9 @@ public sealed record PrimaryHostOptions
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
 
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>How this primary offers to send checkpoint pages (<see cref="PageTerms"/>): the secondary's welcome says what the link uses.</summary>
+    public PageTerms PageTerms { get; init; } = PageTerms.Default;
 
     /// <summary>Checkpoints sent and not yet acknowledged before the engine holds the next one back.</summary>
     public int MaxUnacknowledgedCheckpoints { get; init; } = 4;

@@ -29,6 +29,8 @@ internal sealed class PrimaryMetrics
         meter.CreateObservableGauge("replicator.lag.checkpoints", () => host.Engine?.UnacknowledgedCheckpoints ?? 0, "{checkpoint}", "Checkpoints sent and not yet acknowledged");
         meter.CreateObservableGauge("replicator.lag.duration", () => host.OldestUnacknowledgedAge.TotalSeconds, "s", "Age of the oldest checkpoint not yet acknowledged (0 when none waits)");
         meter.CreateObservableGauge("replicator.credit.available", () => host.Engine?.CreditAvailable ?? 0, "By", "Bytes the primary may still send before the secondary commits");
+        meter.CreateObservableCounter("replicator.checkpoint.pages.captured", () => host.PageTraffic.CapturedBytes, "By", "RAM page bytes of the checkpoints sent, as captured");
+        meter.CreateObservableCounter("replicator.checkpoint.pages.sent", () => host.PageTraffic.SentBytes, "By", "What those pages took on the link, encoded as the link agreed (--page-encoding)");
         meter.CreateObservableGauge("replicator.sync.remaining", () => host.SyncBytesLeft, "By", "Bytes the running resync or full sync has still to copy");
         meter.CreateObservableGauge("replicator.guest.answers_held", () => host.HeldAnswers, "{request}", "Guest answers held without a majority (with a witness)");
         meter.CreateObservableGauge("replicator.pair.protected", () => host.LastProtection.State == PairProtection.Protected ? 1 : 0, "{state}", "1 while the pair is protected, else 0");

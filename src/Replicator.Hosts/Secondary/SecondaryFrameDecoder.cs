@@ -28,8 +28,11 @@ public static class SecondaryFrameDecoder
                     MirrorRecord record = MirrorDecoder.Decode(frame, ReceivedPayloads, out IMemoryOwner<byte>? owner);
                     return new SecondaryInput(SecondaryInputKind.Mirror, record, owner);
                 case FrameType.Checkpoint:
-                    CheckpointRecord checkpoint = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint).ToRecord();
-                    return new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: checkpoint, ReceivedAt: receivedAt);
+                    CheckpointMessage checkpoint = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint);
+                    // Encoded pages are decoded on the host's loop, by its link's decoder, in the link's order.
+                    return checkpoint.PageEncoding == Protocol.Pages.PageEncoding.None
+                        ? new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: checkpoint.ToRecord(), ReceivedAt: receivedAt)
+                        : new SecondaryInput(SecondaryInputKind.Checkpoint, EncodedCheckpoint: checkpoint, ReceivedAt: receivedAt);
                 case FrameType.ResyncStart:
                     return new SecondaryInput(SecondaryInputKind.ResyncStart, ResyncStart: ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart));
                 case FrameType.Heartbeat:

@@ -1,9 +1,11 @@
+using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Testing;
 using Replicator.Hosts.Links;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 
 namespace Replicator.Hosts.Secondary;
 
@@ -44,6 +46,12 @@ public sealed partial class SecondaryHost
     private int _stateOperationsPending;
     private readonly Queue<SecondaryStorageOperation> _persistsWaiting = new();
     private SecondaryStorageOperation? _promotionWaiting;
+
+    /// <summary>Links closed because their primary broke the protocol (a malformed frame, pages that do not decode), since the host started.</summary>
+    public long ProtocolViolations { get; private set; }
+
+    /// <summary>Why the last of them was closed.</summary>
+    public string? LastProtocolViolation { get; private set; }
 
     /// <summary>A connection was accepted; nothing from it is acted on before its hello passes.</summary>
     public void OnLinkConnected(LinkId link, string peer)
@@ -134,8 +142,12 @@ public sealed partial class SecondaryHost
 
                 break;
             case SecondaryInputKind.Checkpoint:
-                NoteCheckpointReceived(input.Checkpoint!.Epoch, state.LastHeard);
-                engine.OnCheckpoint(input.Checkpoint);
+                if (DecodedCheckpoint(link, state, input) is { } checkpoint)
+                {
+                    NoteCheckpointReceived(checkpoint.Epoch, state.LastHeard);
+                    engine.OnCheckpoint(checkpoint);
+                }
+
                 break;
             case SecondaryInputKind.ResyncStart:
                 OnResyncStart(link, input.ResyncStart!);
@@ -144,8 +156,7 @@ public sealed partial class SecondaryHost
                 EchoProbe(input.Probe);
                 break;
             case SecondaryInputKind.WitnessAnswer:
-                Log.ProtocolViolation(_log, state.Peer, "a primary does not send WitnessAnswer");
-                CloseLink(link, "a primary does not send WitnessAnswer");
+                CloseForViolation(link, state, "a primary does not send WitnessAnswer");
                 break;
             case SecondaryInputKind.Switchover:
                 OnSwitchover(link, input.Epoch);
@@ -158,8 +169,7 @@ public sealed partial class SecondaryHost
                 Refuse(link, "a second hello on one link", fenced: false);
                 break;
             case SecondaryInputKind.Malformed:
-                Log.ProtocolViolation(_log, state.Peer, input.Reason!);
-                CloseLink(link, input.Reason!);
+                CloseForViolation(link, state, input.Reason!);
                 break;
         }
     }
@@ -209,6 +219,7 @@ public sealed partial class SecondaryHost
 
         state.HelloAccepted = true;
         state.Relation = relation;
+        state.OfferedPages = hello.PageTerms;
         _current = link;
         ForgetProposal();
         Log.PrimaryConnected(_log, state.Peer, $"{hello.Identity}; {hello.Generations}");
@@ -278,6 +289,9 @@ public sealed partial class SecondaryHost
         _creditOwed = 0;
         ForgetStamps();
         _autoFailoverStarted = false;
+        LinkState state = _links[link];
+        PageTerms pages = PageTerms.Agree(state.OfferedPages, _options.PageTerms);
+        state.Pages = pages.Encodes ? new CheckpointPageDecoder(pages.Encoding, pages.CacheBytes) : null;
         var welcome = new WelcomeMessage
         {
             ProtocolVersion = Handshake.ProtocolVersion,
@@ -290,10 +304,12 @@ public sealed partial class SecondaryHost
             SeenEpoch = engine.LastSealedEpoch,
             SeenSequence = engine.LastSealedSequence,
             FormerPrimaryWrites = _store.State.FormerPrimary ? _formerPrimaryWrites : null,
+            PageEncoding = pages.Encoding,
+            PageCacheBytes = pages.CacheBytes,
         };
         _actions.Send(link, FrameType.Welcome, welcome);
         _welcomed = link;
-        _linkDescription = $"connected to {_links[link].Peer}";
+        _linkDescription = $"connected to {state.Peer}";
     }
 
     /// <summary>
@@ -362,6 +378,37 @@ public sealed partial class SecondaryHost
         _actions.RunStorage(op);
     }
 
+    /// <summary>
+    /// The checkpoint of a frame, its pages decoded by the link's decoder when encoded; null when they
+    /// cannot be (the link is closed as for any malformed frame, and nothing of the epoch commits).
+    /// </summary>
+    private CheckpointRecord? DecodedCheckpoint(LinkId link, LinkState state, in SecondaryInput input)
+    {
+        if (input.Checkpoint is { } whole)
+        {
+            return whole;
+        }
+
+        try
+        {
+            return input.EncodedCheckpoint!.ToRecord(state.Pages);
+        }
+        catch (ProtocolViolationException e)
+        {
+            CloseForViolation(link, state, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>The primary broke the protocol: its link closes (nothing of its open epochs commits), and the count says so.</summary>
+    private void CloseForViolation(LinkId link, LinkState state, string reason)
+    {
+        ProtocolViolations++;
+        LastProtocolViolation = reason;
+        Log.ProtocolViolation(_log, state.Peer, reason);
+        CloseLink(link, reason);
+    }
+
     private PairIdentity LocalIdentity() => new()
     {
         PairId = _options.PairId,
@@ -381,6 +428,12 @@ public sealed partial class SecondaryHost
         public long LastHeard { get; set; } = connectedAt;
 
         public bool HelloAccepted { get; set; }
+
+        /// <summary>How the primary's hello offered to send pages.</summary>
+        public PageTerms OfferedPages { get; set; } = PageTerms.Whole;
+
+        /// <summary>The link's page decoder, made with the welcome (null: pages come whole).</summary>
+        public CheckpointPageDecoder? Pages { get; set; }
 
         /// <summary>How the primary's data relates to this node's, as its hello said.</summary>
         public PairRelation Relation { get; set; } = PairRelation.Unrelated;

@@ -1,5 +1,6 @@
 using Replicator.Core.Testing;
 using Replicator.Hosts.Storage;
+using Replicator.Protocol.Pages;
 
 namespace Replicator.Hosts.Secondary;
 
@@ -60,6 +61,12 @@ public sealed record SecondaryHostOptions
 
     /// <summary>Appends move to the journal's other file once the current one holds this much and the other is applied (<see cref="EpochJournal.DefaultSwitchAboveBytes"/>).</summary>
     public long JournalSwitchAboveBytes { get; init; } = EpochJournal.DefaultSwitchAboveBytes;
+
+    /// <summary>
+    /// Which page encoding this node takes from a primary (none: pages come whole), and the most
+    /// memory it keeps per link to decode differences against (<see cref="PageTerms.Agree"/>).
+    /// </summary>
+    public PageTerms PageTerms { get; init; } = PageTerms.Default;
 
     /// <summary>The buffer the journal gathers records written ahead in (<see cref="EpochJournal.DefaultStagingBytes"/>).</summary>
     public int JournalStagingBytes { get; init; } = EpochJournal.DefaultStagingBytes;

@@ -20,13 +20,16 @@ public readonly record struct SecondaryInput(
     long ReceivedAt = 0,
     long Epoch = 0,
     long Probe = 0,
-    Protocol.Witness.WitnessAnswerMessage? WitnessAnswer = null);
+    Protocol.Witness.WitnessAnswerMessage? WitnessAnswer = null,
+    CheckpointMessage? EncodedCheckpoint = null);
 
 /// <summary>What a primary's frame was.</summary>
 public enum SecondaryInputKind
 {
     Hello,
     Mirror,
+
+    /// <summary>A checkpoint: <see cref="SecondaryInput.Checkpoint"/>, or, with its pages encoded, <see cref="SecondaryInput.EncodedCheckpoint"/> for the link's decoder.</summary>
     Checkpoint,
     ResyncStart,
     /// <summary>The primary is alive; <see cref="SecondaryInput.Probe"/> is its lease probe, echoed at once.</summary>

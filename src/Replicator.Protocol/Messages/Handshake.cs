@@ -4,13 +4,14 @@ namespace Replicator.Protocol.Messages;
 public static class Handshake
 {
     /// <summary>
+    /// 7: checkpoint pages encoded (the hello's offer, the welcome's terms, the checkpoint's page encoding).
     /// 6: a former primary's writes in the welcome (failback).
     /// 5: online verify (verify records, the VerifyResult frame).
     /// 4: data generations in the hello, the welcome and the resync start, in place of the identity's failover counter.
     /// 3: roles as <see cref="NodeRole"/> numbers and the largest request in the pair identity.
     /// 2: resync (the ResyncStart frame, the checkpoint's resync marks, Welcome's role, Error's fence).
     /// </summary>
-    public const int ProtocolVersion = 6;
+    public const int ProtocolVersion = 7;
 
     /// <summary>
     /// The secondary's check of a primary's hello: may a peer claiming <paramref name="peer"/>
@@ -29,13 +30,18 @@ public static class Handshake
     /// The primary's check of a secondary's welcome: the same identity checks, and only a node that
     /// follows is ever written to (I6): a promoted node fences the primary.
     /// </summary>
-    public static HandshakeVerdict CheckWelcome(WelcomeMessage welcome, PairIdentity local)
+    public static HandshakeVerdict CheckWelcome(WelcomeMessage welcome, PairIdentity local, Pages.PageTerms offered)
     {
         ArgumentNullException.ThrowIfNull(welcome);
         ArgumentNullException.ThrowIfNull(local);
         if (CheckCompatible(welcome.ProtocolVersion, welcome.Identity, local) is { } incompatible)
         {
             return HandshakeVerdict.Incompatible(incompatible);
+        }
+
+        if (welcome.PageTerms.ProblemAsAnswerTo(offered) is { } pages)
+        {
+            return HandshakeVerdict.Incompatible(pages);
         }
 
         if (CheckGenerations(welcome.Generations) is { } malformed)

@@ -21,4 +21,15 @@ public sealed partial class HelloMessage
     /// </summary>
     [Key(3)]
     public bool VouchesBlankSecondaryEqual { get; set; }
+
+    /// <summary>How the primary would send checkpoint pages (<see cref="Pages.PageTerms"/>): the welcome says what the link uses.</summary>
+    [Key(4)]
+    public Pages.PageEncoding PageEncoding { get; set; }
+
+    /// <summary>The page cache the primary would keep for the link, in bytes: the most the welcome may answer.</summary>
+    [Key(5)]
+    public long PageCacheBytes { get; set; }
+
+    [IgnoreMember]
+    public Pages.PageTerms PageTerms => new(PageEncoding, PageCacheBytes);
 }

@@ -47,4 +47,15 @@ public sealed partial class WelcomeMessage
     /// </summary>
     [Key(9)]
     public FormerPrimaryWrites? FormerPrimaryWrites { get; set; }
+
+    /// <summary>How the link carries checkpoint pages, agreed from the hello's offer (<see cref="Pages.PageTerms.Agree"/>).</summary>
+    [Key(10)]
+    public Pages.PageEncoding PageEncoding { get; set; }
+
+    /// <summary>The page cache both ends keep for the link, in bytes.</summary>
+    [Key(11)]
+    public long PageCacheBytes { get; set; }
+
+    [IgnoreMember]
+    public Pages.PageTerms PageTerms => new(PageEncoding, PageCacheBytes);
 }

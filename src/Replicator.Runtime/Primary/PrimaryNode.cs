@@ -125,6 +125,7 @@ public sealed partial class PrimaryNode : IAsyncDisposable
                 ImageBytes = _image.Size,
                 BlockSize = _options.BlockSize,
                 MaxRequestBytes = _options.MaxRequestBytes,
+                PageTerms = _options.PageTerms,
                 Peer = _options.Peer.ToString(),
                 ImageName = _options.ImagePath,
                 Unreplicated = _options.Unreplicated,

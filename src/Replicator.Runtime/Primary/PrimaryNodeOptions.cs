@@ -66,6 +66,9 @@ public sealed record PrimaryNodeOptions
 
     public int PageSize { get; init; } = 4096;
 
+    /// <summary>How checkpoint pages cross the link (see <see cref="Hosts.Primary.PrimaryHostOptions.PageTerms"/>).</summary>
+    public Protocol.Pages.PageTerms PageTerms { get; init; } = Protocol.Pages.PageTerms.Default;
+
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(200);
 
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);

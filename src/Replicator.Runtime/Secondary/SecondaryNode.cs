@@ -61,6 +61,7 @@ public sealed partial class SecondaryNode : IAsyncDisposable
             WritebackCapacityBytes = options.WritebackCapacityBytes,
             RamBytes = options.RamBytes,
             PageSize = options.PageSize,
+            PageTerms = options.PageTerms,
             HeartbeatTimeout = options.HeartbeatTimeout,
             AutoFailover = options.AutoFailover,
             FenceCommand = options.FenceCommand,

@@ -27,6 +27,9 @@ public sealed record SecondaryNodeOptions
 
     public int PageSize { get; init; } = 4096;
 
+    /// <summary>How checkpoint pages cross the link (see <see cref="Hosts.Secondary.SecondaryHostOptions.PageTerms"/>).</summary>
+    public Protocol.Pages.PageTerms PageTerms { get; init; } = Protocol.Pages.PageTerms.Default;
+
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(200);
 
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(2);

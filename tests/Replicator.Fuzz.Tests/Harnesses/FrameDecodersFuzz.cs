@@ -9,6 +9,7 @@ using Replicator.Hosts.Primary;
 using Replicator.Hosts.Secondary;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 using Xunit.Abstractions;
 
 namespace Replicator.Fuzz.Tests.Harnesses;
@@ -170,15 +171,18 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
             {
                 case SecondaryInputKind.Hello when input.Hello is null:
                 case SecondaryInputKind.ResyncStart when input.ResyncStart is null:
-                case SecondaryInputKind.Checkpoint when input.Checkpoint is null:
+                case SecondaryInputKind.Checkpoint when input.Checkpoint is null && input.EncodedCheckpoint is null:
                 case SecondaryInputKind.WitnessAnswer when input.WitnessAnswer is null:
                     throw new FuzzPropertyException("content", $"a {input.Kind} input without its message");
                 case SecondaryInputKind.Mirror:
                     MirrorDecoderFuzz.ExpectExactly(new MirrorDecoderFuzz.Input(FrameType.Mirror, body, 0), input.Record);
                     ExpectOnDisk(input.Record);
                     break;
+                case SecondaryInputKind.Checkpoint when input.Checkpoint is { } whole:
+                    ExpectRoundTrip(whole);
+                    break;
                 case SecondaryInputKind.Checkpoint:
-                    ExpectRoundTrip(input.Checkpoint!);
+                    ExpectDecodedOrRefused(input.EncodedCheckpoint!);
                     break;
                 default:
                     break;
@@ -251,6 +255,30 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
         {
             throw new FuzzPropertyException("geometry", $"the geometry check accepted {request.Op} {request.Offset}+{request.Length} on a disk of {Disk.DiskBytes} bytes");
         }
+    }
+
+    /// <summary>
+    /// Encoded pages, decoded as a link's first encoded checkpoint: they decode into a checkpoint
+    /// that round-trips, or are refused as a protocol violation — never another exception.
+    /// </summary>
+    private static void ExpectDecodedOrRefused(CheckpointMessage encoded)
+    {
+        if (encoded.PageEncoding is not (PageEncoding.ZeroRuns or PageEncoding.Lz4))
+        {
+            return; // an encoding no link agrees on: the host refuses it before any decoder sees it
+        }
+
+        CheckpointRecord decoded;
+        try
+        {
+            decoded = encoded.ToRecord(new CheckpointPageDecoder(encoded.PageEncoding, 64 * 1024));
+        }
+        catch (ProtocolViolationException)
+        {
+            return;
+        }
+
+        ExpectRoundTrip(decoded);
     }
 
     /// <summary>A checkpoint decoded, encoded again and decoded again is the same checkpoint.</summary>

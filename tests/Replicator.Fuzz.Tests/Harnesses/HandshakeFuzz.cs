@@ -4,6 +4,7 @@ using Replicator.Fuzz.Tests.Infrastructure;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Generations;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 using Xunit.Abstractions;
 
 namespace Replicator.Fuzz.Tests.Harnesses;
@@ -84,7 +85,7 @@ public class HandshakeFuzz(ITestOutputHelper output)
     {
         string hello = Expect("hello", Handshake.Check(peer.Version, peer.Identity, Local, peer.Generations), ExpectedForHello(peer.Version, peer.Identity, peer.Generations));
         var welcome = new WelcomeMessage { ProtocolVersion = peer.Version, Identity = peer.Identity!, Role = peer.Role, Generations = peer.Generations!, FormerPrimaryWrites = peer.Writes };
-        string welcomed = Expect("welcome", Handshake.CheckWelcome(welcome, Local), ExpectedForWelcome(welcome));
+        string welcomed = Expect("welcome", Handshake.CheckWelcome(welcome, Local, PageTerms.Default), ExpectedForWelcome(welcome));
         return $"hello {hello}, welcome {welcomed}";
     }
 
@@ -105,7 +106,7 @@ public class HandshakeFuzz(ITestOutputHelper output)
         try
         {
             WelcomeMessage message = ControlCodec.Decode<WelcomeMessage>(frame with { Header = frame.Header with { Type = FrameType.Welcome } }, FrameType.Welcome);
-            welcomed = Expect("welcome", Handshake.CheckWelcome(message, Local), ExpectedForWelcome(message));
+            welcomed = Expect("welcome", Handshake.CheckWelcome(message, Local, PageTerms.Default), ExpectedForWelcome(message));
         }
         catch (ProtocolViolationException)
         {
@@ -188,7 +189,12 @@ public class HandshakeFuzz(ITestOutputHelper output)
 
     /// <summary>A primary writes only to a node that follows; a promoted one fences it.</summary>
     private static HandshakeOutcome ExpectedForWelcome(WelcomeMessage welcome) =>
-        !Compatible(welcome.ProtocolVersion, welcome.Identity) || !WellFormed(welcome.Generations) || !WellFormed(welcome.FormerPrimaryWrites) ? HandshakeOutcome.Incompatible
+        !Compatible(welcome.ProtocolVersion, welcome.Identity) || !WellFormed(welcome.Generations) || !WellFormed(welcome.FormerPrimaryWrites) || !AnswersOffer(welcome) ? HandshakeOutcome.Incompatible
         : welcome.Role != NodeRole.Secondary ? HandshakeOutcome.Fenced
         : HandshakeOutcome.Accepted;
+
+    /// <summary>The page terms a welcome may answer to the offer the harness's primary makes (<see cref="PageTerms.Default"/>): whole pages, or its encoding with no more cache than it offered.</summary>
+    private static bool AnswersOffer(WelcomeMessage welcome) =>
+        (welcome.PageEncoding == PageEncoding.None && welcome.PageCacheBytes == 0)
+        || (welcome.PageEncoding == PageTerms.Default.Encoding && welcome.PageCacheBytes >= 0 && welcome.PageCacheBytes <= PageTerms.Default.CacheBytes);
 }

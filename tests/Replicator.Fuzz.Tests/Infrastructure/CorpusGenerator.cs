@@ -5,6 +5,7 @@ using Replicator.Core.Epochs;
 using Replicator.Core.Vm;
 using Replicator.Protocol.Framing;
 using Replicator.Protocol.Messages;
+using Replicator.Protocol.Pages;
 
 namespace Replicator.Fuzz.Tests.Infrastructure;
 
@@ -69,15 +70,31 @@ internal static class CorpusGenerator
         ResyncPending = resync,
     });
 
+    /// <summary>A checkpoint whose pages a link's encoder wrote: a zero page, one that runs, one of text, and one too random to shrink.</summary>
+    public static CheckpointMessage EncodedCheckpoint(PageEncoding encoding)
+    {
+        byte[] sparse = new byte[1024];
+        Pattern(16, 6).CopyTo(sparse, 200);
+        byte[] text = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("checkpoint pages ", 61)))[..1024];
+        byte[] noise = new byte[1024];
+        new Random(7).NextBytes(noise);
+        var pages = new VmPage[] { new(0, new byte[1024]), new(3, sparse), new(4, text), new(9, noise) };
+        return CheckpointMessage.From(
+            new CheckpointRecord(3, 13, 13, 0x0BAD_F00D, new VmSnapshot(3, Pattern(32, 8), pages), 0x5EED),
+            new CheckpointPageEncoder(encoding, 64 * 1024));
+    }
+
     /// <summary>One message of every control type (some twice), with the frame type each travels in.</summary>
     public static IReadOnlyList<(string Name, FrameType Type, object Message)> ControlMessages() =>
     [
-        ("hello", FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity() }),
-        ("welcome", FrameType.Welcome, new WelcomeMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), BufferCapacityBytes = 64L << 20, LastCommittedEpoch = 1, LastCommittedSequence = 6, Role = NodeRole.Secondary }),
+        ("hello", FrameType.Hello, new HelloMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), PageEncoding = PageEncoding.ZeroRuns, PageCacheBytes = 64L << 20 }),
+        ("welcome", FrameType.Welcome, new WelcomeMessage { ProtocolVersion = Handshake.ProtocolVersion, Identity = LocalIdentity(), BufferCapacityBytes = 64L << 20, LastCommittedEpoch = 1, LastCommittedSequence = 6, Role = NodeRole.Secondary, PageEncoding = PageEncoding.ZeroRuns, PageCacheBytes = 32L << 20 }),
         ("ack", FrameType.Ack, new AckMessage { Epoch = 2 }),
         ("ack-timings", FrameType.Ack, new AckMessage { Epoch = 3, Timings = new AckTimings { QueueMicroseconds = 10, JournalWriteMicroseconds = 200, JournalFlushMicroseconds = 1500, AckMicroseconds = 5, BufferPeakBytes = 1 << 20, AppliedEpoch = 2, ApplyMicroseconds = 900 } }),
         ("checkpoint", FrameType.Checkpoint, Checkpoint(resync: false)),
         ("checkpoint-resync", FrameType.Checkpoint, Checkpoint(resync: true)),
+        ("checkpoint-zero-runs", FrameType.Checkpoint, EncodedCheckpoint(PageEncoding.ZeroRuns)),
+        ("checkpoint-lz4", FrameType.Checkpoint, EncodedCheckpoint(PageEncoding.Lz4)),
         ("credit", FrameType.Credit, new CreditMessage { Bytes = 65536 }),
         ("heartbeat", FrameType.Heartbeat, new HeartbeatMessage { Epoch = 4, Probe = 123_456_789, PromiseMilliseconds = 2000 }),
         ("reject", FrameType.Reject, new RejectMessage { Epoch = 5, Reason = "digest mismatch" }),

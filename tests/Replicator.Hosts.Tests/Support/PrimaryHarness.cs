@@ -134,7 +134,7 @@ internal sealed class PrimaryHarness
                     Host.OnFrame(secondary, new PrimaryInput(PrimaryInputKind.Credit, FrameType.Credit, Value: mirrored.Request.PayloadLength + MirrorRecord.RecordOverheadBytes));
                     break;
                 case RecordingPrimaryActions.CaptureAsked capture:
-                    Host.OnVmCaptured(new VmSnapshot(capture.Epoch, [], []));
+                    Host.OnVmCaptured(Capture?.Invoke(capture.Epoch) ?? new VmSnapshot(capture.Epoch, [], []));
                     break;
                 case RecordingPrimaryActions.Sent { Type: FrameType.Checkpoint, Message: CheckpointMessage checkpoint } sent when sent.Link == secondary:
                     Host.OnFrame(secondary, Ack(checkpoint.Epoch));
@@ -142,6 +142,9 @@ internal sealed class PrimaryHarness
             }
         }
     }
+
+    /// <summary>What <see cref="Pump"/> answers a capture with (by default a snapshot with no pages).</summary>
+    public Func<long, VmSnapshot>? Capture { get; set; }
 
     /// <summary>While set, <see cref="Pump"/> keeps the dirty log's operations in <see cref="HeldDirtyLog"/> instead of running them (a slow log device).</summary>
     public bool HoldDirtyLog { get; set; }
