@@ -10,12 +10,14 @@ namespace Replicator.Benchmarks;
 /// <summary>
 /// One mirrored write on the link: encoding it as the primary's connection does (header, CRC-32C,
 /// payload copied into the send buffer) and decoding it as the secondary's does (frame checks,
-/// CRC-32C, payload copied into memory rented from the shared pool, as the runtime rents it).
+/// CRC-32C, payload copied into memory rented from the shared pool, as the runtime rents it) — or,
+/// as on a TLS link (<see cref="FrameIntegrity.Transport"/>), the same without the CRC, which the
+/// transport's own authentication replaces.
 /// </summary>
 [MemoryDiagnoser]
 public class MirrorFrameBenchmarks
 {
-    private readonly FrameWriter _writer = new();
+    private FrameWriter _writer = null!;
     private ArrayBufferWriter<byte> _output = null!;
     private MirrorRecord _record;
     private byte[] _encoded = null!;
@@ -23,6 +25,9 @@ public class MirrorFrameBenchmarks
 
     [Params(4096, 65536)]
     public int PayloadBytes { get; set; }
+
+    [Params(FrameIntegrity.Checksum, FrameIntegrity.Transport)]
+    public FrameIntegrity Integrity { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -32,10 +37,11 @@ public class MirrorFrameBenchmarks
         _record = new MirrorRecord(7, 1234, BlockRequest.Write(1 << 20, PayloadBytes), payload);
         _output = new ArrayBufferWriter<byte>(FrameHeader.Size + MirrorHeader.Size + PayloadBytes);
 
+        _writer = new FrameWriter(Integrity);
         var encoded = new ArrayBufferWriter<byte>();
-        new FrameWriter().WriteMirror(encoded, _record);
+        new FrameWriter(Integrity).WriteMirror(encoded, _record);
         _encoded = encoded.WrittenSpan.ToArray();
-        _reader = new FrameReader(MirrorHeader.Size + PayloadBytes);
+        _reader = new FrameReader(MirrorHeader.Size + PayloadBytes, Integrity);
     }
 
     [Benchmark]

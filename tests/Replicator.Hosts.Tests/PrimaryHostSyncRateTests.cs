@@ -1,5 +1,6 @@
 using Replicator.Core.Primary;
 using Replicator.Hosts.Links;
+using Replicator.Hosts.Primary;
 using Replicator.Hosts.Tests.Support;
 using Replicator.Protocol.Generations;
 using static Replicator.Hosts.Tests.Support.RecordingPrimaryActions;
@@ -53,6 +54,29 @@ public sealed class PrimaryHostSyncRateTests
         long read = h.Actions.Of<ResyncRead>().Sum(r => (long)r.Length);
         Assert.True(read > 0);
         Assert.True(read <= (BytesPerSecond * 1.0) + (64 * 1024), $"{read} bytes compared in 0.5 s at {BytesPerSecond} bytes/s");
+    }
+
+    [Fact]
+    public void The_limit_grants_half_a_second_at_once_then_exactly_its_rate_on_the_host_s_clock()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var limit = new SyncRateLimit(BytesPerSecond, time);
+
+        Assert.Equal(249_856, limit.Take()); // 250,000 bytes of burst, in whole 4 KiB units (61)
+        Assert.Equal(0, limit.Take()); // no time passed: nothing, however long the machine took
+
+        long granted = 0;
+        for (int tick = 0; tick < 40; tick++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(25));
+            granted += limit.Take();
+        }
+
+        // One second: the rate (and the burst's remainder), less what is still short of a 4 KiB unit.
+        Assert.InRange(granted, BytesPerSecond - 4096, BytesPerSecond + 144);
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.True(limit.Take() <= 250_000 + 4096, "a long gap refills the bucket once, to its burst");
     }
 
     /// <summary>A first start against a blank secondary: the whole 1 MiB image is copied.</summary>

@@ -138,7 +138,7 @@ internal static class BenchPrimaryCommand
         guest.RequestLatency = null;
         recorder.Stop();
         Window end = Window.Open(node, guest);
-        var (checkpoints, commit, pause, phases, bufferPeak) = recorder.Summary();
+        var (checkpoints, commit, pause, phases, bufferPeak, _) = recorder.Summary();
         lock (latency)
         {
             return new PacedRun(
@@ -199,7 +199,7 @@ internal static class BenchPrimaryCommand
         guest.RequestLatency = null;
         recorder.Stop();
         Window end = Window.Open(node, guest);
-        var (checkpoints, commit, pause, _, _) = recorder.Summary();
+        var (checkpoints, commit, pause, _, _, _) = recorder.Summary();
         lock (latency)
         {
             return new ClosedLoopRun(end.Seconds(start), end.Writes - start.Writes, end.Bytes - start.Bytes, latency.Summary(), checkpoints, commit, pause, end.Cost.Since(start.Cost));

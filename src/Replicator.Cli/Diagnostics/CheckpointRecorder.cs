@@ -19,6 +19,7 @@ internal sealed class CheckpointRecorder
     private LatencyHistogram _pause = new();
     private Dictionary<string, LatencyHistogram> _phases = NewPhases();
     private long _bufferPeak;
+    private PageVolume _pages;
     private long _lastApplied;
     private bool _on;
 
@@ -30,6 +31,7 @@ internal sealed class CheckpointRecorder
             _pause = new LatencyHistogram();
             _phases = NewPhases();
             _bufferPeak = 0;
+            _pages = default;
             _on = true;
         }
     }
@@ -53,6 +55,7 @@ internal sealed class CheckpointRecorder
 
             _commit.Record(timing.Commit);
             _pause.Record(timing.Pause);
+            _pages = new PageVolume(_pages.CapturedBytes + timing.PageBytes, _pages.SentBytes + timing.PageWireBytes);
             _phases["drain"].Record(timing.Drain);
             _phases["capture"].Record(timing.Capture);
             _phases["link"].Record(timing.Link);
@@ -74,14 +77,14 @@ internal sealed class CheckpointRecorder
         }
     }
 
-    public (long Checkpoints, LatencySummary Commit, LatencySummary Pause, Dictionary<string, LatencySummary> Phases, long BufferPeak) Summary() => Summary(reset: false);
+    public (long Checkpoints, LatencySummary Commit, LatencySummary Pause, Dictionary<string, LatencySummary> Phases, long BufferPeak, PageVolume Pages) Summary() => Summary(reset: false);
 
     /// <summary>What was recorded since <see cref="Start"/>; with <paramref name="reset"/> recording then starts afresh, no checkpoint lost between.</summary>
-    public (long Checkpoints, LatencySummary Commit, LatencySummary Pause, Dictionary<string, LatencySummary> Phases, long BufferPeak) Summary(bool reset)
+    public (long Checkpoints, LatencySummary Commit, LatencySummary Pause, Dictionary<string, LatencySummary> Phases, long BufferPeak, PageVolume Pages) Summary(bool reset)
     {
         lock (_lock)
         {
-            var summary = (_commit.Count, _commit.Summary(), _pause.Summary(), _phases.ToDictionary(p => p.Key, p => p.Value.Summary()), _bufferPeak);
+            var summary = (_commit.Count, _commit.Summary(), _pause.Summary(), _phases.ToDictionary(p => p.Key, p => p.Value.Summary()), _bufferPeak, _pages);
             if (reset)
             {
                 Start();
@@ -93,3 +96,6 @@ internal sealed class CheckpointRecorder
 
     private static Dictionary<string, LatencyHistogram> NewPhases() => PhaseNames.ToDictionary(n => n, _ => new LatencyHistogram());
 }
+
+/// <summary>The RAM pages of the checkpoints recorded: their bytes as captured, and what they took on the link (encoded, if the link agreed on it).</summary>
+internal readonly record struct PageVolume(long CapturedBytes, long SentBytes);

@@ -30,21 +30,22 @@ internal sealed class PrimaryCheckpointStats
     {
         long now = Stopwatch.GetTimestamp();
         double seconds = Stopwatch.GetElapsedTime(Interlocked.Read(ref _since), now).TotalSeconds;
-        (long count, LatencySummary commit, LatencySummary pause, Dictionary<string, LatencySummary> phases, long bufferPeak) = Checkpoints.Summary(reset);
+        (long count, LatencySummary commit, LatencySummary pause, Dictionary<string, LatencySummary> phases, long bufferPeak, PageVolume pages) = Checkpoints.Summary(reset);
         VmCheckpointSummary? vm = Vm?.Summary(reset);
         if (reset)
         {
             Interlocked.Exchange(ref _since, now);
         }
 
-        return new CheckpointStatsReport(Math.Round(seconds, 3), count, seconds > 0 ? Math.Round(count / seconds, 1) : 0, commit, pause, phases, bufferPeak, vm);
+        return new CheckpointStatsReport(Math.Round(seconds, 3), count, seconds > 0 ? Math.Round(count / seconds, 1) : 0, commit, pause, phases, bufferPeak, pages.CapturedBytes, pages.SentBytes, vm);
     }
 }
 
 /// <summary>
 /// The answer to <c>checkpoint-stats</c>: over <see cref="Seconds"/>, how many checkpoints were
 /// acknowledged and at what rate, their commit latency, pause and phases in microseconds, the
-/// secondary's buffer peak, and the QEMU guest's pauses (null without one).
+/// secondary's buffer peak, the checkpoints' RAM page bytes as captured and as sent on the link,
+/// and the QEMU guest's pauses (null without one).
 /// </summary>
 internal sealed record CheckpointStatsReport(
     double Seconds,
@@ -54,4 +55,6 @@ internal sealed record CheckpointStatsReport(
     LatencySummary PauseUs,
     IReadOnlyDictionary<string, LatencySummary> PhasesUs,
     long BufferPeakBytes,
+    long PageBytes,
+    long PageWireBytes,
     VmCheckpointSummary? Vm);

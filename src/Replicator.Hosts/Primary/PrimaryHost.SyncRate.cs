@@ -14,7 +14,6 @@ public sealed partial class PrimaryHost
     public void SetSyncRate(long bytesPerSecond)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytesPerSecond);
-        _syncRate?.Dispose();
         Volatile.Write(ref _syncRate, bytesPerSecond > 0 ? new SyncRateLimit(bytesPerSecond, _time) : null);
         Log.SyncRateSet(_log, bytesPerSecond / 1e6);
         _engine?.SetResyncBudget(bytesPerSecond > 0 ? 0 : null);

@@ -138,11 +138,10 @@ public sealed partial class PrimaryHost : IDisposable
         BeginConnect();
     }
 
-    /// <summary>Releases the dirty log's file and the rate limit; the shell calls it once its loop has stopped.</summary>
+    /// <summary>Releases the dirty log's file; the shell calls it once its loop has stopped.</summary>
     public void Dispose()
     {
         _tracker?.Dispose();
-        _syncRate?.Dispose();
     }
 
     /// <summary>A guest request, under an id the shell chose (zero or more, unique while in flight).</summary>

@@ -5,7 +5,8 @@ namespace Replicator.Protocol.Framing;
 /// <summary>
 /// Cuts frames out of one direction of a connection and rejects, with a clear reason, any frame
 /// that is malformed, oversized, of an unknown type, out of order, or fails its checksum
-/// (<see cref="ProtocolViolationException"/>). Nothing of a rejected frame is returned.
+/// (<see cref="ProtocolViolationException"/>). Nothing of a rejected frame is returned. A frame
+/// without a checksum is taken only where the transport guards it (<see cref="FrameIntegrity.Transport"/>).
 /// </summary>
 public sealed class FrameReader
 {
@@ -13,13 +14,17 @@ public sealed class FrameReader
     private uint _expectedSequence;
 
     /// <param name="maxBodyLength">The largest body accepted: the largest request plus the mirror header, or the largest snapshot.</param>
-    public FrameReader(int maxBodyLength)
+    /// <param name="integrity">What guards the connection: only over TLS may a frame come without a checksum.</param>
+    public FrameReader(int maxBodyLength, FrameIntegrity integrity = FrameIntegrity.Checksum)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBodyLength);
         MaxBodyLength = maxBodyLength;
+        Integrity = integrity;
     }
 
     public int MaxBodyLength { get; }
+
+    public FrameIntegrity Integrity { get; }
 
     /// <summary>
     /// Takes one whole frame off the front of <paramref name="buffer"/>; false when more bytes are
@@ -46,9 +51,17 @@ public sealed class FrameReader
             throw new ProtocolViolationException($"frame {_expectedSequence}: unknown frame type {(byte)header.Type}");
         }
 
-        if (header.Flags != 0)
+        if ((header.Flags & ~FrameHeader.TransportIntegrityFlag) != 0)
         {
             throw new ProtocolViolationException($"frame {_expectedSequence}: reserved flags 0x{header.Flags:x2} are set");
+        }
+
+        bool unchecksummed = header.Flags == FrameHeader.TransportIntegrityFlag;
+        if (unchecksummed && (Integrity != FrameIntegrity.Transport || header.Checksum != 0))
+        {
+            throw new ProtocolViolationException(Integrity != FrameIntegrity.Transport
+                ? $"frame {_expectedSequence}: it comes without a checksum, on a link whose transport does not guard it (no TLS)"
+                : $"frame {_expectedSequence}: it says it has no checksum, yet carries 0x{header.Checksum:x8}");
         }
 
         if (header.BodyLength < 0 || header.BodyLength > MaxBodyLength)
@@ -62,7 +75,7 @@ public sealed class FrameReader
         }
 
         ReadOnlySequence<byte> body = buffer.Slice(FrameHeader.Size, header.BodyLength);
-        uint actual = _checksum.Compute(headerBytes[..FrameHeader.ChecksummedPrefix], body);
+        uint actual = unchecksummed ? 0 : _checksum.Compute(headerBytes[..FrameHeader.ChecksummedPrefix], body);
         if (actual != header.Checksum)
         {
             throw new ProtocolViolationException($"frame {header.LinkSequence} ({header.Type}, {header.BodyLength} bytes): checksum 0x{actual:x8} does not match 0x{header.Checksum:x8}: the frame was damaged");

@@ -41,7 +41,7 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly Stream _stream;
     private readonly FrameReader _reader;
     private int _frameArriving;
-    private readonly FrameWriter _writer = new();
+    private readonly FrameWriter _writer;
     private readonly Lock _sendLock = new();
     private readonly Pipe _send = new(new PipeOptions(pool: SendSegments, pauseWriterThreshold: 0, minimumSegmentSize: SendSegmentBytes, useSynchronizationContext: false));
     private readonly CancellationTokenSource _closed = new();
@@ -60,7 +60,11 @@ public sealed class FrameConnection : IAsyncDisposable
         _stream = stream;
         _socket.NoDelay = true;
         RemoteEndPoint = socket.RemoteEndPoint?.ToString() ?? "?";
-        _reader = new FrameReader(maxBodyLength);
+        // Over TLS every record is checked by its AEAD tag: a frame checksum on top would hash each
+        // payload once more on each side for nothing (the link is TLS or plain at both ends alike).
+        Integrity = stream is System.Net.Security.SslStream ? FrameIntegrity.Transport : FrameIntegrity.Checksum;
+        _writer = new FrameWriter(Integrity);
+        _reader = new FrameReader(maxBodyLength, Integrity);
         // Nothing until bytes arrive, then a segment per read: a connection holds what one read
         // brought plus the frame it is in the middle of, and the reader refuses a header that
         // announces more than the largest frame before any of its body is buffered.
@@ -76,6 +80,9 @@ public sealed class FrameConnection : IAsyncDisposable
     public long LastReceived { get; private set; }
 
     public bool IsClosed => _closed.IsCancellationRequested;
+
+    /// <summary>What guards the frames: TLS's record authentication, or each frame's checksum on a plain link.</summary>
+    public FrameIntegrity Integrity { get; }
 
     /// <summary>The bytes run over TLS with the pair key: a read that fails other than on the socket means forged or damaged records.</summary>
     public bool IsAuthenticated => _stream is System.Net.Security.SslStream { IsAuthenticated: true };

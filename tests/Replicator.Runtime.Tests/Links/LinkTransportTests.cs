@@ -37,6 +37,31 @@ public sealed class LinkTransportTests : IDisposable
     }
 
     [Fact]
+    public async Task Over_TLS_frames_go_without_a_checksum_and_on_a_plain_link_with_one()
+    {
+        using LinkKey key = TestLinkKey.In(_directory);
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
+        Task<Stream> accepted = LinkTransport.AcceptAsync(server, key, Handshake, TimeProvider.System, _timeout.Token);
+        Stream near = await LinkTransport.ConnectAsync(client, key, Handshake, TimeProvider.System, _timeout.Token);
+        await using var nearLink = new FrameConnection(client, near, 1024, TimeProvider.System);
+        await using var farLink = new FrameConnection(server, await accepted, 1024, TimeProvider.System);
+        nearLink.StartSending();
+        nearLink.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = 7 });
+        FrameHeader? tls = await farLink.ReceiveOneAsync<object>(frame => frame.Header, _timeout.Token) as FrameHeader?;
+
+        (Socket plainClient, Socket plainServer) = await LoopbackSockets.ConnectedPair();
+        await using var plainNear = new FrameConnection(plainClient, new NetworkStream(plainClient), 1024, TimeProvider.System);
+        await using var plainFar = new FrameConnection(plainServer, new NetworkStream(plainServer), 1024, TimeProvider.System);
+        plainNear.StartSending();
+        plainNear.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = 7 });
+        FrameHeader? plain = await plainFar.ReceiveOneAsync<object>(frame => frame.Header, _timeout.Token) as FrameHeader?;
+
+        Assert.Equal((FrameIntegrity.Transport, FrameHeader.TransportIntegrityFlag, 0u), (farLink.Integrity, tls?.Flags, tls?.Checksum));
+        Assert.Equal((FrameIntegrity.Checksum, (byte)0), (plainFar.Integrity, plain?.Flags));
+        Assert.NotEqual(0u, plain?.Checksum);
+    }
+
+    [Fact]
     public async Task A_link_sized_for_a_guest_of_over_1_GiB_of_RAM_still_takes_a_frame_larger_than_its_first_buffer()
     {
         // Two of the largest frames (a RAM snapshot of 1.5 GiB) exceed an int: the bound must not wrap.
