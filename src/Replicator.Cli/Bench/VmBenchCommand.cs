@@ -92,7 +92,7 @@ internal static class VmBenchCommand
     private static void Write(IAnsiConsole console, MemoryFloor floor, List<VmBenchRun> runs)
     {
         var table = new Table().Border(TableBorder.Simple);
-        foreach (string column in (string[])["asked", "achieved", "commit p50 (p99) ms", "node pause p50 (p99) ms", "QEMU pause p50 (p99) ms", "stop", "RAM diff", "device state", "resume", "pages copied", "pages on the link", "device state KiB", "RAM diff GB/s", "of compare floor"])
+        foreach (string column in (string[])["asked", "achieved", "commit p50 (p99) ms", "node pause p50 (p99) ms", "QEMU pause p50 (p99) ms", "stop", "RAM diff", "device state", "resume", "pages copied", "device state KiB", "RAM diff GB/s", "of compare floor"])
         {
             table.AddColumn(column);
         }
@@ -114,14 +114,18 @@ internal static class VmBenchCommand
                 Phase("deviceState"),
                 Phase("resume"),
                 vm is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{vm.PagesCopiedMean:F0} of {vm.PagesCompared} (max {vm.PagesCopiedMax})"),
-                s.PageBytes == 0 ? "-" : string.Create(CultureInfo.InvariantCulture, $"{s.PageWireBytes / 1048576.0:F1} of {s.PageBytes / 1048576.0:F1} MiB ({(double)s.PageWireBytes / s.PageBytes:P1})"),
                 vm is null ? "-" : $"{vm.DeviceStateBytes / 1024}",
                 vm is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{vm.RamDiffGBps:F1}"),
                 vm is null || floor.CompareGBps <= 0 ? "-" : string.Create(CultureInfo.InvariantCulture, $"{vm.RamDiffGBps / floor.CompareGBps:F2}×"));
         }
 
         console.Write(table);
-        console.WriteLine("  pages on the link: the checkpoints' RAM pages as sent (--page-encoding) against their bytes as captured.");
+        foreach (VmBenchRun run in runs.Where(r => r.Stats.PageBytes > 0))
+        {
+            CheckpointStatsReport s = run.Stats;
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  pages on the link at {run.AskedPerSecond:F0}/s: {s.PageWireBytes / 1048576.0:F2} MiB for {s.PageBytes / 1048576.0:F2} MiB of pages captured ({(double)s.PageWireBytes / s.PageBytes:P1}; --page-encoding)"));
+        }
+
         console.WriteLine("  QEMU's pause: stop + capture (the RAM diff and the device state overlap) + resume; the node's pause: checkpoint start to the guest resumed, from the node's loop.");
     }
 }

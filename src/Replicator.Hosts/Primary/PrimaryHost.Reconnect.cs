@@ -74,6 +74,9 @@ public sealed partial class PrimaryHost
             _peerLeaseUntil = 0;
         }
 
+        // Its page cache goes with it: the next welcome brings a fresh one.
+        _pageEncoder = null;
+
         if (_reconnecting || _fenced is not null || _stopping || HandedOver || _options.ReconnectDelay == TimeSpan.Zero || _options.Unreplicated)
         {
             return;

@@ -60,9 +60,18 @@ public sealed class CheckpointPageDecoder
         for (int i = 0; i < pages.Length; i++)
         {
             ReadOnlySpan<byte> decoded = DecodeOne(epoch, indexes[i], encoded[i].Span);
-            Memory<byte> page = chunks.Next(decoded.Length, chunks.Fits(decoded.Length) ? decoded.Length : (long)(pages.Length - i) * decoded.Length);
-            decoded.CopyTo(page.Span);
-            pages[i] = new VmPage(indexes[i], page);
+            if (!encoded[i].IsEmpty && encoded[i].Span[0] == (byte)PageForm.Whole)
+            {
+                // Sent whole: the message's own memory (decoded into arrays of its own) is the page; no copy.
+                pages[i] = new VmPage(indexes[i], encoded[i][1..]);
+            }
+            else
+            {
+                Memory<byte> page = chunks.Next(decoded.Length, chunks.Fits(decoded.Length) ? decoded.Length : (long)(pages.Length - i) * decoded.Length);
+                decoded.CopyTo(page.Span);
+                pages[i] = new VmPage(indexes[i], page);
+            }
+
             _cache.Keep(indexes[i], decoded);
         }
 

@@ -34,6 +34,12 @@ public class VmBenchTests
                 Assert.True(vm.GetProperty("phasesUs").GetProperty(phase).GetProperty("p50").GetDouble() > 0, $"{phase}: {vm}");
             }
 
+            // The pages crossed the link encoded (zero runs, the default): fewer bytes than captured.
+            long pageBytes = stats.GetProperty("pageBytes").GetInt64();
+            long pageWireBytes = stats.GetProperty("pageWireBytes").GetInt64();
+            Assert.True(pageBytes > 0 && pageWireBytes > 0 && pageWireBytes < pageBytes, $"{pageWireBytes} bytes on the link for {pageBytes} of pages");
+            Assert.Contains("pages on the link at 40/s", output, StringComparison.Ordinal);
+
             Assert.Equal(32768, vm.GetProperty("pagesCompared").GetInt64());
             Assert.True(vm.GetProperty("deviceStateBytes").GetInt64() > 0 && vm.GetProperty("ramDiffGBps").GetDouble() > 0, vm.ToString());
         }
