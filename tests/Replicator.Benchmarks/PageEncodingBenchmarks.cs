@@ -84,7 +84,7 @@ public class PageEncodingBenchmarks
         _versions[1] = Checkpoint(2, second);
         bool encodes = Encoding != PageEncoding.None;
         _encoder = encodes ? new CheckpointPageEncoder(Encoding, 64L << 20) : null;
-        _decoder = encodes ? new CheckpointPageDecoder(Encoding, 64L << 20) : null;
+        _decoder = encodes ? new CheckpointPageDecoder(Encoding, 64L << 20, Pages * PageBytes) : null;
 
         // Both caches warm: each side has seen version 0, then the frames alternate 1, 0, 1, ...
         byte[] warm = Frame(_versions[0]);

@@ -106,7 +106,7 @@ public sealed class PageEncodingHostTests
         welcome.PageCacheBytes = 4096;
         h.Host.OnFrame(link, PrimaryHarness.Input(welcome));
 
-        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 4096);
+        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 4096, 1 << 20);
         for (int i = 1; i <= 3; i++)
         {
             h.Host.RequestCheckpoint(i);
@@ -131,7 +131,7 @@ public sealed class PageEncodingHostTests
         h.Pump(again);
         CheckpointMessage first = h.Actions.Of<Sent>().Where(s => s.Link == again).Select(s => s.Message).OfType<CheckpointMessage>().Last();
         Assert.Equal(1, first.PageSequence);
-        Assert.Equal((byte)first.Epoch, first.ToRecord(new CheckpointPageDecoder(PageEncoding.ZeroRuns, 4096)).Snapshot.Pages[0].Data.Span[4095]);
+        Assert.Equal((byte)first.Epoch, first.ToRecord(new CheckpointPageDecoder(PageEncoding.ZeroRuns, 4096, 1 << 20)).Snapshot.Pages[0].Data.Span[4095]);
     }
 
     [Fact]

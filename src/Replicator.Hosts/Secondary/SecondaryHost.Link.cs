@@ -291,7 +291,7 @@ public sealed partial class SecondaryHost
         _autoFailoverStarted = false;
         LinkState state = _links[link];
         PageTerms pages = PageTerms.Agree(state.OfferedPages, _options.PageTerms);
-        state.Pages = pages.Encodes ? new CheckpointPageDecoder(pages.Encoding, pages.CacheBytes) : null;
+        state.Pages = pages.Encodes ? new CheckpointPageDecoder(pages.Encoding, pages.CacheBytes, _options.RamBytes) : null;
         var welcome = new WelcomeMessage
         {
             ProtocolVersion = Handshake.ProtocolVersion,

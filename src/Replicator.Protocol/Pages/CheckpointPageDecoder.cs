@@ -19,16 +19,26 @@ public sealed class CheckpointPageDecoder
     private readonly PageCache _cache;
     private readonly byte[] _decoded = new byte[LargestPageBytes];
 
-    public CheckpointPageDecoder(PageEncoding encoding, long cacheBytes)
+    /// <param name="encoding">The link's encoding.</param>
+    /// <param name="cacheBytes">The link's page cache.</param>
+    /// <param name="largestSnapshotBytes">
+    /// The most page bytes one checkpoint may decode to (the guest's RAM): a few encoded bytes can
+    /// stand for a page of zeros, so without it a small frame could ask for gigabytes.
+    /// </param>
+    public CheckpointPageDecoder(PageEncoding encoding, long cacheBytes, long largestSnapshotBytes)
     {
         if (encoding is not (PageEncoding.ZeroRuns or PageEncoding.Lz4))
         {
             throw new ArgumentOutOfRangeException(nameof(encoding), encoding, "a page decoder decodes ZeroRuns or Lz4");
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(largestSnapshotBytes);
         Encoding = encoding;
         _cache = new PageCache(cacheBytes);
+        LargestSnapshotBytes = largestSnapshotBytes;
     }
+
+    public long LargestSnapshotBytes { get; }
 
     public PageEncoding Encoding { get; }
 
@@ -57,9 +67,16 @@ public sealed class CheckpointPageDecoder
 
         var pages = new VmPage[indexes.Length];
         var chunks = default(PageChunks);
+        long total = 0;
         for (int i = 0; i < pages.Length; i++)
         {
             ReadOnlySpan<byte> decoded = DecodeOne(epoch, indexes[i], encoded[i].Span);
+            total += decoded.Length;
+            if (total > LargestSnapshotBytes)
+            {
+                throw new ProtocolViolationException($"checkpoint {epoch}: its pages decode to more than the {LargestSnapshotBytes} bytes of the guest's RAM");
+            }
+
             if (!encoded[i].IsEmpty && encoded[i].Span[0] == (byte)PageForm.Whole)
             {
                 // Sent whole: the message's own memory (decoded into arrays of its own) is the page; no copy.

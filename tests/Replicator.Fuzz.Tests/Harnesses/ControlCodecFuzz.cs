@@ -136,7 +136,7 @@ public class ControlCodecFuzz(ITestOutputHelper output)
                 try
                 {
                     // Encoded pages go through the link's decoder; it throws nothing but a protocol violation.
-                    checkpoint.ToRecord(checkpoint.PageEncoding is PageEncoding.ZeroRuns or PageEncoding.Lz4 ? new CheckpointPageDecoder(checkpoint.PageEncoding, 64 * 1024) : null);
+                    checkpoint.ToRecord(checkpoint.PageEncoding is PageEncoding.ZeroRuns or PageEncoding.Lz4 ? new CheckpointPageDecoder(checkpoint.PageEncoding, 64 * 1024, largestSnapshotBytes: 1 << 20) : null);
                 }
                 catch (ProtocolViolationException)
                 {

@@ -271,7 +271,7 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
         CheckpointRecord decoded;
         try
         {
-            decoded = encoded.ToRecord(new CheckpointPageDecoder(encoded.PageEncoding, 64 * 1024));
+            decoded = encoded.ToRecord(new CheckpointPageDecoder(encoded.PageEncoding, 64 * 1024, largestSnapshotBytes: 1 << 20));
         }
         catch (ProtocolViolationException)
         {

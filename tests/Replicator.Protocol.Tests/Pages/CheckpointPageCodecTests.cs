@@ -65,7 +65,7 @@ public class CheckpointPageCodecTests
     public void Every_page_decodes_to_what_was_sent_checkpoint_after_checkpoint(PageEncoding encoding, long cacheBytes)
     {
         var encoder = new CheckpointPageEncoder(encoding, cacheBytes);
-        var decoder = new CheckpointPageDecoder(encoding, cacheBytes);
+        var decoder = new CheckpointPageDecoder(encoding, cacheBytes, 1L << 30);
         var ram = new ChangingRam(seed: 11, pages: 24);
         for (long checkpoint = 1; checkpoint <= 300; checkpoint++)
         {
@@ -108,7 +108,7 @@ public class CheckpointPageCodecTests
     public void A_checkpoint_decoded_out_of_its_order_is_refused()
     {
         var encoder = new CheckpointPageEncoder(PageEncoding.ZeroRuns, 1 << 20);
-        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20);
+        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20, 1L << 30);
         VmPage[] pages = [new VmPage(1, new byte[PageBytes])];
         encoder.Encode(pages);
         ReadOnlyMemory<byte>[] second = encoder.Encode(pages);
@@ -121,7 +121,7 @@ public class CheckpointPageCodecTests
     public void A_difference_from_a_page_the_decoder_does_not_hold_is_refused()
     {
         var encoder = new CheckpointPageEncoder(PageEncoding.ZeroRuns, 1 << 20);
-        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20);
+        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20, 1L << 30);
         encoder.Encode([new VmPage(1, new byte[PageBytes])]);
         ReadOnlyMemory<byte>[] difference = [encoder.Encode([new VmPage(1, new byte[PageBytes])])[0].ToArray()];
         decoder.Decode(1, 1, [2], encoder.Encode([new VmPage(2, new byte[PageBytes])])); // another page: 1 was never received
@@ -138,9 +138,21 @@ public class CheckpointPageCodecTests
     [InlineData(new byte[] { 1, 0x80, 0x20, 0x05, 0x00 })] // zero runs that fall short of the length
     public void Pages_that_do_not_decode_are_refused(byte[] encoded)
     {
-        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20);
+        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20, 1L << 30);
 
         Assert.Throws<ProtocolViolationException>(() => decoder.Decode(1, 1, [0], [encoded]));
+    }
+
+    [Fact]
+    public void Pages_that_decode_to_more_than_the_guest_s_RAM_are_refused_before_they_are_held()
+    {
+        var encoder = new CheckpointPageEncoder(PageEncoding.ZeroRuns, 0);
+        VmPage[] zeros = Enumerable.Range(0, 3).Select(i => new VmPage(i, new byte[PageBytes])).ToArray();
+        ReadOnlyMemory<byte>[] encoded = encoder.Encode(zeros); // three bytes or so each
+        var decoder = new CheckpointPageDecoder(PageEncoding.ZeroRuns, 0, largestSnapshotBytes: 2 * PageBytes);
+
+        var refused = Assert.Throws<ProtocolViolationException>(() => decoder.Decode(1, 1, [0, 1, 2], encoded));
+        Assert.Contains("more than the 8192 bytes of the guest's RAM", refused.Message);
     }
 
     [Fact]
@@ -151,6 +163,6 @@ public class CheckpointPageCodecTests
         CheckpointMessage whole = CheckpointMessage.From(checkpoint);
 
         Assert.Contains("agreed on None", Assert.Throws<ProtocolViolationException>(() => encoded.ToRecord()).Message);
-        Assert.Contains("pages encoded as None on a link that agreed on ZeroRuns", Assert.Throws<ProtocolViolationException>(() => whole.ToRecord(new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20))).Message);
+        Assert.Contains("pages encoded as None on a link that agreed on ZeroRuns", Assert.Throws<ProtocolViolationException>(() => whole.ToRecord(new CheckpointPageDecoder(PageEncoding.ZeroRuns, 1 << 20, 1L << 30))).Message);
     }
 }

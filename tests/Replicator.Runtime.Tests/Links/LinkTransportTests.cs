@@ -19,16 +19,24 @@ public sealed class LinkTransportTests : IDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
+    /// <summary>Two connections over TLS with one pair key, the near one sending.</summary>
+    private async Task<(FrameConnection Near, FrameConnection Far)> TlsPairAsync(LinkKey key)
+    {
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
+        Task<Stream> accepted = LinkTransport.AcceptAsync(server, key, Handshake, TimeProvider.System, _timeout.Token);
+        Stream near = await LinkTransport.ConnectAsync(client, key, Handshake, TimeProvider.System, _timeout.Token);
+        var nearLink = new FrameConnection(client, near, 1024, TimeProvider.System);
+        var farLink = new FrameConnection(server, await accepted, 1024, TimeProvider.System);
+        nearLink.StartSending();
+        return (nearLink, farLink);
+    }
+
     [Fact]
     public async Task Two_ends_with_the_pair_key_exchange_frames()
     {
         using LinkKey key = TestLinkKey.In(_directory);
-        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
-        Task<Stream> accepted = LinkTransport.AcceptAsync(server, key, Handshake, TimeProvider.System, _timeout.Token);
-        Stream near = await LinkTransport.ConnectAsync(client, key, Handshake, TimeProvider.System, _timeout.Token);
-        await using var nearLink = new FrameConnection(client, near, 1024, TimeProvider.System);
-        await using var farLink = new FrameConnection(server, await accepted, 1024, TimeProvider.System);
-        nearLink.StartSending();
+        (FrameConnection nearLink, FrameConnection farLink) = await TlsPairAsync(key);
+        await using FrameConnection nearOwned = nearLink, farOwned = farLink;
 
         nearLink.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = 42 });
         HeartbeatMessage? got = await farLink.ReceiveOneAsync(frame => ControlCodec.Decode<HeartbeatMessage>(frame, FrameType.Heartbeat), _timeout.Token);
@@ -40,12 +48,8 @@ public sealed class LinkTransportTests : IDisposable
     public async Task Over_TLS_frames_go_without_a_checksum_and_on_a_plain_link_with_one()
     {
         using LinkKey key = TestLinkKey.In(_directory);
-        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
-        Task<Stream> accepted = LinkTransport.AcceptAsync(server, key, Handshake, TimeProvider.System, _timeout.Token);
-        Stream near = await LinkTransport.ConnectAsync(client, key, Handshake, TimeProvider.System, _timeout.Token);
-        await using var nearLink = new FrameConnection(client, near, 1024, TimeProvider.System);
-        await using var farLink = new FrameConnection(server, await accepted, 1024, TimeProvider.System);
-        nearLink.StartSending();
+        (FrameConnection nearLink, FrameConnection farLink) = await TlsPairAsync(key);
+        await using FrameConnection nearOwned = nearLink, farOwned = farLink;
         nearLink.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = 7 });
         FrameHeader? tls = await farLink.ReceiveOneAsync<object>(frame => frame.Header, _timeout.Token) as FrameHeader?;
 
