@@ -88,6 +88,18 @@ public sealed class PageEncodingHostTests
     }
 
     [Fact]
+    public void Whole_pages_on_a_link_that_agreed_on_an_encoding_close_the_link_too()
+    {
+        var h = new SecondaryHarness();
+        LinkId link = Connect(h, PageTerms.Default);
+
+        h.SendEpoch(link, 1, 1);
+
+        Assert.Contains("pages encoded as None on a link that agreed on ZeroRuns", Assert.Single(h.Closed).Reason);
+        Assert.Equal(1, h.Host.ProtocolViolations);
+    }
+
+    [Fact]
     public void The_primary_encodes_with_the_terms_of_each_welcome_afresh()
     {
         var h = new PrimaryHarness(o => o with { PageTerms = new PageTerms(PageEncoding.ZeroRuns, 1 << 20) });

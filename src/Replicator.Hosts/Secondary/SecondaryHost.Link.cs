@@ -386,6 +386,12 @@ public sealed partial class SecondaryHost
     {
         if (input.Checkpoint is { } whole)
         {
+            if (state.Pages is { } decoder)
+            {
+                CloseForViolation(link, state, $"checkpoint {whole.Epoch}: pages encoded as None on a link that agreed on {decoder.Encoding}");
+                return null;
+            }
+
             return whole;
         }
 
