@@ -26,6 +26,11 @@ public sealed partial class MetricsTests
         Assert.Equal(1, Value(primary, "replicator_pair_protected"));
         Assert.Contains("phase=\"journal_flush\"", primary, StringComparison.Ordinal);
 
+        // The checkpoints' RAM pages as captured and as the link carried them: none with no VM (the
+        // bench's VM test sees a real guest's pages cross encoded into a fraction of their bytes).
+        Assert.Equal(0, Value(primary, "replicator_checkpoint_pages_captured_bytes_total"));
+        Assert.Equal(0, Value(primary, "replicator_checkpoint_pages_sent_bytes_total"));
+
         string secondary = await ScrapeUntilAsync(secondaryMetrics, "replicator_epoch_committed", v => v >= epoch);
         Assert.Equal(0, Value(secondary, "replicator_promoted"));
 
