@@ -77,7 +77,7 @@ public sealed class CheckpointPageDecoder
                 throw new ProtocolViolationException($"checkpoint {epoch}: its pages decode to more than the {LargestSnapshotBytes} bytes of the guest's RAM");
             }
 
-            if (!encoded[i].IsEmpty && encoded[i].Span[0] == (byte)PageForm.Whole)
+            if (encoded[i].Span[0] == (byte)PageForm.Whole) // DecodeOne refused a page without a form byte
             {
                 // Sent whole: the message's own memory (decoded into arrays of its own) is the page; no copy.
                 pages[i] = new VmPage(indexes[i], encoded[i][1..]);

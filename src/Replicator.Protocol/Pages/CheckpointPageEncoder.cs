@@ -19,7 +19,6 @@ public sealed class CheckpointPageEncoder
 
     // The encoded pages of the last checkpoint, back to back; grown, never shrunk.
     private byte[] _output = [];
-    private readonly List<(int Start, int Length)> _written = new();
 
     public CheckpointPageEncoder(PageEncoding encoding, long cacheBytes)
     {
@@ -64,24 +63,20 @@ public sealed class CheckpointPageEncoder
             _output = GC.AllocateUninitializedArray<byte>((int)Math.Max(most, Math.Min(2L * _output.Length, int.MaxValue)));
         }
 
-        _written.Clear();
+        // Sized for every page whole, so the output is not reallocated under the slices handed out.
         Checkpoints++;
+        var encoded = new ReadOnlyMemory<byte>[pages.Count];
         int at = 0;
-        foreach (VmPage page in pages)
+        for (int i = 0; i < encoded.Length; i++)
         {
+            VmPage page = pages[i];
             int length = EncodeOne(page, _output.AsSpan(at, 1 + page.Data.Length));
-            _written.Add((at, length));
+            encoded[i] = _output.AsMemory(at, length);
             at += length;
             BytesIn += page.Data.Length;
         }
 
         BytesOut += at;
-        var encoded = new ReadOnlyMemory<byte>[_written.Count];
-        for (int i = 0; i < encoded.Length; i++)
-        {
-            encoded[i] = _output.AsMemory(_written[i].Start, _written[i].Length);
-        }
-
         return encoded;
     }
 
