@@ -46,7 +46,7 @@ public class EpochJournalCommitBenchmarks
         {
             foreach (BufferedRecord held in _epoch.Records)
             {
-                _journal.Stage(_epoch.Incarnation, held.Record);
+                _journal.Stage(_epoch.Incarnation, held.Record, held.Hash);
             }
         }
     }

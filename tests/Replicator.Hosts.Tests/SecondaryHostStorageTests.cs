@@ -55,6 +55,8 @@ public class SecondaryHostStorageTests
 
         Assert.Equal([(1L, SecondaryStorageLane.Journal), (2L, SecondaryStorageLane.Journal)], pair.Staged.Select(op => (op.Record.Sequence, op.Lane)));
         Assert.NotEqual(pair.Staged[0].Number, pair.Staged[1].Number); // each epoch log's own incarnation
+        // With the hash the engine computed as the record arrived: the journal's checksum takes it in place of the payload.
+        Assert.All(pair.Staged, op => Assert.Equal(EpochDigest.RecordHash(op.Record), op.RecordHash));
         Assert.Equal((2L, 2L), (pair.Host.Store!.Journal.RecordsStaged, pair.Host.Store.Journal.CommitsStaged));
         Assert.Equal([1L, 2L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
     }

@@ -80,7 +80,7 @@ public class SecondaryStorageWorkerTests
         SecondaryStore store = SecondaryStore.Open(directory.Create("disk.img", 1 << 20), directory, "pair-1", 4 * PageSize, PageSize);
         var worker = new SecondaryStorageWorker(store, new FakeTimeProvider());
         EpochLog epoch = SealedEpoch(resyncPending: false);
-        var stage = new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, epoch.Records[0].Record, Number: epoch.Incarnation);
+        var stage = new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, epoch.Records[0].Record, Number: epoch.Incarnation, RecordHash: epoch.Records[0].Hash);
 
         SecondaryStorageCompletion staged = worker.Run(stage);
         SecondaryStorageCompletion persisted = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: epoch));
@@ -118,7 +118,7 @@ public class SecondaryStorageWorkerTests
         worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.Persist, Epoch: epoch));
         faults.FailFrom = null;
 
-        SecondaryStorageCompletion staged = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, epoch.Records[0].Record, Number: epoch.Incarnation));
+        SecondaryStorageCompletion staged = worker.Run(new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, epoch.Records[0].Record, Number: epoch.Incarnation, RecordHash: epoch.Records[0].Hash));
 
         Assert.Equal(SecondaryStorageResult.Skipped, staged.Result);
         Assert.Equal(0, store.Journal.RecordsStaged);

@@ -21,7 +21,10 @@ public struct EpochDigest
 
     public readonly ulong Value => _sum;
 
-    public void Add(in MirrorRecord record) => _sum = unchecked(_sum + RecordHash(record));
+    public void Add(in MirrorRecord record) => AddHash(RecordHash(record));
+
+    /// <summary>Adds a record by its <see cref="RecordHash"/>, computed already.</summary>
+    public void AddHash(ulong recordHash) => _sum = unchecked(_sum + recordHash);
 
     public void Reset() => _sum = 0;
 

@@ -49,13 +49,16 @@ public sealed class EpochLog
     /// <summary>Every sequence number the checkpoint names has arrived (and nothing else could have been added).</summary>
     internal bool IsComplete => Checkpoint is not null && _records.Count == Checkpoint.RecordCount;
 
-    internal AddResult Add(in MirrorRecord record, IDisposable? owner)
+    /// <summary>Adds a record; <paramref name="hash"/> is its <see cref="EpochDigest.RecordHash"/>, computed here once (0 when out of range).</summary>
+    internal AddResult Add(in MirrorRecord record, IDisposable? owner, out ulong hash)
     {
+        hash = 0;
         if (Checkpoint is not null && (record.Sequence < Checkpoint.FirstSequence || record.Sequence > Checkpoint.LastSequence))
         {
             return AddResult.OutOfRange;
         }
 
+        hash = EpochDigest.RecordHash(record);
         if (record.Sequence <= _maxSequence)
         {
             // Rare: a retransmission or a reordered arrival. Look for the same number.
@@ -63,7 +66,7 @@ public sealed class EpochLog
             {
                 if (held.Record.Sequence == record.Sequence)
                 {
-                    return EpochDigest.RecordHash(held.Record) == EpochDigest.RecordHash(record) ? AddResult.Duplicate : AddResult.Conflict;
+                    return held.Hash == hash ? AddResult.Duplicate : AddResult.Conflict;
                 }
             }
 
@@ -74,8 +77,8 @@ public sealed class EpochLog
             _maxSequence = record.Sequence;
         }
 
-        _records.Add(new BufferedRecord(record, owner));
-        _digest.Add(record);
+        _records.Add(new BufferedRecord(record, owner, hash));
+        _digest.AddHash(hash);
         BufferBytes += record.BufferCost;
         return AddResult.Added;
     }

@@ -24,8 +24,10 @@ public interface ISecondaryActions
     /// checkpoint and one flush. Nothing written ahead counts until that commit, which takes it only
     /// for the same <see cref="EpochLog.Incarnation"/> and writes whatever it lacks. Ignoring it loses
     /// nothing (the commit then writes the whole epoch), hence the empty default.
+    /// <paramref name="recordHash"/> is the record's <see cref="EpochDigest.RecordHash"/>, which the
+    /// journal's checksum takes in place of the payload.
     /// </summary>
-    void StageRecord(EpochLog epoch, in MirrorRecord record)
+    void StageRecord(EpochLog epoch, in MirrorRecord record, ulong recordHash)
     {
     }
 

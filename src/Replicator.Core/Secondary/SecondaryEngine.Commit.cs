@@ -174,7 +174,7 @@ public sealed partial class SecondaryEngine
         var log = new EpochLog(checkpoint.Epoch);
         foreach (MirrorRecord record in records)
         {
-            if (log.Add(record, null) != EpochLog.AddResult.Added)
+            if (log.Add(record, null, out _) != EpochLog.AddResult.Added)
             {
                 throw new InvalidOperationException($"journal entry for epoch {checkpoint.Epoch} repeats sequence number {record.Sequence}");
             }

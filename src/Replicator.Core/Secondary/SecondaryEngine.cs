@@ -183,7 +183,7 @@ public sealed partial class SecondaryEngine
         }
 
         EpochLog log = OpenLog(record.Epoch);
-        switch (log.Add(record, payloadOwner))
+        switch (log.Add(record, payloadOwner, out ulong hash))
         {
             case EpochLog.AddResult.Duplicate:
                 return MirrorOutcome.Duplicate;
@@ -201,7 +201,7 @@ public sealed partial class SecondaryEngine
         {
             // The next epoch to commit: its records can go to the journal as they come, so its
             // commit is left with the checkpoint and one flush. Later epochs' would only be written again.
-            _actions.StageRecord(log, record);
+            _actions.StageRecord(log, record, hash);
         }
 
         SealCompleteEpochs();

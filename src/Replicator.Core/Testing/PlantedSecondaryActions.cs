@@ -41,7 +41,7 @@ internal sealed class PlantedSecondaryActions : ISecondaryActions
         _inner.PersistEpoch(epoch);
     }
 
-    public void StageRecord(EpochLog epoch, in MirrorRecord record) => _inner.StageRecord(epoch, record);
+    public void StageRecord(EpochLog epoch, in MirrorRecord record, ulong recordHash) => _inner.StageRecord(epoch, record, recordHash);
 
     public void AcknowledgeEpoch(long epoch)
     {

@@ -31,8 +31,8 @@ public sealed partial class SecondaryHost
         /// Written ahead on the journal's lane, in order with the commits: the incarnation goes by
         /// value, since the log may be reused for another epoch before the lane reaches the record.
         /// </summary>
-        public void StageRecord(EpochLog epoch, in MirrorRecord record) =>
-            host._actions.RunStorage(new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, record, Number: epoch.Incarnation));
+        public void StageRecord(EpochLog epoch, in MirrorRecord record, ulong recordHash) =>
+            host._actions.RunStorage(new SecondaryStorageOperation(SecondaryStorageKind.StageRecord, record, Number: epoch.Incarnation, RecordHash: recordHash));
 
         public void AcknowledgeEpoch(long epoch)
         {

@@ -16,7 +16,8 @@ public readonly record struct SecondaryStorageOperation(
     long Number = 0,
     long LastSequence = 0,
     Protocol.Generations.DataGenerations? Generations = null,
-    Protocol.Generations.GenerationMark? Proposal = null)
+    Protocol.Generations.GenerationMark? Proposal = null,
+    ulong RecordHash = 0)
 {
     /// <summary>
     /// Journal appends (the commit point, on the acknowledgement's path) run apart from applying
@@ -47,8 +48,9 @@ public enum SecondaryStorageKind
 
     /// <summary>
     /// Write a record of the epoch that commits next into the journal ahead of its commit, for the
-    /// epoch log's incarnation <see cref="SecondaryStorageOperation.Number"/>; nothing is flushed and
-    /// nothing counts until <see cref="Persist"/> (<see cref="Storage.EpochJournal.Stage"/>).
+    /// epoch log's incarnation <see cref="SecondaryStorageOperation.Number"/>, with its
+    /// <see cref="SecondaryStorageOperation.RecordHash"/> for the entry's checksum; nothing is flushed
+    /// and nothing counts until <see cref="Persist"/> (<see cref="Storage.EpochJournal.Stage"/>).
     /// </summary>
     StageRecord,
 

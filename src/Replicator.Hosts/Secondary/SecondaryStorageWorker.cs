@@ -66,7 +66,7 @@ public sealed class SecondaryStorageWorker(SecondaryStore store, TimeProvider ti
             return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, SecondaryStorageResult.Skipped);
         }
 
-        bool staged = store.Journal.Stage(op.Number, op.Record);
+        bool staged = store.Journal.Stage(op.Number, op.Record, op.RecordHash);
         return new SecondaryStorageCompletion(op.Kind, op.EpochNumber, staged ? SecondaryStorageResult.Done : SecondaryStorageResult.Skipped);
     }
 

@@ -29,8 +29,9 @@ namespace Replicator.Hosts.Storage;
 ///         0     4    magic 0x4A4C5052 ("RPLJ")
 ///         4     4    body length
 ///         8     8    epoch
-///        16     4    CRC-32C of the journal's salt (8 bytes), the epoch, the body and the body length
-///        20     4    format version (3)
+///        16     4    CRC-32C of the journal's salt (8 bytes), the epoch, the body with each record's
+///                    payload replaced by its 8-byte record hash, and the body length
+///        20     4    format version (4)
 ///        24     4    CRC-32C of the journal's salt and the 24 bytes above
 ///        28     n    body: per record its 32-byte mirror header and payload, in sequence order,
 ///                    then the checkpoint (MessagePack), then u32 checkpoint length
@@ -38,15 +39,26 @@ namespace Replicator.Hosts.Storage;
 /// The body is laid out so that it can be written front to back before the epoch commits: the
 /// records of the epoch that commits next are written behind the journal's end as they arrive
 /// (<see cref="Stage"/>, unflushed, no header yet), and its commit adds the checkpoint and the header
-/// and flushes once. Until that header is durable the bytes are a torn tail. Entries of format
-/// version 2 (the checkpoint first, the body length before the body in the checksum), as an earlier
-/// build wrote them, are still read back.
+/// and flushes once. Until that header is durable the bytes are a torn tail.
+/// <para>
+/// A record's hash is its <see cref="EpochDigest.RecordHash"/> (XxHash3 of its payload, seeded with
+/// the hash of its header fields), little-endian: the secondary computes it once as the record
+/// arrives, for the epoch digest, and the checksum takes it in place of the payload, so no payload
+/// is read a second time for hashing. It also binds what is written to what the digest verified:
+/// a payload changed in memory between its arrival and the write fails the read-back as damage.
+/// </para>
+/// Entries an earlier build wrote are still read back: format version 3 (the same layout, the
+/// checksum over the payloads' bytes) and version 2 (the checkpoint first, the body length before
+/// the body in the checksum).
 /// </summary>
 public sealed class EpochJournal : IDisposable
 {
     public const uint Magic = 0x4A4C5052;
     public const int HeaderSize = 28;
-    internal const int FormatVersion = 3;
+    internal const int FormatVersion = 4;
+
+    /// <summary>The format the build before wrote, its checksum over the payloads' bytes; still read back.</summary>
+    internal const int PayloadChecksumFormatVersion = 3;
 
     /// <summary>The format an earlier build wrote; still read back.</summary>
     internal const int FirstFormatVersion = 2;
@@ -210,7 +222,7 @@ public sealed class EpochJournal : IDisposable
     /// fails, ends the writing ahead for its epoch (false): its commit then writes it whole, and
     /// meets the failure itself if the disk fails again.
     /// </summary>
-    public bool Stage(long incarnation, in MirrorRecord record)
+    public bool Stage(long incarnation, in MirrorRecord record, ulong recordHash)
     {
         lock (_lock)
         {
@@ -242,7 +254,7 @@ public sealed class EpochJournal : IDisposable
 
             try
             {
-                _entry.AddRecord(record);
+                _entry.AddRecord(record, recordHash);
                 RecordsStaged++;
                 return true;
             }
@@ -279,7 +291,7 @@ public sealed class EpochJournal : IDisposable
         {
             for (int i = from; i < records.Length; i++)
             {
-                _entry.AddRecord(records[i].Record);
+                _entry.AddRecord(records[i].Record, records[i].Hash);
             }
 
             return _entry.Finish(_checkpointBody.WrittenSpan, time);

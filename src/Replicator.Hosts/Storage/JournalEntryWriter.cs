@@ -77,13 +77,20 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
     /// <summary>Drops the entry: what was written of it stays past the journal's end, where nothing reads it.</summary>
     public void Drop() => Active = false;
 
-    /// <summary>Adds a record: its 32-byte mirror header, then its payload.</summary>
-    public void AddRecord(in MirrorRecord record)
+    /// <summary>
+    /// Adds a record: its 32-byte mirror header, then its payload. The checksum takes the header and
+    /// <paramref name="recordHash"/> (its <see cref="EpochDigest.RecordHash"/>, computed as it
+    /// arrived) in place of the payload (format version 4): the payload's bytes are not read again.
+    /// </summary>
+    public void AddRecord(in MirrorRecord record, ulong recordHash)
     {
         Span<byte> header = stackalloc byte[MirrorHeader.Size];
         MirrorHeader.Write(record, header);
         Put(header);
-        Put(record.Payload.Span);
+        Put(record.Payload.Span, checksummed: false);
+        Span<byte> hash = stackalloc byte[sizeof(ulong)];
+        BinaryPrimitives.WriteUInt64LittleEndian(hash, recordHash);
+        _checksum.Append(hash);
         FirstSequence = RecordCount == 0 ? record.Sequence : FirstSequence;
         NextSequence = record.Sequence + 1;
         RecordCount++;
@@ -107,7 +114,7 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
 
         int bodyLength = (int)BodyBytes;
 
-        // The checksum ends with the body's length, which is known only now (format version 3).
+        // The checksum ends with the body's length, which is known only now (format version 3 on).
         BinaryPrimitives.WriteInt32LittleEndian(length, bodyLength);
         _checksum.Append(length);
         Span<byte> header = stackalloc byte[EpochJournal.HeaderSize];
@@ -134,9 +141,13 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
         return written;
     }
 
-    private void Put(ReadOnlySpan<byte> bytes)
+    private void Put(ReadOnlySpan<byte> bytes, bool checksummed = true)
     {
-        _checksum.Append(bytes);
+        if (checksummed)
+        {
+            _checksum.Append(bytes);
+        }
+
         BodyBytes += bytes.Length;
         if (bytes.Length >= _staging.Length / 2)
         {

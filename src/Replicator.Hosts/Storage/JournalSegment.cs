@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using MessagePack;
 using Replicator.Core.Epochs;
 using Replicator.Core.Storage;
@@ -20,6 +21,7 @@ internal sealed class JournalSegment : IDisposable
     private const string NoWholeEntry = "no whole entry header";
 
     private readonly FrameChecksum _checksum = new();
+    private readonly Crc32 _recordHashCrc = new(Crc32ParameterSet.Crc32C);
     private readonly long _salt;
 
     private JournalSegment(string fileName, IBlockDevice device, long salt)
@@ -168,8 +170,44 @@ internal sealed class JournalSegment : IDisposable
         return entries;
     }
 
-    /// <summary>The entry's checksum: over this journal's salt, the header's epoch, the body, and the body's length (<see cref="JournalEntryWriter"/> computes it as it writes).</summary>
-    public uint Checksum(long epoch, ReadOnlySpan<byte> body)
+    /// <summary>
+    /// The entry's checksum (format version 4, <see cref="JournalEntryWriter"/> computes it as it
+    /// writes): over this journal's salt, the header's epoch, the body with each record's payload
+    /// replaced by the record's 8-byte <see cref="EpochDigest.RecordHash"/>, and the body's length.
+    /// Defined for any body, so that one whose checksum holds yet does not parse is told apart from a
+    /// torn one: from a record that cannot be read on (or, with no checkpoint length that fits, from
+    /// the body's front) the bytes themselves are covered, to the records' end.
+    /// </summary>
+    private uint RecordHashChecksum(long epoch, byte[] body)
+    {
+        _recordHashCrc.Reset();
+        Span<byte> word = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(word, _salt);
+        BinaryPrimitives.WriteInt64LittleEndian(word[8..], epoch);
+        _recordHashCrc.Append(word);
+        int recordsEnd = TryLayOut(body, EpochJournal.FormatVersion, out Layout layout) is null ? layout.RecordsEnd : body.Length;
+        for (int at = 0; at < recordsEnd;)
+        {
+            int recordAt = at;
+            if (TryReadRecord(body, ref at, recordsEnd, out MirrorRecord record) is not null)
+            {
+                _recordHashCrc.Append(body.AsSpan(recordAt, recordsEnd - recordAt));
+                break;
+            }
+
+            _recordHashCrc.Append(body.AsSpan(recordAt, MirrorHeader.Size));
+            BinaryPrimitives.WriteUInt64LittleEndian(word, EpochDigest.RecordHash(record));
+            _recordHashCrc.Append(word[..8]);
+        }
+
+        _recordHashCrc.Append(body.AsSpan(recordsEnd));
+        BinaryPrimitives.WriteInt32LittleEndian(word, body.Length);
+        _recordHashCrc.Append(word[..4]);
+        return _recordHashCrc.GetCurrentHashAsUInt32();
+    }
+
+    /// <summary>The checksum of format version 3, read back from journals an earlier build wrote: over the salt, the epoch, the body (payloads included), and the body's length.</summary>
+    private uint PayloadChecksum(long epoch, ReadOnlySpan<byte> body)
     {
         Span<byte> prefix = stackalloc byte[16];
         BinaryPrimitives.WriteInt64LittleEndian(prefix, _salt);
@@ -219,7 +257,7 @@ internal sealed class JournalSegment : IDisposable
             return NoWholeEntry;
         }
 
-        if (version is not (EpochJournal.FormatVersion or EpochJournal.FirstFormatVersion))
+        if (version is not (EpochJournal.FormatVersion or EpochJournal.PayloadChecksumFormatVersion or EpochJournal.FirstFormatVersion))
         {
             return $"format version {version}, not {EpochJournal.FormatVersion}";
         }
@@ -238,7 +276,13 @@ internal sealed class JournalSegment : IDisposable
 
         body = new byte[bodyLength];
         Device.Read(offset + EpochJournal.HeaderSize, body);
-        if ((version == EpochJournal.FormatVersion ? Checksum(epoch, body) : FirstFormatChecksum(epoch, body)) != checksum)
+        uint expected = version switch
+        {
+            EpochJournal.FormatVersion => RecordHashChecksum(epoch, body),
+            EpochJournal.PayloadChecksumFormatVersion => PayloadChecksum(epoch, body),
+            _ => FirstFormatChecksum(epoch, body),
+        };
+        if (expected != checksum)
         {
             body = null;
             return "checksum mismatch";
@@ -300,36 +344,18 @@ internal sealed class JournalSegment : IDisposable
     }
 
     /// <summary>
-    /// Version 3: the records, then the checkpoint, then its length in the body's last 4 bytes.
+    /// Versions 3 and 4: the records, then the checkpoint, then its length in the body's last 4 bytes.
     /// Version 2 (an earlier build's): the checkpoint's length and the checkpoint first, then the records.
     /// </summary>
     private static JournalEntry ParseBody(long epoch, byte[] body, int version)
     {
-        int checkpointLength;
-        int checkpointAt;
-        int recordsAt;
-        int recordsEnd;
-        if (version == EpochJournal.FormatVersion)
+        string? bad = TryLayOut(body, version, out Layout layout);
+        if (bad is not null)
         {
-            checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(body.Length - 4));
-            if (checkpointLength < 0 || checkpointLength > body.Length - 4)
-            {
-                throw new InvalidDataException($"journal entry for epoch {epoch} gives its checkpoint {checkpointLength} bytes in a body of {body.Length}");
-            }
-
-            checkpointAt = body.Length - 4 - checkpointLength;
-            recordsAt = 0;
-            recordsEnd = checkpointAt;
-        }
-        else
-        {
-            checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body);
-            checkpointAt = 4;
-            recordsAt = 4 + checkpointLength;
-            recordsEnd = body.Length;
+            throw new InvalidDataException($"journal entry for epoch {epoch} {bad}");
         }
 
-        CheckpointRecord checkpoint = MessagePackSerializer.Deserialize<CheckpointMessage>(body.AsMemory(checkpointAt, checkpointLength), ControlCodec.Options).ToRecord();
+        CheckpointRecord checkpoint = MessagePackSerializer.Deserialize<CheckpointMessage>(body.AsMemory(layout.CheckpointAt, layout.CheckpointLength), ControlCodec.Options).ToRecord();
         if (checkpoint.Epoch != epoch)
         {
             throw new InvalidDataException($"journal entry for epoch {epoch} holds the checkpoint of epoch {checkpoint.Epoch}");
@@ -337,30 +363,76 @@ internal sealed class JournalSegment : IDisposable
 
         // The body itself says how many records it holds (the checkpoint's count is checked by the replay).
         var records = new List<MirrorRecord>();
-        int at = recordsAt;
-        while (at < recordsEnd)
+        for (int at = layout.RecordsAt; at < layout.RecordsEnd;)
         {
-            if (recordsEnd - at < MirrorHeader.Size)
+            bad = TryReadRecord(body, ref at, layout.RecordsEnd, out MirrorRecord record);
+            if (bad is not null || record.Epoch != epoch)
             {
-                throw new InvalidDataException($"journal entry for epoch {epoch} ends its records with {recordsEnd - at} bytes, less than a record's header");
+                throw new InvalidDataException($"journal entry for epoch {epoch} holds a bad record: {bad ?? $"epoch {record.Epoch}"}");
             }
 
-            string? bad = MirrorHeader.TryRead(body.AsSpan(at, MirrorHeader.Size), out long recordEpoch, out long sequence, out var request);
-            if (bad is null && request.PayloadLength > recordsEnd - at - MirrorHeader.Size)
-            {
-                bad = $"a payload of {request.PayloadLength} bytes runs past the records' end";
-            }
-
-            if (bad is not null || recordEpoch != epoch)
-            {
-                throw new InvalidDataException($"journal entry for epoch {epoch} holds a bad record: {bad ?? $"epoch {recordEpoch}"}");
-            }
-
-            at += MirrorHeader.Size;
-            records.Add(new MirrorRecord(recordEpoch, sequence, request, body.AsMemory(at, request.PayloadLength)));
-            at += request.PayloadLength;
+            records.Add(record);
         }
 
         return new JournalEntry(checkpoint, records);
     }
+
+    /// <summary>Where a body of <paramref name="version"/> keeps its checkpoint and its records; null when it fits, else what does not.</summary>
+    private static string? TryLayOut(byte[] body, int version, out Layout layout)
+    {
+        layout = default;
+        if (version == EpochJournal.FirstFormatVersion)
+        {
+            int length = BinaryPrimitives.ReadInt32LittleEndian(body);
+            if (length < 0 || length > body.Length - 4)
+            {
+                return $"gives its checkpoint {length} bytes in a body of {body.Length}";
+            }
+
+            layout = new Layout(CheckpointAt: 4, CheckpointLength: length, RecordsAt: 4 + length, RecordsEnd: body.Length);
+            return null;
+        }
+
+        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(body.Length - 4));
+        if (checkpointLength < 0 || checkpointLength > body.Length - 4)
+        {
+            return $"gives its checkpoint {checkpointLength} bytes in a body of {body.Length}";
+        }
+
+        int checkpointAt = body.Length - 4 - checkpointLength;
+        layout = new Layout(checkpointAt, checkpointLength, RecordsAt: 0, RecordsEnd: checkpointAt);
+        return null;
+    }
+
+    /// <summary>The record at <paramref name="at"/>, which moves past it; null when it is whole, else what is wrong with it.</summary>
+    private static string? TryReadRecord(byte[] body, ref int at, int recordsEnd, out MirrorRecord record)
+    {
+        record = default;
+        if (recordsEnd - at < MirrorHeader.Size)
+        {
+            return $"its records end with {recordsEnd - at} bytes, less than a record's header";
+        }
+
+        string? bad = MirrorHeader.TryRead(body.AsSpan(at, MirrorHeader.Size), out long recordEpoch, out long sequence, out var request);
+        if (bad is null && request.PayloadLength < 0)
+        {
+            bad = $"a payload of {request.PayloadLength} bytes";
+        }
+        else if (bad is null && request.PayloadLength > recordsEnd - at - MirrorHeader.Size)
+        {
+            bad = $"a payload of {request.PayloadLength} bytes runs past the records' end";
+        }
+
+        if (bad is not null)
+        {
+            return bad;
+        }
+
+        record = new MirrorRecord(recordEpoch, sequence, request, body.AsMemory(at + MirrorHeader.Size, request.PayloadLength));
+        at += MirrorHeader.Size + request.PayloadLength;
+        return null;
+    }
+
+    /// <summary>Where a body's checkpoint and records lie.</summary>
+    private readonly record struct Layout(int CheckpointAt, int CheckpointLength, int RecordsAt, int RecordsEnd);
 }

@@ -23,7 +23,7 @@ internal sealed class PlantedAckBeforeJournalDurable(ISecondaryActions inner) : 
         inner.AcknowledgeEpoch(epoch.Epoch);
     }
 
-    public void StageRecord(EpochLog epoch, in MirrorRecord record) => inner.StageRecord(epoch, record);
+    public void StageRecord(EpochLog epoch, in MirrorRecord record, ulong recordHash) => inner.StageRecord(epoch, record, recordHash);
 
     public void AcknowledgeEpoch(long epoch) => inner.AcknowledgeEpoch(epoch);
 

@@ -19,13 +19,27 @@ public class EpochLogTests
     {
         MirrorRecord a = Write(1, 1, 0, 0xA);
         MirrorRecord b = Write(1, 2, 0, 0xB);
-        Assert.Equal(EpochLog.AddResult.Added, _log.Add(a, null));
-        Assert.Equal(EpochLog.AddResult.Added, _log.Add(b, null));
+        Assert.Equal(EpochLog.AddResult.Added, _log.Add(a, null, out _));
+        Assert.Equal(EpochLog.AddResult.Added, _log.Add(b, null, out _));
         ulong digest = _log.Digest;
         long bytes = _log.BufferBytes;
 
-        Assert.Equal(EpochLog.AddResult.Duplicate, _log.Add(a, null));
+        Assert.Equal(EpochLog.AddResult.Duplicate, _log.Add(a, null, out _));
         Assert.Equal((2, digest, bytes), (_log.Count, _log.Digest, _log.BufferBytes));
+    }
+
+    [Fact]
+    public void Each_record_is_held_with_its_record_hash_which_the_digest_sums()
+    {
+        MirrorRecord a = Write(1, 1, 0, 0xA);
+        MirrorRecord b = Write(1, 2, 4096, 0xB);
+        _log.Add(a, null, out ulong hashA);
+        _log.Add(b, null, out ulong hashB);
+
+        // The journal's checksum takes the held hash in place of the payload: it must be the record's own.
+        Assert.Equal((EpochDigest.RecordHash(a), EpochDigest.RecordHash(b)), (hashA, hashB));
+        Assert.Equal([hashA, hashB], _log.Records.ToArray().Select(held => held.Hash));
+        Assert.Equal(unchecked(hashA + hashB), _log.Digest);
     }
 
     [Theory]
@@ -43,10 +57,10 @@ public class EpochLogTests
             "fua" => held with { Request = held.Request with { Fua = true } },
             _ => new MirrorRecord(1, 1, BlockRequest.Zeroes(0, 4096), default),
         };
-        _log.Add(held, null);
-        _log.Add(Write(1, 2, 0, 0xC), null); // so the held number is below the highest seen
+        _log.Add(held, null, out _);
+        _log.Add(Write(1, 2, 0, 0xC), null, out _); // so the held number is below the highest seen
 
-        Assert.Equal(EpochLog.AddResult.Conflict, _log.Add(other, null));
+        Assert.Equal(EpochLog.AddResult.Conflict, _log.Add(other, null, out _));
         Assert.Equal(2, _log.Count);
     }
 
@@ -54,12 +68,12 @@ public class EpochLogTests
     public void Once_the_checkpoint_is_known_a_record_outside_its_range_is_refused_and_its_edges_are_taken()
     {
         Assert.True(_log.SetCheckpoint(CheckpointFor(1, 5, 7)));
-        Assert.Equal(EpochLog.AddResult.OutOfRange, _log.Add(Write(1, 4, 0, 1), null));
-        Assert.Equal(EpochLog.AddResult.OutOfRange, _log.Add(Write(1, 8, 0, 1), null));
-        Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, 5, 0, 1), null));
-        Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, 7, 0, 1), null));
+        Assert.Equal(EpochLog.AddResult.OutOfRange, _log.Add(Write(1, 4, 0, 1), null, out _));
+        Assert.Equal(EpochLog.AddResult.OutOfRange, _log.Add(Write(1, 8, 0, 1), null, out _));
+        Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, 5, 0, 1), null, out _));
+        Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, 7, 0, 1), null, out _));
         Assert.False(_log.IsComplete);
-        Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, 6, 0, 1), null));
+        Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, 6, 0, 1), null, out _));
         Assert.True(_log.IsComplete);
     }
 
@@ -68,15 +82,15 @@ public class EpochLogTests
     [InlineData(8)]
     public void A_checkpoint_that_leaves_a_held_record_outside_its_range_is_refused(long heldSequence)
     {
-        _log.Add(Write(1, heldSequence, 0, 1), null);
+        _log.Add(Write(1, heldSequence, 0, 1), null, out _);
         Assert.False(_log.SetCheckpoint(CheckpointFor(1, 5, 7)));
     }
 
     [Fact]
     public void A_checkpoint_whose_range_holds_every_record_is_taken_at_its_edges()
     {
-        _log.Add(Write(1, 5, 0, 1), null);
-        _log.Add(Write(1, 7, 0, 1), null);
+        _log.Add(Write(1, 5, 0, 1), null, out _);
+        _log.Add(Write(1, 7, 0, 1), null, out _);
         Assert.True(_log.SetCheckpoint(CheckpointFor(1, 5, 7)));
         Assert.False(_log.IsComplete);
     }
@@ -84,7 +98,7 @@ public class EpochLogTests
     [Fact]
     public void Without_its_checkpoint_an_epoch_is_never_complete()
     {
-        _log.Add(Write(1, 1, 0, 1), null);
+        _log.Add(Write(1, 1, 0, 1), null, out _);
         Assert.False(_log.IsComplete);
         Assert.True(_log.SetCheckpoint(CheckpointFor(1, 1, 1)));
         Assert.True(_log.IsComplete);
@@ -95,7 +109,7 @@ public class EpochLogTests
     {
         foreach (long sequence in new long[] { 3, 1, 4, 2 })
         {
-            Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, sequence, 0, (byte)sequence), null));
+            Assert.Equal(EpochLog.AddResult.Added, _log.Add(Write(1, sequence, 0, (byte)sequence), null, out _));
         }
 
         _log.Seal();
@@ -108,7 +122,7 @@ public class EpochLogTests
         MirrorRecord[] records = [Write(1, 1, 0, 1), Write(1, 2, 4096, 2), Flush(1, 3)];
         foreach (MirrorRecord record in records.Reverse())
         {
-            _log.Add(record, null);
+            _log.Add(record, null, out _);
         }
 
         Assert.Equal(CheckpointFor(1, 1, 3, records).Digest, _log.Digest);
@@ -118,8 +132,8 @@ public class EpochLogTests
     public void Release_returns_every_payload_to_its_owner_and_empties_the_log()
     {
         var owners = new[] { new CountingOwner(), new CountingOwner() };
-        _log.Add(Write(1, 1, 0, 1), owners[0]);
-        _log.Add(Write(1, 2, 0, 2), owners[1]);
+        _log.Add(Write(1, 1, 0, 1), owners[0], out _);
+        _log.Add(Write(1, 2, 0, 2), owners[1], out _);
 
         _log.Release();
         Assert.All(owners, o => Assert.Equal(1, o.Disposed));
@@ -129,8 +143,8 @@ public class EpochLogTests
     [Fact]
     public void A_reused_log_starts_its_new_epoch_from_nothing()
     {
-        _log.Add(Write(1, 9, 0, 1), null);
-        _log.Add(Write(1, 8, 0, 2), null);
+        _log.Add(Write(1, 9, 0, 1), null, out _);
+        _log.Add(Write(1, 8, 0, 2), null, out _);
         _log.SetCheckpoint(CheckpointFor(1, 8, 9));
         _log.Release();
 
@@ -142,8 +156,8 @@ public class EpochLogTests
         // Sequence 5 is below what the old epoch saw, yet it is new here and arrives in order.
         MirrorRecord a = Write(2, 5, 0, 3);
         MirrorRecord b = Write(2, 6, 0, 4);
-        Assert.Equal(EpochLog.AddResult.Added, reused.Add(a, null));
-        Assert.Equal(EpochLog.AddResult.Added, reused.Add(b, null));
+        Assert.Equal(EpochLog.AddResult.Added, reused.Add(a, null, out _));
+        Assert.Equal(EpochLog.AddResult.Added, reused.Add(b, null, out _));
         Assert.Equal(CheckpointFor(2, 5, 6, a, b).Digest, reused.Digest);
         Assert.Equal(a.BufferCost + b.BufferCost, reused.BufferBytes);
     }

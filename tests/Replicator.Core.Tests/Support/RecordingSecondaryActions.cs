@@ -26,7 +26,7 @@ internal sealed class RecordingSecondaryActions : ISecondaryActions
     /// <summary>The records handed to be written ahead of their commit, with their log's incarnation (kept out of <see cref="Log"/>).</summary>
     public List<(long Incarnation, long Epoch, long Sequence)> Staged { get; } = new();
 
-    public void StageRecord(EpochLog epoch, in MirrorRecord record) => Staged.Add((epoch.Incarnation, record.Epoch, record.Sequence));
+    public void StageRecord(EpochLog epoch, in MirrorRecord record, ulong recordHash) => Staged.Add((epoch.Incarnation, record.Epoch, record.Sequence));
 
     public void PersistEpoch(EpochLog epoch)
     {

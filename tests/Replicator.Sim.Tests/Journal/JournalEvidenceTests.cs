@@ -23,7 +23,7 @@ public class JournalEvidenceTests
 
         Assert.True(journal.KeptAsEvidence);
         Assert.Equal([1], entries.Select(e => e.Checkpoint.Epoch));
-        Assert.Equal(new JournalDamage($"state/{EpochJournal.FileName}", offsets[1], "format version 252, not 3", 3, offsets[2], 1), journal.Damage);
+        Assert.Equal(new JournalDamage($"state/{EpochJournal.FileName}", offsets[1], "format version 251, not 4", 3, offsets[2], 1), journal.Damage);
         Assert.Equal(before, file.Contents.ToArray());
     }
 

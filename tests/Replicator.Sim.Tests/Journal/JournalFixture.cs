@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Numerics;
 using NSubstitute;
 using Replicator.Core.Blocks;
@@ -7,6 +8,7 @@ using Replicator.Core.Secondary;
 using Replicator.Core.Vm;
 using Replicator.Hosts.Storage;
 using Replicator.InMemory;
+using Replicator.Protocol.Framing;
 using Replicator.Sim.Faults;
 using Replicator.Sim.Storage;
 using Replicator.Sim.World;
@@ -104,10 +106,46 @@ internal sealed class JournalFixture
 
     /// <summary>
     /// An entry as the journal's documentation lays it out, with this journal's salt: the 28-byte
-    /// header (magic, body length, epoch, CRC-32C of salt, epoch, body and length, format version 3,
-    /// CRC-32C of salt and the 24 bytes before it), then the body (records, checkpoint, its length).
+    /// header (magic, body length, epoch, CRC-32C of salt, epoch, body with each record's payload
+    /// replaced by its 8-byte record hash, and length, format version 4, CRC-32C of salt and the 24
+    /// bytes before it), then the body (records, checkpoint, its length).
     /// </summary>
     public static byte[] DocumentedEntry(long epoch, ReadOnlySpan<byte> body, long salt = Salt)
+    {
+        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body[^4..]);
+        int recordsEnd = checkpointLength >= 0 && checkpointLength <= body.Length - 4 ? body.Length - 4 - checkpointLength : body.Length;
+        var covered = new List<byte>();
+        covered.AddRange(LittleEndian(salt));
+        covered.AddRange(LittleEndian(epoch));
+        for (int at = 0; at < recordsEnd;)
+        {
+            // A record that cannot be read (too short, no such operation, a payload past the records'
+            // end) is covered by its bytes, and everything after it up to the records' end.
+            ReadOnlySpan<byte> header = recordsEnd - at >= 32 ? body.Slice(at, 32) : [];
+            BlockRequest request = default;
+            bool unreadable = header.IsEmpty || MirrorHeader.TryRead(header, out _, out _, out request) is not null;
+            int payloadLength = unreadable ? 0 : request.PayloadLength;
+            if (unreadable || payloadLength < 0 || payloadLength > recordsEnd - at - 32)
+            {
+                covered.AddRange(body[at..recordsEnd]);
+                break;
+            }
+
+            covered.AddRange(header);
+            covered.AddRange(LittleEndian((long)RecordHash(header, body.Slice(at + 32, payloadLength))));
+            at += 32 + payloadLength;
+        }
+
+        covered.AddRange(body[recordsEnd..]);
+        covered.AddRange(LittleEndian(body.Length)[..4]);
+        return Entry(epoch, body, 4, Crc32C(covered.ToArray()), salt);
+    }
+
+    /// <summary>
+    /// An entry of format version 3, as the build before wrote it: the same layout, its checksum over
+    /// salt, epoch, the whole body (payloads included) and its length.
+    /// </summary>
+    public static byte[] DocumentedPayloadChecksumEntry(long epoch, ReadOnlySpan<byte> body, long salt = Salt)
     {
         byte[] prefix = new byte[16];
         BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
@@ -115,6 +153,25 @@ internal sealed class JournalFixture
         byte[] length = new byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(length, body.Length);
         return Entry(epoch, body, 3, Crc32C([.. prefix, .. body, .. length]), salt);
+    }
+
+    /// <summary>
+    /// A record's hash as the documentation states it: XxHash3 of the 32-byte mirror header (its last
+    /// two bytes zero), then XxHash3 of the payload seeded with that, for writes and verifies.
+    /// </summary>
+    private static ulong RecordHash(ReadOnlySpan<byte> mirrorHeader, ReadOnlySpan<byte> payload)
+    {
+        byte[] header = mirrorHeader.ToArray();
+        header[30] = header[31] = 0;
+        ulong headerHash = XxHash3.HashToUInt64(header);
+        return (BlockOp)header[28] is BlockOp.Write or BlockOp.Verify ? XxHash3.HashToUInt64(payload, unchecked((long)headerHash)) : headerHash;
+    }
+
+    private static byte[] LittleEndian(long value)
+    {
+        byte[] bytes = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, value);
+        return bytes;
     }
 
     /// <summary>

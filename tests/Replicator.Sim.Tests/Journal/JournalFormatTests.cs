@@ -94,6 +94,54 @@ public class JournalFormatTests
     }
 
     [Fact]
+    public void Entries_the_build_before_wrote_in_format_version_3_are_read_back_and_appended_after()
+    {
+        // Version 3 has this layout; only its checksum differs, over the payloads' bytes.
+        List<EpochLog> epochs = JournalFixture.Seal(4, e => [BlockRequest.Write(e * 4096, 4096), BlockRequest.Zeroes(0, 512)], e => (int)e * 10);
+        (MemoryStorageDirectory now, _) = _journal.NewDirectory();
+        using (EpochJournal journal = JournalFixture.Open(now, out _))
+        {
+            foreach (EpochLog epoch in epochs.Take(3))
+            {
+                journal.Append(epoch);
+            }
+        }
+
+        byte[] current = JournalFixture.File(now).Contents.ToArray();
+        var earlier = new List<byte>();
+        for (int at = 0; at < current.Length;)
+        {
+            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(current.AsSpan(at + 4));
+            long epoch = BinaryPrimitives.ReadInt64LittleEndian(current.AsSpan(at + 8));
+            earlier.AddRange(JournalFixture.DocumentedPayloadChecksumEntry(epoch, current.AsSpan(at + EpochJournal.HeaderSize, bodyLength)));
+            at += EpochJournal.HeaderSize + bodyLength;
+        }
+
+        Assert.NotEqual(current, earlier.ToArray());
+        (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
+        using (EpochJournal journal = JournalFixture.Open(directory, out _))
+        {
+            // Created empty; the earlier build's entries laid into it.
+        }
+
+        JournalFixture.File(directory).Write(0, earlier.ToArray(), fua: true);
+        using (EpochJournal journal = JournalFixture.Open(directory, out List<JournalEntry> read))
+        {
+            Assert.Equal([1, 2, 3], read.Select(e => e.Checkpoint.Epoch));
+            Assert.Equal(epochs[1].Records[0].Record.Payload.ToArray(), read[1].Records[0].Payload.ToArray());
+            journal.Append(epochs[3]);
+        }
+
+        JournalFixture.Open(directory, out List<JournalEntry> all).Dispose();
+        Assert.Equal([1, 2, 3, 4], all.Select(e => e.Checkpoint.Epoch));
+
+        // A version 3 entry is checked over its payloads: one flipped is damage, not taken as written.
+        JournalFixture.Flip(JournalFixture.File(directory), EpochJournal.HeaderSize + 32 + 100);
+        var refused = Assert.Throws<InvalidDataException>(() => JournalFixture.Open(directory, out _));
+        Assert.Contains("cannot be read (checksum mismatch", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Entries_an_earlier_build_wrote_in_format_version_2_are_read_back_and_appended_after()
     {
         // The same epochs appended now, then each entry rewritten as version 2 lays it out.
@@ -143,7 +191,8 @@ public class JournalFormatTests
     [Fact]
     public void Another_salt_gives_other_checksums_so_a_journal_never_reads_another_s_entries()
     {
-        byte[] body = JournalFixture.Pattern(7, 200);
+        // No records; 196 bytes standing for a checkpoint, then its length.
+        byte[] body = [.. JournalFixture.Pattern(7, 196), 196, 0, 0, 0];
 
         Assert.NotEqual(JournalFixture.DocumentedEntry(1, body, salt: 1)[16..28], JournalFixture.DocumentedEntry(1, body, salt: 2)[16..28]);
         // The textbook CRC-32C of "123456789".

@@ -45,7 +45,7 @@ public class JournalStagingTests
                 long end = journal.Length;
                 foreach (BufferedRecord held in epoch.Records)
                 {
-                    Assert.True(journal.Stage(epoch.Incarnation, held.Record));
+                    Assert.True(journal.Stage(epoch.Incarnation, held.Record, held.Hash));
                 }
 
                 // Most of the epoch is in the file already, behind the journal's end.
@@ -106,7 +106,7 @@ public class JournalStagingTests
         {
             foreach (BufferedRecord held in epochs[0].Records[..10])
             {
-                journal.Stage(epochs[0].Incarnation, held.Record);
+                journal.Stage(epochs[0].Incarnation, held.Record, held.Hash);
             }
 
             journal.Append(epochs[0]);
@@ -130,7 +130,7 @@ public class JournalStagingTests
                 end = journal.Length;
                 foreach (BufferedRecord held in epochs[1].Records)
                 {
-                    journal.Stage(epochs[1].Incarnation, held.Record);
+                    journal.Stage(epochs[1].Incarnation, held.Record, held.Hash);
                 }
             }
 
@@ -164,7 +164,7 @@ public class JournalStagingTests
         {
             foreach (BufferedRecord held in discarded[0].Records)
             {
-                journal.Stage(epochs[0].Incarnation + 1000, held.Record);
+                journal.Stage(epochs[0].Incarnation + 1000, held.Record, held.Hash);
             }
 
             journal.Append(epochs[0]);
@@ -183,9 +183,9 @@ public class JournalStagingTests
         (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
         using (EpochJournal journal = JournalFixture.Open(directory, out _))
         {
-            Assert.True(journal.Stage(epoch.Incarnation, epoch.Records[1].Record));
-            Assert.False(journal.Stage(epoch.Incarnation, epoch.Records[0].Record));
-            Assert.False(journal.Stage(epoch.Incarnation, epoch.Records[2].Record));
+            Assert.True(journal.Stage(epoch.Incarnation, epoch.Records[1].Record, epoch.Records[1].Hash));
+            Assert.False(journal.Stage(epoch.Incarnation, epoch.Records[0].Record, epoch.Records[0].Hash));
+            Assert.False(journal.Stage(epoch.Incarnation, epoch.Records[2].Record, epoch.Records[2].Hash));
 
             journal.Append(epoch);
             Assert.Equal(0, journal.CommitsStaged);
@@ -205,7 +205,7 @@ public class JournalStagingTests
         {
             journal.Append(epochs[0]);
             long end = journal.Length;
-            journal.Stage(epochs[1].Incarnation, epochs[1].Records[0].Record);
+            journal.Stage(epochs[1].Incarnation, epochs[1].Records[0].Record, epochs[1].Records[0].Hash);
 
             journal.Release(1);
             journal.Append(epochs[1]);
@@ -263,9 +263,9 @@ public class JournalStagingTests
         (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
         using (EpochJournal journal = JournalFixture.Open(directory, out _))
         {
-            journal.Stage(epochs[1].Incarnation, epochs[1].Records[0].Record);
+            journal.Stage(epochs[1].Incarnation, epochs[1].Records[0].Record, epochs[1].Records[0].Hash);
             journal.Append(epochs[0]);
-            journal.Stage(epochs[1].Incarnation, epochs[1].Records[1].Record);
+            journal.Stage(epochs[1].Incarnation, epochs[1].Records[1].Record, epochs[1].Records[1].Hash);
             journal.Append(epochs[1]);
             Assert.Equal(0, journal.CommitsStaged);
         }
@@ -279,7 +279,7 @@ public class JournalStagingTests
     {
         foreach (BufferedRecord held in epoch.Records)
         {
-            journal.Stage(epoch.Incarnation, held.Record);
+            journal.Stage(epoch.Incarnation, held.Record, held.Hash);
         }
     }
 
@@ -291,7 +291,7 @@ public class JournalStagingTests
         EpochJournal journal = JournalFixture.Open(directory, out _);
         _journal.Faults.Full(DiskId.SecondaryJournal, 0, 10);
 
-        bool[] staged = epochs[0].Records.ToArray().Select(held => journal.Stage(epochs[0].Incarnation, held.Record)).ToArray();
+        bool[] staged = epochs[0].Records.ToArray().Select(held => journal.Stage(epochs[0].Incarnation, held.Record, held.Hash)).ToArray();
 
         Assert.Contains(false, staged);
         Assert.Throws<IOException>(() => journal.Append(epochs[0]));
@@ -308,7 +308,7 @@ public class JournalStagingTests
         EpochLog third = JournalFixture.SealedEpochs(3)[2];
         using EpochJournal journal = JournalFixture.Open(directory, out _, policy: JournalDamagePolicy.KeepAsEvidence);
 
-        Assert.False(journal.Stage(third.Incarnation, third.Records[0].Record));
+        Assert.False(journal.Stage(third.Incarnation, third.Records[0].Record, third.Records[0].Hash));
 
         Assert.Equal(before, JournalFixture.File(directory).Contents.ToArray());
     }
