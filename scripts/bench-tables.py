@@ -44,7 +44,7 @@ def main(path):
         print(f"{key(c)} {cells} | {c['linkP50ToFloor']:.1f}× | {c['flushP50ToFloor']:.1f}× | {size(c['achievedDirtyDiskBytes'])} | "
               f"{size(c['achievedDirtyRamBytes'])} | {size(c['wireBytesPerEpoch'])} | {size(c['bufferPeakBytes'])} |")
     print("\n**Guest write latency** (µs, p50 / p99) **and allocations** (bytes per completed write; GC collections gen0/1/2).\n")
-    print("| epoch | dirty disk | dirty RAM | write | paced repl | closed repl | closed unrepl | alloc B/write (paced) | of it RAM copies | closed repl B/write | closed unrepl B/write | GC paced | closed repl | closed unrepl |")
+    print("| epoch | dirty disk | dirty RAM | write | paced repl | closed repl | closed unrepl | alloc B/write (paced) | RAM copied B/write | closed repl B/write | closed unrepl B/write | GC paced | closed repl | closed unrepl |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in configs:
         w, a, g = c["writeUs"], c["closedLoopAllocBytesPerWrite"], c["gcCollections"]

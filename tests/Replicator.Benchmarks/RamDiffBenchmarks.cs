@@ -1,3 +1,4 @@
+using Replicator.Core.Vm;
 using BenchmarkDotNet.Attributes;
 using Replicator.Qemu.Ram;
 

@@ -33,6 +33,24 @@ public sealed class PrimaryHostCheckpointTests
     }
 
     [Fact]
+    public void A_snapshot_is_released_to_the_shell_once_its_checkpoint_is_serialised_never_before()
+    {
+        var h = new PrimaryHarness();
+        LinkId link = h.StartConnected();
+        var snapshot = new Core.Vm.VmSnapshot(1, [1, 2], [new Core.Vm.VmPage(0, new byte[4096])]);
+        h.Capture = _ => snapshot;
+        h.Forget();
+        h.Host.RequestCheckpoint(5);
+        h.Pump(LinkId.None);
+
+        // Its pages may go to the next capture only after Send serialised the checkpoint that carries them.
+        int sent = h.Actions.Calls.FindIndex(c => c is Sent { Type: FrameType.Checkpoint });
+        int released = h.Actions.Calls.FindIndex(c => c is SnapshotReleased);
+        Assert.InRange(sent, 0, released - 1);
+        Assert.Same(snapshot, Assert.Single(h.Actions.Of<SnapshotReleased>()).Snapshot);
+    }
+
+    [Fact]
     public void Waiters_fail_when_replication_degrades_and_no_checkpoint_is_taken_while_degraded()
     {
         var h = new PrimaryHarness();

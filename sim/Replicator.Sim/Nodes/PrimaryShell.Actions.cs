@@ -2,6 +2,7 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Guest;
 using Replicator.Core.Primary;
+using Replicator.Core.Vm;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Primary;
 using Replicator.Protocol.Framing;
@@ -305,6 +306,10 @@ internal sealed partial class PrimaryShell
                 Later(shell._world.Scenario.CaptureUs, () => shell.Host.OnVmCaptured(whole ? shell.Guest.CaptureAll(epoch) : shell.Guest.CaptureChanges(epoch)));
             }
         }
+
+        // The link's sender serialised the checkpoint before this: its pages go back to the guest's
+        // pool, as the daemon's do, so a page reused while still read would show in the checks.
+        public void ReleaseSnapshot(VmSnapshot snapshot) => shell.Guest.Release(snapshot);
 
         public void ReleaseOutput(long outputId, bool protectedByReplica)
         {

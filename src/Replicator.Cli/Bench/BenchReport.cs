@@ -22,7 +22,7 @@ internal static class BenchReport
         console.WriteLine(F($"link with TLS 1.3 and the pair key (as the pair runs): round trip {floor.TlsRttUs:F1} µs ({floor.TlsRttUs / floor.RttUs:F2}× plain), framed {floor.TlsFramedBandwidthMBps:F0} MB/s ({floor.TlsFramedBandwidthMBps / floor.FramedBandwidthMBps:F2}× plain)"));
 
         var main = new Table().Border(TableBorder.Rounded).Title("epoch commit, pause and throughput (latencies in µs; throughput in MB/s)");
-        foreach (string column in new[] { "epoch", "dirty disk", "dirty RAM", "write", "ckpt/s", "commit p50", "p90", "p99", "p99.9", "max", "floor", "p99/floor", "pause p50", "p99", "max", "repl MB/s", "unrepl MB/s", "ratio", "unrepl+flush MB/s", "ratio", "alloc B/write", "of it RAM" })
+        foreach (string column in new[] { "epoch", "dirty disk", "dirty RAM", "write", "ckpt/s", "commit p50", "p90", "p99", "p99.9", "max", "floor", "p99/floor", "pause p50", "p99", "max", "repl MB/s", "unrepl MB/s", "ratio", "unrepl+flush MB/s", "ratio", "alloc B/write", "RAM copied B/write" })
         {
             main.AddColumn(new TableColumn(column).RightAligned());
         }

@@ -23,6 +23,8 @@ public sealed class SyntheticGuest : IVirtualMachine
     private readonly byte[] _disk;
     private readonly byte[] _ram;
     private readonly bool[] _dirtyPages;
+    private readonly PagePool _capturedPages;
+    private int _dirtyCount;
     private readonly byte[] _cpu = new byte[64];
     private readonly long[] _recentOffsets = new long[RecentWrites];
     private readonly SortedDictionary<long, GuestCheckpoint> _checkpoints = new();
@@ -55,6 +57,8 @@ public sealed class SyntheticGuest : IVirtualMachine
         // Everything is dirty at the start: the first checkpoint carries the whole RAM.
         _dirtyPages = new bool[options.RamPages];
         Array.Fill(_dirtyPages, true);
+        _dirtyCount = options.RamPages;
+        _capturedPages = new PagePool(options.PageSize, options.RamPages);
     }
 
     public SyntheticGuestOptions Options => _options;
@@ -154,6 +158,7 @@ public sealed class SyntheticGuest : IVirtualMachine
                 BinaryPrimitives.WriteInt64LittleEndian(_ram.AsSpan(at), _random.NextInt64());
             }
 
+            _dirtyCount += _dirtyPages[page] ? 0 : 1;
             _dirtyPages[page] = true;
         }
     }
@@ -169,15 +174,22 @@ public sealed class SyntheticGuest : IVirtualMachine
         BinaryPrimitives.WriteInt64LittleEndian(_cpu.AsSpan(8), _nextRequestId);
         BinaryPrimitives.WriteUInt64LittleEndian(_cpu.AsSpan(16), _options.KeepsRecord ? GuestCheckpoint.Hash(_ram) : 0);
 
-        var pages = new List<VmPage>();
+        // Copied into pooled buffers, given back by Release once the checkpoint is on the link: a
+        // capture in steady state allocates its page list and nothing per page.
+        var pages = new VmPage[_dirtyCount];
+        int captured = 0;
         for (int page = 0; page < _dirtyPages.Length; page++)
         {
             if (_dirtyPages[page])
             {
-                pages.Add(new VmPage(page, _ram.AsSpan(page * _options.PageSize, _options.PageSize).ToArray()));
+                byte[] copy = _capturedPages.Rent();
+                _ram.AsSpan(page * _options.PageSize, _options.PageSize).CopyTo(copy);
+                pages[captured++] = new VmPage(page, copy);
                 _dirtyPages[page] = false;
             }
         }
+
+        _dirtyCount = 0;
 
         if (_options.KeepsRecord)
         {
@@ -194,8 +206,15 @@ public sealed class SyntheticGuest : IVirtualMachine
     public VmSnapshot CaptureAll(long epoch)
     {
         Array.Fill(_dirtyPages, true);
+        _dirtyCount = _dirtyPages.Length;
         return CaptureChanges(epoch);
     }
+
+    /// <summary>
+    /// The node no longer reads <paramref name="snapshot"/> (<see cref="IVirtualMachine.Release"/>):
+    /// its pages go back to the pool for the next capture. A snapshot of this guest's is released once.
+    /// </summary>
+    public void Release(VmSnapshot snapshot) => _capturedPages.Return(snapshot);
 
     /// <summary>Takes over the RAM and vCPU state of a checkpoint (the guest resumed on the promoted node).</summary>
     public void Restore(VmState state)
@@ -209,6 +228,7 @@ public sealed class SyntheticGuest : IVirtualMachine
         state.Ram.CopyTo(_ram);
         state.CpuState.CopyTo(_cpu.AsSpan());
         Array.Fill(_dirtyPages, true);
+        _dirtyCount = _dirtyPages.Length;
     }
 
     /// <summary>

@@ -21,6 +21,15 @@ public interface IVirtualMachine
     /// </summary>
     VmSnapshot CaptureAll(long epoch);
 
+    /// <summary>
+    /// The node no longer reads <paramref name="snapshot"/>: its checkpoint is serialised onto the
+    /// link, or was dropped. A VM that captures into pooled buffers (<see cref="PagePool"/>) takes
+    /// its pages back for the next capture; returning is an optimisation, so the default does nothing.
+    /// </summary>
+    void Release(VmSnapshot snapshot)
+    {
+    }
+
     /// <summary>Replaces the whole VM state with the state of one checkpoint, on the node taking over.</summary>
     void Restore(VmState state);
 }

@@ -54,6 +54,17 @@ public interface IPrimaryHostActions
     /// <summary>Capture the VM state (only what changed since the last checkpoint, or all of it); report <see cref="PrimaryHost.OnVmCaptured"/>.</summary>
     void CaptureVmState(long epoch, bool whole);
 
+    /// <summary>
+    /// Nothing reads <paramref name="snapshot"/> any more: its checkpoint went through
+    /// <see cref="Send{T}"/> or was dropped. The shell may give its pages back to the VM for the
+    /// next capture (<see cref="Core.Vm.IVirtualMachine.Release"/>) — only if its
+    /// <see cref="Send{T}"/> serialises a message before returning, as the daemon's and the
+    /// simulator's do. Doing nothing is always safe.
+    /// </summary>
+    void ReleaseSnapshot(Core.Vm.VmSnapshot snapshot)
+    {
+    }
+
     /// <summary>The guest's output may now reach the outside world (I5).</summary>
     void ReleaseOutput(long outputId, bool protectedByReplica);
 

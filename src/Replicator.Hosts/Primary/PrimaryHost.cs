@@ -224,6 +224,10 @@ public sealed partial class PrimaryHost : IDisposable
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         _engine?.OnVmCaptured(snapshot.Epoch, snapshot);
+
+        // The checkpoint was serialised onto the link (or dropped) on the way: nothing reads the
+        // snapshot any more, and the shell may hand its pages to the next capture.
+        _actions.ReleaseSnapshot(snapshot);
     }
 
     /// <summary>

@@ -80,6 +80,14 @@ public sealed class SyntheticGuestRunner(SyntheticGuest guest, TimeProvider? tim
         }
     }
 
+    public void Release(VmSnapshot snapshot)
+    {
+        lock (_lock)
+        {
+            guest.Release(snapshot);
+        }
+    }
+
     public void Restore(VmState state)
     {
         lock (_lock)

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Primary;
+using Replicator.Core.Vm;
 using Replicator.Core.Storage;
 using Replicator.Hosts.Links;
 using Replicator.Hosts.Primary;
@@ -276,6 +277,9 @@ public sealed partial class PrimaryNode
         }
 
         public void ResumeGuest() => node._vm.ResumeExecution();
+
+        // Send serialised the checkpoint into the link's pipe before this: the pages are free.
+        public void ReleaseSnapshot(VmSnapshot snapshot) => node._vm.Release(snapshot);
 
         public void CaptureVmState(long epoch, bool whole) =>
             node.Post(new PrimaryEvent(PrimaryEventKind.VmCaptured, Snapshot: whole ? node._vm.CaptureAll(epoch) : node._vm.CaptureChanges(epoch)));

@@ -1,5 +1,6 @@
 using Replicator.Core.Blocks;
 using Replicator.Core.Guest;
+using Replicator.Core.Vm;
 using Replicator.InMemory;
 
 namespace Replicator.Core.Tests.Pair;
@@ -45,4 +46,38 @@ public class SyntheticGuestTests
         Assert.Single(guest.CaptureChanges(2).Pages);
         Assert.NotNull(guest.ExpectedAt(2));
     }
+
+    [Fact]
+    public void A_capture_copies_into_the_pages_the_last_released_snapshot_gave_back_and_never_into_one_still_held()
+    {
+        var guest = new SyntheticGuest(new SyntheticGuestOptions { Seed = 3, RamPages = 16, PagesDirtiedPerRequest = 0 });
+        VmSnapshot first = guest.CaptureChanges(1);
+        guest.Release(first);
+        var released = first.Pages.Select(p => Array(p.Data)).ToHashSet(ReferenceEqualityComparer.Instance);
+
+        guest.DirtyRam(16);
+        VmSnapshot second = guest.CaptureChanges(2);
+        byte[] ramAtSecond = guest.Ram.ToArray();
+        guest.DirtyRam(16);
+        VmSnapshot third = guest.CaptureChanges(3);
+
+        // The second capture reused released buffers; the third, with the second still held, none of the second's.
+        Assert.All(second.Pages, p => Assert.Contains(Array(p.Data), released));
+        var held = second.Pages.Select(p => Array(p.Data)).ToHashSet(ReferenceEqualityComparer.Instance);
+        Assert.All(third.Pages, p => Assert.DoesNotContain(Array(p.Data), held));
+
+        // And what each holds is the RAM as it was at its own capture.
+        foreach (VmPage page in second.Pages)
+        {
+            Assert.Equal(ramAtSecond.AsSpan((int)page.Index * 4096, 4096).ToArray(), page.Data.ToArray());
+        }
+
+        foreach (VmPage page in third.Pages)
+        {
+            Assert.Equal(guest.Ram.Slice((int)page.Index * 4096, 4096).ToArray(), page.Data.ToArray());
+        }
+    }
+
+    private static byte[] Array(ReadOnlyMemory<byte> data) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(data, out ArraySegment<byte> segment) ? segment.Array! : throw new InvalidOperationException("not an array");
 }

@@ -43,6 +43,8 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
 
     public void CaptureVmState(long epoch, bool whole) => Calls.Add(new CaptureAsked(epoch, whole));
 
+    public void ReleaseSnapshot(Core.Vm.VmSnapshot snapshot) => Calls.Add(new SnapshotReleased(snapshot));
+
     public void ReleaseOutput(long outputId, bool protectedByReplica) => Calls.Add(new OutputReleased(outputId, protectedByReplica));
 
     public void Started(PrimaryStart start) => Calls.Add(start);
@@ -90,6 +92,8 @@ internal sealed class RecordingPrimaryActions : IPrimaryHostActions
     internal sealed record Resumed;
 
     internal sealed record CaptureAsked(long Epoch, bool Whole);
+
+    internal sealed record SnapshotReleased(Core.Vm.VmSnapshot Snapshot);
 
     internal sealed record OutputReleased(long OutputId, bool ProtectedByReplica);
 

@@ -157,6 +157,9 @@ internal sealed partial class DaemonVm : IVirtualMachine, IAsyncDisposable
 
     public VmSnapshot CaptureAll(long epoch) => Capture(epoch, CaptureScope.All);
 
+    /// <summary>The checkpoint is on the link: its pages go back to QEMU's page pool for the next pause's copy.</summary>
+    public void Release(VmSnapshot snapshot) => _qemu?.Pages.Return(snapshot);
+
     public void ResumeExecution()
     {
         try

@@ -1,17 +1,17 @@
 using System.Collections.Concurrent;
-using Replicator.Core.Vm;
 
-namespace Replicator.Qemu.Ram;
+namespace Replicator.Core.Vm;
 
 /// <summary>
 /// Page-sized buffers for captured pages, reused across checkpoints so a capture does not allocate
 /// a fresh array per changed page. New buffers come from the pinned object heap, uninitialised:
 /// captured pages live until the secondary has them, long enough that ordinary arrays would be
 /// promoted (copied) through the GC's generations, which made a whole-RAM capture of 32768 pages
-/// spend most of its time in the collector. Whoever is done with a snapshot (sent and committed,
-/// or applied) may give its pages back with <see cref="Return(VmSnapshot)"/>; a page never
-/// returned is simply collected, so returning is an optimisation, never a duty. A page must not
-/// be returned while anything still reads it.
+/// spend most of its time in the collector. Whoever is done with a snapshot gives its pages back
+/// with <see cref="Return(VmSnapshot)"/> — the primary's node once the checkpoint is serialised onto
+/// the link (<see cref="IVirtualMachine.Release"/>); a page never returned is simply collected, so
+/// returning is an optimisation, never a duty. A page must not be returned while anything still
+/// reads it.
 /// </summary>
 public sealed class PagePool
 {
