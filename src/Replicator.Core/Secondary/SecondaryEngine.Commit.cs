@@ -20,6 +20,7 @@ public sealed partial class SecondaryEngine
     private readonly Queue<EpochLog> _persisting = new();
     private readonly Queue<EpochLog> _committed = new();
     private readonly WritebackSegment _segment = new();
+    private readonly WritebackRamPages _ramPages = new();
 
     // The last epoch of the batch being written back; 0 while none is.
     private long _applyingThrough;
@@ -40,6 +41,9 @@ public sealed partial class SecondaryEngine
 
     /// <summary>Writes left out of the write-back because a later write of the same segment rewrote their range.</summary>
     public long CoalescedWrites => _segment.Coalesced;
+
+    /// <summary>RAM pages left out of the write-back because a later epoch of the same batch dirtied them again.</summary>
+    public long CoalescedRamPages => _ramPages.Coalesced;
 
     /// <summary>The journal entry asked for by <see cref="ISecondaryActions.PersistEpoch"/> is durable: the epoch is committed.</summary>
     public void OnEpochPersisted(long epoch)
@@ -208,8 +212,8 @@ public sealed partial class SecondaryEngine
     /// before any later write (unless nothing was written since the last one), a FUA write is durable
     /// before the next action runs, and between barriers a write whose range is rewritten later is
     /// left out. So even without the journal, a power cut mid-write-back leaves a legal crash state
-    /// of the committed history (I4). One image flush, the VM snapshots in order and one state record
-    /// then close the batch.
+    /// of the committed history (I4). One image flush, the batch's RAM pages (each page once, as its
+    /// last epoch left it: <see cref="WritebackRamPages"/>) and one state record then close the batch.
     /// </summary>
     private void ApplyNextCommitted()
     {
@@ -268,12 +272,14 @@ public sealed partial class SecondaryEngine
         _actions.FlushImage();
         foreach (EpochLog log in _committed)
         {
-            _actions.ApplyVmSnapshot(log.Checkpoint!.Snapshot);
+            _ramPages.Add(log);
             if (log == last)
             {
                 break;
             }
         }
+
+        _actions.ApplyVmSnapshot(_ramPages.Take());
 
         _applyingThrough = last!.Epoch;
         _actions.MarkApplied(last.Epoch, last.Checkpoint!.LastSequence);

@@ -2,6 +2,7 @@ using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
 using Replicator.Core.Tests.Support;
+using Replicator.Core.Vm;
 using static Replicator.Core.Tests.Support.Records;
 
 namespace Replicator.Core.Tests.Secondary;
@@ -57,10 +58,38 @@ public class WritebackTests
         int batch = _actions.Log.Count;
         _secondary.OnApplied(1);
 
-        Assert.Equal(["write 2", "write 3", "flush", "vm 2", "vm 3", "applied 3@3"], WritebackSince(batch));
+        Assert.Equal(["write 2", "write 3", "flush", "vm 3", "applied 3@3"], WritebackSince(batch));
         _secondary.OnApplied(3);
         Assert.Equal(3, _secondary.LastAppliedEpoch);
         Assert.Equal(0, _secondary.BufferedBytes);
+    }
+
+    [Fact]
+    public void A_batch_writes_each_RAM_page_once_as_the_last_epoch_that_dirtied_it_left_it_with_the_last_vcpu_state()
+    {
+        CommitWithPages(1, 0);
+        CommitWithPages(2, 0, 1, 2);
+        CommitWithPages(3, 1, 3);
+        _secondary.OnApplied(1);
+
+        // Epochs 2 and 3 in one batch: page 1 as epoch 3 left it, pages 0 and 2 as epoch 2 did, page 3 from epoch 3.
+        VmSnapshot applied = _actions.AppliedSnapshots[^1];
+        Assert.Equal((3L, (byte)3), (applied.Epoch, applied.CpuState[0]));
+        Assert.Equal([(0L, (byte)0x20), (1L, (byte)0x31), (2L, (byte)0x22), (3L, (byte)0x33)], applied.Pages.Select(p => (p.Index, p.Data.Span[0])).OrderBy(p => p.Index));
+        Assert.Equal(1, _secondary.CoalescedRamPages);
+        Assert.Equal(["vm 1", "vm 3"], _actions.Log.Where(l => l.StartsWith("vm", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Commits an epoch of one write whose snapshot dirtied <paramref name="pages"/>, each filled with 16 × epoch + index.</summary>
+    private void CommitWithPages(long epoch, params long[] pages)
+    {
+        MirrorRecord record = Write(epoch, ++_sequence, epoch * 4096, (byte)epoch);
+        _secondary.OnMirror(record);
+        var digest = default(EpochDigest);
+        digest.Add(record);
+        var snapshot = new VmSnapshot(epoch, [(byte)epoch], [.. pages.Select(index => new VmPage(index, Filled(4096, (byte)((16 * epoch) + index))))]);
+        _secondary.OnCheckpoint(new CheckpointRecord(epoch, _sequence, _sequence, digest.Value, snapshot, snapshot.ComputeDigest()));
+        _secondary.OnEpochPersisted(epoch);
     }
 
     [Fact]
@@ -73,7 +102,7 @@ public class WritebackTests
         _secondary.OnApplied(1);
 
         // Epoch 2's write at 0 is rewritten whole by epoch 3's: only the later one is written.
-        Assert.Equal(["write 3", "write 4", "flush", "vm 2", "vm 3", "applied 3@4"], WritebackSince(batch));
+        Assert.Equal(["write 3", "write 4", "flush", "vm 3", "applied 3@4"], WritebackSince(batch));
         Assert.Equal(1, _secondary.CoalescedWrites);
         Assert.Equal((byte)0xD, _actions.ImageWrites.Last(w => w.Request.Offset == 0).Payload.Span[0]);
     }

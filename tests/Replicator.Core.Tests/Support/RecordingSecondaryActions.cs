@@ -48,7 +48,14 @@ internal sealed class RecordingSecondaryActions : ISecondaryActions
 
     public void FlushImage() => Log.Add("flush");
 
-    public void ApplyVmSnapshot(VmSnapshot snapshot) => Log.Add($"vm {snapshot.Epoch}");
+    public void ApplyVmSnapshot(VmSnapshot snapshot)
+    {
+        AppliedSnapshots.Add(snapshot);
+        Log.Add($"vm {snapshot.Epoch}");
+    }
+
+    /// <summary>The VM snapshots applied, in order: one per write-back batch.</summary>
+    public List<VmSnapshot> AppliedSnapshots { get; } = new();
 
     /// <summary>The epoch the last <see cref="MarkApplied"/> named: where the write-back batch asked for ends.</summary>
     public long ApplyingThrough { get; private set; }

@@ -93,87 +93,13 @@ public class JournalFormatTests
         AssertRecordHeader(records[(32 + 1024)..], zeroes);
     }
 
-    [Fact]
-    public void Entries_the_build_before_wrote_in_format_version_3_are_read_back_and_appended_after()
+    [Theory]
+    [InlineData(3)] // the build before's: this layout, its checksum over the payloads' bytes
+    [InlineData(2)] // an earlier one's: the checkpoint first
+    public void Entries_an_earlier_build_wrote_are_read_back_and_appended_after(int version)
     {
-        // Version 3 has this layout; only its checksum differs, over the payloads' bytes.
         List<EpochLog> epochs = JournalFixture.Seal(4, e => [BlockRequest.Write(e * 4096, 4096), BlockRequest.Zeroes(0, 512)], e => (int)e * 10);
-        (MemoryStorageDirectory now, _) = _journal.NewDirectory();
-        using (EpochJournal journal = JournalFixture.Open(now, out _))
-        {
-            foreach (EpochLog epoch in epochs.Take(3))
-            {
-                journal.Append(epoch);
-            }
-        }
-
-        byte[] current = JournalFixture.File(now).Contents.ToArray();
-        var earlier = new List<byte>();
-        for (int at = 0; at < current.Length;)
-        {
-            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(current.AsSpan(at + 4));
-            long epoch = BinaryPrimitives.ReadInt64LittleEndian(current.AsSpan(at + 8));
-            earlier.AddRange(JournalFixture.DocumentedPayloadChecksumEntry(epoch, current.AsSpan(at + EpochJournal.HeaderSize, bodyLength)));
-            at += EpochJournal.HeaderSize + bodyLength;
-        }
-
-        Assert.NotEqual(current, earlier.ToArray());
-        (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
-        using (EpochJournal journal = JournalFixture.Open(directory, out _))
-        {
-            // Created empty; the earlier build's entries laid into it.
-        }
-
-        JournalFixture.File(directory).Write(0, earlier.ToArray(), fua: true);
-        using (EpochJournal journal = JournalFixture.Open(directory, out List<JournalEntry> read))
-        {
-            Assert.Equal([1, 2, 3], read.Select(e => e.Checkpoint.Epoch));
-            Assert.Equal(epochs[1].Records[0].Record.Payload.ToArray(), read[1].Records[0].Payload.ToArray());
-            journal.Append(epochs[3]);
-        }
-
-        JournalFixture.Open(directory, out List<JournalEntry> all).Dispose();
-        Assert.Equal([1, 2, 3, 4], all.Select(e => e.Checkpoint.Epoch));
-
-        // A version 3 entry is checked over its payloads: one flipped is damage, not taken as written.
-        JournalFixture.Flip(JournalFixture.File(directory), EpochJournal.HeaderSize + 32 + 100);
-        var refused = Assert.Throws<InvalidDataException>(() => JournalFixture.Open(directory, out _));
-        Assert.Contains("cannot be read (checksum mismatch", refused.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Entries_an_earlier_build_wrote_in_format_version_2_are_read_back_and_appended_after()
-    {
-        // The same epochs appended now, then each entry rewritten as version 2 lays it out.
-        List<EpochLog> epochs = JournalFixture.Seal(4, e => [BlockRequest.Write(e * 4096, 4096), BlockRequest.Zeroes(0, 512)], e => (int)e * 10);
-        (MemoryStorageDirectory now, _) = _journal.NewDirectory();
-        using (EpochJournal journal = JournalFixture.Open(now, out _))
-        {
-            foreach (EpochLog epoch in epochs.Take(3))
-            {
-                journal.Append(epoch);
-            }
-        }
-
-        byte[] current = JournalFixture.File(now).Contents.ToArray();
-        var earlier = new List<byte>();
-        for (int at = 0; at < current.Length;)
-        {
-            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(current.AsSpan(at + 4));
-            long epoch = BinaryPrimitives.ReadInt64LittleEndian(current.AsSpan(at + 8));
-            byte[] body = JournalFixture.FirstFormatBody(current.AsSpan(at + EpochJournal.HeaderSize, bodyLength));
-            earlier.AddRange(JournalFixture.DocumentedFirstFormatEntry(epoch, body));
-            at += EpochJournal.HeaderSize + bodyLength;
-        }
-
-        Assert.Equal(current.Length, earlier.Count);
-        (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
-        using (EpochJournal journal = JournalFixture.Open(directory, out _))
-        {
-            // Created empty; the earlier build's entries laid into it.
-        }
-
-        JournalFixture.File(directory).Write(0, earlier.ToArray(), fua: true);
+        MemoryStorageDirectory directory = JournalOfAnEarlierBuild(epochs.Take(3), version);
 
         using (EpochJournal journal = JournalFixture.Open(directory, out List<JournalEntry> read))
         {
@@ -186,6 +112,19 @@ public class JournalFormatTests
         JournalFixture.Open(directory, out List<JournalEntry> all).Dispose();
         Assert.Equal([1, 2, 3, 4], all.Select(e => e.Checkpoint.Epoch));
         Assert.Equal(2, all[3].Records.Count);
+    }
+
+    [Fact]
+    public void An_entry_of_format_version_3_is_checked_over_its_payloads_bytes()
+    {
+        List<EpochLog> epochs = JournalFixture.Seal(2, e => [BlockRequest.Write(e * 4096, 4096)]);
+        MemoryStorageDirectory directory = JournalOfAnEarlierBuild(epochs, version: 3);
+
+        // A payload byte flipped in the first entry, a whole one after it: damage, not taken as written.
+        JournalFixture.Flip(JournalFixture.File(directory), EpochJournal.HeaderSize + 32 + 100);
+
+        var refused = Assert.Throws<InvalidDataException>(() => JournalFixture.Open(directory, out _));
+        Assert.Contains("cannot be read (checksum mismatch", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -261,5 +200,41 @@ public class JournalFormatTests
         Assert.Equal(record.Request.Length, BinaryPrimitives.ReadInt32LittleEndian(header[24..]));
         Assert.Equal((byte)record.Request.Op, header[28]);
         Assert.Equal(record.Request.Fua ? 1 : 0, header[29]);
+    }
+
+    /// <summary>
+    /// A journal holding <paramref name="epochs"/> as a build writing format <paramref name="version"/>
+    /// (3 or 2) laid them out: appended by this build, then each entry rewritten in that format.
+    /// </summary>
+    private MemoryStorageDirectory JournalOfAnEarlierBuild(IEnumerable<EpochLog> epochs, int version)
+    {
+        (MemoryStorageDirectory now, _) = _journal.NewDirectory();
+        using (EpochJournal journal = JournalFixture.Open(now, out _))
+        {
+            foreach (EpochLog epoch in epochs)
+            {
+                journal.Append(epoch);
+            }
+        }
+
+        byte[] current = JournalFixture.File(now).Contents.ToArray();
+        var earlier = new List<byte>();
+        for (int at = 0; at < current.Length;)
+        {
+            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(current.AsSpan(at + 4));
+            long epoch = BinaryPrimitives.ReadInt64LittleEndian(current.AsSpan(at + 8));
+            ReadOnlySpan<byte> body = current.AsSpan(at + EpochJournal.HeaderSize, bodyLength);
+            earlier.AddRange(version == 3
+                ? JournalFixture.DocumentedPayloadChecksumEntry(epoch, body)
+                : JournalFixture.DocumentedFirstFormatEntry(epoch, JournalFixture.FirstFormatBody(body)));
+            at += EpochJournal.HeaderSize + bodyLength;
+        }
+
+        Assert.Equal(current.Length, earlier.Count);
+        Assert.NotEqual(current, earlier.ToArray());
+        (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
+        JournalFixture.Open(directory, out _).Dispose(); // created empty; the earlier build's entries laid into it
+        JournalFixture.File(directory).Write(0, earlier.ToArray(), fua: true);
+        return directory;
     }
 }
