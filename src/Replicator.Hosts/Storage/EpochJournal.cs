@@ -44,8 +44,9 @@ namespace Replicator.Hosts.Storage;
 /// A record's hash is its <see cref="EpochDigest.RecordHash"/> (XxHash3 of its payload, seeded with
 /// the hash of its header fields), little-endian: the secondary computes it once as the record
 /// arrives, for the epoch digest, and the checksum takes it in place of the payload, so no payload
-/// is read a second time for hashing. It also binds what is written to what the digest verified:
-/// a payload changed in memory between its arrival and the write fails the read-back as damage.
+/// is read a second time for hashing. The entry is thus checked against what the digest verified,
+/// not the bytes written, and each record must come with its own hash: a wrong one makes the entry
+/// unreadable (damage with a whole entry after it, a torn tail as the last).
 /// </para>
 /// Entries an earlier build wrote are still read back: format version 3 (the same layout, the
 /// checksum over the payloads' bytes) and version 2 (the checkpoint first, the body length before
