@@ -272,6 +272,9 @@ public sealed class FrameConnection : IAsyncDisposable
                     await _stream.WriteAsync(segment, _closed.Token).ConfigureAwait(false);
                 }
 
+                // TLS's records of the batch gather under it (BatchingSocketStream): out they go.
+                await _stream.FlushAsync(_closed.Token).ConfigureAwait(false);
+
                 Interlocked.Add(ref _bytesSent, frames.Length);
                 pending.AdvanceTo(frames.End);
                 if (read.IsCompleted)

@@ -19,6 +19,12 @@ public static class LinkTransport
     /// <summary>The name the client asks for; the certificate is pinned, so it is a label, not a check.</summary>
     private const string TargetHost = "replicator";
 
+    /// <summary>
+    /// AES-128-GCM first: on this kind of machine it encrypts twice as fast as AES-256-GCM, which
+    /// the TLS library otherwise takes, and the link's bandwidth is what its encryption leaves.
+    /// </summary>
+    private static readonly CipherSuitesPolicy? LinkCiphers = OperatingSystem.IsWindows() ? null : new([TlsCipherSuite.TLS_AES_128_GCM_SHA256, TlsCipherSuite.TLS_AES_256_GCM_SHA384, TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256]);
+
     /// <summary>What the link is, for the log at start: the key's fingerprint, or a plain warning.</summary>
     public static string Describe(LinkKey? key) => key is null
         ? "the replication link is NOT authenticated or encrypted (--insecure-link): anyone who reaches it can write into the replica"
@@ -71,36 +77,44 @@ public static class LinkTransport
 
     private static async Task<Stream> AuthenticateAsync(Socket socket, LinkKey key, bool asServer, TimeSpan timeout, TimeProvider time, CancellationToken cancellation)
     {
-        var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false, (_, presented, _, _) => key.IsPairCertificate(presented));
+        var tls = new SslStream(new BatchingSocketStream(new NetworkStream(socket, ownsSocket: false)), leaveInnerStreamOpen: false, (_, presented, _, _) => key.IsPairCertificate(presented));
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, deadline.Token);
         try
         {
             if (asServer)
             {
-                await tls.AuthenticateAsServerAsync(
-                    new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = key.Context,
-                        ClientCertificateRequired = true,
-                        EnabledSslProtocols = SslProtocols.Tls13,
-                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                        AllowRenegotiation = false,
-                    },
-                    linked.Token).ConfigureAwait(false);
+                var options = new SslServerAuthenticationOptions
+                {
+                    ServerCertificateContext = key.Context,
+                    ClientCertificateRequired = true,
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                    AllowRenegotiation = false,
+                };
+                if (!OperatingSystem.IsWindows())
+                {
+                    options.CipherSuitesPolicy = LinkCiphers;
+                }
+
+                await tls.AuthenticateAsServerAsync(options, linked.Token).ConfigureAwait(false);
             }
             else
             {
-                await tls.AuthenticateAsClientAsync(
-                    new SslClientAuthenticationOptions
-                    {
-                        TargetHost = TargetHost,
-                        ClientCertificateContext = key.Context,
-                        EnabledSslProtocols = SslProtocols.Tls13,
-                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                        AllowRenegotiation = false,
-                    },
-                    linked.Token).ConfigureAwait(false);
+                var options = new SslClientAuthenticationOptions
+                {
+                    TargetHost = TargetHost,
+                    ClientCertificateContext = key.Context,
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                    AllowRenegotiation = false,
+                };
+                if (!OperatingSystem.IsWindows())
+                {
+                    options.CipherSuitesPolicy = LinkCiphers;
+                }
+
+                await tls.AuthenticateAsClientAsync(options, linked.Token).ConfigureAwait(false);
             }
 
             return tls;

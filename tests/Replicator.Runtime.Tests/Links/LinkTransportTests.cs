@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
 using Replicator.Protocol.Framing;
@@ -63,6 +65,52 @@ public sealed class LinkTransportTests : IDisposable
         Assert.Equal((FrameIntegrity.Transport, FrameHeader.TransportIntegrityFlag, 0u), (farLink.Integrity, tls?.Flags, tls?.Checksum));
         Assert.Equal((FrameIntegrity.Checksum, (byte)0), (plainFar.Integrity, plain?.Flags));
         Assert.NotEqual(0u, plain?.Checksum);
+    }
+
+    [Fact]
+    public async Task Both_ends_encrypt_with_AES_128_GCM()
+    {
+        using LinkKey key = TestLinkKey.In(_directory);
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
+        using Socket clientOwned = client, serverOwned = server;
+        Task<Stream> accepted = LinkTransport.AcceptAsync(server, key, Handshake, TimeProvider.System, _timeout.Token);
+        await using Stream near = await LinkTransport.ConnectAsync(client, key, Handshake, TimeProvider.System, _timeout.Token);
+        await using Stream far = await accepted;
+
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, Assert.IsType<SslStream>(near).NegotiatedCipherSuite);
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, Assert.IsType<SslStream>(far).NegotiatedCipherSuite);
+    }
+
+    [Fact]
+    public async Task Frames_of_every_size_cross_TLS_whole_and_in_order()
+    {
+        // Around TLS's 16 KiB records and the 256 KiB the socket is read and written in under them.
+        int[] sizes = [1, 4096, (16 * 1024) - 7, (16 * 1024) + 13, 200 * 1024, 256 * 1024, (256 * 1024) + 1, 512, 1024 * 1024, 3];
+        using LinkKey key = TestLinkKey.In(_directory);
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
+        Task<Stream> accepted = LinkTransport.AcceptAsync(server, key, Handshake, TimeProvider.System, _timeout.Token);
+        Stream nearStream = await LinkTransport.ConnectAsync(client, key, Handshake, TimeProvider.System, _timeout.Token);
+        int maxBody = (1024 * 1024) + MirrorHeader.Size;
+        await using var near = new FrameConnection(client, nearStream, maxBody, TimeProvider.System);
+        await using var far = new FrameConnection(server, await accepted, maxBody, TimeProvider.System);
+        near.StartSending();
+
+        byte[][] payloads = sizes.Select((size, i) => { byte[] bytes = new byte[size]; new Random(i).NextBytes(bytes); return bytes; }).ToArray();
+        for (int i = 0; i < payloads.Length; i++)
+        {
+            near.SendMirror(new Core.Epochs.MirrorRecord(1, i + 1, Core.Blocks.BlockRequest.Write(0, payloads[i].Length), payloads[i]));
+        }
+
+        var received = new List<byte[]>();
+        await far.ReceiveAsync(
+            frame =>
+            {
+                received.Add(frame.Body.Slice(MirrorHeader.Size).ToArray());
+                return received.Count < payloads.Length;
+            },
+            _timeout.Token);
+
+        Assert.Equal(payloads, received);
     }
 
     [Fact]
