@@ -11,8 +11,10 @@ namespace Replicator.Runtime.Links;
 /// message) or until <see cref="WriteBufferBytes"/> are held.
 /// </summary>
 /// <remarks>
-/// One reader and one writer may use it at once, as TLS does; they share nothing. A synchronous
-/// write (TLS's last alert on a failure) goes out at once, behind whatever was gathered.
+/// Until <see cref="StartBatching"/> (the end of the handshake) every read and write goes straight
+/// to the socket, so a connection that has not proven the pair key holds no buffer of this
+/// stream's. One reader and one writer may use it at once, as TLS does; they share nothing. A
+/// synchronous write (TLS's last alert on a failure) goes out at once, behind whatever was gathered.
 /// </remarks>
 internal sealed class BatchingSocketStream(Stream socket) : Stream
 {
@@ -22,8 +24,8 @@ internal sealed class BatchingSocketStream(Stream socket) : Stream
     /// <summary>The most written records gathered before they go out without a flush.</summary>
     public const int WriteBufferBytes = 256 * 1024;
 
-    private readonly byte[] _read = GC.AllocateUninitializedArray<byte>(ReadBufferBytes);
-    private readonly byte[] _write = GC.AllocateUninitializedArray<byte>(WriteBufferBytes);
+    private byte[]? _read;
+    private byte[]? _write;
     private int _readStart;
     private int _readEnd;
     private int _written;
@@ -42,11 +44,18 @@ internal sealed class BatchingSocketStream(Stream socket) : Stream
         set => throw new NotSupportedException();
     }
 
+    /// <summary>From here on reads and writes go through the buffers. Called once the handshake is done, with no read or write under way.</summary>
+    public void StartBatching()
+    {
+        _read ??= GC.AllocateUninitializedArray<byte>(ReadBufferBytes);
+        _write ??= GC.AllocateUninitializedArray<byte>(WriteBufferBytes);
+    }
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_readStart == _readEnd)
         {
-            if (buffer.Length >= _read.Length)
+            if (_read is null || buffer.Length >= _read.Length)
             {
                 return await socket.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
             }
@@ -62,6 +71,11 @@ internal sealed class BatchingSocketStream(Stream socket) : Stream
     {
         if (_readStart == _readEnd)
         {
+            if (_read is null)
+            {
+                return socket.Read(buffer);
+            }
+
             _readStart = _readEnd = 0;
             _readEnd = socket.Read(_read);
         }
@@ -76,6 +90,12 @@ internal sealed class BatchingSocketStream(Stream socket) : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_write is null)
+        {
+            await socket.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (_written + buffer.Length > _write.Length)
         {
             await FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -108,7 +128,7 @@ internal sealed class BatchingSocketStream(Stream socket) : Stream
         {
             int written = _written;
             _written = 0;
-            await socket.WriteAsync(_write.AsMemory(0, written), cancellationToken).ConfigureAwait(false);
+            await socket.WriteAsync(_write!.AsMemory(0, written), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -118,7 +138,7 @@ internal sealed class BatchingSocketStream(Stream socket) : Stream
         {
             int written = _written;
             _written = 0;
-            socket.Write(_write.AsSpan(0, written));
+            socket.Write(_write!.AsSpan(0, written));
         }
     }
 
@@ -139,7 +159,7 @@ internal sealed class BatchingSocketStream(Stream socket) : Stream
     private int TakeRead(Span<byte> buffer)
     {
         int taken = Math.Min(buffer.Length, _readEnd - _readStart);
-        _read.AsSpan(_readStart, taken).CopyTo(buffer);
+        _read!.AsSpan(_readStart, taken).CopyTo(buffer);
         _readStart += taken;
         return taken;
     }

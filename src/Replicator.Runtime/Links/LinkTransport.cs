@@ -77,7 +77,8 @@ public static class LinkTransport
 
     private static async Task<Stream> AuthenticateAsync(Socket socket, LinkKey key, bool asServer, TimeSpan timeout, TimeProvider time, CancellationToken cancellation)
     {
-        var tls = new SslStream(new BatchingSocketStream(new NetworkStream(socket, ownsSocket: false)), leaveInnerStreamOpen: false, (_, presented, _, _) => key.IsPairCertificate(presented));
+        var underTls = new BatchingSocketStream(new NetworkStream(socket, ownsSocket: false));
+        var tls = new SslStream(underTls, leaveInnerStreamOpen: false, (_, presented, _, _) => key.IsPairCertificate(presented));
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, deadline.Token);
         try
@@ -117,6 +118,7 @@ public static class LinkTransport
                 await tls.AuthenticateAsClientAsync(options, linked.Token).ConfigureAwait(false);
             }
 
+            underTls.StartBatching();
             return tls;
         }
         catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException or ObjectDisposedException)

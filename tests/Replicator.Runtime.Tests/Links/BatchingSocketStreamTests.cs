@@ -15,11 +15,33 @@ public sealed class BatchingSocketStreamTests
         return bytes;
     }
 
+    private static BatchingSocketStream Batching(Stream socket)
+    {
+        var stream = new BatchingSocketStream(socket);
+        stream.StartBatching();
+        return stream;
+    }
+
+    [Fact]
+    public async Task Until_the_handshake_is_done_every_read_and_write_goes_straight_to_the_socket()
+    {
+        var socket = new ScriptedSocket(Bytes(100, 1));
+        using var stream = new BatchingSocketStream(socket);
+        byte[] hello = Bytes(10, 2), buffer = new byte[30];
+
+        await stream.WriteAsync(hello);
+        Assert.Equal(30, await stream.ReadAsync(buffer));
+        Assert.Equal(30, await stream.ReadAsync(buffer));
+
+        Assert.Equal(hello, Assert.Single(socket.Writes));
+        Assert.Equal(2, socket.Reads);
+    }
+
     [Fact]
     public async Task Writes_gather_until_a_flush_and_go_out_as_one_in_their_order()
     {
         var socket = new ScriptedSocket();
-        using var stream = new BatchingSocketStream(socket);
+        using var stream = Batching(socket);
         byte[] a = Bytes(16 * 1024, 1), b = Bytes(16 * 1024, 2), c = Bytes(100, 3);
 
         await stream.WriteAsync(a);
@@ -38,7 +60,7 @@ public sealed class BatchingSocketStreamTests
     public async Task A_write_that_would_overflow_sends_what_is_held_first_and_a_large_one_goes_straight_behind_it()
     {
         var socket = new ScriptedSocket();
-        using var stream = new BatchingSocketStream(socket);
+        using var stream = Batching(socket);
         byte[] held = Bytes(BatchingSocketStream.WriteBufferBytes - 10, 1), next = Bytes(20, 2), large = Bytes(BatchingSocketStream.WriteBufferBytes, 3);
 
         await stream.WriteAsync(held);
@@ -53,7 +75,7 @@ public sealed class BatchingSocketStreamTests
     public async Task A_synchronous_write_goes_out_at_once_behind_what_was_gathered()
     {
         var socket = new ScriptedSocket();
-        using var stream = new BatchingSocketStream(socket);
+        using var stream = Batching(socket);
         byte[] gathered = Bytes(300, 1), alert = Bytes(7, 2);
 
         await stream.WriteAsync(gathered);
@@ -67,7 +89,7 @@ public sealed class BatchingSocketStreamTests
     {
         byte[] arrived = Bytes(100 * 1024, 4);
         var socket = new ScriptedSocket(arrived);
-        using var stream = new BatchingSocketStream(socket);
+        using var stream = Batching(socket);
         var taken = new List<byte>();
         byte[] buffer = new byte[5 + (16 * 1024)];
 
@@ -88,7 +110,7 @@ public sealed class BatchingSocketStreamTests
     {
         byte[] arrived = Bytes(1000, 5);
         var socket = new ScriptedSocket(arrived);
-        using var stream = new BatchingSocketStream(socket);
+        using var stream = Batching(socket);
         byte[] buffer = new byte[BatchingSocketStream.ReadBufferBytes];
 
         Assert.Equal(arrived.Length, await stream.ReadAsync(buffer));
