@@ -4,7 +4,7 @@ namespace Replicator.Runtime.Links;
 /// The socket under the link's TLS, read and written in large pieces. TLS cuts the stream into
 /// records of at most 16 KiB and <see cref="System.Net.Security.SslStream"/> reads each one's header
 /// and body from its inner stream and writes each record to it separately: straight on the socket
-/// that was a system call for every 7 KiB received and 29 KiB sent, and the link carried a quarter
+/// that was a system call for every 7 KiB received and 29 KiB sent, and the link carried a third
 /// of what it carries without TLS. Here one read takes whatever the socket holds, up to
 /// <see cref="ReadBufferBytes"/>, and serves TLS's small reads from it; written records gather
 /// until a flush (the connection's send loop flushes after each batch, TLS after each handshake
