@@ -40,7 +40,7 @@ public sealed class PageEncodingHostTests
         page[epoch % 4096] = (byte)epoch;
         var snapshot = new VmSnapshot(epoch, [], [new VmPage(0, page)]);
         var record = new CheckpointRecord(epoch, 1, 0, default(EpochDigest).Value, snapshot, snapshot.ComputeDigest());
-        return new SecondaryInput(SecondaryInputKind.Checkpoint, EncodedCheckpoint: CheckpointMessage.From(record, encoder));
+        return SecondaryHarness.Checkpoint(CheckpointMessage.From(record, encoder));
     }
 
     [Fact]

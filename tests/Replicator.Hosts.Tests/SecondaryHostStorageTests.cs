@@ -125,7 +125,7 @@ public class SecondaryHostStorageTests
         var snapshot = new VmSnapshot(1, [], []);
         pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, record));
 
-        pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(1, 1, 1, Digest: 12345, snapshot, snapshot.ComputeDigest())));
+        pair.Host.OnInput(link, SecondaryHarness.Checkpoint(new CheckpointRecord(1, 1, 1, Digest: 12345, snapshot, snapshot.ComputeDigest())));
 
         RejectMessage reject = Assert.Single(pair.SentOf<RejectMessage>(link));
         Assert.Equal(1, reject.Epoch);
@@ -236,7 +236,7 @@ public class SecondaryHostStorageTests
         var snapshot = new VmSnapshot(1, [], []);
         pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, write));
         pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, verify));
-        pair.Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(1, 1, 2, digest.Value, snapshot, snapshot.ComputeDigest())));
+        pair.Host.OnInput(link, SecondaryHarness.Checkpoint(new CheckpointRecord(1, 1, 2, digest.Value, snapshot, snapshot.ComputeDigest())));
         if (!stays)
         {
             pair.Host.OnLinkClosed(link, "cable pulled");

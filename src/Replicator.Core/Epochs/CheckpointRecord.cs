@@ -25,4 +25,11 @@ public sealed record CheckpointRecord(long Epoch, long FirstSequence, long LastS
     /// be promoted from it. The epoch that completes the resync carries false.
     /// </summary>
     public bool ResyncPending { get; init; }
+
+    /// <summary>
+    /// The checkpoint's bytes as they crossed the link, when its pages came as they are and the
+    /// receiver kept them (its pages lie in them): the journal stores these rather than encoding the
+    /// pages again. Empty for a checkpoint made or decoded any other way.
+    /// </summary>
+    public ReadOnlyMemory<byte> WireForm { get; init; }
 }

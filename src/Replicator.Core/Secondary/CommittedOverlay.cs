@@ -154,7 +154,7 @@ public sealed class CommittedOverlay
 
         foreach (EpochLog log in _logs)
         {
-            log.Release();
+            log.Release(keepSnapshot: true); // VmSnapshots outlive the overlay
         }
 
         _closed.TrySetResult();

@@ -17,6 +17,8 @@ public sealed class EpochLog
     // every seal sorted, with the same outcome (docs/mutation.md counts their mutants as equivalent).
     private long _maxSequence = long.MinValue;
     private bool _inOrder = true;
+    // The memory the checkpoint's pages lie in, when they were received into pooled memory.
+    private IDisposable? _snapshotOwner;
 
     internal EpochLog(long epoch, long incarnation = 0)
     {
@@ -83,10 +85,15 @@ public sealed class EpochLog
         return AddResult.Added;
     }
 
-    /// <summary>Sets the checkpoint; false when a record already held lies outside the range it names.</summary>
-    internal bool SetCheckpoint(CheckpointRecord checkpoint)
+    /// <summary>
+    /// Sets the checkpoint, whose pages lie in <paramref name="snapshotOwner"/>'s memory if it is
+    /// given (disposed by <see cref="Release"/>); false when a record already held lies outside the
+    /// range it names.
+    /// </summary>
+    internal bool SetCheckpoint(CheckpointRecord checkpoint, IDisposable? snapshotOwner = null)
     {
         Checkpoint = checkpoint;
+        _snapshotOwner = snapshotOwner;
         foreach (BufferedRecord held in _records)
         {
             if (held.Record.Sequence < checkpoint.FirstSequence || held.Record.Sequence > checkpoint.LastSequence)
@@ -106,13 +113,25 @@ public sealed class EpochLog
         }
     }
 
-    /// <summary>Returns every pooled payload to its owner. The log is empty afterwards.</summary>
-    internal void Release()
+    /// <summary>
+    /// Returns every pooled payload to its owner, and the checkpoint's pages unless
+    /// <paramref name="keepSnapshot"/>: a takeover hands its checkpoints' snapshots on, so their memory
+    /// is left to the collector rather than lent again. The log is empty afterwards; releasing it
+    /// again returns nothing twice.
+    /// </summary>
+    internal void Release(bool keepSnapshot = false)
     {
         foreach (BufferedRecord held in _records)
         {
             held.PayloadOwner?.Dispose();
         }
+
+        if (!keepSnapshot)
+        {
+            _snapshotOwner?.Dispose();
+        }
+
+        _snapshotOwner = null;
 
         _records.Clear();
         BufferBytes = 0;

@@ -94,10 +94,27 @@ public sealed partial class SecondaryEngine
         return outcome;
     }
 
-    /// <summary>The checkpoint closing an epoch arrived (perhaps before some of the epoch's records).</summary>
-    public MirrorOutcome OnCheckpoint(CheckpointRecord checkpoint)
+    /// <summary>
+    /// The checkpoint closing an epoch arrived (perhaps before some of the epoch's records).
+    /// <paramref name="snapshotOwner"/>, if any, holds the memory its pages lie in: it is disposed when
+    /// the checkpoint leaves the buffer (at once when it is not kept).
+    /// </summary>
+    public MirrorOutcome OnCheckpoint(CheckpointRecord checkpoint, IDisposable? snapshotOwner = null)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        MirrorOutcome outcome = ReceiveCheckpoint(checkpoint, snapshotOwner, out bool kept);
+        if (!kept)
+        {
+            snapshotOwner?.Dispose();
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Takes a checkpoint into its epoch's log; <paramref name="kept"/> says whether a log holds it (and releases its memory with it).</summary>
+    private MirrorOutcome ReceiveCheckpoint(CheckpointRecord checkpoint, IDisposable? snapshotOwner, out bool kept)
+    {
+        kept = false;
         if (!TakesFrames)
         {
             return MirrorOutcome.Refused;
@@ -129,6 +146,7 @@ public sealed partial class SecondaryEngine
         {
             if (log.Checkpoint == checkpoint)
             {
+                kept = true; // an equal checkpoint may share the log's memory: left to the collector, never returned twice
                 return MirrorOutcome.Duplicate;
             }
 
@@ -136,7 +154,9 @@ public sealed partial class SecondaryEngine
             return MirrorOutcome.Rejected;
         }
 
-        if (!log.SetCheckpoint(checkpoint))
+        // From here the log holds the checkpoint, and releases its memory with its records.
+        kept = true;
+        if (!log.SetCheckpoint(checkpoint, snapshotOwner))
         {
             Stall(checkpoint.Epoch, $"a record outside the checkpoint's sequence range {checkpoint.FirstSequence}..{checkpoint.LastSequence}");
             return MirrorOutcome.Rejected;

@@ -28,11 +28,11 @@ public static class SecondaryFrameDecoder
                     MirrorRecord record = MirrorDecoder.Decode(frame, ReceivedPayloads, out IMemoryOwner<byte>? owner);
                     return new SecondaryInput(SecondaryInputKind.Mirror, record, owner);
                 case FrameType.Checkpoint:
-                    CheckpointMessage checkpoint = ControlCodec.Decode<CheckpointMessage>(frame, FrameType.Checkpoint);
-                    // Encoded pages are decoded on the host's loop, by its link's decoder, in the link's order.
-                    return checkpoint.PageEncoding == Protocol.Pages.PageEncoding.None
-                        ? new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: checkpoint.ToRecord(), ReceivedAt: receivedAt)
-                        : new SecondaryInput(SecondaryInputKind.Checkpoint, EncodedCheckpoint: checkpoint, ReceivedAt: receivedAt);
+                    // Only copied here: the host's loop decodes it (DecodeCheckpoint), with its link's page decoder.
+                    IMemoryOwner<byte> body = ReceivedPayloads.Rent(checked((int)frame.Body.Length));
+                    Memory<byte> bytes = body.Memory[..(int)frame.Body.Length];
+                    frame.Body.CopyTo(bytes.Span);
+                    return new SecondaryInput(SecondaryInputKind.Checkpoint, Owner: body, CheckpointBody: bytes, ReceivedAt: receivedAt, LinkSequence: frame.Header.LinkSequence);
                 case FrameType.ResyncStart:
                     return new SecondaryInput(SecondaryInputKind.ResyncStart, ResyncStart: ControlCodec.Decode<ResyncStartMessage>(frame, FrameType.ResyncStart));
                 case FrameType.Heartbeat:
@@ -50,6 +50,33 @@ public static class SecondaryFrameDecoder
         catch (Exception e)
         {
             return new SecondaryInput(SecondaryInputKind.Malformed, Reason: $"frame {frame.Header.LinkSequence} ({frame.Type}) is malformed: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The checkpoint of a <see cref="SecondaryInputKind.Checkpoint"/> input, its pages decoded by the
+    /// link's <paramref name="pages"/> decoder when the link agreed on an encoding. Pages sent as they
+    /// are — every page on a link without an encoding, and the ones an encoding sent whole — stay
+    /// where they were received, so the input's memory becomes the result's
+    /// <paramref name="snapshotOwner"/>, for whoever holds the checkpoint to dispose. A checkpoint
+    /// without an encoding also keeps its bytes as its <see cref="CheckpointRecord.WireForm"/>.
+    /// Anything the bytes make the decoders throw is a <see cref="ProtocolViolationException"/>, and
+    /// the memory is returned then.
+    /// </summary>
+    public static CheckpointRecord DecodeCheckpoint(in SecondaryInput input, Protocol.Pages.CheckpointPageDecoder? pages, out IDisposable? snapshotOwner)
+    {
+        snapshotOwner = null;
+        try
+        {
+            CheckpointMessage message = ControlCodec.DecodeKept<CheckpointMessage>(input.CheckpointBody, input.LinkSequence, FrameType.Checkpoint);
+            CheckpointRecord checkpoint = message.ToRecord(pages);
+            snapshotOwner = input.Owner;
+            return message.PageEncoding == Protocol.Pages.PageEncoding.None ? checkpoint with { WireForm = input.CheckpointBody } : checkpoint;
+        }
+        catch (Exception e)
+        {
+            input.Owner?.Dispose();
+            throw e as ProtocolViolationException ?? new ProtocolViolationException($"frame {input.LinkSequence} (Checkpoint) is malformed: {e.Message}", e);
         }
     }
 }

@@ -142,10 +142,10 @@ public sealed partial class SecondaryHost
 
                 break;
             case SecondaryInputKind.Checkpoint:
-                if (DecodedCheckpoint(link, state, input) is { } checkpoint)
+                if (DecodedCheckpoint(link, state, input, out IDisposable? snapshotOwner) is { } checkpoint)
                 {
                     NoteCheckpointReceived(checkpoint.Epoch, state.LastHeard);
-                    engine.OnCheckpoint(checkpoint);
+                    engine.OnCheckpoint(checkpoint, snapshotOwner);
                 }
 
                 break;
@@ -379,28 +379,18 @@ public sealed partial class SecondaryHost
     }
 
     /// <summary>
-    /// The checkpoint of a frame, its pages decoded by the link's decoder when encoded; null when they
+    /// The checkpoint of a frame, its pages decoded by the link's decoder when encoded; null when it
     /// cannot be (the link is closed as for any malformed frame, and nothing of the epoch commits).
     /// </summary>
-    private CheckpointRecord? DecodedCheckpoint(LinkId link, LinkState state, in SecondaryInput input)
+    private CheckpointRecord? DecodedCheckpoint(LinkId link, LinkState state, in SecondaryInput input, out IDisposable? snapshotOwner)
     {
-        if (input.Checkpoint is { } whole)
-        {
-            if (state.Pages is { } decoder)
-            {
-                CloseForViolation(link, state, $"checkpoint {whole.Epoch}: pages encoded as None on a link that agreed on {decoder.Encoding}");
-                return null;
-            }
-
-            return whole;
-        }
-
         try
         {
-            return input.EncodedCheckpoint!.ToRecord(state.Pages);
+            return SecondaryFrameDecoder.DecodeCheckpoint(input, state.Pages, out snapshotOwner);
         }
         catch (ProtocolViolationException e)
         {
+            snapshotOwner = null;
             CloseForViolation(link, state, e.Message);
             return null;
         }

@@ -6,14 +6,13 @@ namespace Replicator.Hosts.Secondary;
 
 /// <summary>
 /// One frame from a primary, decoded off the receive buffer by <see cref="SecondaryFrameDecoder"/>
-/// (a mirror's payload copied into pooled memory), ready for the host's loop. A struct, so queueing
-/// a mirrored write allocates nothing.
+/// (a mirror's payload, or a checkpoint's whole body, copied into pooled memory: <see cref="Owner"/>),
+/// ready for the host's loop. A struct, so queueing a mirrored write allocates nothing.
 /// </summary>
 public readonly record struct SecondaryInput(
     SecondaryInputKind Kind,
     MirrorRecord Record = default,
     IMemoryOwner<byte>? Owner = null,
-    CheckpointRecord? Checkpoint = null,
     HelloMessage? Hello = null,
     ResyncStartMessage? ResyncStart = null,
     string? Reason = null,
@@ -21,7 +20,8 @@ public readonly record struct SecondaryInput(
     long Epoch = 0,
     long Probe = 0,
     Protocol.Witness.WitnessAnswerMessage? WitnessAnswer = null,
-    CheckpointMessage? EncodedCheckpoint = null);
+    ReadOnlyMemory<byte> CheckpointBody = default,
+    long LinkSequence = 0);
 
 /// <summary>What a primary's frame was.</summary>
 public enum SecondaryInputKind
@@ -29,7 +29,11 @@ public enum SecondaryInputKind
     Hello,
     Mirror,
 
-    /// <summary>A checkpoint: <see cref="SecondaryInput.Checkpoint"/>, or, with its pages encoded, <see cref="SecondaryInput.EncodedCheckpoint"/> for the link's decoder.</summary>
+    /// <summary>
+    /// A checkpoint, still as it crossed the link: <see cref="SecondaryInput.CheckpointBody"/>, in
+    /// <see cref="SecondaryInput.Owner"/>'s memory, which the host decodes with its link's page
+    /// decoder (<see cref="SecondaryFrameDecoder.DecodeCheckpoint"/>).
+    /// </summary>
     Checkpoint,
     ResyncStart,
     /// <summary>The primary is alive; <see cref="SecondaryInput.Probe"/> is its lease probe, echoed at once.</summary>

@@ -267,6 +267,23 @@ public sealed class EpochJournal : IDisposable
         }
     }
 
+    /// <summary>
+    /// The checkpoint as the journal keeps it: a <see cref="CheckpointMessage"/>, pages as they are.
+    /// One that arrived that way is stored as it arrived (it was decoded from those very bytes, and
+    /// a replay decodes them the same way); any other is encoded here.
+    /// </summary>
+    private ReadOnlySpan<byte> CheckpointBody(CheckpointRecord checkpoint)
+    {
+        if (!checkpoint.WireForm.IsEmpty)
+        {
+            return checkpoint.WireForm.Span;
+        }
+
+        _checkpointBody.ResetWrittenCount();
+        MessagePackSerializer.Serialize(_checkpointBody, CheckpointMessage.From(checkpoint), ControlCodec.Options);
+        return _checkpointBody.WrittenSpan;
+    }
+
     private long AppendLocked(EpochLog epoch, TimeProvider? time)
     {
         if (KeptAsEvidence)
@@ -274,8 +291,7 @@ public sealed class EpochJournal : IDisposable
             throw new InvalidOperationException($"journal {Current.Device.Name} is kept as evidence and is never appended to");
         }
 
-        _checkpointBody.ResetWrittenCount();
-        MessagePackSerializer.Serialize(_checkpointBody, CheckpointMessage.From(epoch.Checkpoint!), ControlCodec.Options);
+        ReadOnlySpan<byte> checkpointBody = CheckpointBody(epoch.Checkpoint!);
         JournalSegment segment = SegmentForNextAppend(epoch.Checkpoint!.StartsResync);
         ReadOnlySpan<BufferedRecord> records = epoch.Records;
         int from = StagedPrefix(epoch, segment, records);
@@ -295,7 +311,7 @@ public sealed class EpochJournal : IDisposable
                 _entry.AddRecord(records[i].Record, records[i].Hash);
             }
 
-            return _entry.Finish(_checkpointBody.WrittenSpan, time);
+            return _entry.Finish(checkpointBody, time);
         }
         finally
         {

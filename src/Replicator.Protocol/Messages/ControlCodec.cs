@@ -33,6 +33,12 @@ public static class ControlCodec
         RoundTrip(new Witness.WitnessAnswerMessage());
     }
 
+    /// <summary>
+    /// <see cref="Options"/> for a body the reader keeps for as long as the message lives: a
+    /// checkpoint's pages are then slices of it rather than copies (<see cref="PageDataFormatter"/>).
+    /// </summary>
+    public static MessagePackSerializerOptions KeepingPagesOptions { get; } = new KeepingPages(Options);
+
     public static T Decode<T>(in Frame frame, FrameType expected)
     {
         if (frame.Type != expected)
@@ -40,16 +46,39 @@ public static class ControlCodec
             throw new ProtocolViolationException($"frame {frame.Header.LinkSequence}: expected {expected}, got {frame.Type}");
         }
 
+        return Decode<T>(frame.Body, frame.Header.LinkSequence, frame.Type, Options);
+    }
+
+    /// <summary>
+    /// A message of a <paramref name="type"/> frame whose body the caller copied out and keeps for as
+    /// long as the message lives, so a checkpoint's pages are slices of <paramref name="body"/>.
+    /// </summary>
+    public static T DecodeKept<T>(ReadOnlyMemory<byte> body, long linkSequence, FrameType type) =>
+        Decode<T>(new ReadOnlySequence<byte>(body), linkSequence, type, KeepingPagesOptions);
+
+    private static T Decode<T>(in ReadOnlySequence<byte> body, long linkSequence, FrameType type, MessagePackSerializerOptions options)
+    {
         try
         {
-            return MessagePackSerializer.Deserialize<T>(frame.Body, Options)
-                ?? throw new ProtocolViolationException($"frame {frame.Header.LinkSequence} ({frame.Type}): empty message");
+            return MessagePackSerializer.Deserialize<T>(body, options)
+                ?? throw new ProtocolViolationException($"frame {linkSequence} ({type}): empty message");
         }
         catch (MessagePackSerializationException e)
         {
-            throw new ProtocolViolationException($"frame {frame.Header.LinkSequence} ({frame.Type}): body is not a valid {typeof(T).Name}: {e.Message}", e);
+            throw new ProtocolViolationException($"frame {linkSequence} ({type}): body is not a valid {typeof(T).Name}: {e.Message}", e);
         }
     }
 
     private static void RoundTrip<T>(T message) => MessagePackSerializer.Deserialize<T>(MessagePackSerializer.Serialize(message, Options), Options);
+
+    /// <summary>The options' type says the body outlives the message (MessagePack hands formatters nothing else).</summary>
+    internal sealed class KeepingPages : MessagePackSerializerOptions
+    {
+        public KeepingPages(MessagePackSerializerOptions copyFrom)
+            : base(copyFrom)
+        {
+        }
+
+        protected override MessagePackSerializerOptions Clone() => new KeepingPages(this);
+    }
 }

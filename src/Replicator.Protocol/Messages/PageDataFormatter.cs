@@ -6,8 +6,10 @@ namespace Replicator.Protocol.Messages;
 
 /// <summary>
 /// A checkpoint's RAM pages on the wire: a MessagePack array of bin, one per page (the form an array
-/// of byte arrays takes). Written straight from each page's memory; read into <see cref="Pages.PageChunks"/>,
-/// each page a slice of an array of 16, rather than an array per page.
+/// of byte arrays takes). Written straight from each page's memory. Read as slices of the bytes read
+/// from when the options say those bytes are the reader's to keep (<see cref="ControlCodec.KeepingPagesOptions"/>),
+/// otherwise copied into <see cref="Pages.PageChunks"/>, each page a slice of an array of 16; never
+/// an array per page.
 /// </summary>
 public sealed class PageDataFormatter : IMessagePackFormatter<ReadOnlyMemory<byte>[]?>
 {
@@ -35,9 +37,16 @@ public sealed class PageDataFormatter : IMessagePackFormatter<ReadOnlyMemory<byt
 
         var pages = new ReadOnlyMemory<byte>[reader.ReadArrayHeader()];
         var chunks = default(Pages.PageChunks);
+        bool keepsInput = options is ControlCodec.KeepingPages;
         for (int i = 0; i < pages.Length; i++)
         {
             ReadOnlySequence<byte> bytes = reader.ReadBytes() ?? throw new MessagePackSerializationException($"page {i} is nil");
+            if (keepsInput && bytes.IsSingleSegment)
+            {
+                pages[i] = bytes.First;
+                continue;
+            }
+
             int length = checked((int)bytes.Length);
             Memory<byte> page = chunks.Next(length, chunks.Fits(length) ? length : RemainingBytes(reader, pages.Length - i, length));
             bytes.CopyTo(page.Span);

@@ -79,7 +79,7 @@ public sealed class CheckpointPageDecoder
 
             if (encoded[i].Span[0] == (byte)PageForm.Whole) // DecodeOne refused a page without a form byte
             {
-                // Sent whole: the message's own memory (decoded into arrays of its own) is the page; no copy.
+                // Sent whole: the message's own memory is the page, no copy (whoever holds the checkpoint keeps that memory).
                 pages[i] = new VmPage(indexes[i], encoded[i][1..]);
             }
             else

@@ -133,7 +133,8 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
     private static SecondaryInputKind CheckSecondary(in Frame frame, bool @sealed, byte[] body)
     {
         SecondaryInput input = SecondaryFrameDecoder.Decode(frame, receivedAt: 0);
-        using (input.Owner)
+        // A checkpoint's memory goes with its decode (ExpectDecodedOrRefused), never twice.
+        using (input.Kind == SecondaryInputKind.Checkpoint ? null : input.Owner)
         {
             FrameType? carriedBy = input.Kind switch
             {
@@ -171,18 +172,14 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
             {
                 case SecondaryInputKind.Hello when input.Hello is null:
                 case SecondaryInputKind.ResyncStart when input.ResyncStart is null:
-                case SecondaryInputKind.Checkpoint when input.Checkpoint is null && input.EncodedCheckpoint is null:
                 case SecondaryInputKind.WitnessAnswer when input.WitnessAnswer is null:
                     throw new FuzzPropertyException("content", $"a {input.Kind} input without its message");
                 case SecondaryInputKind.Mirror:
                     MirrorDecoderFuzz.ExpectExactly(new MirrorDecoderFuzz.Input(FrameType.Mirror, body, 0), input.Record);
                     ExpectOnDisk(input.Record);
                     break;
-                case SecondaryInputKind.Checkpoint when input.Checkpoint is { } whole:
-                    ExpectRoundTrip(whole);
-                    break;
                 case SecondaryInputKind.Checkpoint:
-                    ExpectDecodedOrRefused(input.EncodedCheckpoint!);
+                    ExpectDecodedOrRefused(input, body);
                     break;
                 default:
                     break;
@@ -258,27 +255,37 @@ public class FrameDecodersFuzz(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Encoded pages, decoded as a link's first encoded checkpoint: they decode into a checkpoint
-    /// that round-trips, or are refused as a protocol violation — never another exception.
+    /// A checkpoint's body, copied whole by the receive loop, then decoded as the host does, on a link
+    /// that agreed on no encoding and on links that agreed on each (as their first encoded
+    /// checkpoint): it decodes into a checkpoint that round-trips, or is refused as a protocol
+    /// violation — never another exception.
     /// </summary>
-    private static void ExpectDecodedOrRefused(CheckpointMessage encoded)
+    private static void ExpectDecodedOrRefused(in SecondaryInput input, byte[] body)
     {
-        if (encoded.PageEncoding is not (PageEncoding.ZeroRuns or PageEncoding.Lz4))
+        if (!input.CheckpointBody.Span.SequenceEqual(body))
         {
-            return; // an encoding no link agrees on: the host refuses it before any decoder sees it
+            throw new FuzzPropertyException("content", "a checkpoint input whose body is not its frame's");
         }
 
-        CheckpointRecord decoded;
-        try
+        foreach (PageEncoding encoding in (ReadOnlySpan<PageEncoding>)[PageEncoding.None, PageEncoding.ZeroRuns, PageEncoding.Lz4])
         {
-            decoded = encoded.ToRecord(new CheckpointPageDecoder(encoded.PageEncoding, 64 * 1024, largestSnapshotBytes: 1 << 20));
-        }
-        catch (ProtocolViolationException)
-        {
-            return;
-        }
+            // The input's memory goes with the first decode (kept or returned): the others decode a copy.
+            SecondaryInput copy = encoding == PageEncoding.None ? input : input with { Owner = null, CheckpointBody = body };
+            CheckpointPageDecoder? pages = encoding == PageEncoding.None ? null : new CheckpointPageDecoder(encoding, 64 * 1024, largestSnapshotBytes: 1 << 20);
+            CheckpointRecord decoded;
+            IDisposable? snapshotOwner;
+            try
+            {
+                decoded = SecondaryFrameDecoder.DecodeCheckpoint(copy, pages, out snapshotOwner);
+            }
+            catch (ProtocolViolationException)
+            {
+                continue;
+            }
 
-        ExpectRoundTrip(decoded);
+            ExpectRoundTrip(decoded);
+            snapshotOwner?.Dispose();
+        }
     }
 
     /// <summary>A checkpoint decoded, encoded again and decoded again is the same checkpoint.</summary>

@@ -107,7 +107,18 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
         digest.Add(record);
         Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, record));
         var snapshot = new VmSnapshot(epoch, [], []);
-        Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Checkpoint, Checkpoint: new CheckpointRecord(epoch, sequence, sequence, digest.Value, snapshot, snapshot.ComputeDigest()) { ResyncPending = resyncPending, StartsResync = startsResync }));
+        Host.OnInput(link, Checkpoint(new CheckpointRecord(epoch, sequence, sequence, digest.Value, snapshot, snapshot.ComputeDigest()) { ResyncPending = resyncPending, StartsResync = startsResync }));
+    }
+
+    /// <summary>A checkpoint as the receive loop hands it over: its frame's body copied out, pages as they are.</summary>
+    public static SecondaryInput Checkpoint(CheckpointRecord checkpoint) => Checkpoint(CheckpointMessage.From(checkpoint));
+
+    /// <summary>A checkpoint message (its pages perhaps encoded) as the receive loop hands it over.</summary>
+    public static SecondaryInput Checkpoint(CheckpointMessage message)
+    {
+        byte[] body = MessagePack.MessagePackSerializer.Serialize(message, ControlCodec.Options);
+        var frame = new Frame(new FrameHeader(FrameType.Checkpoint, 0, body.Length, 1, 0), new System.Buffers.ReadOnlySequence<byte>(body));
+        return SecondaryFrameDecoder.Decode(frame, receivedAt: 0);
     }
 
     /// <summary>A primary's resync start bringing <paramref name="generations"/>.</summary>

@@ -58,9 +58,10 @@ internal sealed class JournalFixture
 
     /// <summary>
     /// Epochs 1..<paramref name="count"/> of the given requests (payloads of a pattern of epoch and
-    /// sequence), each with a vCPU state of <paramref name="cpuStateBytes"/> bytes, sealed by a real engine.
+    /// sequence), each with a vCPU state of <paramref name="cpuStateBytes"/> bytes, sealed by a real
+    /// engine; <paramref name="received"/> makes each checkpoint what the secondary received instead.
     /// </summary>
-    public static List<EpochLog> Seal(int count, Func<long, BlockRequest[]> requests, Func<long, int>? cpuStateBytes = null, int maxRequestBytes = 64 * 1024)
+    public static List<EpochLog> Seal(int count, Func<long, BlockRequest[]> requests, Func<long, int>? cpuStateBytes = null, int maxRequestBytes = 64 * 1024, Func<CheckpointRecord, CheckpointRecord>? received = null)
     {
         var logs = new List<EpochLog>();
         var actions = Substitute.For<ISecondaryActions>();
@@ -81,7 +82,8 @@ internal sealed class JournalFixture
             }
 
             var snapshot = new VmSnapshot(e, Pattern(e, cpuStateBytes?.Invoke(e) ?? 0), []);
-            engine.OnCheckpoint(new CheckpointRecord(e, first, sequence, digest.Value, snapshot, snapshot.ComputeDigest()));
+            var checkpoint = new CheckpointRecord(e, first, sequence, digest.Value, snapshot, snapshot.ComputeDigest());
+            engine.OnCheckpoint(received?.Invoke(checkpoint) ?? checkpoint);
         }
 
         Assert.Equal(count, logs.Count);

@@ -1,10 +1,14 @@
 using System.Buffers.Binary;
+using MessagePack;
 using NSubstitute;
 using Replicator.Core.Blocks;
 using Replicator.Core.Epochs;
 using Replicator.Core.Secondary;
+using Replicator.Core.Vm;
+using Replicator.Hosts.Secondary;
 using Replicator.Hosts.Storage;
 using Replicator.InMemory;
+using Replicator.Protocol.Messages;
 
 namespace Replicator.Sim.Tests.Journal;
 
@@ -91,6 +95,42 @@ public class JournalFormatTests
         AssertRecordHeader(records, write);
         Assert.Equal(write.Payload.ToArray(), records.Slice(32, 1024).ToArray());
         AssertRecordHeader(records[(32 + 1024)..], zeroes);
+    }
+
+    [Fact]
+    public void A_checkpoint_received_with_its_pages_as_they_are_is_stored_as_it_arrived_and_read_back_whole()
+    {
+        // As the secondary receives it: decoded from its frame's bytes, its RAM pages slices of them.
+        // This primary numbered its checkpoint (PageSequence), which a link without an encoding
+        // ignores, so the journal's own encoding of the record would differ in that byte.
+        List<EpochLog> epochs = JournalFixture.Seal(1, e => [BlockRequest.Write(0, 4096)], _ => 64, received: Received);
+        CheckpointRecord sent = epochs[0].Checkpoint!;
+        (MemoryStorageDirectory directory, _) = _journal.NewDirectory();
+        using (EpochJournal journal = JournalFixture.Open(directory, out _))
+        {
+            journal.Append(epochs[0]);
+        }
+
+        byte[] body = JournalFixture.File(directory).Contents.ToArray()[EpochJournal.HeaderSize..];
+        int checkpointLength = BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(body.Length - 4));
+        Assert.Equal(sent.WireForm.ToArray(), body[(body.Length - 4 - checkpointLength)..^4]);
+
+        JournalFixture.Open(directory, out List<JournalEntry> entries).Dispose();
+        CheckpointRecord read = Assert.Single(entries).Checkpoint;
+        Assert.Equal((sent.Epoch, sent.FirstSequence, sent.LastSequence, sent.Digest, sent.SnapshotDigest), (read.Epoch, read.FirstSequence, read.LastSequence, read.Digest, read.SnapshotDigest));
+        Assert.Equal(sent.Snapshot.CpuState, read.Snapshot.CpuState);
+        Assert.Equal(sent.Snapshot.Pages.Select(p => (p.Index, p.Data.ToArray())), read.Snapshot.Pages.Select(p => (p.Index, p.Data.ToArray())));
+        Assert.Equal(sent.SnapshotDigest, read.Snapshot.ComputeDigest());
+
+        static CheckpointRecord Received(CheckpointRecord made)
+        {
+            var pages = new VmSnapshot(made.Epoch, made.Snapshot.CpuState, [new VmPage(3, JournalFixture.Pattern(made.Epoch, 4096)), new VmPage(9, new byte[4096])]);
+            var message = CheckpointMessage.From(made with { Snapshot = pages, SnapshotDigest = pages.ComputeDigest() });
+            message.PageSequence = 7;
+            byte[] wire = MessagePackSerializer.Serialize(message, ControlCodec.Options);
+            var input = new SecondaryInput(SecondaryInputKind.Checkpoint, CheckpointBody: wire, LinkSequence: 1);
+            return SecondaryFrameDecoder.DecodeCheckpoint(input, pages: null, out _);
+        }
     }
 
     [Theory]
