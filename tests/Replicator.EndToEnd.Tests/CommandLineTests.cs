@@ -67,10 +67,11 @@ public class CommandLineTests
 
     [Theory]
     [InlineData("--sync-reads-in-flight", "0", "--sync-reads-in-flight 0 must be between 1 and 1024")]
+    [InlineData("--mirror-batch-kb", "2048", "--mirror-batch-kb 2048 must be between 0 (each record sent at once) and 1024")]
     [InlineData("--sync-granularity-kb", "12", "--sync-granularity-kb 12 must be a power of two from 4 to 4096")]
     [InlineData("--activity-log-extents", "1", "--activity-log-extents 1 must be 0 (no dirty log) or between 2 and 1005")]
     [InlineData("--no-replication", "true", "drop them, or drop --no-replication")]
-    public async Task The_sync_options_out_of_range_or_without_replication_are_refused_by_name(string option, string value, string message)
+    public async Task The_primary_options_out_of_range_or_without_replication_are_refused_by_name(string option, string value, string message)
     {
         string image = Path.GetTempFileName();
         try

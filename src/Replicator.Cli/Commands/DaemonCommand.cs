@@ -226,6 +226,7 @@ internal static class DaemonCommand
             Peer = peer,
             AllowFullSync = s.AllowFullSync,
             SyncReadsInFlight = s.SyncReadsInFlight,
+            MirrorBatchBytes = (int)Math.Clamp(s.MirrorBatchKb * 1024L, int.MinValue, int.MaxValue),
             SyncGranularityBytes = s.SyncGranularityKb * 1024,
             ActivityLogExtents = s.ActivityLogExtents,
             SyncRateMBps = s.SyncRateMbps,

@@ -180,6 +180,9 @@ public sealed class NodeSettings
     [Setting(NodeRoles.Primary, "on the pair's first start, take a blank secondary's image as already equal to this one (both new and zeroed, or copied while stopped): nothing is copied")]
     public bool SkipInitialSync { get; set; }
 
+    [Setting(NodeRoles.Both, "KiB of mirrored writes that may gather on the link before they are sent (the next checkpoint or heartbeat sends them sooner); 0: each write is sent at once")]
+    public int MirrorBatchKb { get; set; } = 64;
+
     [Setting(NodeRoles.Both, "reads of the primary's disk a sync keeps in flight at once")]
     public int SyncReadsInFlight { get; set; } = 4;
 

@@ -20,6 +20,15 @@ namespace Replicator.Runtime.Links;
 /// buffer bound in flight, and control frames are small and few. So the pipe never makes a sender
 /// wait (its pause threshold is off); its segments come from a pool of their own, which keeps no
 /// more than the most that were in use at once.
+/// <para>
+/// Mirror records may gather in the pipe before the send loop is woken: up to the connection's
+/// mirror batch, or until the next control frame, which takes them out ahead of itself. Nothing
+/// waits on a mirror record alone — the secondary commits an epoch only at its checkpoint, a
+/// control frame — so a record held back costs no latency anyone sees, while a guest writing one
+/// small block at a time no longer pays a wake-up, a TLS record and a system call per write on
+/// this side and a wake-up per record on the other. The heartbeat, a control frame too, bounds how
+/// long a record can wait when no checkpoint comes.
+/// </para>
 /// </remarks>
 public sealed class FrameConnection : IAsyncDisposable
 {
@@ -37,6 +46,8 @@ public sealed class FrameConnection : IAsyncDisposable
     // what comes back wherever it comes back (not the shared array pool, see PayloadPool).
     private static readonly PayloadPool SendSegments = new();
 
+    // Mirror bytes that may gather unpublished in the send pipe; 0: each record goes at once.
+    private readonly int _mirrorBatchBytes;
     private readonly Socket _socket;
     private readonly Stream _stream;
     private readonly FrameReader _reader;
@@ -52,10 +63,18 @@ public sealed class FrameConnection : IAsyncDisposable
     private long _bytesSent;
     private int _disposed;
 
-    public FrameConnection(Socket socket, Stream stream, int maxBodyLength, TimeProvider time)
+    /// <summary>Frames over <paramref name="stream"/>, the link's stream on <paramref name="socket"/>.</summary>
+    /// <param name="socket">The connection's socket.</param>
+    /// <param name="stream">The link's stream over it: TLS with the pair key, or the plain socket.</param>
+    /// <param name="maxBodyLength">The largest frame body accepted from the peer.</param>
+    /// <param name="time">Stamps when frames arrive.</param>
+    /// <param name="mirrorBatchBytes">Mirror bytes that may gather before the send loop is woken (see the remarks); 0 sends each record at once.</param>
+    public FrameConnection(Socket socket, Stream stream, int maxBodyLength, TimeProvider time, int mirrorBatchBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(socket);
         ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfNegative(mirrorBatchBytes);
+        _mirrorBatchBytes = mirrorBatchBytes;
         _socket = socket;
         _stream = stream;
         _socket.NoDelay = true;
@@ -90,6 +109,18 @@ public sealed class FrameConnection : IAsyncDisposable
     /// <summary>Bytes written to the socket so far, frame headers included: what the link carried.</summary>
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
+    /// <summary>Mirror bytes gathered in the send pipe that the send loop has not been given yet (see the remarks).</summary>
+    public long HeldMirrorBytes
+    {
+        get
+        {
+            lock (_sendLock)
+            {
+                return _sendCompleted ? 0 : _send.Writer.UnflushedBytes;
+            }
+        }
+    }
+
     public void StartSending() => _sendLoop = SendLoopAsync();
 
     public void SendMirror(in MirrorRecord record)
@@ -102,7 +133,10 @@ public sealed class FrameConnection : IAsyncDisposable
             }
 
             _writer.WriteMirror(_send.Writer, record);
-            Publish();
+            if (_send.Writer.UnflushedBytes >= _mirrorBatchBytes)
+            {
+                Publish();
+            }
         }
     }
 
@@ -115,6 +149,7 @@ public sealed class FrameConnection : IAsyncDisposable
                 return;
             }
 
+            // Out with any mirror records gathered before it, in the order they were written.
             _writer.WriteControl(_send.Writer, type, message);
             Publish();
         }

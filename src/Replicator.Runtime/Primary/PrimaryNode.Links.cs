@@ -68,7 +68,7 @@ public sealed partial class PrimaryNode
             return;
         }
 
-        var connection = new FrameConnection(socket, stream, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time);
+        var connection = new FrameConnection(socket, stream, LinkLimits.MaxBodyLength(_options.MaxRequestBytes, _options.RamBytes, _options.PageSize), _time, _options.MirrorBatchBytes);
         connection.StartSending();
         var link = new LinkId(Interlocked.Increment(ref _nextLinkId));
         _links[link] = new OpenLink(connection);

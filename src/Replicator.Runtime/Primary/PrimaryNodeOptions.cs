@@ -93,6 +93,15 @@ public sealed record PrimaryNodeOptions
     /// <summary>What happens to guest requests while no majority is seen (<c>--on-no-quorum</c>).</summary>
     public Hosts.Primary.NoQuorumPolicy NoQuorum { get; init; } = Hosts.Primary.NoQuorumPolicy.SuspendIo;
 
+    /// <summary>The most that <c>--mirror-batch-kb</c> takes: a batch larger than this would only delay the records behind it.</summary>
+    public const int MaxMirrorBatchBytes = 1 << 20;
+
+    /// <summary>
+    /// Mirror bytes that may gather on the link before they are sent (<c>--mirror-batch-kb</c>); the
+    /// next checkpoint or heartbeat sends them sooner. 0: each record is sent at once.
+    /// </summary>
+    public int MirrorBatchBytes { get; init; } = 64 << 10;
+
     /// <summary>Local I/O requests run at once on the image (the guest's queue depth reaches the disk).</summary>
     public int LocalIoWorkers { get; init; } = 4;
 
@@ -136,6 +145,11 @@ public sealed record PrimaryNodeOptions
         if (Witness is not null && (QuorumLease <= TimeSpan.Zero || QuorumLease >= HeartbeatTimeout))
         {
             problems.Add($"--lease-ms {QuorumLease.TotalMilliseconds} must be positive and shorter than the heartbeat timeout ({HeartbeatTimeout.TotalMilliseconds} ms): the secondary may promote once that has run");
+        }
+
+        if (MirrorBatchBytes is < 0 or > MaxMirrorBatchBytes)
+        {
+            problems.Add($"--mirror-batch-kb {MirrorBatchBytes / 1024} must be between 0 (each record sent at once) and {MaxMirrorBatchBytes / 1024}");
         }
 
         if (LocalIoWorkers < 1)

@@ -90,6 +90,83 @@ public sealed class FrameConnectionPipeTests : IDisposable
         Assert.Equal(sizes.Sum(s => (long)s + MirrorHeader.Size + FrameHeader.Size), near.BytesSent);
     }
 
+    [Fact]
+    public async Task Mirror_records_gather_up_to_the_batch_and_go_out_ahead_of_the_next_control_frame()
+    {
+        const int Batch = 64 * 1024;
+        const int FrameBytes = 4096 + MirrorHeader.Size + FrameHeader.Size;
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
+        await using var near = new FrameConnection(client, new NetworkStream(client), MaxBody, TimeProvider.System, mirrorBatchBytes: Batch);
+        await using var far = new FrameConnection(server, new NetworkStream(server), MaxBody, TimeProvider.System);
+        near.StartSending();
+
+        // Three small records wait in the pipe; the heartbeat behind them takes them out, in order.
+        for (int i = 1; i <= 3; i++)
+        {
+            near.SendMirror(new MirrorRecord(1, i, BlockRequest.Write(0, 4096), Pattern(4096, seed: i)));
+        }
+
+        long heldBeforeControl = near.HeldMirrorBytes;
+        near.SendControl(FrameType.Heartbeat, new HeartbeatMessage { Epoch = 1 });
+        long heldAfterControl = near.HeldMirrorBytes;
+        var arrived = new List<string>();
+        await far.ReceiveAsync(f => Collect(f, arrived) != "heartbeat 1", _timeout.Token);
+
+        Assert.Equal((3L * FrameBytes, 0L), (heldBeforeControl, heldAfterControl));
+        Assert.Equal(["mirror 1", "mirror 2", "mirror 3", "heartbeat 1"], arrived);
+
+        // A full batch goes on its own, with no control frame behind it; the record after it waits.
+        int toFill = (Batch + FrameBytes - 1) / FrameBytes;
+        var heldAfterEach = new List<long>();
+        for (int i = 4; i < 4 + toFill + 1; i++)
+        {
+            near.SendMirror(new MirrorRecord(1, i, BlockRequest.Write(0, 4096), Pattern(4096, seed: i)));
+            heldAfterEach.Add(near.HeldMirrorBytes);
+        }
+
+        arrived.Clear();
+        await far.ReceiveAsync(f => Collect(f, arrived) != $"mirror {3 + toFill}", _timeout.Token);
+
+        Assert.Equal(Enumerable.Range(1, toFill - 1).Select(n => (long)n * FrameBytes).Append(0).Append(FrameBytes), heldAfterEach);
+        Assert.Equal(Enumerable.Range(4, toFill).Select(i => $"mirror {i}"), arrived);
+    }
+
+    [Fact]
+    public async Task With_no_mirror_batch_each_record_is_handed_to_the_send_loop_at_once()
+    {
+        (Socket client, Socket server) = await LoopbackSockets.ConnectedPair();
+        await using var near = new FrameConnection(client, new NetworkStream(client), MaxBody, TimeProvider.System);
+        await using var far = new FrameConnection(server, new NetworkStream(server), MaxBody, TimeProvider.System);
+        near.StartSending();
+
+        near.SendMirror(new MirrorRecord(1, 1, BlockRequest.Write(0, 512), Pattern(512, seed: 1)));
+        long held = near.HeldMirrorBytes;
+        var arrived = new List<string>();
+        await far.ReceiveAsync(f => Collect(f, arrived) != "mirror 1", _timeout.Token);
+
+        Assert.Equal(0, held);
+        Assert.Equal(["mirror 1"], arrived);
+    }
+
+    /// <summary>Names a received frame ("mirror SEQUENCE" or "heartbeat EPOCH"), adds it to <paramref name="arrived"/>, and returns it.</summary>
+    private string Collect(in Frame frame, List<string> arrived)
+    {
+        string name = frame.Type == FrameType.Heartbeat
+            ? $"heartbeat {ControlCodec.Decode<HeartbeatMessage>(frame, FrameType.Heartbeat).Epoch}"
+            : $"mirror {MirrorSequence(frame)}";
+        arrived.Add(name);
+        return name;
+    }
+
+    private long MirrorSequence(in Frame frame)
+    {
+        MirrorRecord record = MirrorDecoder.Decode(frame, _pool, out IMemoryOwner<byte>? owner);
+        using (owner)
+        {
+            return record.Sequence;
+        }
+    }
+
     private byte[] Payload(in Frame frame)
     {
         MirrorRecord record = MirrorDecoder.Decode(frame, _pool, out IMemoryOwner<byte>? owner);
