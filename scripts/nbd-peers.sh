@@ -15,11 +15,13 @@
 # export's IOPS as a ratio to every other row.
 #
 # Usage: scripts/nbd-peers.sh [RUNTIME]   RUNTIME: seconds per job (default 5), after RAMP seconds
-#        of warm-up (default 1). SIZE_MB: image size (default 1024). Installs fio, nbdkit,
+#        of warm-up (default 1). SIZE_MB: image size (default 1024). PRIMARY_ARGS: more options for
+#        the replicating primaries (e.g. "--mirror-batch-kb 0", to compare one build's settings). Installs fio, nbdkit,
 #        nbd-server and qemu-utils with apt-get when missing (needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runtime=${1:-5}
+read -r -a primary_args <<<"${PRIMARY_ARGS:-}"
 ramp=${RAMP:-1}
 size_mb=${SIZE_MB:-1024}
 work=$(mktemp -d)
@@ -93,7 +95,7 @@ skip() { for job in "${jobs[@]}"; do read -r rw bs depth flush <<<"$job"; l="$rw
 sport=$(free_port); pport=$(free_port)
 "${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --state-dir "$work/s" "${key[@]}" >"$work/s.log" 2>&1 &
 pids+=($!); wait_port "$sport"
-"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 --skip-initial-sync "${key[@]}" >"$work/p.log" 2>&1 &
+"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 --skip-initial-sync "${key[@]}" "${primary_args[@]}" >"$work/p.log" 2>&1 &
 pids+=($!); wait_port "$pport"
 run_jobs "replicator, replicated" "nbd://127.0.0.1:$pport/"
 status=$("${replicator[@]}" status --state-dir "$work/p" --json 2>&1 || true)
@@ -113,7 +115,7 @@ print(("DEGRADED during the run: %s" % degraded) if degraded else "replication s
 sport=$(free_port)
 "${replicator[@]}" secondary --image "$work/secondary-unix.img" --listen "127.0.0.1:$sport" --state-dir "$work/su" "${key[@]}" >"$work/su.log" 2>&1 &
 pids+=($!); wait_port "$sport"
-"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "unix:$work/replicated.sock" --state-dir "$work/pu" --epoch-ms 25 --skip-initial-sync "${key[@]}" >"$work/pu.log" 2>&1 &
+"${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "unix:$work/replicated.sock" --state-dir "$work/pu" --epoch-ms 25 --skip-initial-sync "${key[@]}" "${primary_args[@]}" >"$work/pu.log" 2>&1 &
 pids+=($!)
 if wait_socket "$work/replicated.sock"; then
   run_jobs "replicator, replicated, unix" "nbd+unix:///?socket=$work/replicated.sock"
@@ -191,6 +193,7 @@ stop_servers
 echo
 echo "fio $(fio --version) nbd engine; ${runtime}s per job after ${ramp}s warm-up; ${size_mb} MiB preallocated image; $(nproc) CPUs"
 echo "replicated run: $replication_note"
+if [ -n "${PRIMARY_ARGS:-}" ]; then echo "replicating primaries started with: $PRIMARY_ARGS"; fi
 python3 - "$results" <<'EOF'
 import sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]

@@ -22,7 +22,12 @@ public interface IPrimaryHostActions
     /// <summary>Send a control message on the link (copied at once). A link already closed drops it.</summary>
     void Send<T>(LinkId link, FrameType type, T message);
 
-    /// <summary>Send one record on the link; its payload is lent for this call only and must be copied.</summary>
+    /// <summary>
+    /// Send one record on the link; its payload is lent for this call only and must be copied. The
+    /// shell may hold records back and send them together, in order, but never past the next
+    /// <see cref="Send{T}"/> on the link: nothing waits on a record alone, while every answer the
+    /// host waits for follows a control message (the checkpoint's acknowledgement, a heartbeat's echo).
+    /// </summary>
     void SendMirror(LinkId link, in MirrorRecord record);
 
     /// <summary>Close the link, after a last Error frame with <paramref name="reason"/> if one is given. Its receive loop then reports <see cref="PrimaryHost.OnLinkClosed"/>.</summary>
