@@ -60,13 +60,19 @@ public class SeedBatchTests
     /// file was damaged and the newer file began with the first epoch of a resync, whose jump in
     /// epoch numbers hid the missing entry, so the replay skipped a committed epoch (I1, I4). A
     /// resync's first epoch now never moves to the other file, and such a file boundary is damage.
+    /// These seeds draw a resync and a secondary power cut that tears the journal's last entry: with
+    /// a resync's first epoch let into the other file they fail (I3/I4, an epoch in neither file).
+    /// They were found again that way, rule broken and seeds scanned, when the scenario's timing changed.
     /// </summary>
-    [Fact]
-    public void A_damaged_entry_before_a_resync_s_first_epoch_is_never_stepped_over_at_a_file_boundary()
+    [Theory]
+    [InlineData(20)]
+    [InlineData(462)]
+    public void A_damaged_entry_before_a_resync_s_first_epoch_is_never_stepped_over_at_a_file_boundary(long seed)
     {
-        RunResult result = Simulation.Run(ScenarioDraw.FromSeed(2011), keepTrace: true);
+        RunResult result = Simulation.Run(ScenarioDraw.FromSeed(seed), keepTrace: true);
 
         Assert.True(result.Passed, string.Join(Environment.NewLine, result.Violations));
-        Assert.Contains(result.TraceLines, l => l.Contains("journal damaged", StringComparison.Ordinal));
+        Assert.Contains(result.TraceLines, l => l.Contains("resyncing", StringComparison.Ordinal));
+        Assert.Contains(result.TraceLines, l => l.Contains("secondary power cut", StringComparison.Ordinal));
     }
 }

@@ -43,6 +43,9 @@ public sealed class EpochLog
     /// <summary>What the epoch costs in the buffer bound.</summary>
     public long BufferBytes { get; private set; }
 
+    /// <summary>The RAM pages' bytes its checkpoint carries (0 until the checkpoint arrives): what it holds in RAM until written back.</summary>
+    public long SnapshotPageBytes { get; private set; }
+
     /// <summary>The records; in sequence order once the epoch is sealed.</summary>
     public ReadOnlySpan<BufferedRecord> Records => CollectionsMarshal.AsSpan(_records);
 
@@ -94,6 +97,13 @@ public sealed class EpochLog
     {
         Checkpoint = checkpoint;
         _snapshotOwner = snapshotOwner;
+        long pageBytes = 0;
+        foreach (Vm.VmPage page in checkpoint.Snapshot.Pages)
+        {
+            pageBytes += page.Data.Length;
+        }
+
+        SnapshotPageBytes = pageBytes;
         foreach (BufferedRecord held in _records)
         {
             if (held.Record.Sequence < checkpoint.FirstSequence || held.Record.Sequence > checkpoint.LastSequence)
@@ -146,6 +156,7 @@ public sealed class EpochLog
         Epoch = epoch;
         Incarnation = incarnation;
         Checkpoint = null;
+        SnapshotPageBytes = 0;
         _digest = default;
         _maxSequence = long.MinValue;
         _inOrder = true;

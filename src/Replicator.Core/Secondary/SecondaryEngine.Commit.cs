@@ -30,6 +30,11 @@ public sealed partial class SecondaryEngine
     private long _committedBytes;
     private long _withheldCredit;
 
+    // RAM pages of committed checkpoints not yet written back, and the newest epoch whose
+    // acknowledgement waits because they are beyond the write-back bound (0: none waits).
+    private long _committedPageBytes;
+    private long _withheldAck;
+
     /// <summary>
     /// What the primary may not send now on this node's account: uncommitted records, and committed
     /// ones whose credit the write-back bound holds back. Never above <see cref="BufferCapacityBytes"/>.
@@ -38,6 +43,12 @@ public sealed partial class SecondaryEngine
 
     /// <summary>Bytes of committed epochs waiting in RAM to be written back to the image.</summary>
     public long WritebackBacklogBytes => _committedBytes;
+
+    /// <summary>RAM pages of committed checkpoints waiting in RAM to be written back to the RAM image.</summary>
+    public long WritebackBacklogPageBytes => _committedPageBytes;
+
+    /// <summary>The newest committed epoch whose acknowledgement waits for the write-back (see <see cref="AcknowledgeOrWithhold"/>); 0 when none does.</summary>
+    public long WithheldAcknowledgement => _withheldAck;
 
     /// <summary>Writes left out of the write-back because a later write of the same segment rewrote their range.</summary>
     public long CoalescedWrites => _segment.Coalesced;
@@ -64,12 +75,10 @@ public sealed partial class SecondaryEngine
 
         _committed.Enqueue(log);
         _committedBytes += log.BufferBytes;
+        _committedPageBytes += log.SnapshotPageBytes;
 
         // I1/I5: the acknowledgement leaves only now, after the commit point.
-        if (Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled)
-        {
-            _actions.AcknowledgeEpoch(epoch);
-        }
+        AcknowledgeOrWithhold(epoch);
 
         // The epoch is durable in the journal: its credit goes back now, not after the write-back,
         // as far as the write-back backlog stays within its bound.
@@ -124,6 +133,7 @@ public sealed partial class SecondaryEngine
         {
             _committed.Dequeue();
             freed += log.BufferBytes;
+            _committedPageBytes -= log.SnapshotPageBytes;
             if (Takeover is null)
             {
                 log.Release();
@@ -136,8 +146,41 @@ public sealed partial class SecondaryEngine
         BufferedBytes -= freed;
         _committedBytes -= freed;
         SettleCredit(0);
+        if (_withheldAck != 0)
+        {
+            AcknowledgeOrWithhold(_withheldAck);
+        }
+
         ApplyNextCommitted();
         CompletePromotionIfDrained();
+    }
+
+    /// <summary>
+    /// Acknowledges <paramref name="epoch"/> (and, acknowledgements being cumulative, every earlier
+    /// one) unless the RAM pages of the committed checkpoints waiting for the write-back are beyond
+    /// <see cref="SecondaryOptions.WritebackPageCapacityBytes"/>: then the acknowledgement waits until
+    /// the write-back brings them back within it. Credit bounds the records in RAM; nothing bounds
+    /// the checkpoints a primary sends but its acknowledgements, since it starts no checkpoint
+    /// while <see cref="Primary.PrimaryOptions.MaxUnacknowledgedCheckpoints"/> wait for one. So a
+    /// guest dirtying RAM faster than this node writes it back gets longer epochs, not a secondary
+    /// whose memory grows without bound.
+    /// </summary>
+    private void AcknowledgeOrWithhold(long epoch)
+    {
+        if (Phase is not (SecondaryPhase.Replicating or SecondaryPhase.Stalled))
+        {
+            _withheldAck = 0;
+            return;
+        }
+
+        if (_committedPageBytes > _options.WritebackPageCapacityBytes)
+        {
+            _withheldAck = epoch;
+            return;
+        }
+
+        _withheldAck = 0;
+        _actions.AcknowledgeEpoch(epoch);
     }
 
     /// <summary>
@@ -192,6 +235,7 @@ public sealed partial class SecondaryEngine
         log.Seal();
         BufferedBytes += log.BufferBytes;
         _committedBytes += log.BufferBytes;
+        _committedPageBytes += log.SnapshotPageBytes;
         SettleCredit(0);
         _lastSealedEpoch = LastCommittedEpoch = checkpoint.Epoch;
         _lastSealedSequence = LastCommittedSequence = checkpoint.LastSequence;

@@ -31,6 +31,9 @@ public sealed partial class SecondaryEngine
     /// </summary>
     public void OnPrimaryLost()
     {
+        // An acknowledgement the write-back held for that stream is not one for the next link's:
+        // the next primary learns what is committed from the welcome.
+        _withheldAck = 0;
         if (Phase is SecondaryPhase.Replicating or SecondaryPhase.Stalled)
         {
             DiscardOpenEpochs(returnCredit: false);

@@ -22,6 +22,14 @@ public sealed record SecondaryOptions
     /// </summary>
     public long WritebackCapacityBytes { get; init; }
 
+    /// <summary>
+    /// How many bytes of RAM pages committed checkpoints may hold in RAM while they wait for the
+    /// write-back. Beyond it, committed epochs are acknowledged only as the write-back drains them,
+    /// and the primary, which starts no checkpoint while too many wait for their acknowledgement,
+    /// checkpoints less often. Unbounded unless set (the hosts set it to <see cref="WritebackCapacityBytes"/>).
+    /// </summary>
+    public long WritebackPageCapacityBytes { get; init; } = long.MaxValue;
+
     /// <summary>Open epochs beyond the last sealed one that may hold records; more is a protocol error.</summary>
     public int MaxOpenEpochs { get; init; } = 64;
 
@@ -39,5 +47,6 @@ public sealed record SecondaryOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BufferCapacityBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxOpenEpochs);
         ArgumentOutOfRangeException.ThrowIfNegative(WritebackCapacityBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(WritebackPageCapacityBytes);
     }
 }

@@ -118,6 +118,10 @@ public sealed partial class SecondaryHost
             Geometry = geometry,
             BufferCapacityBytes = _options.BufferCapacityBytes,
             WritebackCapacityBytes = _options.WritebackCapacityBytes,
+
+            // One bound for both kinds of committed data waiting in RAM (--writeback-mb): beyond it
+            // the records' credit and the checkpoints' acknowledgements wait for the write-back.
+            WritebackPageCapacityBytes = _options.WritebackCapacityBytes,
             VmPageCount = _options.RamBytes / _options.PageSize,
             VmPageSize = _options.PageSize,
             Plant = _options.Plant,

@@ -21,7 +21,11 @@ public sealed record SecondaryHostOptions
     /// </summary>
     public long BufferCapacityBytes { get; init; } = 64L << 20;
 
-    /// <summary>Committed bytes that may wait for the write-back to the image with their credit returned (<see cref="Core.Secondary.SecondaryOptions.WritebackCapacityBytes"/>).</summary>
+    /// <summary>
+    /// Committed bytes that may wait in RAM for the write-back: records with their credit returned
+    /// (<see cref="Core.Secondary.SecondaryOptions.WritebackCapacityBytes"/>), and apart from them
+    /// checkpoints' RAM pages with their epochs acknowledged (<see cref="Core.Secondary.SecondaryOptions.WritebackPageCapacityBytes"/>).
+    /// </summary>
     public long WritebackCapacityBytes { get; init; } = 256L << 20;
 
     public long RamBytes { get; init; } = 16L << 20;

@@ -14,9 +14,18 @@ public static class PlantedJournalSkip
     public static EpochJournal Open(IStorageDirectory directory, out List<JournalEntry> entries, long appliedEpoch, long salt, long switchAboveBytes, JournalDamagePolicy damagePolicy)
     {
         ArgumentNullException.ThrowIfNull(directory);
+        JournalDamage? cut = null;
         while (FindDamage(directory, appliedEpoch, salt) is { } damage)
         {
-            CutOut(directory, damage.Journal, damage.Offset, damage.NextOffset);
+            if (damage == cut)
+            {
+                // Cutting changed nothing the journal sees (a gap it finds between its two files):
+                // this damage cannot be hidden, and the journal is opened to meet it as it is.
+                break;
+            }
+
+            CutOut(directory, damage);
+            cut = damage;
         }
 
         return EpochJournal.Open(directory, out entries, appliedEpoch, salt, switchAboveBytes, damagePolicy);
@@ -28,10 +37,16 @@ public static class PlantedJournalSkip
         return evidence.Damage;
     }
 
-    private static void CutOut(IStorageDirectory directory, string journal, long from, long to)
+    /// <summary>
+    /// Cuts the stretch that cannot be verified out of its file: up to the whole entry behind it, or,
+    /// when that entry begins the other file, to this file's end.
+    /// </summary>
+    private static void CutOut(IStorageDirectory directory, JournalDamage damage)
     {
-        string name = EpochJournal.FileNames.First(n => directory.Exists(n) && directory.Describe(n) == journal);
+        string name = EpochJournal.FileNames.First(n => directory.Exists(n) && directory.Describe(n) == damage.Journal);
         using IBlockDevice file = directory.Open(name);
+        long to = damage.NextJournal is null ? Math.Min(damage.NextOffset, file.Size) : file.Size;
+        long from = Math.Min(damage.Offset, to);
         byte[] rest = new byte[file.Size - to];
         file.Read(to, rest);
         file.Write(from, rest);
