@@ -43,6 +43,24 @@ public class SecondaryHostStorageTests
     }
 
     [Fact]
+    public void An_epoch_whose_pages_take_the_write_back_beyond_its_bound_is_acknowledged_after_the_write_back_and_status_says_so()
+    {
+        var pair = new SecondaryHarness(writebackBytes: 4096);
+        LinkId link = pair.Connect();
+
+        pair.SendEpoch(link, 1, 1, pages: 2);
+        pair.RunStorage(1); // the journal append: committed, its pages beyond the bound
+        SecondaryStatus held = pair.Host.Status;
+        Assert.Empty(pair.SentOf<AckMessage>(link));
+        Assert.Equal(RecordCost(1) + (2 * 4096), held.WritebackBacklogBytes);
+        Assert.StartsWith("epoch 1 waits for the write-back", held.AcknowledgementHeld, StringComparison.Ordinal);
+
+        pair.RunStorage(); // the write-back
+        Assert.Equal([1L], pair.SentOf<AckMessage>(link).Select(a => a.Epoch));
+        Assert.Equal((0L, (string?)null), (pair.Host.Status.WritebackBacklogBytes, pair.Host.Status.AcknowledgementHeld));
+    }
+
+    [Fact]
     public void Each_record_of_the_next_epoch_is_written_ahead_on_the_journal_lane_and_its_commit_takes_it()
     {
         var pair = new SecondaryHarness();

@@ -100,7 +100,11 @@ public sealed partial class SecondaryHost
             : "started: nothing of it is committed yet",
         _store?.State.Generations.ToString(),
         WitnessDescription,
-        AutoFailoverRefused);
+        AutoFailoverRefused,
+        (_engine?.WritebackBacklogBytes ?? 0) + (_engine?.WritebackBacklogPageBytes ?? 0),
+        _engine is { WithheldAcknowledgement: > 0 } held
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"epoch {held.WithheldAcknowledgement} waits for the write-back: committed checkpoints hold {held.WritebackBacklogPageBytes / 1024} KiB of RAM pages, beyond the bound of {_options.WritebackCapacityBytes / 1024} KiB (--writeback-mb)")
+            : null);
 
     /// <summary>
     /// Recovery: opens the image and the state directory, checks they are this pair's, and builds the

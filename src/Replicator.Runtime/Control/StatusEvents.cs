@@ -27,6 +27,7 @@ public sealed class StatusEvents(Func<StatusSample> sample, TimeProvider time, T
         nameof(PrimaryStatus.Sync), nameof(PrimaryStatus.SyncBytesCopied), nameof(PrimaryStatus.SyncMBps), nameof(PrimaryStatus.SyncSecondsLeft),
         nameof(PrimaryStatus.SyncBytesFoundEqual), nameof(PrimaryStatus.HeldAnswers),
         nameof(SecondaryStatus.LastCommittedEpoch), nameof(SecondaryStatus.LastAppliedEpoch), nameof(SecondaryStatus.BufferedBytes),
+        nameof(SecondaryStatus.WritebackBacklogBytes),
     };
 
     public async IAsyncEnumerable<JsonObject> StreamAsync([EnumeratorCancellation] CancellationToken cancellation)

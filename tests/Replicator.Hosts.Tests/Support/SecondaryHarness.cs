@@ -100,13 +100,13 @@ internal sealed class SecondaryHarness : ISecondaryHostActions
     }
 
     /// <summary>Epoch <paramref name="epoch"/> of one 4 KiB write at sequence <paramref name="sequence"/>, mirrored and closed on the link.</summary>
-    public void SendEpoch(LinkId link, long epoch, long sequence, bool resyncPending = false, bool startsResync = false)
+    public void SendEpoch(LinkId link, long epoch, long sequence, bool resyncPending = false, bool startsResync = false, int pages = 0)
     {
         var record = new MirrorRecord(epoch, sequence, BlockRequest.Write((epoch % 16) * 4096, 4096), Enumerable.Repeat((byte)epoch, 4096).ToArray());
         var digest = default(EpochDigest);
         digest.Add(record);
         Host.OnInput(link, new SecondaryInput(SecondaryInputKind.Mirror, record));
-        var snapshot = new VmSnapshot(epoch, [], []);
+        var snapshot = new VmSnapshot(epoch, [], [.. Enumerable.Range(0, pages).Select(index => new VmPage(index, Enumerable.Repeat((byte)epoch, 4096).ToArray()))]);
         Host.OnInput(link, Checkpoint(new CheckpointRecord(epoch, sequence, sequence, digest.Value, snapshot, snapshot.ComputeDigest()) { ResyncPending = resyncPending, StartsResync = startsResync }));
     }
 
