@@ -43,6 +43,16 @@ public interface IBlockDevice : IDisposable
     /// <summary>Makes every completed write (and the length) durable: fdatasync.</summary>
     void Flush();
 
+    /// <summary>
+    /// Asks the device to start writing the range's completed writes out to its disk, without
+    /// waiting (sync_file_range with SYNC_FILE_RANGE_WRITE), so that a later <see cref="Flush"/>
+    /// finds less left to write. A hint only: nothing is durable before that flush, and a device
+    /// without such a call (the default) ignores it.
+    /// </summary>
+    void StartWriteOut(long offset, long length)
+    {
+    }
+
     /// <summary>Cuts or extends the device to <paramref name="size"/> bytes; durable with the next <see cref="Flush"/>.</summary>
     void SetSize(long size);
 }

@@ -12,9 +12,11 @@ namespace Replicator.Hosts.Storage;
 /// gather in a staging buffer, so a 4 KiB record costs a copy and no system call; pieces of half the
 /// buffer or more go to the file straight from where they are. The buffer begins with room for the
 /// header (zeroes until the end: never a valid header), so a small entry is written whole in one
-/// write at its commit. Nothing is flushed before
-/// <see cref="Finish"/>: until then the entry has no header, and a power cut leaves at most a torn
-/// tail. Not thread-safe: <see cref="EpochJournal"/> serialises every call.
+/// write at its commit. Each write before the commit asks the disk to start writing it out
+/// (<see cref="Core.Storage.IBlockDevice.StartWriteOut"/>), so the one flush at the commit finds
+/// the epoch mostly written. Nothing is flushed before <see cref="Finish"/>: until then the entry
+/// has no header, and a power cut leaves at most a torn tail. Not thread-safe:
+/// <see cref="EpochJournal"/> serialises every call.
 /// </summary>
 internal sealed class JournalEntryWriter(long salt, int stagingBytes)
 {
@@ -26,6 +28,13 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
     // Where the bytes written out of the staging buffer end in the file: the entry's offset until the
     // first write, which carries the header's room.
     private long _fileEnd;
+
+    // How far the disk was asked to start writing the entry out (StartWriteOut): whole pages only, so
+    // the page the next write continues is not under write-out when that write comes.
+    private long _writeOutEnd;
+
+    // The commit is writing the entry's last pieces: its flush follows at once, so nothing is started out.
+    private bool _committing;
 
     /// <summary>An entry is begun and not yet finished or dropped.</summary>
     public bool Active { get; private set; }
@@ -67,12 +76,20 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
         _staging.AsSpan(0, EpochJournal.HeaderSize).Clear();
         _stagedBytes = EpochJournal.HeaderSize;
         _fileEnd = offset;
+        _committing = false;
+        _writeOutEnd = offset - (offset % Environment.SystemPageSize);
         _checksum.Reset();
         Span<byte> prefix = stackalloc byte[16];
         BinaryPrimitives.WriteInt64LittleEndian(prefix, salt);
         BinaryPrimitives.WriteInt64LittleEndian(prefix[8..], epoch);
         _checksum.Append(prefix);
     }
+
+    /// <summary>
+    /// The commit begins: what is added from now on (records not written ahead, the checkpoint) goes
+    /// out with <see cref="Finish"/>'s flush, which follows at once, and is not started out before it.
+    /// </summary>
+    public void BeginCommit() => _committing = true;
 
     /// <summary>Drops the entry: what was written of it stays past the journal's end, where nothing reads it.</summary>
     public void Drop() => Active = false;
@@ -105,6 +122,7 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
     {
         Span<byte> length = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(length, checkpoint.Length);
+        _committing = true;
         Put(checkpoint);
         Put(length);
         if (BodyBytes > int.MaxValue)
@@ -155,16 +173,39 @@ internal sealed class JournalEntryWriter(long salt, int stagingBytes)
             WriteStaged();
             Segment!.Device.Write(_fileEnd, bytes);
             _fileEnd += bytes.Length;
+            StartWriteOut();
             return;
         }
 
         if (bytes.Length > _staging.Length - _stagedBytes)
         {
             WriteStaged();
+            StartWriteOut();
         }
 
         bytes.CopyTo(_staging.AsSpan(_stagedBytes));
         _stagedBytes += bytes.Length;
+    }
+
+    /// <summary>
+    /// Asks the disk to start writing out what the entry wrote so far, in whole pages, so the commit's
+    /// one flush finds most of an epoch already on its way: the records arrive over the epoch, the
+    /// flush comes at its end. Nothing is durable before that flush, and a power cut still leaves at
+    /// most a torn tail (the header is written last).
+    /// </summary>
+    private void StartWriteOut()
+    {
+        if (_committing)
+        {
+            return;
+        }
+
+        long end = _fileEnd - (_fileEnd % Environment.SystemPageSize);
+        if (end > _writeOutEnd)
+        {
+            Segment!.Device.StartWriteOut(_writeOutEnd, end - _writeOutEnd);
+            _writeOutEnd = end;
+        }
     }
 
     private void WriteStaged()

@@ -22,6 +22,8 @@ public sealed partial class ImageFile : IBlockDevice
     private readonly bool _growable;
     private long _size;
     private long _flushesToDisk;
+    private long _writeOutsStarted;
+    private bool _writeOutWorks = OperatingSystem.IsLinux();
     private bool _zeroRangeWorks = OperatingSystem.IsLinux();
 
     private ImageFile(string path, SafeFileHandle handle, long size, bool readOnly, int maxRequestBytes, bool growable = false)
@@ -44,6 +46,9 @@ public sealed partial class ImageFile : IBlockDevice
 
     /// <summary>How many times the file has been flushed to disk (flushes and FUA requests): diagnostics, and how tests see FUA.</summary>
     public long FlushesToDisk => Interlocked.Read(ref _flushesToDisk);
+
+    /// <summary>How many ranges were started out to disk ahead of a flush (<see cref="StartWriteOut"/>): diagnostics and tests.</summary>
+    public long WriteOutsStarted => Interlocked.Read(ref _writeOutsStarted);
 
     /// <summary>
     /// Opens an existing image; its size must be a positive multiple of the sector size.
@@ -201,6 +206,27 @@ public sealed partial class ImageFile : IBlockDevice
     {
         Durability.DataSync(_handle);
         Interlocked.Increment(ref _flushesToDisk);
+    }
+
+    /// <summary>
+    /// Starts the range's write-out to disk without waiting (sync_file_range). A kernel or file that
+    /// cannot take it turns it off for the file: it was only ever a hint.
+    /// </summary>
+    public void StartWriteOut(long offset, long length)
+    {
+        if (length <= 0 || !Volatile.Read(ref _writeOutWorks))
+        {
+            return;
+        }
+
+        if (Durability.StartWriteOut(_handle, offset, length))
+        {
+            Interlocked.Increment(ref _writeOutsStarted);
+        }
+        else
+        {
+            Volatile.Write(ref _writeOutWorks, false);
+        }
     }
 
     public void Dispose() => _handle.Dispose();

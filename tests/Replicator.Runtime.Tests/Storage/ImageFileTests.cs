@@ -76,6 +76,22 @@ public sealed class ImageFileTests : IDisposable
     }
 
     [Fact]
+    public void A_range_started_out_to_disk_is_counted_on_linux_and_a_hint_only_the_flush_still_counts()
+    {
+        using ImageFile journal = ImageFile.OpenGrowable(Path.Combine(_directory, "journal"), create: true);
+        byte[] data = [.. Enumerable.Range(0, 64 << 10).Select(i => (byte)(i * 13))];
+        journal.Write(0, data);
+
+        journal.StartWriteOut(0, 32 << 10);
+        journal.StartWriteOut(32 << 10, 0);
+        Assert.Equal(OperatingSystem.IsLinux() ? 1 : 0, journal.WriteOutsStarted);
+        Assert.Equal(0, journal.FlushesToDisk);
+
+        journal.Flush();
+        Assert.Equal(data, File.ReadAllBytes(journal.Path));
+    }
+
+    [Fact]
     public void Zeroes_past_the_end_of_a_growable_file_extend_it_and_an_image_refuses_them()
     {
         using ImageFile growable = ImageFile.OpenGrowable(Path.Combine(_directory, "journal"), create: true);

@@ -1,5 +1,6 @@
 using Replicator.Core.Blocks;
 using Replicator.Core.Secondary;
+using Replicator.Core.Storage;
 using Replicator.Hosts.Storage;
 using Replicator.InMemory;
 using Replicator.Sim.Faults;
@@ -311,5 +312,88 @@ public class JournalStagingTests
         Assert.False(journal.Stage(third.Incarnation, third.Records[0].Record, third.Records[0].Hash));
 
         Assert.Equal(before, JournalFixture.File(directory).Contents.ToArray());
+    }
+
+    [Fact]
+    public void Records_written_ahead_are_started_out_to_the_disk_in_whole_pages_as_they_go_and_the_commit_leaves_its_own_writes_to_its_flush()
+    {
+        List<EpochLog> epochs = LargeEpochs(2);
+        (MemoryStorageDirectory inner, _) = _journal.NewDirectory();
+        var directory = new WriteOutRecordingDirectory(inner);
+        using EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, JournalFixture.Salt);
+        foreach (EpochLog epoch in epochs)
+        {
+            // The second epoch's commit has records of its own to write too.
+            long entryStart = journal.Length;
+            directory.WriteOuts.Clear();
+            foreach (BufferedRecord held in epoch.Records[..(epoch.Epoch == 1 ? epoch.Records.Length : 12)])
+            {
+                Assert.True(journal.Stage(epoch.Incarnation, held.Record, held.Hash));
+            }
+
+            long writtenAhead = JournalFixture.File(inner).Size;
+
+            // In order, each range beginning where the last ended, whole pages, covering what was
+            // written ahead up to its last whole page and nothing past it.
+            Assert.NotEmpty(directory.WriteOuts);
+            long expected = entryStart - (entryStart % Environment.SystemPageSize);
+            foreach ((long offset, long length) in directory.WriteOuts)
+            {
+                Assert.Equal(expected, offset);
+                Assert.True(length > 0 && offset % Environment.SystemPageSize == 0 && length % Environment.SystemPageSize == 0, $"{offset}+{length}");
+                expected = offset + length;
+            }
+
+            Assert.Equal(writtenAhead - (writtenAhead % Environment.SystemPageSize), expected);
+
+            // What the commit writes goes out with its flush, which follows at once.
+            int before = directory.WriteOuts.Count;
+            journal.Append(epoch);
+            Assert.Equal(before, directory.WriteOuts.Count);
+        }
+
+        JournalFixture.Open(inner, out List<JournalEntry> entries).Dispose();
+        Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
+    }
+
+    /// <summary>The journal's directory, recording every range its devices were asked to start out to disk.</summary>
+    private sealed class WriteOutRecordingDirectory(MemoryStorageDirectory inner) : IStorageDirectory
+    {
+        public List<(long Offset, long Length)> WriteOuts { get; } = new();
+
+        public string Location => inner.Location;
+
+        public string Describe(string name) => inner.Describe(name);
+
+        public bool Exists(string name) => inner.Exists(name);
+
+        public IBlockDevice Open(string name) => new Recording(inner.Open(name), WriteOuts);
+
+        public IBlockDevice Create(string name, long size) => new Recording(inner.Create(name, size), WriteOuts);
+
+        public void Replace(string source, string target) => inner.Replace(source, target);
+
+        public void Delete(string name) => inner.Delete(name);
+
+        public void Sync() => inner.Sync();
+
+        private sealed class Recording(IBlockDevice device, List<(long Offset, long Length)> writeOuts) : IBlockDevice
+        {
+            public string Name => device.Name;
+
+            public long Size => device.Size;
+
+            public void Read(long offset, Span<byte> destination) => device.Read(offset, destination);
+
+            public void Write(long offset, ReadOnlySpan<byte> data) => device.Write(offset, data);
+
+            public void Flush() => device.Flush();
+
+            public void SetSize(long size) => device.SetSize(size);
+
+            public void StartWriteOut(long offset, long length) => writeOuts.Add((offset, length));
+
+            public void Dispose() => device.Dispose();
+        }
     }
 }
