@@ -3,6 +3,7 @@ using Replicator.Benchmarks.Support;
 using Replicator.Core.Secondary;
 using Replicator.Hosts.Storage;
 using Replicator.Runtime.Storage;
+using Replicator.Testing;
 
 namespace Replicator.Benchmarks;
 
@@ -52,7 +53,7 @@ public class EpochJournalCommitBenchmarks
     {
         _directory = BenchDirectory.Create("replicator-journal-commit-bench");
         var files = new FileStorageDirectory(_directory.FullName);
-        _journal = EpochJournal.Open(RecordsAhead == Ahead.WrittenAndStartedOut ? files : new DirectoryWithoutWriteOut(files), out _, appliedEpoch: 0, salt: 1);
+        _journal = EpochJournal.Open(RecordsAhead == Ahead.WrittenAndStartedOut ? files : new WriteOutInterceptingDirectory(files, writeOut: null), out _, appliedEpoch: 0, salt: 1);
         _epoch = SyntheticEpochs.SealedEpoch(64 * 1024, RecordsPerEpoch);
     }
 

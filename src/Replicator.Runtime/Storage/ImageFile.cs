@@ -47,7 +47,7 @@ public sealed partial class ImageFile : IBlockDevice
     /// <summary>How many times the file has been flushed to disk (flushes and FUA requests): diagnostics, and how tests see FUA.</summary>
     public long FlushesToDisk => Interlocked.Read(ref _flushesToDisk);
 
-    /// <summary>How many ranges were started out to disk ahead of a flush (<see cref="StartWriteOut"/>): diagnostics and tests.</summary>
+    /// <summary>How many ranges the disk was asked to start writing out ahead of a flush (<see cref="StartWriteOut"/>): diagnostics and tests.</summary>
     public long WriteOutsStarted => Interlocked.Read(ref _writeOutsStarted);
 
     /// <summary>

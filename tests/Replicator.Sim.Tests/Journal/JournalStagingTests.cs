@@ -1,9 +1,9 @@
 using Replicator.Core.Blocks;
 using Replicator.Core.Secondary;
-using Replicator.Core.Storage;
 using Replicator.Hosts.Storage;
 using Replicator.InMemory;
 using Replicator.Sim.Faults;
+using Replicator.Testing;
 
 namespace Replicator.Sim.Tests.Journal;
 
@@ -319,13 +319,13 @@ public class JournalStagingTests
     {
         List<EpochLog> epochs = LargeEpochs(2);
         (MemoryStorageDirectory inner, _) = _journal.NewDirectory();
-        var directory = new WriteOutRecordingDirectory(inner);
-        using EpochJournal journal = EpochJournal.Open(directory, out _, appliedEpoch: 0, JournalFixture.Salt);
+        var writeOuts = new List<(long Offset, long Length)>();
+        using EpochJournal journal = EpochJournal.Open(new WriteOutInterceptingDirectory(inner, (offset, length) => writeOuts.Add((offset, length))), out _, appliedEpoch: 0, JournalFixture.Salt);
         foreach (EpochLog epoch in epochs)
         {
             // The second epoch's commit has records of its own to write too.
             long entryStart = journal.Length;
-            directory.WriteOuts.Clear();
+            writeOuts.Clear();
             foreach (BufferedRecord held in epoch.Records[..(epoch.Epoch == 1 ? epoch.Records.Length : 12)])
             {
                 Assert.True(journal.Stage(epoch.Incarnation, held.Record, held.Hash));
@@ -335,9 +335,9 @@ public class JournalStagingTests
 
             // In order, each range beginning where the last ended, whole pages, covering what was
             // written ahead up to its last whole page and nothing past it.
-            Assert.NotEmpty(directory.WriteOuts);
+            Assert.NotEmpty(writeOuts);
             long expected = entryStart - (entryStart % Environment.SystemPageSize);
-            foreach ((long offset, long length) in directory.WriteOuts)
+            foreach ((long offset, long length) in writeOuts)
             {
                 Assert.Equal(expected, offset);
                 Assert.True(length > 0 && offset % Environment.SystemPageSize == 0 && length % Environment.SystemPageSize == 0, $"{offset}+{length}");
@@ -347,53 +347,12 @@ public class JournalStagingTests
             Assert.Equal(writtenAhead - (writtenAhead % Environment.SystemPageSize), expected);
 
             // What the commit writes goes out with its flush, which follows at once.
-            int before = directory.WriteOuts.Count;
+            int before = writeOuts.Count;
             journal.Append(epoch);
-            Assert.Equal(before, directory.WriteOuts.Count);
+            Assert.Equal(before, writeOuts.Count);
         }
 
         JournalFixture.Open(inner, out List<JournalEntry> entries).Dispose();
         Assert.Equal([1, 2], entries.Select(e => e.Checkpoint.Epoch));
-    }
-
-    /// <summary>The journal's directory, recording every range its devices were asked to start out to disk.</summary>
-    private sealed class WriteOutRecordingDirectory(MemoryStorageDirectory inner) : IStorageDirectory
-    {
-        public List<(long Offset, long Length)> WriteOuts { get; } = new();
-
-        public string Location => inner.Location;
-
-        public string Describe(string name) => inner.Describe(name);
-
-        public bool Exists(string name) => inner.Exists(name);
-
-        public IBlockDevice Open(string name) => new Recording(inner.Open(name), WriteOuts);
-
-        public IBlockDevice Create(string name, long size) => new Recording(inner.Create(name, size), WriteOuts);
-
-        public void Replace(string source, string target) => inner.Replace(source, target);
-
-        public void Delete(string name) => inner.Delete(name);
-
-        public void Sync() => inner.Sync();
-
-        private sealed class Recording(IBlockDevice device, List<(long Offset, long Length)> writeOuts) : IBlockDevice
-        {
-            public string Name => device.Name;
-
-            public long Size => device.Size;
-
-            public void Read(long offset, Span<byte> destination) => device.Read(offset, destination);
-
-            public void Write(long offset, ReadOnlySpan<byte> data) => device.Write(offset, data);
-
-            public void Flush() => device.Flush();
-
-            public void SetSize(long size) => device.SetSize(size);
-
-            public void StartWriteOut(long offset, long length) => writeOuts.Add((offset, length));
-
-            public void Dispose() => device.Dispose();
-        }
     }
 }

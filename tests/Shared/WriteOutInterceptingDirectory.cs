@@ -1,13 +1,14 @@
 using Replicator.Core.Storage;
 
-namespace Replicator.Benchmarks.Support;
+namespace Replicator.Testing;
 
 /// <summary>
-/// A state directory whose devices ignore <see cref="IBlockDevice.StartWriteOut"/> (the interface's
-/// default): the journal as it was before it started its writes out ahead of the commit, for a
-/// baseline measured in the same run.
+/// A state directory whose devices hand every <see cref="IBlockDevice.StartWriteOut"/> to
+/// <paramref name="writeOut"/> instead of the device: a test records them, a benchmark drops them
+/// (null) to measure the journal as it was before it started its writes out. Everything else goes
+/// to the directory and devices underneath.
 /// </summary>
-internal sealed class DirectoryWithoutWriteOut(IStorageDirectory inner) : IStorageDirectory
+internal sealed class WriteOutInterceptingDirectory(IStorageDirectory inner, Action<long, long>? writeOut) : IStorageDirectory
 {
     public string Location => inner.Location;
 
@@ -15,9 +16,9 @@ internal sealed class DirectoryWithoutWriteOut(IStorageDirectory inner) : IStora
 
     public bool Exists(string name) => inner.Exists(name);
 
-    public IBlockDevice Open(string name) => new Device(inner.Open(name));
+    public IBlockDevice Open(string name) => new Device(inner.Open(name), writeOut);
 
-    public IBlockDevice Create(string name, long size) => new Device(inner.Create(name, size));
+    public IBlockDevice Create(string name, long size) => new Device(inner.Create(name, size), writeOut);
 
     public void Replace(string source, string target) => inner.Replace(source, target);
 
@@ -25,7 +26,7 @@ internal sealed class DirectoryWithoutWriteOut(IStorageDirectory inner) : IStora
 
     public void Sync() => inner.Sync();
 
-    private sealed class Device(IBlockDevice device) : IBlockDevice
+    private sealed class Device(IBlockDevice device, Action<long, long>? writeOut) : IBlockDevice
     {
         public string Name => device.Name;
 
@@ -38,6 +39,8 @@ internal sealed class DirectoryWithoutWriteOut(IStorageDirectory inner) : IStora
         public void Flush() => device.Flush();
 
         public void SetSize(long size) => device.SetSize(size);
+
+        public void StartWriteOut(long offset, long length) => writeOut?.Invoke(offset, length);
 
         public void Dispose() => device.Dispose();
     }
