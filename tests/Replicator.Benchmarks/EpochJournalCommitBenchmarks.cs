@@ -21,7 +21,7 @@ namespace Replicator.Benchmarks;
 [IterationCount(40)]
 public class EpochJournalCommitBenchmarks
 {
-    /// <summary>How long the records written ahead wait for their commit: an epoch's length.</summary>
+    /// <summary>How long after its setup each commit comes: an epoch's length.</summary>
     private const int EpochMs = 25;
 
     private DirectoryInfo _directory = null!;
