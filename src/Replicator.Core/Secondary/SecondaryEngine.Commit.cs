@@ -256,8 +256,9 @@ public sealed partial class SecondaryEngine
     /// before any later write (unless nothing was written since the last one), a FUA write is durable
     /// before the next action runs, and between barriers a write whose range is rewritten later is
     /// left out. So even without the journal, a power cut mid-write-back leaves a legal crash state
-    /// of the committed history (I4). One image flush, the batch's RAM pages (each page once, as its
-    /// last epoch left it: <see cref="WritebackRamPages"/>) and one state record then close the batch.
+    /// of the committed history (I4). One image flush (when anything was written since the last
+    /// barrier), the batch's RAM pages (each page once, as its last epoch left it:
+    /// <see cref="WritebackRamPages"/>) and one state record then close the batch.
     /// </summary>
     private void ApplyNextCommitted()
     {
@@ -312,8 +313,16 @@ public sealed partial class SecondaryEngine
             }
         }
 
+        // The batch's writes are durable before its "applied" record. A batch that wrote nothing
+        // since its last barrier (an idle epoch, or one ending in the guest's own flush) has
+        // nothing to flush: every batch before it ended flushed, so the image holds nothing
+        // unflushed, and an idle pair does not flush its disk at every checkpoint.
         _segment.Emit(_actions);
-        _actions.FlushImage();
+        if (written)
+        {
+            _actions.FlushImage();
+        }
+
         foreach (EpochLog log in _committed)
         {
             _ramPages.Add(log);

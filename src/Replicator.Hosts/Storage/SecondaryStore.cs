@@ -26,6 +26,11 @@ public sealed class SecondaryStore : IDisposable
     private readonly ConcurrentDictionary<long, bool> _midResync = new();
     private byte[] _pendingCpu = [];
 
+    // RAM pages written since the RAM image's last flush: a write-back batch without pages (a pair
+    // with no VM, an idle guest) makes no flush of its own. True at first, for what an earlier
+    // process may have left unflushed. Read and written on the apply lane only.
+    private bool _ramUnflushed = true;
+
     public const string RamFileName = "ram.img";
 
     private readonly TakeoverDrainStore _drains;
@@ -283,6 +288,7 @@ public sealed class SecondaryStore : IDisposable
         foreach (VmPage page in snapshot.Pages)
         {
             Ram.Write(page.Index * PageSize, page.Data.Span);
+            _ramUnflushed = true;
         }
 
         _pendingCpu = snapshot.CpuState;
@@ -295,7 +301,12 @@ public sealed class SecondaryStore : IDisposable
     /// </summary>
     public void MarkApplied(long epoch, long lastSequence)
     {
-        Ram.Flush();
+        if (_ramUnflushed)
+        {
+            Ram.Flush();
+            _ramUnflushed = false;
+        }
+
         _midResync.TryRemove(epoch, out bool midResync);
         foreach (long earlier in _midResync.Keys)
         {

@@ -142,7 +142,7 @@ public class WritebackTests
     {
         Commit(1, W(1, 0, 0xA), W(1, 0, 0xB, fua: true));
 
-        Assert.Equal(["write 2 fua", "flush", "vm 1", "applied 1@2"], WritebackSince(0));
+        Assert.Equal(["write 2 fua", "vm 1", "applied 1@2"], WritebackSince(0));
         Assert.Equal(1, _secondary.CoalescedWrites);
     }
 
@@ -155,11 +155,24 @@ public class WritebackTests
     }
 
     [Fact]
-    public void Flushes_with_nothing_written_since_the_last_one_are_not_repeated()
+    public void Flushes_with_nothing_written_since_the_last_one_are_not_repeated_nor_is_the_batch_s_own()
     {
         Commit(1, F(1), W(1, 0, 0xA), F(1), F(1));
 
-        Assert.Equal(["write 2", "flush", "flush", "vm 1", "applied 1@4"], WritebackSince(0));
+        Assert.Equal(["write 2", "flush", "vm 1", "applied 1@4"], WritebackSince(0));
+    }
+
+    [Fact]
+    public void An_idle_epoch_is_written_back_without_an_image_flush_and_the_next_write_still_gets_one()
+    {
+        // A pair with nothing to write still checkpoints every epoch: its disk is not flushed each time.
+        Commit(1);
+        Assert.Equal(["vm 1", "applied 1@0"], WritebackSince(0));
+        _secondary.OnApplied(1);
+
+        int batch = _actions.Log.Count;
+        Commit(2, W(2, 0, 0xA));
+        Assert.Equal(["write 1", "flush", "vm 2", "applied 2@1"], WritebackSince(batch));
     }
 
     [Fact]

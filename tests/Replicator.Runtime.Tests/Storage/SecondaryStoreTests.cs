@@ -84,6 +84,31 @@ public sealed class SecondaryStoreTests : IDisposable
     }
 
     [Fact]
+    public void The_RAM_image_is_flushed_before_an_applied_record_only_when_pages_were_written_since_its_last_flush()
+    {
+        (SecondaryStore store, _) = Open();
+        using (store)
+        {
+            var ram = (ImageFile)store.Ram;
+            long opened = ram.FlushesToDisk;
+
+            // The first record flushes whatever an earlier process may have left unflushed.
+            store.MarkApplied(1, 0);
+            Assert.Equal(opened + 1, ram.FlushesToDisk);
+
+            // A batch without pages (no VM, an idle guest): nothing of the RAM image to make durable.
+            store.ApplyVmSnapshot(new VmSnapshot(2, [2], []));
+            store.MarkApplied(2, 0);
+            Assert.Equal(opened + 1, ram.FlushesToDisk);
+
+            store.ApplyVmSnapshot(new VmSnapshot(3, [3], [new VmPage(1, Enumerable.Repeat((byte)0x43, PageSize).ToArray())]));
+            store.MarkApplied(3, 0);
+            Assert.Equal(opened + 2, ram.FlushesToDisk);
+            Assert.Equal(3, store.State.AppliedEpoch);
+        }
+    }
+
+    [Fact]
     public void The_takeover_s_VM_state_is_read_into_the_buffer_kept_for_it_whatever_it_held()
     {
         (SecondaryStore store, StorePump pump) = Open();
