@@ -10,6 +10,12 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
 {
     private static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "replicator.dll");
 
+    // Ports handed out by FreePort: 20 windows of 1,024 from 10,000, all below the ephemeral range.
+    private const int FirstPort = 10_000;
+    private const int PortWindow = 1_024;
+    private const int PortWindows = 20;
+    private static int s_portsHandedOut;
+
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly List<(string Text, int Times, TaskCompletionSource Seen)> _waits = new();
@@ -186,12 +192,30 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    /// <summary>A port on 127.0.0.1 that was free a moment ago.</summary>
+    /// <summary>
+    /// A port on 127.0.0.1 for a daemon to bind, free a moment ago and never handed out before by
+    /// this process. Taken below the kernel's ephemeral range (32768–60999 by default), not from it:
+    /// a port the kernel assigned to a listener and took back can go at once to any outgoing
+    /// connection as its local port, and the daemon's bind then fails with "address already in
+    /// use". Each test process counts through a window of its own, chosen by its process id.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            int offset = Interlocked.Increment(ref s_portsHandedOut) % PortWindow;
+            int port = FirstPort + (Environment.ProcessId % PortWindows * PortWindow) + offset;
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Something else listens there: the next one.
+            }
+        }
     }
 
     private void OnLine(string? line)
