@@ -193,15 +193,15 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// A port on 127.0.0.1 for a daemon to bind, free a moment ago and never handed out before by
-    /// this process. Taken below the kernel's ephemeral range (32768–60999 by default), not from it:
+    /// A port on 127.0.0.1 for a daemon to bind, free a moment ago and not among the last 1,024 this
+    /// process handed out. Taken below the kernel's ephemeral range (32768–60999 by default), not from it:
     /// a port the kernel assigned to a listener and took back can go at once to any outgoing
     /// connection as its local port, and the daemon's bind then fails with "address already in
     /// use". Each test process counts through a window of its own, chosen by its process id.
     /// </summary>
     public static int FreePort()
     {
-        while (true)
+        for (int tried = 0; tried < PortWindow; tried++)
         {
             int offset = Interlocked.Increment(ref s_portsHandedOut) % PortWindow;
             int port = FirstPort + (Environment.ProcessId % PortWindows * PortWindow) + offset;
@@ -216,6 +216,8 @@ internal sealed class ReplicatorProcess : IAsyncDisposable
                 // Something else listens there: the next one.
             }
         }
+
+        throw new InvalidOperationException($"no free port in this test process's window of {PortWindow} from {FirstPort}");
     }
 
     private void OnLine(string? line)
