@@ -11,8 +11,12 @@
 # Jobs: 4 KiB random writes at depth 1 and 32, 1 MiB sequential writes at depth 8, 4 KiB random
 # writes each followed by a flush (fio fsync=1, which the nbd engine sends as NBD_CMD_FLUSH), and
 # 4 KiB random reads at depth 1 and 32 (fio's engine is libnbd: reads come as structured replies).
-# Prints one table (IOPS, MB/s, p99 completion latency per server and job), then the replicated
-# export's IOPS as a ratio to every other row.
+# Prints one table (IOPS, MB/s, p99 completion latency and the server's CPU per I/O, per server and
+# job), then the replicated export's IOPS as a ratio to every other row. The CPU is the user and
+# system time of the server's processes (both daemons for the replicated rows; none for
+# nbd-server, which forks a process per connection) over the whole fio run, warm-up included,
+# divided by the I/Os that run's rate comes to over the same time: on a machine the client and
+# servers share, what a server spends per I/O is what it leaves for the others.
 #
 # Usage: scripts/nbd-peers.sh [RUNTIME]   RUNTIME: seconds per job (default 5), after RAMP seconds
 #        of warm-up (default 1). SIZE_MB: image size (default 1024). PRIMARY_ARGS: more options for
@@ -66,17 +70,23 @@ results="$work/results.tsv"
 : >"$results"
 jobs=("randwrite 4k 1 0" "randwrite 4k 32 0" "write 1M 8 0" "randwrite 4k 1 1" "randread 4k 1 0" "randread 4k 32 0")
 
-run_jobs() { # NAME URI
+# User + system clock ticks of the processes given, summed (0 for none).
+cpu_ticks() { local total=0 p; for p in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$total"; }
+
+run_jobs() { # NAME URI [SERVER_PID...]
   local name=$1 uri=$2
+  local servers=("${@:3}")
   for job in "${jobs[@]}"; do
     read -r rw bs depth flush <<<"$job"
-    local label="$rw $bs qd$depth" out
+    local label="$rw $bs qd$depth" out ticks0 ticks1 started ended
     [ "$flush" = 1 ] && label="$label +flush"
+    ticks0=$(cpu_ticks "${servers[@]}"); started=$(date +%s.%N)
     if ! out=$(fio --name=peer --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$depth" --fsync="$flush" \
         --size="${size_mb}M" --ramp_time="$ramp" --runtime="$runtime" --time_based --output-format=json 2>"$work/fio.err"); then
       printf '%s\t%s\tfailed: %s\n' "$name" "$label" "$(tail -n 1 "$work/fio.err")" >>"$results"
       continue
     fi
+    ended=$(date +%s.%N); ticks1=$(cpu_ticks "${servers[@]}")
     python3 -c '
 import json, sys
 text = sys.stdin.read()
@@ -84,8 +94,10 @@ job = json.loads(text[text.index("{"):])["jobs"][0]
 w, s = job["read" if "read" in sys.argv[3] else "write"], job.get("sync", {})
 p99 = lambda lat: lat.get("percentile", {}).get("99.000000", 0) / 1000
 flush = "\t%.1f" % p99(s["lat_ns"]) if s.get("total_ios") else "\t"
-print("%s\t%s\t%.0f\t%.1f\t%.1f%s" % (sys.argv[1], sys.argv[2], w["iops"], w["bw_bytes"] / 1e6, p99(w["clat_ns"]), flush))
-' "$name" "$label" "$rw" <<<"$out" >>"$results"
+servers, ticks, seconds = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+cpu = "\t%.1f" % (ticks / 100 / seconds * 1e6 / w["iops"]) if servers and w["iops"] else "\t"
+print("%s\t%s\t%.0f\t%.1f\t%.1f%s%s" % (sys.argv[1], sys.argv[2], w["iops"], w["bw_bytes"] / 1e6, p99(w["clat_ns"]), flush, cpu))
+' "$name" "$label" "$rw" "${#servers[@]}" "$((ticks1 - ticks0))" "$(python3 -c "print($ended - $started)")" <<<"$out" >>"$results"
   done
 }
 
@@ -97,7 +109,7 @@ sport=$(free_port); pport=$(free_port)
 pids+=($!); wait_port "$sport"
 "${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "127.0.0.1:$pport" --state-dir "$work/p" --epoch-ms 25 --skip-initial-sync "${key[@]}" "${primary_args[@]}" >"$work/p.log" 2>&1 &
 pids+=($!); wait_port "$pport"
-run_jobs "replicator, replicated" "nbd://127.0.0.1:$pport/"
+run_jobs "replicator, replicated" "nbd://127.0.0.1:$pport/" "${pids[@]}"
 status=$("${replicator[@]}" status --state-dir "$work/p" --json 2>&1 || true)
 stop_servers
 replication_note=$(python3 -c '
@@ -118,7 +130,7 @@ pids+=($!); wait_port "$sport"
 "${replicator[@]}" primary --image "$work/disk.img" --peer "127.0.0.1:$sport" --nbd "unix:$work/replicated.sock" --state-dir "$work/pu" --epoch-ms 25 --skip-initial-sync "${key[@]}" "${primary_args[@]}" >"$work/pu.log" 2>&1 &
 pids+=($!)
 if wait_socket "$work/replicated.sock"; then
-  run_jobs "replicator, replicated, unix" "nbd+unix:///?socket=$work/replicated.sock"
+  run_jobs "replicator, replicated, unix" "nbd+unix:///?socket=$work/replicated.sock" "${pids[@]}"
 else
   skip "replicator, replicated, unix" "the primary did not serve: $(tail -n 1 "$work/pu.log")"
 fi
@@ -129,7 +141,7 @@ pport=$(free_port)
 "${replicator[@]}" primary --image "$work/disk.img" --no-replication --nbd "127.0.0.1:$pport" --state-dir "$work/p-off" >"$work/p-off.log" 2>&1 &
 pids+=($!)
 if wait_port "$pport"; then
-  run_jobs "replicator, unreplicated" "nbd://127.0.0.1:$pport/"
+  run_jobs "replicator, unreplicated" "nbd://127.0.0.1:$pport/" "${pids[@]}"
 else
   skip "replicator, unreplicated" "primary --no-replication did not serve: $(tail -n 1 "$work/p-off.log")"
 fi
@@ -141,7 +153,7 @@ sport=$(free_port); nport=$(free_port)
 "${replicator[@]}" secondary --image "$work/secondary.img" --listen "127.0.0.1:$sport" --nbd "127.0.0.1:$nport" --state-dir "$work/s" "${key[@]}" >"$work/f.log" 2>&1 &
 pids+=($!); wait_port "$sport"
 if "${replicator[@]}" failover --state-dir "$work/s" >"$work/failover.log" 2>&1 && wait_port "$nport"; then
-  run_jobs "replicator NBD, file" "nbd://127.0.0.1:$nport/"
+  run_jobs "replicator NBD, file" "nbd://127.0.0.1:$nport/" "${pids[@]}"
 else
   skip "replicator NBD, file" "the promoted secondary did not serve: $(tail -n 3 "$work/failover.log" "$work/f.log" | tr '\n' ' ')"
 fi
@@ -150,20 +162,20 @@ stop_servers
 # --- peers on the same file ------------------------------------------------------------------
 port=$(free_port)
 qemu-nbd -f raw -b 127.0.0.1 -p "$port" -t "$work/disk.img" 2>"$work/qemu-nbd.log" & pids+=($!); wait_port "$port"
-run_jobs "qemu-nbd" "nbd://127.0.0.1:$port/"
+run_jobs "qemu-nbd" "nbd://127.0.0.1:$port/" "${pids[@]}"
 stop_servers
 
 port=$(free_port)
 nbdkit -f -i 127.0.0.1 -p "$port" file file="$work/disk.img" 2>"$work/nbdkit.log" & pids+=($!); wait_port "$port"
-run_jobs "nbdkit file" "nbd://127.0.0.1:$port/"
+run_jobs "nbdkit file" "nbd://127.0.0.1:$port/" "${pids[@]}"
 stop_servers
 
 qemu-nbd -f raw -k "$work/qemu-nbd.sock" -t "$work/disk.img" 2>"$work/qemu-nbd-unix.log" & pids+=($!); wait_socket "$work/qemu-nbd.sock"
-run_jobs "qemu-nbd, unix" "nbd+unix:///?socket=$work/qemu-nbd.sock"
+run_jobs "qemu-nbd, unix" "nbd+unix:///?socket=$work/qemu-nbd.sock" "${pids[@]}"
 stop_servers
 
 nbdkit -f -U "$work/nbdkit.sock" file file="$work/disk.img" 2>"$work/nbdkit-unix.log" & pids+=($!); wait_socket "$work/nbdkit.sock"
-run_jobs "nbdkit file, unix" "nbd+unix:///?socket=$work/nbdkit.sock"
+run_jobs "nbdkit file, unix" "nbd+unix:///?socket=$work/nbdkit.sock" "${pids[@]}"
 stop_servers
 
 port=$(free_port)
@@ -197,14 +209,14 @@ if [ -n "${PRIMARY_ARGS:-}" ]; then echo "replicating primaries started with: $P
 python3 - "$results" <<'EOF'
 import sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
-print("%-30s %-24s %9s %9s %11s %13s" % ("server", "job", "IOPS", "MB/s", "p99 us", "p99 flush us"))
+print("%-30s %-24s %9s %9s %11s %13s %12s" % ("server", "job", "IOPS", "MB/s", "p99 us", "p99 flush us", "CPU us/IO"))
 for r in rows:
     if len(r) == 3:
         print("%-30s %-24s %s" % (r[0], r[1], r[2]))
     else:
-        print("%-30s %-24s %9s %9s %11s %13s" % (r[0], r[1], r[2], r[3], r[4], r[5] or "-"))
+        print("%-30s %-24s %9s %9s %11s %13s %12s" % (r[0], r[1], r[2], r[3], r[4], r[5] or "-", r[6] or "-"))
 
-iops = {(r[0], r[1]): float(r[2]) for r in rows if len(r) == 6}
+iops = {(r[0], r[1]): float(r[2]) for r in rows if len(r) == 7}
 jobs = list(dict.fromkeys(r[1] for r in rows))
 names = list(dict.fromkeys(r[0] for r in rows))
 # The TCP export against every TCP row; the Unix-socket export against the Unix-socket rows.
