@@ -18,8 +18,13 @@
 # divided by the I/Os that run's rate comes to over the same time: on a machine the client and
 # servers share, what a server spends per I/O is what it leaves for the others.
 #
+# Every server first runs every job once for WARMUP seconds (default 2), untimed: a fresh .NET daemon
+# compiles its hot paths for several seconds after it starts (the replicated pair ran its first job
+# at 0.6x its later speed), and what a deployed daemon serves is its steady state.
+#
 # Usage: scripts/nbd-peers.sh [RUNTIME]   RUNTIME: seconds per job (default 5), after RAMP seconds
-#        of warm-up (default 1). SIZE_MB: image size (default 1024). PRIMARY_ARGS: more options for
+#        of warm-up (default 1). WARMUP: seconds per job of the untimed first pass (default 2; 0
+#        for none). SIZE_MB: image size (default 1024). PRIMARY_ARGS: more options for
 #        the replicating primaries (e.g. "--mirror-batch-kb 0", to compare one build's settings). Installs fio, nbdkit,
 #        nbd-server and qemu-utils with apt-get when missing (needs root or sudo).
 set -euo pipefail
@@ -27,6 +32,7 @@ cd "$(dirname "$0")/.."
 runtime=${1:-5}
 read -r -a primary_args <<<"${PRIMARY_ARGS:-}"
 ramp=${RAMP:-1}
+warmup=${WARMUP:-2}
 size_mb=${SIZE_MB:-1024}
 work=$(mktemp -d)
 pids=()
@@ -76,6 +82,13 @@ cpu_ticks() { local total=0 p; for p in "$@"; do total=$((total + $(awk '{print 
 run_jobs() { # NAME URI [SERVER_PID...]
   local name=$1 uri=$2
   local servers=("${@:3}")
+  if [ "$warmup" -gt 0 ]; then
+    for job in "${jobs[@]}"; do
+      read -r rw bs depth flush <<<"$job"
+      fio --name=warmup --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$depth" --fsync="$flush" \
+        --size="${size_mb}M" --runtime="$warmup" --time_based --output-format=json >/dev/null 2>&1 || true
+    done
+  fi
   for job in "${jobs[@]}"; do
     read -r rw bs depth flush <<<"$job"
     local label="$rw $bs qd$depth" out ticks0 ticks1 started ended
@@ -203,7 +216,7 @@ stop_servers
 
 # --- the table ---------------------------------------------------------------------------------
 echo
-echo "fio $(fio --version) nbd engine; ${runtime}s per job after ${ramp}s warm-up; ${size_mb} MiB preallocated image; $(nproc) CPUs"
+echo "fio $(fio --version) nbd engine; ${runtime}s per job after ${ramp}s warm-up, every server first run through every job for ${warmup}s untimed; ${size_mb} MiB preallocated image; $(nproc) CPUs"
 echo "replicated run: $replication_note"
 if [ -n "${PRIMARY_ARGS:-}" ]; then echo "replicating primaries started with: $PRIMARY_ARGS"; fi
 python3 - "$results" <<'EOF'
