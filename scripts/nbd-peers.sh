@@ -14,7 +14,7 @@
 # Prints one table (IOPS, MB/s, p99 completion latency and the server's CPU per I/O, per server and
 # job), then the replicated export's IOPS as a ratio to every other row. The CPU is the user and
 # system time of the server's processes (both daemons for the replicated rows; none for
-# nbd-server, which forks a process per connection) over the whole fio run, warm-up included,
+# nbd-server, which forks a process per connection) over the whole fio run, its ramp included,
 # divided by the I/Os that run's rate comes to over the same time: on a machine the client and
 # servers share, what a server spends per I/O is what it leaves for the others.
 #
@@ -76,8 +76,10 @@ results="$work/results.tsv"
 : >"$results"
 jobs=("randwrite 4k 1 0" "randwrite 4k 32 0" "write 1M 8 0" "randwrite 4k 1 1" "randread 4k 1 0" "randread 4k 32 0")
 
-# User + system clock ticks of the processes given, summed (0 for none).
-cpu_ticks() { local total=0 p; for p in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$total"; }
+# User + system clock ticks of the processes given, summed (0 for none, and for one that has exited:
+# its job then fails and says so, rather than this stopping the script).
+clock_ticks=$(getconf CLK_TCK)
+cpu_ticks() { local total=0 p; for p in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$total"; }
 
 run_jobs() { # NAME URI [SERVER_PID...]
   local name=$1 uri=$2
@@ -107,10 +109,10 @@ job = json.loads(text[text.index("{"):])["jobs"][0]
 w, s = job["read" if "read" in sys.argv[3] else "write"], job.get("sync", {})
 p99 = lambda lat: lat.get("percentile", {}).get("99.000000", 0) / 1000
 flush = "\t%.1f" % p99(s["lat_ns"]) if s.get("total_ios") else "\t"
-servers, ticks, seconds = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
-cpu = "\t%.1f" % (ticks / 100 / seconds * 1e6 / w["iops"]) if servers and w["iops"] else "\t"
+servers, ticks, seconds, hz = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+cpu = "\t%.1f" % (ticks / hz / seconds * 1e6 / w["iops"]) if servers and w["iops"] else "\t"
 print("%s\t%s\t%.0f\t%.1f\t%.1f%s%s" % (sys.argv[1], sys.argv[2], w["iops"], w["bw_bytes"] / 1e6, p99(w["clat_ns"]), flush, cpu))
-' "$name" "$label" "$rw" "${#servers[@]}" "$((ticks1 - ticks0))" "$(python3 -c "print($ended - $started)")" <<<"$out" >>"$results"
+' "$name" "$label" "$rw" "${#servers[@]}" "$((ticks1 - ticks0))" "$(python3 -c "print($ended - $started)")" "$clock_ticks" <<<"$out" >>"$results"
   done
 }
 
