@@ -33,6 +33,7 @@ runtime=${1:-5}
 read -r -a primary_args <<<"${PRIMARY_ARGS:-}"
 ramp=${RAMP:-1}
 warmup=${WARMUP:-2}
+[[ $warmup =~ ^[0-9]+$ ]] || { echo "nbd-peers: WARMUP is whole seconds (0 for none), not '$warmup'" >&2; exit 2; }
 size_mb=${SIZE_MB:-1024}
 work=$(mktemp -d)
 pids=()
@@ -81,23 +82,25 @@ jobs=("randwrite 4k 1 0" "randwrite 4k 32 0" "write 1M 8 0" "randwrite 4k 1 1" "
 clock_ticks=$(getconf CLK_TCK)
 cpu_ticks() { local total=0 p; for p in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$total"; }
 
+fio_job() { # URI JOB SECONDS [FIO_OPTION...]: one of the jobs above, as JSON
+  local uri=$1 rw bs depth flush seconds=$3
+  read -r rw bs depth flush <<<"$2"
+  fio --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$depth" --fsync="$flush" \
+    --size="${size_mb}M" --runtime="$seconds" --time_based --output-format=json "${@:4}"
+}
+
 run_jobs() { # NAME URI [SERVER_PID...]
   local name=$1 uri=$2
   local servers=("${@:3}")
   if [ "$warmup" -gt 0 ]; then
-    for job in "${jobs[@]}"; do
-      read -r rw bs depth flush <<<"$job"
-      fio --name=warmup --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$depth" --fsync="$flush" \
-        --size="${size_mb}M" --runtime="$warmup" --time_based --output-format=json >/dev/null 2>&1 || true
-    done
+    for job in "${jobs[@]}"; do fio_job "$uri" "$job" "$warmup" --name=warmup >/dev/null 2>&1 || true; done
   fi
   for job in "${jobs[@]}"; do
     read -r rw bs depth flush <<<"$job"
     local label="$rw $bs qd$depth" out ticks0 ticks1 started ended
     [ "$flush" = 1 ] && label="$label +flush"
     ticks0=$(cpu_ticks "${servers[@]}"); started=$(date +%s.%N)
-    if ! out=$(fio --name=peer --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$depth" --fsync="$flush" \
-        --size="${size_mb}M" --ramp_time="$ramp" --runtime="$runtime" --time_based --output-format=json 2>"$work/fio.err"); then
+    if ! out=$(fio_job "$uri" "$job" "$runtime" --name=peer --ramp_time="$ramp" 2>"$work/fio.err"); then
       printf '%s\t%s\tfailed: %s\n' "$name" "$label" "$(tail -n 1 "$work/fio.err")" >>"$results"
       continue
     fi
@@ -109,10 +112,11 @@ job = json.loads(text[text.index("{"):])["jobs"][0]
 w, s = job["read" if "read" in sys.argv[3] else "write"], job.get("sync", {})
 p99 = lambda lat: lat.get("percentile", {}).get("99.000000", 0) / 1000
 flush = "\t%.1f" % p99(s["lat_ns"]) if s.get("total_ios") else "\t"
-servers, ticks, seconds, hz = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+servers, ticks, hz = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[8])
+seconds = float(sys.argv[7]) - float(sys.argv[6])
 cpu = "\t%.1f" % (ticks / hz / seconds * 1e6 / w["iops"]) if servers and w["iops"] else "\t"
 print("%s\t%s\t%.0f\t%.1f\t%.1f%s%s" % (sys.argv[1], sys.argv[2], w["iops"], w["bw_bytes"] / 1e6, p99(w["clat_ns"]), flush, cpu))
-' "$name" "$label" "$rw" "${#servers[@]}" "$((ticks1 - ticks0))" "$(python3 -c "print($ended - $started)")" "$clock_ticks" <<<"$out" >>"$results"
+' "$name" "$label" "$rw" "${#servers[@]}" "$((ticks1 - ticks0))" "$started" "$ended" "$clock_ticks" <<<"$out" >>"$results"
   done
 }
 

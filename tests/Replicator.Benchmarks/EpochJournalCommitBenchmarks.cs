@@ -70,7 +70,9 @@ public class EpochJournalCommitBenchmarks
         }
 
         // The rest of the epoch, for every case alike (a disk left idle is slower to answer): the
-        // guest runs on while records written ahead are on their way.
+        // guest runs on while records written ahead are on their way. Real time on purpose: what is
+        // measured is how much of the write-out the disk itself finished meanwhile, which no fake
+        // clock can advance. This is an untimed iteration setup of a benchmark, never a test.
         Thread.Sleep(EpochMs);
     }
 
